@@ -1,0 +1,77 @@
+// Derives everything in generated/ from spec/: the bundled contract (JSON and YAML), the TypeScript
+// types and the self-contained Redoc page. `--out DIR` writes elsewhere (generate:check uses it).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import openapiTS, { astToString } from 'openapi-typescript';
+import { stringify } from 'yaml';
+
+const root = resolve(import.meta.dirname, '..');
+const outArg = process.argv.indexOf('--out');
+const out = resolve(outArg > 0 ? process.argv[outArg + 1]! : join(root, 'generated'));
+const redocly = join(root, 'node_modules', '.bin', 'redocly');
+const BANNER = 'GENERATED from spec/ by `npm run generate`. Do not edit: change spec/ and regenerate.';
+
+type Json = Record<string, unknown>;
+
+function log(step: string): void {
+  process.stderr.write(`${JSON.stringify({ level: 'info', msg: `generate: ${step}`, out })}\n`);
+}
+
+function bundle(): Json {
+  const scratch = mkdtempSync(join(tmpdir(), 'opsdeck-bundle-'));
+  try {
+    const file = join(scratch, 'openapi.json');
+    execFileSync(process.execPath, [redocly, 'bundle', join(root, 'spec/openapi.yaml'), '--ext', 'json', '-o', file], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    return JSON.parse(readFileSync(file, 'utf8')) as Json;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+interface CatalogueEntry {
+  const: string;
+  description: string;
+  'x-http-status': number;
+}
+
+// Redoc renders tag descriptions as markdown, so the error catalogue of the docs is written from
+// the ErrorCode schema: the codes stay in one place and the docs cannot fall behind them.
+function addErrorCatalogue(spec: Json): void {
+  const components = spec.components as { schemas: Record<string, { oneOf?: CatalogueEntry[] }> };
+  const codes = components.schemas.ErrorCode?.oneOf;
+  if (!codes) throw new Error('spec has no ErrorCode schema with oneOf entries');
+  const rows = codes.map((c) => `| \`${c.const}\` | ${c['x-http-status']} | ${c.description} |`);
+  const table = ['', '| Code | HTTP status | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+  for (const tag of spec.tags as Array<Json>) {
+    if (tag['x-error-catalogue'] === true) tag.description = `${String(tag.description).trimEnd()}\n${table}\n`;
+  }
+}
+
+async function main(): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  log('bundling spec/openapi.yaml');
+  const spec = bundle();
+  addErrorCatalogue(spec);
+  const bundled = { 'x-generated': BANNER, ...spec };
+  writeFileSync(join(out, 'openapi.json'), `${JSON.stringify(bundled, null, 2)}\n`);
+  writeFileSync(join(out, 'openapi.yaml'), `# ${BANNER}\n${stringify(bundled, { lineWidth: 0 })}`);
+
+  log('writing TypeScript types');
+  const ast = await openapiTS(bundled as never, { exportType: false });
+  writeFileSync(join(out, 'openapi.d.ts'), `// ${BANNER}\n${astToString(ast)}`);
+
+  log('building the Redoc page');
+  execFileSync(
+    process.execPath,
+    [redocly, 'build-docs', join(out, 'openapi.json'), '--inlineBundle', '--title', 'Opsdeck API', '-o', join(out, 'docs.html')],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  log('done');
+}
+
+await main();
