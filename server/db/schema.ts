@@ -1,5 +1,5 @@
 // Table types as Kysely sees them. Keep in step with migrations/.
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
 import type { components } from '../../generated/openapi.d.ts';
 
 type Schemas = components['schemas'];
@@ -16,8 +16,8 @@ export interface AgentsTable {
   status: Schemas['AgentStatus'];
   tags: ColumnType<string[], string[] | undefined, string[]>;
   last_seen: Timestamp | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
 export interface Database {

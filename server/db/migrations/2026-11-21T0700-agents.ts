@@ -6,7 +6,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('agents')
     .addColumn('id', 'uuid', (c) => c.primaryKey())
     .addColumn('hostname', 'varchar(253)', (c) => c.notNull())
-    .addColumn('ip_address', 'inet', (c) => c.notNull())
+    .addColumn('ip_address', sql`inet`, (c) => c.notNull())
     .addColumn('platform', 'varchar(16)', (c) => c.notNull())
     .addColumn('os_version', 'varchar(128)')
     .addColumn('agent_version', 'varchar(64)')

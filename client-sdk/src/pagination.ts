@@ -1,0 +1,70 @@
+import type { Client, MaybeOptionalInit } from 'openapi-fetch';
+import { unwrapBody, type FetchResult } from './errors.ts';
+import type { Pagination, paths } from './types.ts';
+
+type GetBody<P extends keyof paths> = paths[P] extends {
+  get: { responses: { 200: { content: { 'application/json': infer Body } } } };
+}
+  ? Body
+  : unknown;
+
+/** The paths whose GET answers one page of a list: `{ data: Item[], pagination, … }`. */
+export type ListPath = {
+  [P in keyof paths]: GetBody<P> extends { data: unknown[]; pagination: Pagination } ? P : never;
+}[keyof paths];
+
+/** One page of a list, its whole envelope. */
+export type ListPage<P extends ListPath> = GetBody<P>;
+/** An item of a list. */
+export type ListItem<P extends ListPath> = GetBody<P> extends { data: Array<infer Item> } ? Item : never;
+/** The options of a list's first call: its query (filters, `sort`, `limit`, `cursor: ''` for cursor mode), headers, … */
+export type ListInit<P extends ListPath> = MaybeOptionalInit<paths[P], 'get'>;
+type ListArgs<P extends ListPath> = undefined extends ListInit<P> ? [init?: ListInit<P>] : [init: ListInit<P>];
+
+interface LooseInit {
+  params?: { query?: Record<string, unknown> | undefined };
+}
+
+/**
+ * Every page of a list, first to last, as envelopes (`data`, `pagination`, `meta`). A cursor-mode page leads
+ * to the next by `pagination.next_cursor`, an offset-mode page by `pagination.links.next`. A failed page
+ * throws `OpsdeckError`.
+ */
+export async function* pages<P extends ListPath>(
+  client: Client<paths>,
+  path: P,
+  ...[init]: ListArgs<P>
+): AsyncGenerator<ListPage<P>, void, undefined> {
+  // The typed GET cannot be called with a generic path; every page is the same call with another query.
+  const get = client.GET as unknown as (path: string, init: LooseInit) => Promise<FetchResult>;
+  const first: LooseInit = init ?? {};
+  let query = first.params?.query;
+  for (;;) {
+    const page = (await unwrapBody(get(path, { ...first, params: { ...first.params, query } }))) as ListPage<P>;
+    yield page;
+    const next = nextQuery((page as { pagination: Pagination }).pagination, query ?? {});
+    if (!next) return;
+    query = next;
+  }
+}
+
+/** Every item of a list, across all its pages (see `pages`). */
+export async function* paginate<P extends ListPath>(
+  client: Client<paths>,
+  path: P,
+  ...init: ListArgs<P>
+): AsyncGenerator<ListItem<P>, void, undefined> {
+  for await (const page of pages(client, path, ...init)) yield* (page as { data: ListItem<P>[] }).data;
+}
+
+function nextQuery(pagination: Pagination, query: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (pagination.mode === 'cursor') {
+    return pagination.has_next && pagination.next_cursor ? { ...query, cursor: pagination.next_cursor } : undefined;
+  }
+  if (!pagination.has_next || !pagination.links.next) return undefined;
+  // The link holds the next page's offset and limit; filters and sort stay as the caller gave them.
+  const link = new URL(pagination.links.next, 'http://link.invalid').searchParams;
+  const offset = Number(link.get('offset') ?? pagination.page * pagination.per_page);
+  const limit = Number(link.get('limit') ?? pagination.per_page);
+  return { ...query, offset, limit };
+}

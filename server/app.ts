@@ -1,0 +1,60 @@
+// createApp: request id → access log → static contract and docs → body parser → validator → handlers
+// bound by operationId → error envelope.
+import express, { type Express, type RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
+import { bundledSpecPath, bundledSpecYamlPath, docsPath } from './contract.ts';
+import type { Config } from './config.ts';
+import type { DatabaseHandle } from './db/database.ts';
+import type { HealthMonitor } from './health.ts';
+import { bindOperations } from './http/bind.ts';
+import { errorMiddleware, undeclaredErrorMiddleware } from './http/error-middleware.ts';
+import { requestContext } from './http/request-id.ts';
+import { openApiValidator } from './http/validator.ts';
+import { createHandlers } from './handlers.ts';
+import type { Logger } from './logger.ts';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  database: DatabaseHandle;
+  redis: Redis | undefined;
+  health: HealthMonitor;
+  startedAt: Date;
+}
+
+function accessLog(): RequestHandler {
+  return (req, res, next) => {
+    res.on('finish', () => {
+      const ms = Math.round((performance.now() - req.ctx.startedAt) * 10) / 10;
+      const line = { method: req.method, path: req.path, status: res.statusCode, ms };
+      if (res.statusCode >= 500) req.ctx.log.error(line, 'request');
+      else req.ctx.log.info(line, 'request');
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+
+  app.use(requestContext(deps.log));
+  app.use(accessLog());
+  app.use((_req, res, next) => {
+    if (deps.health.shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
+
+  app.get('/openapi.json', (_req, res) => res.type('application/json').sendFile(bundledSpecPath));
+  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').sendFile(bundledSpecYamlPath));
+  app.get(['/docs', '/docs/'], (_req, res) => res.type('text/html').sendFile(docsPath));
+
+  app.use(express.json({ limit: deps.config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false }));
+  app.use(openApiValidator(deps.config.validateResponses));
+  app.use(bindOperations(createHandlers(deps)));
+  app.use(errorMiddleware());
+  app.use(undeclaredErrorMiddleware());
+  return app;
+}

@@ -1,0 +1,67 @@
+// Configuration, read once from the environment, validated and frozen. A bad value stops start-up
+// with a message that names the variable.
+export interface Config {
+  readonly env: 'development' | 'test' | 'production';
+  readonly host: string;
+  readonly port: number;
+  /** PostgreSQL connection string; unset means the embedded PGlite database in `pgliteDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly pgliteDir: string;
+  readonly dbPoolMax: number;
+  /** How long a query or a connection attempt may take before the request fails with 503. */
+  readonly dbTimeoutMs: number;
+  readonly redisUrl: string | undefined;
+  /** Refuse to fall back to embedded backends (CI proves the real ones). */
+  readonly requireExternalBackends: boolean;
+  readonly validateResponses: boolean;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+  readonly publicUrl: string | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function nodeEnv(raw: string | undefined): Config['env'] {
+  if (raw === undefined || raw === '' || raw === 'development') return 'development';
+  if (raw === 'test' || raw === 'production') return raw;
+  throw new Error(`NODE_ENV must be development, test or production, got "${raw}"`);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const mode = nodeEnv(env.NODE_ENV);
+  return Object.freeze({
+    env: mode,
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    databaseUrl: env.DATABASE_URL || undefined,
+    pgliteDir: env.PGLITE_DIR || '.data/pglite',
+    dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 200),
+    dbTimeoutMs: integer(env, 'DB_TIMEOUT_MS', 3000, 100, 60000),
+    redisUrl: env.REDIS_URL || undefined,
+    requireExternalBackends: flag(env, 'OPSDECK_REQUIRE_EXTERNAL_BACKENDS', false),
+    validateResponses: flag(env, 'VALIDATE_RESPONSES', mode !== 'production'),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 50 * 1_048_576),
+    logLevel: env.LOG_LEVEL || (mode === 'test' ? 'warn' : 'info'),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 120000),
+    publicUrl: env.PUBLIC_URL || undefined,
+  });
+}

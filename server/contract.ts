@@ -1,0 +1,48 @@
+// The bundled contract, loaded once: the server reads its operations, error catalogue and version from it.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import type { components } from '../generated/openapi.d.ts';
+
+export type ErrorCode = components['schemas']['ErrorCode'];
+
+export const bundledSpecPath = fileURLToPath(new URL('../generated/openapi.json', import.meta.url));
+export const bundledSpecYamlPath = fileURLToPath(new URL('../generated/openapi.yaml', import.meta.url));
+export const docsPath = fileURLToPath(new URL('../generated/docs.html', import.meta.url));
+
+export const spec = JSON.parse(readFileSync(bundledSpecPath, 'utf8')) as OpenAPIV3_1.Document;
+
+/** `api_version` of the envelope: major.minor of the contract's version. */
+export const apiVersion = spec.info.version.split('.').slice(0, 2).join('.');
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export interface OperationInfo {
+  operationId: string;
+  method: HttpMethod;
+  /** The path as the spec writes it: `/api/v1/agents/{agent_id}`. */
+  path: string;
+  operation: OpenAPIV3_1.OperationObject;
+}
+
+export const operationsById: ReadonlyMap<string, OperationInfo> = new Map(
+  Object.entries(spec.paths ?? {}).flatMap(([path, item]) =>
+    HTTP_METHODS.flatMap((method) => {
+      const operation = item?.[method];
+      if (!operation?.operationId) return [];
+      return [[operation.operationId, { operationId: operation.operationId, method, path, operation }] as const];
+    }),
+  ),
+);
+
+interface CatalogueEntry {
+  const: ErrorCode;
+  description: string;
+  'x-http-status': number;
+}
+
+const catalogue = (spec.components?.schemas?.ErrorCode as { oneOf: CatalogueEntry[] }).oneOf;
+
+/** Each error code's HTTP status, as the ErrorCode schema declares it. */
+export const errorStatus: ReadonlyMap<ErrorCode, number> = new Map(catalogue.map((e) => [e.const, e['x-http-status']]));

@@ -1,0 +1,49 @@
+// The handler contract, derived from the generated `operations`: a handler gets its operation's typed
+// path, query and body, and may only answer with a status the spec declares, with that status's body
+// and declared headers. `HandlerMap` has one handler per operationId, so a missing one fails typecheck.
+import type { operations } from '../../generated/openapi.d.ts';
+import type { RequestContext } from './request-context.ts';
+
+export type OperationId = keyof operations;
+type Operation<O extends OperationId> = operations[O];
+
+type Present<T> = [NonNullable<T>] extends [never] ? Record<string, never> : NonNullable<T>;
+
+export type PathParams<O extends OperationId> = Present<Operation<O>['parameters']['path']>;
+export type QueryParams<O extends OperationId> = Present<Operation<O>['parameters']['query']>;
+type BodyOf<O extends OperationId> = Operation<O> extends { requestBody: { content: infer C } }
+  ? C[keyof C]
+  : Operation<O> extends { requestBody?: { content: infer C } }
+    ? C[keyof C] | undefined
+    : undefined;
+export type RequestBody<O extends OperationId> = BodyOf<O>;
+
+export interface HandlerInput<O extends OperationId> {
+  params: PathParams<O>;
+  query: QueryParams<O>;
+  body: RequestBody<O>;
+  ctx: RequestContext;
+}
+
+type Responses<O extends OperationId> = Operation<O>['responses'];
+
+/** Response headers the handler must or may set: the declared ones, less those the framework sets itself. */
+type HandlerHeaders<R> = R extends { headers: infer H }
+  ? { [K in keyof H as string extends K ? never : K extends 'X-Request-ID' ? never : K]: H[K] extends undefined ? never : string }
+  : Record<string, never>;
+
+/** A success body without `success` and `meta`, which the envelope adds. */
+type Payload<B> = B extends { meta: unknown } ? Omit<B, 'success' | 'meta'> : B;
+
+type ResultFor<S, R> = (R extends { content: { 'application/json': infer B } }
+  ? { status: S; body: Payload<B> }
+  : { status: S; body?: undefined }) &
+  ({} extends HandlerHeaders<R> ? { headers?: HandlerHeaders<R> & Record<string, string> } : { headers: HandlerHeaders<R> & Record<string, string> });
+
+export type HandlerResult<O extends OperationId> = {
+  [S in keyof Responses<O> & number]: ResultFor<S, Responses<O>[S]>;
+}[keyof Responses<O> & number];
+
+export type Handler<O extends OperationId> = (input: HandlerInput<O>) => Promise<HandlerResult<O>>;
+
+export type HandlerMap = { [O in OperationId]: Handler<O> };

@@ -1,0 +1,25 @@
+// The Redis connection, when REDIS_URL is set. Commands fail fast while Redis is away (no offline
+// queue, one retry) so a missing Redis costs a request a short timeout, never a hang.
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.ts';
+
+export function openRedis(url: string, log: Logger, timeoutMs: number): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  let healthy = true;
+  redis.on('error', (err) => {
+    if (healthy) log.warn({ err: err.message }, 'redis unavailable');
+    healthy = false;
+  });
+  redis.on('ready', () => {
+    if (!healthy) log.info('redis is back');
+    healthy = true;
+  });
+  return redis;
+}

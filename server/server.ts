@@ -1,0 +1,69 @@
+// Starts Opsdeck from a config: database (PostgreSQL or embedded PGlite), migrations, optional Redis,
+// the HTTP server, and a graceful stop. main.ts runs it; tests and benchmarks start it in-process.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type DatabaseHandle } from './db/database.ts';
+import { migrateToLatest } from './db/migrator.ts';
+import { HealthMonitor } from './health.ts';
+import type { Logger } from './logger.ts';
+import { openRedis } from './redis/client.ts';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly server: Server;
+  readonly database: DatabaseHandle;
+  readonly redis: Redis | undefined;
+  /** Readiness fails first, in-flight requests finish (up to the grace period), then pools close. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  if (config.requireExternalBackends && (!config.databaseUrl || !config.redisUrl)) {
+    throw new Error('OPSDECK_REQUIRE_EXTERNAL_BACKENDS is set but DATABASE_URL or REDIS_URL is not');
+  }
+  if (!config.databaseUrl) {
+    log.info({ dir: config.pgliteDir }, 'DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
+  }
+  if (!config.redisUrl) log.info('REDIS_URL is not set: running without Redis (single process)');
+
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    pgliteDir: config.pgliteDir,
+    poolMax: config.dbPoolMax,
+    timeoutMs: config.dbTimeoutMs,
+    log,
+  });
+  await migrateToLatest(database.db, log);
+  const redis = config.redisUrl ? openRedis(config.redisUrl, log, Math.min(config.dbTimeoutMs, 1000)) : undefined;
+  const health = new HealthMonitor(database, redis, Math.min(config.dbTimeoutMs, 1000));
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date() });
+
+  const server = createServer(app);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      health.markShuttingDown();
+      log.info('shutting down: readiness fails, in-flight requests finish');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([closed, grace]);
+      server.closeAllConnections();
+      await database.close();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+      log.info('stopped');
+    })());
+
+  return { url, server, database, redis, stop };
+}
