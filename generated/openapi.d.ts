@@ -161,16 +161,16 @@ export interface components {
         IpAddress: string;
         /**
          * OsVersion
-         * @description The operating system's name and version as the host reports it.
+         * @description The operating system's name and version as the host reports it, or `null` when unknown.
          * @example Ubuntu 24.04.1 LTS
          */
-        OsVersion: string;
+        OsVersion: string | null;
         /**
          * AgentVersion
-         * @description The version of the Opsdeck agent running on the host (semantic version).
+         * @description The version of the Opsdeck agent running on the host (semantic version), or `null` when unknown.
          * @example 2.4.1
          */
-        AgentVersion: string;
+        AgentVersion: string | null;
         /**
          * Tags
          * @description Free labels for grouping and searching hosts; lower-case words, each at most once.
@@ -201,10 +201,8 @@ export interface components {
             hostname?: components["schemas"]["Hostname"];
             ip_address?: components["schemas"]["IpAddress"];
             platform?: components["schemas"]["Platform"];
-            /** @description The operating system's name and version, or `null` when not yet reported. */
-            os_version?: components["schemas"]["OsVersion"] | null;
-            /** @description The version of the Opsdeck agent, or `null` when not yet reported. */
-            agent_version?: components["schemas"]["AgentVersion"] | null;
+            os_version?: components["schemas"]["OsVersion"];
+            agent_version?: components["schemas"]["AgentVersion"];
             status?: components["schemas"]["AgentStatus"];
             tags?: components["schemas"]["Tags"];
             /**
@@ -525,10 +523,8 @@ export interface components {
             hostname: components["schemas"]["Hostname"];
             ip_address: components["schemas"]["IpAddress"];
             platform: components["schemas"]["Platform"];
-            /** @description The operating system, or `null` to clear it. */
-            os_version: components["schemas"]["OsVersion"] | null;
-            /** @description The agent's version, or `null` to clear it. */
-            agent_version: components["schemas"]["AgentVersion"] | null;
+            os_version: components["schemas"]["OsVersion"];
+            agent_version: components["schemas"]["AgentVersion"];
             status: components["schemas"]["AgentStatus"];
             tags: components["schemas"]["Tags"];
         };
@@ -549,10 +545,8 @@ export interface components {
             hostname?: components["schemas"]["Hostname"];
             ip_address?: components["schemas"]["IpAddress"];
             platform?: components["schemas"]["Platform"];
-            /** @description The operating system, or `null` to clear it. */
-            os_version?: components["schemas"]["OsVersion"] | null;
-            /** @description The agent's version, or `null` to clear it. */
-            agent_version?: components["schemas"]["AgentVersion"] | null;
+            os_version?: components["schemas"]["OsVersion"];
+            agent_version?: components["schemas"]["AgentVersion"];
             status?: components["schemas"]["AgentStatus"];
             tags?: components["schemas"]["Tags"];
         };

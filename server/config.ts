@@ -17,6 +17,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
+  /** How long readiness fails before the listener closes, so load balancers stop sending traffic first. */
+  readonly shutdownDelayMs: number;
   readonly publicUrl: string | undefined;
 }
 
@@ -62,6 +64,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 50 * 1_048_576),
     logLevel: env.LOG_LEVEL || (mode === 'test' ? 'warn' : 'info'),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 120000),
+    shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 60000),
     publicUrl: env.PUBLIC_URL || undefined,
   });
 }

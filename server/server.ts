@@ -54,7 +54,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       health.markShuttingDown();
-      log.info('shutting down: readiness fails, in-flight requests finish');
+      log.info({ delay_ms: config.shutdownDelayMs }, 'shutting down: readiness fails, in-flight requests finish');
+      if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Workspace packages resolve to their TypeScript sources (the `opsdeck-source` export condition).
+// Tests run in Vite's server (SSR) environment, which reads `ssr.resolve.conditions`; setting it replaces
+// Vite's defaults, so they are listed again after ours.
+const conditions = ['opsdeck-source'];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions: [...conditions, 'module', 'node', 'development|production'] } },
+  test: { include: ['test/**/*.test.ts'] },
+});
