@@ -8,5 +8,13 @@ const conditions = ['opsdeck-source'];
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions: [...conditions, 'module', 'node', 'development|production'] } },
-  test: { include: ['test/**/*.test.ts'] },
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 30_000,
+    // Starting the embedded PGlite takes several seconds on a busy 2-core machine.
+    hookTimeout: 60_000,
+    // Each file starts its own server on its own database; two at a time fits a 2-core machine.
+    maxWorkers: 2,
+  },
 });

@@ -53,6 +53,9 @@ function postgres(options: DatabaseOptions): Kysely<Database> {
   // An idle connection that breaks (server restart, network cut) must not crash the process;
   // the pool drops it and opens a new one on the next request.
   pool.on('error', (err) => options.log.warn({ err: err.message }, 'idle database connection lost'));
+  // A connection that breaks while checked out also emits 'error' on its client; the query fails and
+  // is answered 503, so the event itself only needs a listener to keep it from crashing the process.
+  pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err: err.message }, 'database connection lost')));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
