@@ -26,6 +26,8 @@ export function createOpsdeckClient(options: OpsdeckClientOptions): OpsdeckClien
     baseUrl: options.baseUrl,
     fetch: options.retries === false ? fetch : withRetries(fetch, options.retries),
     headers: { 'User-Agent': options.userAgent },
+    // The contract's array parameters (`fields`) are `style: form, explode: false`: `fields=id,hostname`.
+    querySerializer: { array: { style: 'form', explode: false } },
   });
   client.use(requestId, auth(options));
   return client;

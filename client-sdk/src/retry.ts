@@ -55,7 +55,7 @@ function backoff(attempt: number, baseDelayMs: number, maxDelayMs: number): numb
 }
 
 /** `Retry-After` in milliseconds, from delay-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(response: Response): number | undefined {
+function retryAfterMs(response: Response): number | undefined {
   const value = response.headers.get('Retry-After')?.trim();
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;

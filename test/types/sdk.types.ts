@@ -1,0 +1,92 @@
+// Type-level tests of @opsdeck/sdk: `tsc` checks this file (it is never run). Each `@ts-expect-error`
+// proves the contract's types refuse a mistake; each `expectTypeOf` pins what a result is typed as.
+import { expectTypeOf } from 'vitest';
+import {
+  createOpsdeckClient,
+  OpsdeckError,
+  paginate,
+  pages,
+  unwrap,
+  type Agent,
+  type AgentFields,
+  type ErrorCode,
+  type ErrorDetail,
+  type ListPath,
+  type Pagination,
+  type VersionInfo,
+} from '@opsdeck/sdk';
+
+declare const agent_id: string;
+const client = createOpsdeckClient({ baseUrl: 'https://opsdeck.test', token: () => undefined });
+
+export async function paths(): Promise<void> {
+  // @ts-expect-error: no such path
+  await client.GET('/api/v1/agent/{agent_id}', { params: { path: { agent_id } } });
+  // @ts-expect-error: the path parameter is agent_id
+  await client.GET('/api/v1/agents/{agent_id}', { params: { path: { id: agent_id } } });
+  // @ts-expect-error: the path parameter is required
+  await client.GET('/api/v1/agents/{agent_id}');
+  // @ts-expect-error: 'exploded' is not an agent status
+  await client.GET('/api/v1/agents', { params: { query: { status: 'exploded' } } });
+  // @ts-expect-error: not a field of an agent
+  await client.GET('/api/v1/agents', { params: { query: { fields: ['id', 'password'] } } });
+  // @ts-expect-error: a new agent needs an ip_address
+  await client.POST('/api/v1/agents', { body: { hostname: 'web-1', platform: 'linux' } });
+  // @ts-expect-error: there is no PATCH of the list
+  await client.PATCH('/api/v1/agents', { body: {} });
+}
+
+export async function results(): Promise<void> {
+  const agent = await unwrap(client.GET('/api/v1/agents/{agent_id}', { params: { path: { agent_id } } }));
+  // openapi-fetch re-maps response types, so `Agent` (an intersection) is compared deeply resolved.
+  expectTypeOf(agent).branded.toEqualTypeOf<Agent>();
+  const status: 'online' | 'offline' | 'maintenance' = agent.status;
+
+  const updated = await unwrap(
+    client.PATCH('/api/v1/agents/{agent_id}', { params: { path: { agent_id } }, body: { status: 'maintenance' } }),
+  );
+  expectTypeOf(updated).branded.toEqualTypeOf<Agent>();
+
+  const list = await unwrap(client.GET('/api/v1/agents'));
+  expectTypeOf(list).toEqualTypeOf<AgentFields[]>();
+
+  const version = await unwrap(client.GET('/api/v1/system/version'));
+  expectTypeOf(version).toEqualTypeOf<VersionInfo>();
+
+  const deleted = await unwrap(client.DELETE('/api/v1/agents/{agent_id}', { params: { path: { agent_id } } }));
+  expectTypeOf(deleted).toEqualTypeOf<undefined>();
+
+  void status;
+}
+
+export async function lists(): Promise<void> {
+  expectTypeOf<ListPath>().toEqualTypeOf<'/api/v1/agents'>();
+
+  for await (const item of paginate(client, '/api/v1/agents', { params: { query: { cursor: '', status: 'online' } } })) {
+    expectTypeOf(item).toEqualTypeOf<AgentFields>();
+  }
+  for await (const page of pages(client, '/api/v1/agents')) {
+    expectTypeOf(page.pagination).toEqualTypeOf<Pagination>();
+    if (page.pagination.mode === 'cursor') {
+      const next: string | null = page.pagination.next_cursor;
+      void next;
+    }
+  }
+  // @ts-expect-error: a single agent is not a list
+  paginate(client, '/api/v1/agents/{agent_id}');
+  // @ts-expect-error: 'exploded' is not an agent status
+  paginate(client, '/api/v1/agents', { params: { query: { status: 'exploded' } } });
+}
+
+export function errors(error: unknown): void {
+  if (error instanceof OpsdeckError) {
+    expectTypeOf(error.code).toEqualTypeOf<ErrorCode>();
+    expectTypeOf(error.details).toEqualTypeOf<ErrorDetail[]>();
+    const status: number = error.status;
+    const requestId: string | undefined = error.requestId;
+    const helpUrl: string | undefined = error.helpUrl;
+    // @ts-expect-error: not one of the spec's error codes
+    if (error.code === 'AGENT_EXPLODED') return;
+    void [status, requestId, helpUrl];
+  }
+}
