@@ -1,0 +1,161 @@
+// One scenario suite, written against the SDK, run against every target: the Prism mock and the real
+// server. Every answer passes through the ContractChecker; a status or body the spec does not declare
+// fails the scenario. Where an outcome depends on state (404, 409), the request carries
+// `Prefer: code=…`, which Prism honours and the server ignores, so both targets are asked the same thing.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createOpsdeckClient, OpsdeckError, paginate, pages, unwrap, type OpsdeckClient } from '@opsdeck/sdk';
+import { ContractChecker } from './contract-checker.ts';
+
+export interface ContractTarget {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface SuiteOptions {
+  /** Whether reads see earlier writes (the real server) or answer examples (the mock). */
+  stateful: boolean;
+}
+
+const prefer = (code: number) => ({ headers: { Prefer: `code=${code}` } });
+
+async function expectError(call: Promise<unknown>, status: number, codes: string[]): Promise<OpsdeckError> {
+  const error = await call.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(OpsdeckError);
+  const opsdeckError = error as OpsdeckError;
+  expect(opsdeckError.status).toBe(status);
+  expect(codes).toContain(opsdeckError.code);
+  expect(opsdeckError.requestId).toBeTruthy();
+  return opsdeckError;
+}
+
+let serial = 0;
+const uniqueHost = () => `contract-${process.pid}-${Date.now().toString(36)}-${(serial += 1)}.example.com`;
+
+export function defineContractSuite(name: string, start: () => Promise<ContractTarget>, options: SuiteOptions): void {
+  describe(`contract suite against ${name}`, () => {
+    let target: ContractTarget;
+    let client: OpsdeckClient;
+    const checker = new ContractChecker();
+
+    beforeAll(async () => {
+      target = await start();
+      client = createOpsdeckClient({ baseUrl: target.url, retries: false });
+      client.use(checker.middleware);
+    });
+    afterAll(async () => {
+      await target?.stop();
+    });
+    afterEach(() => {
+      expect(checker.violations.splice(0)).toEqual([]);
+    });
+
+    it('reports liveness, readiness and version', async () => {
+      expect((await unwrap(client.GET('/health/live'))).status).toBe('ok');
+      expect((await unwrap(client.GET('/health/ready'))).status).toBe('ok');
+      const version = await unwrap(client.GET('/api/v1/system/version'));
+      expect(version.name).toBe('opsdeck');
+      expect(version.api_version).toMatch(/^1\./);
+    });
+
+    it('creates an agent (201 + Location) and reads it back', async () => {
+      const body = { hostname: uniqueHost(), ip_address: '10.20.30.40', platform: 'linux' as const, tags: ['contract'] };
+      const created = await client.POST('/api/v1/agents', { body });
+      expect(created.response.status).toBe(201);
+      const agent = created.data!.data;
+      expect(created.response.headers.get('location')).toMatch(/^\/api\/v1\/agents\/[0-9a-f-]{36}$/);
+      const fetched = await unwrap(client.GET('/api/v1/agents/{agent_id}', { params: { path: { agent_id: agent.id } } }));
+      if (options.stateful) {
+        expect(agent).toMatchObject(body);
+        expect(created.response.headers.get('location')).toBe(`/api/v1/agents/${agent.id}`);
+        expect(fetched).toEqual(agent);
+      }
+    });
+
+    it('lists agents by offset, by cursor, sorted, filtered and trimmed', async () => {
+      for (let i = 0; i < 3; i += 1) {
+        await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: `10.40.0.${i + 1}`, platform: 'bsd' } }));
+      }
+      const offset = await client.GET('/api/v1/agents', { params: { query: { limit: 2, offset: 0, sort: 'hostname:asc' } } });
+      expect(offset.response.status).toBe(200);
+      expect(offset.response.headers.get('link')).toBeTruthy();
+      const cursor = await client.GET('/api/v1/agents', { params: { query: { limit: 2, cursor: '', platform: 'bsd' } } });
+      expect(cursor.response.status).toBe(200);
+      const trimmed = await client.GET('/api/v1/agents', { params: { query: { fields: ['hostname'], status: 'offline' } } });
+      expect(trimmed.response.status).toBe(200);
+      if (options.stateful) {
+        expect(offset.data!.pagination.mode).toBe('offset');
+        expect(offset.data!.data).toHaveLength(2);
+        expect(cursor.data!.pagination.mode).toBe('cursor');
+        expect(cursor.data!.data.every((a) => a.platform === 'bsd')).toBe(true);
+        for (const agent of trimmed.data!.data) expect(Object.keys(agent).sort()).toEqual(['hostname', 'id']);
+      }
+    });
+
+    it.runIf(options.stateful)('walks every page with the SDK iterator, by offset and by cursor', async () => {
+      for (let i = 0; i < 5; i += 1) {
+        await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: `10.50.0.${i + 1}`, platform: 'macos' } }));
+      }
+      const first = await pages(client, '/api/v1/agents', { params: { query: { limit: 2, platform: 'macos' } } }).next();
+      const total = first.value && first.value.pagination.mode === 'offset' ? first.value.pagination.total : -1;
+      const byOffset: string[] = [];
+      for await (const agent of paginate(client, '/api/v1/agents', { params: { query: { limit: 2, platform: 'macos' } } })) byOffset.push(agent.id);
+      const byCursor: string[] = [];
+      for await (const agent of paginate(client, '/api/v1/agents', { params: { query: { limit: 2, platform: 'macos', cursor: '' } } })) byCursor.push(agent.id);
+      expect(byOffset).toHaveLength(total);
+      expect(new Set(byCursor)).toEqual(new Set(byOffset));
+      expect(byCursor).toEqual(byOffset);
+    });
+
+    it('replaces, updates and deletes an agent, which is then gone', async () => {
+      const agent = await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.60.0.1', platform: 'windows' } }));
+      const path = { agent_id: agent.id };
+      const replacement = { hostname: uniqueHost(), ip_address: '10.60.0.2', platform: 'windows' as const, os_version: 'Windows Server 2025', agent_version: '2.5.0', status: 'maintenance' as const, tags: [] };
+      const replaced = await unwrap(client.PUT('/api/v1/agents/{agent_id}', { params: { path }, body: replacement }));
+      const updated = await unwrap(client.PATCH('/api/v1/agents/{agent_id}', { params: { path }, body: { os_version: null, tags: ['patched'] } }));
+      const deleted = await client.DELETE('/api/v1/agents/{agent_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(client.GET('/api/v1/agents/{agent_id}', { params: { path }, ...prefer(404) }).then(unwrap), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(replaced).toMatchObject({ ...replacement, id: agent.id });
+        expect(updated).toMatchObject({ os_version: null, tags: ['patched'], status: 'maintenance' });
+      }
+    });
+
+    it('refuses invalid input with 422 and field details', async () => {
+      const bad = { hostname: '', ip_address: '192.168.1', platform: 'linux' as const };
+      const error = await expectError(unwrap(client.POST('/api/v1/agents', { body: bad, ...prefer(422) })), 422, [
+        'VAL_ERROR',
+        'VAL_MULTIPLE_ERRORS',
+        'VAL_INVALID_FORMAT',
+        'VAL_REQUIRED_FIELD',
+      ]);
+      expect(error.details.length).toBeGreaterThan(0);
+    });
+
+    it('answers 404 for an agent that does not exist', async () => {
+      const agent_id = '0192f0c1-0000-7000-8000-000000000000';
+      await expectError(unwrap(client.GET('/api/v1/agents/{agent_id}', { params: { path: { agent_id } }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+    });
+
+    it('answers 409 for a duplicate hostname', async () => {
+      const body = { hostname: uniqueHost(), ip_address: '10.70.0.1', platform: 'linux' as const };
+      await unwrap(client.POST('/api/v1/agents', { body }));
+      await expectError(unwrap(client.POST('/api/v1/agents', { body, ...prefer(409) })), 409, ['RES_ALREADY_EXISTS']);
+    });
+
+    it('answers 400 for an unknown query parameter', async () => {
+      const query = { limit: 1, colour: 'red' } as unknown as { limit: number };
+      await expectError(unwrap(client.GET('/api/v1/agents', { params: { query }, ...prefer(400) })), 400, ['VAL_INVALID_PARAMETER']);
+    });
+
+    it('checked every operation of the spec', () => {
+      const operations = new Set(checker.checked.map((c) => c.split(' ')[0]));
+      expect([...operations].sort()).toEqual(
+        ['createAgent', 'deleteAgent', 'getAgent', 'getLiveness', 'getReadiness', 'getSystemVersion', 'listAgents', 'replaceAgent', 'updateAgent'].sort(),
+      );
+    });
+  });
+}
