@@ -832,7 +832,7 @@ export interface components {
         XRequestId: string;
         /**
          * @description The pagination links (RFC 8288) with `rel` `first`, `prev`, `next` and `last` where they exist.
-         * @example </api/v1/agents?limit=50&offset=0>; rel="first", </api/v1/agents?limit=50&offset=100>; rel="next"
+         * @example </api/v1/agents?status=online&limit=2&offset=0>; rel="first", </api/v1/agents?status=online&limit=2&offset=0>; rel="prev", </api/v1/agents?status=online&limit=2&offset=4>; rel="next", </api/v1/agents?status=online&limit=2&offset=4>; rel="last"
          */
         Link: string;
         /**

@@ -1,0 +1,57 @@
+// The part of autocannon 9's programmatic API the bench uses (the package ships no types).
+declare module 'autocannon' {
+  import type { EventEmitter } from 'node:events';
+
+  namespace autocannon {
+    interface Request {
+      method?: string;
+      path?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+    }
+    interface Client extends EventEmitter {
+      setRequests(requests: Request[]): void;
+    }
+    interface Options {
+      url: string;
+      connections?: number;
+      duration?: number;
+      pipelining?: number;
+      timeout?: number;
+      title?: string;
+      requests?: Request[];
+      setupClient?: (client: Client) => void;
+    }
+    interface Histogram {
+      average: number;
+      mean: number;
+      stddev: number;
+      min: number;
+      max: number;
+      total: number;
+      p50: number;
+      p90: number;
+      p97_5: number;
+      p99: number;
+    }
+    interface Result {
+      title?: string;
+      url: string;
+      requests: Histogram & { sent: number };
+      latency: Histogram;
+      throughput: Histogram;
+      duration: number;
+      errors: number;
+      timeouts: number;
+      non2xx: number;
+      '2xx': number;
+      statusCodeStats: Record<string, { count: number }>;
+    }
+    interface Instance extends EventEmitter, PromiseLike<Result> {
+      stop(): void;
+    }
+  }
+
+  function autocannon(options: autocannon.Options): autocannon.Instance;
+  export = autocannon;
+}

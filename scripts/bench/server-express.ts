@@ -1,0 +1,53 @@
+// Child entry: baseline (b), a plain Express 5 app as most teams write it: express.json(), one route
+// per endpoint, res.json(), a pg Pool of 10. Express defaults are kept (etag, x-powered-by).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { findAgent, isUuid, listAgents, openPool, pageParams } from './baseline-queries.ts';
+import { serveUnderBench } from './child-protocol.ts';
+
+await serveUnderBench(async (databaseUrl) => {
+  const pool = openPool(databaseUrl);
+  const app = express();
+  app.use(express.json());
+
+  app.get('/api/v1/agents', async (req: Request, res: Response) => {
+    const params = pageParams(req.query.limit, req.query.offset);
+    if (!params) {
+      res.status(400).json({ success: false, error: { code: 'VALIDATION_FAILED', message: 'bad limit or offset' } });
+      return;
+    }
+    res.json({ success: true, ...(await listAgents(pool, params.limit, params.offset)) });
+  });
+
+  app.get('/api/v1/agents/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const agent = isUuid(req.params.id) ? await findAgent(pool, req.params.id) : undefined;
+    if (!agent) {
+      res.status(404).json({ success: false, error: { code: 'RES_NOT_FOUND', message: 'Agent not found' } });
+      return;
+    }
+    res.json({ success: true, data: agent });
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ success: false, error: { code: 'INTERNAL', message: err instanceof Error ? err.message : 'Internal error' } });
+  });
+
+  const server = createServer(app);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await pool.end();
+    },
+  };
+});

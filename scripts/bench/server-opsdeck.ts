@@ -1,0 +1,18 @@
+// Child entry: Opsdeck itself, started as main.ts would (production config, silent log, pool of 10).
+import { loadConfig } from '../../server/config.ts';
+import { createLogger } from '../../server/logger.ts';
+import { startServer } from '../../server/server.ts';
+import { serveUnderBench } from './child-protocol.ts';
+
+await serveUnderBench(async (databaseUrl) => {
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'silent',
+    DB_POOL_MAX: '10',
+  });
+  const running = await startServer(config, createLogger(config.logLevel));
+  return { url: running.url, stop: () => running.stop() };
+});
