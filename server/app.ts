@@ -22,13 +22,14 @@ export interface AppDeps {
   startedAt: Date;
 }
 
-function accessLog(): RequestHandler {
+/** One line per request: `info`, or `error` for a 5xx. */
+function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     res.on('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : 'info';
+      if (!log.isLevelEnabled(level)) return;
       const ms = Math.round((performance.now() - req.ctx.startedAt) * 10) / 10;
-      const line = { method: req.method, path: req.path, status: res.statusCode, ms };
-      if (res.statusCode >= 500) req.ctx.log.error(line, 'request');
-      else req.ctx.log.info(line, 'request');
+      req.ctx.log[level]({ method: req.method, path: req.path, status: res.statusCode, ms }, 'request');
     });
     next();
   };
@@ -38,10 +39,9 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('query parser', 'extended');
 
   app.use(requestContext(deps.log));
-  app.use(accessLog());
+  app.use(accessLog(deps.log));
   app.use((_req, res, next) => {
     if (deps.health.shuttingDown) res.setHeader('Connection', 'close');
     next();

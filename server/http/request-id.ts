@@ -10,7 +10,16 @@ export function requestContext(log: Logger): RequestHandler {
     const given = req.get('x-request-id');
     const requestId = given && SANE_REQUEST_ID.test(given) ? given : `req_${randomUUID()}`;
     res.setHeader('X-Request-ID', requestId);
-    req.ctx = { requestId, log: log.child({ request_id: requestId }), url: req.originalUrl, startedAt: performance.now() };
+    let child: Logger | undefined;
+    req.ctx = {
+      requestId,
+      // Made on first use: most requests log one access line at most, and a child logger per request is not free.
+      get log() {
+        return (child ??= log.child({ request_id: requestId }));
+      },
+      url: req.originalUrl,
+      startedAt: performance.now(),
+    };
     next();
   };
 }
