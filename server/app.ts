@@ -2,6 +2,7 @@
 // bound by operationId → error envelope.
 import express, { type Express, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
+import typeis from 'type-is';
 import { bundledSpecPath, bundledSpecYamlPath, docsPath } from './contract.ts';
 import type { Config } from './config.ts';
 import type { DatabaseHandle } from './db/database.ts';
@@ -12,6 +13,8 @@ import { requestContext } from './http/request-id.ts';
 import { openApiValidator } from './http/validator.ts';
 import { createHandlers } from './handlers.ts';
 import type { Logger } from './logger.ts';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export interface AppDeps {
   config: Config;
@@ -51,7 +54,14 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').sendFile(bundledSpecYamlPath));
   app.get(['/docs', '/docs/'], (_req, res) => res.type('text/html').sendFile(docsPath));
 
-  app.use(express.json({ limit: deps.config.bodyLimitBytes, type: ['application/json', 'application/*+json'], strict: false }));
+  app.use(
+    express.json({
+      limit: deps.config.bodyLimitBytes,
+      strict: false,
+      // Only methods whose operations take a body read one; a body sent with GET or DELETE is ignored.
+      type: (req) => BODY_METHODS.has(req.method ?? '') && Boolean(typeis(req, ['application/json', 'application/*+json'])),
+    }),
+  );
   app.use(openApiValidator(deps.config.validateResponses));
   app.use(bindOperations(createHandlers(deps)));
   app.use(errorMiddleware());
