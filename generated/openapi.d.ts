@@ -260,6 +260,13 @@ export interface components {
         /**
          * PaginationLinks
          * @description Relative links to neighbouring pages, also sent in the `Link` header (RFC 8288). A link is `null` where there is no such page.
+         * @example {
+         *       "self": "/api/v1/agents?limit=50&offset=50",
+         *       "first": "/api/v1/agents?limit=50&offset=0",
+         *       "prev": "/api/v1/agents?limit=50&offset=0",
+         *       "next": "/api/v1/agents?limit=50&offset=100",
+         *       "last": "/api/v1/agents?limit=50&offset=200"
+         *     }
          */
         PaginationLinks: {
             /**
@@ -291,6 +298,22 @@ export interface components {
         /**
          * OffsetPagination
          * @description Where a page of an offset-mode list (`limit` and `offset`) stands in the whole list.
+         * @example {
+         *       "mode": "offset",
+         *       "page": 2,
+         *       "per_page": 50,
+         *       "total": 247,
+         *       "total_pages": 5,
+         *       "has_next": true,
+         *       "has_prev": true,
+         *       "links": {
+         *         "self": "/api/v1/agents?limit=50&offset=50",
+         *         "first": "/api/v1/agents?limit=50&offset=0",
+         *         "prev": "/api/v1/agents?limit=50&offset=0",
+         *         "next": "/api/v1/agents?limit=50&offset=100",
+         *         "last": "/api/v1/agents?limit=50&offset=200"
+         *       }
+         *     }
          */
         OffsetPagination: {
             /**
@@ -334,6 +357,20 @@ export interface components {
          * CursorPagination
          * @description Where a page of a cursor-mode list stands. Pass `next_cursor` back as `cursor` for the next page.
          *     Nothing is counted, so a page costs the same however deep it is.
+         * @example {
+         *       "mode": "cursor",
+         *       "per_page": 50,
+         *       "has_next": true,
+         *       "has_prev": true,
+         *       "next_cursor": "eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0",
+         *       "links": {
+         *         "self": "/api/v1/agents?limit=50&cursor=eyJxIjoiIn0",
+         *         "first": "/api/v1/agents?limit=50&cursor=",
+         *         "prev": null,
+         *         "next": "/api/v1/agents?limit=50&cursor=eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0",
+         *         "last": null
+         *       }
+         *     }
          */
         CursorPagination: {
             /**
@@ -366,6 +403,22 @@ export interface components {
         /**
          * Pagination
          * @description Where a page stands in its list; its `mode` says whether it was asked for by offset or by cursor.
+         * @example {
+         *       "mode": "offset",
+         *       "page": 1,
+         *       "per_page": 50,
+         *       "total": 12,
+         *       "total_pages": 1,
+         *       "has_next": false,
+         *       "has_prev": false,
+         *       "links": {
+         *         "self": "/api/v1/agents?limit=50&offset=0",
+         *         "first": "/api/v1/agents?limit=50&offset=0",
+         *         "prev": null,
+         *         "next": null,
+         *         "last": "/api/v1/agents?limit=50&offset=0"
+         *       }
+         *     }
          */
         Pagination: components["schemas"]["OffsetPagination"] | components["schemas"]["CursorPagination"];
         /**
@@ -553,6 +606,14 @@ export interface components {
         /**
          * VersionInfo
          * @description What is running.
+         * @example {
+         *       "name": "opsdeck",
+         *       "version": "0.1.0",
+         *       "api_version": "1.0.0",
+         *       "node_version": "v24.21.0",
+         *       "database": "postgresql",
+         *       "started_at": "2026-11-21T06:00:00.000Z"
+         *     }
          */
         VersionInfo: {
             /**
@@ -604,6 +665,12 @@ export interface components {
         /**
          * HealthCheck
          * @description The state of one dependency.
+         * @example {
+         *       "name": "database",
+         *       "status": "ok",
+         *       "latency_ms": 2,
+         *       "detail": "postgresql"
+         *     }
          */
         HealthCheck: {
             /**
