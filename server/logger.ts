@@ -3,5 +3,10 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'opsdeck' }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({
+    level,
+    base: { service: 'opsdeck' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  });
 }
