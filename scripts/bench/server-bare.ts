@@ -1,9 +1,9 @@
 // Child entry: baseline (a), bare node:http + a pg Pool of 10, hand-routed. The floor: what the two
 // endpoints cost with no framework at all.
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { findAgent, isUuid, listAgents, openPool, pageParams } from './baseline-queries.ts';
 import { serveUnderBench } from './child-protocol.ts';
+import { listenOnLoopback } from './listen.ts';
 
 const AGENT_PATH = '/api/v1/agents/';
 const LIST_PATH = '/api/v1/agents';
@@ -42,20 +42,5 @@ await serveUnderBench(async (databaseUrl) => {
       else res.destroy();
     });
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await pool.end();
-    },
-  };
+  return listenOnLoopback(server, () => pool.end());
 });

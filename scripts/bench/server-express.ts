@@ -1,10 +1,10 @@
 // Child entry: baseline (b), a plain Express 5 app as most teams write it: express.json(), one route
 // per endpoint, res.json(), a pg Pool of 10. Express defaults are kept (etag, x-powered-by).
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { findAgent, isUuid, listAgents, openPool, pageParams } from './baseline-queries.ts';
 import { serveUnderBench } from './child-protocol.ts';
+import { listenOnLoopback } from './listen.ts';
 
 await serveUnderBench(async (databaseUrl) => {
   const pool = openPool(databaseUrl);
@@ -34,20 +34,5 @@ await serveUnderBench(async (databaseUrl) => {
   });
 
   const server = createServer(app);
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await pool.end();
-    },
-  };
+  return listenOnLoopback(server, () => pool.end());
 });
