@@ -87,32 +87,32 @@ function fromBodyParser(err: BodyParserError): ApiError | undefined {
   return undefined;
 }
 
+/** Every failure as a typed ApiError; what is not understood is logged and becomes a 500 without internals. */
+function toApiError(err: unknown, req: Request): ApiError {
+  if (err instanceof ApiError) return err;
+  const parsed = isBodyParserError(err) ? fromBodyParser(err) : undefined;
+  if (parsed) return parsed;
+  if (isDatabaseUnavailable(err)) {
+    req.ctx.log.error({ err: (err as Error).message }, 'database unavailable');
+    return new ApiError('EXT_DATABASE_ERROR', 'The database is not available', { headers: { 'Retry-After': '5' } });
+  }
+  if (isValidatorError(err) && err.status < 500) return fromValidator(err, req);
+  const violation = isValidatorError(err) ? { contract_violation: err.errors } : {};
+  req.ctx.log.error({ err, ...violation, method: req.method, path: req.path }, 'unexpected error');
+  return new ApiError('SYS_INTERNAL_ERROR', 'An unexpected error occurred');
+}
+
 export function errorMiddleware(): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const ctx = req.ctx;
     if (res.headersSent) {
-      ctx.log.error({ err }, 'error after the response started');
+      req.ctx.log.error({ err }, 'error after the response started');
       res.destroy();
       return;
     }
-    let apiError: ApiError;
-    if (err instanceof ApiError) {
-      apiError = err;
-    } else if (isDatabaseUnavailable(err)) {
-      ctx.log.error({ err: (err as Error).message }, 'database unavailable');
-      apiError = new ApiError('EXT_DATABASE_ERROR', 'The database is not available', { headers: { 'Retry-After': '5' } });
-    } else if (isBodyParserError(err) && fromBodyParser(err)) {
-      apiError = fromBodyParser(err)!;
-    } else if (isValidatorError(err) && err.status < 500) {
-      apiError = fromValidator(err, req);
-    } else {
-      const violation = isValidatorError(err) ? { contract_violation: err.errors } : {};
-      ctx.log.error({ err, ...violation, method: req.method, path: req.path }, 'unexpected error');
-      apiError = new ApiError('SYS_INTERNAL_ERROR', 'An unexpected error occurred');
-    }
+    const apiError = toApiError(err, req);
     for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
     res.locals.pendingError = apiError;
-    sendError(res, ctx, apiError.status, apiError);
+    sendError(res, req.ctx, apiError.status, apiError);
   };
 }
 

@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import type { Logger } from '../logger.ts';
 
 /** What every handler knows about the request beyond its typed inputs. */
@@ -14,8 +13,4 @@ declare module 'express-serve-static-core' {
   interface Request {
     ctx: RequestContext;
   }
-}
-
-export function contextOf(req: Request): RequestContext {
-  return req.ctx;
 }
