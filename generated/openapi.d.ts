@@ -1,5 +1,376 @@
 // GENERATED from spec/ by `npm run generate`. Do not edit: change spec/ and regenerate.
 export interface paths {
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in
+         * @description Exchanges an email and password for a short-lived access token and a refresh token. Failed attempts are throttled per account and per client (`x-login-throttle`); the answer does not say whether the email exists.
+         */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh tokens
+         * @description Exchanges a refresh token for a new pair; the old refresh token is spent. Presenting a spent refresh token again revokes every token of its family (it was stolen or replayed) and answers 401.
+         */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log out
+         * @description Revokes the refresh token and its whole family. The access token stays valid until it expires (at most `expires_in` seconds).
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get my profile
+         * @description The signed-in user.
+         */
+        get: operations["getProfile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update my profile
+         * @description Changes the caller's own name. Role, email and activity can only be changed by an administrator (`updateUser`); sending them is refused with 422.
+         */
+        patch: operations["updateProfile"];
+        trace?: never;
+    };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my password
+         * @description Sets a new password after checking the current one, and signs out every session of the user (all refresh tokens are revoked).
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List my API keys
+         * @description The caller's API keys, newest first, without their secrets.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description Creates an API key for a machine client and shows its secret once. Its scopes can only narrow the caller's own permissions: a scope the caller's role does not grant is refused with 422.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys/{api_key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The API key's id.
+                 * @example 0192f0e3-4b5c-7d6e-9f00-112233445566
+                 */
+                api_key_id: components["parameters"]["ApiKeyId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes one of the caller's API keys at once.
+         */
+        delete: operations["deleteApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List teams
+         * @description The teams the caller belongs to (administrators with `admin:teams` see every team).
+         */
+        get: operations["listTeams"];
+        put?: never;
+        /**
+         * Create a team
+         * @description Creates a team; the caller becomes its first member.
+         */
+        post: operations["createTeam"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a team
+         * @description One of the caller's teams.
+         */
+        get: operations["getTeam"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a team
+         * @description Deletes one of the caller's teams. A team that still owns resources is refused with 409.
+         */
+        delete: operations["deleteTeam"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a team
+         * @description Renames or re-describes one of the caller's teams (JSON merge patch).
+         */
+        patch: operations["updateTeam"];
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List team members
+         * @description The members of one of the caller's teams.
+         */
+        get: operations["listTeamMembers"];
+        put?: never;
+        /**
+         * Add a team member
+         * @description Adds a user to one of the caller's teams.
+         */
+        post: operations["addTeamMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+                /**
+                 * @description The user's id.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a team member
+         * @description Removes a user from one of the caller's teams.
+         */
+        delete: operations["removeTeamMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List users
+         * @description Every user, for administrators.
+         */
+        get: operations["listUsers"];
+        put?: never;
+        /**
+         * Create a user
+         * @description Creates a user. Without a password, a one-time password is generated and shown once.
+         */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a user
+         * @description One user, for administrators.
+         */
+        get: operations["getUser"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user
+         * @description Deletes a user, its memberships, sessions and API keys. An administrator cannot delete itself (409).
+         */
+        delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a user
+         * @description Changes a user's name, role or activity (JSON merge patch). Deactivating a user signs it out everywhere. An administrator cannot demote or deactivate itself (409), so one always remains.
+         */
+        patch: operations["updateUser"];
+        trace?: never;
+    };
+    "/api/v1/admin/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List roles
+         * @description Every role and the permissions it grants, as the contract defines them.
+         */
+        get: operations["listRoles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit events
+         * @description Every mutating request (POST, PUT, PATCH, DELETE) with its actor, operation, target, request id, outcome and time, newest first.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -19,7 +390,8 @@ export interface paths {
         put?: never;
         /**
          * Create an agent
-         * @description Registers a host with the fleet. Its hostname must not be taken (regardless of case).
+         * @description Registers a host with one of the caller's teams. Its hostname must not be taken in that team (regardless
+         *     of case). `team_id` may be left out when the caller belongs to exactly one team.
          */
         post: operations["createAgent"];
         delete?: never;
@@ -132,97 +504,59 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * AgentStatus
-         * @description `online`: heartbeats arrive. `offline`: no heartbeat for a while. `maintenance`: set by an operator;
-         *     the agent takes no new work.
-         * @example online
-         * @enum {string}
+         * Email
+         * Format: email
+         * @description An email address, compared regardless of case.
+         * @example ada@example.com
          */
-        AgentStatus: "online" | "offline" | "maintenance";
+        Email: string;
         /**
-         * Platform
-         * @description The operating-system family of a host.
-         * @example linux
-         * @enum {string}
-         */
-        Platform: "linux" | "windows" | "macos" | "bsd";
-        /**
-         * Hostname
-         * @description The host's name (RFC 1123 labels joined by dots), unique in the fleet regardless of case.
-         * @example web-01.prod.example.com
-         */
-        Hostname: string;
-        /**
-         * IpAddress
-         * Format: ip
-         * @description The host's primary address, IPv4 or IPv6. Answers give it in canonical form.
-         * @example 10.0.4.21
-         */
-        IpAddress: string;
-        /**
-         * OsVersion
-         * @description The operating system's name and version as the host reports it, or `null` when unknown.
-         * @example Ubuntu 24.04.1 LTS
-         */
-        OsVersion: string | null;
-        /**
-         * AgentVersion
-         * @description The version of the Opsdeck agent running on the host (semantic version), or `null` when unknown.
-         * @example 2.4.1
-         */
-        AgentVersion: string | null;
-        /**
-         * Tags
-         * @description Free labels for grouping and searching hosts; lower-case words, each at most once.
-         * @example [
-         *       "production",
-         *       "web",
-         *       "eu-west-1"
-         *     ]
-         */
-        Tags: string[];
-        /**
-         * AgentFields
-         * @description The fields of an agent, of which only `id` is always present: a list asked for with `fields=…`
-         *     carries just the fields named. Without `fields`, every field is present, as in `Agent`.
+         * LoginRequest
+         * @description Credentials of a user.
          * @example {
-         *       "id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
-         *       "hostname": "web-01.prod.example.com",
-         *       "status": "online"
+         *       "email": "ada@example.com",
+         *       "password": "correct-horse-battery-staple"
          *     }
          */
-        AgentFields: {
+        LoginRequest: {
+            email: components["schemas"]["Email"];
             /**
-             * Format: uuid
-             * @description The agent's id (UUIDv7, so ids sort by creation time).
-             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             * @description The user's password.
+             * @example correct-horse-battery-staple
              */
-            readonly id: string;
-            hostname?: components["schemas"]["Hostname"];
-            ip_address?: components["schemas"]["IpAddress"];
-            platform?: components["schemas"]["Platform"];
-            os_version?: components["schemas"]["OsVersion"];
-            agent_version?: components["schemas"]["AgentVersion"];
-            status?: components["schemas"]["AgentStatus"];
-            tags?: components["schemas"]["Tags"];
+            password: string;
+        };
+        /**
+         * TokenPair
+         * @description A short-lived access token (a JWT for `Authorization: Bearer`) and a refresh token.
+         * @example {
+         *       "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwMTkyZjBkMiJ9.c2lnbmF0dXJl",
+         *       "refresh_token": "ort_01J9Y4V8QK6M2T3N7W5X0Z1A2B.hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c",
+         *       "token_type": "Bearer",
+         *       "expires_in": 900
+         *     }
+         */
+        TokenPair: {
             /**
-             * Format: date-time
-             * @description When the last heartbeat arrived (RFC 3339, UTC), or `null` before the first.
-             * @example 2026-11-21T10:29:41.000Z
+             * @description Sent as `Authorization: Bearer <access_token>`.
+             * @example eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwMTkyZjBkMiJ9.c2lnbmF0dXJl
              */
-            readonly last_seen?: string | null;
+            access_token: string;
             /**
-             * Format: date-time
-             * @description When the agent was created (RFC 3339, UTC).
-             * @example 2026-11-02T08:15:00.000Z
+             * @description Exchanged once at `refreshToken` for a new pair; keep it secret.
+             * @example ort_01J9Y4V8QK6M2T3N7W5X0Z1A2B.hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c
              */
-            readonly created_at?: string;
+            refresh_token: string;
             /**
-             * Format: date-time
-             * @description When the agent was last changed (RFC 3339, UTC).
-             * @example 2026-11-20T17:02:12.000Z
+             * @description Always `Bearer`.
+             * @constant
              */
-            readonly updated_at?: string;
+            token_type: "Bearer";
+            /**
+             * @description Seconds until the access token expires.
+             * @example 900
+             */
+            expires_in: number;
         };
         /**
          * Meta
@@ -256,6 +590,253 @@ export interface components {
              * @example 4
              */
             execution_time_ms?: number;
+        };
+        /**
+         * TokenPairEnvelope
+         * @description A token pair, in the success envelope.
+         */
+        TokenPairEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TokenPair"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * ErrorCode
+         * @description A stable, machine-readable error code. Each code is always answered with the same HTTP status
+         *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
+         * @example RES_NOT_FOUND
+         */
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
+        /**
+         * ErrorDetail
+         * @description One problem with the request, tied to the field or parameter that caused it.
+         * @example {
+         *       "field": "ip_address",
+         *       "message": "must match format \"ip\"",
+         *       "value": "192.168.1"
+         *     }
+         */
+        ErrorDetail: {
+            /**
+             * @description Where the problem is, as a dotted path into the body (`tags.2`) or a parameter name (`limit`).
+             * @example ip_address
+             */
+            field?: string;
+            /**
+             * @description What is wrong, for a person.
+             * @example must match format "ip"
+             */
+            message: string;
+            /**
+             * @description The value that was refused, when it is short enough to echo back.
+             * @example 192.168.1
+             */
+            value?: unknown;
+        };
+        /**
+         * ErrorEnvelope
+         * @description The body of every error answer.
+         */
+        ErrorEnvelope: {
+            /**
+             * @description Always `false` on an error.
+             * @constant
+             */
+            success: false;
+            /** @description What went wrong. */
+            error: {
+                code: components["schemas"]["ErrorCode"];
+                /**
+                 * @description A sentence for a person; may change between releases, unlike `code`.
+                 * @example Agent 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d not found
+                 */
+                message: string;
+                /** @description Field-level problems, for validation errors. */
+                details?: components["schemas"]["ErrorDetail"][];
+                /**
+                 * @description Where the code is explained.
+                 * @example /docs#tag/Errors
+                 */
+                help_url?: string;
+            };
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * RefreshRequest
+         * @description A refresh token, exchanged once for a new pair. Presenting a used one revokes its whole family.
+         * @example {
+         *       "refresh_token": "ort_01J9Y4V8QK6M2T3N7W5X0Z1A2B.hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c"
+         *     }
+         */
+        RefreshRequest: {
+            /**
+             * @description The refresh token from the last login or refresh.
+             * @example ort_01J9Y4V8QK6M2T3N7W5X0Z1A2B.hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c
+             */
+            refresh_token: string;
+        };
+        /**
+         * PersonName
+         * @description A person's display name.
+         * @example Ada Lovelace
+         */
+        PersonName: string;
+        /**
+         * RoleName
+         * @description A role; each grants a fixed set of permissions (see `listRoles`).
+         * @example operator
+         * @enum {string}
+         */
+        RoleName: "admin" | "operator" | "viewer";
+        /**
+         * User
+         * @description A person who can sign in.
+         * @example {
+         *       "id": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "email": "ada@example.com",
+         *       "name": "Ada Lovelace",
+         *       "role": "operator",
+         *       "active": true,
+         *       "created_at": "2026-11-02T08:00:00.000Z",
+         *       "updated_at": "2026-11-20T12:00:00.000Z"
+         *     }
+         */
+        User: {
+            /**
+             * Format: uuid
+             * @description The user's id (UUIDv7).
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            readonly id: string;
+            email: components["schemas"]["Email"];
+            name: components["schemas"]["PersonName"];
+            role: components["schemas"]["RoleName"];
+            /**
+             * @description Whether the user may sign in; a deactivated user's tokens and API keys stop working.
+             * @example true
+             */
+            active: boolean;
+            /**
+             * Format: date-time
+             * @description When the user was created (RFC 3339, UTC).
+             * @example 2026-11-02T08:00:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description When the user was last changed (RFC 3339, UTC).
+             * @example 2026-11-20T12:00:00.000Z
+             */
+            readonly updated_at: string;
+        };
+        /**
+         * UserEnvelope
+         * @description A user, in the success envelope.
+         */
+        UserEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["User"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * ProfilePatch
+         * @description The fields a user may change about itself. Role, email and activity are for administrators.
+         * @example {
+         *       "name": "Ada King"
+         *     }
+         */
+        ProfilePatch: {
+            name?: components["schemas"]["PersonName"];
+        };
+        /**
+         * Password
+         * @description A password of 12 to 128 characters. It is stored only as an argon2id hash.
+         * @example correct-horse-battery-staple
+         */
+        Password: string;
+        /**
+         * PasswordChange
+         * @description A new password, proven by the current one. Every session of the user is signed out.
+         * @example {
+         *       "current_password": "correct-horse-battery-staple",
+         *       "new_password": "purple-monkey-dishwasher-42"
+         *     }
+         */
+        PasswordChange: {
+            /**
+             * @description The password in use now.
+             * @example correct-horse-battery-staple
+             */
+            current_password: string;
+            new_password: components["schemas"]["Password"];
+        };
+        /**
+         * Permission
+         * @description A permission an operation can require; roles and API key scopes are sets of them.
+         * @example agents:read
+         * @enum {string}
+         */
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit";
+        /**
+         * ApiKey
+         * @description An API key for a machine client. Its secret is never shown again after creation.
+         * @example {
+         *       "id": "0192f0e3-4b5c-7d6e-9f00-112233445566",
+         *       "name": "ci-pipeline",
+         *       "prefix": "opk_7Hq2LmX9",
+         *       "scopes": [
+         *         "agents:read"
+         *       ],
+         *       "created_at": "2026-11-10T09:00:00.000Z",
+         *       "last_used_at": "2026-11-21T10:29:00.000Z",
+         *       "expires_at": null
+         *     }
+         */
+        ApiKey: {
+            /**
+             * Format: uuid
+             * @description The key's id (UUIDv7).
+             * @example 0192f0e3-4b5c-7d6e-9f00-112233445566
+             */
+            readonly id: string;
+            /**
+             * @description What the key is for.
+             * @example ci-pipeline
+             */
+            name: string;
+            /**
+             * @description The start of the key, to recognise it (`opk_…`).
+             * @example opk_7Hq2LmX9
+             */
+            prefix: string;
+            /** @description The permissions the key carries; never more than its owner's role grants. */
+            scopes: components["schemas"]["Permission"][];
+            /**
+             * Format: date-time
+             * @description When the key was created (RFC 3339, UTC).
+             * @example 2026-11-10T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the key was last used (to the minute), or `null`.
+             * @example 2026-11-21T10:29:00.000Z
+             */
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key stops working, or `null` for never.
+             * @example 2027-11-10T09:00:00.000Z
+             */
+            expires_at: string | null;
         };
         /**
          * PaginationLinks
@@ -422,6 +1003,599 @@ export interface components {
          */
         Pagination: components["schemas"]["OffsetPagination"] | components["schemas"]["CursorPagination"];
         /**
+         * ApiKeyListEnvelope
+         * @description A page of API keys, in the success envelope.
+         */
+        ApiKeyListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The API keys of this page. */
+            data: components["schemas"]["ApiKey"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * ApiKeyCreate
+         * @description A new API key. Its scopes must be permissions the caller's role grants.
+         * @example {
+         *       "name": "ci-pipeline",
+         *       "scopes": [
+         *         "agents:read"
+         *       ]
+         *     }
+         */
+        ApiKeyCreate: {
+            /**
+             * @description What the key is for.
+             * @example ci-pipeline
+             */
+            name: string;
+            /** @description The permissions the key carries. */
+            scopes: components["schemas"]["Permission"][];
+            /**
+             * Format: date-time
+             * @description When the key stops working; omit for never.
+             * @example 2027-11-10T09:00:00Z
+             */
+            expires_at?: string;
+        };
+        /**
+         * ApiKeyCreated
+         * @description A new API key with its secret, shown this once.
+         * @example {
+         *       "id": "0192f0e3-4b5c-7d6e-9f00-112233445566",
+         *       "name": "ci-pipeline",
+         *       "prefix": "opk_7Hq2LmX9",
+         *       "scopes": [
+         *         "agents:read"
+         *       ],
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "last_used_at": null,
+         *       "expires_at": null,
+         *       "secret": "opk_7Hq2LmX9_Zr4pQ8vN1tY6wK3mB0cX5dF2gH9jL7sA"
+         *     }
+         */
+        ApiKeyCreated: components["schemas"]["ApiKey"] & {
+            /**
+             * @description The whole key, for the `X-API-Key` header. Store it now; it cannot be shown again.
+             * @example opk_7Hq2LmX9_Zr4pQ8vN1tY6wK3mB0cX5dF2gH9jL7sA
+             */
+            secret: string;
+        };
+        /**
+         * ApiKeyCreatedEnvelope
+         * @description A new API key with its secret, in the success envelope.
+         */
+        ApiKeyCreatedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["ApiKeyCreated"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TeamName
+         * @description A team's name, unique regardless of case.
+         * @example Platform
+         */
+        TeamName: string;
+        /**
+         * Team
+         * @description A team owns resources (agents and everything after them); its members see and change only its resources.
+         * @example {
+         *       "id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Platform",
+         *       "description": "Runs the shared Kubernetes clusters.",
+         *       "member_count": 7,
+         *       "created_at": "2026-11-01T09:00:00.000Z",
+         *       "updated_at": "2026-11-15T16:20:00.000Z"
+         *     }
+         */
+        Team: {
+            /**
+             * Format: uuid
+             * @description The team's id (UUIDv7).
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly id: string;
+            name: components["schemas"]["TeamName"];
+            /**
+             * @description What the team does, or `null`.
+             * @example Runs the shared Kubernetes clusters.
+             */
+            description: string | null;
+            /**
+             * @description How many users belong to the team.
+             * @example 7
+             */
+            readonly member_count: number;
+            /**
+             * Format: date-time
+             * @description When the team was created (RFC 3339, UTC).
+             * @example 2026-11-01T09:00:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description When the team was last changed (RFC 3339, UTC).
+             * @example 2026-11-15T16:20:00.000Z
+             */
+            readonly updated_at: string;
+        };
+        /**
+         * TeamListEnvelope
+         * @description A page of teams, in the success envelope.
+         */
+        TeamListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The teams of this page. */
+            data: components["schemas"]["Team"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TeamCreate
+         * @description A new team; its creator becomes its first member.
+         * @example {
+         *       "name": "Platform",
+         *       "description": "Runs the shared Kubernetes clusters."
+         *     }
+         */
+        TeamCreate: {
+            name: components["schemas"]["TeamName"];
+            /**
+             * @description What the team does.
+             * @example Runs the shared Kubernetes clusters.
+             */
+            description?: string | null;
+        };
+        /**
+         * TeamEnvelope
+         * @description A team, in the success envelope.
+         */
+        TeamEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Team"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TeamPatch
+         * @description A JSON merge patch of a team.
+         * @example {
+         *       "description": "Runs the shared clusters and the CI runners."
+         *     }
+         */
+        TeamPatch: {
+            name?: components["schemas"]["TeamName"];
+            /**
+             * @description What the team does, or `null` to clear it.
+             * @example Runs the shared clusters and the CI runners.
+             */
+            description?: string | null;
+        };
+        /**
+         * TeamMember
+         * @description A user's membership of a team.
+         * @example {
+         *       "user_id": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "email": "ada@example.com",
+         *       "name": "Ada Lovelace",
+         *       "role": "operator",
+         *       "joined_at": "2026-11-03T10:00:00.000Z"
+         *     }
+         */
+        TeamMember: {
+            /**
+             * Format: uuid
+             * @description The member's user id.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            user_id: string;
+            email: components["schemas"]["Email"];
+            name: components["schemas"]["PersonName"];
+            role: components["schemas"]["RoleName"];
+            /**
+             * Format: date-time
+             * @description When the user joined the team (RFC 3339, UTC).
+             * @example 2026-11-03T10:00:00.000Z
+             */
+            joined_at: string;
+        };
+        /**
+         * TeamMemberListEnvelope
+         * @description A page of members, in the success envelope.
+         */
+        TeamMemberListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The members of this page. */
+            data: components["schemas"]["TeamMember"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TeamMemberAdd
+         * @description A user to add to the team.
+         * @example {
+         *       "user_id": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f"
+         *     }
+         */
+        TeamMemberAdd: {
+            /**
+             * Format: uuid
+             * @description The user to add.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            user_id: string;
+        };
+        /**
+         * TeamMemberEnvelope
+         * @description A team membership, in the success envelope.
+         */
+        TeamMemberEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TeamMember"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * UserListEnvelope
+         * @description A page of users, in the success envelope.
+         */
+        UserListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The users of this page. */
+            data: components["schemas"]["User"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * UserCreate
+         * @description A new user. Without `password`, a one-time password is generated and returned once.
+         * @example {
+         *       "email": "grace@example.com",
+         *       "name": "Grace Hopper",
+         *       "role": "viewer"
+         *     }
+         */
+        UserCreate: {
+            email: components["schemas"]["Email"];
+            name: components["schemas"]["PersonName"];
+            role: components["schemas"]["RoleName"];
+            password?: components["schemas"]["Password"];
+        };
+        /**
+         * UserCreated
+         * @description A new user, with the one-time password when the server generated it.
+         * @example {
+         *       "id": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "email": "grace@example.com",
+         *       "name": "Grace Hopper",
+         *       "role": "viewer",
+         *       "active": true,
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:30:00.000Z",
+         *       "one_time_password": "Xk3-vT9q-pL2m-Wd7s"
+         *     }
+         */
+        UserCreated: components["schemas"]["User"] & {
+            /**
+             * @description Shown once, only when no password was given; the user should change it at first sign-in.
+             * @example Xk3-vT9q-pL2m-Wd7s
+             */
+            one_time_password?: string;
+        };
+        /**
+         * UserCreatedEnvelope
+         * @description A new user, in the success envelope.
+         */
+        UserCreatedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["UserCreated"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * UserPatch
+         * @description A JSON merge patch of a user, for administrators.
+         * @example {
+         *       "role": "operator"
+         *     }
+         */
+        UserPatch: {
+            name?: components["schemas"]["PersonName"];
+            role?: components["schemas"]["RoleName"];
+            /**
+             * @description `false` deactivates the user and revokes its sessions.
+             * @example false
+             */
+            active?: boolean;
+        };
+        /**
+         * Role
+         * @description A role and the permissions it grants.
+         * @example {
+         *       "name": "viewer",
+         *       "description": "Reads the fleet; changes nothing but its own profile and API keys.",
+         *       "permissions": [
+         *         "agents:read",
+         *         "teams:read",
+         *         "profile:read",
+         *         "profile:write",
+         *         "apikeys:read",
+         *         "apikeys:write"
+         *       ]
+         *     }
+         */
+        Role: {
+            name: components["schemas"]["RoleName"];
+            /**
+             * @description What the role is for.
+             * @example Runs the fleet day to day; cannot manage users.
+             */
+            description: string;
+            /** @description Every permission the role grants. */
+            permissions: components["schemas"]["Permission"][];
+        };
+        /**
+         * RoleListEnvelope
+         * @description All roles, in the success envelope.
+         */
+        RoleListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The roles. */
+            data: components["schemas"]["Role"][];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AuditEvent
+         * @description One mutating request, as it was answered.
+         * @example {
+         *       "id": "0192f0f4-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+         *       "at": "2026-11-21T10:30:00.000Z",
+         *       "actor": {
+         *         "user_id": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *         "api_key_id": null,
+         *         "email": "ada@example.com"
+         *       },
+         *       "operation_id": "updateAgent",
+         *       "method": "PATCH",
+         *       "path": "/api/v1/agents/0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "target_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "request_id": "req_01J9Y4V8QK6M2T3N7W5X0Z1A2B",
+         *       "outcome": "success",
+         *       "status": 200,
+         *       "error_code": null
+         *     }
+         */
+        AuditEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id (UUIDv7).
+             * @example 0192f0f4-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the request was answered (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            at: string;
+            /** @description Who made the request; `null` fields where it was anonymous. */
+            actor: {
+                /**
+                 * Format: uuid
+                 * @description The user, or `null` for an anonymous request.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: string | null;
+                /**
+                 * Format: uuid
+                 * @description The API key used, or `null` for a user session.
+                 * @example null
+                 */
+                api_key_id: string | null;
+                /**
+                 * @description The user's email (for a failed login, the email that was tried).
+                 * @example ada@example.com
+                 */
+                email: string | null;
+            };
+            /**
+             * @description The operation of the spec that was called.
+             * @example updateAgent
+             */
+            operation_id: string;
+            /**
+             * @description The HTTP method.
+             * @example PATCH
+             * @enum {string}
+             */
+            method: "POST" | "PUT" | "PATCH" | "DELETE";
+            /**
+             * @description The path that was called.
+             * @example /api/v1/agents/0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            path: string;
+            /**
+             * @description The id of the resource acted on (from the path, or the one created), or `null`.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            target_id: string | null;
+            /**
+             * Format: uuid
+             * @description The team of the resource acted on, where there is one.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string | null;
+            /**
+             * @description The request's `X-Request-ID`.
+             * @example req_01J9Y4V8QK6M2T3N7W5X0Z1A2B
+             */
+            request_id: string;
+            /**
+             * @description `success` for a 2xx answer, `failure` otherwise.
+             * @example success
+             * @enum {string}
+             */
+            outcome: "success" | "failure";
+            /**
+             * @description The HTTP status of the answer.
+             * @example 200
+             */
+            status: number;
+            /**
+             * @description The error code of a failed request, or `null`.
+             * @example null
+             */
+            error_code?: string | null;
+        };
+        /**
+         * AuditEventListEnvelope
+         * @description A page of audit events, in the success envelope.
+         */
+        AuditEventListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The audit events of this page. */
+            data: components["schemas"]["AuditEvent"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AgentStatus
+         * @description `online`: heartbeats arrive. `offline`: no heartbeat for a while. `maintenance`: set by an operator;
+         *     the agent takes no new work.
+         * @example online
+         * @enum {string}
+         */
+        AgentStatus: "online" | "offline" | "maintenance";
+        /**
+         * Platform
+         * @description The operating-system family of a host.
+         * @example linux
+         * @enum {string}
+         */
+        Platform: "linux" | "windows" | "macos" | "bsd";
+        /**
+         * Hostname
+         * @description The host's name (RFC 1123 labels joined by dots), unique within its team regardless of case.
+         * @example web-01.prod.example.com
+         */
+        Hostname: string;
+        /**
+         * IpAddress
+         * Format: ip
+         * @description The host's primary address, IPv4 or IPv6. Answers give it in canonical form.
+         * @example 10.0.4.21
+         */
+        IpAddress: string;
+        /**
+         * OsVersion
+         * @description The operating system's name and version as the host reports it, or `null` when unknown.
+         * @example Ubuntu 24.04.1 LTS
+         */
+        OsVersion: string | null;
+        /**
+         * AgentVersion
+         * @description The version of the Opsdeck agent running on the host (semantic version), or `null` when unknown.
+         * @example 2.4.1
+         */
+        AgentVersion: string | null;
+        /**
+         * Tags
+         * @description Free labels for grouping and searching hosts; lower-case words, each at most once.
+         * @example [
+         *       "production",
+         *       "web",
+         *       "eu-west-1"
+         *     ]
+         */
+        Tags: string[];
+        /**
+         * AgentFields
+         * @description The fields of an agent, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `Agent`.
+         * @example {
+         *       "id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "hostname": "web-01.prod.example.com",
+         *       "status": "online"
+         *     }
+         */
+        AgentFields: {
+            /**
+             * Format: uuid
+             * @description The agent's id (UUIDv7, so ids sort by creation time).
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the agent.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            hostname?: components["schemas"]["Hostname"];
+            ip_address?: components["schemas"]["IpAddress"];
+            platform?: components["schemas"]["Platform"];
+            os_version?: components["schemas"]["OsVersion"];
+            agent_version?: components["schemas"]["AgentVersion"];
+            status?: components["schemas"]["AgentStatus"];
+            tags?: components["schemas"]["Tags"];
+            /**
+             * Format: date-time
+             * @description When the last heartbeat arrived (RFC 3339, UTC), or `null` before the first.
+             * @example 2026-11-21T10:29:41.000Z
+             */
+            readonly last_seen?: string | null;
+            /**
+             * Format: date-time
+             * @description When the agent was created (RFC 3339, UTC).
+             * @example 2026-11-02T08:15:00.000Z
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description When the agent was last changed (RFC 3339, UTC).
+             * @example 2026-11-20T17:02:12.000Z
+             */
+            readonly updated_at?: string;
+        };
+        /**
          * AgentListEnvelope
          * @description A page of agents, in the success envelope.
          */
@@ -435,67 +1609,6 @@ export interface components {
             data: components["schemas"]["AgentFields"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
-        };
-        /**
-         * ErrorCode
-         * @description A stable, machine-readable error code. Each code is always answered with the same HTTP status
-         *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
-         * @example RES_NOT_FOUND
-         */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
-        /**
-         * ErrorDetail
-         * @description One problem with the request, tied to the field or parameter that caused it.
-         * @example {
-         *       "field": "ip_address",
-         *       "message": "must match format \"ip\"",
-         *       "value": "192.168.1"
-         *     }
-         */
-        ErrorDetail: {
-            /**
-             * @description Where the problem is, as a dotted path into the body (`tags.2`) or a parameter name (`limit`).
-             * @example ip_address
-             */
-            field?: string;
-            /**
-             * @description What is wrong, for a person.
-             * @example must match format "ip"
-             */
-            message: string;
-            /**
-             * @description The value that was refused, when it is short enough to echo back.
-             * @example 192.168.1
-             */
-            value?: unknown;
-        };
-        /**
-         * ErrorEnvelope
-         * @description The body of every error answer.
-         */
-        ErrorEnvelope: {
-            /**
-             * @description Always `false` on an error.
-             * @constant
-             */
-            success: false;
-            /** @description What went wrong. */
-            error: {
-                code: components["schemas"]["ErrorCode"];
-                /**
-                 * @description A sentence for a person; may change between releases, unlike `code`.
-                 * @example Agent 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d not found
-                 */
-                message: string;
-                /** @description Field-level problems, for validation errors. */
-                details?: components["schemas"]["ErrorDetail"][];
-                /**
-                 * @description Where the code is explained.
-                 * @example /docs#tag/Errors
-                 */
-                help_url?: string;
-            };
-            meta: components["schemas"]["Meta"];
         };
         /**
          * AgentCreate
@@ -513,6 +1626,12 @@ export interface components {
          *     }
          */
         AgentCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the agent; may be left out when the caller belongs to exactly one team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
             hostname: components["schemas"]["Hostname"];
             ip_address: components["schemas"]["IpAddress"];
             platform: components["schemas"]["Platform"];
@@ -526,6 +1645,7 @@ export interface components {
          * @description A host of the fleet, with every field present.
          * @example {
          *       "id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
          *       "hostname": "web-01.prod.example.com",
          *       "ip_address": "10.0.4.21",
          *       "platform": "linux",
@@ -541,7 +1661,7 @@ export interface components {
          *       "updated_at": "2026-11-20T17:02:12.000Z"
          *     }
          */
-        Agent: WithRequired<components["schemas"]["AgentFields"], "hostname" | "ip_address" | "platform" | "os_version" | "agent_version" | "status" | "tags" | "last_seen" | "created_at" | "updated_at">;
+        Agent: WithRequired<components["schemas"]["AgentFields"], "team_id" | "hostname" | "ip_address" | "platform" | "os_version" | "agent_version" | "status" | "tags" | "last_seen" | "created_at" | "updated_at">;
         /**
          * AgentEnvelope
          * @description One agent, in the success envelope.
@@ -749,35 +1869,15 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description An unexpected error. Nothing internal is revealed; the request id finds it in the logs. */
-        InternalError: {
-            headers: {
-                "X-Request-ID": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorEnvelope"];
-            };
-        };
-        /** @description A dependency does not answer or the server is shutting down; retry later. */
-        ServiceUnavailable: {
+        /** @description The credentials do not match an active user (or, for a password change, the current password is wrong). */
+        InvalidCredentials: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
                 /**
-                 * @description Seconds to wait before retrying.
-                 * @example 5
+                 * @description How to authenticate (RFC 6750).
+                 * @example Bearer realm="opsdeck"
                  */
-                "Retry-After"?: number;
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorEnvelope"];
-            };
-        };
-        /** @description The change conflicts with the current state, for example a duplicate unique key. */
-        Conflict: {
-            headers: {
-                "X-Request-ID": components["headers"]["XRequestId"];
+                "WWW-Authenticate"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -814,8 +1914,98 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
+        /** @description Too many attempts; wait Retry-After seconds. */
+        TooManyRequests: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                /**
+                 * @description Seconds to wait before retrying.
+                 * @example 300
+                 */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description An unexpected error. Nothing internal is revealed; the request id finds it in the logs. */
+        InternalError: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description A dependency does not answer or the server is shutting down; retry later. */
+        ServiceUnavailable: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                /**
+                 * @description Seconds to wait before retrying.
+                 * @example 5
+                 */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description The refresh token is unknown, spent, expired or revoked; presenting a spent one revokes its whole family. */
+        InvalidRefreshToken: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                /**
+                 * @description How to authenticate (RFC 6750).
+                 * @example Bearer realm="opsdeck"
+                 */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description No valid credentials: the bearer token or API key is missing, malformed, expired or revoked. */
+        Unauthorized: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                /**
+                 * @description How to authenticate (RFC 6750).
+                 * @example Bearer realm="opsdeck"
+                 */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description Authenticated, but the caller's role or API key scopes lack the permission this operation requires. */
+        Forbidden: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
         /** @description No such resource, or none the caller may see. */
         NotFound: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description The change conflicts with the current state, for example a duplicate unique key. */
+        Conflict: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
                 [name: string]: unknown;
@@ -843,6 +2033,86 @@ export interface components {
          */
         Cursor: string;
         /**
+         * @description The API key's id.
+         * @example 0192f0e3-4b5c-7d6e-9f00-112233445566
+         */
+        ApiKeyId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+         * @example name:asc
+         */
+        TeamSort: string;
+        /**
+         * @description Only teams whose name contains this text (any case).
+         * @example plat
+         */
+        TeamSearch: string;
+        /**
+         * @description The team's id.
+         * @example 0192f0a0-0000-7000-8000-00000000000a
+         */
+        TeamId: string;
+        /**
+         * @description The user's id.
+         * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        UserId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`.
+         * @example email:asc
+         */
+        UserSort: string;
+        /**
+         * @description Only users with this role.
+         * @example operator
+         */
+        RoleFilter: components["schemas"]["RoleName"];
+        /**
+         * @description Only active (`true`) or deactivated (`false`) users.
+         * @example true
+         */
+        ActiveFilter: boolean;
+        /**
+         * @description Only users whose email or name contains this text (any case).
+         * @example ada
+         */
+        UserSearch: string;
+        /**
+         * @description Order by `at`, `asc` or `desc` (default); ties broken by `id`.
+         * @example at:desc
+         */
+        AuditSort: string;
+        /**
+         * @description Only events of this user.
+         * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        ActorFilter: string;
+        /**
+         * @description Only events of this operation.
+         * @example updateAgent
+         */
+        OperationFilter: string;
+        /**
+         * @description Only successful or failed requests.
+         * @example failure
+         */
+        OutcomeFilter: "success" | "failure";
+        /**
+         * @description Only events acting on this resource.
+         * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        TargetFilter: string;
+        /**
+         * @description Only items created at or after this time (RFC 3339).
+         * @example 2026-11-01T00:00:00Z
+         */
+        CreatedAfter: string;
+        /**
+         * @description Only items created before this time (RFC 3339).
+         * @example 2026-12-01T00:00:00Z
+         */
+        CreatedBefore: string;
+        /**
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
          *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
          *     Ties are broken by `id`. Default `created_at:desc`.
@@ -857,7 +2127,12 @@ export interface components {
          *       "status"
          *     ]
          */
-        AgentFieldsParam: ("id" | "hostname" | "ip_address" | "platform" | "os_version" | "agent_version" | "status" | "tags" | "last_seen" | "created_at" | "updated_at")[];
+        AgentFieldsParam: ("id" | "team_id" | "hostname" | "ip_address" | "platform" | "os_version" | "agent_version" | "status" | "tags" | "last_seen" | "created_at" | "updated_at")[];
+        /**
+         * @description Only resources of this team (one of the caller's).
+         * @example 0192f0a0-0000-7000-8000-00000000000a
+         */
+        TeamIdFilter: string;
         /**
          * @description Only agents in this status.
          * @example online
@@ -873,16 +2148,6 @@ export interface components {
          * @example web-
          */
         AgentSearch: string;
-        /**
-         * @description Only items created at or after this time (RFC 3339).
-         * @example 2026-11-01T00:00:00Z
-         */
-        CreatedAfter: string;
-        /**
-         * @description Only items created before this time (RFC 3339).
-         * @example 2026-12-01T00:00:00Z
-         */
-        CreatedBefore: string;
         /**
          * @description The agent's id.
          * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
@@ -912,6 +2177,945 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Credentials of a user. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidCredentials"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A refresh token, exchanged once for a new pair. Presenting a used one revokes its whole family. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description A new token pair. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidRefreshToken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A refresh token, exchanged once for a new pair. Presenting a used one revokes its whole family. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed out. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidRefreshToken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The fields a user may change about itself. Role, email and activity are for administrators. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfilePatch"];
+            };
+        };
+        responses: {
+            /** @description The caller as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new password, proven by the current one. Every session of the user is signed out. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description The password was changed. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of API keys. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new API key. Its scopes must be permissions the caller's role grants. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyCreate"];
+            };
+        };
+        responses: {
+            /** @description The key, with its secret. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreatedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The API key's id.
+                 * @example 0192f0e3-4b5c-7d6e-9f00-112233445566
+                 */
+                api_key_id: components["parameters"]["ApiKeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key was revoked. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTeams: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["TeamSort"];
+                /**
+                 * @description Only teams whose name contains this text (any case).
+                 * @example plat
+                 */
+                search?: components["parameters"]["TeamSearch"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of teams. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new team; its creator becomes its first member. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamCreate"];
+            };
+        };
+        responses: {
+            /** @description The team, as it now is. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The team, as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The team was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamPatch"];
+            };
+        };
+        responses: {
+            /** @description The team as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTeamMembers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of members. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMemberListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    addTeamMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        /** @description A user to add to the team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamMemberAdd"];
+            };
+        };
+        responses: {
+            /** @description The membership. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMemberEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    removeTeamMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+                /**
+                 * @description The user's id.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user left the team. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`.
+                 * @example email:asc
+                 */
+                sort?: components["parameters"]["UserSort"];
+                /**
+                 * @description Only users with this role.
+                 * @example operator
+                 */
+                role?: components["parameters"]["RoleFilter"];
+                /**
+                 * @description Only active (`true`) or deactivated (`false`) users.
+                 * @example true
+                 */
+                active?: components["parameters"]["ActiveFilter"];
+                /**
+                 * @description Only users whose email or name contains this text (any case).
+                 * @example ada
+                 */
+                search?: components["parameters"]["UserSearch"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new user. Without `password`, a one-time password is generated and returned once. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreate"];
+            };
+        };
+        responses: {
+            /** @description The user, as it now is. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserCreatedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a user, for administrators. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserPatch"];
+            };
+        };
+        responses: {
+            /** @description The user as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The roles. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `at`, `asc` or `desc` (default); ties broken by `id`.
+                 * @example at:desc
+                 */
+                sort?: components["parameters"]["AuditSort"];
+                /**
+                 * @description Only events of this user.
+                 * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                actor_id?: components["parameters"]["ActorFilter"];
+                /**
+                 * @description Only events of this operation.
+                 * @example updateAgent
+                 */
+                operation_id?: components["parameters"]["OperationFilter"];
+                /**
+                 * @description Only successful or failed requests.
+                 * @example failure
+                 */
+                outcome?: components["parameters"]["OutcomeFilter"];
+                /**
+                 * @description Only events acting on this resource.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                target_id?: components["parameters"]["TargetFilter"];
+                /**
+                 * @description Only items created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /**
+                 * @description Only items created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit events. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listAgents: {
         parameters: {
             query?: {
@@ -947,6 +3151,11 @@ export interface operations {
                  *     ]
                  */
                 fields?: components["parameters"]["AgentFieldsParam"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
                 /**
                  * @description Only agents in this status.
                  * @example online
@@ -991,6 +3200,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1021,6 +3232,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1055,6 +3269,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1091,6 +3307,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1124,6 +3342,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1161,6 +3381,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];

@@ -1,5 +1,5 @@
-// createApp: request id → access log → static contract and docs → body parser → validator → handlers
-// bound by operationId → error envelope.
+// createApp: request id → access log → static contract and docs → body parser → audit recorder →
+// guard (operation, authentication, permission) → validator → handlers bound by operationId → error envelope.
 import express, { type Express, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import typeis from 'type-is';
@@ -13,6 +13,11 @@ import { requestContext } from './http/request-id.ts';
 import { openApiValidator } from './http/validator.ts';
 import { createHandlers } from './handlers.ts';
 import type { Logger } from './logger.ts';
+import { Authenticator } from './auth/authenticate.ts';
+import type { LoginThrottle } from './auth/login-throttle.ts';
+import type { TokenService } from './auth/tokens.ts';
+import { guardOperations } from './http/guard.ts';
+import { auditRecorder } from './modules/audit/audit-recorder.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -23,6 +28,8 @@ export interface AppDeps {
   redis: Redis | undefined;
   health: HealthMonitor;
   startedAt: Date;
+  tokens: TokenService;
+  loginThrottle: LoginThrottle;
 }
 
 /** One line per request: `info`, or `error` for a 5xx. */
@@ -41,6 +48,7 @@ function accessLog(log: Logger): RequestHandler {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.trustProxy);
   app.set('etag', false);
 
   app.use(requestContext(deps.log));
@@ -62,6 +70,8 @@ export function createApp(deps: AppDeps): Express {
       type: (req) => BODY_METHODS.has(req.method ?? '') && Boolean(typeis(req, ['application/json', 'application/*+json'])),
     }),
   );
+  app.use(auditRecorder(deps.database.db));
+  app.use(guardOperations(new Authenticator(deps.database.db, deps.tokens)));
   app.use(openApiValidator(deps.config.validateResponses));
   app.use(bindOperations(createHandlers(deps)));
   app.use(errorMiddleware());

@@ -11,6 +11,8 @@ export interface Config {
   /** How long a query or a connection attempt may take before the request fails with 503. */
   readonly dbTimeoutMs: number;
   readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
+  readonly redisKeyPrefix: string;
   /** Refuse to fall back to embedded backends (CI proves the real ones). */
   readonly requireExternalBackends: boolean;
   readonly validateResponses: boolean;
@@ -20,6 +22,17 @@ export interface Config {
   /** How long readiness fails before the listener closes, so load balancers stop sending traffic first. */
   readonly shutdownDelayMs: number;
   readonly publicUrl: string | undefined;
+  /** Express's `trust proxy`: which X-Forwarded-For hops to believe for the client address (default none). */
+  readonly trustProxy: boolean | number | string;
+  /** HS256 key of access tokens; unset outside production means a random key per process. */
+  readonly jwtSecret: string | undefined;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  /** The first administrator, created at start-up when no user exists. */
+  readonly initialAdminEmail: string | undefined;
+  readonly initialAdminPassword: string | undefined;
+  /** Demo teams, users and agents in an empty database (default: on for the embedded database). */
+  readonly demoData: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -48,6 +61,19 @@ function nodeEnv(raw: string | undefined): Config['env'] {
   throw new Error(`NODE_ENV must be development, test or production, got "${raw}"`);
 }
 
+function trustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+function secret(env: Env, mode: Config['env']): string | undefined {
+  const value = env.JWT_SECRET || undefined;
+  if (value !== undefined && Buffer.byteLength(value) < 32) throw new Error('JWT_SECRET must be at least 32 bytes');
+  if (value === undefined && mode === 'production') throw new Error('JWT_SECRET is required in production');
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const mode = nodeEnv(env.NODE_ENV);
   return Object.freeze({
@@ -59,6 +85,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 200),
     dbTimeoutMs: integer(env, 'DB_TIMEOUT_MS', 3000, 100, 60000),
     redisUrl: env.REDIS_URL || undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || 'opsdeck:',
     requireExternalBackends: flag(env, 'OPSDECK_REQUIRE_EXTERNAL_BACKENDS', false),
     validateResponses: flag(env, 'VALIDATE_RESPONSES', mode !== 'production'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 50 * 1_048_576),
@@ -66,5 +93,12 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 120000),
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 60000),
     publicUrl: env.PUBLIC_URL || undefined,
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    jwtSecret: secret(env, mode),
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 10, 86400),
+    refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86400, 60, 365 * 86400),
+    initialAdminEmail: env.OPSDECK_ADMIN_EMAIL || undefined,
+    initialAdminPassword: env.OPSDECK_ADMIN_PASSWORD || undefined,
+    demoData: flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL),
   });
 }

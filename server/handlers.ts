@@ -3,12 +3,27 @@
 import type { HandlerMap } from './http/operation-types.ts';
 import { agentHandlers } from './modules/agents/agents.handlers.ts';
 import { AgentService } from './modules/agents/agents.service.ts';
+import { apiKeyHandlers } from './modules/api-keys/api-keys.handlers.ts';
+import { ApiKeyService } from './modules/api-keys/api-keys.service.ts';
+import { auditHandlers } from './modules/audit/audit.handlers.ts';
+import { authHandlers } from './modules/auth/auth.handlers.ts';
+import { AuthService } from './modules/auth/auth.service.ts';
 import { systemHandlers } from './modules/system/system.handlers.ts';
+import { teamHandlers } from './modules/teams/teams.handlers.ts';
+import { TeamService } from './modules/teams/teams.service.ts';
+import { userHandlers } from './modules/users/users.handlers.ts';
+import { UserService } from './modules/users/users.service.ts';
 import type { AppDeps } from './app.ts';
 
 export function createHandlers(deps: AppDeps): HandlerMap {
+  const db = deps.database.db;
   return {
-    ...agentHandlers(new AgentService(deps.database.db)),
+    ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
+    ...apiKeyHandlers(new ApiKeyService(db)),
+    ...teamHandlers(new TeamService(db)),
+    ...userHandlers(new UserService(db)),
+    ...auditHandlers(db),
+    ...agentHandlers(new AgentService(db)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
   } satisfies HandlerMap;
 }

@@ -10,6 +10,9 @@ import { migrateToLatest } from './db/migrator.ts';
 import { HealthMonitor } from './health.ts';
 import type { Logger } from './logger.ts';
 import { openRedis } from './redis/client.ts';
+import { bootstrapIdentity } from './auth/bootstrap.ts';
+import { LoginThrottle } from './auth/login-throttle.ts';
+import { TokenService } from './auth/tokens.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -37,9 +40,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
   });
   await migrateToLatest(database.db, log);
-  const redis = config.redisUrl ? openRedis(config.redisUrl, log, Math.min(config.dbTimeoutMs, 1000)) : undefined;
+  await bootstrapIdentity(database.db, config, log);
+  if (!config.jwtSecret) log.warn('JWT_SECRET is not set: access tokens are signed with a random key and end with this process');
+  const redis = config.redisUrl ? await openRedis(config.redisUrl, log, Math.min(config.dbTimeoutMs, 1000)) : undefined;
   const health = new HealthMonitor(database, redis, Math.min(config.dbTimeoutMs, 1000));
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date() });
+  const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
+  const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle });
 
   const server = createServer(app);
   server.keepAliveTimeout = 5_000;

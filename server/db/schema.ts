@@ -8,6 +8,7 @@ type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export interface AgentsTable {
   id: string;
+  team_id: string;
   hostname: string;
   ip_address: string;
   platform: Schemas['Platform'];
@@ -22,8 +23,88 @@ export interface AgentsTable {
 
 export interface Database {
   agents: AgentsTable;
+  teams: TeamsTable;
+  users: UsersTable;
+  team_members: TeamMembersTable;
+  refresh_tokens: RefreshTokensTable;
+  api_keys: ApiKeysTable;
+  audit_events: AuditEventsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
 export type NewAgentRow = Insertable<AgentsTable>;
 export type AgentRowUpdate = Updateable<AgentsTable>;
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface TeamsTable {
+  id: string;
+  name: string;
+  description: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  role: Schemas['RoleName'];
+  password_hash: string;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  password_changed_at: CreatedAt;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface TeamMembersTable {
+  team_id: string;
+  user_id: string;
+  joined_at: CreatedAt;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  family_id: string;
+  user_id: string;
+  token_hash: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  scopes: Schemas['Permission'][];
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: CreatedAt;
+  actor_user_id: string | null;
+  actor_api_key_id: string | null;
+  actor_email: string | null;
+  operation_id: string;
+  method: string;
+  path: string;
+  target_id: string | null;
+  team_id: string | null;
+  request_id: string;
+  outcome: 'success' | 'failure';
+  status: number;
+  error_code: string | null;
+}
+
+export type TeamRow = Selectable<TeamsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

@@ -34,6 +34,8 @@ export function bindOperations(handlers: HandlerMap): Router {
     const handler = handlers[operationId as OperationId] as unknown as AnyHandler;
     router[info.method](expressPath(info.path), async (req: Request, res: Response) => {
       const result = await handler({ params: req.params, query: req.query, body: req.body, ctx: req.ctx });
+      const teamId = (result.body as { data?: { team_id?: unknown } } | undefined)?.data?.team_id;
+      if (typeof teamId === 'string') req.ctx.resourceTeamId = teamId;
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
       sendSuccess(res, req.ctx, result.status, result.body);
     });

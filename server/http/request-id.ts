@@ -19,6 +19,11 @@ export function requestContext(log: Logger): RequestHandler {
       },
       url: req.originalUrl,
       startedAt: performance.now(),
+      clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      operationId: null,
+      caller: null,
+      params: {},
+      resourceTeamId: null,
     };
     next();
   };

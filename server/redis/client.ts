@@ -3,7 +3,8 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 
-export function openRedis(url: string, log: Logger, timeoutMs: number): Redis {
+/** Connects, waiting up to `timeoutMs` for Redis to be ready; a Redis that is away does not stop start-up. */
+export async function openRedis(url: string, log: Logger, timeoutMs: number): Promise<Redis> {
   const redis = new Redis(url, {
     lazyConnect: false,
     enableOfflineQueue: false,
@@ -21,5 +22,17 @@ export function openRedis(url: string, log: Logger, timeoutMs: number): Redis {
     if (!healthy) log.info('redis is back');
     healthy = true;
   });
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      redis.on('ready', done);
+    });
+  }
+  if (redis.status !== 'ready') log.warn({ status: redis.status }, 'redis is not ready yet; starting without it');
   return redis;
 }

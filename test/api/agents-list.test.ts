@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { http } from '../support/http.ts';
 
 let server: TestServer;
-const call = (path: string) => http(server.url, 'GET', path);
+const call = (path: string) => server.call('GET', path);
 const PLATFORMS = ['linux', 'windows', 'macos', 'bsd'] as const;
 const STATUSES = ['online', 'offline', 'maintenance'] as const;
 const TOTAL = 23;
@@ -11,7 +11,7 @@ const TOTAL = 23;
 beforeAll(async () => {
   server = await startTestServer();
   for (let i = 0; i < TOTAL; i += 1) {
-    const res = await http(server.url, 'POST', '/api/v1/agents', {
+    const res = await server.call('POST', '/api/v1/agents', {
       json: {
         hostname: `${i % 2 === 0 ? 'web' : 'db'}-${String(i).padStart(2, '0')}.fleet.example.com`,
         ip_address: `10.1.0.${i + 1}`,

@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 
 let server: TestServer;
-const call = (method: string, path: string, options?: Parameters<typeof http>[3]) => http(server.url, method, path, options);
+const call = (method: string, path: string, options?: Parameters<typeof http>[3]) => server.call(method, path, options);
 
 beforeAll(async () => {
   server = await startTestServer();

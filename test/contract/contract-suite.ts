@@ -5,9 +5,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOpsdeckClient, OpsdeckError, paginate, pages, unwrap, type OpsdeckClient } from '@opsdeck/sdk';
 import { ContractChecker } from './contract-checker.ts';
+import { operationsById } from '../../server/contract.ts';
 
 export interface ContractTarget {
   url: string;
+  /** An administrator's access token, a member of exactly one team. */
+  token: string;
   stop(): Promise<void>;
 }
 
@@ -39,11 +42,15 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
     let target: ContractTarget;
     let client: OpsdeckClient;
     const checker = new ContractChecker();
+    const clientWith = (token: string | undefined): OpsdeckClient => {
+      const made = createOpsdeckClient({ baseUrl: target.url, retries: false, ...(token ? { token } : {}) });
+      made.use(checker.middleware);
+      return made;
+    };
 
     beforeAll(async () => {
       target = await start();
-      client = createOpsdeckClient({ baseUrl: target.url, retries: false });
-      client.use(checker.middleware);
+      client = clientWith(target.token);
     });
     afterAll(async () => {
       await target?.stop();
@@ -151,11 +158,101 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       await expectError(unwrap(client.GET('/api/v1/agents', { params: { query }, ...prefer(400) })), 400, ['VAL_INVALID_PARAMETER']);
     });
 
-    it('checked every operation of the spec', () => {
-      const operations = new Set(checker.checked.map((c) => c.split(' ')[0]));
-      expect([...operations].sort()).toEqual(
-        ['createAgent', 'deleteAgent', 'getAgent', 'getLiveness', 'getReadiness', 'getSystemVersion', 'listAgents', 'replaceAgent', 'updateAgent'].sort(),
+    it('refuses a request without credentials with 401 and one without the permission with 403', async () => {
+      await expectError(unwrap(clientWith(undefined).GET('/api/v1/agents', { ...prefer(401) })), 401, ['AUTH_REQUIRED']);
+      const password = 'contract-viewer-password';
+      const viewer = await unwrap(client.POST('/api/v1/admin/users', { body: { email: `viewer@${uniqueHost()}`, name: 'Viewer', role: 'viewer', password } }));
+      const tokens = await unwrap(clientWith(undefined).POST('/api/v1/auth/login', { body: { email: viewer.email, password } }));
+      const asViewer = clientWith(options.stateful ? tokens.access_token : target.token);
+      await expectError(
+        unwrap(asViewer.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.80.0.1', platform: 'linux' }, ...prefer(403) })),
+        403,
+        ['PERM_DENIED'],
       );
+    });
+
+    it('signs in, refreshes, reads and changes the profile and password, and signs out', async () => {
+      const password = 'contract-user-password-1';
+      const user = await unwrap(client.POST('/api/v1/admin/users', { body: { email: `user@${uniqueHost()}`, name: 'Contract user', role: 'operator', password } }));
+      const anonymous = clientWith(undefined);
+      const first = await unwrap(anonymous.POST('/api/v1/auth/login', { body: { email: user.email, password } }));
+      expect(first.token_type).toBe('Bearer');
+      const second = await unwrap(anonymous.POST('/api/v1/auth/refresh', { body: { refresh_token: first.refresh_token } }));
+      const asUser = clientWith(options.stateful ? second.access_token : target.token);
+      const profile = await unwrap(asUser.GET('/api/v1/auth/profile'));
+      const renamed = await unwrap(asUser.PATCH('/api/v1/auth/profile', { body: { name: 'Renamed user' } }));
+      const changed = await asUser.POST('/api/v1/auth/password', { body: { current_password: password, new_password: 'contract-user-password-2' } });
+      expect(changed.response.status).toBe(204);
+      await expectError(
+        unwrap(anonymous.POST('/api/v1/auth/login', { body: { email: user.email, password: 'wrong-password-here' }, ...prefer(401) })),
+        401,
+        ['AUTH_INVALID_CREDENTIALS'],
+      );
+      const third = await unwrap(anonymous.POST('/api/v1/auth/login', { body: { email: user.email, password: options.stateful ? 'contract-user-password-2' : password } }));
+      const out = await anonymous.POST('/api/v1/auth/logout', { body: { refresh_token: third.refresh_token } });
+      expect(out.response.status).toBe(204);
+      if (options.stateful) {
+        expect(profile.email).toBe(user.email);
+        expect(renamed.name).toBe('Renamed user');
+      }
+    });
+
+    it('creates, lists and revokes an API key', async () => {
+      const created = await client.POST('/api/v1/api-keys', { body: { name: 'contract', scopes: ['agents:read'] } });
+      expect(created.response.status).toBe(201);
+      const key = created.data!.data;
+      expect(key.secret.startsWith(key.prefix)).toBe(true);
+      const listed = await unwrap(client.GET('/api/v1/api-keys'));
+      const revoked = await client.DELETE('/api/v1/api-keys/{api_key_id}', { params: { path: { api_key_id: key.id } } });
+      expect(revoked.response.status).toBe(204);
+      if (options.stateful) {
+        expect(listed.map((k) => k.id)).toContain(key.id);
+        expect(listed.every((k) => !('secret' in k))).toBe(true);
+      }
+    });
+
+    it('manages teams and their members', async () => {
+      const team = await unwrap(client.POST('/api/v1/teams', { body: { name: `Team ${uniqueHost()}`.slice(0, 100) } }));
+      const path = { team_id: team.id };
+      await unwrap(client.GET('/api/v1/teams', { params: { query: { sort: 'name:asc' } } }));
+      await unwrap(client.GET('/api/v1/teams/{team_id}', { params: { path } }));
+      const updated = await unwrap(client.PATCH('/api/v1/teams/{team_id}', { params: { path }, body: { description: 'Contract team' } }));
+      const user = await unwrap(client.POST('/api/v1/admin/users', { body: { email: `member@${uniqueHost()}`, name: 'Member', role: 'viewer' } }));
+      const added = await client.POST('/api/v1/teams/{team_id}/members', { params: { path }, body: { user_id: user.id } });
+      expect(added.response.status).toBe(201);
+      const members = await unwrap(client.GET('/api/v1/teams/{team_id}/members', { params: { path } }));
+      const removed = await client.DELETE('/api/v1/teams/{team_id}/members/{user_id}', { params: { path: { ...path, user_id: user.id } } });
+      expect(removed.response.status).toBe(204);
+      const deleted = await client.DELETE('/api/v1/teams/{team_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      if (options.stateful) {
+        expect(updated.description).toBe('Contract team');
+        expect(members.map((m) => m.user_id)).toContain(user.id);
+        expect(user.one_time_password).toBeTruthy();
+      }
+    });
+
+    it('administers users, reads roles and the audit log', async () => {
+      const user = await unwrap(client.POST('/api/v1/admin/users', { body: { email: `someone@${uniqueHost()}`, name: 'Someone', role: 'viewer' } }));
+      const path = { user_id: user.id };
+      await unwrap(client.GET('/api/v1/admin/users', { params: { query: { role: 'viewer', sort: 'email:asc' } } }));
+      await unwrap(client.GET('/api/v1/admin/users/{user_id}', { params: { path } }));
+      const promoted = await unwrap(client.PATCH('/api/v1/admin/users/{user_id}', { params: { path }, body: { role: 'operator' } }));
+      const deleted = await client.DELETE('/api/v1/admin/users/{user_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      const roles = await unwrap(client.GET('/api/v1/admin/roles'));
+      const audit = await unwrap(client.GET('/api/v1/admin/audit', { params: { query: { limit: 10 } } }));
+      expect(roles.length).toBeGreaterThan(0);
+      if (options.stateful) {
+        expect(promoted.role).toBe('operator');
+        expect(roles.map((r) => r.name).sort()).toEqual(['admin', 'operator', 'viewer']);
+        expect(audit.some((e) => e.operation_id === 'createUser')).toBe(true);
+      }
+    });
+
+    it('checked every operation of the spec', () => {
+      const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
+      expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);
     });
   });
 }

@@ -5,7 +5,7 @@ defineContractSuite(
   'the real server (PostgreSQL, response validation on)',
   async () => {
     const server = await startTestServer();
-    return { url: server.url, stop: () => server.close() };
+    return { url: server.url, token: server.adminToken, stop: () => server.close() };
   },
   { stateful: true },
 );

@@ -14,6 +14,9 @@ for (const backend of ['postgresql', 'pglite'] as const) {
   describe(`agents repository on ${backend}`, () => {
     let testDb: TestDatabase | undefined;
     let handle: DatabaseHandle;
+    const team = uuidv7();
+    const otherTeam = uuidv7();
+    const teamIds = [team];
 
     beforeAll(async () => {
       let url: string | undefined;
@@ -24,6 +27,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
       handle = await openDatabase({ url, pgliteDir: 'memory://', poolMax: 2, timeoutMs: 3000, log });
       await migrateToLatest(handle.db, log);
       await migrateToLatest(handle.db, log); // a second run is a no-op
+      await handle.db.insertInto('teams').values([{ id: team, name: 'Repo' }, { id: otherTeam, name: 'Other' }]).execute();
     });
     afterAll(async () => {
       await handle?.close();
@@ -39,6 +43,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
       const id = uuidv7();
       const inserted = await repo.insertAgent(handle.db, {
         id,
+        team_id: team,
         hostname: `Repo-${backend}.example.com`,
         ip_address: '2001:0db8::0001',
         platform: 'linux',
@@ -51,20 +56,26 @@ for (const backend of ['postgresql', 'pglite'] as const) {
       expect(inserted.ip_address).toBe('2001:db8::1');
       expect(inserted.tags).toEqual(['a', 'b']);
       expect(inserted.created_at).toBeInstanceOf(Date);
-      expect(await repo.findAgent(handle.db, id)).toEqual(inserted);
-      expect(await repo.countAgents(handle.db, { search: 'repo-' })).toBe(1);
-      expect(typeof (await repo.countAgents(handle.db, {}))).toBe('number');
+      expect(await repo.findAgent(handle.db, id, teamIds)).toEqual(inserted);
+      expect(await repo.findAgent(handle.db, id, [otherTeam])).toBeUndefined();
+      expect(await repo.countAgents(handle.db, { teamIds, search: 'repo-' })).toBe(1);
+      expect(await repo.countAgents(handle.db, { teamIds: [otherTeam], search: 'repo-' })).toBe(0);
+      expect(typeof (await repo.countAgents(handle.db, { teamIds }))).toBe('number');
 
-      const updated = await repo.updateAgent(handle.db, id, { status: 'maintenance', tags: [] });
+      expect(await repo.updateAgent(handle.db, id, [otherTeam], { status: 'online' })).toBeUndefined();
+      const updated = await repo.updateAgent(handle.db, id, teamIds, { status: 'maintenance', tags: [] });
       expect(updated).toMatchObject({ status: 'maintenance', tags: [] });
 
       await expect(
         repo.insertAgent(handle.db, { ...inserted, id: uuidv7(), hostname: inserted.hostname.toUpperCase() }),
-      ).rejects.toSatisfy((err) => isUniqueViolation(err, 'agents_hostname_key'));
+      ).rejects.toSatisfy((err) => isUniqueViolation(err, 'agents_team_hostname_key'));
 
-      expect(await repo.deleteAgent(handle.db, id)).toBe(true);
-      expect(await repo.deleteAgent(handle.db, id)).toBe(false);
-      expect(await repo.findAgent(handle.db, id)).toBeUndefined();
+      // The same hostname is free in another team.
+      await repo.insertAgent(handle.db, { ...inserted, id: uuidv7(), team_id: otherTeam });
+      expect(await repo.deleteAgent(handle.db, id, [otherTeam])).toBe(false);
+      expect(await repo.deleteAgent(handle.db, id, teamIds)).toBe(true);
+      expect(await repo.deleteAgent(handle.db, id, teamIds)).toBe(false);
+      expect(await repo.findAgent(handle.db, id, teamIds)).toBeUndefined();
     });
 
     it('pages by keyset identically to offset, over ties and NULLs', async () => {
@@ -72,6 +83,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
       for (let i = 0; i < 12; i += 1) {
         await repo.insertAgent(handle.db, {
           id: uuidv7(),
+          team_id: team,
           hostname: `keyset-${i}.example.com`,
           ip_address: `10.9.0.${i + 1}`,
           platform: i % 2 ? 'linux' : 'bsd',
@@ -82,7 +94,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
           last_seen: i % 3 === 0 ? null : new Date(base.getTime() + (i % 4) * 1000),
         });
       }
-      const filter = { search: 'keyset-' };
+      const filter = { teamIds, search: 'keyset-' };
       for (const keys of [
         [{ field: 'last_seen', direction: 'desc' }],
         [{ field: 'platform', direction: 'asc' }, { field: 'last_seen', direction: 'desc' }],
@@ -91,7 +103,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
         const sortKeys = keys.map((k) => ({ ...k }));
         const all = await repo.listAgents(handle.db, filter, sortKeys, { mode: 'offset', limit: 100, offset: 0 });
         const walked: string[] = [];
-        let after: { values: Array<string | null>; id: string } | null = null;
+        let after: { values: Array<string | number | null>; id: string } | null = null;
         for (;;) {
           const rows = await repo.listAgents(handle.db, filter, sortKeys, { mode: 'cursor', limit: 5, after });
           const page = rows.slice(0, 5);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testRedis, type TestDatabase } from '../support/backends.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { http, newAgent } from '../support/http.ts';
+import { bearer, createTeam, login, TEST_ADMIN } from '../support/identity.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
@@ -11,6 +12,7 @@ import { startServer, type RunningServer } from '../../server/server.ts';
 let database: TestDatabase;
 let proxy: TcpProxy;
 let server: RunningServer;
+let auth: Record<string, string>;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -28,8 +30,13 @@ beforeAll(async () => {
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     DB_TIMEOUT_MS: '800',
     LOG_LEVEL: 'silent',
+    OPSDECK_ADMIN_EMAIL: TEST_ADMIN.email,
+    OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
   });
   server = await startServer(config, createLogger('silent'));
+  const token = (await login(server.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
+  await createTeam(server.url, token, 'Outage');
+  auth = bearer(token);
 });
 
 afterAll(async () => {
@@ -47,18 +54,18 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
 describe('database outage', () => {
   it('answers 503 EXT_DATABASE_ERROR quickly while the database is away, and recovers', async (ctx) => {
     if (!database.url) ctx.skip('needs a real PostgreSQL: the embedded database cannot go away');
-    const created = await http(server.url, 'POST', '/api/v1/agents', { json: newAgent() });
+    const created = await http(server.url, 'POST', '/api/v1/agents', { json: newAgent(), headers: auth });
     expect(created.status).toBe(201);
 
     for (const mode of ['refuse', 'blackhole'] as const) {
       proxy.cut(mode);
-      const list = await timed(() => http(server.url, 'GET', '/api/v1/agents'));
+      const list = await timed(() => http(server.url, 'GET', '/api/v1/agents', { headers: auth }));
       expect(list.result.status, mode).toBe(503);
       expect(list.result.body.error.code).toBe('EXT_DATABASE_ERROR');
       expect(list.result.headers.get('retry-after')).toBe('5');
       expect(list.ms, mode).toBeLessThan(3000);
 
-      const write = await timed(() => http(server.url, 'POST', '/api/v1/agents', { json: newAgent() }));
+      const write = await timed(() => http(server.url, 'POST', '/api/v1/agents', { json: newAgent(), headers: auth }));
       expect(write.result.status).toBe(503);
       expect(write.ms).toBeLessThan(3000);
 
@@ -70,7 +77,7 @@ describe('database outage', () => {
 
       proxy.restore();
       await expect.poll(async () => (await http(server.url, 'GET', '/health/ready')).status, { timeout: 10_000, interval: 200 }).toBe(200);
-      const again = await http(server.url, 'GET', `/api/v1/agents/${created.body.data.id}`);
+      const again = await http(server.url, 'GET', `/api/v1/agents/${created.body.data.id}`, { headers: auth });
       expect(again.status).toBe(200);
     }
   });

@@ -135,7 +135,8 @@ const VISIBLE = { state: 'visible', timeout: 10_000 } as const;
 describe('API docs page (/docs) in Chromium, with no network beyond the server', { timeout: 90_000 }, () => {
   it('shows the error catalogue with each code and its HTTP status', async (ctx) => {
     skipIfAsked(ctx);
-    const page = await openDocs();
+    // The catalogue's own section, as error envelopes' help_url links it (the landing page shows the first tags only).
+    const page = await openDocs('#tag/Errors');
     try {
       await sectionHeading(page, 'Errors', 2).waitFor(VISIBLE);
       const table = page.getByRole('main').locator('table', { hasText: 'RES_NOT_FOUND' });
@@ -173,6 +174,9 @@ describe('API docs page (/docs) in Chromium, with no network beyond the server',
       for (const [summary, method] of AGENT_OPERATIONS) {
         await sidebarEntry(summary, method).click();
         await sectionHeading(page, summary, 2).waitFor(VISIBLE);
+        // Each operation shows the permission its security requirements name.
+        const permission = method === 'get' ? 'agents:read' : 'agents:write';
+        await page.getByRole('main').getByText(permission).first().waitFor(VISIBLE);
       }
     } finally {
       await page.close();

@@ -30,6 +30,7 @@ export const meta = (requestId = 'req_test'): Meta => ({
 export function agent(n: number): Agent {
   return {
     id: `0192f0c1-7c1e-7d3a-9b7e-${String(n).padStart(12, '0')}`,
+    team_id: '0192f0a0-0000-7000-8000-00000000000a',
     hostname: `web-${n}.prod.example.com`,
     ip_address: `10.0.4.${n}`,
     platform: 'linux',

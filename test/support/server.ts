@@ -3,9 +3,16 @@ import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { createTestDatabase, testRedis, type TestDatabase } from './backends.ts';
+import { createTeam, login, TEST_ADMIN } from './identity.ts';
+import { http, type RawResponse } from './http.ts';
 
 export interface TestServer extends RunningServer {
   readonly testDatabase: TestDatabase;
+  /** The administrator's access token; it is a member of `teamId`, its only team. */
+  readonly adminToken: string;
+  readonly teamId: string;
+  /** Plain HTTP as the administrator (pass `headers.authorization` to act as someone else). */
+  call(method: string, path: string, options?: Parameters<typeof http>[3]): Promise<RawResponse>;
   close(): Promise<void>;
 }
 
@@ -20,14 +27,24 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     VALIDATE_RESPONSES: 'true',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     SHUTDOWN_GRACE_MS: '2000',
+    OPSDECK_ADMIN_EMAIL: TEST_ADMIN.email,
+    OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
+    OPSDECK_DEMO_DATA: 'false',
+    REDIS_KEY_PREFIX: `opsdeck-test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`,
     ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
   });
   const running = await startServer(config, createLogger(config.logLevel));
+  const adminToken = (await login(running.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
+  const teamId = await createTeam(running.url, adminToken, 'Test fleet');
   return {
     ...running,
     testDatabase,
+    adminToken,
+    teamId,
+    call: (method, path, options = {}) =>
+      http(running.url, method, path, { ...options, headers: { authorization: `Bearer ${adminToken}`, ...options.headers } }),
     async close() {
       await running.stop();
       await testDatabase.drop();

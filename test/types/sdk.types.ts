@@ -60,7 +60,10 @@ export async function results(): Promise<void> {
 }
 
 export async function lists(): Promise<void> {
-  expectTypeOf<ListPath>().toEqualTypeOf<'/api/v1/agents'>();
+  expectTypeOf<'/api/v1/agents'>().toExtend<ListPath>();
+  expectTypeOf<'/api/v1/teams'>().toExtend<ListPath>();
+  // @ts-expect-error a single resource is not a list
+  expectTypeOf<'/api/v1/agents/{agent_id}'>().toExtend<ListPath>();
 
   for await (const item of paginate(client, '/api/v1/agents', { params: { query: { cursor: '', status: 'online' } } })) {
     expectTypeOf(item).toEqualTypeOf<AgentFields>();

@@ -1,7 +1,9 @@
 // Every migration, in order. Names sort by date; Kysely's Migrator runs the ones not yet applied.
 import type { Migration } from 'kysely/migration';
 import * as agents from './2026-11-21T0700-agents.ts';
+import * as identity from './2026-11-21T0800-identity.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
+  '2026-11-21T0800-identity': identity,
 };

@@ -9,6 +9,7 @@ const iso = (value: Date | string): string => (value instanceof Date ? value : n
 export function toAgent(row: AgentRow): Agent {
   return {
     id: row.id,
+    team_id: row.team_id,
     hostname: row.hostname,
     ip_address: row.ip_address,
     platform: row.platform,

@@ -1,33 +1,41 @@
-// The rules for agents: unique hostnames, merge-patch semantics, list windows and cursors.
+// The rules for agents: team scope, unique hostnames within a team, merge-patch semantics, lists.
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
+import type { Caller } from '../../auth/caller.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
-import { ApiError, notFound } from '../../http/errors.ts';
-import {
-  cursorPagination,
-  encodeCursor,
-  offsetPagination,
-  pageWindow,
-  parseSort,
-  type Pagination,
-} from '../../http/pagination.ts';
-import type { RequestContext } from '../../http/request-context.ts';
 import type { AgentRowUpdate } from '../../db/schema.ts';
+import { ApiError, notFound } from '../../http/errors.ts';
+import { listPage } from '../../http/list-page.ts';
+import type { Pagination } from '../../http/pagination.ts';
+import type { RequestContext } from '../../http/request-context.ts';
 import { toAgent, type Agent } from './agents.mapper.ts';
 import * as repo from './agents.repository.ts';
 
 type Schemas = components['schemas'];
 export type AgentListQuery = NonNullable<operations['listAgents']['parameters']['query']>;
 
-const DEFAULT_SORT = 'created_at:desc';
-
 function conflictOnHostname(err: unknown, hostname: string): never {
-  if (isUniqueViolation(err, 'agents_hostname_key')) {
-    throw new ApiError('RES_ALREADY_EXISTS', `An agent with hostname ${hostname} already exists`, {
-      details: [{ field: 'hostname', message: 'already taken', value: hostname }],
+  if (isUniqueViolation(err, 'agents_team_hostname_key')) {
+    throw new ApiError('RES_ALREADY_EXISTS', `An agent with hostname ${hostname} already exists in this team`, {
+      details: [{ field: 'hostname', message: 'already taken in this team', value: hostname }],
     });
   }
   throw err;
+}
+
+/** The team a new resource goes to: the one named (which must be the caller's), or the caller's only team. */
+export function owningTeam(caller: Caller, requested: string | undefined): string {
+  if (requested !== undefined) {
+    if (!caller.teamIds.includes(requested)) throw notFound('Team', requested);
+    return requested;
+  }
+  const [only, ...others] = caller.teamIds;
+  if (only === undefined || others.length > 0) {
+    throw new ApiError('VAL_REQUIRED_FIELD', 'team_id is required when the caller does not belong to exactly one team', {
+      details: [{ field: 'team_id', message: `the caller belongs to ${caller.teamIds.length} teams` }],
+    });
+  }
+  return only;
 }
 
 export class AgentService {
@@ -37,47 +45,38 @@ export class AgentService {
     this.#db = db;
   }
 
-  async list(query: AgentListQuery, ctx: RequestContext): Promise<{ items: Agent[]; pagination: Pagination }> {
-    const sortRaw = query.sort ?? DEFAULT_SORT;
-    const keys = parseSort(sortRaw, repo.SORTABLE_FIELDS);
+  async list(caller: Caller, query: AgentListQuery, ctx: RequestContext): Promise<{ items: Agent[]; pagination: Pagination }> {
     const filter: repo.AgentFilter = {
+      teamIds: caller.teamIds,
+      teamId: query.team_id,
       status: query.status,
       platform: query.platform,
       search: query.search,
       createdAfter: query.created_after,
       createdBefore: query.created_before,
     };
-    const queryKey = JSON.stringify([sortRaw, filter]);
-    const window = pageWindow(query, ctx, queryKey, keys.length);
-
-    if (window.mode === 'offset') {
-      const [rows, total] = await Promise.all([
-        repo.listAgents(this.#db, filter, keys, window),
-        repo.countAgents(this.#db, filter),
-      ]);
-      return { items: rows.map(toAgent), pagination: offsetPagination(ctx, window.limit, window.offset, total) };
-    }
-
-    const rows = await repo.listAgents(this.#db, filter, keys, window);
-    const page = rows.slice(0, window.limit);
-    const last = page.at(-1);
-    const nextCursor =
-      rows.length > window.limit && last
-        ? encodeCursor(queryKey, { values: keys.map((k) => repo.cursorValue(last, k.field)), id: last.id })
-        : null;
-    return { items: page.map(toAgent), pagination: cursorPagination(ctx, window.limit, window.after !== null, nextCursor) };
+    const { rows, pagination } = await listPage(query, ctx, {
+      sortable: repo.SORTABLE_FIELDS,
+      defaultSort: 'created_at:desc',
+      filter: { ...filter, teamIds: undefined },
+      rows: (keys, window) => repo.listAgents(this.#db, filter, keys, window),
+      count: () => repo.countAgents(this.#db, filter),
+      cursorValue: repo.cursorValue,
+    });
+    return { items: rows.map(toAgent), pagination };
   }
 
-  async get(id: string): Promise<Agent> {
-    const row = await repo.findAgent(this.#db, id);
+  async get(caller: Caller, id: string): Promise<Agent> {
+    const row = await repo.findAgent(this.#db, id, caller.teamIds);
     if (!row) throw notFound('Agent', id);
     return toAgent(row);
   }
 
-  async create(input: Schemas['AgentCreate']): Promise<Agent> {
+  async create(caller: Caller, input: Schemas['AgentCreate']): Promise<Agent> {
     const row = await repo
       .insertAgent(this.#db, {
         id: uuidv7(),
+        team_id: owningTeam(caller, input.team_id),
         hostname: input.hostname,
         ip_address: input.ip_address,
         platform: input.platform,
@@ -91,27 +90,27 @@ export class AgentService {
     return toAgent(row);
   }
 
-  async replace(id: string, input: Schemas['AgentReplace']): Promise<Agent> {
-    return this.#update(id, { ...input }, input.hostname);
+  async replace(caller: Caller, id: string, input: Schemas['AgentReplace']): Promise<Agent> {
+    return this.#update(caller, id, { ...input }, input.hostname);
   }
 
   /** JSON merge patch (RFC 7396): the fields are flat, so a present key sets and `null` clears. */
-  async patch(id: string, input: Schemas['AgentPatch']): Promise<Agent> {
+  async patch(caller: Caller, id: string, input: Schemas['AgentPatch']): Promise<Agent> {
     const changes: AgentRowUpdate = {};
     for (const [key, value] of Object.entries(input)) {
       if (value !== undefined) (changes as Record<string, unknown>)[key] = value;
     }
-    if (Object.keys(changes).length === 0) return this.get(id);
-    return this.#update(id, changes, input.hostname);
+    if (Object.keys(changes).length === 0) return this.get(caller, id);
+    return this.#update(caller, id, changes, input.hostname);
   }
 
-  async delete(id: string): Promise<void> {
-    if (!(await repo.deleteAgent(this.#db, id))) throw notFound('Agent', id);
+  async delete(caller: Caller, id: string): Promise<void> {
+    if (!(await repo.deleteAgent(this.#db, id, caller.teamIds))) throw notFound('Agent', id);
   }
 
-  async #update(id: string, changes: AgentRowUpdate, hostname: string | undefined): Promise<Agent> {
+  async #update(caller: Caller, id: string, changes: AgentRowUpdate, hostname: string | undefined): Promise<Agent> {
     const row = await repo
-      .updateAgent(this.#db, id, changes)
+      .updateAgent(this.#db, id, caller.teamIds, changes)
       .catch((err: unknown) => conflictOnHostname(err, hostname ?? ''));
     if (!row) throw notFound('Agent', id);
     return toAgent(row);

@@ -1,0 +1,65 @@
+// A fresh installation is usable at once: the first administrator comes from configuration, or is
+// made with a one-time password printed at first start. The embedded default also gets demo data:
+// two teams, a user of each role and a few agents.
+import type { Kysely } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/schema.ts';
+import type { Logger } from '../logger.ts';
+import { anyUser, insertUser } from '../modules/users/users.repository.ts';
+import { hashPassword, oneTimePassword } from './passwords.ts';
+import type { RoleName } from './permissions.ts';
+
+const DEMO_PASSWORD = 'opsdeck-demo-password';
+
+export async function bootstrapIdentity(db: Kysely<Database>, config: Config, log: Logger): Promise<void> {
+  if (await anyUser(db)) return;
+  const adminEmail = config.initialAdminEmail ?? 'admin@opsdeck.local';
+  if (config.demoData) {
+    await seedDemo(db, adminEmail, config.initialAdminPassword ?? DEMO_PASSWORD);
+    log.warn(
+      { users: ['admin', 'operator', 'viewer'].map((r) => `${r === 'admin' ? adminEmail : `${r}@opsdeck.local`}`), password: config.initialAdminPassword ? '(OPSDECK_ADMIN_PASSWORD)' : DEMO_PASSWORD },
+      'demo data: teams Platform and Payments, a user of each role and a few agents (set OPSDECK_DEMO_DATA=false to start empty)',
+    );
+    return;
+  }
+  const password = config.initialAdminPassword ?? oneTimePassword();
+  await insertUser(db, { id: uuidv7(), email: adminEmail, name: 'Administrator', role: 'admin', password_hash: await hashPassword(password) });
+  if (config.initialAdminPassword) log.info({ email: adminEmail }, 'first start: created the administrator from configuration');
+  else log.warn({ email: adminEmail, one_time_password: password }, 'first start: created the administrator; sign in and change this password now');
+}
+
+async function seedDemo(db: Kysely<Database>, adminEmail: string, password: string): Promise<void> {
+  const passwordHash = await hashPassword(password);
+  await db.transaction().execute(async (trx) => {
+    const teams = { platform: uuidv7(), payments: uuidv7() };
+    await trx
+      .insertInto('teams')
+      .values([
+        { id: teams.platform, name: 'Platform', description: 'Runs the shared clusters and the CI runners.' },
+        { id: teams.payments, name: 'Payments', description: 'Owns the payment services.' },
+      ])
+      .execute();
+    const people: Array<[string, string, RoleName, string[]]> = [
+      [adminEmail, 'Ada Admin', 'admin', [teams.platform, teams.payments]],
+      ['operator@opsdeck.local', 'Otto Operator', 'operator', [teams.platform]],
+      ['viewer@opsdeck.local', 'Vera Viewer', 'viewer', [teams.payments]],
+    ];
+    for (const [email, name, role, teamIds] of people) {
+      const id = uuidv7();
+      await trx.insertInto('users').values({ id, email, name, role, password_hash: passwordHash }).execute();
+      await trx.insertInto('team_members').values(teamIds.map((team_id) => ({ team_id, user_id: id }))).execute();
+    }
+    const hosts: Array<[string, string, 'linux' | 'windows' | 'macos' | 'bsd', string]> = [
+      [teams.platform, 'k8s-node-01.platform.example.com', 'linux', '10.10.0.11'],
+      [teams.platform, 'k8s-node-02.platform.example.com', 'linux', '10.10.0.12'],
+      [teams.platform, 'ci-runner-01.platform.example.com', 'linux', '10.10.1.21'],
+      [teams.payments, 'pay-api-01.payments.example.com', 'linux', '10.20.0.11'],
+      [teams.payments, 'pay-db-01.payments.example.com', 'bsd', '10.20.0.31'],
+    ];
+    await trx
+      .insertInto('agents')
+      .values(hosts.map(([team_id, hostname, platform, ip_address]) => ({ id: uuidv7(), team_id, hostname, platform, ip_address, status: 'offline' as const, tags: ['demo'], last_seen: null })))
+      .execute();
+  });
+}

@@ -1,0 +1,21 @@
+import { ApiError } from '../http/errors.ts';
+import type { RequestContext } from '../http/request-context.ts';
+import type { Permission, RoleName } from './permissions.ts';
+
+/** Who is calling: a user signed in with a token, or through one of its API keys. */
+export interface Caller {
+  readonly userId: string;
+  readonly email: string;
+  readonly role: RoleName;
+  /** The role's permissions, narrowed to the key's scopes for an API key. */
+  readonly permissions: ReadonlySet<Permission>;
+  /** The teams whose resources the caller may see and touch. */
+  readonly teamIds: readonly string[];
+  readonly apiKeyId: string | null;
+}
+
+/** The caller of an operation that requires a permission (the guard has authenticated it). */
+export function requireCaller(ctx: RequestContext): Caller {
+  if (!ctx.caller) throw new ApiError('AUTH_REQUIRED', 'Authentication is required');
+  return ctx.caller;
+}

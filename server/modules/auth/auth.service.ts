@@ -1,0 +1,113 @@
+// Sign-in and sessions: login with throttling, refresh-token rotation with replay detection,
+// logout, and the caller's own profile and password.
+import type { Kysely } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import type { components } from '../../../generated/openapi.d.ts';
+import type { Caller } from '../../auth/caller.ts';
+import type { LoginThrottle } from '../../auth/login-throttle.ts';
+import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/passwords.ts';
+import { sha256 } from '../../auth/secrets.ts';
+import type { TokenService } from '../../auth/tokens.ts';
+import type { Database } from '../../db/schema.ts';
+import { ApiError, notFound } from '../../http/errors.ts';
+import * as users from '../users/users.repository.ts';
+import { toUser, type User } from '../users/users.mapper.ts';
+import * as sessions from './sessions.repository.ts';
+
+type TokenPair = components['schemas']['TokenPair'];
+
+/** JWT `iat` counts whole seconds; a password change is kept at the same grain so the two compare. */
+const wholeSecond = (date: Date): Date => new Date(Math.floor(date.getTime() / 1000) * 1000);
+
+const invalidRefresh = () => new ApiError('AUTH_INVALID_TOKEN', 'The refresh token is not valid');
+
+export class AuthService {
+  readonly #db: Kysely<Database>;
+  readonly #tokens: TokenService;
+  readonly #throttle: LoginThrottle;
+
+  constructor(db: Kysely<Database>, tokens: TokenService, throttle: LoginThrottle) {
+    this.#db = db;
+    this.#tokens = tokens;
+    this.#throttle = throttle;
+  }
+
+  async login(email: string, password: string, client: string): Promise<TokenPair> {
+    await this.#throttle.check(email, client);
+    const user = await users.findLoginByEmail(this.#db, email);
+    const valid = user ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
+    if (!user || !valid || !user.active) {
+      await this.#throttle.recordFailure(email, client);
+      throw new ApiError('AUTH_INVALID_CREDENTIALS', 'The email and password do not match an active user');
+    }
+    await this.#throttle.recordSuccess(email, client);
+    return this.#issue(this.#db, user.id, uuidv7());
+  }
+
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const outcome = await this.#db.transaction().execute(async (trx) => {
+      const spent = await sessions.spendRefreshToken(trx, sha256(refreshToken));
+      if (spent.state === 'live') {
+        const user = await users.findUser(trx, spent.row.user_id);
+        if (!user?.active) return { error: invalidRefresh() };
+        return { pair: await this.#issue(trx, spent.row.user_id, spent.row.family_id) };
+      }
+      // A spent token seen again was copied: whoever holds the newer one may be the thief, so the
+      // whole family goes. The revocation commits even though the request fails.
+      if (spent.state === 'replayed') await sessions.revokeFamily(trx, spent.row.family_id);
+      return { error: invalidRefresh() };
+    });
+    if ('error' in outcome) throw outcome.error;
+    return outcome.pair;
+  }
+
+  async logout(refreshToken: string): Promise<void> {
+    const family = await sessions.findFamilyOf(this.#db, sha256(refreshToken));
+    if (!family) throw invalidRefresh();
+    await sessions.revokeFamily(this.#db, family);
+  }
+
+  async profile(caller: Caller): Promise<User> {
+    const row = await users.findUser(this.#db, caller.userId);
+    if (!row) throw notFound('User', caller.userId);
+    return toUser(row);
+  }
+
+  async updateProfile(caller: Caller, patch: components['schemas']['ProfilePatch']): Promise<User> {
+    if (patch.name === undefined) return this.profile(caller);
+    const row = await users.updateUser(this.#db, caller.userId, { name: patch.name });
+    if (!row) throw notFound('User', caller.userId);
+    return toUser(row);
+  }
+
+  /** Checks the current password, sets the new one and signs out every session of the user. */
+  async changePassword(caller: Caller, change: components['schemas']['PasswordChange']): Promise<void> {
+    const stored = await users.findPasswordHash(this.#db, caller.userId);
+    if (!stored || !(await verifyPassword(stored, change.current_password))) {
+      throw new ApiError('AUTH_INVALID_CREDENTIALS', 'The current password is not right');
+    }
+    const passwordHash = await hashPassword(change.new_password);
+    await this.#db.transaction().execute(async (trx) => {
+      // Access tokens issued before this second stop working (authentication compares with iat).
+      await users.updateUser(trx, caller.userId, { password_hash: passwordHash, password_changed_at: wholeSecond(new Date()) });
+      await sessions.revokeAllOfUser(trx, caller.userId);
+    });
+  }
+
+  async #issue(db: Parameters<typeof sessions.insertRefreshToken>[0], userId: string, familyId: string): Promise<TokenPair> {
+    const refresh = this.#tokens.newRefreshToken();
+    await sessions.insertRefreshToken(db, {
+      id: uuidv7(),
+      familyId,
+      userId,
+      hash: refresh.hash,
+      expiresAt: new Date(Date.now() + this.#tokens.refreshTtlSeconds * 1000),
+    });
+    return {
+      access_token: await this.#tokens.signAccess(userId),
+      refresh_token: refresh.token,
+      token_type: 'Bearer',
+      expires_in: this.#tokens.accessTtlSeconds,
+    };
+  }
+}
