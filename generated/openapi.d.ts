@@ -553,6 +553,7 @@ export interface components {
              */
             token_type: "Bearer";
             /**
+             * Format: int32
              * @description Seconds until the access token expires.
              * @example 900
              */
@@ -586,6 +587,7 @@ export interface components {
              */
             api_version: string;
             /**
+             * Format: int32
              * @description Time the server spent on the request, in milliseconds.
              * @example 4
              */
@@ -903,21 +905,25 @@ export interface components {
              */
             mode: "offset";
             /**
+             * Format: int32
              * @description The page number, from 1 (`offset / limit + 1`).
              * @example 2
              */
             page: number;
             /**
+             * Format: int32
              * @description The `limit` in force.
              * @example 50
              */
             per_page: number;
             /**
+             * Format: int64
              * @description How many items match the filters.
              * @example 247
              */
             total: number;
             /**
+             * Format: int64
              * @description How many pages of `per_page` items there are.
              * @example 5
              */
@@ -960,6 +966,7 @@ export interface components {
              */
             mode: "cursor";
             /**
+             * Format: int32
              * @description The `limit` in force.
              * @example 50
              */
@@ -1110,6 +1117,7 @@ export interface components {
              */
             description: string | null;
             /**
+             * Format: int32
              * @description How many users belong to the team.
              * @example 7
              */
@@ -1471,6 +1479,7 @@ export interface components {
              */
             outcome: "success" | "failure";
             /**
+             * Format: int32
              * @description The HTTP status of the answer.
              * @example 200
              */
@@ -1806,6 +1815,7 @@ export interface components {
              */
             status: "ok" | "unavailable";
             /**
+             * Format: int32
              * @description How long the check took, in milliseconds.
              * @example 2
              */
@@ -1863,6 +1873,7 @@ export interface components {
         BadRequest: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -1873,6 +1884,7 @@ export interface components {
         InvalidCredentials: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 /**
                  * @description How to authenticate (RFC 6750).
                  * @example Bearer realm="opsdeck"
@@ -1888,6 +1900,7 @@ export interface components {
         PayloadTooLarge: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -1898,6 +1911,7 @@ export interface components {
         UnsupportedMediaType: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -1908,6 +1922,7 @@ export interface components {
         UnprocessableEntity: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -1918,6 +1933,7 @@ export interface components {
         TooManyRequests: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 /**
                  * @description Seconds to wait before retrying.
                  * @example 300
@@ -1933,6 +1949,7 @@ export interface components {
         InternalError: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -1943,6 +1960,7 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 /**
                  * @description Seconds to wait before retrying.
                  * @example 5
@@ -1958,6 +1976,7 @@ export interface components {
         InvalidRefreshToken: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 /**
                  * @description How to authenticate (RFC 6750).
                  * @example Bearer realm="opsdeck"
@@ -1973,6 +1992,7 @@ export interface components {
         Unauthorized: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 /**
                  * @description How to authenticate (RFC 6750).
                  * @example Bearer realm="opsdeck"
@@ -1988,6 +2008,7 @@ export interface components {
         Forbidden: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -1998,6 +2019,7 @@ export interface components {
         NotFound: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -2008,6 +2030,7 @@ export interface components {
         Conflict: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 [name: string]: unknown;
             };
             content: {
@@ -2163,6 +2186,12 @@ export interface components {
          */
         XRequestId: string;
         /**
+         * @description The browser origin allowed to read the answer (CORS). Sent only to origins listed in the server's
+         *     `CORS_ORIGINS`; absent otherwise, so browsers on other origins cannot read it.
+         * @example https://console.opsdeck.example.com
+         */
+        AccessControlAllowOrigin: string;
+        /**
          * @description The pagination links (RFC 8288) with `rel` `first`, `prev`, `next` and `last` where they exist.
          * @example </api/v1/agents?status=online&limit=2&offset=0>; rel="first", </api/v1/agents?status=online&limit=2&offset=0>; rel="prev", </api/v1/agents?status=online&limit=2&offset=4>; rel="next", </api/v1/agents?status=online&limit=2&offset=4>; rel="last"
          */
@@ -2195,6 +2224,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2229,6 +2259,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2262,6 +2293,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2288,6 +2320,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2319,6 +2352,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2353,6 +2387,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2397,6 +2432,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
@@ -2429,6 +2465,7 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -2465,6 +2502,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2517,6 +2555,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
@@ -2549,6 +2588,7 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -2586,6 +2626,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2619,6 +2660,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2656,6 +2698,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2710,6 +2753,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
@@ -2749,6 +2793,7 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -2792,6 +2837,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2854,6 +2900,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
@@ -2886,6 +2933,7 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -2923,6 +2971,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2956,6 +3005,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2993,6 +3043,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3024,6 +3075,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3102,6 +3154,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
@@ -3192,6 +3245,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
@@ -3224,6 +3278,7 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -3262,6 +3317,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3300,6 +3356,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3337,6 +3394,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3374,6 +3432,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3405,6 +3464,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3428,6 +3488,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3451,6 +3512,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3463,6 +3525,7 @@ export interface operations {
             503: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     [name: string]: unknown;
                 };
                 content: {

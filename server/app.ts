@@ -1,5 +1,6 @@
 // createApp: request id → access log → static contract and docs → body parser → audit recorder →
 // guard (operation, authentication, permission) → validator → handlers bound by operationId → error envelope.
+import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import typeis from 'type-is';
@@ -52,6 +53,15 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
 
   app.use(requestContext(deps.log));
+  if (deps.config.corsOrigins.length > 0) {
+    app.use(
+      cors({
+        origin: [...deps.config.corsOrigins],
+        exposedHeaders: ['X-Request-ID', 'Location', 'Link', 'Retry-After', 'WWW-Authenticate'],
+        maxAge: 600,
+      }),
+    );
+  }
   app.use(accessLog(deps.log));
   app.use((_req, res, next) => {
     if (deps.health.shuttingDown) res.setHeader('Connection', 'close');

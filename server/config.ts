@@ -24,6 +24,8 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** Express's `trust proxy`: which X-Forwarded-For hops to believe for the client address (default none). */
   readonly trustProxy: boolean | number | string;
+  /** Browser origins allowed to call the API (CORS); none by default. */
+  readonly corsOrigins: readonly string[];
   /** HS256 key of access tokens; unset outside production means a random key per process. */
   readonly jwtSecret: string | undefined;
   readonly accessTokenTtlSeconds: number;
@@ -94,6 +96,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 60000),
     publicUrl: env.PUBLIC_URL || undefined,
     trustProxy: trustProxy(env.TRUST_PROXY),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     jwtSecret: secret(env, mode),
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 10, 86400),
     refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86400, 60, 365 * 86400),

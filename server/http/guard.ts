@@ -23,10 +23,10 @@ export function guardOperations(authenticator: Authenticator): Router {
         throw err;
       });
       if (!caller) throw new ApiError('AUTH_REQUIRED', 'Authentication is required', { headers: CHALLENGE });
+      req.ctx.caller = caller;
       if (!caller.permissions.has(permission)) {
         throw new ApiError('PERM_DENIED', `This operation requires the permission ${permission}`);
       }
-      req.ctx.caller = caller;
       next();
     });
   }

@@ -27,9 +27,12 @@ export interface HandlerInput<O extends OperationId> {
 
 type Responses<O extends OperationId> = Operation<O>['responses'];
 
+/** Headers the middleware sets on every answer (request id, CORS), never the handler. */
+type FrameworkHeaders = 'X-Request-ID' | 'Access-Control-Allow-Origin';
+
 /** Response headers the handler must or may set: the declared ones, less those the framework sets itself. */
 type HandlerHeaders<R> = R extends { headers: infer H }
-  ? { [K in keyof H as string extends K ? never : K extends 'X-Request-ID' ? never : K]: H[K] extends undefined ? never : string }
+  ? { [K in keyof H as string extends K ? never : K extends FrameworkHeaders ? never : K]: H[K] extends undefined ? never : string }
   : Record<string, never>;
 
 /** A success body without `success` and `meta`, which the envelope adds. */

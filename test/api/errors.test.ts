@@ -132,3 +132,26 @@ describe('system endpoints', () => {
     expect(docs.text).toContain('Opsdeck API');
   });
 });
+
+describe('CORS', () => {
+  it('answers preflights and exposes headers only to the configured origins', async () => {
+    const cors = await startTestServer({ CORS_ORIGINS: 'https://console.example.com' });
+    try {
+      const preflight = await fetch(`${cors.url}/api/v1/agents`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://console.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://console.example.com');
+      const allowed = await cors.call('GET', '/api/v1/agents', { headers: { origin: 'https://console.example.com' } });
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://console.example.com');
+      expect(allowed.headers.get('access-control-expose-headers')).toContain('X-Request-ID');
+      const other = await cors.call('GET', '/api/v1/agents', { headers: { origin: 'https://evil.example.com' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await cors.close();
+    }
+    const none = await call('GET', '/api/v1/agents', { headers: { origin: 'https://console.example.com' } });
+    expect(none.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

@@ -26,7 +26,7 @@ export interface TestUser {
 }
 
 /** Creates a user with a role, adds it to teams (as the admin), and signs it in. */
-export async function createUser(base: string, adminToken: string, role: 'admin' | 'operator' | 'viewer', teamIds: string[], label = role): Promise<TestUser> {
+export async function createUser(base: string, adminToken: string, role: 'admin' | 'operator' | 'viewer', teamIds: string[], label: string = role): Promise<TestUser> {
   const email = `${label}-${Math.random().toString(36).slice(2, 10)}@test.example.com`;
   const res = await http(base, 'POST', '/api/v1/admin/users', { json: { email, name: label, role, password: TEST_PASSWORD }, headers: bearer(adminToken) });
   if (res.status !== 201) throw new Error(`createUser failed: ${res.status} ${res.text}`);
