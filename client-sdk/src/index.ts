@@ -2,6 +2,7 @@ export { createOpsdeckClient, type OpsdeckClient, type OpsdeckClientOptions } fr
 export { OpsdeckError, unwrap, type Unwrapped } from './errors.ts';
 export { pages, paginate, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
+export type { OpsdeckAuth, OpsdeckSession, SessionOptions } from './session.ts';
 export type {
   Agent,
   AgentCreate,
@@ -22,5 +23,6 @@ export type {
   paths,
   Platform,
   Schema,
+  TokenPair,
   VersionInfo,
 } from './types.ts';

@@ -25,3 +25,5 @@ export type OffsetPagination = Schemas['OffsetPagination'];
 export type CursorPagination = Schemas['CursorPagination'];
 export type VersionInfo = Schemas['VersionInfo'];
 export type Health = Schemas['Health'];
+/** An access token and a refresh token, as `login` and `refresh` answer them. */
+export type TokenPair = Schemas['TokenPair'];

@@ -1,5 +1,5 @@
 // A `fetch` for the SDK's tests: it records each request (with its body read) and answers from `handler`.
-import type { Agent, Meta } from '@opsdeck/sdk';
+import type { Agent, Meta, TokenPair } from '@opsdeck/sdk';
 
 export interface Recorded {
   request: Request;
@@ -48,3 +48,75 @@ export const ok = (data: unknown): Response => json(200, { success: true, data, 
 
 export const failure = (status: number, code: string, headers: Record<string, string> = {}): Response =>
   json(status, { success: false, error: { code, message: `${code} happened` }, meta: meta() }, headers);
+
+export const tokenPair = (n: number): TokenPair => ({
+  access_token: `at_${n}`,
+  refresh_token: `rt_${n}`,
+  token_type: 'Bearer',
+  expires_in: 900,
+});
+
+const noContent = (): Response => new Response(null, { status: 204 });
+
+/**
+ * A fake Opsdeck that signs people in: `ada@example.com` / `secret` logs in, refresh tokens rotate (a spent one
+ * is refused), `expire(token)` makes an access token answer 401 AUTH_EXPIRED_TOKEN, and `X-API-Key: opk_good`
+ * is accepted. Protected calls answer `route(call)` (default: agent 1, or 201 with agent 9 for a POST).
+ */
+export function fakeAuthServer(options: { refreshDelayMs?: number; route?: (call: Recorded) => Response } = {}) {
+  let issued = 0;
+  const live = new Set<string>();
+  const expired = new Set<string>();
+  const refreshable = new Set<string>();
+  const issue = (): TokenPair => {
+    const pair = tokenPair((issued += 1));
+    live.add(pair.access_token);
+    refreshable.add(pair.refresh_token);
+    return pair;
+  };
+  const created = (): Response => json(201, { success: true, data: agent(9), meta: meta() });
+  const route = options.route ?? ((call: Recorded) => (call.request.method === 'POST' ? created() : ok(agent(1))));
+  const server = fakeFetch(async (call) => {
+    const path = call.url.pathname;
+    if (path === '/api/v1/auth/login') {
+      const { email, password } = JSON.parse(call.body) as { email: string; password: string };
+      return email === 'ada@example.com' && password === 'secret' ? ok(issue()) : failure(401, 'AUTH_INVALID_CREDENTIALS');
+    }
+    if (path === '/api/v1/auth/refresh') {
+      if (options.refreshDelayMs) await new Promise((resolve) => setTimeout(resolve, options.refreshDelayMs));
+      const { refresh_token } = JSON.parse(call.body) as { refresh_token: string };
+      return refreshable.delete(refresh_token) ? ok(issue()) : failure(401, 'AUTH_INVALID_TOKEN');
+    }
+    if (path === '/api/v1/auth/logout') {
+      const { refresh_token } = JSON.parse(call.body) as { refresh_token: string };
+      return refreshable.delete(refresh_token) ? noContent() : failure(401, 'AUTH_INVALID_TOKEN');
+    }
+    const key = call.request.headers.get('X-API-Key');
+    if (key !== null) return key === 'opk_good' ? route(call) : failure(401, 'AUTH_INVALID_TOKEN');
+    const bearer = call.request.headers.get('Authorization')?.replace(/^Bearer /, '');
+    if (bearer === undefined) return failure(401, 'AUTH_REQUIRED');
+    if (expired.has(bearer)) return failure(401, 'AUTH_EXPIRED_TOKEN');
+    return live.has(bearer) ? route(call) : failure(401, 'AUTH_INVALID_TOKEN');
+  });
+  const to = (path: string) => server.calls.filter((c) => c.url.pathname === path);
+  return {
+    ...server,
+    /** Makes an access token expire (every one, when none is named). */
+    expire(token?: string): void {
+      for (const t of token === undefined ? live : [token]) expired.add(t);
+    },
+    /** A refresh token as an app would have stored it from an earlier run. */
+    storedRefreshToken(): string {
+      return issue().refresh_token;
+    },
+    /** Refuses every refresh token issued so far (as after a replay revoked the family). */
+    revokeRefreshTokens(): void {
+      refreshable.clear();
+    },
+    refreshes: () => to('/api/v1/auth/refresh'),
+    logins: () => to('/api/v1/auth/login'),
+    logouts: () => to('/api/v1/auth/logout'),
+    /** The calls other than to the token endpoints. */
+    protectedCalls: () => server.calls.filter((c) => !c.url.pathname.startsWith('/api/v1/auth/')),
+  };
+}

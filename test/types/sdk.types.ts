@@ -12,7 +12,10 @@ import {
   type ErrorCode,
   type ErrorDetail,
   type ListPath,
+  type OpsdeckClient,
+  type OpsdeckSession,
   type Pagination,
+  type TokenPair,
   type VersionInfo,
 } from '@opsdeck/sdk';
 
@@ -92,4 +95,39 @@ export function errors(error: unknown): void {
     if (error.code === 'AGENT_EXPLODED') return;
     void [status, requestId, helpUrl];
   }
+}
+
+export async function session(stored: string | undefined): Promise<void> {
+  const opsdeck = createOpsdeckClient({
+    baseUrl: 'https://opsdeck.test',
+    session: {
+      refreshToken: stored,
+      onTokens(pair) {
+        expectTypeOf(pair).toEqualTypeOf<TokenPair | undefined>();
+      },
+    },
+  });
+  const pair = await opsdeck.login('ada@example.com', 'correct-horse-battery-staple');
+  expectTypeOf(pair).toEqualTypeOf<TokenPair>();
+  expectTypeOf(pair.token_type).toEqualTypeOf<'Bearer'>();
+  expectTypeOf(opsdeck.session).toEqualTypeOf<OpsdeckSession>();
+  expectTypeOf(opsdeck.session.refreshToken).toEqualTypeOf<string | undefined>();
+  expectTypeOf(opsdeck.session.refresh()).toEqualTypeOf<Promise<TokenPair>>();
+  expectTypeOf(opsdeck.logout()).toEqualTypeOf<Promise<void>>();
+
+  // Still openapi-fetch's typed client, and what paginate takes.
+  expectTypeOf(await unwrap(opsdeck.GET('/api/v1/system/version'))).toEqualTypeOf<VersionInfo>();
+  for await (const item of paginate(opsdeck, '/api/v1/agents')) expectTypeOf(item).toEqualTypeOf<AgentFields>();
+  const typed: OpsdeckClient = opsdeck;
+  // @ts-expect-error: the path parameter is required, session or not
+  await typed.GET('/api/v1/agents/{agent_id}');
+
+  // An API key may come from the environment (possibly undefined)…
+  createOpsdeckClient({ baseUrl: 'https://opsdeck.test', apiKey: stored });
+  // @ts-expect-error: …but an API-key client has no session
+  createOpsdeckClient({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_1', session: { refreshToken: 'rt_1' } });
+  // @ts-expect-error: login takes an email and a password
+  await opsdeck.login('ada@example.com');
+  // @ts-expect-error: the session's tokens are read-only; log in, refresh or clear to change them
+  opsdeck.session.accessToken = 'at_forged';
 }
