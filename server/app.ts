@@ -18,6 +18,7 @@ import { Authenticator } from './auth/authenticate.ts';
 import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { TokenService } from './auth/tokens.ts';
 import { guardOperations } from './http/guard.ts';
+import type { Edge } from './edge/edge.ts';
 import { auditRecorder } from './modules/audit/audit-recorder.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -31,6 +32,7 @@ export interface AppDeps {
   startedAt: Date;
   tokens: TokenService;
   loginThrottle: LoginThrottle;
+  edge: Edge;
 }
 
 /** One line per request: `info`, or `error` for a 5xx. */
@@ -81,9 +83,9 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(auditRecorder(deps.database.db));
-  app.use(guardOperations(new Authenticator(deps.database.db, deps.tokens)));
+  app.use(guardOperations(new Authenticator(deps.database.db, deps.tokens), deps.edge.rateLimits));
   app.use(openApiValidator(deps.config.validateResponses));
-  app.use(bindOperations(createHandlers(deps)));
+  app.use(bindOperations(createHandlers(deps), deps.edge.idempotency));
   app.use(errorMiddleware());
   app.use(undeclaredErrorMiddleware());
   return app;

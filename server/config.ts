@@ -24,6 +24,9 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** Express's `trust proxy`: which X-Forwarded-For hops to believe for the client address (default none). */
   readonly trustProxy: boolean | number | string;
+  readonly rateLimitsEnabled: boolean;
+  /** JSON overriding the spec's `x-rate-limits` tiers and limiters, e.g. for tests or a bigger deployment. */
+  readonly rateLimitOverrides: { tiers?: Record<string, { requests_per_minute: number; burst: number }>; limiters?: Record<string, { requests_per_minute: number; burst: number }> };
   /** Browser origins allowed to call the API (CORS); none by default. */
   readonly corsOrigins: readonly string[];
   /** HS256 key of access tokens; unset outside production means a random key per process. */
@@ -63,6 +66,18 @@ function nodeEnv(raw: string | undefined): Config['env'] {
   throw new Error(`NODE_ENV must be development, test or production, got "${raw}"`);
 }
 
+function json(env: Env, name: string): Record<string, never> {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return {};
+  try {
+    const value = JSON.parse(raw) as unknown;
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, never>;
+  } catch {
+    // reported below
+  }
+  throw new Error(`${name} must be a JSON object`);
+}
+
 function trustProxy(raw: string | undefined): boolean | number | string {
   if (raw === undefined || raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
@@ -96,6 +111,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 60000),
     publicUrl: env.PUBLIC_URL || undefined,
     trustProxy: trustProxy(env.TRUST_PROXY),
+    rateLimitsEnabled: flag(env, 'RATE_LIMITS_ENABLED', true),
+    rateLimitOverrides: json(env, 'RATE_LIMITS'),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     jwtSecret: secret(env, mode),
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 10, 86400),

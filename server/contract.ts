@@ -12,6 +12,17 @@ export const docsPath = fileURLToPath(new URL('../generated/docs.html', import.m
 
 export const spec = JSON.parse(readFileSync(bundledSpecPath, 'utf8')) as OpenAPIV3_1.Document;
 
+/** Follows a local `$ref` (`#/components/parameters/IfMatch`) to what it names. */
+export function resolveRef<T>(node: T | { $ref: string }): T {
+  const ref = (node as { $ref?: string } | undefined)?.$ref;
+  if (!ref?.startsWith('#/')) return node as T;
+  const target = ref
+    .slice(2)
+    .split('/')
+    .reduce<unknown>((at, key) => (at as Record<string, unknown>)?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
+  return resolveRef(target as T);
+}
+
 /** `api_version` of the envelope: major.minor of the contract's version. */
 export const apiVersion = spec.info.version.split('.').slice(0, 2).join('.');
 
@@ -26,8 +37,13 @@ export interface OperationInfo {
   operation: OpenAPIV3_1.OperationObject;
 }
 
+// Literal paths come before templated ones (`/agents/summary` before `/agents/{agent_id}`), so routes
+// registered in this order match as OpenAPI says they should.
+const literalFirst = (path: string) => path.replace(/\{/g, '\uffff');
+const byLiteralFirst = ([a]: [string, unknown], [b]: [string, unknown]) => (literalFirst(a) < literalFirst(b) ? -1 : literalFirst(a) > literalFirst(b) ? 1 : 0);
+
 export const operationsById: ReadonlyMap<string, OperationInfo> = new Map(
-  Object.entries(spec.paths ?? {}).flatMap(([path, item]) =>
+  Object.entries(spec.paths ?? {}).sort(byLiteralFirst).flatMap(([path, item]) =>
     HTTP_METHODS.flatMap((method) => {
       const operation = item?.[method];
       if (!operation?.operationId) return [];
@@ -35,6 +51,11 @@ export const operationsById: ReadonlyMap<string, OperationInfo> = new Map(
     }),
   ),
 );
+
+/** Whether an operation declares a parameter (header, query…) of this name. */
+export function declaresParameter(info: OperationInfo, name: string): boolean {
+  return (info.operation.parameters ?? []).some((p) => resolveRef<{ name?: string }>(p as never).name === name);
+}
 
 interface CatalogueEntry {
   const: ErrorCode;

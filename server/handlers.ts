@@ -23,7 +23,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...teamHandlers(new TeamService(db)),
     ...userHandlers(new UserService(db)),
     ...auditHandlers(db),
-    ...agentHandlers(new AgentService(db)),
+    ...agentHandlers(new AgentService(db, deps.edge.cache)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
   } satisfies HandlerMap;
 }

@@ -13,6 +13,7 @@ import { openRedis } from './redis/client.ts';
 import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
+import { createEdge } from './edge/edge.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -46,7 +47,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const health = new HealthMonitor(database, redis, Math.min(config.dbTimeoutMs, 1000));
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
   const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle });
+  const edge = createEdge(config, redis, log);
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge });
 
   const server = createServer(app);
   server.keepAliveTimeout = 5_000;

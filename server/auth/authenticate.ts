@@ -14,6 +14,13 @@ import type { TokenService } from './tokens.ts';
 /** `opk_<8 characters>_<secret>`: the prefix finds the key, the whole key is checked against its digest. */
 export const API_KEY_PATTERN = /^(opk_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
 
+type CallerRow = NonNullable<Awaited<ReturnType<typeof findCaller>>>;
+
+function identity(user: CallerRow): Pick<Caller, 'userId' | 'email' | 'role' | 'teamIds' | 'tier'> {
+  const tier = user.role === 'admin' ? 'admin' : user.rate_tier === 'premium' ? 'premium' : 'authenticated';
+  return { userId: user.id, email: user.email, role: user.role, teamIds: user.team_ids, tier };
+}
+
 const invalid = (what: string) => new ApiError('AUTH_INVALID_TOKEN', `The ${what} is not valid`);
 
 export class Authenticator {
@@ -42,7 +49,7 @@ export class Authenticator {
     if (!user || !user.active) throw invalid('access token');
     // A password change signs out every token issued before it (to the second: `iat` has no finer grain).
     if (claims.issuedAt < Math.floor(user.password_changed_at.getTime() / 1000)) throw invalid('access token');
-    return { userId: user.id, email: user.email, role: user.role, permissions: permissionsOf(user.role), teamIds: user.team_ids, apiKeyId: null };
+    return { ...identity(user), permissions: permissionsOf(user.role), apiKeyId: null };
   }
 
   async #apiKey(key: string): Promise<Caller> {
@@ -57,6 +64,6 @@ export class Authenticator {
     const granted = permissionsOf(user.role);
     const permissions = new Set<Permission>(row.scopes.filter((scope) => granted.has(scope)));
     await apiKeys.touchApiKey(this.#db, row.id);
-    return { userId: user.id, email: user.email, role: user.role, permissions, teamIds: user.team_ids, apiKeyId: row.id };
+    return { ...identity(user), permissions, apiKeyId: row.id };
   }
 }

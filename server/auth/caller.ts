@@ -12,6 +12,8 @@ export interface Caller {
   /** The teams whose resources the caller may see and touch. */
   readonly teamIds: readonly string[];
   readonly apiKeyId: string | null;
+  /** The rate-limit tier: admins have their own; others are standard (`authenticated`) or `premium`. */
+  readonly tier: 'authenticated' | 'premium' | 'admin';
 }
 
 /** The caller of an operation that requires a permission (the guard has authenticated it). */

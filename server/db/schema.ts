@@ -50,6 +50,7 @@ export interface UsersTable {
   email: string;
   name: string;
   role: Schemas['RoleName'];
+  rate_tier: ColumnType<Schemas['User']['rate_tier'], Schemas['User']['rate_tier'] | undefined, Schemas['User']['rate_tier']>;
   password_hash: string;
   active: ColumnType<boolean, boolean | undefined, boolean>;
   password_changed_at: CreatedAt;

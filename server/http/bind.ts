@@ -1,14 +1,20 @@
-// Registers one route per operation of the spec, bound to its handler by operationId.
+// Registers one route per operation of the spec, bound to its handler by operationId, with the parts
+// of the edge that wrap a handler: If-Match preconditions, idempotency keys, and ETags on GETs.
+import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { operationsById } from '../contract.ts';
-import { sendSuccess } from './envelope.ts';
+import { declaresParameter, operationsById } from '../contract.ts';
+import { cacheControl, etagOf, matches, representationOf } from '../edge/conditional.ts';
+import type { IdempotencyStore } from '../edge/idempotency.ts';
+import { errorBody, send, successBody } from './envelope.ts';
+import { ApiError } from './errors.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 
-type AnyHandler = (input: { params: unknown; query: unknown; body: unknown; ctx: Request['ctx'] }) => Promise<{
+interface Result {
   status: number;
   headers?: Record<string, string>;
   body?: object;
-}>;
+}
+type AnyHandler = (input: { params: unknown; query: unknown; body: unknown; ctx: Request['ctx'] }) => Promise<Result>;
 
 /** `/api/v1/agents/{agent_id}` → `/api/v1/agents/:agent_id` */
 export const expressPath = (specPath: string): string => specPath.replace(/\{([^}]+)\}/g, ':$1');
@@ -27,18 +33,79 @@ export function assertHandlersMatchSpec(handlers: Record<string, unknown>): void
   }
 }
 
-export function bindOperations(handlers: HandlerMap): Router {
+export function bindOperations(handlers: HandlerMap, idempotency: IdempotencyStore): Router {
   assertHandlersMatchSpec(handlers);
   const router = Router();
+  const handlerOf = (operationId: string) => handlers[operationId as OperationId] as unknown as AnyHandler;
+  const run = (handler: AnyHandler, req: Request) => handler({ params: req.params, query: req.query, body: req.body, ctx: req.ctx });
+
   for (const [operationId, info] of operationsById) {
-    const handler = handlers[operationId as OperationId] as unknown as AnyHandler;
+    const handler = handlerOf(operationId);
+    const representation = representationOf.get(operationId);
+    const idempotent = declaresParameter(info, 'Idempotency-Key');
+    const cache = cacheControl.get(operationId);
+
     router[info.method](expressPath(info.path), async (req: Request, res: Response) => {
-      const result = await handler({ params: req.params, query: req.query, body: req.body, ctx: req.ctx });
-      const teamId = (result.body as { data?: { team_id?: unknown } } | undefined)?.data?.team_id;
-      if (typeof teamId === 'string') req.ctx.resourceTeamId = teamId;
-      for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-      sendSuccess(res, req.ctx, result.status, result.body);
+      const ifMatch = req.get('if-match');
+      if (representation && ifMatch !== undefined) {
+        const current = await run(handlerOf(representation.operationId), req);
+        if (!matches(ifMatch, etagOf(current.body))) {
+          throw new ApiError('RES_PRECONDITION_FAILED', 'The resource changed since the version in If-Match; read it again');
+        }
+        const updatedAt = (current.body as { data?: { updated_at?: unknown } } | undefined)?.data?.updated_at;
+        if (typeof updatedAt === 'string') req.ctx.expectedUpdatedAt = updatedAt;
+      }
+
+      const key = idempotent ? req.get('idempotency-key') : undefined;
+      if (key === undefined) return answer(req, res, await run(handler, req), cache);
+
+      const caller = req.ctx.caller;
+      const scope = caller ? (caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`) : `ip:${req.ctx.clientIp}`;
+      const storeKey = `${scope}:${createHash('sha256').update(key).digest('hex')}`;
+      const fingerprint = createHash('sha256').update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
+      const begun = await idempotency.begin(storeKey, fingerprint);
+      if (begun.kind === 'replay') {
+        for (const [name, value] of Object.entries(begun.answer.headers)) res.setHeader(name, value);
+        res.setHeader('Idempotent-Replayed', 'true');
+        return send(res, begun.answer.status, begun.answer.body);
+      }
+      try {
+        const result = await run(handler, req);
+        const body = successBody(req.ctx, result.status, result.body);
+        await idempotency.finish(storeKey, fingerprint, { status: result.status, headers: result.headers ?? {}, body });
+        applyHeaders(req, res, result);
+        return send(res, result.status, body);
+      } catch (err) {
+        // A refusal is the answer to this request and is replayed like a success; anything else frees
+        // the key so that a retry does the work.
+        if (err instanceof ApiError && err.status < 500) {
+          await idempotency.finish(storeKey, fingerprint, { status: err.status, headers: err.headers ?? {}, body: errorBody(req.ctx, err) });
+        } else {
+          await idempotency.release(storeKey);
+        }
+        throw err;
+      }
     });
   }
   return router;
+}
+
+function applyHeaders(req: Request, res: Response, result: Result): void {
+  const teamId = (result.body as { data?: { team_id?: unknown } } | undefined)?.data?.team_id;
+  if (typeof teamId === 'string') req.ctx.resourceTeamId = teamId;
+  for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+}
+
+function answer(req: Request, res: Response, result: Result, cache: string | undefined): void {
+  applyHeaders(req, res, result);
+  if (req.method === 'GET' && result.status === 200) {
+    const etag = etagOf(result.body);
+    res.setHeader('ETag', etag);
+    if (cache) res.setHeader('Cache-Control', cache);
+    const updatedAt = (result.body as { data?: { updated_at?: unknown } } | undefined)?.data?.updated_at;
+    if (typeof updatedAt === 'string') res.setHeader('Last-Modified', new Date(updatedAt).toUTCString());
+    const ifNoneMatch = req.get('if-none-match');
+    if (ifNoneMatch !== undefined && matches(ifNoneMatch, etag)) return send(res, 304, undefined);
+  }
+  send(res, result.status, successBody(req.ctx, result.status, result.body));
 }

@@ -17,13 +17,15 @@ function meta(ctx: RequestContext, withTiming: boolean) {
   };
 }
 
-export function sendSuccess(res: Response, ctx: RequestContext, status: number, payload: object | undefined): void {
-  if (payload === undefined || status === 204 || status === 304) {
-    res.status(status).end();
-    return;
-  }
-  const body = { success: status < 400, ...payload, meta: meta(ctx, true) };
-  res.status(status).json(body);
+/** The envelope of a handler's payload; `undefined` for answers without a body (204, 304). */
+export function successBody(ctx: RequestContext, status: number, payload: object | undefined): object | undefined {
+  if (payload === undefined || status === 204 || status === 304) return undefined;
+  return { success: status < 400, ...payload, meta: meta(ctx, true) };
+}
+
+export function send(res: Response, status: number, body: unknown): void {
+  if (body === undefined) res.status(status).end();
+  else res.status(status).json(body);
 }
 
 interface ErrorLike {

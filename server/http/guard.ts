@@ -1,27 +1,54 @@
 // Runs before validation for every operation of the spec: names the operation on the request,
-// authenticates the caller and checks the one permission the spec requires of it. A missing
-// credential is 401 AUTH_REQUIRED; a caller without the permission is 403 PERM_DENIED.
-import { Router } from 'express';
+// authenticates the caller, spends from its rate-limit bucket, and checks the one permission the spec
+// requires. A missing credential is 401 AUTH_REQUIRED, a caller without the permission 403 PERM_DENIED,
+// an empty bucket 429 RATE_LIMIT_EXCEEDED.
+import { Router, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticate.ts';
+import type { Caller } from '../auth/caller.ts';
 import { requiredPermissions } from '../auth/permissions.ts';
 import { operationsById } from '../contract.ts';
+import type { RateLimitPolicy } from '../edge/rate-limit.ts';
 import { expressPath } from './bind.ts';
 import { ApiError } from './errors.ts';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="opsdeck"' };
 
-export function guardOperations(authenticator: Authenticator): Router {
+async function spend(limits: RateLimitPolicy, req: Request, res: Response, caller: Caller | null): Promise<void> {
+  const identity = caller ? (caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`) : null;
+  const verdict = await limits.check(req.ctx.operationId!, { identity, tier: caller?.tier ?? null, clientIp: req.ctx.clientIp });
+  if (!verdict) return;
+  res.setHeader('X-RateLimit-Limit', String(verdict.limit));
+  res.setHeader('X-RateLimit-Remaining', String(verdict.remaining));
+  res.setHeader('X-RateLimit-Reset', String(verdict.reset));
+  res.setHeader('X-RateLimit-Bucket', verdict.bucket);
+  if (!verdict.allowed) {
+    throw new ApiError('RATE_LIMIT_EXCEEDED', `Rate limit exceeded; retry in ${verdict.retryAfter} seconds`, {
+      headers: { 'Retry-After': String(verdict.retryAfter) },
+    });
+  }
+}
+
+export function guardOperations(authenticator: Authenticator, limits: RateLimitPolicy): Router {
   const router = Router();
   for (const [operationId, info] of operationsById) {
     const permission = requiredPermissions.get(operationId) ?? null;
-    router[info.method](expressPath(info.path), async (req, _res, next) => {
+    router[info.method](expressPath(info.path), async (req, res, next) => {
       req.ctx.operationId = operationId;
       req.ctx.params = { ...req.params } as Record<string, string>;
-      if (permission === null) return next();
-      const caller = await authenticator.authenticate(req).catch((err: unknown) => {
+      if (permission === null) {
+        await spend(limits, req, res, null);
+        return next();
+      }
+      let caller: Caller | null;
+      try {
+        caller = await authenticator.authenticate(req);
+      } catch (err) {
+        // Bad credentials spend from the client address's bucket, so guessing them is limited too.
+        await spend(limits, req, res, null);
         if (err instanceof ApiError && err.status === 401) throw new ApiError(err.code, err.message, { headers: CHALLENGE });
         throw err;
-      });
+      }
+      await spend(limits, req, res, caller);
       if (!caller) throw new ApiError('AUTH_REQUIRED', 'Authentication is required', { headers: CHALLENGE });
       req.ctx.caller = caller;
       if (!caller.permissions.has(permission)) {

@@ -27,8 +27,18 @@ export interface HandlerInput<O extends OperationId> {
 
 type Responses<O extends OperationId> = Operation<O>['responses'];
 
-/** Headers the middleware sets on every answer (request id, CORS), never the handler. */
-type FrameworkHeaders = 'X-Request-ID' | 'Access-Control-Allow-Origin';
+/** Headers the framework sets (request id, CORS, rate limits, validators, idempotency), never the handler. */
+type FrameworkHeaders =
+  | 'X-Request-ID'
+  | 'Access-Control-Allow-Origin'
+  | 'X-RateLimit-Limit'
+  | 'X-RateLimit-Remaining'
+  | 'X-RateLimit-Reset'
+  | 'X-RateLimit-Bucket'
+  | 'ETag'
+  | 'Last-Modified'
+  | 'Cache-Control'
+  | 'Idempotent-Replayed';
 
 /** Response headers the handler must or may set: the declared ones, less those the framework sets itself. */
 type HandlerHeaders<R> = R extends { headers: infer H }

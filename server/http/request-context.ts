@@ -18,6 +18,8 @@ export interface RequestContext {
   params: Record<string, string>;
   /** The team of the resource the request acted on, when the answer names one (for the audit log). */
   resourceTeamId: string | null;
+  /** From a matched If-Match: the `updated_at` the write must still find, so a racing write cannot slip in. */
+  expectedUpdatedAt: string | null;
 }
 
 declare module 'express-serve-static-core' {

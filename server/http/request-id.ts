@@ -24,6 +24,7 @@ export function requestContext(log: Logger): RequestHandler {
       caller: null,
       params: {},
       resourceTeamId: null,
+      expectedUpdatedAt: null,
     };
     next();
   };

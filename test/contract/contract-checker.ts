@@ -5,7 +5,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { isIP } from 'node:net';
 import type { Middleware } from 'openapi-fetch';
-import { operationsById, spec } from '../../server/contract.ts';
+import { operationsById, resolveRef, spec } from '../../server/contract.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -16,17 +16,6 @@ ajv.addSchema(spec as object, 'openapi.json');
 
 const pointer = (...parts: Array<string | number>): string =>
   parts.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
-
-/** Follows a local `$ref` (`#/components/responses/NotFound`) to what it names. */
-function resolve(node: unknown): unknown {
-  const ref = (node as { $ref?: string } | undefined)?.$ref;
-  if (!ref?.startsWith('#/')) return node;
-  const target = ref
-    .slice(2)
-    .split('/')
-    .reduce<unknown>((at, key) => (at as Record<string, unknown>)?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
-  return resolve(target);
-}
 
 const validators = new Map<string, ValidateFunction>();
 
@@ -70,7 +59,7 @@ export class ContractChecker {
     if (!info) return void this.violations.push({ request: label, status: response.status, problem: 'no such operation in the spec' });
     this.checked.push(`${info.operationId} ${response.status}`);
     const written = info.operation.responses?.[String(response.status)];
-    const declared = resolve(written) as { content?: Record<string, unknown> } | undefined;
+    const declared = resolveRef(written) as { content?: Record<string, unknown> } | undefined;
     if (!declared) {
       return void this.violations.push({ request: label, status: response.status, problem: `status ${response.status} is not declared` });
     }

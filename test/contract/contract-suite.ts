@@ -92,6 +92,8 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       expect(cursor.response.status).toBe(200);
       const trimmed = await client.GET('/api/v1/agents', { params: { query: { fields: ['hostname'], status: 'offline' } } });
       expect(trimmed.response.status).toBe(200);
+      const summary = await unwrap(client.GET('/api/v1/agents/summary'));
+      expect(summary.total).toBeGreaterThanOrEqual(0);
       if (options.stateful) {
         expect(offset.data!.pagination.mode).toBe('offset');
         expect(offset.data!.data).toHaveLength(2);

@@ -72,9 +72,9 @@ for (const backend of ['postgresql', 'pglite'] as const) {
 
       // The same hostname is free in another team.
       await repo.insertAgent(handle.db, { ...inserted, id: uuidv7(), team_id: otherTeam });
-      expect(await repo.deleteAgent(handle.db, id, [otherTeam])).toBe(false);
-      expect(await repo.deleteAgent(handle.db, id, teamIds)).toBe(true);
-      expect(await repo.deleteAgent(handle.db, id, teamIds)).toBe(false);
+      expect(await repo.deleteAgent(handle.db, id, [otherTeam])).toBeUndefined();
+      expect(await repo.deleteAgent(handle.db, id, teamIds)).toEqual({ team_id: team });
+      expect(await repo.deleteAgent(handle.db, id, teamIds)).toBeUndefined();
       expect(await repo.findAgent(handle.db, id, teamIds)).toBeUndefined();
     });
 

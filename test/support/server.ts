@@ -30,6 +30,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     OPSDECK_ADMIN_EMAIL: TEST_ADMIN.email,
     OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
     OPSDECK_DEMO_DATA: 'false',
+    // Generous limits, so tests that sign in often are not throttled; the rate-limit tests set their own.
+    RATE_LIMITS: JSON.stringify({
+      tiers: Object.fromEntries(['anonymous', 'authenticated', 'premium', 'admin'].map((tier) => [tier, { requests_per_minute: 600_000, burst: 100_000 }])),
+      limiters: { login: { requests_per_minute: 600_000, burst: 100_000 } },
+    }),
     REDIS_KEY_PREFIX: `opsdeck-test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`,
     ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),

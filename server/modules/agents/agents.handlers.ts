@@ -3,7 +3,7 @@ import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
 import type { AgentService } from './agents.service.ts';
 
-type AgentHandlers = Pick<HandlerMap, 'listAgents' | 'getAgent' | 'createAgent' | 'replaceAgent' | 'updateAgent' | 'deleteAgent'>;
+type AgentHandlers = Pick<HandlerMap, 'listAgents' | 'getAgentSummary' | 'getAgent' | 'createAgent' | 'replaceAgent' | 'updateAgent' | 'deleteAgent'>;
 
 export function agentHandlers(agents: AgentService): AgentHandlers {
   return {
@@ -15,6 +15,9 @@ export function agentHandlers(agents: AgentService): AgentHandlers {
         body: { data: items.map((agent) => pickFields(agent, query.fields)), pagination },
       };
     },
+    async getAgentSummary({ query, ctx }) {
+      return { status: 200, body: { data: await agents.summary(requireCaller(ctx), query.team_id) } };
+    },
     async getAgent({ params, ctx }) {
       return { status: 200, body: { data: await agents.get(requireCaller(ctx), params.agent_id) } };
     },
@@ -23,13 +26,13 @@ export function agentHandlers(agents: AgentService): AgentHandlers {
       return { status: 201, headers: { Location: `/api/v1/agents/${agent.id}` }, body: { data: agent } };
     },
     async replaceAgent({ params, body, ctx }) {
-      return { status: 200, body: { data: await agents.replace(requireCaller(ctx), params.agent_id, body) } };
+      return { status: 200, body: { data: await agents.replace(requireCaller(ctx), params.agent_id, body, ctx) } };
     },
     async updateAgent({ params, body, ctx }) {
-      return { status: 200, body: { data: await agents.patch(requireCaller(ctx), params.agent_id, body) } };
+      return { status: 200, body: { data: await agents.patch(requireCaller(ctx), params.agent_id, body, ctx) } };
     },
     async deleteAgent({ params, ctx }) {
-      await agents.delete(requireCaller(ctx), params.agent_id);
+      await agents.delete(requireCaller(ctx), params.agent_id, ctx);
       return { status: 204 };
     },
   };

@@ -90,19 +90,28 @@ export async function insertAgent(db: Executor, row: NewAgentRow): Promise<Agent
   return db.insertInto('agents').values(row).returning(agentColumns).executeTakeFirstOrThrow();
 }
 
-export async function updateAgent(db: Executor, id: string, teamIds: readonly string[], changes: AgentRowUpdate): Promise<AgentRow | undefined> {
+/** `expectedUpdatedAt`: change the row only if it is still that version (an If-Match that held). */
+export async function updateAgent(
+  db: Executor,
+  id: string,
+  teamIds: readonly string[],
+  changes: AgentRowUpdate,
+  expectedUpdatedAt?: string | null,
+): Promise<AgentRow | undefined> {
   if (teamIds.length === 0) return undefined;
-  return db
-    .updateTable('agents')
-    .set({ ...changes, updated_at: sql`now()` })
-    .where('id', '=', id)
-    .where('team_id', 'in', teamIds)
-    .returning(agentColumns)
-    .executeTakeFirst();
+  let query = db.updateTable('agents').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id).where('team_id', 'in', teamIds);
+  if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
+  return query.returning(agentColumns).executeTakeFirst();
 }
 
-export async function deleteAgent(db: Executor, id: string, teamIds: readonly string[]): Promise<boolean> {
-  if (teamIds.length === 0) return false;
-  const result = await db.deleteFrom('agents').where('id', '=', id).where('team_id', 'in', teamIds).executeTakeFirst();
-  return result.numDeletedRows > 0n;
+export async function deleteAgent(db: Executor, id: string, teamIds: readonly string[], expectedUpdatedAt?: string | null): Promise<{ team_id: string } | undefined> {
+  if (teamIds.length === 0) return undefined;
+  let query = db.deleteFrom('agents').where('id', '=', id).where('team_id', 'in', teamIds);
+  if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
+  return query.returning('team_id').executeTakeFirst();
+}
+
+/** Agents counted by status and platform. */
+export async function countByStatusAndPlatform(db: Executor, teamIds: readonly string[]) {
+  return inTeams(db, teamIds).select(['status', 'platform', sql<number>`count(*)::int`.as('n')]).groupBy(['status', 'platform']).execute();
 }

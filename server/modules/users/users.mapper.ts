@@ -9,6 +9,7 @@ export function toUser(row: PublicUserRow): User {
     email: row.email,
     name: row.name,
     role: row.role,
+    rate_tier: row.rate_tier,
     active: row.active,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),

@@ -10,7 +10,7 @@ export const SORTABLE_FIELDS = ['email', 'name', 'role', 'created_at'] as const;
 export type UserSortField = (typeof SORTABLE_FIELDS)[number];
 
 // The password hash is selected only where a password is checked (`findLoginByEmail`), never listed.
-const userColumns = ['id', 'email', 'name', 'role', 'active', 'password_changed_at', 'created_at', 'updated_at'] as const;
+const userColumns = ['id', 'email', 'name', 'role', 'rate_tier', 'active', 'password_changed_at', 'created_at', 'updated_at'] as const;
 export type PublicUserRow = Omit<UserRow, 'password_hash'>;
 
 export interface UserFilter {
@@ -76,6 +76,7 @@ export async function findCaller(db: Executor, id: string): Promise<(PublicUserR
       'users.email',
       'users.name',
       'users.role',
+      'users.rate_tier',
       'users.active',
       'users.password_changed_at',
       'users.created_at',

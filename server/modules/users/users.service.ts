@@ -59,6 +59,7 @@ export class UserService {
         email: input.email,
         name: input.name,
         role: input.role,
+        rate_tier: input.rate_tier ?? 'standard',
         password_hash: await hashPassword(input.password ?? generated!),
       })
       .catch((err: unknown) => conflictOnEmail(err, input.email));
@@ -70,7 +71,8 @@ export class UserService {
     if (self && ((patch.role !== undefined && patch.role !== caller.role) || patch.active === false)) {
       throw new ApiError('RES_CONFLICT', 'Administrators cannot demote or deactivate themselves; ask another administrator');
     }
-    const changes: { name?: string; role?: Schemas['RoleName']; active?: boolean } = {};
+    const changes: { name?: string; role?: Schemas['RoleName']; active?: boolean; rate_tier?: Schemas['User']['rate_tier'] } = {};
+    if (patch.rate_tier !== undefined) changes.rate_tier = patch.rate_tier;
     if (patch.name !== undefined) changes.name = patch.name;
     if (patch.role !== undefined) changes.role = patch.role;
     if (patch.active !== undefined) changes.active = patch.active;

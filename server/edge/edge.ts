@@ -1,0 +1,31 @@
+// The edge's shared state, on Redis when one is configured (every server process shares it) or in
+// this process otherwise; start-up says which.
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.ts';
+import { MemoryRateLimiter, RateLimitPolicy, RedisRateLimiter, rateLimitSettings } from './rate-limit.ts';
+import { MemoryTaggedCache, RedisTaggedCache, type TaggedCache } from './tagged-cache.ts';
+
+export interface Edge {
+  rateLimits: RateLimitPolicy;
+  idempotency: IdempotencyStore;
+  cache: TaggedCache;
+}
+
+// A limiter that cannot reach Redis costs a request at most this long before it fails open.
+const LIMITER_TIMEOUT_MS = 150;
+
+export function createEdge(config: Config, redis: Redis | undefined, log: Logger): Edge {
+  const settings = rateLimitSettings(config.rateLimitsEnabled, config.rateLimitOverrides as never);
+  if (!redis) {
+    log.info('edge: no Redis, so rate limits, idempotency keys and the cache live in this process only');
+    return { rateLimits: new RateLimitPolicy(new MemoryRateLimiter(), settings), idempotency: new MemoryIdempotencyStore(), cache: new MemoryTaggedCache() };
+  }
+  const prefix = config.redisKeyPrefix;
+  return {
+    rateLimits: new RateLimitPolicy(new RedisRateLimiter(redis, prefix, log, LIMITER_TIMEOUT_MS), settings),
+    idempotency: new RedisIdempotencyStore(redis, prefix, log),
+    cache: new RedisTaggedCache(redis, prefix, log),
+  };
+}

@@ -1,0 +1,182 @@
+// Rate limits as the spec declares them (`x-rate-limits`, and each operation's `x-rate-limit`):
+// a token bucket per caller, kept in Redis by one Lua script per request so every server process
+// shares it atomically; in this process's memory when no Redis is configured. While Redis does not
+// answer, the policy of `when_redis_fails` applies (allow, and log).
+import type { Redis } from 'ioredis';
+import { operationsById, spec } from '../contract.ts';
+import type { Logger } from '../logger.ts';
+import { withTimeout } from '../db/database.ts';
+
+export interface Bucket {
+  requests_per_minute: number;
+  burst: number;
+}
+
+interface RateLimitSpec {
+  when_redis_fails: 'allow';
+  tiers: Record<'anonymous' | 'authenticated' | 'premium' | 'admin', Bucket>;
+  limiters: Record<string, Bucket>;
+}
+
+export type Tier = keyof RateLimitSpec['tiers'];
+
+export const rateLimits = (spec as unknown as { 'x-rate-limits': RateLimitSpec })['x-rate-limits'];
+
+/** Each operation's rule: the caller's tier, a named limiter, or none. */
+export const operationLimits: ReadonlyMap<string, 'tier' | 'exempt' | string> = new Map(
+  [...operationsById.values()].map(({ operationId, operation }) => {
+    const rule = (operation as { 'x-rate-limit'?: string })['x-rate-limit'];
+    if (rule === undefined) throw new Error(`${operationId} must declare x-rate-limit`);
+    if (rule !== 'tier' && rule !== 'exempt' && !(rule in rateLimits.limiters)) throw new Error(`${operationId}: unknown limiter ${rule}`);
+    return [operationId, rule];
+  }),
+);
+
+export interface Verdict {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Epoch seconds when the bucket is full again. */
+  reset: number;
+  /** Seconds until one token is back (for Retry-After). */
+  retryAfter: number;
+}
+
+export interface RateLimiter {
+  take(key: string, bucket: Bucket): Promise<Verdict | null>;
+}
+
+// Token bucket: the hash holds tokens and the time they were counted. Time comes from Redis itself,
+// so processes with skewed clocks still agree. Returns allowed, tokens left (floored), ms until full,
+// ms until the next token.
+const TOKEN_BUCKET = `
+local rate = tonumber(ARGV[1]) / 60000
+local capacity = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+local full_in = math.ceil((capacity - tokens) / rate)
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], full_in + 1000)
+local next_in = 0
+if tokens < 1 then next_in = math.ceil((1 - tokens) / rate) end
+return { allowed, math.floor(tokens), full_in, next_in, now }
+`;
+
+function verdict(bucket: Bucket, allowed: boolean, tokens: number, fullInMs: number, nextInMs: number, nowMs: number): Verdict {
+  return {
+    allowed,
+    limit: bucket.burst,
+    remaining: Math.max(0, Math.floor(tokens)),
+    reset: Math.ceil((nowMs + fullInMs) / 1000),
+    retryAfter: Math.max(1, Math.ceil(nextInMs / 1000)),
+  };
+}
+
+export class RedisRateLimiter implements RateLimiter {
+  readonly #redis: Redis & { opsdeckTokenBucket?: (key: string, rate: number, burst: number) => Promise<number[]> };
+  readonly #prefix: string;
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+
+  constructor(redis: Redis, prefix: string, log: Logger, timeoutMs: number) {
+    redis.defineCommand('opsdeckTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET });
+    this.#redis = redis;
+    this.#prefix = `${prefix}rl:`;
+    this.#log = log;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** `null` when Redis did not answer in time: the caller applies `when_redis_fails`. */
+  async take(key: string, bucket: Bucket): Promise<Verdict | null> {
+    try {
+      const run = this.#redis.opsdeckTokenBucket!(`${this.#prefix}${key}`, bucket.requests_per_minute, bucket.burst);
+      const [allowed, tokens, fullIn, nextIn, now] = await withTimeout(run, this.#timeoutMs, `rate limiter: redis did not answer within ${this.#timeoutMs} ms`);
+      return verdict(bucket, allowed === 1, tokens!, fullIn!, nextIn!, now!);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, key }, 'rate limiter: redis failed, request allowed');
+      return null;
+    }
+  }
+}
+
+export class MemoryRateLimiter implements RateLimiter {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  async take(key: string, bucket: Bucket): Promise<Verdict> {
+    const now = Date.now();
+    const rate = bucket.requests_per_minute / 60_000;
+    const state = this.#buckets.get(key) ?? { tokens: bucket.burst, at: now };
+    let tokens = Math.min(bucket.burst, state.tokens + (now - state.at) * rate);
+    const allowed = tokens >= 1;
+    if (allowed) tokens -= 1;
+    if (this.#buckets.size > 100_000) this.#buckets.clear();
+    this.#buckets.set(key, { tokens, at: now });
+    return verdict(bucket, allowed, tokens, Math.ceil((bucket.burst - tokens) / rate), tokens < 1 ? Math.ceil((1 - tokens) / rate) : 0, now);
+  }
+}
+
+export interface RateLimitSettings {
+  enabled: boolean;
+  tiers: RateLimitSpec['tiers'];
+  limiters: RateLimitSpec['limiters'];
+}
+
+/** The spec's limits, with configuration's overrides (RATE_LIMITS) on top. */
+export function rateLimitSettings(enabled: boolean, overrides: Partial<Pick<RateLimitSpec, 'tiers' | 'limiters'>>): RateLimitSettings {
+  return {
+    enabled,
+    tiers: { ...rateLimits.tiers, ...overrides.tiers },
+    limiters: { ...rateLimits.limiters, ...overrides.limiters },
+  };
+}
+
+export interface Subject {
+  /** `api_key:<id>`, `user:<id>`; absent for an anonymous caller (its address is used). */
+  identity: string | null;
+  tier: Exclude<Tier, 'anonymous'> | null;
+  clientIp: string;
+}
+
+/** Decides which bucket a request spends from, and spends it. */
+export class RateLimitPolicy {
+  readonly #limiter: RateLimiter;
+  readonly #settings: RateLimitSettings;
+
+  constructor(limiter: RateLimiter, settings: RateLimitSettings) {
+    this.#limiter = limiter;
+    this.#settings = settings;
+  }
+
+  /** `null` when the operation is exempt, limits are off, or the limiter failed open. */
+  async check(operationId: string, subject: Subject): Promise<(Verdict & { bucket: string }) | null> {
+    const rule = operationLimits.get(operationId);
+    if (!this.#settings.enabled || rule === undefined || rule === 'exempt') return null;
+    let key: string;
+    let bucket: Bucket;
+    let label: string;
+    if (rule !== 'tier') {
+      key = `${rule}:${subject.clientIp}`;
+      bucket = this.#settings.limiters[rule]!;
+      label = key;
+    } else if (subject.identity && subject.tier) {
+      key = subject.identity;
+      bucket = this.#settings.tiers[subject.tier];
+      label = `${subject.identity}/${subject.tier}`;
+    } else {
+      key = `ip:${subject.clientIp}`;
+      bucket = this.#settings.tiers.anonymous;
+      label = `${key}/anonymous`;
+    }
+    const verdict = await this.#limiter.take(key, bucket);
+    return verdict && { ...verdict, bucket: label };
+  }
+}
