@@ -6,7 +6,7 @@ import { declaresParameter, operationsById } from '../contract.ts';
 import { cacheControl, etagOf, matches, representationOf } from '../edge/conditional.ts';
 import type { IdempotencyStore } from '../edge/idempotency.ts';
 import { errorBody, send, successBody } from './envelope.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, movedOn } from './errors.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 
 interface Result {
@@ -50,7 +50,7 @@ export function bindOperations(handlers: HandlerMap, idempotency: IdempotencySto
       if (representation && ifMatch !== undefined) {
         const current = await run(handlerOf(representation.operationId), req);
         if (!matches(ifMatch, etagOf(current.body))) {
-          throw new ApiError('RES_PRECONDITION_FAILED', 'The resource changed since the version in If-Match; read it again');
+          throw movedOn('resource');
         }
         const updatedAt = (current.body as { data?: { updated_at?: unknown } } | undefined)?.data?.updated_at;
         if (typeof updatedAt === 'string') req.ctx.expectedUpdatedAt = updatedAt;

@@ -25,6 +25,10 @@ export class ApiError extends Error {
 
 export const notFound = (what: string, id: string): ApiError => new ApiError('RES_NOT_FOUND', `${what} ${id} not found`);
 
+/** A write whose If-Match held when checked, but whose row changed before it (a racing write won). */
+export const movedOn = (what: string): ApiError =>
+  new ApiError('RES_PRECONDITION_FAILED', `The ${what} changed since the version in If-Match; read it again`);
+
 export const invalidParameter = (field: string, message: string, value?: unknown): ApiError =>
   new ApiError('VAL_INVALID_PARAMETER', `Invalid query parameter ${field}: ${message}`, {
     details: [{ field, message, ...(value === undefined ? {} : { value }) }],

@@ -6,7 +6,7 @@ import type { Caller } from '../../auth/caller.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { AgentRowUpdate } from '../../db/schema.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
-import { ApiError, notFound } from '../../http/errors.ts';
+import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
@@ -157,7 +157,7 @@ export class AgentService {
   /** After a write found no row: 412 when an If-Match version moved on, else 404. */
   async #missingOrMoved(caller: Caller, id: string, ctx: RequestContext): Promise<ApiError> {
     if (ctx.expectedUpdatedAt && (await repo.findAgent(this.#db, id, caller.teamIds))) {
-      return new ApiError('RES_PRECONDITION_FAILED', 'The agent changed since the version in If-Match; read it again');
+      return movedOn('agent');
     }
     return notFound('Agent', id);
   }

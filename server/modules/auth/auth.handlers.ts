@@ -20,7 +20,7 @@ export function authHandlers(auth: AuthService): AuthHandlers {
       return { status: 200, body: { data: await auth.profile(requireCaller(ctx)) } };
     },
     async updateProfile({ body, ctx }) {
-      return { status: 200, body: { data: await auth.updateProfile(requireCaller(ctx), body) } };
+      return { status: 200, body: { data: await auth.updateProfile(requireCaller(ctx), body, ctx.expectedUpdatedAt) } };
     },
     async changePassword({ body, ctx }) {
       await auth.changePassword(requireCaller(ctx), body);

@@ -9,7 +9,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from '../../auth/pass
 import { sha256 } from '../../auth/secrets.ts';
 import type { TokenService } from '../../auth/tokens.ts';
 import type { Database } from '../../db/schema.ts';
-import { ApiError, notFound } from '../../http/errors.ts';
+import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import * as users from '../users/users.repository.ts';
 import { toUser, type User } from '../users/users.mapper.ts';
 import * as sessions from './sessions.repository.ts';
@@ -73,10 +73,10 @@ export class AuthService {
     return toUser(row);
   }
 
-  async updateProfile(caller: Caller, patch: components['schemas']['ProfilePatch']): Promise<User> {
+  async updateProfile(caller: Caller, patch: components['schemas']['ProfilePatch'], expectedUpdatedAt: string | null): Promise<User> {
     if (patch.name === undefined) return this.profile(caller);
-    const row = await users.updateUser(this.#db, caller.userId, { name: patch.name });
-    if (!row) throw notFound('User', caller.userId);
+    const row = await users.updateUser(this.#db, caller.userId, { name: patch.name }, expectedUpdatedAt);
+    if (!row) throw expectedUpdatedAt ? movedOn('profile') : notFound('User', caller.userId);
     return toUser(row);
   }
 

@@ -22,10 +22,10 @@ export function teamHandlers(teams: TeamService): TeamHandlers {
       return { status: 200, body: { data: await teams.get(requireCaller(ctx), params.team_id) } };
     },
     async updateTeam({ params, body, ctx }) {
-      return { status: 200, body: { data: await teams.update(requireCaller(ctx), params.team_id, body) } };
+      return { status: 200, body: { data: await teams.update(requireCaller(ctx), params.team_id, body, ctx.expectedUpdatedAt) } };
     },
     async deleteTeam({ params, ctx }) {
-      await teams.delete(requireCaller(ctx), params.team_id);
+      await teams.delete(requireCaller(ctx), params.team_id, ctx.expectedUpdatedAt);
       return { status: 204 };
     },
     async listTeamMembers({ params, query, ctx }) {

@@ -44,12 +44,17 @@ export async function insertTeam(db: Executor, row: { id: string; name: string; 
   await db.insertInto('teams').values(row).execute();
 }
 
-export async function updateTeam(db: Executor, id: string, changes: { name?: string; description?: string | null }): Promise<void> {
-  await db.updateTable('teams').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id).execute();
+/** `expectedUpdatedAt`: change the team only if it is still that version (an If-Match that held). */
+export async function updateTeam(db: Executor, id: string, changes: { name?: string; description?: string | null }, expectedUpdatedAt: string | null): Promise<boolean> {
+  let query = db.updateTable('teams').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id);
+  if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
+  return (await query.executeTakeFirst()).numUpdatedRows > 0n;
 }
 
-export async function deleteTeam(db: Executor, id: string): Promise<void> {
-  await db.deleteFrom('teams').where('id', '=', id).execute();
+export async function deleteTeam(db: Executor, id: string, expectedUpdatedAt: string | null): Promise<boolean> {
+  let query = db.deleteFrom('teams').where('id', '=', id);
+  if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
+  return (await query.executeTakeFirst()).numDeletedRows > 0n;
 }
 
 export async function ownsResources(db: Executor, id: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import type { Caller } from '../../auth/caller.ts';
 import { cursorValue } from '../../db/keyset.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { Database } from '../../db/schema.ts';
-import { ApiError, notFound } from '../../http/errors.ts';
+import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
@@ -80,19 +80,22 @@ export class TeamService {
     return toTeam((await repo.findTeam(this.#db, id, null))!);
   }
 
-  async update(caller: Caller, id: string, patch: components['schemas']['TeamPatch']): Promise<Team> {
+  async update(caller: Caller, id: string, patch: components['schemas']['TeamPatch'], expectedUpdatedAt: string | null): Promise<Team> {
     await this.get(caller, id);
     const changes: { name?: string; description?: string | null } = {};
     if (patch.name !== undefined) changes.name = patch.name;
     if (patch.description !== undefined) changes.description = patch.description;
-    if (Object.keys(changes).length > 0) await repo.updateTeam(this.#db, id, changes).catch((err: unknown) => conflictOnName(err, patch.name));
+    if (Object.keys(changes).length > 0) {
+      const updated = await repo.updateTeam(this.#db, id, changes, expectedUpdatedAt).catch((err: unknown) => conflictOnName(err, patch.name));
+      if (!updated) throw movedOn('team');
+    }
     return this.get(caller, id);
   }
 
-  async delete(caller: Caller, id: string): Promise<void> {
+  async delete(caller: Caller, id: string, expectedUpdatedAt: string | null): Promise<void> {
     await this.get(caller, id);
     if (await repo.ownsResources(this.#db, id)) throw new ApiError('RES_CONFLICT', `Team ${id} still owns agents; move or delete them first`);
-    await repo.deleteTeam(this.#db, id);
+    if (!(await repo.deleteTeam(this.#db, id, expectedUpdatedAt))) throw movedOn('team');
   }
 
   async members(caller: Caller, teamId: string, query: ListQuery, ctx: RequestContext): Promise<{ items: TeamMember[]; pagination: Pagination }> {

@@ -20,10 +20,10 @@ export function userHandlers(users: UserService): UserHandlers {
       return { status: 200, body: { data: await users.get(params.user_id) } };
     },
     async updateUser({ params, body, ctx }) {
-      return { status: 200, body: { data: await users.update(requireCaller(ctx), params.user_id, body) } };
+      return { status: 200, body: { data: await users.update(requireCaller(ctx), params.user_id, body, ctx.expectedUpdatedAt) } };
     },
     async deleteUser({ params, ctx }) {
-      await users.delete(requireCaller(ctx), params.user_id);
+      await users.delete(requireCaller(ctx), params.user_id, ctx.expectedUpdatedAt);
       return { status: 204 };
     },
     async listRoles() {

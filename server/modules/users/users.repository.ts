@@ -51,11 +51,17 @@ export const findPasswordHash = async (db: Executor, id: string): Promise<string
 export const insertUser = (db: Executor, row: Insertable<UsersTable>): Promise<PublicUserRow> =>
   db.insertInto('users').values(row).returning(userColumns).executeTakeFirstOrThrow();
 
-export const updateUser = (db: Executor, id: string, changes: Updateable<UsersTable>): Promise<PublicUserRow | undefined> =>
-  db.updateTable('users').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id).returning(userColumns).executeTakeFirst();
+/** `expectedUpdatedAt`: change the user only if it is still that version (an If-Match that held). */
+export function updateUser(db: Executor, id: string, changes: Updateable<UsersTable>, expectedUpdatedAt: string | null = null): Promise<PublicUserRow | undefined> {
+  let query = db.updateTable('users').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id);
+  if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
+  return query.returning(userColumns).executeTakeFirst();
+}
 
-export async function deleteUser(db: Executor, id: string): Promise<boolean> {
-  return (await db.deleteFrom('users').where('id', '=', id).executeTakeFirst()).numDeletedRows > 0n;
+export async function deleteUser(db: Executor, id: string, expectedUpdatedAt: string | null = null): Promise<boolean> {
+  let query = db.deleteFrom('users').where('id', '=', id);
+  if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
+  return (await query.executeTakeFirst()).numDeletedRows > 0n;
 }
 
 export async function countActiveAdmins(db: Executor): Promise<number> {

@@ -8,7 +8,7 @@ import { hashPassword, oneTimePassword } from '../../auth/passwords.ts';
 import { cursorValue } from '../../db/keyset.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { Database } from '../../db/schema.ts';
-import { ApiError, notFound } from '../../http/errors.ts';
+import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
@@ -66,7 +66,7 @@ export class UserService {
     return { ...toUser(row), ...(generated ? { one_time_password: generated } : {}) };
   }
 
-  async update(caller: Caller, id: string, patch: Schemas['UserPatch']): Promise<User> {
+  async update(caller: Caller, id: string, patch: Schemas['UserPatch'], expectedUpdatedAt: string | null): Promise<User> {
     const self = caller.userId === id;
     if (self && ((patch.role !== undefined && patch.role !== caller.role) || patch.active === false)) {
       throw new ApiError('RES_CONFLICT', 'Administrators cannot demote or deactivate themselves; ask another administrator');
@@ -78,16 +78,16 @@ export class UserService {
     if (patch.active !== undefined) changes.active = patch.active;
     if (Object.keys(changes).length === 0) return this.get(id);
     const row = await this.#db.transaction().execute(async (trx) => {
-      const updated = await repo.updateUser(trx, id, changes);
+      const updated = await repo.updateUser(trx, id, changes, expectedUpdatedAt);
       if (updated && patch.active === false) await revokeAllOfUser(trx, id);
       return updated;
     });
-    if (!row) throw notFound('User', id);
+    if (!row) throw expectedUpdatedAt ? movedOn('user') : notFound('User', id);
     return toUser(row);
   }
 
-  async delete(caller: Caller, id: string): Promise<void> {
+  async delete(caller: Caller, id: string, expectedUpdatedAt: string | null): Promise<void> {
     if (caller.userId === id) throw new ApiError('RES_CONFLICT', 'Administrators cannot delete themselves; ask another administrator');
-    if (!(await repo.deleteUser(this.#db, id))) throw notFound('User', id);
+    if (!(await repo.deleteUser(this.#db, id, expectedUpdatedAt))) throw expectedUpdatedAt ? movedOn('user') : notFound('User', id);
   }
 }
