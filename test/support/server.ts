@@ -1,4 +1,5 @@
 // Starts a real Opsdeck server in-process on a fresh database, with response validation on.
+import type { Redis } from 'ioredis';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
@@ -11,13 +12,26 @@ export interface TestServer extends RunningServer {
   /** The administrator's access token; it is a member of `teamId`, its only team. */
   readonly adminToken: string;
   readonly teamId: string;
+  /** The prefix of this server's Redis keys. */
+  readonly redisKeyPrefix: string;
   /** Plain HTTP as the administrator (pass `headers.authorization` to act as someone else). */
   call(method: string, path: string, options?: Parameters<typeof http>[3]): Promise<RawResponse>;
   close(): Promise<void>;
 }
 
+/** Deletes every key under a prefix (SCAN, so a big Redis is not blocked). */
+export async function dropKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const testDatabase = await createTestDatabase();
+  const redisKeyPrefix = `opsdeck-test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
   const redisUrl = await testRedis();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -35,7 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       tiers: Object.fromEntries(['anonymous', 'authenticated', 'premium', 'admin'].map((tier) => [tier, { requests_per_minute: 600_000, burst: 100_000 }])),
       limiters: { login: { requests_per_minute: 600_000, burst: 100_000 } },
     }),
-    REDIS_KEY_PREFIX: `opsdeck-test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`,
+    REDIS_KEY_PREFIX: redisKeyPrefix,
     ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
@@ -48,9 +62,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     testDatabase,
     adminToken,
     teamId,
+    redisKeyPrefix: config.redisKeyPrefix,
     call: (method, path, options = {}) =>
       http(running.url, method, path, { ...options, headers: { authorization: `Bearer ${adminToken}`, ...options.headers } }),
     async close() {
+      if (running.redis?.status === 'ready') await dropKeys(running.redis, redisKeyPrefix);
       await running.stop();
       await testDatabase.drop();
     },
