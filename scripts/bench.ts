@@ -1,21 +1,30 @@
 // Opsdeck throughput bench: requests/s, p50/p99 latency and server RSS of Opsdeck against two baselines
-// that run the very same SQL (a bare node:http + pg server, and a plain Express 5 + pg app), for
+// that run the same SQL (a bare node:http + pg server, and a plain Express 5 + pg app), for
 // GET /api/v1/agents/{id} and GET /api/v1/agents?limit=50, on a real PostgreSQL seeded with N agents.
-// Each server runs alone in its own child process (so RSS is its own); autocannon drives it from here.
+// Opsdeck runs twice: with its edge off (no rate limits, no Redis) and on (every request runs the
+// token-bucket Lua script in Redis, under limits too generous to refuse anything), which shows what the
+// edge costs per request; the two run side by side and are measured alternately (off, on, on, off), so
+// that drift in the machine's load does not pass for the edge. Opsdeck requires a caller: the bench signs
+// its administrator in, makes a team through the API, seeds the agents into it, and sends the token with
+// every request (the baselines get it and ignore it). Each server runs in its own child process (so RSS
+// is its own); autocannon drives it from here.
 //
 //   npm run bench -- --duration 5 --agents 5000      (defaults: --duration 10 --agents 10000
 //                                                      --warmup 2 --connections 50)
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
-// database opsdeck_bench_<random> there and drops it at the end. Progress goes to stderr as JSON lines;
-// stdout gets the table and then exactly one JSON line with every figure. It is a measurement, not a
-// test: the exit code is 0 whenever the bench ran, 1 when it could not (e.g. no PostgreSQL).
+// database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
+// redis://127.0.0.1:6379; the edge-on run uses keys under opsdeck-bench:<random>: and removes them at the
+// end; without Redis that run is left out. Progress goes to stderr as JSON lines; stdout gets the table
+// and then exactly one JSON line with every figure. It is a measurement, not a test: the exit code is 0
+// whenever the bench ran, 1 when it could not (e.g. no PostgreSQL).
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import pg from 'pg';
 import { createBenchDatabase, DatabaseUnreachableError, DEFAULT_ADMIN_URL, type BenchDatabase } from './bench/database.ts';
-import { ENDPOINTS, runLoad, stopLoad, type EndpointName } from './bench/load.ts';
+import { ENDPOINTS, meanOf, runLoad, stopLoad, type EndpointName, type LoadFigures } from './bench/load.ts';
 import { log, redactUrl } from './bench/log.ts';
-import { printReport, ratios, toMb, type Report, type Results } from './bench/report.ts';
+import { DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
+import { edgeCost, printReport, ratios, toMb, type Report, type Results } from './bench/report.ts';
 import { seedAgents } from './bench/seed.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
@@ -25,6 +34,7 @@ interface Settings {
   warmupS: number;
   connections: number;
   adminUrl: string;
+  redisUrl: string;
 }
 
 function readSettings(): Settings {
@@ -48,17 +58,26 @@ function readSettings(): Settings {
     warmupS: int('warmup', values.warmup, 0, 600),
     connections: int('connections', values.connections, 1, 10_000),
     adminUrl: process.env.BENCH_DATABASE_URL || DEFAULT_ADMIN_URL,
+    redisUrl: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL,
   };
 }
 
 let database: BenchDatabase | undefined;
+/** The Redis keys of the edge-on run, once it started. */
+let redisKeys: { url: string; prefix: string } | undefined;
 let cleaning: Promise<void> | undefined;
 
-/** Stops every child server and drops the bench database; safe to call more than once. */
+/** Stops every child server, drops the bench database and the run's Redis keys; safe to call more than once. */
 function cleanup(): Promise<void> {
   return (cleaning ??= (async () => {
     stopLoad();
     killAllServers();
+    if (redisKeys) {
+      const { url, prefix } = redisKeys;
+      await dropRedisKeys(url, prefix)
+        .then((keys) => log.info('removed the run\'s Redis keys', { prefix, keys }))
+        .catch((err: unknown) => log.error('could not remove the run\'s Redis keys; they expire by themselves', { prefix, error: String(err) }));
+    }
     if (database) {
       const { name } = database;
       await database
@@ -76,15 +95,29 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** One GET of each endpoint before the load: the server answers, and its agent is field for field the others'. */
-async function probe(server: ServerUnderTest, id: string): Promise<unknown> {
-  const one = await fetch(`${server.url}/api/v1/agents/${id}`);
+/**
+ * One GET of each endpoint before the load: the server answers, and its agent is field for field the others'.
+ * Of Opsdeck it also checks the edge: an ETag always, rate-limit headers exactly when the edge is on (so a
+ * Redis that fails open cannot pass for the edge).
+ */
+async function probe(server: ServerUnderTest, id: string, headers: Record<string, string>): Promise<unknown> {
+  const label = SERVERS[server.name].label;
+  const one = await fetch(`${server.url}/api/v1/agents/${id}`, { headers });
   const body = (await one.json()) as { data?: unknown };
-  if (one.status !== 200 || !body.data) throw new Error(`${SERVERS[server.name].label}: GET /api/v1/agents/${id} answered ${one.status}`);
-  const list = await fetch(`${server.url}/api/v1/agents?limit=50`);
+  if (one.status !== 200 || !body.data) throw new Error(`${label}: GET /api/v1/agents/${id} answered ${one.status}: ${JSON.stringify(body)}`);
+  const list = await fetch(`${server.url}/api/v1/agents?limit=50`, { headers });
   const page = (await list.json()) as { data?: unknown[]; pagination?: { total?: number } };
   if (list.status !== 200 || (page.data?.length !== 50 && page.data?.length !== page.pagination?.total)) {
-    throw new Error(`${SERVERS[server.name].label}: GET /api/v1/agents?limit=50 answered ${list.status} with ${page.data?.length} items`);
+    throw new Error(`${label}: GET /api/v1/agents?limit=50 answered ${list.status} with ${page.data?.length} items`);
+  }
+  if (server.name === 'opsdeck' || server.name === 'opsdeck_edge_off') {
+    const edgeOn = server.name === 'opsdeck';
+    for (const answer of [one, list]) {
+      if (!answer.headers.get('etag')) throw new Error(`${label}: a GET answered no ETag`);
+      if (answer.headers.has('x-ratelimit-limit') !== edgeOn) {
+        throw new Error(`${label}: a GET answered ${edgeOn ? 'no' : ''} X-RateLimit-* headers${edgeOn ? ' (is Redis failing open?)' : ''}`);
+      }
+    }
   }
   return body.data;
 }
@@ -109,6 +142,7 @@ async function main(): Promise<void> {
     warmup_s: settings.warmupS,
     connections: settings.connections,
     postgres: redactUrl(settings.adminUrl),
+    redis: redactUrl(settings.redisUrl),
   });
 
   try {
@@ -123,7 +157,22 @@ async function main(): Promise<void> {
   }
   log.info('created the bench database and applied the migrations', { database: database.name });
 
-  const seeded = await seedAgents(database.url, settings.agents);
+  const redis = await redisVersion(settings.redisUrl);
+  if (redis === undefined) log.warn('Redis does not answer: the edge-on run of Opsdeck is left out', { redis: redactUrl(settings.redisUrl) });
+  const opsdeck = opsdeckSetup(settings.redisUrl);
+
+  // The bench's caller and team come from Opsdeck itself; the agents are seeded into that team.
+  const setupServer = await startServerProcess('opsdeck_edge_off', { databaseUrl: database.url, teamId: undefined, config: opsdeck.edgeOff });
+  let access: { token: string; teamId: string };
+  try {
+    access = await signInAndMakeTeam(setupServer.url);
+  } finally {
+    await setupServer.stop();
+  }
+  log.info('signed in and made the bench team', { team_id: access.teamId });
+  const headers = { authorization: `Bearer ${access.token}` };
+
+  const seeded = await seedAgents(database.url, access.teamId, settings.agents);
   log.info('seeded', { agents: seeded.agents, ms: seeded.ms, sample_ids: seeded.sampleIds.length });
   const postgres = await postgresVersion(database.url);
 
@@ -131,41 +180,71 @@ async function main(): Promise<void> {
   const idleRss: Partial<Record<ServerName, number>> = {};
   const endpoints = Object.keys(ENDPOINTS) as EndpointName[];
   let reference: { server: ServerName; agent: unknown } | undefined;
+  const configOf: Partial<Record<ServerName, Record<string, string>>> = { opsdeck_edge_off: opsdeck.edgeOff, opsdeck: opsdeck.edgeOn };
 
-  for (const name of ['bare', 'express', 'opsdeck'] as const satisfies ServerName[]) {
-    const server = await startServerProcess(name, database.url);
+  const start = async (name: ServerName): Promise<ServerUnderTest> => {
+    if (name === 'opsdeck') redisKeys = { url: opsdeck.redisUrl, prefix: opsdeck.redisKeyPrefix };
+    const server = await startServerProcess(name, { databaseUrl: database!.url, teamId: access.teamId, config: configOf[name] ?? {} });
     log.info('server started', { server: name, url: server.url, pid: server.pid, idle_rss_mb: toMb(server.idleRss) });
     idleRss[name] = toMb(server.idleRss);
-    try {
-      const agent = await probe(server, seeded.sampleIds[0]!);
-      if (!reference) reference = { server: name, agent };
-      else if (!isDeepStrictEqual(agent, reference.agent)) {
-        log.warn('the agent this server returns differs from the first server\'s', { server: name, reference: reference.server, agent, expected: reference.agent });
-      }
+    const agent = await probe(server, seeded.sampleIds[0]!, headers);
+    if (!reference) reference = { server: name, agent };
+    else if (!isDeepStrictEqual(agent, reference.agent)) {
+      log.warn('the agent this server returns differs from the first server\'s', { server: name, reference: reference.server, agent, expected: reference.agent });
+    }
+    return server;
+  };
+  const stop = async (server: ServerUnderTest): Promise<void> => {
+    await server.stop();
+    log.info('server stopped', { server: server.name });
+  };
+  const load = (server: ServerUnderTest, endpoint: EndpointName, durationS: number) =>
+    runLoad({ url: server.url, endpoint, ids: seeded.sampleIds, connections: settings.connections, headers, durationS });
+  const warmUp = async (server: ServerUnderTest, endpoint: EndpointName): Promise<void> => {
+    if (settings.warmupS === 0) return;
+    log.info('warming up', { server: server.name, endpoint, seconds: settings.warmupS });
+    await load(server, endpoint, settings.warmupS);
+  };
+  const measure = async (server: ServerUnderTest, endpoint: EndpointName, round?: number): Promise<LoadFigures> => {
+    log.info('measuring', { server: server.name, endpoint, seconds: settings.durationS, round });
+    const figures = await load(server, endpoint, settings.durationS);
+    log.info('measured', { server: server.name, endpoint, round, requests_per_s: figures.requests_per_s, p50_ms: figures.latency_p50_ms, p99_ms: figures.latency_p99_ms });
+    return figures;
+  };
+  const record = async (server: ServerUnderTest, endpoint: EndpointName, figures: LoadFigures): Promise<void> => {
+    const rss = toMb(await server.rss());
+    (results[endpoint] ??= {})[server.name] = { ...figures, rss_mb: rss };
+  };
 
+  // The baselines, one after the other.
+  for (const name of ['bare', 'express'] as const satisfies ServerName[]) {
+    const server = await start(name);
+    try {
       for (const endpoint of endpoints) {
-        const load = { url: server.url, endpoint, ids: seeded.sampleIds, connections: settings.connections };
-        if (settings.warmupS > 0) {
-          log.info('warming up', { server: name, endpoint, seconds: settings.warmupS });
-          await runLoad({ ...load, durationS: settings.warmupS });
-        }
-        log.info('measuring', { server: name, endpoint, seconds: settings.durationS });
-        const figures = await runLoad({ ...load, durationS: settings.durationS });
-        const rss = toMb(await server.rss());
-        (results[endpoint] ??= {})[name] = { ...figures, rss_mb: rss };
-        log.info('measured', {
-          server: name,
-          endpoint,
-          requests_per_s: figures.requests_per_s,
-          p50_ms: figures.latency_p50_ms,
-          p99_ms: figures.latency_p99_ms,
-          rss_mb: rss,
-        });
+        await warmUp(server, endpoint);
+        await record(server, endpoint, await measure(server, endpoint));
       }
     } finally {
-      await server.stop();
-      log.info('server stopped', { server: name });
+      await stop(server);
     }
+  }
+
+  // The two Opsdeck variants run side by side and are measured alternately, off-on-on-off, each figure the
+  // mean of its two runs: the load of a shared machine drifts, and what the edge costs per request is
+  // smaller than that drift between two runs one after the other.
+  const pair: ServerName[] = redis === undefined ? ['opsdeck_edge_off'] : ['opsdeck_edge_off', 'opsdeck'];
+  const running: ServerUnderTest[] = [];
+  try {
+    for (const name of pair) running.push(await start(name));
+    for (const endpoint of endpoints) {
+      for (const server of running) await warmUp(server, endpoint);
+      const rounds = new Map<ServerUnderTest, LoadFigures[]>(running.map((server) => [server, []]));
+      const order = running.length === 2 ? [running[0]!, running[1]!, running[1]!, running[0]!] : running;
+      for (const [i, server] of order.entries()) rounds.get(server)!.push(await measure(server, endpoint, i + 1));
+      for (const server of running) await record(server, endpoint, meanOf(rounds.get(server)!));
+    }
+  } finally {
+    for (const server of running) await stop(server);
   }
 
   const report: Report = {
@@ -176,8 +255,11 @@ async function main(): Promise<void> {
     connections: settings.connections,
     node: process.versions.node,
     postgres,
+    redis: redis ?? null,
+    opsdeck_rounds: pair.length === 2 ? 2 : 1,
     results,
     ratios: ratios(results),
+    edge_cost: edgeCost(results),
     idle_rss_mb: idleRss,
   };
   await cleanup();

@@ -59,7 +59,20 @@ export function createApp(deps: AppDeps): Express {
     app.use(
       cors({
         origin: [...deps.config.corsOrigins],
-        exposedHeaders: ['X-Request-ID', 'Location', 'Link', 'Retry-After', 'WWW-Authenticate'],
+        exposedHeaders: [
+          'X-Request-ID',
+          'Location',
+          'Link',
+          'Retry-After',
+          'WWW-Authenticate',
+          'ETag',
+          'Last-Modified',
+          'X-RateLimit-Limit',
+          'X-RateLimit-Remaining',
+          'X-RateLimit-Reset',
+          'X-RateLimit-Bucket',
+          'Idempotent-Replayed',
+        ],
         maxAge: 600,
       }),
     );

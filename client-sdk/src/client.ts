@@ -2,6 +2,7 @@ import createClient, { type Client, type Middleware } from 'openapi-fetch';
 import type { paths } from './types.ts';
 import { withRetries, type Fetch, type RetryOptions } from './retry.ts';
 import { createSession, type OpsdeckAuth, type SessionOptions } from './session.ts';
+import { idempotencyKeys } from './edge.ts';
 
 /**
  * openapi-fetch's client, typed by the contract (`GET`, `POST`, … with paths, parameters and bodies checked),
@@ -21,6 +22,13 @@ interface CommonOptions {
   fetch?: Fetch;
   /** Retries of 429, 503 and network errors for idempotent requests; `false` turns them off. */
   retries?: RetryOptions | false;
+  /**
+   * `true`: every create (a POST whose operation takes an `Idempotency-Key`) that does not carry a key gets a
+   * fresh one (`crypto.randomUUID()`), so retries may repeat it safely: the server replays the first answer
+   * (`Idempotent-Replayed: true`). The key lives only as long as the call: to retry a create yourself
+   * later, send your own key. Default `false`.
+   */
+  idempotencyKeys?: boolean;
   /** Sent as `User-Agent`, where the runtime lets a script set it. */
   userAgent?: string;
 }
@@ -58,6 +66,7 @@ export function createOpsdeckClient(options: OpsdeckClientOptions): OpsdeckClien
   // The session wraps the retrying fetch: each attempt it makes (first, or after a refresh) gets retries.
   const client = make(session.wrap(fetch));
   client.use(auth(options, session.holdsTokens));
+  if (options.idempotencyKeys) client.use(idempotencyKeys);
   return Object.assign(client, { login: session.login, logout: session.logout, session: session.session });
 }
 

@@ -40,6 +40,8 @@ export class OpsdeckError extends Error {
   readonly requestId: string | undefined;
   readonly details: ErrorDetail[];
   readonly helpUrl: string | undefined;
+  /** The failed answer's headers (`Retry-After`, `X-RateLimit-*`, …); empty for an error made by hand. */
+  readonly headers: Headers;
 
   constructor(init: {
     code: ErrorCode;
@@ -48,6 +50,7 @@ export class OpsdeckError extends Error {
     requestId?: string | undefined;
     details?: ErrorDetail[] | undefined;
     helpUrl?: string | undefined;
+    headers?: Headers | undefined;
   }) {
     super(init.message);
     this.code = init.code;
@@ -55,6 +58,15 @@ export class OpsdeckError extends Error {
     this.requestId = init.requestId;
     this.details = init.details ?? [];
     this.helpUrl = init.helpUrl;
+    this.headers = init.headers ?? new Headers();
+  }
+
+  /**
+   * Whether `error` is an `OpsdeckError` with one of `codes`; narrows `code` to them.
+   * `if (OpsdeckError.is(e, 'RES_ALREADY_EXISTS', 'RES_CONFLICT')) …`
+   */
+  static is<const C extends ErrorCode>(error: unknown, ...codes: C[]): error is OpsdeckError & { readonly code: C } {
+    return error instanceof OpsdeckError && (codes as ErrorCode[]).includes(error.code);
   }
 
   /** Builds the error from a failed answer and its parsed body (as openapi-fetch returns it in `error`). */
@@ -69,6 +81,7 @@ export class OpsdeckError extends Error {
         requestId: meta?.request_id ?? headerId,
         details: error.details,
         helpUrl: error.help_url,
+        headers: response.headers,
       });
     }
     return new OpsdeckError({
@@ -76,8 +89,20 @@ export class OpsdeckError extends Error {
       message: `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`,
       status: response.status,
       requestId: headerId,
+      headers: response.headers,
     });
   }
+}
+
+/** A write refused because its `If-Match` named a version that is no longer current. */
+export type PreconditionFailed = OpsdeckError & { readonly code: 'RES_PRECONDITION_FAILED'; readonly status: 412 };
+
+/**
+ * True for the `412 RES_PRECONDITION_FAILED` of a write sent with `If-Match`: someone changed the resource
+ * since you read it. Read it again (new ETag), reapply your change, and send it with the new ETag.
+ */
+export function isPreconditionFailed(error: unknown): error is PreconditionFailed {
+  return error instanceof OpsdeckError && error.code === 'RES_PRECONDITION_FAILED' && error.status === 412;
 }
 
 function isErrorEnvelope(body: unknown): body is ErrorEnvelope {
@@ -86,9 +111,10 @@ function isErrorEnvelope(body: unknown): body is ErrorEnvelope {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string';
 }
 
-/** The body of a successful call; a failed one throws `OpsdeckError`. */
+/** The body of a successful call (undefined for a 304); a failed one throws `OpsdeckError`. */
 export async function unwrapBody(call: FetchResult | Promise<FetchResult>): Promise<unknown> {
   const { data, error, response } = await call;
+  if (response.status === 304) return undefined;
   if (!response.ok) throw OpsdeckError.fromResponse(response, error);
   return data;
 }
@@ -96,6 +122,10 @@ export async function unwrapBody(call: FetchResult | Promise<FetchResult>): Prom
 /**
  * The `data` of a successful call's envelope; a failed call throws `OpsdeckError`.
  * `const agent = await unwrap(client.GET('/api/v1/agents/{agent_id}', { params: { path: { agent_id } } }))`
+ *
+ * A `304 Not Modified` is not a failure: it resolves `undefined`. Only a GET that sent its own
+ * `If-None-Match` can be answered 304, and the result's type does not show that case: for conditional
+ * GETs use `getIfChanged`, whose result says `notModified`.
  */
 export async function unwrap<R extends FetchResult>(call: R | Promise<R>): Promise<Unwrapped<R>> {
   const body = await unwrapBody(call);

@@ -1,5 +1,17 @@
 export { createOpsdeckClient, type OpsdeckClient, type OpsdeckClientOptions } from './client.ts';
-export { OpsdeckError, unwrap, type Unwrapped } from './errors.ts';
+export { isPreconditionFailed, OpsdeckError, unwrap, type PreconditionFailed, type Unwrapped } from './errors.ts';
+export {
+  etagOf,
+  getIfChanged,
+  IDEMPOTENT_POST_PATHS,
+  isReplayed,
+  rateLimitOf,
+  type ConditionalPath,
+  type HasHeaders,
+  type IdempotentPostPath,
+  type IfChanged,
+  type RateLimit,
+} from './edge.ts';
 export { pages, paginate, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
 export type { OpsdeckAuth, OpsdeckSession, SessionOptions } from './session.ts';

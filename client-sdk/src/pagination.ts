@@ -40,7 +40,9 @@ export async function* pages<P extends ListPath>(
   const first: LooseInit = init ?? {};
   let query = first.params?.query;
   for (;;) {
-    const page = (await unwrapBody(get(path, { ...first, params: { ...first.params, query } }))) as ListPage<P>;
+    const page = (await unwrapBody(get(path, { ...first, params: { ...first.params, query } }))) as ListPage<P> | undefined;
+    // Only an If-None-Match of the caller's can bring a 304; one ETag cannot stand for every page.
+    if (page === undefined) throw new Error('Opsdeck pages(): a page came without a body (a 304? do not send If-None-Match to pages)');
     yield page;
     const next = nextQuery((page as { pagination: Pagination }).pagination, query ?? {});
     if (!next) return;

@@ -16,6 +16,8 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
  * Wraps `fetch` so that 429, 503 and network errors are retried, with exponential backoff and full jitter,
  * or after `Retry-After` when the server sends one. Only idempotent requests are retried: those with an
  * idempotent method or an `Idempotency-Key`, which the server replays instead of doing the work twice.
+ * A request with an `Idempotency-Key` is also retried after `409 RES_IDEMPOTENCY_IN_FLIGHT` (an earlier
+ * attempt with that key is still running): the retry then gets that attempt's answer, replayed.
  *
  * This wraps fetch rather than being an openapi-fetch middleware: the loop then sees the request as the
  * middleware left it (auth, request id), and one loop covers both failed answers and thrown errors.
@@ -36,13 +38,25 @@ export function withRetries(fetch: Fetch, options: RetryOptions = {}): Fetch {
         await sleep(backoff(attempt, baseDelayMs, maxDelayMs), request.signal);
         continue;
       }
-      if (isLast || !RETRY_STATUSES.has(response.status)) return response;
+      if (isLast || !(await isRetryable(request, response))) return response;
       const delay = retryAfterMs(response) ?? backoff(attempt, baseDelayMs, maxDelayMs);
       if (delay > maxDelayMs) return response;
       await response.body?.cancel(); // nobody reads this answer; let its connection go
       await sleep(delay, request.signal);
     }
   };
+}
+
+async function isRetryable(request: Request, response: Response): Promise<boolean> {
+  if (RETRY_STATUSES.has(response.status)) return true;
+  if (response.status !== 409 || !request.headers.has('Idempotency-Key')) return false;
+  // Other 409s (RES_CONFLICT, RES_ALREADY_EXISTS) are final; only "still in flight" is worth waiting for.
+  try {
+    const body: unknown = await response.clone().json();
+    return (body as { error?: { code?: unknown } } | null)?.error?.code === 'RES_IDEMPOTENCY_IN_FLIGHT';
+  } catch {
+    return false;
+  }
 }
 
 function isIdempotent(request: Request): boolean {

@@ -19,6 +19,8 @@ declare module 'autocannon' {
       pipelining?: number;
       timeout?: number;
       title?: string;
+      /** Sent with every request (a request's own headers win). */
+      headers?: Record<string, string>;
       requests?: Request[];
       setupClient?: (client: Client) => void;
     }

@@ -1,17 +1,21 @@
-// What both baselines run: the very SQL Opsdeck's Kysely repository compiles to for getAgent and for an
-// offset page of listAgents (page + count, in parallel as AgentService.list does), and the same row
-// mapping (RFC 3339 UTC times). Kept apart so the two baselines cannot drift from each other.
+// What both baselines run: the SQL Opsdeck's Kysely repository compiles to for getAgent and for an
+// offset page of listAgents (page + count, in parallel as AgentService.list does), scoped to the caller's
+// team as Opsdeck scopes them (`team_id in (<the caller's teams>)`; the bench's caller is in one team),
+// and the same row mapping (RFC 3339 UTC times). Kept apart so the two baselines cannot drift from each
+// other. The baselines do not authenticate: they are handed the team. (Opsdeck also looks the caller up
+// per request, and caches the count, in Redis with the edge on, in its memory without.)
 import pg from 'pg';
 
 const COLUMNS =
-  '"id", "hostname", host(ip_address) as "ip_address", "platform", "os_version", "agent_version", "status", "tags", "last_seen", "created_at", "updated_at"';
+  '"id", "team_id", "hostname", host(ip_address) as "ip_address", "platform", "os_version", "agent_version", "status", "tags", "last_seen", "created_at", "updated_at"';
 
-export const FIND_AGENT_SQL = `select ${COLUMNS} from "agents" where "id" = $1`;
-export const LIST_AGENTS_SQL = `select ${COLUMNS} from "agents" order by "created_at" desc, "id" desc limit $1 offset $2`;
-export const COUNT_AGENTS_SQL = 'select count(*)::int as "total" from "agents"';
+export const FIND_AGENT_SQL = `select ${COLUMNS} from "agents" where "team_id" = $1 and "id" = $2`;
+export const LIST_AGENTS_SQL = `select ${COLUMNS} from "agents" where "team_id" = $1 order by "created_at" desc, "id" desc limit $2 offset $3`;
+export const COUNT_AGENTS_SQL = 'select count(*)::int as "total" from "agents" where "team_id" = $1';
 
 export interface AgentRow {
   id: string;
+  team_id: string;
   hostname: string;
   ip_address: string;
   platform: string;
@@ -27,6 +31,7 @@ export interface AgentRow {
 export function toAgent(row: AgentRow) {
   return {
     id: row.id,
+    team_id: row.team_id,
     hostname: row.hostname,
     ip_address: row.ip_address,
     platform: row.platform,
@@ -48,8 +53,8 @@ export function openPool(url: string): pg.Pool {
   return pool;
 }
 
-export async function findAgent(pool: pg.Pool, id: string): Promise<Agent | undefined> {
-  const { rows } = await pool.query<AgentRow>(FIND_AGENT_SQL, [id]);
+export async function findAgent(pool: pg.Pool, teamId: string, id: string): Promise<Agent | undefined> {
+  const { rows } = await pool.query<AgentRow>(FIND_AGENT_SQL, [teamId, id]);
   return rows[0] ? toAgent(rows[0]) : undefined;
 }
 
@@ -58,10 +63,10 @@ export interface AgentPage {
   pagination: { page: number; per_page: number; total: number; total_pages: number; has_next: boolean; has_prev: boolean };
 }
 
-export async function listAgents(pool: pg.Pool, limit: number, offset: number): Promise<AgentPage> {
+export async function listAgents(pool: pg.Pool, teamId: string, limit: number, offset: number): Promise<AgentPage> {
   const [page, count] = await Promise.all([
-    pool.query<AgentRow>(LIST_AGENTS_SQL, [limit, offset]),
-    pool.query<{ total: number }>(COUNT_AGENTS_SQL),
+    pool.query<AgentRow>(LIST_AGENTS_SQL, [teamId, limit, offset]),
+    pool.query<{ total: number }>(COUNT_AGENTS_SQL, [teamId]),
   ]);
   const total = count.rows[0]?.total ?? 0;
   return {
@@ -83,6 +88,12 @@ export function pageParams(limitRaw: unknown, offsetRaw: unknown): { limit: numb
   const offset = offsetRaw === undefined ? 0 : Number(offsetRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100 || !Number.isInteger(offset) || offset < 0) return undefined;
   return { limit, offset };
+}
+
+/** The team a baseline serves (the bench's seeded team). */
+export function requireTeam(teamId: string | undefined): string {
+  if (!teamId) throw new Error('a baseline needs the team of the seeded agents');
+  return teamId;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -7,24 +7,35 @@ export type ChildMessage =
   | { type: 'rss'; rss: number }
   | { type: 'failed'; error: string };
 
-export const BENCH_DATABASE_ENV = 'OPSDECK_BENCH_DATABASE_URL';
+/** The environment variable that hands a child its `ChildSettings`, as JSON. */
+export const BENCH_CHILD_ENV = 'OPSDECK_BENCH_CHILD';
+
+/** What a server under test is told at start. */
+export interface ChildSettings {
+  databaseUrl: string;
+  /** The team the seeded agents belong to (the baselines scope their queries to it). */
+  teamId: string | undefined;
+  /** Opsdeck's configuration beyond the bench's fixed settings (JWT secret, admin, edge on or off). */
+  config: Record<string, string>;
+}
 
 function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
 /**
- * Runs a server under test inside the child: `start` gets the database URL and resolves with the URL the
+ * Runs a server under test inside the child: `start` gets its settings and resolves with the URL the
  * server listens on and a stop function. The child exits when told to stop or when the parent goes away.
  */
-export async function serveUnderBench(start: (databaseUrl: string) => Promise<{ url: string; stop: () => Promise<void> }>): Promise<void> {
+export async function serveUnderBench(start: (settings: ChildSettings) => Promise<{ url: string; stop: () => Promise<void> }>): Promise<void> {
   if (!process.send) throw new Error('a bench server runs as a child of scripts/bench.ts (it needs an IPC channel)');
-  const databaseUrl = process.env[BENCH_DATABASE_ENV];
-  if (!databaseUrl) throw new Error(`${BENCH_DATABASE_ENV} is not set`);
+  const raw = process.env[BENCH_CHILD_ENV];
+  if (!raw) throw new Error(`${BENCH_CHILD_ENV} is not set`);
+  const settings = JSON.parse(raw) as ChildSettings;
 
   let running: { url: string; stop: () => Promise<void> };
   try {
-    running = await start(databaseUrl);
+    running = await start(settings);
   } catch (err) {
     send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
     process.disconnect?.();

@@ -16,6 +16,8 @@ export interface LoadOptions {
   ids: readonly string[];
   connections: number;
   durationS: number;
+  /** Sent with every request (Opsdeck's `Authorization`). */
+  headers: Record<string, string>;
 }
 
 export interface LoadFigures {
@@ -37,7 +39,7 @@ export function stopLoad(): void {
 }
 
 function options(o: LoadOptions): autocannon.Options {
-  const base = { url: o.url, connections: o.connections, duration: o.durationS, pipelining: 1, timeout: 10 };
+  const base = { url: o.url, connections: o.connections, duration: o.durationS, pipelining: 1, timeout: 10, headers: o.headers };
   if (o.endpoint === 'listAgents') return { ...base, requests: [{ method: 'GET', path: '/api/v1/agents?limit=50' }] };
 
   // Each connection walks the whole id list from its own starting point, so concurrent requests ask for
@@ -84,4 +86,28 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
     });
   }
   return figures;
+}
+
+/**
+ * Several runs of one server and endpoint as one: their means (requests/s, latency percentiles and
+ * average), their sums (requests, failures). A percentile's mean is not the percentile of all the
+ * requests, but close to it for runs of equal length.
+ */
+export function meanOf(runs: readonly LoadFigures[]): LoadFigures {
+  if (runs.length === 1) return runs[0]!;
+  const mean = (pick: (f: LoadFigures) => number, digits = 0) => {
+    const scale = 10 ** digits;
+    return Math.round((runs.reduce((sum, f) => sum + pick(f), 0) / runs.length) * scale) / scale;
+  };
+  const sum = (pick: (f: LoadFigures) => number) => runs.reduce((total, f) => total + pick(f), 0);
+  return {
+    requests_per_s: mean((f) => f.requests_per_s),
+    latency_p50_ms: mean((f) => f.latency_p50_ms, 1),
+    latency_p99_ms: mean((f) => f.latency_p99_ms, 1),
+    latency_avg_ms: mean((f) => f.latency_avg_ms, 2),
+    requests: sum((f) => f.requests),
+    non_2xx: sum((f) => f.non_2xx),
+    errors: sum((f) => f.errors),
+    timeouts: sum((f) => f.timeouts),
+  };
 }

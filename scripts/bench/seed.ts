@@ -1,6 +1,7 @@
 // Seeds the agents table straight through pg: rows are generated in JS (a fixed-seed PRNG, so two runs
-// hold the same fleet) and inserted with one `insert … select … from unnest(…)` per chunk. Ids are
-// UUIDv7 carrying the row's own created_at, so id order follows time as it does for agents made by the API.
+// hold the same fleet) and inserted with one `insert … select … from unnest(…)` per chunk, all in one
+// team (made through Opsdeck's API beforehand). Ids are UUIDv7 carrying the row's own created_at, so id
+// order follows time as it does for agents made by the API.
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { log } from './log.ts';
@@ -71,8 +72,8 @@ interface Columns {
 }
 
 const INSERT_SQL = `
-insert into agents (id, hostname, ip_address, platform, os_version, agent_version, status, tags, last_seen, created_at, updated_at)
-select id, hostname, ip::inet, platform, os_version, agent_version, status, string_to_array(tags, ','), last_seen, created_at, updated_at
+insert into agents (id, team_id, hostname, ip_address, platform, os_version, agent_version, status, tags, last_seen, created_at, updated_at)
+select id, $12::uuid, hostname, ip::inet, platform, os_version, agent_version, status, string_to_array(tags, ','), last_seen, created_at, updated_at
 from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
   as t(id, hostname, ip, platform, os_version, agent_version, status, tags, last_seen, created_at, updated_at)`;
@@ -116,7 +117,7 @@ export interface SeedResult {
   readonly sampleIds: string[];
 }
 
-export async function seedAgents(url: string, count: number, sampleSize = 1_000): Promise<SeedResult> {
+export async function seedAgents(url: string, teamId: string, count: number, sampleSize = 1_000): Promise<SeedResult> {
   const started = performance.now();
   const random = prng(0x0b5dec);
   const now = Date.now();
@@ -137,7 +138,7 @@ export async function seedAgents(url: string, count: number, sampleSize = 1_000)
         const to = Math.min(end, inserted + CHUNK_ROWS);
         const c = generate(inserted, to, times, now, random);
         await client.query(INSERT_SQL, [
-          c.id, c.hostname, c.ip, c.platform, c.osVersion, c.agentVersion, c.status, c.tags, c.lastSeen, c.createdAt, c.updatedAt,
+          c.id, c.hostname, c.ip, c.platform, c.osVersion, c.agentVersion, c.status, c.tags, c.lastSeen, c.createdAt, c.updatedAt, teamId,
         ]);
         ids.push(...c.id);
         inserted = to;

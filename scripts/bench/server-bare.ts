@@ -1,7 +1,7 @@
 // Child entry: baseline (a), bare node:http + a pg Pool of 10, hand-routed. The floor: what the two
 // endpoints cost with no framework at all.
 import { createServer, type ServerResponse } from 'node:http';
-import { findAgent, isUuid, listAgents, openPool, pageParams } from './baseline-queries.ts';
+import { findAgent, isUuid, listAgents, openPool, pageParams, requireTeam } from './baseline-queries.ts';
 import { serveUnderBench } from './child-protocol.ts';
 import { listenOnLoopback } from './listen.ts';
 
@@ -16,7 +16,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 const notFound = { success: false, error: { code: 'RES_NOT_FOUND', message: 'Not found' } };
 
-await serveUnderBench(async (databaseUrl) => {
+await serveUnderBench(async ({ databaseUrl, teamId }) => {
+  const team = requireTeam(teamId);
   const pool = openPool(databaseUrl);
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -28,11 +29,11 @@ await serveUnderBench(async (databaseUrl) => {
         const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
         const params = pageParams(query.get('limit') ?? undefined, query.get('offset') ?? undefined);
         if (!params) return send(res, 400, { success: false, error: { code: 'VALIDATION_FAILED', message: 'bad limit or offset' } });
-        return send(res, 200, { success: true, ...(await listAgents(pool, params.limit, params.offset)) });
+        return send(res, 200, { success: true, ...(await listAgents(pool, team, params.limit, params.offset)) });
       }
       if (path.startsWith(AGENT_PATH)) {
         const id = path.slice(AGENT_PATH.length);
-        const agent = isUuid(id) ? await findAgent(pool, id) : undefined;
+        const agent = isUuid(id) ? await findAgent(pool, team, id) : undefined;
         return agent ? send(res, 200, { success: true, data: agent }) : send(res, 404, notFound);
       }
       send(res, 404, notFound);

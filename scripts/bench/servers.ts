@@ -2,12 +2,14 @@
 // its own), waits for its URL over IPC, samples its RSS on demand, and stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BENCH_DATABASE_ENV, type ChildMessage, type ParentMessage } from './child-protocol.ts';
+import { BENCH_CHILD_ENV, type ChildMessage, type ChildSettings, type ParentMessage } from './child-protocol.ts';
 
+/** The servers under test, in the order they run. */
 export const SERVERS = {
   bare: { label: 'bare node:http + pg', entry: 'server-bare.ts' },
   express: { label: 'plain Express 5 + pg', entry: 'server-express.ts' },
-  opsdeck: { label: 'Opsdeck', entry: 'server-opsdeck.ts' },
+  opsdeck_edge_off: { label: 'Opsdeck, edge off', entry: 'server-opsdeck.ts' },
+  opsdeck: { label: 'Opsdeck, edge on (Redis)', entry: 'server-opsdeck.ts' },
 } as const;
 export type ServerName = keyof typeof SERVERS;
 
@@ -64,10 +66,10 @@ function nextMessage<T extends ChildMessage['type']>(child: ChildProcess, type: 
   });
 }
 
-export async function startServerProcess(name: ServerName, databaseUrl: string): Promise<ServerUnderTest> {
+export async function startServerProcess(name: ServerName, settings: ChildSettings): Promise<ServerUnderTest> {
   const entry = fileURLToPath(new URL(SERVERS[name].entry, import.meta.url));
   const child = spawn(process.execPath, ['--conditions=opsdeck-source', entry], {
-    env: { ...process.env, NODE_ENV: 'production', [BENCH_DATABASE_ENV]: databaseUrl },
+    env: { ...process.env, NODE_ENV: 'production', [BENCH_CHILD_ENV]: JSON.stringify(settings) },
     // A child's stdout goes to our stderr: stdout carries only the results.
     stdio: ['ignore', 2, 'inherit', 'ipc'],
   });

@@ -120,3 +120,76 @@ export function fakeAuthServer(options: { refreshDelayMs?: number; route?: (call
     protectedCalls: () => server.calls.filter((c) => !c.url.pathname.startsWith('/api/v1/auth/')),
   };
 }
+
+/**
+ * A fake Opsdeck with the contract's edge, for agents: GETs answer a strong `ETag` (the agent's version) and
+ * `304` to a matching `If-None-Match`; PATCH and DELETE check `If-Match` (`412 RES_PRECONDITION_FAILED`
+ * when stale); POST /agents keeps the first answer per `Idempotency-Key` and replays it (`Idempotent-Replayed:
+ * true`), refuses the key with another body (`422 VAL_IDEMPOTENCY_KEY_REUSED`) and, while `holdInFlight`
+ * attempts remain, answers `409 RES_IDEMPOTENCY_IN_FLIGHT` with `Retry-After: 1`. Every answer carries the
+ * `X-RateLimit-*` headers of a bucket of `limit` tokens; an empty bucket answers `429` with `Retry-After`.
+ */
+export function fakeEdgeServer(options: { limit?: number; holdInFlight?: number } = {}) {
+  const limit = options.limit ?? 100;
+  let remaining = limit;
+  let holdInFlight = options.holdInFlight ?? 0;
+  const reset = 1_795_257_060;
+  let current: Agent = agent(1);
+  let version = 1;
+  let created = 0;
+  const etag = () => `"v${version}"`;
+  const answers = new Map<string, { body: string; status: number; data: Agent }>();
+
+  const server = fakeFetch((call) => {
+    const { request, url } = call;
+    const limits = { 'X-RateLimit-Limit': String(limit), 'X-RateLimit-Reset': String(reset), 'X-RateLimit-Bucket': 'user:u1/authenticated' };
+    if (remaining === 0) return failure(429, 'RATE_LIMIT_EXCEEDED', { ...limits, 'X-RateLimit-Remaining': '0', 'Retry-After': '7' });
+    remaining -= 1;
+    const headers = { ...limits, 'X-RateLimit-Remaining': String(remaining) };
+    const one = url.pathname === `/api/v1/agents/${current.id}`;
+
+    if (request.method === 'GET' && (one || url.pathname === '/api/v1/agents')) {
+      const tag = one ? etag() : `"list-v${version}"`;
+      const cache = { ...headers, ETag: tag, 'Cache-Control': 'private, no-cache' };
+      if (request.headers.get('If-None-Match') === tag) return new Response(null, { status: 304, headers: cache });
+      const body = one
+        ? { success: true, data: current, meta: meta() }
+        : { success: true, data: [current], pagination: { mode: 'offset', page: 1, per_page: 50, total: 1 }, meta: meta() };
+      return json(200, body, { ...cache, ...(one ? { 'Last-Modified': new Date(current.updated_at).toUTCString() } : {}) });
+    }
+    if ((request.method === 'PATCH' || request.method === 'DELETE') && one) {
+      const ifMatch = request.headers.get('If-Match');
+      if (ifMatch !== null && ifMatch !== etag()) return failure(412, 'RES_PRECONDITION_FAILED', headers);
+      version += 1;
+      if (request.method === 'DELETE') return new Response(null, { status: 204, headers });
+      current = { ...current, ...(JSON.parse(call.body) as Partial<Agent>), updated_at: `2026-11-21T10:3${version}:00.000Z` };
+      return json(200, { success: true, data: current, meta: meta() }, headers);
+    }
+    if (request.method === 'POST' && url.pathname === '/api/v1/agents') {
+      const key = request.headers.get('Idempotency-Key');
+      const stored = key === null ? undefined : answers.get(key);
+      if (stored && stored.body !== call.body) return failure(422, 'VAL_IDEMPOTENCY_KEY_REUSED', headers);
+      if (key !== null && holdInFlight > 0) {
+        holdInFlight -= 1;
+        return failure(409, 'RES_IDEMPOTENCY_IN_FLIGHT', { ...headers, 'Retry-After': '1' });
+      }
+      if (stored) return json(stored.status, { success: true, data: stored.data, meta: meta() }, { ...headers, 'Idempotent-Replayed': 'true' });
+      const made = agent(100 + (created += 1));
+      if (key !== null) answers.set(key, { body: call.body, status: 201, data: made });
+      return json(201, { success: true, data: made, meta: meta() }, { ...headers, Location: `/api/v1/agents/${made.id}` });
+    }
+    if (request.method === 'POST' && url.pathname === '/api/v1/teams') return failure(409, 'RES_ALREADY_EXISTS', headers);
+    return failure(404, 'RES_NOT_FOUND', headers);
+  });
+  return {
+    ...server,
+    /** Another editor changes the agent: its ETag moves on. */
+    touch(): void {
+      version += 1;
+      current = { ...current, updated_at: `2026-11-21T11:0${version}:00.000Z` };
+    },
+    /** How many agents were really created (replays not counted). */
+    created: () => created,
+    etag,
+  };
+}

@@ -3,18 +3,26 @@
 import { expectTypeOf } from 'vitest';
 import {
   createOpsdeckClient,
+  etagOf,
+  getIfChanged,
+  IDEMPOTENT_POST_PATHS,
+  isPreconditionFailed,
   OpsdeckError,
   paginate,
   pages,
+  rateLimitOf,
   unwrap,
   type Agent,
   type AgentFields,
   type ErrorCode,
   type ErrorDetail,
+  type ConditionalPath,
+  type IdempotentPostPath,
   type ListPath,
   type OpsdeckClient,
   type OpsdeckSession,
   type Pagination,
+  type RateLimit,
   type TokenPair,
   type VersionInfo,
 } from '@opsdeck/sdk';
@@ -130,4 +138,64 @@ export async function session(stored: string | undefined): Promise<void> {
   await opsdeck.login('ada@example.com');
   // @ts-expect-error: the session's tokens are read-only; log in, refresh or clear to change them
   opsdeck.session.accessToken = 'at_forged';
+}
+
+export async function edge(error: unknown): Promise<void> {
+  const read = await client.GET('/api/v1/agents/{agent_id}', { params: { path: { agent_id } } });
+  const etag = etagOf(read);
+  expectTypeOf(etag).toEqualTypeOf<string | undefined>();
+  if (etag === undefined) return;
+
+  // The contract declares the validators as header parameters, so openapi-fetch types them per operation.
+  await client.PATCH('/api/v1/agents/{agent_id}', { params: { path: { agent_id }, header: { 'If-Match': etag } }, body: { status: 'online' } });
+  await client.DELETE('/api/v1/teams/{team_id}', { params: { path: { team_id: agent_id }, header: { 'If-Match': etag } } });
+  await client.GET('/api/v1/agents', { params: { header: { 'If-None-Match': etag } } });
+  await client.POST('/api/v1/agents', { params: { header: { 'Idempotency-Key': 'k-1' } }, body: { hostname: 'web-1', ip_address: '10.0.0.1', platform: 'linux' } });
+  // @ts-expect-error: If-Match is for writes; a GET takes If-None-Match
+  await client.GET('/api/v1/agents/{agent_id}', { params: { path: { agent_id }, header: { 'If-Match': etag } } });
+  // @ts-expect-error: a write takes If-Match, not If-None-Match
+  await client.PATCH('/api/v1/agents/{agent_id}', { params: { path: { agent_id }, header: { 'If-None-Match': etag } }, body: {} });
+  // @ts-expect-error: logging in takes no Idempotency-Key
+  await client.POST('/api/v1/auth/login', { params: { header: { 'Idempotency-Key': 'k-2' } }, body: { email: 'a@b.c', password: 'x' } });
+
+  const fresh = await getIfChanged(client, '/api/v1/agents/{agent_id}', { params: { path: { agent_id } } }, etag);
+  if (fresh.notModified) {
+    expectTypeOf(fresh.etag).toEqualTypeOf<string>();
+    // @ts-expect-error: a 304 has no data
+    void fresh.data;
+  } else {
+    expectTypeOf(fresh.data).toEqualTypeOf<Agent>();
+    expectTypeOf(fresh.etag).toEqualTypeOf<string | undefined>();
+  }
+  const page = await getIfChanged(client, '/api/v1/agents', undefined, undefined);
+  if (!page.notModified) {
+    expectTypeOf(page.data).toEqualTypeOf<AgentFields[]>();
+    expectTypeOf(page.body.pagination).toEqualTypeOf<Pagination>();
+  }
+  expectTypeOf<'/api/v1/auth/profile'>().toExtend<ConditionalPath>();
+  expectTypeOf<'/api/v1/system/version'>().toExtend<ConditionalPath>();
+  // @ts-expect-error: the liveness probe is not served with validators
+  await getIfChanged(client, '/health/live', undefined, etag);
+  // @ts-expect-error: the path parameter is required
+  await getIfChanged(client, '/api/v1/agents/{agent_id}', undefined, etag);
+
+  expectTypeOf<'/api/v1/teams/{team_id}/members'>().toExtend<IdempotentPostPath>();
+  // Every create of the contract gets a key from `idempotencyKeys: true`: a path missing from the list fails here.
+  expectTypeOf<Exclude<IdempotentPostPath, (typeof IDEMPOTENT_POST_PATHS)[number]>>().toEqualTypeOf<never>();
+  // @ts-expect-error: logging in is not a create that takes a key
+  expectTypeOf<'/api/v1/auth/login'>().toExtend<IdempotentPostPath>();
+
+  expectTypeOf(rateLimitOf(read)).toEqualTypeOf<RateLimit | undefined>();
+  if (isPreconditionFailed(error)) {
+    expectTypeOf(error.code).toEqualTypeOf<'RES_PRECONDITION_FAILED'>();
+    expectTypeOf(error.status).toEqualTypeOf<412>();
+    expectTypeOf(rateLimitOf(error)).toEqualTypeOf<RateLimit | undefined>();
+  }
+  if (OpsdeckError.is(error, 'RES_IDEMPOTENCY_IN_FLIGHT', 'VAL_IDEMPOTENCY_KEY_REUSED')) {
+    expectTypeOf(error.code).toEqualTypeOf<'RES_IDEMPOTENCY_IN_FLIGHT' | 'VAL_IDEMPOTENCY_KEY_REUSED'>();
+  }
+  // @ts-expect-error: not one of the spec's error codes
+  OpsdeckError.is(error, 'AGENT_EXPLODED');
+
+  createOpsdeckClient({ baseUrl: 'https://opsdeck.test', idempotencyKeys: true });
 }
