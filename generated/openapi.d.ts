@@ -458,6 +458,381 @@ export interface paths {
         patch: operations["updateAgent"];
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/actions/reboot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reboot an agent
+         * @description Queues a reboot of the host. An offline agent is refused with 409 BIZ_AGENT_OFFLINE unless `queue_if_offline` asks to run it when the agent returns.
+         */
+        post: operations["rebootAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/actions/shutdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Shut an agent down
+         * @description Queues a shutdown of the host; the same rules as a reboot.
+         */
+        post: operations["shutdownAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/actions/update-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Update the agent software
+         * @description Queues an update of the Opsdeck agent on the host to `version`.
+         */
+        post: operations["updateAgentSoftware"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/actions/command": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a command on an agent
+         * @description Queues one program with arguments (no shell) on the host; its exit code and the end of its output become the task's result.
+         */
+        post: operations["runAgentCommand"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tasks
+         * @description The tasks of the caller's teams, newest first.
+         */
+        get: operations["listTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a task
+         * @description One task: its status, progress, ETA, result and error.
+         */
+        get: operations["getTask"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List task log lines
+         * @description The lines the task's agent reported, in order.
+         */
+        get: operations["listTaskLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a task
+         * @description Cancels a pending or running task (a running agent learns it at its next report). A finished task is refused with 409 BIZ_TASK_FINISHED.
+         */
+        post: operations["cancelTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a task
+         * @description Queues a new task with the same type and parameters as a failed or cancelled one. A pending or running task is refused with 409 BIZ_TASK_ALREADY_RUNNING, a succeeded one with 409 BIZ_TASK_NOT_RETRYABLE.
+         */
+        post: operations["retryTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}/enrollment-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List enrollment tokens
+         * @description The team's enrollment tokens, without their secrets.
+         */
+        get: operations["listEnrollmentTokens"];
+        put?: never;
+        /**
+         * Create an enrollment token
+         * @description Creates a token with which hosts enrol into the team; its secret is shown once.
+         */
+        post: operations["createEnrollmentToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team_id}/enrollment-tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+                /**
+                 * @description The enrollment token's id.
+                 * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+                 */
+                token_id: components["parameters"]["EnrollmentTokenId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an enrollment token
+         * @description Revokes the token; hosts enrolled with it stay enrolled.
+         */
+        delete: operations["deleteEnrollmentToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol a host
+         * @description A host joins the fleet of the team whose enrollment token it presents, and receives its own agent key (shown once). A host that enrols again under the same hostname gets a new key for the same agent.
+         */
+        post: operations["enrollAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Heartbeat
+         * @description The agent says it is alive: `last_seen` is now and it is `online` (unless in maintenance). An agent silent for longer than the heartbeat timeout turns `offline` and its running tasks fail.
+         */
+        post: operations["agentHeartbeat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/tasks/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim tasks
+         * @description Hands the agent up to `max_tasks` of its pending tasks, oldest first, and marks them running. Row locks (`FOR UPDATE SKIP LOCKED`) make every task go to exactly one claim, even across server processes.
+         */
+        post: operations["claimTasks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/tasks/{task_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report task progress
+         * @description The agent reports progress, log lines, and finally the outcome of a task it claimed. A task that was cancelled meanwhile answers 409 BIZ_TASK_FINISHED: the agent should stop it.
+         */
+        post: operations["reportTaskProgress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/version": {
         parameters: {
             query?: never;
@@ -632,7 +1007,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -813,7 +1188,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -1860,6 +2235,692 @@ export interface components {
             tags?: components["schemas"]["Tags"];
         };
         /**
+         * ActionRequest
+         * @description Options of an action on an agent.
+         * @example {
+         *       "reason": "Kernel update 6.8.0-49"
+         *     }
+         */
+        ActionRequest: {
+            /**
+             * @description Queue the task even though the agent is offline (it runs when the agent returns); otherwise an offline agent is refused with 409 BIZ_AGENT_OFFLINE.
+             * @default false
+             * @example false
+             */
+            queue_if_offline?: boolean;
+            /**
+             * @description Why, for the audit trail.
+             * @example Kernel update 6.8.0-49
+             */
+            reason?: string;
+        };
+        /**
+         * TaskStatus
+         * @description `pending` (waiting for its agent to claim it) → `running` → `succeeded` or `failed`; `cancelled` from
+         *     pending or running. A finished task (succeeded, failed, cancelled) never changes again; `retryTask`
+         *     makes a new one.
+         * @example running
+         * @enum {string}
+         */
+        TaskStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+        /**
+         * TaskAccepted
+         * @description The answer to an action: the task that carries it out, and where to watch it.
+         * @example {
+         *       "task_id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *       "status": "pending",
+         *       "status_url": "/api/v1/tasks/0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f"
+         *     }
+         */
+        TaskAccepted: {
+            /**
+             * Format: uuid
+             * @description The new task's id.
+             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            task_id: string;
+            status: components["schemas"]["TaskStatus"];
+            /**
+             * @description Where the task can be read (also in `Location`).
+             * @example /api/v1/tasks/0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            status_url: string;
+        };
+        /**
+         * TaskAcceptedEnvelope
+         * @description A accepted task, in the success envelope.
+         */
+        TaskAcceptedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TaskAccepted"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * UpdateAgentRequest
+         * @description Which agent version to install, and the options of any action.
+         * @example {
+         *       "version": "2.5.0",
+         *       "reason": "Fleet upgrade to 2.5"
+         *     }
+         */
+        UpdateAgentRequest: {
+            version: components["schemas"]["AgentVersion"];
+            /**
+             * @description Queue the task even though the agent is offline.
+             * @default false
+             * @example false
+             */
+            queue_if_offline?: boolean;
+            /**
+             * @description Why, for the audit trail.
+             * @example Fleet upgrade to 2.5
+             */
+            reason?: string;
+        };
+        /**
+         * CommandRequest
+         * @description One program to run on the agent, with its arguments (no shell).
+         * @example {
+         *       "command": "systemctl",
+         *       "args": [
+         *         "restart",
+         *         "nginx"
+         *       ],
+         *       "timeout_seconds": 60
+         *     }
+         */
+        CommandRequest: {
+            /**
+             * @description The program.
+             * @example systemctl
+             */
+            command: string;
+            /** @description Its arguments. */
+            args?: string[];
+            /**
+             * Format: int32
+             * @description How long it may run.
+             * @default 300
+             * @example 60
+             */
+            timeout_seconds?: number;
+            /**
+             * @description Queue the task even though the agent is offline.
+             * @default false
+             * @example false
+             */
+            queue_if_offline?: boolean;
+            /**
+             * @description Why, for the audit trail.
+             * @example Reload after config change
+             */
+            reason?: string;
+        };
+        /**
+         * TaskType
+         * @description What a task does on its agent: `reboot`, `shutdown`, `update_agent` (to a version) or `command` (one program with arguments).
+         * @example reboot
+         * @enum {string}
+         */
+        TaskType: "reboot" | "shutdown" | "update_agent" | "command";
+        /**
+         * TaskParameters
+         * @description What the task was asked to do; which fields are present depends on its type.
+         * @example {
+         *       "command": "systemctl",
+         *       "args": [
+         *         "restart",
+         *         "nginx"
+         *       ],
+         *       "timeout_seconds": 60
+         *     }
+         */
+        TaskParameters: {
+            /** @description For `update_agent`, the agent version to install. */
+            version?: components["schemas"]["AgentVersion"];
+            /**
+             * @description For `command`, the program to run (no shell).
+             * @example systemctl
+             */
+            command?: string;
+            /** @description For `command`, its arguments. */
+            args?: string[];
+            /**
+             * Format: int32
+             * @description For `command`, how long it may run before the agent stops it.
+             * @example 300
+             */
+            timeout_seconds?: number;
+            /**
+             * @description Why the task was asked for, for the audit trail.
+             * @example Kernel update 6.8.0-49
+             */
+            reason?: string;
+        };
+        /**
+         * TaskResult
+         * @description What the agent reported when the task finished.
+         * @example {
+         *       "exit_code": 0,
+         *       "output": "nginx.service restarted"
+         *     }
+         */
+        TaskResult: {
+            /**
+             * Format: int32
+             * @description The program's exit code, for `command` tasks.
+             * @example 0
+             */
+            exit_code?: number;
+            /**
+             * @description The end of the program's output (at most 64 KiB).
+             * @example nginx.service restarted
+             */
+            output?: string;
+        };
+        /**
+         * Task
+         * @description A long-running operation on one agent, from the moment it is asked for until it finishes.
+         * @example {
+         *       "id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "type": "reboot",
+         *       "status": "running",
+         *       "progress": 40,
+         *       "eta": "2026-11-21T10:32:00.000Z",
+         *       "parameters": {
+         *         "reason": "Kernel update 6.8.0-49"
+         *       },
+         *       "result": null,
+         *       "error": null,
+         *       "attempt": 1,
+         *       "retry_of": null,
+         *       "queued_offline": false,
+         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:30:40.000Z",
+         *       "started_at": "2026-11-21T10:30:05.000Z",
+         *       "finished_at": null
+         *     }
+         */
+        Task: {
+            /**
+             * Format: uuid
+             * @description The task's id (UUIDv7).
+             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team of the task's agent.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * Format: uuid
+             * @description The agent that runs the task.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            type: components["schemas"]["TaskType"];
+            status: components["schemas"]["TaskStatus"];
+            /**
+             * Format: int32
+             * @description How far the task is, in percent, as its agent reports it.
+             * @example 40
+             */
+            progress: number;
+            /**
+             * Format: date-time
+             * @description When the agent expects to finish, or `null`.
+             * @example 2026-11-21T10:32:00.000Z
+             */
+            eta: string | null;
+            parameters: components["schemas"]["TaskParameters"];
+            /** @description What the agent reported at the end, or `null` before. */
+            result: components["schemas"]["TaskResult"] | null;
+            /**
+             * @description Why the task failed or was cancelled, or `null` (`agent stopped heartbeating` when its agent went silent).
+             * @example null
+             */
+            error: string | null;
+            /**
+             * Format: int32
+             * @description 1 for the first try; a retry counts on.
+             * @example 1
+             */
+            attempt: number;
+            /**
+             * Format: uuid
+             * @description The task this one retries, or `null`.
+             * @example null
+             */
+            retry_of: string | null;
+            /**
+             * @description Whether it was asked for while the agent was offline, on purpose, to run when it returns.
+             * @example false
+             */
+            queued_offline: boolean;
+            /**
+             * Format: uuid
+             * @description The user who asked for the task, or `null`.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was asked for (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:40.000Z
+             */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When its agent claimed it, or `null`.
+             * @example 2026-11-21T10:30:05.000Z
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it finished, or `null`.
+             * @example null
+             */
+            finished_at: string | null;
+        };
+        /**
+         * TaskListEnvelope
+         * @description A page of tasks, in the success envelope.
+         */
+        TaskListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The tasks of this page. */
+            data: components["schemas"]["Task"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskEnvelope
+         * @description A task, in the success envelope.
+         */
+        TaskEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Task"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TaskLogLine
+         * @description One line a task's agent reported.
+         * @example {
+         *       "id": "0192f1a1-0000-7000-8000-000000000001",
+         *       "seq": 3,
+         *       "at": "2026-11-21T10:30:12.000Z",
+         *       "line": "Stopping services before reboot"
+         *     }
+         */
+        TaskLogLine: {
+            /**
+             * Format: uuid
+             * @description The line's id.
+             * @example 0192f1a1-0000-7000-8000-000000000001
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description Its position in the task's log, from 1.
+             * @example 3
+             */
+            seq: number;
+            /**
+             * Format: date-time
+             * @description When the agent reported it (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:12.000Z
+             */
+            at: string;
+            /**
+             * @description The text.
+             * @example Stopping services before reboot
+             */
+            line: string;
+        };
+        /**
+         * TaskLogLineListEnvelope
+         * @description A page of log lines, in the success envelope.
+         */
+        TaskLogLineListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The log lines of this page. */
+            data: components["schemas"]["TaskLogLine"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * EnrollmentToken
+         * @description A team's token for enrolling hosts. Its secret is shown once, at creation.
+         * @example {
+         *       "id": "0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "eu-west-1 autoscaling group",
+         *       "prefix": "oet_Xq7LmZ2a",
+         *       "uses": 12,
+         *       "max_uses": 100,
+         *       "expires_at": "2026-12-21T00:00:00.000Z",
+         *       "created_at": "2026-11-21T10:00:00.000Z"
+         *     }
+         */
+        EnrollmentToken: {
+            /**
+             * Format: uuid
+             * @description The token's id.
+             * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team that enrolled hosts join.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * @description What the token is for.
+             * @example eu-west-1 autoscaling group
+             */
+            name: string;
+            /**
+             * @description The start of the token, to recognise it.
+             * @example oet_Xq7LmZ2a
+             */
+            prefix: string;
+            /**
+             * Format: int32
+             * @description How many hosts enrolled with it.
+             * @example 12
+             */
+            uses: number;
+            /**
+             * Format: int32
+             * @description How many hosts may enrol with it, or `null` for no limit.
+             * @example 100
+             */
+            max_uses: number | null;
+            /**
+             * Format: date-time
+             * @description When it stops working.
+             * @example 2026-12-21T00:00:00.000Z
+             */
+            expires_at: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            created_at: string;
+        };
+        /**
+         * EnrollmentTokenListEnvelope
+         * @description A page of enrollment tokens, in the success envelope.
+         */
+        EnrollmentTokenListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The enrollment tokens of this page. */
+            data: components["schemas"]["EnrollmentToken"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * EnrollmentTokenCreate
+         * @description A new enrollment token.
+         * @example {
+         *       "name": "eu-west-1 autoscaling group",
+         *       "max_uses": 100,
+         *       "expires_in_hours": 720
+         *     }
+         */
+        EnrollmentTokenCreate: {
+            /**
+             * @description What the token is for.
+             * @example eu-west-1 autoscaling group
+             */
+            name: string;
+            /**
+             * Format: int32
+             * @description How many hosts may enrol with it; omit for no limit.
+             * @example 100
+             */
+            max_uses?: number;
+            /**
+             * Format: int32
+             * @description How long it works.
+             * @default 168
+             * @example 720
+             */
+            expires_in_hours?: number;
+        };
+        /**
+         * EnrollmentTokenCreated
+         * @description A new enrollment token with its secret, shown this once.
+         * @example {
+         *       "id": "0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "eu-west-1 autoscaling group",
+         *       "prefix": "oet_Xq7LmZ2a",
+         *       "uses": 0,
+         *       "max_uses": 100,
+         *       "expires_at": "2026-12-21T00:00:00.000Z",
+         *       "created_at": "2026-11-21T10:00:00.000Z",
+         *       "secret": "oet_Xq7LmZ2a_4tYhR9sK2vN6pQ1wB8cE3fG5jL0mA7dZ"
+         *     }
+         */
+        EnrollmentTokenCreated: components["schemas"]["EnrollmentToken"] & {
+            /**
+             * @description The whole token, for `enrollAgent`. Store it now; it cannot be shown again.
+             * @example oet_Xq7LmZ2a_4tYhR9sK2vN6pQ1wB8cE3fG5jL0mA7dZ
+             */
+            secret: string;
+        };
+        /**
+         * EnrollmentTokenCreatedEnvelope
+         * @description A new enrollment token with its secret, in the success envelope.
+         */
+        EnrollmentTokenCreatedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["EnrollmentTokenCreated"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * EnrollRequest
+         * @description A host asking to join its team's fleet, with what it knows about itself.
+         * @example {
+         *       "enrollment_token": "oet_Xq7LmZ2a_4tYhR9sK2vN6pQ1wB8cE3fG5jL0mA7dZ",
+         *       "hostname": "web-07.prod.example.com",
+         *       "ip_address": "10.0.4.27",
+         *       "platform": "linux",
+         *       "os_version": "Ubuntu 24.04.1 LTS",
+         *       "agent_version": "2.4.1"
+         *     }
+         */
+        EnrollRequest: {
+            /**
+             * @description A team's enrollment token (`oet_…`).
+             * @example oet_Xq7LmZ2a_4tYhR9sK2vN6pQ1wB8cE3fG5jL0mA7dZ
+             */
+            enrollment_token: string;
+            hostname: components["schemas"]["Hostname"];
+            ip_address: components["schemas"]["IpAddress"];
+            platform: components["schemas"]["Platform"];
+            os_version?: components["schemas"]["OsVersion"];
+            agent_version?: components["schemas"]["AgentVersion"];
+        };
+        /**
+         * Enrollment
+         * @description The enrolled agent and its identity. The key is shown once; the agent sends it as `X-API-Key` from now on.
+         * @example {
+         *       "agent": {
+         *         "id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "hostname": "web-07.prod.example.com",
+         *         "ip_address": "10.0.4.27",
+         *         "platform": "linux",
+         *         "os_version": "Ubuntu 24.04.1 LTS",
+         *         "agent_version": "2.4.1",
+         *         "status": "online",
+         *         "tags": [],
+         *         "last_seen": "2026-11-21T10:30:00.000Z",
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:30:00.000Z"
+         *       },
+         *       "agent_key": "oak_Lm3Qx9Ta_Zr4pQ8vN1tY6wK3mB0cX5dF2gH9jL7sA"
+         *     }
+         */
+        Enrollment: {
+            agent: components["schemas"]["Agent"];
+            /**
+             * @description The agent's own credential (`oak_…`); it can only act as this agent.
+             * @example oak_Lm3Qx9Ta_Zr4pQ8vN1tY6wK3mB0cX5dF2gH9jL7sA
+             */
+            agent_key: string;
+        };
+        /**
+         * EnrollmentEnvelope
+         * @description A new enrollment, in the success envelope.
+         */
+        EnrollmentEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Enrollment"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * Heartbeat
+         * @description What the server tells a heartbeating agent.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "status": "online",
+         *       "pending_tasks": 1,
+         *       "server_time": "2026-11-21T10:30:00.000Z"
+         *     }
+         */
+        Heartbeat: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            status: components["schemas"]["AgentStatus"];
+            /**
+             * Format: int32
+             * @description How many tasks wait for the agent to claim them.
+             * @example 1
+             */
+            pending_tasks: number;
+            /**
+             * Format: date-time
+             * @description The server's clock (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            server_time: string;
+        };
+        /**
+         * HeartbeatEnvelope
+         * @description A heartbeat answer, in the success envelope.
+         */
+        HeartbeatEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Heartbeat"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * ClaimRequest
+         * @description How many pending tasks the agent will take now.
+         * @example {
+         *       "max_tasks": 1
+         *     }
+         */
+        ClaimRequest: {
+            /**
+             * Format: int32
+             * @description At most this many.
+             * @default 1
+             * @example 1
+             */
+            max_tasks?: number;
+        };
+        /**
+         * TaskProgressReport
+         * @description An agent's report on a task it claimed; `status` ends it.
+         * @example {
+         *       "progress": 40,
+         *       "logs": [
+         *         "Stopping services before reboot"
+         *       ]
+         *     }
+         */
+        TaskProgressReport: {
+            /**
+             * Format: int32
+             * @description How far it is, in percent.
+             * @example 40
+             */
+            progress?: number;
+            /**
+             * Format: date-time
+             * @description When the agent expects to finish.
+             * @example 2026-11-21T10:32:00Z
+             */
+            eta?: string;
+            /** @description New log lines, in order. */
+            logs?: string[];
+            /**
+             * @description `succeeded` or `failed` to finish the task; leave out while it runs.
+             * @example succeeded
+             * @enum {string}
+             */
+            status?: "succeeded" | "failed";
+            result?: components["schemas"]["TaskResult"];
+            /**
+             * @description Why it failed.
+             * @example exit code 1
+             */
+            error?: string;
+        };
+        /**
          * VersionInfo
          * @description What is running.
          * @example {
@@ -2388,6 +3449,36 @@ export interface components {
          * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
          */
         AgentId: string;
+        /**
+         * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
+         * @example created_at:desc
+         */
+        TaskSort: string;
+        /**
+         * @description Only tasks in this status.
+         * @example running
+         */
+        TaskStatusFilter: components["schemas"]["TaskStatus"];
+        /**
+         * @description Only tasks of this type.
+         * @example reboot
+         */
+        TaskTypeFilter: components["schemas"]["TaskType"];
+        /**
+         * @description Only tasks of this agent.
+         * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        AgentIdFilter: string;
+        /**
+         * @description The task's id.
+         * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+         */
+        TaskId: string;
+        /**
+         * @description The enrollment token's id.
+         * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+         */
+        EnrollmentTokenId: string;
     };
     requestBodies: never;
     headers: {
@@ -4116,6 +5207,875 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rebootAgent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /** @description Options of an action on an agent. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the task was queued; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    shutdownAgent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /** @description Options of an action on an agent. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the task was queued; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAgentSoftware: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /** @description Which agent version to install, and the options of any action. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAgentRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the task was queued; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    runAgentCommand: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /** @description One program to run on the agent, with its arguments (no shell). */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommandRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the task was queued; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTasks: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["TaskSort"];
+                /**
+                 * @description Only tasks in this status.
+                 * @example running
+                 */
+                status?: components["parameters"]["TaskStatusFilter"];
+                /**
+                 * @description Only tasks of this type.
+                 * @example reboot
+                 */
+                type?: components["parameters"]["TaskTypeFilter"];
+                /**
+                 * @description Only tasks of this agent.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id?: components["parameters"]["AgentIdFilter"];
+                /**
+                 * @description Only items created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /**
+                 * @description Only items created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tasks. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task, as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskLogs: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of log lines. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskLogLineListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cancelTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task, now cancelled. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    retryTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the new task was queued; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEnrollmentTokens: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of enrollment tokens. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTokenListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createEnrollmentToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+            };
+            cookie?: never;
+        };
+        /** @description A new enrollment token. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrollmentTokenCreate"];
+            };
+        };
+        responses: {
+            /** @description The token, with its secret. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTokenCreatedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteEnrollmentToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The team's id.
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id: components["parameters"]["TeamId"];
+                /**
+                 * @description The enrollment token's id.
+                 * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+                 */
+                token_id: components["parameters"]["EnrollmentTokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token was revoked. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    enrollAgent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A host asking to join its team's fleet, with what it knows about itself. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrollRequest"];
+            };
+        };
+        responses: {
+            /** @description The agent and its key. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    agentHeartbeat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's state. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeartbeatEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    claimTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description How many pending tasks the agent will take now. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaimRequest"];
+            };
+        };
+        responses: {
+            /** @description The tasks claimed (possibly none). */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskListEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    reportTaskProgress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** @description An agent's report on a task it claimed; `status` ends it. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskProgressReport"];
+            };
+        };
+        responses: {
+            /** @description The task, as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];

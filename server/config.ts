@@ -24,6 +24,10 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** Express's `trust proxy`: which X-Forwarded-For hops to believe for the client address (default none). */
   readonly trustProxy: boolean | number | string;
+  /** An agent silent this long turns offline, and its running tasks fail. */
+  readonly heartbeatTimeoutSeconds: number;
+  /** How often the sweeper looks for silent agents. */
+  readonly sweepIntervalMs: number;
   readonly rateLimitsEnabled: boolean;
   /** JSON overriding the spec's `x-rate-limits` tiers and limiters, e.g. for tests or a bigger deployment. */
   readonly rateLimitOverrides: { tiers?: Record<string, { requests_per_minute: number; burst: number }>; limiters?: Record<string, { requests_per_minute: number; burst: number }> };
@@ -111,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 60000),
     publicUrl: env.PUBLIC_URL || undefined,
     trustProxy: trustProxy(env.TRUST_PROXY),
+    heartbeatTimeoutSeconds: integer(env, 'HEARTBEAT_TIMEOUT_SECONDS', 90, 1, 86400),
+    sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15000, 100, 3600000),
     rateLimitsEnabled: flag(env, 'RATE_LIMITS_ENABLED', true),
     rateLimitOverrides: json(env, 'RATE_LIMITS'),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),

@@ -12,6 +12,10 @@ import { systemHandlers } from './modules/system/system.handlers.ts';
 import { teamHandlers } from './modules/teams/teams.handlers.ts';
 import { TeamService } from './modules/teams/teams.service.ts';
 import { userHandlers } from './modules/users/users.handlers.ts';
+import { agentProtocolHandlers } from './modules/agent-protocol/agent-protocol.handlers.ts';
+import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
+import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
+import { TaskService } from './modules/tasks/tasks.service.ts';
 import { UserService } from './modules/users/users.service.ts';
 import type { AppDeps } from './app.ts';
 
@@ -24,6 +28,8 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...userHandlers(new UserService(db)),
     ...auditHandlers(db),
     ...agentHandlers(new AgentService(db, deps.edge.cache)),
+    ...taskHandlers(new TaskService(db)),
+    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
   } satisfies HandlerMap;
 }

@@ -14,6 +14,7 @@ import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
+import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -50,6 +51,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const edge = createEdge(config, redis, log);
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge });
 
+  // Every process sweeps; the updates are idempotent, so several sweeping at once do no harm.
+  const protocol = new AgentProtocolService(database.db, edge.cache);
+  const sweeper = setInterval(() => {
+    protocol.sweep(config.heartbeatTimeoutSeconds).then(
+      (swept) => {
+        if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
+      },
+      (err: unknown) => log.warn({ err: (err as Error).message }, 'sweeper failed; it tries again'),
+    );
+  }, config.sweepIntervalMs);
+  sweeper.unref();
+
   const server = createServer(app);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -63,6 +76,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       health.markShuttingDown();
+      clearInterval(sweeper);
       log.info({ delay_ms: config.shutdownDelayMs }, 'shutting down: readiness fails, in-flight requests finish');
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.ts';
 import { ApiError } from '../http/errors.ts';
 import * as apiKeys from '../modules/api-keys/api-keys.repository.ts';
 import { findCaller } from '../modules/users/users.repository.ts';
+import { findAgentKey } from '../modules/agent-protocol/agent-protocol.repository.ts';
 import type { Caller } from './caller.ts';
 import { permissionsOf, type Permission } from './permissions.ts';
 import { sameDigest, sha256 } from './secrets.ts';
@@ -13,13 +14,16 @@ import type { TokenService } from './tokens.ts';
 
 /** `opk_<8 characters>_<secret>`: the prefix finds the key, the whole key is checked against its digest. */
 export const API_KEY_PATTERN = /^(opk_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
+export const AGENT_KEY_PATTERN = /^(oak_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
 
 type CallerRow = NonNullable<Awaited<ReturnType<typeof findCaller>>>;
 
-function identity(user: CallerRow): Pick<Caller, 'userId' | 'email' | 'role' | 'teamIds' | 'tier'> {
+function identity(user: CallerRow): Pick<Caller, 'userId' | 'agentId' | 'email' | 'role' | 'teamIds' | 'tier'> {
   const tier = user.role === 'admin' ? 'admin' : user.rate_tier === 'premium' ? 'premium' : 'authenticated';
-  return { userId: user.id, email: user.email, role: user.role, teamIds: user.team_ids, tier };
+  return { userId: user.id, agentId: null, email: user.email, role: user.role, teamIds: user.team_ids, tier };
 }
+
+const AGENT_PERMISSIONS: ReadonlySet<Permission> = new Set(['agent:self']);
 
 const invalid = (what: string) => new ApiError('AUTH_INVALID_TOKEN', `The ${what} is not valid`);
 
@@ -53,6 +57,7 @@ export class Authenticator {
   }
 
   async #apiKey(key: string): Promise<Caller> {
+    if (key.startsWith('oak_')) return this.#agentKey(key);
     const match = API_KEY_PATTERN.exec(key);
     if (!match) throw invalid('API key');
     const row = await apiKeys.findKeyForAuth(this.#db, match[1]!);
@@ -65,5 +70,23 @@ export class Authenticator {
     const permissions = new Set<Permission>(row.scopes.filter((scope) => granted.has(scope)));
     await apiKeys.touchApiKey(this.#db, row.id);
     return { ...identity(user), permissions, apiKeyId: row.id };
+  }
+
+  /** An enrolled agent's own key: it may act as that agent and nothing else. */
+  async #agentKey(key: string): Promise<Caller> {
+    const match = AGENT_KEY_PATTERN.exec(key);
+    if (!match) throw invalid('agent key');
+    const row = await findAgentKey(this.#db, match[1]!);
+    if (!row || !sameDigest(sha256(key), row.secret_hash) || row.revoked_at !== null) throw invalid('agent key');
+    return {
+      userId: row.agent_id,
+      agentId: row.agent_id,
+      email: `agent:${row.hostname}`,
+      role: 'viewer',
+      permissions: AGENT_PERMISSIONS,
+      teamIds: [row.team_id],
+      apiKeyId: null,
+      tier: 'authenticated',
+    };
   }
 }

@@ -2,9 +2,14 @@ import { ApiError } from '../http/errors.ts';
 import type { RequestContext } from '../http/request-context.ts';
 import type { Permission, RoleName } from './permissions.ts';
 
-/** Who is calling: a user signed in with a token, or through one of its API keys. */
+/**
+ * Who is calling: a user signed in with a token, or through one of its API keys, or an enrolled agent
+ * with its agent key (then `agentId` is set, `userId` is the agent's id too, and its only permission is
+ * `agent:self` in its own team).
+ */
 export interface Caller {
   readonly userId: string;
+  readonly agentId: string | null;
   readonly email: string;
   readonly role: RoleName;
   /** The role's permissions, narrowed to the key's scopes for an API key. */

@@ -29,6 +29,10 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   api_keys: ApiKeysTable;
   audit_events: AuditEventsTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  agent_keys: AgentKeysTable;
+  tasks: TasksTable;
+  task_logs: TaskLogsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -109,3 +113,59 @@ export type TeamRow = Selectable<TeamsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+
+export interface EnrollmentTokensTable {
+  id: string;
+  team_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  uses: ColumnType<number, number | undefined, number>;
+  max_uses: number | null;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+  revoked_at: Timestamp | null;
+}
+
+export interface AgentKeysTable {
+  id: string;
+  agent_id: string;
+  prefix: string;
+  secret_hash: string;
+  created_at: CreatedAt;
+  revoked_at: Timestamp | null;
+}
+
+type Json<T> = ColumnType<T, string, string>;
+
+export interface TasksTable {
+  id: string;
+  team_id: string;
+  agent_id: string;
+  type: Schemas['TaskType'];
+  status: ColumnType<Schemas['TaskStatus'], Schemas['TaskStatus'] | undefined, Schemas['TaskStatus']>;
+  progress: ColumnType<number, number | undefined, number>;
+  eta: Timestamp | null;
+  parameters: Json<Schemas['TaskParameters']>;
+  result: ColumnType<Schemas['TaskResult'] | null, string | null, string | null>;
+  error: string | null;
+  attempt: ColumnType<number, number | undefined, number>;
+  retry_of: string | null;
+  queued_offline: ColumnType<boolean, boolean | undefined, boolean>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface TaskLogsTable {
+  id: string;
+  task_id: string;
+  seq: ColumnType<number, number, never>;
+  at: CreatedAt;
+  line: string;
+}
+
+export type TaskRow = Selectable<TasksTable>;
+export type TaskLogRow = Selectable<TaskLogsTable>;

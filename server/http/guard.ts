@@ -14,7 +14,7 @@ import { ApiError } from './errors.ts';
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="opsdeck"' };
 
 async function spend(limits: RateLimitPolicy, req: Request, res: Response, caller: Caller | null): Promise<void> {
-  const identity = caller ? (caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`) : null;
+  const identity = caller ? (caller.agentId ? `agent:${caller.agentId}` : caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`) : null;
   const verdict = await limits.check(req.ctx.operationId!, { identity, tier: caller?.tier ?? null, clientIp: req.ctx.clientIp });
   if (!verdict) return;
   res.setHeader('X-RateLimit-Limit', String(verdict.limit));

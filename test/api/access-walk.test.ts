@@ -11,7 +11,7 @@ import { http, newAgent } from '../support/http.ts';
 import { bearer, createTeam, createUser, type TestUser } from '../support/identity.ts';
 
 /** The operations meant to need no credentials; anything else public is a mistake. */
-const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion'];
+const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion', 'enrollAgent'];
 
 let server: TestServer;
 let outsider: TestUser;
@@ -78,14 +78,32 @@ describe('permission walk', () => {
 
 describe('tenant isolation walk', () => {
   it("every operation that takes an id answers 404 for another team's resource, and changes nothing", async () => {
-    const agent = (await server.call('POST', '/api/v1/agents', { json: newAgent() })).body.data;
+    const agent = (await server.call('POST', '/api/v1/agents', { json: newAgent({ status: 'online' }) })).body.data;
     const key = (await server.call('POST', '/api/v1/api-keys', { json: { name: 'mine', scopes: ['agents:read'] } })).body.data;
     const member = await createUser(server.url, server.adminToken, 'viewer', [server.teamId], 'member');
-    const ids = { agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id };
+    const task = (await server.call('POST', `/api/v1/agents/${agent.id}/actions/reboot`, { json: {} })).body.data;
+    const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'insiders' } })).body.data;
+    const ids = { agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id };
+    // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
+    const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
+    const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
+    const outsiderAgent = (await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: outsiderToken, ...newAgent() } })).body.data.agent_key;
     const replacement = { ...newAgent(), os_version: null, agent_version: null, status: 'online', tags: [] };
 
     // How the outsider tries each operation on the insiders' resources.
-    const attempts: Record<string, { body?: unknown }> = {
+    const attempts: Record<string, { body?: unknown; asAgent?: boolean }> = {
+      rebootAgent: { body: {} },
+      shutdownAgent: { body: {} },
+      updateAgentSoftware: { body: { version: '9.9.9' } },
+      runAgentCommand: { body: { command: 'id' } },
+      getTask: {},
+      listTaskLogs: {},
+      cancelTask: {},
+      retryTask: {},
+      listEnrollmentTokens: {},
+      createEnrollmentToken: { body: { name: 'takeover' } },
+      deleteEnrollmentToken: {},
+      reportTaskProgress: { body: { progress: 50 }, asAgent: true },
       getAgent: {},
       replaceAgent: { body: replacement },
       updateAgent: { body: { status: 'maintenance' } },
@@ -113,11 +131,12 @@ describe('tenant isolation walk', () => {
         continue;
       }
       const json = attempt.body;
-      const theirs = await http(server.url, method, pathOf(info.path, ids), { headers: bearer(outsider.token), json });
+      const headers = attempt.asAgent ? { 'x-api-key': outsiderAgent } : bearer(outsider.token);
+      const theirs = await http(server.url, method, pathOf(info.path, ids), { headers, json });
       expect(theirs.status, `${info.operationId} on another team's resource`).toBe(404);
       expect(theirs.body.error.code).toBe('RES_NOT_FOUND');
       // Indistinguishable from an id that does not exist.
-      const missing = await http(server.url, method, pathOf(info.path, {}), { headers: bearer(outsider.token), json });
+      const missing = await http(server.url, method, pathOf(info.path, {}), { headers, json });
       expect(missing.status, `${info.operationId} on a missing resource`).toBe(404);
       expect(missing.body.error.message.replace(/[0-9a-f-]{36}/g, 'ID')).toBe(theirs.body.error.message.replace(/[0-9a-f-]{36}/g, 'ID'));
     }
@@ -130,12 +149,17 @@ describe('tenant isolation walk', () => {
     expect(members).toContain(member.id);
     expect(members).not.toContain(outsider.id);
     expect((await http(server.url, 'GET', '/api/v1/agents', { headers: { 'x-api-key': key.secret } })).status).toBe(200);
+    const unchangedTask = (await server.call('GET', `/api/v1/tasks/${task.task_id}`)).body.data;
+    expect(unchangedTask).toMatchObject({ status: 'pending', progress: 0, attempt: 1 });
+    expect((await server.call('GET', `/api/v1/teams/${server.teamId}/enrollment-tokens`)).body.data.map((t: { id: string }) => t.id)).toEqual([token.id]);
   });
 
   it("lists never show another team's resources, and a team_id filter of another team finds nothing", async () => {
     await server.call('POST', '/api/v1/agents', { json: newAgent() });
     const theirs = await http(server.url, 'GET', '/api/v1/agents?limit=100', { headers: bearer(outsider.token) });
-    expect(theirs.body.data).toEqual([]);
+    expect(theirs.body.data.filter((a: { team_id: string }) => a.team_id === server.teamId)).toEqual([]);
+    const tasks = await http(server.url, 'GET', '/api/v1/tasks?limit=100', { headers: bearer(outsider.token) });
+    expect(tasks.body.data.filter((t: { team_id: string }) => t.team_id === server.teamId)).toEqual([]);
     const filtered = await http(server.url, 'GET', `/api/v1/agents?team_id=${server.teamId}`, { headers: bearer(outsider.token) });
     expect(filtered.body.data).toEqual([]);
     const teams = await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) });

@@ -252,6 +252,48 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('enrols a host, runs actions as tasks through the agent protocol, and cancels and retries them', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const teamPath = { team_id: team!.id };
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: teamPath }, body: { name: 'contract', max_uses: 5 } }));
+      await unwrap(client.GET('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: teamPath } }));
+      const enrolled = await unwrap(
+        clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.90.0.1', platform: 'linux' } }),
+      );
+      const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+      asAgent.use(checker.middleware);
+      const beat = await unwrap(asAgent.POST('/api/v1/agent/heartbeat'));
+      const agentPath = { agent_id: enrolled.agent.id };
+      const reboot = await client.POST('/api/v1/agents/{agent_id}/actions/reboot', { params: { path: agentPath }, body: { reason: 'contract' } });
+      expect(reboot.response.status).toBe(202);
+      if (options.stateful) expect(reboot.response.headers.get('location')).toBe(reboot.data!.data.status_url);
+      await unwrap(client.POST('/api/v1/agents/{agent_id}/actions/shutdown', { params: { path: agentPath }, body: {} }));
+      await unwrap(client.POST('/api/v1/agents/{agent_id}/actions/update-agent', { params: { path: agentPath }, body: { version: '2.5.0' } }));
+      const command = await unwrap(client.POST('/api/v1/agents/{agent_id}/actions/command', { params: { path: agentPath }, body: { command: 'uptime' } }));
+      const claimed = await unwrap(asAgent.POST('/api/v1/agent/tasks/claim', { body: { max_tasks: 1 } }));
+      const first = claimed[0]!;
+      const done = await unwrap(
+        asAgent.POST('/api/v1/agent/tasks/{task_id}/progress', { params: { path: { task_id: first.id } }, body: { progress: 100, logs: ['rebooted'], status: 'succeeded' } }),
+      );
+      const taskPath = { task_id: reboot.data!.data.task_id };
+      await unwrap(client.GET('/api/v1/tasks', { params: { query: { agent_id: enrolled.agent.id } } }));
+      const task = await unwrap(client.GET('/api/v1/tasks/{task_id}', { params: { path: taskPath } }));
+      const logs = await unwrap(client.GET('/api/v1/tasks/{task_id}/logs', { params: { path: taskPath } }));
+      const cancelled = await unwrap(client.POST('/api/v1/tasks/{task_id}/cancel', { params: { path: { task_id: command.task_id } } }));
+      const retried = await client.POST('/api/v1/tasks/{task_id}/retry', { params: { path: { task_id: command.task_id } } });
+      expect(retried.response.status).toBe(202);
+      const revoked = await client.DELETE('/api/v1/teams/{team_id}/enrollment-tokens/{token_id}', { params: { path: { ...teamPath, token_id: token.id } } });
+      expect(revoked.response.status).toBe(204);
+      if (options.stateful) {
+        expect(beat).toMatchObject({ agent_id: enrolled.agent.id, status: 'online', pending_tasks: 0 });
+        expect(first.id).toBe(taskPath.task_id);
+        expect(done).toMatchObject({ status: 'succeeded', progress: 100 });
+        expect(task.status).toBe('succeeded');
+        expect(logs.map((l) => l.line)).toEqual(['rebooted']);
+        expect(cancelled.status).toBe('cancelled');
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

@@ -13,7 +13,7 @@ describe('binding handlers to the spec', () => {
   it('refuses to start with a missing handler or a handler for no operation', () => {
     const { getAgent: _missing, ...withoutGetAgent } = complete;
     expect(() => assertHandlersMatchSpec(withoutGetAgent)).toThrow(/no handler for getAgent/);
-    expect(() => assertHandlersMatchSpec({ ...complete, rebootAgent: async () => ({}) })).toThrow(/no operation for rebootAgent/);
+    expect(() => assertHandlersMatchSpec({ ...complete, launchRockets: async () => ({}) })).toThrow(/no operation for launchRockets/);
   });
 
   it('turns spec paths into express paths', () => {

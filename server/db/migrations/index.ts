@@ -3,9 +3,11 @@ import type { Migration } from 'kysely/migration';
 import * as agents from './2026-11-21T0700-agents.ts';
 import * as identity from './2026-11-21T0800-identity.ts';
 import * as rateTier from './2026-11-21T0900-rate-tier.ts';
+import * as tasks from './2026-11-21T1000-tasks.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
   '2026-11-21T0800-identity': identity,
   '2026-11-21T0900-rate-tier': rateTier,
+  '2026-11-21T1000-tasks': tasks,
 };

@@ -27,7 +27,7 @@ export function auditRecorder(db: Kysely<Database>): RequestHandler {
       const teamId = ctx.params.team_id ?? ctx.resourceTeamId;
       insertAuditEvent(db, {
         id: uuidv7(),
-        actor_user_id: ctx.caller?.userId ?? null,
+        actor_user_id: ctx.caller && !ctx.caller.agentId ? ctx.caller.userId : null,
         actor_api_key_id: ctx.caller?.apiKeyId ?? null,
         actor_email: ctx.caller?.email ?? attemptedEmail,
         operation_id: ctx.operationId,

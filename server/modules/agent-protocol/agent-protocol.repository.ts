@@ -1,0 +1,61 @@
+import { sql } from 'kysely';
+import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf } from '../../db/keyset.ts';
+import type { SortKey, Window } from '../../http/pagination.ts';
+
+const tokenColumns = ['id', 'team_id', 'name', 'prefix', 'uses', 'max_uses', 'expires_at', 'created_at'] as const;
+
+export const live = (db: Executor, teamId: string) => db.selectFrom('enrollment_tokens').where('team_id', '=', teamId).where('revoked_at', 'is', null);
+
+export const listTokens = (db: Executor, teamId: string, keys: SortKey<'created_at'>[], window: Window) =>
+  pageOf(live(db, teamId).select(tokenColumns), keys, window, (field) => sql.ref(field)).execute();
+export type EnrollmentTokenRow = Awaited<ReturnType<typeof listTokens>>[number];
+
+export async function countTokens(db: Executor, teamId: string): Promise<number> {
+  return (await live(db, teamId).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n;
+}
+
+export async function insertToken(
+  db: Executor,
+  row: { id: string; team_id: string; name: string; prefix: string; secret_hash: string; max_uses: number | null; expires_at: Date },
+): Promise<EnrollmentTokenRow> {
+  return db.insertInto('enrollment_tokens').values(row).returning(tokenColumns).executeTakeFirstOrThrow();
+}
+
+export async function revokeToken(db: Executor, teamId: string, id: string): Promise<boolean> {
+  const result = await db.updateTable('enrollment_tokens').set({ revoked_at: sql`now()` }).where('id', '=', id).where('team_id', '=', teamId).where('revoked_at', 'is', null).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** The token with this prefix, locked, for an enrolment. */
+export const lockTokenByPrefix = (db: Executor, prefix: string) =>
+  db.selectFrom('enrollment_tokens').selectAll().where('prefix', '=', prefix).forUpdate().executeTakeFirst();
+
+export async function countUse(db: Executor, id: string): Promise<void> {
+  await db.updateTable('enrollment_tokens').set({ uses: sql`uses + 1` }).where('id', '=', id).execute();
+}
+
+export async function replaceAgentKey(db: Executor, key: { id: string; agent_id: string; prefix: string; secret_hash: string }): Promise<void> {
+  await db.updateTable('agent_keys').set({ revoked_at: sql`now()` }).where('agent_id', '=', key.agent_id).where('revoked_at', 'is', null).execute();
+  await db.insertInto('agent_keys').values(key).execute();
+}
+
+export const findAgentKey = (db: Executor, prefix: string) =>
+  db
+    .selectFrom('agent_keys')
+    .innerJoin('agents', 'agents.id', 'agent_keys.agent_id')
+    .select(['agent_keys.secret_hash', 'agent_keys.revoked_at', 'agents.id as agent_id', 'agents.team_id', 'agents.hostname'])
+    .where('agent_keys.prefix', '=', prefix)
+    .executeTakeFirst();
+
+/** Agents silent since `silentSince` turn offline; answers their teams. */
+export async function markSilentAgentsOffline(db: Executor, silentSince: Date): Promise<string[]> {
+  const rows = await db
+    .updateTable('agents')
+    .set({ status: 'offline', updated_at: sql`now()` })
+    .where('status', '=', 'online')
+    .where((w) => w.or([w('last_seen', '<', silentSince), w('last_seen', 'is', null)]))
+    .returning('team_id')
+    .execute();
+  return [...new Set(rows.map((r) => r.team_id))];
+}

@@ -1,0 +1,182 @@
+// What hosts do: enrol with a team's token (getting their own key), heartbeat, claim their pending
+// tasks and report on them. Also the team's enrollment tokens, and the sweeper that turns silent
+// agents offline and fails their running tasks.
+import { sql, type Kysely } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import type { components } from '../../../generated/openapi.d.ts';
+import type { Caller } from '../../auth/caller.ts';
+import { randomToken, sameDigest, sha256 } from '../../auth/secrets.ts';
+import { cursorValue } from '../../db/keyset.ts';
+import type { Database, TaskRow } from '../../db/schema.ts';
+import type { TaggedCache } from '../../edge/tagged-cache.ts';
+import { ApiError, notFound } from '../../http/errors.ts';
+import { listPage, type ListQuery } from '../../http/list-page.ts';
+import type { RequestContext } from '../../http/request-context.ts';
+import { toAgent } from '../agents/agents.mapper.ts';
+import { findTeam } from '../teams/teams.repository.ts';
+import { visibleTeams } from '../teams/teams.service.ts';
+import { isFinished } from '../tasks/tasks.service.ts';
+import * as tasks from '../tasks/tasks.repository.ts';
+import * as repo from './agent-protocol.repository.ts';
+
+type Schemas = components['schemas'];
+
+export const ENROLLMENT_TOKEN_PATTERN = /^(oet_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
+
+/** 8 letters and digits after a kind prefix: the visible, indexed part of a secret. */
+export const secretPrefix = (kind: 'oet' | 'oak') => `${kind}_${randomToken(12).replace(/[-_]/g, '').slice(0, 8).padEnd(8, '0')}`;
+
+const teamTag = (teamId: string) => `agents:${teamId}`;
+
+function toEnrollmentToken(row: repo.EnrollmentTokenRow): Schemas['EnrollmentToken'] {
+  return {
+    id: row.id,
+    team_id: row.team_id,
+    name: row.name,
+    prefix: row.prefix,
+    uses: row.uses,
+    max_uses: row.max_uses,
+    expires_at: row.expires_at.toISOString(),
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+const refused = () => new ApiError('AUTH_INVALID_TOKEN', 'The enrollment token is not valid');
+
+export class AgentProtocolService {
+  readonly #db: Kysely<Database>;
+  readonly #cache: TaggedCache;
+
+  constructor(db: Kysely<Database>, cache: TaggedCache) {
+    this.#db = db;
+    this.#cache = cache;
+  }
+
+  async #team(caller: Caller, teamId: string): Promise<void> {
+    if (!(await findTeam(this.#db, teamId, visibleTeams(caller)))) throw notFound('Team', teamId);
+  }
+
+  async listTokens(caller: Caller, teamId: string, query: ListQuery, ctx: RequestContext) {
+    await this.#team(caller, teamId);
+    const { rows, pagination } = await listPage({ ...query, sort: 'created_at:desc' }, ctx, {
+      sortable: ['created_at'] as const,
+      defaultSort: 'created_at:desc',
+      filter: teamId,
+      rows: (keys, window) => repo.listTokens(this.#db, teamId, keys, window),
+      count: () => repo.countTokens(this.#db, teamId),
+      cursorValue: (row, field) => cursorValue(row[field]),
+    });
+    return { items: rows.map(toEnrollmentToken), pagination };
+  }
+
+  async createToken(caller: Caller, teamId: string, input: Schemas['EnrollmentTokenCreate']): Promise<Schemas['EnrollmentTokenCreated']> {
+    await this.#team(caller, teamId);
+    const prefix = secretPrefix('oet');
+    const secret = `${prefix}_${randomToken(32)}`;
+    const row = await repo.insertToken(this.#db, {
+      id: uuidv7(),
+      team_id: teamId,
+      name: input.name,
+      prefix,
+      secret_hash: sha256(secret),
+      max_uses: input.max_uses ?? null,
+      expires_at: new Date(Date.now() + (input.expires_in_hours ?? 168) * 3600_000),
+    });
+    return { ...toEnrollmentToken(row), secret };
+  }
+
+  async revokeToken(caller: Caller, teamId: string, id: string): Promise<void> {
+    await this.#team(caller, teamId);
+    if (!(await repo.revokeToken(this.#db, teamId, id))) throw notFound('Enrollment token', id);
+  }
+
+  /** Joins (or re-joins, by hostname) the token's team; the agent gets a new key, the old one stops working. */
+  async enroll(input: Schemas['EnrollRequest']): Promise<Schemas['Enrollment']> {
+    const match = ENROLLMENT_TOKEN_PATTERN.exec(input.enrollment_token);
+    if (!match) throw refused();
+    const keyPrefix = secretPrefix('oak');
+    const agentKey = `${keyPrefix}_${randomToken(32)}`;
+    const agent = await this.#db.transaction().execute(async (trx) => {
+      const token = await repo.lockTokenByPrefix(trx, match[1]!);
+      const usable =
+        token &&
+        sameDigest(sha256(input.enrollment_token), token.secret_hash) &&
+        token.revoked_at === null &&
+        token.expires_at.getTime() > Date.now() &&
+        (token.max_uses === null || token.uses < token.max_uses);
+      if (!usable) throw refused();
+      const facts = {
+        ip_address: input.ip_address,
+        platform: input.platform,
+        os_version: input.os_version ?? null,
+        agent_version: input.agent_version ?? null,
+      };
+      const existing = await trx.selectFrom('agents').select('id').where('team_id', '=', token.team_id).where(sql`lower(hostname)`, '=', input.hostname.toLowerCase()).forUpdate().executeTakeFirst();
+      const id = existing?.id ?? uuidv7();
+      if (existing) {
+        await trx.updateTable('agents').set({ ...facts, status: 'online', last_seen: sql`now()`, updated_at: sql`now()` }).where('id', '=', id).execute();
+      } else {
+        await trx.insertInto('agents').values({ id, team_id: token.team_id, hostname: input.hostname, ...facts, status: 'online', tags: [], last_seen: sql`now()` as never }).execute();
+      }
+      await repo.replaceAgentKey(trx, { id: uuidv7(), agent_id: id, prefix: keyPrefix, secret_hash: sha256(agentKey) });
+      await repo.countUse(trx, token.id);
+      return trx
+        .selectFrom('agents')
+        .select(['id', 'team_id', 'hostname', sql<string>`host(ip_address)`.as('ip_address'), 'platform', 'os_version', 'agent_version', 'status', 'tags', 'last_seen', 'created_at', 'updated_at'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+    });
+    await this.#cache.invalidate([teamTag(agent.team_id)]);
+    return { agent: toAgent(agent), agent_key: agentKey };
+  }
+
+  async heartbeat(agent: Caller): Promise<Schemas['Heartbeat']> {
+    const { status, previous, team_id } = await this.#touch(agent.agentId!);
+    if (status !== previous) await this.#cache.invalidate([teamTag(team_id)]);
+    return { agent_id: agent.agentId!, status, pending_tasks: await tasks.countPending(this.#db, agent.agentId!), server_time: new Date().toISOString() };
+  }
+
+  async claim(agent: Caller, max: number): Promise<TaskRow[]> {
+    const { status, previous, team_id } = await this.#touch(agent.agentId!);
+    if (status !== previous) await this.#cache.invalidate([teamTag(team_id)]);
+    return tasks.claimTasks(this.#db, agent.agentId!, max);
+  }
+
+  async progress(agent: Caller, taskId: string, report: Schemas['TaskProgressReport']): Promise<TaskRow> {
+    return this.#db.transaction().execute(async (trx) => {
+      const task = await tasks.lockAgentTask(trx, taskId, agent.agentId!);
+      if (!task) throw notFound('Task', taskId);
+      if (isFinished(task.status)) throw new ApiError('BIZ_TASK_FINISHED', `Task ${taskId} is ${task.status}; stop working on it`);
+      await tasks.appendLogs(trx, taskId, report.logs ?? [], uuidv7);
+      return tasks.updateTask(trx, taskId, {
+        ...(task.status === 'pending' ? { status: 'running' as const } : {}),
+        ...(report.progress !== undefined ? { progress: report.progress } : {}),
+        ...(report.eta !== undefined ? { eta: new Date(report.eta) } : {}),
+        ...(report.status
+          ? { status: report.status, progress: report.status === 'succeeded' ? 100 : (report.progress ?? task.progress), result: report.result ? JSON.stringify(report.result) : null, error: report.error ?? null, finished: true }
+          : {}),
+      });
+    });
+  }
+
+  /** Turns agents silent for `timeoutSeconds` offline and fails their running tasks. */
+  async sweep(timeoutSeconds: number): Promise<{ offline: number; failed: number }> {
+    const silentSince = new Date(Date.now() - timeoutSeconds * 1000);
+    const teams = await repo.markSilentAgentsOffline(this.#db, silentSince);
+    const failed = await tasks.failTasksOfSilentAgents(this.#db, silentSince);
+    if (teams.length > 0) await this.#cache.invalidate(teams.map(teamTag));
+    return { offline: teams.length, failed };
+  }
+
+  async #touch(agentId: string): Promise<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string }> {
+    const { rows } = await sql<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string }>`
+      with previous as (select status from agents where id = ${agentId} for update)
+      update agents
+         set last_seen = now(), updated_at = now(),
+             status = case when status = 'maintenance' then status else 'online' end
+       where id = ${agentId}
+      returning status, team_id, (select status from previous) as previous`.execute(this.#db);
+    if (!rows[0]) throw notFound('Agent', agentId);
+    return rows[0];
+  }
+}

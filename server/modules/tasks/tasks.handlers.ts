@@ -1,0 +1,52 @@
+import { requireCaller } from '../../auth/caller.ts';
+import type { HandlerMap } from '../../http/operation-types.ts';
+import { linkHeader } from '../../http/pagination.ts';
+import { accepted, toTask } from './tasks.mapper.ts';
+import type { TaskService } from './tasks.service.ts';
+
+type TaskHandlers = Pick<
+  HandlerMap,
+  'rebootAgent' | 'shutdownAgent' | 'updateAgentSoftware' | 'runAgentCommand' | 'listTasks' | 'getTask' | 'listTaskLogs' | 'cancelTask' | 'retryTask'
+>;
+
+const acceptedAnswer = (task: Parameters<typeof accepted>[0]) => ({
+  status: 202 as const,
+  headers: { Location: `/api/v1/tasks/${task.id}` },
+  body: { data: accepted(task) },
+});
+
+export function taskHandlers(tasks: TaskService): TaskHandlers {
+  return {
+    async rebootAgent({ params, body, ctx }) {
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'reboot', { ...(body?.reason ? { reason: body.reason } : {}) }, body?.queue_if_offline ?? false));
+    },
+    async shutdownAgent({ params, body, ctx }) {
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'shutdown', { ...(body?.reason ? { reason: body.reason } : {}) }, body?.queue_if_offline ?? false));
+    },
+    async updateAgentSoftware({ params, body, ctx }) {
+      const parameters = { version: body.version, ...(body.reason ? { reason: body.reason } : {}) };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'update_agent', parameters, body.queue_if_offline ?? false));
+    },
+    async runAgentCommand({ params, body, ctx }) {
+      const parameters = { command: body.command, args: body.args ?? [], timeout_seconds: body.timeout_seconds ?? 300, ...(body.reason ? { reason: body.reason } : {}) };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'command', parameters, body.queue_if_offline ?? false));
+    },
+    async listTasks({ query, ctx }) {
+      const { items, pagination } = await tasks.list(requireCaller(ctx), query, ctx);
+      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+    },
+    async getTask({ params, ctx }) {
+      return { status: 200, body: { data: toTask(await tasks.get(requireCaller(ctx), params.task_id)) } };
+    },
+    async listTaskLogs({ params, query, ctx }) {
+      const { items, pagination } = await tasks.logs(requireCaller(ctx), params.task_id, query, ctx);
+      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+    },
+    async cancelTask({ params, ctx }) {
+      return { status: 200, body: { data: toTask(await tasks.cancel(requireCaller(ctx), params.task_id)) } };
+    },
+    async retryTask({ params, ctx }) {
+      return acceptedAnswer(await tasks.retry(requireCaller(ctx), params.task_id));
+    },
+  };
+}
