@@ -42,6 +42,8 @@ export interface Config {
   readonly initialAdminPassword: string | undefined;
   /** Demo teams, users and agents in an empty database (default: on for the embedded database). */
   readonly demoData: boolean;
+  /** Simulated hosts the server runs against itself, so a new user sees a living fleet (default 3 with demo data). */
+  readonly demoAgents: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -126,5 +128,6 @@ export function loadConfig(env: Env = process.env): Config {
     initialAdminEmail: env.OPSDECK_ADMIN_EMAIL || undefined,
     initialAdminPassword: env.OPSDECK_ADMIN_PASSWORD || undefined,
     demoData: flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL),
+    demoAgents: integer(env, 'OPSDECK_DEMO_AGENTS', flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL) ? 3 : 0, 0, 100),
   });
 }

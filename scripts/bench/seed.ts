@@ -117,7 +117,13 @@ export interface SeedResult {
   readonly sampleIds: string[];
 }
 
-export async function seedAgents(url: string, teamId: string, count: number, sampleSize = 1_000): Promise<SeedResult> {
+export async function seedAgents(
+  url: string,
+  teamId: string,
+  count: number,
+  sampleSize = 1_000,
+  onProgress?: (inserted: number, total: number) => void,
+): Promise<SeedResult> {
   const started = performance.now();
   const random = prng(0x0b5dec);
   const now = Date.now();
@@ -140,10 +146,11 @@ export async function seedAgents(url: string, teamId: string, count: number, sam
         await client.query(INSERT_SQL, [
           c.id, c.hostname, c.ip, c.platform, c.osVersion, c.agentVersion, c.status, c.tags, c.lastSeen, c.createdAt, c.updatedAt, teamId,
         ]);
-        ids.push(...c.id);
+        for (const id of c.id) ids.push(id);
         inserted = to;
+        onProgress?.(inserted, count);
       }
-      log.info('seeding agents', { inserted, total: count, percent: decile * 10 });
+      if (!onProgress) log.info('seeding agents', { inserted, total: count, percent: decile * 10 });
     }
     await client.query('analyze agents');
   } finally {

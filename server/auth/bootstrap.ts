@@ -8,6 +8,8 @@ import type { Database } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import { anyUser, insertUser } from '../modules/users/users.repository.ts';
 import { hashPassword, oneTimePassword } from './passwords.ts';
+import { randomToken, sha256 } from './secrets.ts';
+import { secretPrefix } from '../modules/agent-protocol/agent-protocol.service.ts';
 import type { RoleName } from './permissions.ts';
 
 const DEMO_PASSWORD = 'opsdeck-demo-password';
@@ -27,6 +29,19 @@ export async function bootstrapIdentity(db: Kysely<Database>, config: Config, lo
   await insertUser(db, { id: uuidv7(), email: adminEmail, name: 'Administrator', role: 'admin', password_hash: await hashPassword(password) });
   if (config.initialAdminPassword) log.info({ email: adminEmail }, 'first start: created the administrator from configuration');
   else log.warn({ email: adminEmail, one_time_password: password }, 'first start: created the administrator; sign in and change this password now');
+}
+
+/** A fresh enrollment token for the demo's Platform team, for the simulated hosts; none outside the demo. */
+export async function demoEnrollmentToken(db: Kysely<Database>): Promise<string | undefined> {
+  const team = await db.selectFrom('teams').select('id').where('name', '=', 'Platform').executeTakeFirst();
+  if (!team) return undefined;
+  const prefix = secretPrefix('oet');
+  const secret = `${prefix}_${randomToken(32)}`;
+  await db
+    .insertInto('enrollment_tokens')
+    .values({ id: uuidv7(), team_id: team.id, name: 'demo fleet', prefix, secret_hash: sha256(secret), max_uses: 100, expires_at: new Date(Date.now() + 3600_000) })
+    .execute();
+  return secret;
 }
 
 async function seedDemo(db: Kysely<Database>, adminEmail: string, password: string): Promise<void> {

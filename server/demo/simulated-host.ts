@@ -1,0 +1,104 @@
+// One simulated host, driving the API exactly as a real Opsdeck agent would, through the SDK: enrol
+// with the team's token, heartbeat, claim tasks and run them (pretending), reporting progress, log
+// lines and a result.
+import { createOpsdeckClient, unwrap, type OpsdeckClient } from '@opsdeck/sdk';
+import type { components } from '@opsdeck/sdk';
+
+type Task = components['schemas']['Task'];
+
+export interface HostOptions {
+  baseUrl: string;
+  enrollmentToken: string;
+  hostname: string;
+  ipAddress: string;
+  heartbeatMs: number;
+  /** How long a pretend task takes. */
+  taskMs: number;
+}
+
+export interface HostCounters {
+  heartbeats: number;
+  claimed: number;
+  succeeded: number;
+  failed: number;
+  errors: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export class SimulatedHost {
+  readonly counters: HostCounters = { heartbeats: 0, claimed: 0, succeeded: 0, failed: 0, errors: 0 };
+  agentId: string | undefined;
+  readonly #options: HostOptions;
+  #client: OpsdeckClient | undefined;
+
+  constructor(options: HostOptions) {
+    this.#options = options;
+  }
+
+  async enrol(): Promise<void> {
+    const anonymous = createOpsdeckClient({ baseUrl: this.#options.baseUrl });
+    const enrollment = await unwrap(
+      anonymous.POST('/api/v1/agent/enroll', {
+        body: {
+          enrollment_token: this.#options.enrollmentToken,
+          hostname: this.#options.hostname,
+          ip_address: this.#options.ipAddress,
+          platform: 'linux',
+          os_version: 'Ubuntu 24.04.1 LTS',
+          agent_version: '2.4.1',
+        },
+      }),
+    );
+    this.agentId = enrollment.agent.id;
+    this.#client = createOpsdeckClient({ baseUrl: this.#options.baseUrl, apiKey: enrollment.agent_key });
+  }
+
+  /** Heartbeats and works until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const client = this.#client;
+    if (!client) throw new Error('enrol first');
+    while (!signal.aborted) {
+      try {
+        await unwrap(client.POST('/api/v1/agent/heartbeat'));
+        this.counters.heartbeats += 1;
+        const tasks = await unwrap(client.POST('/api/v1/agent/tasks/claim', { body: { max_tasks: 2 } }));
+        this.counters.claimed += tasks.length;
+        await Promise.all(tasks.map((task) => this.#perform(client, task, signal)));
+      } catch {
+        this.counters.errors += 1;
+      }
+      await sleep(this.#options.heartbeatMs, signal);
+    }
+  }
+
+  async #perform(client: OpsdeckClient, task: Task, signal: AbortSignal): Promise<void> {
+    const path = { task_id: task.id };
+    const steps = 4;
+    for (let step = 1; step < steps && !signal.aborted; step += 1) {
+      await sleep(this.#options.taskMs / steps, signal);
+      const eta = new Date(Date.now() + ((steps - step) * this.#options.taskMs) / steps).toISOString();
+      const report = await client.POST('/api/v1/agent/tasks/{task_id}/progress', {
+        params: { path },
+        body: { progress: Math.round((step * 100) / steps), eta, logs: [`${task.type}: step ${step} of ${steps}`] },
+      });
+      if (report.response.status === 409) return; // cancelled meanwhile: stop
+    }
+    const failed = task.type === 'command' && task.parameters.command === 'false';
+    await unwrap(
+      client.POST('/api/v1/agent/tasks/{task_id}/progress', {
+        params: { path },
+        body: failed
+          ? { status: 'failed', error: 'exit code 1', result: { exit_code: 1, output: '' }, logs: ['exited with 1'] }
+          : { status: 'succeeded', result: task.type === 'command' ? { exit_code: 0, output: `ran ${task.parameters.command}` } : {}, logs: ['done'] },
+      }),
+    ).then(
+      () => (failed ? (this.counters.failed += 1) : (this.counters.succeeded += 1)),
+      () => (this.counters.errors += 1),
+    );
+  }
+}
