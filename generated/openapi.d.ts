@@ -409,7 +409,7 @@ export interface paths {
         };
         /**
          * Summarise agents
-         * @description Counts the agents of the caller's teams (or of one, with `team_id`) by status and by platform. The counts are cached and invalidated by every change to those agents, so they are never stale.
+         * @description Counts the agents of the caller's teams (or of one, with `team_id`; or of one agent group, with `group_id`) by status and by platform. The counts are cached and invalidated by every change to those agents, so they are never stale.
          */
         get: operations["getAgentSummary"];
         put?: never;
@@ -557,6 +557,125 @@ export interface paths {
          */
         post: operations["runAgentCommand"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List agent groups
+         * @description The agent groups of the caller's teams (or of one, with `team_id`), by name unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listAgentGroups"];
+        put?: never;
+        /**
+         * Create an agent group
+         * @description Creates an empty group in one of the caller's teams. Its name must not be taken in that team (regardless of case): 409 `RES_ALREADY_EXISTS`. `team_id` may be left out when the caller belongs to exactly one team.
+         */
+        post: operations["createAgentGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent-groups/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent group
+         * @description One of the caller's teams' agent groups, with how many agents it holds.
+         */
+        get: operations["getAgentGroup"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an agent group
+         * @description Deletes a group and its memberships; the agents themselves are untouched. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteAgentGroup"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an agent group
+         * @description Renames or re-describes a group (JSON merge patch: a present key sets, `null` clears the description). A name taken in the team is refused with 409. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateAgentGroup"];
+        trace?: never;
+    };
+    "/api/v1/agent-groups/{group_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the agents of a group
+         * @description The agents that belong to the group, newest first unless `sort` says otherwise; the same as `listAgents` with `group_id`. Offset mode by default; send `cursor` for cursor mode.
+         */
+        get: operations["listAgentGroupMembers"];
+        put?: never;
+        /**
+         * Add agents to a group
+         * @description Adds up to 500 agents to the group at once. Every agent must be one of the group's team's: otherwise nothing is added and the answer is 422 `BIZ_AGENT_NOT_IN_TEAM`, with one detail per refused id. Adding an agent that is already a member changes nothing, so the request is safe to repeat.
+         */
+        post: operations["addAgentGroupMembers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent-groups/{group_id}/members/{agent_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove an agent from a group
+         * @description Takes one agent out of the group; the agent itself is untouched. An agent that is not a member is answered 404.
+         */
+        delete: operations["removeAgentGroupMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -833,6 +952,541 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agent/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Report inventory
+         * @description The agent reports its whole inventory: installed packages, system services and hardware facts. The report replaces the previous one at once (readers never see half of it) and counts as a heartbeat. A package repeated with the same name, version and architecture, or a service repeated by name, is refused with 422.
+         */
+        put: operations["reportInventory"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report metrics
+         * @description The agent reports a batch of metric samples. A sample of a metric at a time already reported replaces the earlier one, so a batch can be sent again safely. A `*_usage` value above 100, or a time more than 5 minutes ahead of the server, is refused with 422. Counts as a heartbeat.
+         */
+        post: operations["reportMetrics"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an agent's packages
+         * @description The packages of one of the caller's agents as of its last inventory report, by name. Filter by name (`name`, `search`), installed version (`version_gt`, `version_lt`) and whether an update is available (`has_update`).
+         */
+        get: operations["listAgentPackages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an agent's services
+         * @description The system services of one of the caller's agents as of its last inventory report, by name.
+         */
+        get: operations["listAgentServices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/hardware": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent's hardware
+         * @description The hardware facts of one of the caller's agents as of its last inventory report. An agent that has not reported an inventory yet answers 404, like an unknown agent (with another message).
+         */
+        get: operations["getAgentHardware"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent's metrics
+         * @description One metric of one of the caller's agents between `start_date` and `end_date`, aggregated into buckets of `bucket` width with `aggregate`. A range that is empty, longer than 31 days or of more than 1,440 buckets is refused with 400.
+         */
+        get: operations["getAgentMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory/packages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search packages across the fleet
+         * @description Every installed package matching `name` (exact) or `search` (name contains, any case) on the agents of the caller's teams, one item per agent and package. At least one of `name` and `search` is required (400 otherwise). Narrow by installed version (`version_gt`, `version_lt`), `has_update` and `team_id`.
+         */
+        get: operations["searchPackages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory/packages/updates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List package updates
+         * @description The installed package versions that have a newer version available, across the agents of the caller's teams, each with how many agents have it: what patching would change. Most widespread first by default.
+         */
+        get: operations["listPackageUpdates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List deployments
+         * @description The deployments of the caller's teams, newest first; filter by environment, status, service, team and creation time.
+         */
+        get: operations["listDeployments"];
+        put?: never;
+        /**
+         * Create a deployment
+         * @description Records a new deployment of a service version to an environment; it starts `pending`, and its `previous_version` is the version of the service's last succeeded deployment in that environment. The deploying system reports progress with `updateDeployment`.
+         */
+        post: operations["createDeployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The deployment's id.
+                 * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+                 */
+                deployment_id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a deployment
+         * @description One deployment with its state and timings.
+         */
+        get: operations["getDeployment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update a deployment
+         * @description Moves a deployment along `pending` → `running` → `succeeded` or `failed` (JSON merge patch); `started_at`, `finished_at` and `duration_seconds` are set as it goes. Any other change is refused with 409 BIZ_DEPLOYMENT_INVALID_TRANSITION. When a rollback deployment succeeds, the deployment it rolls back becomes `rolled_back`.
+         */
+        patch: operations["updateDeployment"];
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The deployment's id.
+                 * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+                 */
+                deployment_id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll a deployment back
+         * @description Starts a rollback: a new deployment of the `previous_version` of the same service in the same environment, linked by `rollback_of`, which starts `pending` and is driven like any deployment. When it succeeds, the deployment rolled back becomes `rolled_back`. Only a succeeded or failed deployment with a previous version can be rolled back (409 BIZ_DEPLOYMENT_NOT_ROLLBACKABLE), and only once at a time (409 BIZ_ROLLBACK_IN_PROGRESS).
+         */
+        post: operations["rollbackDeployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List pipelines
+         * @description The pipelines of the caller's teams, newest first; filter by status, team and a search of name and repository.
+         */
+        get: operations["listPipelines"];
+        put?: never;
+        /**
+         * Create a pipeline
+         * @description Creates a pipeline in one of the caller's teams. Its name is unique within the team (409 RES_ALREADY_EXISTS).
+         */
+        post: operations["createPipeline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update pipelines in bulk
+         * @description Sets `set` on every pipeline of the caller's teams that `filter` matches, in one statement, and answers how many matched and how many actually changed (a pipeline that already had the value is matched, not updated). The filter needs at least one condition.
+         */
+        patch: operations["updatePipelines"];
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a pipeline
+         * @description One pipeline and the status of its last run.
+         */
+        get: operations["getPipeline"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a pipeline
+         * @description Deletes the pipeline and its runs. With `If-Match`, only if it is still the version read.
+         */
+        delete: operations["deletePipeline"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a pipeline
+         * @description Changes some fields of the pipeline (JSON merge patch). With `If-Match`, only if it is still the version read.
+         */
+        patch: operations["updatePipeline"];
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List pipeline runs
+         * @description The runs of one pipeline, latest first.
+         */
+        get: operations["listPipelineRuns"];
+        put?: never;
+        /**
+         * Run a pipeline
+         * @description Queues a run of an `active` pipeline on a commit, numbered after the last one; the pipeline's `last_run_status` becomes `queued`. A paused or disabled pipeline is refused with 409 BIZ_PIPELINE_NOT_ACTIVE. The run is a resource at once (201, `Location`); the CI runner reports its progress with `updatePipelineRun`.
+         */
+        post: operations["createPipelineRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+                /**
+                 * @description The run's id.
+                 * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+                 */
+                run_id: components["parameters"]["PipelineRunId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a pipeline run
+         * @description One run of a pipeline.
+         */
+        get: operations["getPipelineRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update a pipeline run
+         * @description Moves a run along `queued` → `running` → `succeeded` or `failed`, or to `cancelled` from queued or running (JSON merge patch); the timings follow, and the pipeline's `last_run_status` follows its latest run. Any other change is refused with 409 BIZ_PIPELINE_RUN_INVALID_TRANSITION.
+         */
+        patch: operations["updatePipelineRun"];
+        trace?: never;
+    };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List alerts
+         * @description The alerts of the caller's teams, newest first unless `sort` says otherwise (`severity:desc` puts critical ones first).
+         */
+        get: operations["listAlerts"];
+        put?: never;
+        /**
+         * Raise an alert
+         * @description Raises an alert in one of the caller's teams, `open`. `agent_id` must be an agent of the caller's teams (else 404), of `team_id` when both are given (else 422); `team_id` may be left out when `agent_id` names the agent or the caller belongs to exactly one team. A `fingerprint` that an unresolved alert of the team already has is refused with 409 `RES_ALREADY_EXISTS`. To raise many at once, use `createAlerts`.
+         */
+        post: operations["createAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Raise alerts in bulk
+         * @description Raises up to 1,000 alerts in one request and answers, item by item, what became of each: `{ created, failed, results }`, with `results` in the order of the request's `alerts`. One bad item never loses the good ones, and nothing of a failed item is stored.
+         *
+         *     **Refused as a whole** (nothing created): a body whose shape breaks `AlertBulkCreate` — no `alerts`, none or more than 1,000 of them, an item that is not an object, an unknown field, a field that is an object or an array or is longer than its limit — is `422` (numbers, booleans and `null` are taken as their text, as in every body of this API, and then checked with the item); a body over the server's size limit is `413`.
+         *
+         *     **Failed item by item** (the others are created): an item that breaks the rest of `AlertCreate` (`title` or `severity` missing, a `severity` other than `info`, `warning`, `critical`, an id that is not a UUID, an empty `title`, a `source` outside its pattern: `VAL_*` codes), a `team_id` that is not one of the caller's teams or an `agent_id` that is not an agent of the caller's teams (`RES_NOT_FOUND`), an agent of another team than `team_id`, or no `team_id` from a caller of several teams (`VAL_*`), a `fingerprint` taken by an unresolved alert of the team or by an earlier item of the same request (`RES_ALREADY_EXISTS`), and an item the database refuses when it is stored.
+         *
+         *     The good items are stored in batches of 200, each batch in its own savepoint of one transaction; when the database refuses a batch, that batch is retried item by item, so only the item at fault fails. If the database becomes unavailable meanwhile, the answer is `503` and nothing of the request is stored, so the request can simply be sent again. With an `Idempotency-Key`, a repeated request replays the first answer.
+         */
+        post: operations["createAlerts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an alert
+         * @description One alert of the caller's teams.
+         */
+        get: operations["getAlert"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge an alert
+         * @description Says that someone is on it: an `open` alert becomes `acknowledged`, with the caller as `acknowledged_by`. An alert already acknowledged is refused with 409 `BIZ_ALERT_ALREADY_ACKNOWLEDGED`, a resolved one with 409 `BIZ_ALERT_RESOLVED`.
+         */
+        post: operations["acknowledgeAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{alert_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve an alert
+         * @description Closes an `open` or `acknowledged` alert: it becomes `resolved`, with the caller as `resolved_by`, and its `fingerprint` is free for a new alert. An alert already resolved is refused with 409 `BIZ_ALERT_RESOLVED`.
+         */
+        post: operations["resolveAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/version": {
         parameters: {
             query?: never;
@@ -1007,7 +1661,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -1188,7 +1842,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -2361,6 +3015,184 @@ export interface components {
             reason?: string;
         };
         /**
+         * AgentGroupName
+         * @description An agent group's name, unique within its team regardless of case.
+         * @example Web servers
+         */
+        AgentGroupName: string;
+        /**
+         * AgentGroupDescription
+         * @description What the group is for, or `null`.
+         * @example The nginx fleet behind the public load balancers.
+         */
+        AgentGroupDescription: string | null;
+        /**
+         * AgentGroup
+         * @description A named set of agents of one team, for example "web servers" or "canary hosts". An agent may belong to
+         *     any number of its team's groups; `group_id` filters every list of agents by membership.
+         * @example {
+         *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Web servers",
+         *       "description": "The nginx fleet behind the public load balancers.",
+         *       "agent_count": 12,
+         *       "created_at": "2026-11-10T09:00:00.000Z",
+         *       "updated_at": "2026-11-20T14:45:00.000Z"
+         *     }
+         */
+        AgentGroup: {
+            /**
+             * Format: uuid
+             * @description The group's id (UUIDv7).
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the group; only that team's agents can be its members.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly team_id: string;
+            name: components["schemas"]["AgentGroupName"];
+            description: components["schemas"]["AgentGroupDescription"];
+            /**
+             * Format: int32
+             * @description How many agents belong to the group.
+             * @example 12
+             */
+            readonly agent_count: number;
+            /**
+             * Format: date-time
+             * @description When the group was created (RFC 3339, UTC).
+             * @example 2026-11-10T09:00:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description When the group or its membership last changed (RFC 3339, UTC).
+             * @example 2026-11-20T14:45:00.000Z
+             */
+            readonly updated_at: string;
+        };
+        /**
+         * AgentGroupListEnvelope
+         * @description A page of agent groups, in the success envelope.
+         */
+        AgentGroupListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The agent groups of this page. */
+            data: components["schemas"]["AgentGroup"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AgentGroupCreate
+         * @description A new agent group. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "Web servers",
+         *       "description": "The nginx fleet behind the public load balancers."
+         *     }
+         */
+        AgentGroupCreate: {
+            name: components["schemas"]["AgentGroupName"];
+            description?: components["schemas"]["AgentGroupDescription"];
+            /**
+             * Format: uuid
+             * @description The team that will own the group (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+        };
+        /**
+         * AgentGroupEnvelope
+         * @description An agent group, in the success envelope.
+         */
+        AgentGroupEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AgentGroup"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AgentGroupPatch
+         * @description A JSON merge patch of an agent group; a group never changes team.
+         * @example {
+         *       "description": "The nginx and envoy fleet behind the public load balancers."
+         *     }
+         */
+        AgentGroupPatch: {
+            name?: components["schemas"]["AgentGroupName"];
+            description?: components["schemas"]["AgentGroupDescription"];
+        };
+        /**
+         * AgentGroupMembersAdd
+         * @description Agents to add to the group; each must be an agent of the group's team. Repeated ids count once.
+         * @example {
+         *       "agent_ids": [
+         *         "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "0192f0c3-2a9b-7f01-8c44-9e2d1b0a7f65"
+         *       ]
+         *     }
+         */
+        AgentGroupMembersAdd: {
+            /**
+             * @description The agents to add (1 to 500).
+             * @example [
+             *       "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+             *       "0192f0c3-2a9b-7f01-8c44-9e2d1b0a7f65"
+             *     ]
+             */
+            agent_ids: string[];
+        };
+        /**
+         * AgentGroupMembersAdded
+         * @description What adding agents to a group did; every requested agent is in exactly one of the two lists.
+         * @example {
+         *       "added": [
+         *         "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d"
+         *       ],
+         *       "already_members": [
+         *         "0192f0c3-2a9b-7f01-8c44-9e2d1b0a7f65"
+         *       ]
+         *     }
+         */
+        AgentGroupMembersAdded: {
+            /**
+             * @description The agents that joined the group with this request.
+             * @example [
+             *       "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d"
+             *     ]
+             */
+            added: string[];
+            /**
+             * @description The agents that were members already (nothing changed for them).
+             * @example [
+             *       "0192f0c3-2a9b-7f01-8c44-9e2d1b0a7f65"
+             *     ]
+             */
+            already_members: string[];
+        };
+        /**
+         * AgentGroupMembersAddedEnvelope
+         * @description The outcome of adding agents to a group, in the success envelope.
+         */
+        AgentGroupMembersAddedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AgentGroupMembersAdded"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
          * TaskType
          * @description What a task does on its agent: `reboot`, `shutdown`, `update_agent` (to a version) or `command` (one program with arguments).
          * @example reboot
@@ -2921,6 +3753,1597 @@ export interface components {
             error?: string;
         };
         /**
+         * PackageName
+         * @description A package's name as the host's package manager knows it (dpkg, rpm, apk, Homebrew, winget…).
+         * @example openssl
+         */
+        PackageName: string;
+        /**
+         * PackageVersion
+         * @description A package version as the package manager prints it (`3.0.13-0ubuntu3.4`, `2:1.2.3`). Version filters compare
+         *     the runs of digits in it as numbers, from left to right, ignoring everything else (so `1.20.1` > `1.9.9`,
+         *     and `1.0` < `1.0.0`).
+         * @example 3.0.13-0ubuntu3.4
+         */
+        PackageVersion: string;
+        /**
+         * PackageArchitecture
+         * @description The architecture the package was built for (`amd64`, `x86_64`, `arm64`, `noarch`…), or `null` when the package manager does not say.
+         * @example amd64
+         */
+        PackageArchitecture: string | null;
+        /**
+         * PackageReport
+         * @description One installed package, as an agent reports it.
+         * @example {
+         *       "name": "openssl",
+         *       "version": "3.0.13-0ubuntu3.4",
+         *       "available_version": "3.0.13-0ubuntu3.5",
+         *       "architecture": "amd64"
+         *     }
+         */
+        PackageReport: {
+            name: components["schemas"]["PackageName"];
+            version: components["schemas"]["PackageVersion"];
+            /**
+             * @description The newer version the host's package sources offer, or `null` (or left out) when it is up to date.
+             * @example 3.0.13-0ubuntu3.5
+             */
+            available_version?: string | null;
+            architecture?: components["schemas"]["PackageArchitecture"];
+        };
+        /**
+         * SystemServiceState
+         * @description What a system service is doing: `running`, `stopped` (on purpose, or never started) or `failed` (it exited with an error or crashed).
+         * @example running
+         * @enum {string}
+         */
+        SystemServiceState: "running" | "stopped" | "failed";
+        /**
+         * SystemService
+         * @description One system service (a systemd unit, launchd job, Windows service…) of an agent, as of its last inventory report.
+         * @example {
+         *       "name": "nginx.service",
+         *       "state": "running",
+         *       "enabled": true
+         *     }
+         */
+        SystemService: {
+            /**
+             * @description The service's name as the host's service manager knows it.
+             * @example nginx.service
+             */
+            name: string;
+            state: components["schemas"]["SystemServiceState"];
+            /**
+             * @description Whether the service starts at boot.
+             * @example true
+             */
+            enabled: boolean;
+        };
+        /**
+         * HardwareReport
+         * @description The host's hardware facts, as an agent reports them.
+         * @example {
+         *       "cpu_model": "AMD EPYC 7R13 Processor",
+         *       "cpu_cores": 8,
+         *       "memory_bytes": 34359738368,
+         *       "disk_bytes": 536870912000,
+         *       "architecture": "x86_64",
+         *       "virtualization": "kvm",
+         *       "manufacturer": "Amazon EC2",
+         *       "model": "m6a.2xlarge"
+         *     }
+         */
+        HardwareReport: {
+            /**
+             * @description The processor's model name.
+             * @example AMD EPYC 7R13 Processor
+             */
+            cpu_model: string;
+            /**
+             * Format: int32
+             * @description How many logical processors the host has.
+             * @example 8
+             */
+            cpu_cores: number;
+            /**
+             * Format: int64
+             * @description Physical memory, in bytes.
+             * @example 34359738368
+             */
+            memory_bytes: number;
+            /**
+             * Format: int64
+             * @description The capacity of the host's local disks, in bytes.
+             * @example 536870912000
+             */
+            disk_bytes: number;
+            /**
+             * @description The machine architecture (`x86_64`, `aarch64`…), or `null` when unknown.
+             * @example x86_64
+             */
+            architecture?: string | null;
+            /**
+             * @description The hypervisor or container runtime the host runs under (`kvm`, `vmware`, `docker`…), `none` on bare metal, or `null` when unknown.
+             * @example kvm
+             */
+            virtualization?: string | null;
+            /**
+             * @description The system's manufacturer, or `null` when unknown.
+             * @example Amazon EC2
+             */
+            manufacturer?: string | null;
+            /**
+             * @description The system's model or product name, or `null` when unknown.
+             * @example m6a.2xlarge
+             */
+            model?: string | null;
+        };
+        /**
+         * InventoryReport
+         * @description An agent's whole inventory: every installed package, every system service and the hardware facts. It
+         *     replaces the previous report entirely. A package appears once per name, version and architecture; a
+         *     service once per name. The body must also fit the server's body limit (1 MiB by default), else 413.
+         * @example {
+         *       "packages": [
+         *         {
+         *           "name": "openssl",
+         *           "version": "3.0.13-0ubuntu3.4",
+         *           "available_version": "3.0.13-0ubuntu3.5",
+         *           "architecture": "amd64"
+         *         },
+         *         {
+         *           "name": "nginx",
+         *           "version": "1.24.0-2ubuntu7"
+         *         }
+         *       ],
+         *       "services": [
+         *         {
+         *           "name": "nginx.service",
+         *           "state": "running",
+         *           "enabled": true
+         *         }
+         *       ],
+         *       "hardware": {
+         *         "cpu_model": "AMD EPYC 7R13 Processor",
+         *         "cpu_cores": 8,
+         *         "memory_bytes": 34359738368,
+         *         "disk_bytes": 536870912000,
+         *         "architecture": "x86_64",
+         *         "virtualization": "kvm"
+         *       }
+         *     }
+         */
+        InventoryReport: {
+            /** @description Every installed package (at most 10,000). */
+            packages: components["schemas"]["PackageReport"][];
+            /** @description Every system service (at most 2,000). */
+            services: components["schemas"]["SystemService"][];
+            hardware: components["schemas"]["HardwareReport"];
+        };
+        /**
+         * InventorySummary
+         * @description What the server now holds of an agent's inventory, after a report.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "packages": 2,
+         *       "services": 1,
+         *       "updates_available": 1,
+         *       "reported_at": "2026-11-21T10:30:00.000Z"
+         *     }
+         */
+        InventorySummary: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            /**
+             * Format: int32
+             * @description How many packages it reported.
+             * @example 2
+             */
+            packages: number;
+            /**
+             * Format: int32
+             * @description How many services it reported.
+             * @example 1
+             */
+            services: number;
+            /**
+             * Format: int32
+             * @description How many of its packages have a newer version available.
+             * @example 1
+             */
+            updates_available: number;
+            /**
+             * Format: date-time
+             * @description When the report was stored (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            reported_at: string;
+        };
+        /**
+         * InventorySummaryEnvelope
+         * @description An inventory summary, in the success envelope.
+         */
+        InventorySummaryEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["InventorySummary"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * MetricName
+         * @description A metric an agent reports: `cpu_usage`, `memory_usage` and `disk_usage` in percent (0–100), `load_1m` the
+         *     one-minute load average.
+         * @example cpu_usage
+         * @enum {string}
+         */
+        MetricName: "cpu_usage" | "memory_usage" | "disk_usage" | "load_1m";
+        /**
+         * MetricSample
+         * @description One measurement of one metric at one time. A second sample of the same metric at the same time replaces the first.
+         * @example {
+         *       "name": "cpu_usage",
+         *       "at": "2026-11-21T10:30:00Z",
+         *       "value": 42.5
+         *     }
+         */
+        MetricSample: {
+            name: components["schemas"]["MetricName"];
+            /**
+             * Format: date-time
+             * @description When it was measured (RFC 3339); at most 5 minutes in the future by the server's clock.
+             * @example 2026-11-21T10:30:00Z
+             */
+            at: string;
+            /**
+             * Format: double
+             * @description The measured value; a percentage (0–100) for the `*_usage` metrics.
+             * @example 42.5
+             */
+            value: number;
+        };
+        /**
+         * MetricReport
+         * @description A batch of metric samples from an agent.
+         * @example {
+         *       "samples": [
+         *         {
+         *           "name": "cpu_usage",
+         *           "at": "2026-11-21T10:30:00Z",
+         *           "value": 42.5
+         *         },
+         *         {
+         *           "name": "memory_usage",
+         *           "at": "2026-11-21T10:30:00Z",
+         *           "value": 61.2
+         *         }
+         *       ]
+         *     }
+         */
+        MetricReport: {
+            /** @description The samples (1 to 1,000), in any order. */
+            samples: components["schemas"]["MetricSample"][];
+        };
+        /**
+         * Package
+         * @description One package installed on an agent, as of its last inventory report.
+         * @example {
+         *       "name": "openssl",
+         *       "version": "3.0.13-0ubuntu3.4",
+         *       "available_version": "3.0.13-0ubuntu3.5",
+         *       "architecture": "amd64"
+         *     }
+         */
+        Package: {
+            name: components["schemas"]["PackageName"];
+            version: components["schemas"]["PackageVersion"];
+            /**
+             * @description The newer version the host's package sources offer, or `null` when it is up to date.
+             * @example 3.0.13-0ubuntu3.5
+             */
+            available_version: string | null;
+            architecture: components["schemas"]["PackageArchitecture"];
+        };
+        /**
+         * PackageListEnvelope
+         * @description A page of an agent's packages, in the success envelope.
+         */
+        PackageListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The packages of this page. */
+            data: components["schemas"]["Package"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * SystemServiceListEnvelope
+         * @description A page of an agent's system services, in the success envelope.
+         */
+        SystemServiceListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The services of this page. */
+            data: components["schemas"]["SystemService"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * Hardware
+         * @description An agent's hardware facts, as of its last inventory report.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "cpu_model": "AMD EPYC 7R13 Processor",
+         *       "cpu_cores": 8,
+         *       "memory_bytes": 34359738368,
+         *       "disk_bytes": 536870912000,
+         *       "architecture": "x86_64",
+         *       "virtualization": "kvm",
+         *       "manufacturer": "Amazon EC2",
+         *       "model": "m6a.2xlarge",
+         *       "reported_at": "2026-11-21T10:30:00.000Z"
+         *     }
+         */
+        Hardware: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            /**
+             * @description The processor's model name.
+             * @example AMD EPYC 7R13 Processor
+             */
+            cpu_model: string;
+            /**
+             * Format: int32
+             * @description How many logical processors the host has.
+             * @example 8
+             */
+            cpu_cores: number;
+            /**
+             * Format: int64
+             * @description Physical memory, in bytes.
+             * @example 34359738368
+             */
+            memory_bytes: number;
+            /**
+             * Format: int64
+             * @description The capacity of the host's local disks, in bytes.
+             * @example 536870912000
+             */
+            disk_bytes: number;
+            /**
+             * @description The machine architecture, or `null` when unknown.
+             * @example x86_64
+             */
+            architecture: string | null;
+            /**
+             * @description The hypervisor or container runtime, `none` on bare metal, or `null` when unknown.
+             * @example kvm
+             */
+            virtualization: string | null;
+            /**
+             * @description The system's manufacturer, or `null` when unknown.
+             * @example Amazon EC2
+             */
+            manufacturer: string | null;
+            /**
+             * @description The system's model or product name, or `null` when unknown.
+             * @example m6a.2xlarge
+             */
+            model: string | null;
+            /**
+             * Format: date-time
+             * @description When the agent last reported its inventory (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            reported_at: string;
+        };
+        /**
+         * HardwareEnvelope
+         * @description An agent's hardware facts, in the success envelope.
+         */
+        HardwareEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Hardware"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * MetricBucket
+         * @description The width of the buckets a metric series is aggregated into.
+         * @example 5m
+         * @enum {string}
+         */
+        MetricBucket: "1m" | "5m" | "15m" | "1h" | "1d";
+        /**
+         * MetricAggregate
+         * @description How the samples in one bucket are combined.
+         * @example avg
+         * @enum {string}
+         */
+        MetricAggregate: "avg" | "min" | "max" | "sum";
+        /**
+         * MetricPoint
+         * @description One bucket of a metric series.
+         * @example {
+         *       "at": "2026-11-21T10:30:00.000Z",
+         *       "value": 42.5,
+         *       "samples": 5
+         *     }
+         */
+        MetricPoint: {
+            /**
+             * Format: date-time
+             * @description The start of the bucket (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            at: string;
+            /**
+             * Format: double
+             * @description The aggregate of the bucket's samples.
+             * @example 42.5
+             */
+            value: number;
+            /**
+             * Format: int32
+             * @description How many samples the bucket holds.
+             * @example 5
+             */
+            samples: number;
+        };
+        /**
+         * MetricSeries
+         * @description One metric of one agent over a time range, aggregated into buckets. Buckets are aligned to the UTC clock
+         *     (whole minutes, hours, days since 1970-01-01T00:00Z); the samples counted are those with
+         *     `start_date` ≤ `at` < `end_date`; buckets without samples are left out, so `points` may have gaps.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "name": "cpu_usage",
+         *       "bucket": "5m",
+         *       "aggregate": "avg",
+         *       "start_date": "2026-11-21T10:00:00.000Z",
+         *       "end_date": "2026-11-21T11:00:00.000Z",
+         *       "points": [
+         *         {
+         *           "at": "2026-11-21T10:30:00.000Z",
+         *           "value": 42.5,
+         *           "samples": 5
+         *         }
+         *       ]
+         *     }
+         */
+        MetricSeries: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            name: components["schemas"]["MetricName"];
+            bucket: components["schemas"]["MetricBucket"];
+            aggregate: components["schemas"]["MetricAggregate"];
+            /**
+             * Format: date-time
+             * @description The start of the range, inclusive (RFC 3339, UTC).
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            start_date: string;
+            /**
+             * Format: date-time
+             * @description The end of the range, exclusive (RFC 3339, UTC).
+             * @example 2026-11-21T11:00:00.000Z
+             */
+            end_date: string;
+            /** @description The non-empty buckets, oldest first (at most 1,440). */
+            points: components["schemas"]["MetricPoint"][];
+        };
+        /**
+         * MetricSeriesEnvelope
+         * @description A metric series, in the success envelope.
+         */
+        MetricSeriesEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["MetricSeries"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * FleetPackage
+         * @description One package installed on one agent, as a fleet-wide search finds it.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "hostname": "web-01.prod.example.com",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "openssl",
+         *       "version": "3.0.13-0ubuntu3.4",
+         *       "available_version": "3.0.13-0ubuntu3.5",
+         *       "architecture": "amd64"
+         *     }
+         */
+        FleetPackage: {
+            /**
+             * Format: uuid
+             * @description The agent that has the package.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            hostname: components["schemas"]["Hostname"];
+            /**
+             * Format: uuid
+             * @description The agent's team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            name: components["schemas"]["PackageName"];
+            version: components["schemas"]["PackageVersion"];
+            /**
+             * @description The newer version the host's package sources offer, or `null` when it is up to date.
+             * @example 3.0.13-0ubuntu3.5
+             */
+            available_version: string | null;
+            architecture: components["schemas"]["PackageArchitecture"];
+        };
+        /**
+         * FleetPackageListEnvelope
+         * @description A page of packages found across the fleet, in the success envelope.
+         */
+        FleetPackageListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The packages of this page, one per agent that has it. */
+            data: components["schemas"]["FleetPackage"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * PackageUpdate
+         * @description A package version that has a newer version available, with how many of the caller's agents have it.
+         * @example {
+         *       "name": "openssl",
+         *       "version": "3.0.13-0ubuntu3.4",
+         *       "available_version": "3.0.13-0ubuntu3.5",
+         *       "agents": 14
+         *     }
+         */
+        PackageUpdate: {
+            name: components["schemas"]["PackageName"];
+            version: components["schemas"]["PackageVersion"];
+            /**
+             * @description The newer version the agents' package sources offer.
+             * @example 3.0.13-0ubuntu3.5
+             */
+            available_version: string;
+            /**
+             * Format: int32
+             * @description How many agents have this version installed with this update available.
+             * @example 14
+             */
+            agents: number;
+        };
+        /**
+         * PackageUpdateListEnvelope
+         * @description A page of package updates, in the success envelope.
+         */
+        PackageUpdateListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The package versions of this page. */
+            data: components["schemas"]["PackageUpdate"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * DeploymentEnvironment
+         * @description Where a deployment goes.
+         * @example production
+         * @enum {string}
+         */
+        DeploymentEnvironment: "development" | "staging" | "production";
+        /**
+         * DeploymentStatus
+         * @description `pending` (asked for, not started) → `running` → `succeeded` or `failed`; no other change is allowed
+         *     (`409 BIZ_DEPLOYMENT_INVALID_TRANSITION`). A succeeded or failed deployment becomes `rolled_back` when a
+         *     rollback of it (`rollbackDeployment`) succeeds; `rolled_back` is final.
+         * @example succeeded
+         * @enum {string}
+         */
+        DeploymentStatus: "pending" | "running" | "succeeded" | "failed" | "rolled_back";
+        /**
+         * ServiceName
+         * @description The name of the service deployed; letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+         * @example api-gateway
+         */
+        ServiceName: string;
+        /**
+         * ReleaseVersion
+         * @description A version of a service (a tag, a semantic version, a build number or a commit); letters, digits, `.`, `_`, `+` and `-`.
+         * @example v1.2.3
+         */
+        ReleaseVersion: string;
+        /**
+         * Deployment
+         * @description One version of one service rolled out to one environment, with its state and timings.
+         * @example {
+         *       "id": "0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "service": "api-gateway",
+         *       "version": "v1.2.3",
+         *       "environment": "production",
+         *       "status": "succeeded",
+         *       "previous_version": "v1.2.2",
+         *       "rollback_of": null,
+         *       "started_at": "2026-11-21T10:30:05.000Z",
+         *       "finished_at": "2026-11-21T10:32:05.000Z",
+         *       "duration_seconds": 120,
+         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:32:05.000Z"
+         *     }
+         */
+        Deployment: {
+            /**
+             * Format: uuid
+             * @description The deployment's id (UUIDv7).
+             * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the deployment.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            service: components["schemas"]["ServiceName"];
+            version: components["schemas"]["ReleaseVersion"];
+            environment: components["schemas"]["DeploymentEnvironment"];
+            status: components["schemas"]["DeploymentStatus"];
+            /**
+             * @description The version this deployment replaces: the version of the service's last succeeded deployment in the same
+             *     environment when this one was created (for a rollback, the version rolled back from), or `null` for the
+             *     first. A deployment can only be rolled back to it.
+             * @example v1.2.2
+             */
+            previous_version: string | null;
+            /**
+             * Format: uuid
+             * @description The deployment this one rolls back (it becomes `rolled_back` when this one succeeds), or `null`.
+             * @example null
+             */
+            rollback_of: string | null;
+            /**
+             * Format: date-time
+             * @description When it turned `running`, or `null` before (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:05.000Z
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it turned `succeeded` or `failed`, or `null` before (RFC 3339, UTC).
+             * @example 2026-11-21T10:32:05.000Z
+             */
+            finished_at: string | null;
+            /**
+             * Format: int32
+             * @description Whole seconds from `started_at` to `finished_at`, or `null` until it finished.
+             * @example 120
+             */
+            duration_seconds: number | null;
+            /**
+             * Format: uuid
+             * @description The user who asked for the deployment, or `null` (an API key of a deleted user).
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was asked for (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (RFC 3339, UTC).
+             * @example 2026-11-21T10:32:05.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * DeploymentListEnvelope
+         * @description A page of deployments, in the success envelope.
+         */
+        DeploymentListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The deployments of this page. */
+            data: components["schemas"]["Deployment"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * DeploymentCreate
+         * @description A new deployment; it starts `pending`. Its `previous_version` is found, not sent: the version of the
+         *     service's last succeeded deployment in the same environment.
+         * @example {
+         *       "service": "api-gateway",
+         *       "version": "v1.2.3",
+         *       "environment": "production"
+         *     }
+         */
+        DeploymentCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the deployment; may be left out when the caller belongs to exactly one team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            service: components["schemas"]["ServiceName"];
+            version: components["schemas"]["ReleaseVersion"];
+            environment: components["schemas"]["DeploymentEnvironment"];
+        };
+        /**
+         * DeploymentEnvelope
+         * @description A deployment, in the success envelope.
+         */
+        DeploymentEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Deployment"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * DeploymentPatch
+         * @description A JSON merge patch (RFC 7396) of a deployment's progress. Only `status` changes, and only along
+         *     `pending` → `running` → `succeeded` or `failed`; the timings follow (`started_at` on `running`,
+         *     `finished_at` and `duration_seconds` on `succeeded` or `failed`). The current status again changes
+         *     nothing; any other change is `409 BIZ_DEPLOYMENT_INVALID_TRANSITION`. An empty patch changes nothing.
+         * @example {
+         *       "status": "running"
+         *     }
+         */
+        DeploymentPatch: {
+            /**
+             * @description The status the deployment moves to.
+             * @example running
+             * @enum {string}
+             */
+            status?: "running" | "succeeded" | "failed";
+        };
+        /**
+         * RollbackAccepted
+         * @description The answer to a rollback: a new deployment of the previous version, linked to the one rolled back
+         *     (`rollback_of`), and where to watch it. The deployment rolled back becomes `rolled_back` when it succeeds.
+         * @example {
+         *       "rollback_id": "0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "deployment_id": "0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+         *       "status": "pending",
+         *       "status_url": "/api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f"
+         *     }
+         */
+        RollbackAccepted: {
+            /**
+             * Format: uuid
+             * @description The id of the new deployment that carries out the rollback.
+             * @example 0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            rollback_id: string;
+            /**
+             * Format: uuid
+             * @description The deployment being rolled back.
+             * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+             */
+            deployment_id: string;
+            status: components["schemas"]["DeploymentStatus"];
+            /**
+             * @description Where the rollback deployment can be read (also in `Location`).
+             * @example /api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            status_url: string;
+        };
+        /**
+         * RollbackAcceptedEnvelope
+         * @description An accepted rollback, in the success envelope.
+         */
+        RollbackAcceptedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["RollbackAccepted"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PipelineStatus
+         * @description `active` pipelines take new runs; `paused` and `disabled` ones refuse them (`409 BIZ_PIPELINE_NOT_ACTIVE`).
+         * @example active
+         * @enum {string}
+         */
+        PipelineStatus: "active" | "paused" | "disabled";
+        /**
+         * PipelineName
+         * @description A pipeline's name, unique within its team (any case).
+         * @example api-gateway build
+         */
+        PipelineName: string;
+        /**
+         * PipelineRepository
+         * @description The source repository the pipeline builds, as a URL or `host/owner/name`; no spaces.
+         * @example github.com/opsdeck/api-gateway
+         */
+        PipelineRepository: string;
+        /**
+         * GitBranch
+         * @description A git branch name.
+         * @example main
+         */
+        GitBranch: string;
+        /**
+         * PipelineRunStatus
+         * @description A run is `queued` when created, then `running`, and ends `succeeded`, `failed` or `cancelled` (a queued
+         *     run may be cancelled before it starts). A finished run never changes again.
+         * @example succeeded
+         * @enum {string}
+         */
+        PipelineRunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        /**
+         * Pipeline
+         * @description A CI/CD pipeline of a team's repository and branch, and the outcome of its last run.
+         * @example {
+         *       "id": "0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "api-gateway build",
+         *       "repository": "github.com/opsdeck/api-gateway",
+         *       "branch": "main",
+         *       "status": "active",
+         *       "last_run_status": "succeeded",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T11:02:00.000Z"
+         *     }
+         */
+        Pipeline: {
+            /**
+             * Format: uuid
+             * @description The pipeline's id (UUIDv7).
+             * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the pipeline.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            name: components["schemas"]["PipelineName"];
+            repository: components["schemas"]["PipelineRepository"];
+            branch: components["schemas"]["GitBranch"];
+            status: components["schemas"]["PipelineStatus"];
+            /** @description The status of the pipeline's latest run, or `null` before its first. */
+            last_run_status: components["schemas"]["PipelineRunStatus"] | null;
+            /**
+             * Format: date-time
+             * @description When it was created (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed, a new run included (RFC 3339, UTC).
+             * @example 2026-11-21T11:02:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * PipelineListEnvelope
+         * @description A page of pipelines, in the success envelope.
+         */
+        PipelineListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The pipelines of this page. */
+            data: components["schemas"]["Pipeline"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * PipelineCreate
+         * @description A new pipeline. Fields left out take their defaults (`branch` main, `status` active).
+         * @example {
+         *       "name": "api-gateway build",
+         *       "repository": "github.com/opsdeck/api-gateway",
+         *       "branch": "main"
+         *     }
+         */
+        PipelineCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the pipeline; may be left out when the caller belongs to exactly one team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            name: components["schemas"]["PipelineName"];
+            repository: components["schemas"]["PipelineRepository"];
+            branch?: components["schemas"]["GitBranch"];
+            status?: components["schemas"]["PipelineStatus"];
+        };
+        /**
+         * PipelineEnvelope
+         * @description A pipeline, in the success envelope.
+         */
+        PipelineEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Pipeline"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PipelineBulkFilter
+         * @description Which of the caller's pipelines a bulk update applies to: all conditions hold together. At least one is
+         *     required, so that changing every pipeline is always said on purpose (name a `team_id` for a whole team).
+         *     A `team_id` that is not one of the caller's teams matches nothing.
+         * @example {
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "status": "active"
+         *     }
+         */
+        PipelineBulkFilter: {
+            status?: components["schemas"]["PipelineStatus"];
+            /**
+             * Format: uuid
+             * @description Only pipelines of this team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * @description Only pipelines whose name contains this text (any case).
+             * @example gateway
+             */
+            name_contains?: string;
+        };
+        /**
+         * PipelineBulkUpdate
+         * @description A change applied at once, in one statement, to every pipeline of the caller's teams that the filter matches.
+         * @example {
+         *       "filter": {
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "status": "active"
+         *       },
+         *       "set": {
+         *         "status": "paused"
+         *       }
+         *     }
+         */
+        PipelineBulkUpdate: {
+            filter: components["schemas"]["PipelineBulkFilter"];
+            /**
+             * @description What to set on every matched pipeline.
+             * @example {
+             *       "status": "paused"
+             *     }
+             */
+            set: {
+                status: components["schemas"]["PipelineStatus"];
+            };
+        };
+        /**
+         * PipelineBulkResult
+         * @description What a bulk update did.
+         * @example {
+         *       "matched": 5,
+         *       "updated": 4
+         *     }
+         */
+        PipelineBulkResult: {
+            /**
+             * Format: int32
+             * @description How many pipelines the filter matched.
+             * @example 5
+             */
+            matched: number;
+            /**
+             * Format: int32
+             * @description How many of them changed (the others already had the values set).
+             * @example 4
+             */
+            updated: number;
+        };
+        /**
+         * PipelineBulkResultEnvelope
+         * @description The outcome of a bulk update, in the success envelope.
+         */
+        PipelineBulkResultEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["PipelineBulkResult"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PipelinePatch
+         * @description A JSON merge patch (RFC 7396): fields present are set, fields left out stay as they are. An empty patch
+         *     changes nothing.
+         * @example {
+         *       "status": "paused"
+         *     }
+         */
+        PipelinePatch: {
+            name?: components["schemas"]["PipelineName"];
+            repository?: components["schemas"]["PipelineRepository"];
+            branch?: components["schemas"]["GitBranch"];
+            status?: components["schemas"]["PipelineStatus"];
+        };
+        /**
+         * CommitSha
+         * @description A git commit id, abbreviated (7 or more) or full (40 lower-case hexadecimal digits).
+         * @example 9fceb02d0ae598e95dc970b74767f19372d61af8
+         */
+        CommitSha: string;
+        /**
+         * PipelineRun
+         * @description One run of a pipeline on one commit.
+         * @example {
+         *       "id": "0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a",
+         *       "pipeline_id": "0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "number": 42,
+         *       "status": "queued",
+         *       "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+         *       "started_at": null,
+         *       "finished_at": null,
+         *       "duration_seconds": null,
+         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "created_at": "2026-11-21T11:02:00.000Z"
+         *     }
+         */
+        PipelineRun: {
+            /**
+             * Format: uuid
+             * @description The run's id (UUIDv7).
+             * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The pipeline run.
+             * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+             */
+            pipeline_id: string;
+            /**
+             * Format: uuid
+             * @description The team of the pipeline.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * Format: int32
+             * @description The run's number within its pipeline, from 1.
+             * @example 42
+             */
+            number: number;
+            status: components["schemas"]["PipelineRunStatus"];
+            commit_sha: components["schemas"]["CommitSha"];
+            /**
+             * Format: date-time
+             * @description When it started running, or `null` while queued (RFC 3339, UTC).
+             * @example null
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it finished, or `null` (RFC 3339, UTC).
+             * @example null
+             */
+            finished_at: string | null;
+            /**
+             * Format: int32
+             * @description Whole seconds from `started_at` to `finished_at`, or `null` until it finished.
+             * @example null
+             */
+            duration_seconds: number | null;
+            /**
+             * Format: uuid
+             * @description The user who started the run, or `null`.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was queued (RFC 3339, UTC).
+             * @example 2026-11-21T11:02:00.000Z
+             */
+            created_at: string;
+        };
+        /**
+         * PipelineRunListEnvelope
+         * @description A page of pipeline runs, in the success envelope.
+         */
+        PipelineRunListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The runs of this page. */
+            data: components["schemas"]["PipelineRun"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * PipelineRunCreate
+         * @description A new run of the pipeline on a commit; it is queued.
+         * @example {
+         *       "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8"
+         *     }
+         */
+        PipelineRunCreate: {
+            commit_sha: components["schemas"]["CommitSha"];
+        };
+        /**
+         * PipelineRunEnvelope
+         * @description A pipeline run, in the success envelope.
+         */
+        PipelineRunEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["PipelineRun"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PipelineRunPatch
+         * @description A JSON merge patch (RFC 7396) of a run's progress, as the CI runner reports it. Only `status` changes:
+         *     `queued` → `running` → `succeeded` or `failed`, and `cancelled` from `queued` or `running`; the timings follow.
+         *     The current status again changes nothing; any other change is `409 BIZ_PIPELINE_RUN_INVALID_TRANSITION`.
+         *     An empty patch changes nothing.
+         * @example {
+         *       "status": "succeeded"
+         *     }
+         */
+        PipelineRunPatch: {
+            /**
+             * @description The status the run moves to.
+             * @example running
+             * @enum {string}
+             */
+            status?: "running" | "succeeded" | "failed" | "cancelled";
+        };
+        /**
+         * AlertSeverity
+         * @description How urgent an alert is, from `info` (worth knowing) through `warning` (needs attention soon) to `critical` (act now). Sorting by severity follows this order, not the alphabet.
+         * @example critical
+         * @enum {string}
+         */
+        AlertSeverity: "info" | "warning" | "critical";
+        /**
+         * AlertStatus
+         * @description `open` (raised, nobody has taken it) → `acknowledged` (someone is on it) → `resolved`; an open alert
+         *     may also be resolved directly. A resolved alert never changes again; the same problem raised again is a
+         *     new alert (its `fingerprint` is free once the old one is resolved).
+         * @example open
+         * @enum {string}
+         */
+        AlertStatus: "open" | "acknowledged" | "resolved";
+        /**
+         * Alert
+         * @description A problem raised about the fleet of a team, optionally about one of its agents, from the moment it is raised until it is resolved.
+         * @example {
+         *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "title": "Disk /var above 90%",
+         *       "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
+         *       "severity": "critical",
+         *       "status": "acknowledged",
+         *       "source": "prometheus",
+         *       "fingerprint": "node_filesystem_avail:web-01:/var",
+         *       "acknowledged_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "acknowledged_at": "2026-11-21T10:35:00.000Z",
+         *       "resolved_by": null,
+         *       "resolved_at": null,
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:35:00.000Z"
+         *     }
+         */
+        Alert: {
+            /**
+             * Format: uuid
+             * @description The alert's id (UUIDv7).
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the alert.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * Format: uuid
+             * @description The agent the alert is about (an agent of the same team), or `null` for a team-wide alert.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string | null;
+            /**
+             * @description One line saying what is wrong.
+             * @example Disk /var above 90%
+             */
+            title: string;
+            /**
+             * @description More detail for the person who handles it, or `null`.
+             * @example /var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.
+             */
+            message: string | null;
+            severity: components["schemas"]["AlertSeverity"];
+            status: components["schemas"]["AlertStatus"];
+            /**
+             * @description What raised the alert (a monitoring system, a script), or `null`.
+             * @example prometheus
+             */
+            source: string | null;
+            /**
+             * @description The sender's key for "the same problem", or `null`. At most one unresolved alert of a team has a given fingerprint, so a sender that raises the same problem again is told it is already open.
+             * @example node_filesystem_avail:web-01:/var
+             */
+            fingerprint: string | null;
+            /**
+             * Format: uuid
+             * @description The user who acknowledged it, or `null`.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            acknowledged_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was acknowledged (RFC 3339, UTC), or `null`.
+             * @example 2026-11-21T10:35:00.000Z
+             */
+            acknowledged_at: string | null;
+            /**
+             * Format: uuid
+             * @description The user who resolved it, or `null`.
+             * @example null
+             */
+            resolved_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was resolved (RFC 3339, UTC), or `null`.
+             * @example null
+             */
+            resolved_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was raised (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (RFC 3339, UTC).
+             * @example 2026-11-21T10:35:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * AlertListEnvelope
+         * @description A page of alerts, in the success envelope.
+         */
+        AlertListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The alerts of this page. */
+            data: components["schemas"]["Alert"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AlertCreate
+         * @description A new alert; it starts `open`. `team_id` may be left out when `agent_id` names the agent (the alert goes
+         *     to the agent's team) or when the caller belongs to exactly one team. `createAlerts` checks each of its
+         *     items against this schema, one by one.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "title": "Disk /var above 90%",
+         *       "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
+         *       "severity": "critical",
+         *       "source": "prometheus",
+         *       "fingerprint": "node_filesystem_avail:web-01:/var"
+         *     }
+         */
+        AlertCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the alert (one of the caller's); when `agent_id` is given too, the agent must belong to it.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * Format: uuid
+             * @description The agent the alert is about, one of the caller's teams' agents.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id?: string;
+            /**
+             * @description One line saying what is wrong.
+             * @example Disk /var above 90%
+             */
+            title: string;
+            /**
+             * @description More detail for the person who handles it.
+             * @example /var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.
+             */
+            message?: string;
+            severity: components["schemas"]["AlertSeverity"];
+            /**
+             * @description What raised the alert (a monitoring system, a script).
+             * @example prometheus
+             */
+            source?: string;
+            /**
+             * @description Your key for "the same problem"; refused with `RES_ALREADY_EXISTS` while an unresolved alert of the team has it.
+             * @example node_filesystem_avail:web-01:/var
+             */
+            fingerprint?: string;
+        };
+        /**
+         * AlertEnvelope
+         * @description An alert, in the success envelope.
+         */
+        AlertEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Alert"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertBulkItem
+         * @description One alert of a `createAlerts` request, as `AlertCreate` describes it. The contract checks only its shape
+         *     for the whole request: an object with no unknown fields, each field a string within its length (a number,
+         *     boolean or `null` is taken as its text, as in every body of this API). Everything
+         *     else of `AlertCreate` (the required `title` and `severity`, the values of `severity`, UUIDs, the pattern of
+         *     `source`) and the rules (an agent and team of the caller's, a free fingerprint) are checked item by item,
+         *     so an item that breaks them fails alone and the others are created.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "title": "Disk /var above 90%",
+         *       "severity": "critical",
+         *       "source": "prometheus",
+         *       "fingerprint": "node_filesystem_avail:web-01:/var"
+         *     }
+         */
+        AlertBulkItem: {
+            /**
+             * @description As in `AlertCreate`; checked per item.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * @description As in `AlertCreate`; checked per item.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id?: string;
+            /**
+             * @description As in `AlertCreate`; required, checked per item.
+             * @example Disk /var above 90%
+             */
+            title?: string;
+            /**
+             * @description As in `AlertCreate`.
+             * @example /var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.
+             */
+            message?: string;
+            /**
+             * @description As in `AlertCreate` (`info`, `warning` or `critical`); required, checked per item.
+             * @example critical
+             */
+            severity?: string;
+            /**
+             * @description As in `AlertCreate`; checked per item.
+             * @example prometheus
+             */
+            source?: string;
+            /**
+             * @description As in `AlertCreate`; a fingerprint taken by an unresolved alert of the team, or by an earlier item of the same request, fails the item.
+             * @example node_filesystem_avail:web-01:/var
+             */
+            fingerprint?: string;
+        };
+        /**
+         * AlertBulkCreate
+         * @description Up to 1,000 new alerts in one request. A body whose shape is wrong (no `alerts`, none or more than 1,000
+         *     of them, an item that is not an object, has an unknown field, or a field that is an object, an array or
+         *     too long) is refused as a whole with `422`, and a body over the server's size limit with `413`; nothing is
+         *     created. Otherwise each item is checked and stored on its own: see `createAlerts`.
+         * @example {
+         *       "alerts": [
+         *         {
+         *           "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *           "title": "Disk /var above 90%",
+         *           "severity": "critical",
+         *           "source": "prometheus",
+         *           "fingerprint": "node_filesystem_avail:web-01:/var"
+         *         },
+         *         {
+         *           "agent_id": "0192f0c1-0000-7000-8000-000000000000",
+         *           "title": "Load above 8",
+         *           "severity": "warning",
+         *           "source": "prometheus"
+         *         },
+         *         {
+         *           "title": "Certificate for api.example.com expires in 14 days",
+         *           "severity": "info",
+         *           "source": "cert-checker"
+         *         }
+         *       ]
+         *     }
+         */
+        AlertBulkCreate: {
+            /** @description The alerts to raise, in order; the answer's `results` follow the same order. */
+            alerts: components["schemas"]["AlertBulkItem"][];
+        };
+        /**
+         * AlertBulkItemResult
+         * @description What became of one item of a `createAlerts` request, at the item's position.
+         * @example {
+         *       "index": 1,
+         *       "status": "failed",
+         *       "error": {
+         *         "code": "RES_NOT_FOUND",
+         *         "message": "Agent 0192f0c1-0000-7000-8000-000000000000 not found",
+         *         "details": [
+         *           {
+         *             "field": "agent_id",
+         *             "message": "no such agent in the caller's teams",
+         *             "value": "0192f0c1-0000-7000-8000-000000000000"
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        AlertBulkItemResult: {
+            /**
+             * Format: int32
+             * @description The item's position in the request's `alerts` (from 0).
+             * @example 0
+             */
+            index: number;
+            /**
+             * @description `created` (then `id` is set) or `failed` (then `error` says why, and nothing of the item was stored).
+             * @example created
+             * @enum {string}
+             */
+            status: "created" | "failed";
+            /**
+             * Format: uuid
+             * @description The new alert's id, when `created`.
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            id?: string;
+            /** @description Why the item failed, with the code and details the same problem gets from `createAlert`. */
+            error?: {
+                code: components["schemas"]["ErrorCode"];
+                /**
+                 * @description A sentence for a person; may change between releases, unlike `code`.
+                 * @example Agent 0192f0c1-0000-7000-8000-000000000000 not found
+                 */
+                message: string;
+                /** @description Field-level problems of the item; each `field` is a field of the item. */
+                details?: components["schemas"]["ErrorDetail"][];
+            };
+        };
+        /**
+         * AlertBulkResult
+         * @description The outcome of a `createAlerts` request, item by item; `created` + `failed` is the number of items sent.
+         * @example {
+         *       "created": 2,
+         *       "failed": 1,
+         *       "results": [
+         *         {
+         *           "index": 0,
+         *           "status": "created",
+         *           "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *         },
+         *         {
+         *           "index": 1,
+         *           "status": "failed",
+         *           "error": {
+         *             "code": "RES_NOT_FOUND",
+         *             "message": "Agent 0192f0c1-0000-7000-8000-000000000000 not found",
+         *             "details": [
+         *               {
+         *                 "field": "agent_id",
+         *                 "message": "no such agent in the caller's teams",
+         *                 "value": "0192f0c1-0000-7000-8000-000000000000"
+         *               }
+         *             ]
+         *           }
+         *         },
+         *         {
+         *           "index": 2,
+         *           "status": "created",
+         *           "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f61"
+         *         }
+         *       ]
+         *     }
+         */
+        AlertBulkResult: {
+            /**
+             * Format: int32
+             * @description How many items were created.
+             * @example 2
+             */
+            created: number;
+            /**
+             * Format: int32
+             * @description How many items failed; nothing of them was stored.
+             * @example 1
+             */
+            failed: number;
+            /** @description One result per item, in the order of the request's `alerts`. */
+            results: components["schemas"]["AlertBulkItemResult"][];
+        };
+        /**
+         * AlertBulkResultEnvelope
+         * @description The outcome of a `createAlerts` request, in the success envelope.
+         */
+        AlertBulkResultEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AlertBulkResult"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
          * VersionInfo
          * @description What is running.
          * @example {
@@ -3445,10 +5868,30 @@ export interface components {
          */
         AgentSearch: string;
         /**
+         * @description Only agents that belong to this agent group (one of the caller's teams'; any other finds nothing).
+         * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        GroupIdFilter: string;
+        /**
          * @description The agent's id.
          * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
          */
         AgentId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+         * @example name:asc
+         */
+        AgentGroupSort: string;
+        /**
+         * @description Only groups whose name contains this text (any case).
+         * @example web
+         */
+        AgentGroupSearch: string;
+        /**
+         * @description The agent group's id.
+         * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        AgentGroupId: string;
         /**
          * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
          * @example created_at:desc
@@ -3479,6 +5922,173 @@ export interface components {
          * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
          */
         EnrollmentTokenId: string;
+        /**
+         * @description Order by `name` (default `name:asc`), `asc` or `desc`; packages of the same name keep the order the agent reported them in (reversed for `desc`).
+         * @example name:asc
+         */
+        PackageSort: string;
+        /**
+         * @description Only packages whose name contains this text (any case).
+         * @example ssl
+         */
+        PackageSearch: string;
+        /**
+         * @description Only packages with exactly this name.
+         * @example openssl
+         */
+        PackageNameFilter: components["schemas"]["PackageName"];
+        /**
+         * @description Only packages whose installed version is greater than this one. Versions compare by their runs of digits,
+         *     as numbers, from left to right; everything else in them is ignored (`1.20.1` > `1.9.9`, `2.0` < `2.0.1`).
+         * @example 3.0.2
+         */
+        PackageVersionGt: string;
+        /**
+         * @description Only packages whose installed version is less than this one, compared as for `version_gt`.
+         * @example 3.0.14
+         */
+        PackageVersionLt: string;
+        /**
+         * @description Only packages with (`true`) or without (`false`) a newer version available.
+         * @example true
+         */
+        PackageHasUpdate: boolean;
+        /**
+         * @description Order by `name` (default `name:asc`) or `state`, `asc` or `desc`; ties broken by name.
+         * @example state:asc
+         */
+        SystemServiceSort: string;
+        /**
+         * @description Only services in this state.
+         * @example failed
+         */
+        SystemServiceStateFilter: components["schemas"]["SystemServiceState"];
+        /**
+         * @description The metric.
+         * @example cpu_usage
+         */
+        MetricNameParam: components["schemas"]["MetricName"];
+        /**
+         * @description The start of the range, inclusive (RFC 3339). The range may span at most 31 days.
+         * @example 2026-11-21T10:00:00Z
+         */
+        MetricStartDate: string;
+        /**
+         * @description The end of the range, exclusive (RFC 3339); after `start_date`.
+         * @example 2026-11-21T11:00:00Z
+         */
+        MetricEndDate: string;
+        /**
+         * @description The width of a bucket (default `5m`). A range may touch at most 1,440 buckets (a day of `1m` from a whole minute, five days of
+         *     `5m`, fifteen of `15m`, 31 of `1h` or `1d`); more is refused with 400.
+         * @example 5m
+         */
+        MetricBucketParam: components["schemas"]["MetricBucket"];
+        /**
+         * @description How the samples of a bucket are combined (default `avg`).
+         * @example avg
+         */
+        MetricAggregateParam: components["schemas"]["MetricAggregate"];
+        /**
+         * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `name`,
+         *     `hostname`; directions `asc` and `desc`. Ties are broken by an internal id. Default `name:asc,hostname:asc`.
+         * @example hostname:asc
+         */
+        FleetPackageSort: string;
+        /**
+         * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `agents`
+         *     (how many agents are affected), `name`; directions `asc` and `desc`. Default `agents:desc,name:asc`.
+         * @example agents:desc,name:asc
+         */
+        PackageUpdateSort: string;
+        /**
+         * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
+         * @example created_at:desc
+         */
+        DeploymentSort: string;
+        /**
+         * @description Only deployments to this environment.
+         * @example production
+         */
+        EnvironmentFilter: components["schemas"]["DeploymentEnvironment"];
+        /**
+         * @description Only deployments in this status.
+         * @example failed
+         */
+        DeploymentStatusFilter: components["schemas"]["DeploymentStatus"];
+        /**
+         * @description Only deployments of this service (exact name).
+         * @example api-gateway
+         */
+        ServiceFilter: components["schemas"]["ServiceName"];
+        /**
+         * @description The deployment's id.
+         * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+         */
+        DeploymentId: string;
+        /**
+         * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`.
+         * @example name:asc
+         */
+        PipelineSort: string;
+        /**
+         * @description Only pipelines in this status.
+         * @example active
+         */
+        PipelineStatusFilter: components["schemas"]["PipelineStatus"];
+        /**
+         * @description Only pipelines whose name or repository contains this text (any case).
+         * @example gateway
+         */
+        PipelineSearch: string;
+        /**
+         * @description The pipeline's id.
+         * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+         */
+        PipelineId: string;
+        /**
+         * @description Order by `number` (default `number:desc`, the latest run first), `asc` or `desc`.
+         * @example number:desc
+         */
+        PipelineRunSort: string;
+        /**
+         * @description Only runs in this status.
+         * @example failed
+         */
+        PipelineRunStatusFilter: components["schemas"]["PipelineRunStatus"];
+        /**
+         * @description The run's id.
+         * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+         */
+        PipelineRunId: string;
+        /**
+         * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
+         *     `created_at`, `updated_at` and `severity` (by urgency: `info` < `warning` < `critical`, so
+         *     `severity:desc` puts critical alerts first); directions `asc` and `desc`. Ties are broken by `id`.
+         *     Default `created_at:desc`.
+         * @example severity:desc,created_at:desc
+         */
+        AlertSort: string;
+        /**
+         * @description Only alerts of this severity.
+         * @example critical
+         */
+        AlertSeverityFilter: components["schemas"]["AlertSeverity"];
+        /**
+         * @description Only alerts in this status.
+         * @example open
+         */
+        AlertStatusFilter: components["schemas"]["AlertStatus"];
+        /**
+         * @description Only alerts about this agent.
+         * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        AlertAgentIdFilter: string;
+        /**
+         * @description The alert's id.
+         * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        AlertId: string;
     };
     requestBodies: never;
     headers: {
@@ -4859,6 +7469,11 @@ export interface operations {
                  */
                 search?: components["parameters"]["AgentSearch"];
                 /**
+                 * @description Only agents that belong to this agent group (one of the caller's teams'; any other finds nothing).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["GroupIdFilter"];
+                /**
                  * @description Only items created at or after this time (RFC 3339).
                  * @example 2026-11-01T00:00:00Z
                  */
@@ -4969,6 +7584,11 @@ export interface operations {
                  * @example 0192f0a0-0000-7000-8000-00000000000a
                  */
                 team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only agents that belong to this agent group (one of the caller's teams'; any other finds nothing).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["GroupIdFilter"];
             };
             header?: {
                 /**
@@ -5446,6 +8066,454 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgentGroups: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["AgentGroupSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only groups whose name contains this text (any case).
+                 * @example web
+                 */
+                search?: components["parameters"]["AgentGroupSearch"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of agent groups. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentGroupListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAgentGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new agent group. `team_id` may be left out when the caller belongs to exactly one team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentGroupCreate"];
+            };
+        };
+        responses: {
+            /** @description The group was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentGroupEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentGroupEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAgentGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAgentGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of an agent group; a group never changes team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentGroupPatch"];
+            };
+        };
+        responses: {
+            /** @description The group as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentGroupEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgentGroupMembers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
+                 *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
+                 *     Ties are broken by `id`. Default `created_at:desc`.
+                 * @example last_seen:desc,hostname:asc
+                 */
+                sort?: components["parameters"]["AgentSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "hostname",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["AgentFieldsParam"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of agents. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    addAgentGroupMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+            };
+            cookie?: never;
+        };
+        /** @description Agents to add to the group; each must be an agent of the group's team. Repeated ids count once. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentGroupMembersAdd"];
+            };
+        };
+        responses: {
+            /** @description The agents added, and those that were members already. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentGroupMembersAddedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    removeAgentGroupMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent group's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id: components["parameters"]["AgentGroupId"];
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent left the group. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -6079,6 +9147,1781 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    reportInventory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description An agent's whole inventory: every installed package, every system service and the hardware facts. It
+         *     replaces the previous report entirely. A package appears once per name, version and architecture; a
+         *     service once per name. The body must also fit the server's body limit (1 MiB by default), else 413.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InventoryReport"];
+            };
+        };
+        responses: {
+            /** @description The inventory as now stored. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventorySummaryEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    reportMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A batch of metric samples from an agent. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetricReport"];
+            };
+        };
+        responses: {
+            /** @description The samples were stored. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgentPackages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `name` (default `name:asc`), `asc` or `desc`; packages of the same name keep the order the agent reported them in (reversed for `desc`).
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["PackageSort"];
+                /**
+                 * @description Only packages whose name contains this text (any case).
+                 * @example ssl
+                 */
+                search?: components["parameters"]["PackageSearch"];
+                /**
+                 * @description Only packages with exactly this name.
+                 * @example openssl
+                 */
+                name?: components["parameters"]["PackageNameFilter"];
+                /**
+                 * @description Only packages whose installed version is greater than this one. Versions compare by their runs of digits,
+                 *     as numbers, from left to right; everything else in them is ignored (`1.20.1` > `1.9.9`, `2.0` < `2.0.1`).
+                 * @example 3.0.2
+                 */
+                version_gt?: components["parameters"]["PackageVersionGt"];
+                /**
+                 * @description Only packages whose installed version is less than this one, compared as for `version_gt`.
+                 * @example 3.0.14
+                 */
+                version_lt?: components["parameters"]["PackageVersionLt"];
+                /**
+                 * @description Only packages with (`true`) or without (`false`) a newer version available.
+                 * @example true
+                 */
+                has_update?: components["parameters"]["PackageHasUpdate"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of packages. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgentServices: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `name` (default `name:asc`) or `state`, `asc` or `desc`; ties broken by name.
+                 * @example state:asc
+                 */
+                sort?: components["parameters"]["SystemServiceSort"];
+                /**
+                 * @description Only services in this state.
+                 * @example failed
+                 */
+                state?: components["parameters"]["SystemServiceStateFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of services. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemServiceListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentHardware: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The hardware facts. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HardwareEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentMetrics: {
+        parameters: {
+            query: {
+                /**
+                 * @description The metric.
+                 * @example cpu_usage
+                 */
+                name: components["parameters"]["MetricNameParam"];
+                /**
+                 * @description The start of the range, inclusive (RFC 3339). The range may span at most 31 days.
+                 * @example 2026-11-21T10:00:00Z
+                 */
+                start_date: components["parameters"]["MetricStartDate"];
+                /**
+                 * @description The end of the range, exclusive (RFC 3339); after `start_date`.
+                 * @example 2026-11-21T11:00:00Z
+                 */
+                end_date: components["parameters"]["MetricEndDate"];
+                /**
+                 * @description The width of a bucket (default `5m`). A range may touch at most 1,440 buckets (a day of `1m` from a whole minute, five days of
+                 *     `5m`, fifteen of `15m`, 31 of `1h` or `1d`); more is refused with 400.
+                 * @example 5m
+                 */
+                bucket?: components["parameters"]["MetricBucketParam"];
+                /**
+                 * @description How the samples of a bucket are combined (default `avg`).
+                 * @example avg
+                 */
+                aggregate?: components["parameters"]["MetricAggregateParam"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metric series. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricSeriesEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    searchPackages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `name`,
+                 *     `hostname`; directions `asc` and `desc`. Ties are broken by an internal id. Default `name:asc,hostname:asc`.
+                 * @example hostname:asc
+                 */
+                sort?: components["parameters"]["FleetPackageSort"];
+                /**
+                 * @description Only packages with exactly this name.
+                 * @example openssl
+                 */
+                name?: components["parameters"]["PackageNameFilter"];
+                /**
+                 * @description Only packages whose name contains this text (any case).
+                 * @example ssl
+                 */
+                search?: components["parameters"]["PackageSearch"];
+                /**
+                 * @description Only packages whose installed version is greater than this one. Versions compare by their runs of digits,
+                 *     as numbers, from left to right; everything else in them is ignored (`1.20.1` > `1.9.9`, `2.0` < `2.0.1`).
+                 * @example 3.0.2
+                 */
+                version_gt?: components["parameters"]["PackageVersionGt"];
+                /**
+                 * @description Only packages whose installed version is less than this one, compared as for `version_gt`.
+                 * @example 3.0.14
+                 */
+                version_lt?: components["parameters"]["PackageVersionLt"];
+                /**
+                 * @description Only packages with (`true`) or without (`false`) a newer version available.
+                 * @example true
+                 */
+                has_update?: components["parameters"]["PackageHasUpdate"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of packages, with their agents. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetPackageListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPackageUpdates: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `agents`
+                 *     (how many agents are affected), `name`; directions `asc` and `desc`. Default `agents:desc,name:asc`.
+                 * @example agents:desc,name:asc
+                 */
+                sort?: components["parameters"]["PackageUpdateSort"];
+                /**
+                 * @description Only packages with exactly this name.
+                 * @example openssl
+                 */
+                name?: components["parameters"]["PackageNameFilter"];
+                /**
+                 * @description Only packages whose name contains this text (any case).
+                 * @example ssl
+                 */
+                search?: components["parameters"]["PackageSearch"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of package updates. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageUpdateListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listDeployments: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["DeploymentSort"];
+                /**
+                 * @description Only deployments to this environment.
+                 * @example production
+                 */
+                environment?: components["parameters"]["EnvironmentFilter"];
+                /**
+                 * @description Only deployments in this status.
+                 * @example failed
+                 */
+                status?: components["parameters"]["DeploymentStatusFilter"];
+                /**
+                 * @description Only deployments of this service (exact name).
+                 * @example api-gateway
+                 */
+                service?: components["parameters"]["ServiceFilter"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only items created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /**
+                 * @description Only items created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deployments. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createDeployment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description A new deployment; it starts `pending`. Its `previous_version` is found, not sent: the version of the
+         *     service's last succeeded deployment in the same environment.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentCreate"];
+            };
+        };
+        responses: {
+            /** @description The deployment. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDeployment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The deployment's id.
+                 * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+                 */
+                deployment_id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deployment. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateDeployment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The deployment's id.
+                 * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+                 */
+                deployment_id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * @description A JSON merge patch (RFC 7396) of a deployment's progress. Only `status` changes, and only along
+         *     `pending` → `running` → `succeeded` or `failed`; the timings follow (`started_at` on `running`,
+         *     `finished_at` and `duration_seconds` on `succeeded` or `failed`). The current status again changes
+         *     nothing; any other change is `409 BIZ_DEPLOYMENT_INVALID_TRANSITION`. An empty patch changes nothing.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentPatch"];
+            };
+        };
+        responses: {
+            /** @description The deployment as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rollbackDeployment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The deployment's id.
+                 * @example 0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+                 */
+                deployment_id: components["parameters"]["DeploymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the rollback deployment was created; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RollbackAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPipelines: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`.
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["PipelineSort"];
+                /**
+                 * @description Only pipelines in this status.
+                 * @example active
+                 */
+                status?: components["parameters"]["PipelineStatusFilter"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only pipelines whose name or repository contains this text (any case).
+                 * @example gateway
+                 */
+                search?: components["parameters"]["PipelineSearch"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of pipelines. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPipeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new pipeline. Fields left out take their defaults (`branch` main, `status` active). */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineCreate"];
+            };
+        };
+        responses: {
+            /** @description The pipeline. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePipelines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A change applied at once, in one statement, to every pipeline of the caller's teams that the filter matches. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineBulkUpdate"];
+            };
+        };
+        responses: {
+            /** @description What the bulk update did. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineBulkResultEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPipeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pipeline. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deletePipeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pipeline was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePipeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * @description A JSON merge patch (RFC 7396): fields present are set, fields left out stay as they are. An empty patch
+         *     changes nothing.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelinePatch"];
+            };
+        };
+        responses: {
+            /** @description The pipeline as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPipelineRuns: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `number` (default `number:desc`, the latest run first), `asc` or `desc`.
+                 * @example number:desc
+                 */
+                sort?: components["parameters"]["PipelineRunSort"];
+                /**
+                 * @description Only runs in this status.
+                 * @example failed
+                 */
+                status?: components["parameters"]["PipelineRunStatusFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRunListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPipelineRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+            };
+            cookie?: never;
+        };
+        /** @description A new run of the pipeline on a commit; it is queued. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineRunCreate"];
+            };
+        };
+        responses: {
+            /** @description The run, queued. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRunEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPipelineRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+                /**
+                 * @description The run's id.
+                 * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+                 */
+                run_id: components["parameters"]["PipelineRunId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run, as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRunEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePipelineRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The pipeline's id.
+                 * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+                 */
+                pipeline_id: components["parameters"]["PipelineId"];
+                /**
+                 * @description The run's id.
+                 * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+                 */
+                run_id: components["parameters"]["PipelineRunId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * @description A JSON merge patch (RFC 7396) of a run's progress, as the CI runner reports it. Only `status` changes:
+         *     `queued` → `running` → `succeeded` or `failed`, and `cancelled` from `queued` or `running`; the timings follow.
+         *     The current status again changes nothing; any other change is `409 BIZ_PIPELINE_RUN_INVALID_TRANSITION`.
+         *     An empty patch changes nothing.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineRunPatch"];
+            };
+        };
+        responses: {
+            /** @description The run as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRunEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAlerts: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
+                 *     `created_at`, `updated_at` and `severity` (by urgency: `info` < `warning` < `critical`, so
+                 *     `severity:desc` puts critical alerts first); directions `asc` and `desc`. Ties are broken by `id`.
+                 *     Default `created_at:desc`.
+                 * @example severity:desc,created_at:desc
+                 */
+                sort?: components["parameters"]["AlertSort"];
+                /**
+                 * @description Only alerts of this severity.
+                 * @example critical
+                 */
+                severity?: components["parameters"]["AlertSeverityFilter"];
+                /**
+                 * @description Only alerts in this status.
+                 * @example open
+                 */
+                status?: components["parameters"]["AlertStatusFilter"];
+                /**
+                 * @description Only alerts about this agent.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id?: components["parameters"]["AlertAgentIdFilter"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only items created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /**
+                 * @description Only items created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of alerts. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAlert: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description A new alert; it starts `open`. `team_id` may be left out when `agent_id` names the agent (the alert goes
+         *     to the agent's team) or when the caller belongs to exactly one team. `createAlerts` checks each of its
+         *     items against this schema, one by one.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertCreate"];
+            };
+        };
+        responses: {
+            /** @description The alert was raised; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["Location"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAlerts: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Up to 1,000 new alerts in one request. A body whose shape is wrong (no `alerts`, none or more than 1,000
+         *     of them, an item that is not an object, has an unknown field, or a field that is an object, an array or
+         *     too long) is refused as a whole with `422`, and a body over the server's size limit with `413`; nothing is
+         *     created. Otherwise each item is checked and stored on its own: see `createAlerts`.
+         */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertBulkCreate"];
+            };
+        };
+        responses: {
+            /** @description Every item was checked; `results` says which were created and why the others failed. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertBulkResultEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAlert: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The alert's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert, as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    acknowledgeAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert, now acknowledged. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    resolveAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert's id.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                alert_id: components["parameters"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert, now resolved. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -29,6 +29,8 @@ export interface Config {
   /** How often the sweeper looks for silent agents. */
   readonly sweepIntervalMs: number;
   readonly rateLimitsEnabled: boolean;
+  /** The longest a request waits for the rate limiter before it is allowed anyway (Redis slow or away). */
+  readonly rateLimitTimeoutMs: number;
   /** JSON overriding the spec's `x-rate-limits` tiers and limiters, e.g. for tests or a bigger deployment. */
   readonly rateLimitOverrides: { tiers?: Record<string, { requests_per_minute: number; burst: number }>; limiters?: Record<string, { requests_per_minute: number; burst: number }> };
   /** Browser origins allowed to call the API (CORS); none by default. */
@@ -120,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatTimeoutSeconds: integer(env, 'HEARTBEAT_TIMEOUT_SECONDS', 90, 1, 86400),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 15000, 100, 3600000),
     rateLimitsEnabled: flag(env, 'RATE_LIMITS_ENABLED', true),
+    rateLimitTimeoutMs: integer(env, 'RATE_LIMIT_TIMEOUT_MS', 150, 10, 10_000),
     rateLimitOverrides: json(env, 'RATE_LIMITS'),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     jwtSecret: secret(env, mode),

@@ -1,8 +1,12 @@
 // The one handler map: every operationId of the spec, each bound to its module's handler.
 // Leaving one out, or answering with a status the spec does not declare, fails `npm run typecheck`.
 import type { HandlerMap } from './http/operation-types.ts';
+import { alertHandlers } from './modules/alerts/alerts.handlers.ts';
+import { AlertService } from './modules/alerts/alerts.service.ts';
 import { agentHandlers } from './modules/agents/agents.handlers.ts';
 import { AgentService } from './modules/agents/agents.service.ts';
+import { agentGroupHandlers } from './modules/agent-groups/agent-groups.handlers.ts';
+import { AgentGroupService } from './modules/agent-groups/agent-groups.service.ts';
 import { apiKeyHandlers } from './modules/api-keys/api-keys.handlers.ts';
 import { ApiKeyService } from './modules/api-keys/api-keys.service.ts';
 import { auditHandlers } from './modules/audit/audit.handlers.ts';
@@ -15,6 +19,12 @@ import { userHandlers } from './modules/users/users.handlers.ts';
 import { agentProtocolHandlers } from './modules/agent-protocol/agent-protocol.handlers.ts';
 import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
 import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
+import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
+import { InventoryService } from './modules/inventory/inventory.service.ts';
+import { deploymentHandlers } from './modules/deployments/deployments.handlers.ts';
+import { DeploymentService } from './modules/deployments/deployments.service.ts';
+import { pipelineHandlers } from './modules/pipelines/pipelines.handlers.ts';
+import { PipelineService } from './modules/pipelines/pipelines.service.ts';
 import { TaskService } from './modules/tasks/tasks.service.ts';
 import { UserService } from './modules/users/users.service.ts';
 import type { AppDeps } from './app.ts';
@@ -28,8 +38,13 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...userHandlers(new UserService(db)),
     ...auditHandlers(db),
     ...agentHandlers(new AgentService(db, deps.edge.cache)),
+    ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, new AgentService(db, deps.edge.cache))),
     ...taskHandlers(new TaskService(db)),
+    ...deploymentHandlers(new DeploymentService(db)),
+    ...pipelineHandlers(new PipelineService(db)),
+    ...alertHandlers(new AlertService(db)),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache)),
+    ...inventoryHandlers(new InventoryService(db, deps.edge.cache)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
   } satisfies HandlerMap;
 }

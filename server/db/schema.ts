@@ -22,6 +22,7 @@ export interface AgentsTable {
 }
 
 export interface Database {
+  alerts: AlertsTable;
   agents: AgentsTable;
   teams: TeamsTable;
   users: UsersTable;
@@ -33,6 +34,15 @@ export interface Database {
   agent_keys: AgentKeysTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
+  agent_packages: AgentPackagesTable;
+  agent_services: AgentServicesTable;
+  agent_hardware: AgentHardwareTable;
+  agent_metrics: AgentMetricsTable;
+  deployments: DeploymentsTable;
+  pipelines: PipelinesTable;
+  pipeline_runs: PipelineRunsTable;
+  agent_groups: AgentGroupsTable;
+  agent_group_members: AgentGroupMembersTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -169,3 +179,131 @@ export interface TaskLogsTable {
 
 export type TaskRow = Selectable<TasksTable>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
+
+export interface AgentGroupsTable {
+  id: string;
+  team_id: string;
+  name: string;
+  description: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface AgentGroupMembersTable {
+  group_id: string;
+  agent_id: string;
+  added_at: CreatedAt;
+}
+
+export type AgentGroupRow = Selectable<AgentGroupsTable>;
+
+export interface AlertsTable {
+  id: string;
+  team_id: string;
+  agent_id: string | null;
+  title: string;
+  message: string | null;
+  severity: Schemas['AlertSeverity'];
+  status: ColumnType<Schemas['AlertStatus'], Schemas['AlertStatus'] | undefined, Schemas['AlertStatus']>;
+  source: string | null;
+  fingerprint: string | null;
+  acknowledged_by: string | null;
+  acknowledged_at: Timestamp | null;
+  resolved_by: string | null;
+  resolved_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export type AlertRow = Selectable<AlertsTable>;
+export type NewAlertRow = Insertable<AlertsTable>;
+
+export interface DeploymentsTable {
+  id: string;
+  team_id: string;
+  service: string;
+  version: string;
+  environment: Schemas['DeploymentEnvironment'];
+  status: ColumnType<Schemas['DeploymentStatus'], Schemas['DeploymentStatus'] | undefined, Schemas['DeploymentStatus']>;
+  previous_version: string | null;
+  rollback_of: string | null;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  duration_seconds: number | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface PipelinesTable {
+  id: string;
+  team_id: string;
+  name: string;
+  repository: string;
+  branch: ColumnType<string, string | undefined, string>;
+  status: ColumnType<Schemas['PipelineStatus'], Schemas['PipelineStatus'] | undefined, Schemas['PipelineStatus']>;
+  last_run_status: Schemas['PipelineRunStatus'] | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface PipelineRunsTable {
+  id: string;
+  pipeline_id: string;
+  team_id: string;
+  number: number;
+  status: ColumnType<Schemas['PipelineRunStatus'], Schemas['PipelineRunStatus'] | undefined, Schemas['PipelineRunStatus']>;
+  commit_sha: string;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  duration_seconds: number | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export type DeploymentRow = Selectable<DeploymentsTable>;
+export type PipelineRow = Selectable<PipelinesTable>;
+export type PipelineRowUpdate = Updateable<PipelinesTable>;
+export type PipelineRunRow = Selectable<PipelineRunsTable>;
+
+// Inventory (migration 2026-11-21T1100): the last report of each agent, and its metric samples.
+export interface AgentPackagesTable {
+  id: string;
+  agent_id: string;
+  name: string;
+  version: string;
+  available_version: string | null;
+  /** '' when the agent did not say. */
+  architecture: ColumnType<string, string | undefined, string>;
+  /** Generated from `version`: its runs of digits as numbers. */
+  version_key: ColumnType<string[], never, never>;
+}
+
+export interface AgentServicesTable {
+  id: string;
+  agent_id: string;
+  name: string;
+  state: Schemas['SystemServiceState'];
+  enabled: boolean;
+}
+
+export interface AgentHardwareTable {
+  agent_id: string;
+  cpu_model: string;
+  cpu_cores: number;
+  /** bigint: read it cast to float8 (exact below 2^53). */
+  memory_bytes: ColumnType<string | number, number, number>;
+  disk_bytes: ColumnType<string | number, number, number>;
+  architecture: string | null;
+  virtualization: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  reported_at: CreatedAt;
+}
+
+export interface AgentMetricsTable {
+  agent_id: string;
+  name: Schemas['MetricName'];
+  at: Timestamp;
+  value: number;
+}

@@ -13,9 +13,6 @@ export interface Edge {
   cache: TaggedCache;
 }
 
-// A limiter that cannot reach Redis costs a request at most this long before it fails open.
-const LIMITER_TIMEOUT_MS = 150;
-
 export function createEdge(config: Config, redis: Redis | undefined, log: Logger): Edge {
   const settings = rateLimitSettings(config.rateLimitsEnabled, config.rateLimitOverrides as never);
   if (!redis) {
@@ -24,7 +21,7 @@ export function createEdge(config: Config, redis: Redis | undefined, log: Logger
   }
   const prefix = config.redisKeyPrefix;
   return {
-    rateLimits: new RateLimitPolicy(new RedisRateLimiter(redis, prefix, log, LIMITER_TIMEOUT_MS), settings),
+    rateLimits: new RateLimitPolicy(new RedisRateLimiter(redis, prefix, log, config.rateLimitTimeoutMs), settings),
     idempotency: new RedisIdempotencyStore(redis, prefix, log),
     cache: new RedisTaggedCache(redis, prefix, log),
   };

@@ -35,9 +35,12 @@ export function guardOperations(authenticator: Authenticator, limits: RateLimitP
     router[info.method](expressPath(info.path), async (req, res, next) => {
       req.ctx.operationId = operationId;
       req.ctx.params = { ...req.params } as Record<string, string>;
+      // `next('router')`, not `next()`: the first route that matches names the operation (literal paths
+      // come first, so `/pipelines/bulk` is never also taken for `/pipelines/{pipeline_id}`); falling through
+      // to the next matching route would rename it, authenticate and spend again, and check its permission too.
       if (permission === null) {
         await spend(limits, req, res, null);
-        return next();
+        return next('router');
       }
       let caller: Caller | null;
       try {
@@ -54,7 +57,7 @@ export function guardOperations(authenticator: Authenticator, limits: RateLimitP
       if (!caller.permissions.has(permission)) {
         throw new ApiError('PERM_DENIED', `This operation requires the permission ${permission}`);
       }
-      next();
+      next('router');
     });
   }
   return router;

@@ -17,7 +17,9 @@ let server: TestServer;
 let outsider: TestUser;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // No sweeps during the walk: an agent created `online` without heartbeats would turn offline mid-walk
+  // and look "changed" to the walk's last check.
+  server = await startTestServer({ SWEEP_INTERVAL_MS: '3600000' });
   outsider = await createUser(server.url, server.adminToken, 'operator', [], 'outsider');
   await createTeam(server.url, outsider.token, 'Outsiders');
 });
@@ -83,7 +85,14 @@ describe('tenant isolation walk', () => {
     const member = await createUser(server.url, server.adminToken, 'viewer', [server.teamId], 'member');
     const task = (await server.call('POST', `/api/v1/agents/${agent.id}/actions/reboot`, { json: {} })).body.data;
     const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'insiders' } })).body.data;
-    const ids = { agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id };
+    const group = (await server.call('POST', '/api/v1/agent-groups', { json: { name: 'Insiders' } })).body.data;
+    expect((await server.call('POST', `/api/v1/agent-groups/${group.id}/members`, { json: { agent_ids: [agent.id] } })).status).toBe(200);
+    // A deployment, a pipeline and a run of the insiders' team.
+    const deployment = (await server.call('POST', '/api/v1/deployments', { json: { service: 'walk', version: 'v1', environment: 'production' } })).body.data;
+    const pipeline = (await server.call('POST', '/api/v1/pipelines', { json: { name: 'walk', repository: 'github.com/opsdeck/walk' } })).body.data;
+    const pipelineRun = (await server.call('POST', `/api/v1/pipelines/${pipeline.id}/runs`, { json: { commit_sha: 'abcdef1' } })).body.data;
+    const alert = (await server.call('POST', '/api/v1/alerts', { json: { agent_id: agent.id, title: 'Insiders only', severity: 'critical' } })).body.data;
+    const ids = { alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id, group_id: group.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -91,7 +100,7 @@ describe('tenant isolation walk', () => {
     const replacement = { ...newAgent(), os_version: null, agent_version: null, status: 'online', tags: [] };
 
     // How the outsider tries each operation on the insiders' resources.
-    const attempts: Record<string, { body?: unknown; asAgent?: boolean }> = {
+    const attempts: Record<string, { body?: unknown; asAgent?: boolean; query?: string }> = {
       rebootAgent: { body: {} },
       shutdownAgent: { body: {} },
       updateAgentSoftware: { body: { version: '9.9.9' } },
@@ -115,6 +124,29 @@ describe('tenant isolation walk', () => {
       addTeamMember: { body: { user_id: outsider.id } },
       removeTeamMember: {},
       deleteApiKey: {},
+      getAlert: {},
+      acknowledgeAlert: {},
+      resolveAlert: {},
+      listAgentPackages: {},
+      listAgentServices: {},
+      getAgentHardware: {},
+      getAgentMetrics: { query: '?name=cpu_usage&start_date=2026-11-21T10:00:00Z&end_date=2026-11-21T11:00:00Z' },
+      getDeployment: {},
+      updateDeployment: { body: { status: 'running' } },
+      rollbackDeployment: {},
+      getPipeline: {},
+      updatePipeline: { body: { status: 'paused' } },
+      deletePipeline: {},
+      listPipelineRuns: {},
+      createPipelineRun: { body: { commit_sha: 'abcdef1' } },
+      getPipelineRun: {},
+      updatePipelineRun: { body: { status: 'running' } },
+      getAgentGroup: {},
+      updateAgentGroup: { body: { name: 'Taken over' } },
+      deleteAgentGroup: {},
+      listAgentGroupMembers: {},
+      addAgentGroupMembers: { body: { agent_ids: [agent.id] } },
+      removeAgentGroupMember: {},
     };
     // Users are not owned by a team: only administrators (`admin:users`) reach them at all.
     const notTeamOwned = ['getUser', 'updateUser', 'deleteUser'];
@@ -132,11 +164,11 @@ describe('tenant isolation walk', () => {
       }
       const json = attempt.body;
       const headers = attempt.asAgent ? { 'x-api-key': outsiderAgent } : bearer(outsider.token);
-      const theirs = await http(server.url, method, pathOf(info.path, ids), { headers, json });
+      const theirs = await http(server.url, method, pathOf(info.path, ids) + (attempt.query ?? ''), { headers, json });
       expect(theirs.status, `${info.operationId} on another team's resource`).toBe(404);
       expect(theirs.body.error.code).toBe('RES_NOT_FOUND');
       // Indistinguishable from an id that does not exist.
-      const missing = await http(server.url, method, pathOf(info.path, {}), { headers, json });
+      const missing = await http(server.url, method, pathOf(info.path, {}) + (attempt.query ?? ''), { headers, json });
       expect(missing.status, `${info.operationId} on a missing resource`).toBe(404);
       expect(missing.body.error.message.replace(/[0-9a-f-]{36}/g, 'ID')).toBe(theirs.body.error.message.replace(/[0-9a-f-]{36}/g, 'ID'));
     }
@@ -152,7 +184,13 @@ describe('tenant isolation walk', () => {
     const unchangedTask = (await server.call('GET', `/api/v1/tasks/${task.task_id}`)).body.data;
     expect(unchangedTask).toMatchObject({ status: 'pending', progress: 0, attempt: 1 });
     expect((await server.call('GET', `/api/v1/teams/${server.teamId}/enrollment-tokens`)).body.data.map((t: { id: string }) => t.id)).toEqual([token.id]);
-  });
+    expect((await server.call('GET', `/api/v1/alerts/${alert.id}`)).body.data).toEqual(alert);
+    expect((await server.call('GET', `/api/v1/deployments/${deployment.id}`)).body.data).toEqual(deployment);
+    expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}`)).body.data).toMatchObject({ status: 'active', last_run_status: 'queued' });
+    expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}/runs`)).body.data).toEqual([pipelineRun]);
+    expect((await server.call('GET', `/api/v1/agent-groups/${group.id}`)).body.data).toMatchObject({ name: 'Insiders', agent_count: 1 });
+    // It walks every operation that takes an id, twice; on a busy 2-core machine that outlasts the default 30 s.
+  }, 120_000);
 
   it("lists never show another team's resources, and a team_id filter of another team finds nothing", async () => {
     await server.call('POST', '/api/v1/agents', { json: newAgent() });
@@ -160,11 +198,43 @@ describe('tenant isolation walk', () => {
     expect(theirs.body.data.filter((a: { team_id: string }) => a.team_id === server.teamId)).toEqual([]);
     const tasks = await http(server.url, 'GET', '/api/v1/tasks?limit=100', { headers: bearer(outsider.token) });
     expect(tasks.body.data.filter((t: { team_id: string }) => t.team_id === server.teamId)).toEqual([]);
+    await server.call('POST', '/api/v1/deployments', { json: { service: 'walk-list', version: 'v1', environment: 'staging' } });
+    await server.call('POST', '/api/v1/pipelines', { json: { name: 'walk-list', repository: 'github.com/opsdeck/walk' } });
+    for (const list of ['/api/v1/deployments', '/api/v1/pipelines']) {
+      const mine = await server.call('GET', `${list}?team_id=${server.teamId}`);
+      expect(mine.body.data.length, list).toBeGreaterThan(0);
+      const seen = await http(server.url, 'GET', `${list}?limit=100`, { headers: bearer(outsider.token) });
+      expect(seen.body.data.filter((item: { team_id: string }) => item.team_id === server.teamId), list).toEqual([]);
+      expect((await http(server.url, 'GET', `${list}?team_id=${server.teamId}`, { headers: bearer(outsider.token) })).body.data, list).toEqual([]);
+    }
+    const bulk = await http(server.url, 'PATCH', '/api/v1/pipelines/bulk', { headers: bearer(outsider.token), json: { filter: { team_id: server.teamId }, set: { status: 'disabled' } } });
+    expect(bulk.body.data).toEqual({ matched: 0, updated: 0 });
+    const groups = await http(server.url, 'GET', '/api/v1/agent-groups?limit=100', { headers: bearer(outsider.token) });
+    expect(groups.body.data.filter((g: { team_id: string }) => g.team_id === server.teamId)).toEqual([]);
+    await server.call('POST', '/api/v1/alerts', { json: { title: 'Insiders only', severity: 'info' } });
+    const alerts = await http(server.url, 'GET', '/api/v1/alerts?limit=100', { headers: bearer(outsider.token) });
+    expect(alerts.body.data.filter((a: { team_id: string }) => a.team_id === server.teamId)).toEqual([]);
+    expect((await http(server.url, 'GET', `/api/v1/alerts?team_id=${server.teamId}`, { headers: bearer(outsider.token) })).body.data).toEqual([]);
+    const raised = await http(server.url, 'POST', '/api/v1/alerts/bulk', { headers: bearer(outsider.token), json: { alerts: [{ team_id: server.teamId, title: 'x', severity: 'info' }] } });
+    expect(raised.body.data).toMatchObject({ created: 0, failed: 1, results: [{ error: { code: 'RES_NOT_FOUND' } }] });
     const filtered = await http(server.url, 'GET', `/api/v1/agents?team_id=${server.teamId}`, { headers: bearer(outsider.token) });
     expect(filtered.body.data).toEqual([]);
     const teams = await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) });
     expect(teams.body.data.map((t: { name: string }) => t.name)).toEqual(['Outsiders']);
     const created = await http(server.url, 'POST', '/api/v1/agents', { headers: bearer(outsider.token), json: newAgent({ team_id: server.teamId }) });
     expect(created.status).toBe(404);
+  });
+
+  it("fleet-wide inventory views never show another team's packages", async () => {
+    const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'inventory walk' } })).body.data.secret;
+    const host = (await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } })).body.data.agent_key;
+    const report = { packages: [{ name: 'walk-secret-pkg', version: '1.0', available_version: '1.1' }], services: [], hardware: { cpu_model: 'x', cpu_cores: 1, memory_bytes: 1, disk_bytes: 1 } };
+    expect((await http(server.url, 'PUT', '/api/v1/agent/inventory', { headers: { 'x-api-key': host }, json: report })).status).toBe(200);
+    expect((await server.call('GET', '/api/v1/inventory/packages/search?name=walk-secret-pkg')).body.data).toHaveLength(1);
+    for (const path of ['/api/v1/inventory/packages/search?name=walk-secret-pkg', '/api/v1/inventory/packages/updates?name=walk-secret-pkg', `/api/v1/inventory/packages/search?name=walk-secret-pkg&team_id=${server.teamId}`]) {
+      const seen = await http(server.url, 'GET', path, { headers: bearer(outsider.token) });
+      expect(seen.status, path).toBe(200);
+      expect(seen.body.data, path).toEqual([]);
+    }
   });
 });

@@ -87,7 +87,8 @@ describe('one limit across two server processes sharing Redis', () => {
   it('admits no more than the bucket holds in total', async (ctx) => {
     const redisUrl = await testRedis();
     if (!redisUrl) return ctx.skip('needs Redis: without it each process limits alone');
-    const env = { JWT_SECRET, RATE_LIMITS: limits({ admin: tight(10, 1), anonymous: tight(1000, 60_000) }, { login: tight(10, 60) }) };
+    // A patient limiter: on a loaded machine a slow Lua call must not fail open and admit extra requests.
+    const env = { JWT_SECRET, RATE_LIMIT_TIMEOUT_MS: '3000', RATE_LIMITS: limits({ admin: tight(10, 1), anonymous: tight(1000, 60_000) }, { login: tight(10, 60) }) };
     const first = await startTestServer(env);
     const second = await startServer(
       loadConfig({

@@ -294,6 +294,186 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('manages agent groups and their members, and filters agents by group', async () => {
+      const agent = await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.95.0.1', platform: 'linux' } }));
+      const created = await client.POST('/api/v1/agent-groups', { body: { name: `Group ${uniqueHost()}`.slice(0, 100), description: 'Contract group' } });
+      expect(created.response.status).toBe(201);
+      const group = created.data!.data;
+      const path = { group_id: group.id };
+      await unwrap(client.GET('/api/v1/agent-groups', { params: { query: { sort: 'name:asc', search: 'Group' } } }));
+      await unwrap(client.GET('/api/v1/agent-groups/{group_id}', { params: { path } }));
+      const updated = await unwrap(client.PATCH('/api/v1/agent-groups/{group_id}', { params: { path }, body: { description: null } }));
+      const added = await unwrap(client.POST('/api/v1/agent-groups/{group_id}/members', { params: { path }, body: { agent_ids: [agent.id] } }));
+      const members = await unwrap(client.GET('/api/v1/agent-groups/{group_id}/members', { params: { path, query: { limit: 10 } } }));
+      const filtered = await unwrap(client.GET('/api/v1/agents', { params: { query: { group_id: group.id, cursor: '' } } }));
+      const summary = await unwrap(client.GET('/api/v1/agents/summary', { params: { query: { group_id: group.id } } }));
+      await expectError(
+        unwrap(client.POST('/api/v1/agent-groups/{group_id}/members', { params: { path }, body: { agent_ids: ['0192f0c1-0000-7000-8000-000000000000'] }, ...prefer(422) })),
+        422,
+        ['BIZ_AGENT_NOT_IN_TEAM', 'VAL_MULTIPLE_ERRORS'],
+      );
+      const removed = await client.DELETE('/api/v1/agent-groups/{group_id}/members/{agent_id}', { params: { path: { ...path, agent_id: agent.id } } });
+      expect(removed.response.status).toBe(204);
+      const deleted = await client.DELETE('/api/v1/agent-groups/{group_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/agent-groups/{group_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(created.response.headers.get('location')).toBe(`/api/v1/agent-groups/${group.id}`);
+        expect(updated.description).toBeNull();
+        expect(added).toEqual({ added: [agent.id], already_members: [] });
+        expect(members.map((m) => m.id)).toEqual([agent.id]);
+        expect(filtered.map((a) => a.id)).toEqual([agent.id]);
+        expect(summary.total).toBe(1);
+      }
+    });
+
+    it('records deployments, moves them along their statuses, lists them and rolls one back', async () => {
+      const service = `contract-${process.pid}-${Date.now().toString(36)}-${(serial += 1)}`;
+      const first = await client.POST('/api/v1/deployments', { body: { service, version: 'v1.0.0', environment: 'staging' } });
+      expect(first.response.status).toBe(201);
+      const firstPath = { deployment_id: first.data!.data.id };
+      await unwrap(client.PATCH('/api/v1/deployments/{deployment_id}', { params: { path: firstPath }, body: { status: 'running' } }));
+      await unwrap(client.PATCH('/api/v1/deployments/{deployment_id}', { params: { path: firstPath }, body: { status: 'succeeded' } }));
+      const second = await unwrap(client.POST('/api/v1/deployments', { body: { service, version: 'v1.1.0', environment: 'staging' } }));
+      const path = { deployment_id: second.id };
+      await unwrap(client.PATCH('/api/v1/deployments/{deployment_id}', { params: { path }, body: { status: 'running' } }));
+      const done = await unwrap(client.PATCH('/api/v1/deployments/{deployment_id}', { params: { path }, body: { status: 'failed' } }));
+      const rollback = await client.POST('/api/v1/deployments/{deployment_id}/rollback', { params: { path } });
+      expect(rollback.response.status).toBe(202);
+      const accepted = rollback.data!.data;
+      const fetched = await unwrap(client.GET('/api/v1/deployments/{deployment_id}', { params: { path: { deployment_id: accepted.rollback_id } } }));
+      const listed = await unwrap(client.GET('/api/v1/deployments', { params: { query: { service, environment: 'staging', status: 'pending', sort: 'created_at:asc' } } }));
+      await expectError(
+        unwrap(client.GET('/api/v1/deployments/{deployment_id}', { params: { path: { deployment_id: '0192f2b0-0000-7000-8000-000000000000' } }, ...prefer(404) })),
+        404,
+        ['RES_NOT_FOUND'],
+      );
+      if (options.stateful) {
+        expect(second.previous_version).toBe('v1.0.0');
+        expect(done).toMatchObject({ status: 'failed', duration_seconds: expect.any(Number) });
+        expect(rollback.response.headers.get('location')).toBe(accepted.status_url);
+        expect(fetched).toMatchObject({ version: 'v1.0.0', previous_version: 'v1.1.0', rollback_of: second.id, status: 'pending' });
+        expect(listed.map((d) => d.id)).toEqual([accepted.rollback_id]);
+      }
+    });
+
+    it('manages pipelines and their runs, and updates pipelines in bulk', async () => {
+      const name = `contract ${process.pid}-${Date.now().toString(36)}-${(serial += 1)}`;
+      const created = await client.POST('/api/v1/pipelines', { body: { name, repository: 'github.com/opsdeck/contract' } });
+      expect(created.response.status).toBe(201);
+      const path = { pipeline_id: created.data!.data.id };
+      await unwrap(client.GET('/api/v1/pipelines', { params: { query: { search: 'contract', status: 'active', sort: 'name:asc' } } }));
+      await unwrap(client.GET('/api/v1/pipelines/{pipeline_id}', { params: { path } }));
+      const updated = await unwrap(client.PATCH('/api/v1/pipelines/{pipeline_id}', { params: { path }, body: { branch: 'release' } }));
+      const run = await client.POST('/api/v1/pipelines/{pipeline_id}/runs', { params: { path }, body: { commit_sha: '9fceb02d0ae598e95dc970b74767f19372d61af8' } });
+      expect(run.response.status).toBe(201);
+      const runPath = { ...path, run_id: run.data!.data.id };
+      await unwrap(client.GET('/api/v1/pipelines/{pipeline_id}/runs/{run_id}', { params: { path: runPath } }));
+      const running = await unwrap(client.PATCH('/api/v1/pipelines/{pipeline_id}/runs/{run_id}', { params: { path: runPath }, body: { status: 'running' } }));
+      const runs = await unwrap(client.GET('/api/v1/pipelines/{pipeline_id}/runs', { params: { path, query: { sort: 'number:desc' } } }));
+      const bulk = await unwrap(client.PATCH('/api/v1/pipelines/bulk', { body: { filter: { name_contains: name }, set: { status: 'paused' } } }));
+      const deleted = await client.DELETE('/api/v1/pipelines/{pipeline_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/pipelines/{pipeline_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(updated).toMatchObject({ name, branch: 'release', status: 'active' });
+        expect(running).toMatchObject({ number: 1, status: 'running' });
+        expect(runs.map((r) => r.id)).toEqual([runPath.run_id]);
+        expect(bulk).toEqual({ matched: 1, updated: 1 });
+      }
+    });
+
+    it('raises alerts one by one and in bulk, acknowledges and resolves them', async () => {
+      const agent = await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.96.0.1', platform: 'linux' } }));
+      const fingerprint = `contract:${uniqueHost()}`;
+      const created = await client.POST('/api/v1/alerts', { body: { agent_id: agent.id, title: 'Disk /var above 90%', severity: 'critical', source: 'prometheus', fingerprint } });
+      expect(created.response.status).toBe(201);
+      const alert = created.data!.data;
+      const path = { alert_id: alert.id };
+      const listed = await unwrap(client.GET('/api/v1/alerts', { params: { query: { agent_id: agent.id, severity: 'critical', status: 'open', sort: 'severity:desc,created_at:desc' } } }));
+      const fetched = await unwrap(client.GET('/api/v1/alerts/{alert_id}', { params: { path } }));
+      await expectError(unwrap(client.POST('/api/v1/alerts', { body: { agent_id: agent.id, title: 'Again', severity: 'critical', fingerprint }, ...prefer(409) })), 409, ['RES_ALREADY_EXISTS']);
+      const acknowledged = await unwrap(client.POST('/api/v1/alerts/{alert_id}/acknowledge', { params: { path } }));
+      // Prism answers a 409 with the response's first example; the server with the rule's own code.
+      const conflict = (code: string) => (options.stateful ? [code] : ['RES_ALREADY_EXISTS']);
+      await expectError(unwrap(client.POST('/api/v1/alerts/{alert_id}/acknowledge', { params: { path }, ...prefer(409) })), 409, conflict('BIZ_ALERT_ALREADY_ACKNOWLEDGED'));
+      const resolved = await unwrap(client.POST('/api/v1/alerts/{alert_id}/resolve', { params: { path } }));
+      await expectError(unwrap(client.POST('/api/v1/alerts/{alert_id}/resolve', { params: { path }, ...prefer(409) })), 409, conflict('BIZ_ALERT_RESOLVED'));
+      await expectError(unwrap(client.GET('/api/v1/alerts/{alert_id}', { params: { path: { alert_id: '0192f2b0-0000-7000-8000-000000000000' } }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      const bulk = await client.POST('/api/v1/alerts/bulk', {
+        body: {
+          alerts: [
+            { agent_id: agent.id, title: 'Load above 8', severity: 'warning', source: 'prometheus' },
+            { title: 'No severity' },
+            { agent_id: '0192f0c1-0000-7000-8000-000000000000', title: 'Gone', severity: 'info' },
+          ],
+        },
+      });
+      expect(bulk.response.status).toBe(200);
+      expect(bulk.data!.data.created + bulk.data!.data.failed).toBe(bulk.data!.data.results.length);
+      await expectError(unwrap(client.POST('/api/v1/alerts/bulk', { body: { alerts: [] }, ...prefer(422) })), 422, ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS']);
+      if (options.stateful) {
+        expect(alert).toMatchObject({ agent_id: agent.id, team_id: agent.team_id, status: 'open', fingerprint });
+        expect(listed.map((a) => a.id)).toEqual([alert.id]);
+        expect(fetched).toEqual(alert);
+        expect(acknowledged.status).toBe('acknowledged');
+        expect(resolved).toMatchObject({ status: 'resolved', acknowledged_by: acknowledged.acknowledged_by });
+        expect(bulk.data!.data).toMatchObject({
+          created: 1,
+          failed: 2,
+          results: [{ index: 0, status: 'created' }, { index: 1, status: 'failed', error: { code: 'VAL_REQUIRED_FIELD' } }, { index: 2, status: 'failed', error: { code: 'RES_NOT_FOUND' } }],
+        });
+      }
+    });
+
+    it('takes an agent\'s inventory and metrics, and reads them per agent and across the fleet', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'inventory contract' } }));
+      const enrolled = await unwrap(
+        clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.91.0.1', platform: 'linux' } }),
+      );
+      const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+      asAgent.use(checker.middleware);
+      const path = { agent_id: enrolled.agent.id };
+      const missing = { agent_id: '0192f0c1-0000-7000-8000-000000000000' };
+      await expectError(unwrap(client.GET('/api/v1/agents/{agent_id}/hardware', { params: { path: missing }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      const report = {
+        packages: [
+          { name: 'openssl', version: '3.0.13-0ubuntu3.4', available_version: '3.0.13-0ubuntu3.5', architecture: 'amd64' },
+          { name: 'nginx', version: '1.24.0-2ubuntu7' },
+        ],
+        services: [{ name: 'nginx.service', state: 'running' as const, enabled: true }],
+        hardware: { cpu_model: 'AMD EPYC 7R13 Processor', cpu_cores: 8, memory_bytes: 34359738368, disk_bytes: 536870912000 },
+      };
+      const summary = await unwrap(asAgent.PUT('/api/v1/agent/inventory', { body: report }));
+      await expectError(
+        unwrap(asAgent.PUT('/api/v1/agent/inventory', { body: { ...report, packages: [...report.packages, report.packages[0]!] }, ...prefer(422) })),
+        422,
+        ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS'],
+      );
+      const at = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000);
+      const metrics = await asAgent.POST('/api/v1/agent/metrics', { body: { samples: [{ name: 'cpu_usage', at: at.toISOString(), value: 42.5 }] } });
+      expect(metrics.response.status).toBe(204);
+      const packages = await unwrap(client.GET('/api/v1/agents/{agent_id}/packages', { params: { path, query: { version_gt: '2', sort: 'name:asc' } } }));
+      const services = await unwrap(client.GET('/api/v1/agents/{agent_id}/services', { params: { path, query: { state: 'running' } } }));
+      const hardware = await unwrap(client.GET('/api/v1/agents/{agent_id}/hardware', { params: { path } }));
+      const end = new Date(at.getTime() + 3_600_000);
+      const series = await unwrap(
+        client.GET('/api/v1/agents/{agent_id}/metrics', { params: { path, query: { name: 'cpu_usage', start_date: at.toISOString(), end_date: end.toISOString(), bucket: '1h', aggregate: 'max' } } }),
+      );
+      const found = await unwrap(client.GET('/api/v1/inventory/packages/search', { params: { query: { name: 'openssl', has_update: true } } }));
+      const updates = await unwrap(client.GET('/api/v1/inventory/packages/updates', { params: { query: { name: 'openssl', limit: 10, cursor: '' } } }));
+      if (options.stateful) {
+        expect(summary).toMatchObject({ agent_id: enrolled.agent.id, packages: 2, services: 1, updates_available: 1 });
+        expect(packages.map((p) => p.name)).toEqual(['openssl']);
+        expect(services).toEqual(report.services);
+        expect(hardware).toMatchObject({ ...report.hardware, agent_id: enrolled.agent.id, architecture: null });
+        expect(series.points).toEqual([{ at: at.toISOString(), value: 42.5, samples: 1 }]);
+        expect(found.map((p) => p.agent_id)).toContain(enrolled.agent.id);
+        expect(updates.find((u) => u.version === '3.0.13-0ubuntu3.4')?.agents).toBeGreaterThanOrEqual(1);
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

@@ -4,10 +4,18 @@ import * as agents from './2026-11-21T0700-agents.ts';
 import * as identity from './2026-11-21T0800-identity.ts';
 import * as rateTier from './2026-11-21T0900-rate-tier.ts';
 import * as tasks from './2026-11-21T1000-tasks.ts';
+import * as inventory from './2026-11-21T1100-inventory.ts';
+import * as agentGroups from './2026-11-21T1200-agent-groups.ts';
+import * as deploymentsPipelines from './2026-11-21T1300-deployments-pipelines.ts';
+import * as alerts from './2026-11-21T1400-alerts.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
   '2026-11-21T0800-identity': identity,
   '2026-11-21T0900-rate-tier': rateTier,
   '2026-11-21T1000-tasks': tasks,
+  '2026-11-21T1100-inventory': inventory,
+  '2026-11-21T1200-agent-groups': agentGroups,
+  '2026-11-21T1300-deployments-pipelines': deploymentsPipelines,
+  '2026-11-21T1400-alerts': alerts,
 };

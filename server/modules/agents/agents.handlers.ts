@@ -16,7 +16,7 @@ export function agentHandlers(agents: AgentService): AgentHandlers {
       };
     },
     async getAgentSummary({ query, ctx }) {
-      return { status: 200, body: { data: await agents.summary(requireCaller(ctx), query.team_id) } };
+      return { status: 200, body: { data: await agents.summary(requireCaller(ctx), query.team_id, query.group_id) } };
     },
     async getAgent({ params, ctx }) {
       return { status: 200, body: { data: await agents.get(requireCaller(ctx), params.agent_id) } };

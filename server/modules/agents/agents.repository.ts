@@ -17,6 +17,8 @@ export interface AgentFilter {
   status?: AgentRow['status'] | undefined;
   platform?: AgentRow['platform'] | undefined;
   search?: string | undefined;
+  /** Only members of this agent group. */
+  groupId?: string | undefined;
   createdAfter?: string | undefined;
   createdBefore?: string | undefined;
 }
@@ -57,6 +59,10 @@ function inTeams(db: Executor, teamIds: readonly string[]) {
   return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
 }
 
+/** Agents that are members of a group (the membership table's primary key answers it). */
+const inGroup = (groupId: string) =>
+  sql<boolean>`exists (select 1 from agent_group_members m where m.group_id = ${groupId} and m.agent_id = agents.id)`;
+
 function filtered(db: Executor, filter: AgentFilter) {
   let query = inTeams(db, filter.teamIds);
   if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
@@ -64,6 +70,7 @@ function filtered(db: Executor, filter: AgentFilter) {
   if (filter.platform) query = query.where('platform', '=', filter.platform);
   if (filter.createdAfter) query = query.where('created_at', '>=', new Date(filter.createdAfter));
   if (filter.createdBefore) query = query.where('created_at', '<', new Date(filter.createdBefore));
+  if (filter.groupId) query = query.where(inGroup(filter.groupId));
   if (filter.search) {
     const term = escapeLike(filter.search);
     query = query.where((eb) =>
@@ -112,6 +119,7 @@ export async function deleteAgent(db: Executor, id: string, teamIds: readonly st
 }
 
 /** Agents counted by status and platform. */
-export async function countByStatusAndPlatform(db: Executor, teamIds: readonly string[]) {
-  return inTeams(db, teamIds).select(['status', 'platform', sql<number>`count(*)::int`.as('n')]).groupBy(['status', 'platform']).execute();
+export async function countByStatusAndPlatform(db: Executor, teamIds: readonly string[], groupId?: string) {
+  const query = inTeams(db, teamIds);
+  return (groupId ? query.where(inGroup(groupId)) : query).select(['status', 'platform', sql<number>`count(*)::int`.as('n')]).groupBy(['status', 'platform']).execute();
 }

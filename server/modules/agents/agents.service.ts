@@ -41,7 +41,7 @@ export function owningTeam(caller: Caller, requested: string | undefined): strin
 }
 
 /** The cache tag of one team's agents. */
-const teamTag = (teamId: string) => `agents:${teamId}`;
+export const teamTag = (teamId: string) => `agents:${teamId}`;
 
 /** The teams a read covers: one named team (if the caller's), or all of the caller's. */
 const scope = (caller: Caller, teamId: string | undefined): readonly string[] =>
@@ -63,6 +63,7 @@ export class AgentService {
       status: query.status,
       platform: query.platform,
       search: query.search,
+      groupId: query.group_id,
       createdAfter: query.created_after,
       createdBefore: query.created_before,
     };
@@ -82,15 +83,16 @@ export class AgentService {
     return { items: rows.map(toAgent), pagination };
   }
 
-  async summary(caller: Caller, teamId: string | undefined): Promise<Schemas['AgentSummary']> {
+  async summary(caller: Caller, teamId: string | undefined, groupId?: string): Promise<Schemas['AgentSummary']> {
     const teams = [...scope(caller, teamId)].sort();
-    return this.#cache.getOrCompute(`agents:summary:${teams.join(',')}`, teams.map(teamTag), async () => {
+    const key = `agents:summary:${teams.join(',')}${groupId ? `:group:${groupId}` : ''}`;
+    return this.#cache.getOrCompute(key, teams.map(teamTag), async () => {
       const summary: Schemas['AgentSummary'] = {
         total: 0,
         by_status: { online: 0, offline: 0, maintenance: 0 },
         by_platform: { linux: 0, windows: 0, macos: 0, bsd: 0 },
       };
-      for (const row of await repo.countByStatusAndPlatform(this.#db, teams)) {
+      for (const row of await repo.countByStatusAndPlatform(this.#db, teams, groupId)) {
         summary.total += row.n;
         summary.by_status[row.status] += row.n;
         summary.by_platform[row.platform] += row.n;

@@ -7,8 +7,14 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../../db/schema.ts';
 import type { ApiError } from '../../http/errors.ts';
 import { insertAuditEvent } from './audit.repository.ts';
+import { operationsById } from '../../contract.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Operations the spec marks `x-audit: false` (an agent's own telemetry). */
+const NOT_AUDITED = new Set(
+  [...operationsById.values()].filter((o) => (o.operation as { 'x-audit'?: boolean })['x-audit'] === false).map((o) => o.operationId),
+);
 
 /** The id a request acted on: the one it created (Location), else the last path parameter. */
 function targetOf(location: string | undefined, params: Record<string, string>): string | null {
@@ -22,7 +28,7 @@ export function auditRecorder(db: Kysely<Database>): RequestHandler {
     if (!MUTATING.has(req.method)) return next();
     res.on('finish', () => {
       const ctx = req.ctx;
-      if (!ctx.operationId) return;
+      if (!ctx.operationId || NOT_AUDITED.has(ctx.operationId)) return;
       const attemptedEmail = ctx.operationId === 'login' && typeof req.body?.email === 'string' ? String(req.body.email).slice(0, 254) : null;
       const teamId = ctx.params.team_id ?? ctx.resourceTeamId;
       insertAuditEvent(db, {

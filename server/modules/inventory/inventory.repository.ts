@@ -1,0 +1,279 @@
+// What agents report about themselves, in explicit columns. A report replaces an agent's packages and
+// services in one transaction (bulk inserts from one JSON parameter, so 10,000 packages are one statement);
+// metric samples are upserted by (agent, metric, time). Reads are scoped by joining the agent's team.
+import { sql, type RawBuilder } from 'kysely';
+import type { components } from '../../../generated/openapi.d.ts';
+import { pageOf } from '../../db/keyset.ts';
+import type { SortKey, Window } from '../../http/pagination.ts';
+import type { Executor } from '../agents/agents.repository.ts';
+
+type Schemas = components['schemas'];
+
+export const PACKAGE_SORT = ['name'] as const;
+export const FLEET_PACKAGE_SORT = ['name', 'hostname'] as const;
+export const UPDATE_SORT = ['agents', 'name'] as const;
+export const SERVICE_SORT = ['name', 'state'] as const;
+
+/** Numeric parts of a version, as the generated `version_key` column holds them for stored versions. */
+const versionKey = (version: string) => sql`array_remove(regexp_split_to_array(${version}::text, '[^0-9]+'), '')::numeric[]`;
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+const inTeams = (teamIds: readonly string[]) => (teamIds.length > 0 ? sql<boolean>`a.team_id in (${sql.join(teamIds)})` : sql<boolean>`false`);
+
+// ---- writes
+
+/** Marks the agent seen (as a heartbeat does) and locks its row for the rest of the transaction. */
+export async function touchAgent(db: Executor, agentId: string): Promise<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string } | undefined> {
+  const { rows } = await sql<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string }>`
+    with previous as (select status from agents where id = ${agentId} for update)
+    update agents
+       set last_seen = now(), updated_at = now(),
+           status = case when status = 'maintenance' then status else 'online' end
+     where id = ${agentId}
+    returning status, team_id, (select status from previous) as previous`.execute(db);
+  return rows[0];
+}
+
+export interface PackageInsert {
+  id: string;
+  name: string;
+  version: string;
+  available_version: string | null;
+  architecture: string;
+}
+
+export async function replacePackages(db: Executor, agentId: string, packages: readonly PackageInsert[]): Promise<void> {
+  await db.deleteFrom('agent_packages').where('agent_id', '=', agentId).execute();
+  if (packages.length === 0) return;
+  await sql`
+    insert into agent_packages (id, agent_id, name, version, available_version, architecture)
+    select p.id, ${agentId}::uuid, p.name, p.version, p.available_version, p.architecture
+      from jsonb_to_recordset(${JSON.stringify(packages)}::jsonb)
+        as p(id uuid, name varchar(200), version varchar(100), available_version varchar(100), architecture varchar(32))`.execute(db);
+}
+
+export interface ServiceInsert {
+  id: string;
+  name: string;
+  state: Schemas['SystemServiceState'];
+  enabled: boolean;
+}
+
+export async function replaceServices(db: Executor, agentId: string, services: readonly ServiceInsert[]): Promise<void> {
+  await db.deleteFrom('agent_services').where('agent_id', '=', agentId).execute();
+  if (services.length === 0) return;
+  await sql`
+    insert into agent_services (id, agent_id, name, state, enabled)
+    select s.id, ${agentId}::uuid, s.name, s.state, s.enabled
+      from jsonb_to_recordset(${JSON.stringify(services)}::jsonb) as s(id uuid, name varchar(200), state varchar(16), enabled boolean)`.execute(db);
+}
+
+export async function upsertHardware(db: Executor, agentId: string, hardware: Schemas['HardwareReport']): Promise<Date> {
+  const facts = {
+    cpu_model: hardware.cpu_model,
+    cpu_cores: hardware.cpu_cores,
+    memory_bytes: hardware.memory_bytes,
+    disk_bytes: hardware.disk_bytes,
+    architecture: hardware.architecture ?? null,
+    virtualization: hardware.virtualization ?? null,
+    manufacturer: hardware.manufacturer ?? null,
+    model: hardware.model ?? null,
+  };
+  const row = await db
+    .insertInto('agent_hardware')
+    .values({ agent_id: agentId, ...facts })
+    .onConflict((oc) => oc.column('agent_id').doUpdateSet({ ...facts, reported_at: sql`now()` }))
+    .returning('reported_at')
+    .executeTakeFirstOrThrow();
+  return row.reported_at;
+}
+
+export async function countUpdates(db: Executor, agentId: string): Promise<number> {
+  return (
+    await db
+      .selectFrom('agent_packages')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('agent_id', '=', agentId)
+      .where('available_version', 'is not', null)
+      .executeTakeFirstOrThrow()
+  ).n;
+}
+
+export interface SampleInsert {
+  name: Schemas['MetricName'];
+  at: string;
+  value: number;
+}
+
+/** Stores samples; a sample of a metric at a time already stored replaces it. `samples` has no repeated (name, at). */
+export async function upsertSamples(db: Executor, agentId: string, samples: readonly SampleInsert[]): Promise<void> {
+  await sql`
+    insert into agent_metrics (agent_id, name, at, value)
+    select ${agentId}::uuid, s.name, s.at, s.value
+      from jsonb_to_recordset(${JSON.stringify(samples)}::jsonb) as s(name varchar(32), at timestamptz(3), value double precision)
+    on conflict (agent_id, name, at) do update set value = excluded.value`.execute(db);
+}
+
+// ---- reads of one agent (the service has checked the agent is the caller's)
+
+export interface PackageFilter {
+  agentId: string;
+  name?: string | undefined;
+  search?: string | undefined;
+  versionGt?: string | undefined;
+  versionLt?: string | undefined;
+  hasUpdate?: boolean | undefined;
+}
+
+const packageColumns = ['p.id', 'p.name', 'p.version', 'p.available_version', 'p.architecture'] as const;
+
+function agentPackages(db: Executor, filter: PackageFilter) {
+  let query = db.selectFrom('agent_packages as p').where('p.agent_id', '=', filter.agentId);
+  if (filter.name) query = query.where('p.name', '=', filter.name);
+  if (filter.search) query = query.where('p.name', 'ilike', `%${escapeLike(filter.search)}%`);
+  if (filter.versionGt) query = query.where(sql<boolean>`p.version_key > ${versionKey(filter.versionGt)}`);
+  if (filter.versionLt) query = query.where(sql<boolean>`p.version_key < ${versionKey(filter.versionLt)}`);
+  if (filter.hasUpdate !== undefined) query = query.where('p.available_version', filter.hasUpdate ? 'is not' : 'is', null);
+  return query;
+}
+
+const packageSort = (field: (typeof PACKAGE_SORT)[number] | 'id'): RawBuilder<unknown> => sql.ref(`p.${field}`);
+
+export const listPackages = (db: Executor, filter: PackageFilter, keys: SortKey<(typeof PACKAGE_SORT)[number]>[], window: Window) =>
+  pageOf(agentPackages(db, filter).select(packageColumns), keys, window, packageSort).execute();
+export type PackageRow = Awaited<ReturnType<typeof listPackages>>[number];
+
+export async function countPackages(db: Executor, filter: PackageFilter): Promise<number> {
+  return (await agentPackages(db, filter).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n;
+}
+
+export interface ServiceFilter {
+  agentId: string;
+  state?: Schemas['SystemServiceState'] | undefined;
+}
+
+function agentServices(db: Executor, filter: ServiceFilter) {
+  let query = db.selectFrom('agent_services').where('agent_id', '=', filter.agentId);
+  if (filter.state) query = query.where('state', '=', filter.state);
+  return query;
+}
+
+export const listServices = (db: Executor, filter: ServiceFilter, keys: SortKey<(typeof SERVICE_SORT)[number]>[], window: Window) =>
+  pageOf(agentServices(db, filter).select(['id', 'name', 'state', 'enabled']), keys, window, (field) => sql.ref(field)).execute();
+export type ServiceRow = Awaited<ReturnType<typeof listServices>>[number];
+
+export async function countServices(db: Executor, filter: ServiceFilter): Promise<number> {
+  return (await agentServices(db, filter).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n;
+}
+
+export const findHardware = (db: Executor, agentId: string) =>
+  db
+    .selectFrom('agent_hardware')
+    .select([
+      'agent_id',
+      'cpu_model',
+      'cpu_cores',
+      // bigint arrives as a string from node-postgres; float8 is exact below 2^53, the contract's maximum.
+      sql<number>`memory_bytes::float8`.as('memory_bytes'),
+      sql<number>`disk_bytes::float8`.as('disk_bytes'),
+      'architecture',
+      'virtualization',
+      'manufacturer',
+      'model',
+      'reported_at',
+    ])
+    .where('agent_id', '=', agentId)
+    .executeTakeFirst();
+export type HardwareRow = NonNullable<Awaited<ReturnType<typeof findHardware>>>;
+
+export const BUCKETS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '1d': 86400 } as const satisfies Record<Schemas['MetricBucket'], number>;
+const AGGREGATES = { avg: 'avg', min: 'min', max: 'max', sum: 'sum' } as const satisfies Record<Schemas['MetricAggregate'], string>;
+
+export interface SeriesQuery {
+  agentId: string;
+  name: Schemas['MetricName'];
+  start: Date;
+  end: Date;
+  bucket: Schemas['MetricBucket'];
+  aggregate: Schemas['MetricAggregate'];
+}
+
+/** Samples in [start, end) aggregated into buckets aligned to the UTC clock; empty buckets are left out. */
+export async function series(db: Executor, q: SeriesQuery): Promise<{ at: Date; value: number; samples: number }[]> {
+  const width = sql.lit(`${BUCKETS[q.bucket]} seconds`);
+  const aggregate = sql.raw(AGGREGATES[q.aggregate]);
+  const { rows } = await sql<{ at: Date; value: number; samples: number }>`
+    select date_bin(${width}::interval, at, timestamptz '1970-01-01T00:00:00Z') as at,
+           ${aggregate}(value)::float8 as value,
+           count(*)::int as samples
+      from agent_metrics
+     where agent_id = ${q.agentId} and name = ${q.name} and at >= ${q.start} and at < ${q.end}
+     group by 1
+     order by 1`.execute(db);
+  return rows;
+}
+
+// ---- fleet-wide reads, scoped to the caller's teams
+
+export interface FleetFilter {
+  teamIds: readonly string[];
+  teamId?: string | undefined;
+  name?: string | undefined;
+  search?: string | undefined;
+  versionGt?: string | undefined;
+  versionLt?: string | undefined;
+  hasUpdate?: boolean | undefined;
+}
+
+function fleetPackages(db: Executor, filter: FleetFilter) {
+  let query = db.selectFrom('agent_packages as p').innerJoin('agents as a', 'a.id', 'p.agent_id').where(inTeams(filter.teamIds));
+  if (filter.teamId) query = query.where('a.team_id', '=', filter.teamId);
+  if (filter.name) query = query.where('p.name', '=', filter.name);
+  if (filter.search) query = query.where('p.name', 'ilike', `%${escapeLike(filter.search)}%`);
+  if (filter.versionGt) query = query.where(sql<boolean>`p.version_key > ${versionKey(filter.versionGt)}`);
+  if (filter.versionLt) query = query.where(sql<boolean>`p.version_key < ${versionKey(filter.versionLt)}`);
+  if (filter.hasUpdate !== undefined) query = query.where('p.available_version', filter.hasUpdate ? 'is not' : 'is', null);
+  return query;
+}
+
+const fleetSort = (field: (typeof FLEET_PACKAGE_SORT)[number] | 'id'): RawBuilder<unknown> => sql.ref(field === 'hostname' ? 'a.hostname' : `p.${field}`);
+
+export const searchPackages = (db: Executor, filter: FleetFilter, keys: SortKey<(typeof FLEET_PACKAGE_SORT)[number]>[], window: Window) =>
+  pageOf(
+    fleetPackages(db, filter).select(['p.id', 'p.agent_id', 'a.hostname', 'a.team_id', 'p.name', 'p.version', 'p.available_version', 'p.architecture']),
+    keys,
+    window,
+    fleetSort,
+  ).execute();
+export type FleetPackageRow = Awaited<ReturnType<typeof searchPackages>>[number];
+
+export async function countFleetPackages(db: Executor, filter: FleetFilter): Promise<number> {
+  return (await fleetPackages(db, filter).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n;
+}
+
+export type UpdateFilter = Pick<FleetFilter, 'teamIds' | 'teamId' | 'name' | 'search'>;
+
+/** One row per (name, version, available_version) with an update, and how many agents have it. */
+function updates(db: Executor, filter: UpdateFilter) {
+  const grouped = fleetPackages(db, filter)
+    .where('p.available_version', 'is not', null)
+    .select([
+      'p.name',
+      'p.version',
+      sql<string>`p.available_version`.as('available_version'),
+      sql<number>`count(distinct p.agent_id)::int`.as('agents'),
+      // A stable key of the group, the tie-breaker of the order and of cursors.
+      sql<string>`json_build_array(p.name, p.version, p.available_version)::text`.as('id'),
+    ])
+    .groupBy(['p.name', 'p.version', 'p.available_version']);
+  return db.selectFrom(grouped.as('u'));
+}
+
+export const listUpdates = (db: Executor, filter: UpdateFilter, keys: SortKey<(typeof UPDATE_SORT)[number]>[], window: Window) =>
+  pageOf(updates(db, filter).select(['u.id', 'u.name', 'u.version', 'u.available_version', 'u.agents']), keys, window, (field) => sql.ref(`u.${field}`)).execute();
+export type UpdateRow = Awaited<ReturnType<typeof listUpdates>>[number];
+
+export async function countUpdateGroups(db: Executor, filter: UpdateFilter): Promise<number> {
+  return (await updates(db, filter).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n;
+}
