@@ -80,6 +80,14 @@ describe('audit log', () => {
     expect(future.data).toEqual([]);
   });
 
+  it("records enrolments but not an agent's own telemetry (x-audit: false)", async () => {
+    const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'audit' } })).body.data.secret;
+    const enrolled = (await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } })).body.data;
+    expect((await http(server.url, 'POST', '/api/v1/agent/heartbeat', { headers: { 'x-api-key': enrolled.agent_key } })).status).toBe(200);
+    expect((await audit('operation_id=enrollAgent')).data.length).toBe(1);
+    expect((await audit('operation_id=agentHeartbeat')).data).toEqual([]);
+  });
+
   it('is for administrators only', async () => {
     const res = await http(server.url, 'GET', '/api/v1/admin/audit', { headers: bearer(viewer.token) });
     expect(res.status).toBe(403);

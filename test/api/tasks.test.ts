@@ -178,3 +178,32 @@ it('SDK errors for task rules carry their codes', async () => {
   expect(error).toBeInstanceOf(OpsdeckError);
   expect((error as OpsdeckError).code).toBe('BIZ_AGENT_OFFLINE');
 });
+
+describe('the simulated fleet (npm run agent:sim, and the embedded demo)', () => {
+  it('enrols, heartbeats and runs a reboot asked for through the SDK, from pending to succeeded', async () => {
+    const { startFleet } = await import('../../server/demo/simulated-fleet.ts');
+    const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'sim' } })).body.data.secret;
+    const fleet = await startFleet({ baseUrl: server.url, enrollmentToken: token, count: 3, heartbeatMs: 200, taskMs: 400, prefix: 'simtest' });
+    try {
+      const opsdeck = createOpsdeckClient({ baseUrl: server.url, token: server.adminToken, retries: false });
+      const agentId = fleet.hosts[0]!.agentId!;
+      const { task_id } = await unwrap(opsdeck.POST('/api/v1/agents/{agent_id}/actions/reboot', { params: { path: { agent_id: agentId } }, body: {} }));
+      const seen = new Set<string>();
+      await expect
+        .poll(
+          async () => {
+            const task = await unwrap(opsdeck.GET('/api/v1/tasks/{task_id}', { params: { path: { task_id } } }));
+            seen.add(task.status);
+            return task.status;
+          },
+          { timeout: 15_000, interval: 50 },
+        )
+        .toBe('succeeded');
+      expect(seen.has('pending') || seen.has('running')).toBe(true);
+      expect(fleet.totals()).toMatchObject({ hosts: 3, succeeded: 1, errors: 0 });
+      expect(fleet.totals().heartbeats).toBeGreaterThan(3);
+    } finally {
+      await fleet.stop();
+    }
+  });
+});
