@@ -4,6 +4,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['name', 'created_at'] as const;
 export type AgentGroupSortField = (typeof SORTABLE_FIELDS)[number];
@@ -23,10 +24,7 @@ const sortExpression = (field: AgentGroupSortField | 'id'): RawBuilder<unknown> 
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-function inTeams(db: Executor, teamIds: readonly string[]) {
-  const query = db.selectFrom('agent_groups');
-  return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
-}
+const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('agent_groups').$call(onlyTeams(teamIds));
 
 function filtered(db: Executor, filter: AgentGroupFilter) {
   let query = inTeams(db, filter.teamIds);

@@ -4,6 +4,7 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { AgentRow, AgentRowUpdate, Database, NewAgentRow } from '../../db/schema.ts';
 import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
 
 export type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -54,10 +55,7 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-function inTeams(db: Executor, teamIds: readonly string[]) {
-  const query = db.selectFrom('agents');
-  return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
-}
+const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('agents').$call(onlyTeams(teamIds));
 
 /** Agents that are members of a group (the membership table's primary key answers it). */
 const inGroup = (groupId: string) =>

@@ -5,6 +5,7 @@ import type { AlertRow, NewAlertRow } from '../../db/schema.ts';
 import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at', 'severity'] as const;
 export type AlertSortField = (typeof SORTABLE_FIELDS)[number];
@@ -54,10 +55,7 @@ export function cursorValue(row: AlertRow, field: AlertSortField): string | numb
   return field === 'severity' ? SEVERITY_RANK[row.severity] : toCursorValue(row[field]);
 }
 
-function inTeams(db: Executor, teamIds: readonly string[]) {
-  const query = db.selectFrom('alerts');
-  return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
-}
+const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('alerts').$call(onlyTeams(teamIds));
 
 function filtered(db: Executor, filter: AlertFilter) {
   let query = inTeams(db, filter.teamIds);

@@ -6,6 +6,7 @@ import type { Insertable } from 'kysely';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at'] as const;
 export type DeploymentSortField = (typeof SORTABLE_FIELDS)[number];
@@ -40,10 +41,7 @@ const columns = [
 
 const sortExpression = (field: DeploymentSortField | 'id'): RawBuilder<unknown> => sql.ref(field);
 
-function inTeams(db: Executor, teamIds: readonly string[]) {
-  const query = db.selectFrom('deployments');
-  return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
-}
+const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('deployments').$call(onlyTeams(teamIds));
 
 function filtered(db: Executor, filter: DeploymentFilter) {
   let query = inTeams(db, filter.teamIds);

@@ -6,6 +6,7 @@ import type { PipelineRow, PipelineRowUpdate, PipelineRunRow, PipelineRunsTable,
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['name', 'status', 'created_at', 'updated_at'] as const;
 export type PipelineSortField = (typeof SORTABLE_FIELDS)[number];
@@ -24,10 +25,7 @@ const runColumns = ['id', 'pipeline_id', 'team_id', 'number', 'status', 'commit_
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 const sortExpression = (field: PipelineSortField | 'id'): RawBuilder<unknown> => sql.ref(field);
 
-function inTeams(db: Executor, teamIds: readonly string[]) {
-  const query = db.selectFrom('pipelines');
-  return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
-}
+const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('pipelines').$call(onlyTeams(teamIds));
 
 function filtered(db: Executor, filter: PipelineFilter) {
   let query = inTeams(db, filter.teamIds);

@@ -6,6 +6,7 @@ import type { Insertable } from 'kysely';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at'] as const;
 export type TaskSortField = (typeof SORTABLE_FIELDS)[number];
@@ -21,10 +22,7 @@ export interface TaskFilter {
 
 const sortExpression = (field: TaskSortField | 'id'): RawBuilder<unknown> => sql.ref(field);
 
-function inTeams(db: Executor, teamIds: readonly string[]) {
-  const query = db.selectFrom('tasks');
-  return teamIds.length > 0 ? query.where('team_id', 'in', teamIds) : query.where(sql<boolean>`false`);
-}
+const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('tasks').$call(onlyTeams(teamIds));
 
 function filtered(db: Executor, filter: TaskFilter) {
   let query = inTeams(db, filter.teamIds);
