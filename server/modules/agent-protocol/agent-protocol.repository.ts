@@ -1,4 +1,7 @@
 import { sql } from 'kysely';
+import type { components } from '../../../generated/openapi.d.ts';
+
+type AgentStatus = components['schemas']['AgentStatus'];
 import type { Executor } from '../agents/agents.repository.ts';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
@@ -59,3 +62,16 @@ export async function markSilentAgentsOffline(db: Executor, silentSince: Date): 
     .execute();
   return [...new Set(rows.map((r) => r.team_id))];
 }
+
+/** Marks the agent seen (as a heartbeat does) and locks its row for the rest of the transaction. */
+export async function touchAgent(db: Executor, agentId: string): Promise<{ status: AgentStatus; previous: AgentStatus; team_id: string } | undefined> {
+  const { rows } = await sql<{ status: AgentStatus; previous: AgentStatus; team_id: string }>`
+    with previous as (select status from agents where id = ${agentId} for update)
+    update agents
+       set last_seen = now(), updated_at = now(),
+           status = case when status = 'maintenance' then status else 'online' end
+     where id = ${agentId}
+    returning status, team_id, (select status from previous) as previous`.execute(db);
+  return rows[0];
+}
+

@@ -168,15 +168,9 @@ export class AgentProtocolService {
     return { offline: teams.length, failed };
   }
 
-  async #touch(agentId: string): Promise<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string }> {
-    const { rows } = await sql<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string }>`
-      with previous as (select status from agents where id = ${agentId} for update)
-      update agents
-         set last_seen = now(), updated_at = now(),
-             status = case when status = 'maintenance' then status else 'online' end
-       where id = ${agentId}
-      returning status, team_id, (select status from previous) as previous`.execute(this.#db);
-    if (!rows[0]) throw notFound('Agent', agentId);
-    return rows[0];
+  async #touch(agentId: string) {
+    const seen = await repo.touchAgent(this.#db, agentId);
+    if (!seen) throw notFound('Agent', agentId);
+    return seen;
   }
 }

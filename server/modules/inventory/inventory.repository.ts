@@ -23,17 +23,7 @@ const inTeams = (teamIds: readonly string[]) => (teamIds.length > 0 ? sql<boolea
 
 // ---- writes
 
-/** Marks the agent seen (as a heartbeat does) and locks its row for the rest of the transaction. */
-export async function touchAgent(db: Executor, agentId: string): Promise<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string } | undefined> {
-  const { rows } = await sql<{ status: Schemas['AgentStatus']; previous: Schemas['AgentStatus']; team_id: string }>`
-    with previous as (select status from agents where id = ${agentId} for update)
-    update agents
-       set last_seen = now(), updated_at = now(),
-           status = case when status = 'maintenance' then status else 'online' end
-     where id = ${agentId}
-    returning status, team_id, (select status from previous) as previous`.execute(db);
-  return rows[0];
-}
+export { touchAgent } from '../agent-protocol/agent-protocol.repository.ts';
 
 export interface PackageInsert {
   id: string;
