@@ -9,8 +9,22 @@
 // every request (the baselines get it and ignore it). Each server runs in its own child process (so RSS
 // is its own); autocannon drives it from here.
 //
+// Then, against Opsdeck alone (edge on; edge off without Redis), each after a warm-up of `--warmup`:
+//   cursor_depth   GET /api/v1/agents?limit=50 by cursor and by offset at depths 0, ~1 %, ~50 % and ~99 %
+//                  of the fleet (created_at desc), to show that a cursor page costs the same at any depth
+//                  while an offset page grows with it; each page measured twice for half of `--duration`
+//                  (depths ascending, then descending). The cursors are made from the database, not walked
+//                  to, and checked against Opsdeck (scripts/bench/lists.ts); EXPLAIN (ANALYZE, BUFFERS)
+//                  shows the plan and cost of the page query Opsdeck runs, first page against deepest;
+//   filtered_list  GET /api/v1/agents?status=online&platform=linux&search=web&limit=50 for `--duration`
+//                  (an offset page: its count comes from Opsdeck's cache after the first request);
+//   bulk_alerts    POST /api/v1/alerts/bulk, 1,000 alerts per request, 4 connections, for `--duration`.
+// Between two runs the bench waits until the server has answered what the last one left queued.
+// The baselines-and-edge comparison above is the section `compare`; `--only` picks sections by name.
+//
 //   npm run bench -- --duration 5 --agents 5000      (defaults: --duration 10 --agents 10000
-//                                                      --warmup 2 --connections 50)
+//                                                      --warmup 2 --connections 50, every section)
+//   npm run bench -- --only cursor_depth,bulk_alerts --agents 100000
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
 // database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
@@ -20,15 +34,32 @@
 // whenever the bench ran, 1 when it could not (e.g. no PostgreSQL).
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import pg from 'pg';
+import { ALERTS_PER_REQUEST, BULK_CONNECTIONS, BULK_PATH, bulkAlerts, probeBulk, type BulkTally } from './bench/bulk-alerts.ts';
 import { createBenchDatabase, DatabaseUnreachableError, DEFAULT_ADMIN_URL, type BenchDatabase } from './bench/database.ts';
-import { ENDPOINTS, meanOf, runLoad, stopLoad, type EndpointName, type LoadFigures } from './bench/load.ts';
+import { explainPages, FILTERED_LIST_PATH, PAGE_LIMIT, planDepths, probeFilteredList } from './bench/lists.ts';
+import { ENDPOINTS, meanOf, runLoad, runRequests, stopLoad, type EndpointName, type LoadFigures } from './bench/load.ts';
 import { log, redactUrl } from './bench/log.ts';
 import { DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
-import { edgeCost, printReport, ratios, toMb, type Report, type Results } from './bench/report.ts';
+import {
+  edgeCost,
+  printReport,
+  ratios,
+  toMb,
+  type BulkAlertsReport,
+  type CursorDepthReport,
+  type DepthFigures,
+  type FilteredListReport,
+  type Report,
+  type Results,
+} from './bench/report.ts';
 import { seedAgents } from './bench/seed.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts'] as const;
+type Section = (typeof SECTIONS)[number];
+
 interface Settings {
+  sections: Set<Section>;
   agents: number;
   durationS: number;
   warmupS: number;
@@ -44,6 +75,7 @@ function readSettings(): Settings {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
+      only: { type: 'string', default: SECTIONS.join(',') },
     },
     strict: true,
   });
@@ -52,7 +84,14 @@ function readSettings(): Settings {
     if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
     return value;
   };
+  const sections = new Set<Section>();
+  for (const name of values.only.split(',').map((n) => n.trim()).filter(Boolean)) {
+    if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only takes section names among ${SECTIONS.join(', ')}, got "${name}"`);
+    sections.add(name as Section);
+  }
+  if (sections.size === 0) throw new Error(`--only needs at least one of ${SECTIONS.join(', ')}`);
   return {
+    sections,
     agents: int('agents', values.agents, 1, 10_000_000),
     durationS: int('duration', values.duration, 1, 3600),
     warmupS: int('warmup', values.warmup, 0, 600),
@@ -137,6 +176,7 @@ async function postgresVersion(url: string): Promise<string> {
 async function main(): Promise<void> {
   const settings = readSettings();
   log.info('bench starting', {
+    sections: [...settings.sections],
     agents: settings.agents,
     duration_s: settings.durationS,
     warmup_s: settings.warmupS,
@@ -216,32 +256,158 @@ async function main(): Promise<void> {
     (results[endpoint] ??= {})[server.name] = { ...figures, rss_mb: rss };
   };
 
+  const want = (section: Section) => settings.sections.has(section);
+  const compare = want('compare');
+
   // The baselines, one after the other.
-  for (const name of ['bare', 'express'] as const satisfies ServerName[]) {
-    const server = await start(name);
-    try {
-      for (const endpoint of endpoints) {
-        await warmUp(server, endpoint);
-        await record(server, endpoint, await measure(server, endpoint));
+  if (compare) {
+    for (const name of ['bare', 'express'] as const satisfies ServerName[]) {
+      const server = await start(name);
+      try {
+        for (const endpoint of endpoints) {
+          await warmUp(server, endpoint);
+          await record(server, endpoint, await measure(server, endpoint));
+        }
+      } finally {
+        await stop(server);
       }
-    } finally {
-      await stop(server);
     }
   }
 
   // The two Opsdeck variants run side by side and are measured alternately, off-on-on-off, each figure the
   // mean of its two runs: the load of a shared machine drifts, and what the edge costs per request is
-  // smaller than that drift between two runs one after the other.
+  // smaller than that drift between two runs one after the other. The other sections need only Opsdeck as
+  // deployed: edge on (edge off when there is no Redis).
   const pair: ServerName[] = redis === undefined ? ['opsdeck_edge_off'] : ['opsdeck_edge_off', 'opsdeck'];
-  const running: ServerUnderTest[] = [];
+  const opsdeckOnly: ServerName = redis === undefined ? 'opsdeck_edge_off' : 'opsdeck';
+  let running: ServerUnderTest[] = [];
+  let cursorDepth: CursorDepthReport | null = null;
+  let filteredList: FilteredListReport | null = null;
+  let bulk: BulkAlertsReport | null = null;
   try {
-    for (const name of pair) running.push(await start(name));
-    for (const endpoint of endpoints) {
-      for (const server of running) await warmUp(server, endpoint);
-      const rounds = new Map<ServerUnderTest, LoadFigures[]>(running.map((server) => [server, []]));
-      const order = running.length === 2 ? [running[0]!, running[1]!, running[1]!, running[0]!] : running;
-      for (const [i, server] of order.entries()) rounds.get(server)!.push(await measure(server, endpoint, i + 1));
-      for (const server of running) await record(server, endpoint, meanOf(rounds.get(server)!));
+    for (const name of compare ? pair : [opsdeckOnly]) running.push(await start(name));
+    if (compare) {
+      for (const endpoint of endpoints) {
+        for (const server of running) await warmUp(server, endpoint);
+        const rounds = new Map<ServerUnderTest, LoadFigures[]>(running.map((server) => [server, []]));
+        const order = running.length === 2 ? [running[0]!, running[1]!, running[1]!, running[0]!] : running;
+        for (const [i, server] of order.entries()) rounds.get(server)!.push(await measure(server, endpoint, i + 1));
+        for (const server of running) await record(server, endpoint, meanOf(rounds.get(server)!));
+      }
+    }
+    // The rest runs on one server; the other one stops, so it holds no connections meanwhile.
+    const target = running.find((server) => server.name === opsdeckOnly)!;
+    for (const server of running) if (server !== target) await stop(server);
+    running = [target];
+
+    type Requests = Parameters<typeof runRequests>[0]['requests'];
+    // When autocannon stops, requests it gave up on may still wait in the server's pool of database
+    // connections (an offset page deep in the fleet keeps 50 connections' worth busy for a second or more).
+    // One more request queues behind them: once it is answered, the next run starts on an idle server.
+    const drive = async (label: string, requests: Requests, durationS: number, connections = settings.connections) => {
+      const run = await runRequests({ url: target.url, requests, connections, durationS, headers, label });
+      const settling = performance.now();
+      await (await fetch(`${target.url}/api/v1/agents?limit=1&cursor=`, { headers })).arrayBuffer();
+      const settleMs = Math.round(performance.now() - settling);
+      if (settleMs > 100) log.info('waited for the server to finish the run\'s last requests', { endpoint: label, ms: settleMs });
+      return run;
+    };
+    const warmUpOn = async (label: string, requests: Requests, connections?: number): Promise<void> => {
+      if (settings.warmupS === 0) return;
+      log.info('warming up', { server: target.name, endpoint: label, seconds: settings.warmupS });
+      await drive(label, requests, settings.warmupS, connections);
+    };
+    const measureOn = async (label: string, requests: Requests, o: { connections?: number; durationS?: number; round?: number } = {}) => {
+      const seconds = o.durationS ?? settings.durationS;
+      log.info('measuring', { server: target.name, endpoint: label, seconds, round: o.round });
+      const run = await drive(label, requests, seconds, o.connections);
+      const f = run.figures;
+      log.info('measured', { server: target.name, endpoint: label, round: o.round, requests_per_s: f.requests_per_s, p50_ms: f.latency_p50_ms, p99_ms: f.latency_p99_ms });
+      return run;
+    };
+
+    if (want('cursor_depth')) {
+      const plans = await planDepths({ databaseUrl: database.url, url: target.url, teamId: access.teamId, agents: seeded.agents, headers });
+      log.info('made and checked a cursor per depth', { depths: plans.map((p) => p.depth) });
+      const first = plans[0]!;
+      const deepest = plans.at(-1)!;
+      const explain = await explainPages(database.url, access.teamId, [
+        { mode: 'cursor', plan: first },
+        { mode: 'cursor', plan: deepest },
+        { mode: 'offset', plan: deepest },
+      ]);
+      for (const e of explain) log.info('explained', { ...e });
+      // One warm-up over every page of the section, cursor and offset alike. Then each page is measured on
+      // its own, twice, for half of --duration each time: depths ascending (cursor, offset), then descending
+      // (offset, cursor); each figure is the mean of its two runs, so that a drift in the machine's load
+      // over the section does not pass for a cost that grows (or shrinks) with depth.
+      await warmUpOn('cursor and offset pages, every depth', plans.flatMap((p) => [{ method: 'GET', path: p.cursorPath }, { method: 'GET', path: p.offsetPath }]));
+      const halfS = Math.max(1, Math.ceil(settings.durationS / 2));
+      const runs = new Map(plans.map((plan) => [plan, { cursor: [] as LoadFigures[], offset: [] as LoadFigures[] }]));
+      const ascending = plans.flatMap((plan) => [{ plan, mode: 'cursor' as const }, { plan, mode: 'offset' as const }]);
+      for (const [i, { plan, mode }] of [...ascending, ...ascending.toReversed()].entries()) {
+        const path = mode === 'cursor' ? plan.cursorPath : plan.offsetPath;
+        const round = i < ascending.length ? 1 : 2;
+        runs.get(plan)![mode].push((await measureOn(`${mode} page at depth ${plan.depth}`, [{ method: 'GET', path }], { durationS: halfS, round })).figures);
+      }
+      const depths: DepthFigures[] = plans.map((plan) => ({
+        depth: plan.depth,
+        percent: plan.percent,
+        cursor: meanOf(runs.get(plan)!.cursor),
+        offset: meanOf(runs.get(plan)!.offset),
+      }));
+      const relative = (pick: (d: DepthFigures) => LoadFigures) => {
+        const a = pick(depths[0]!).requests_per_s;
+        const b = pick(depths.at(-1)!).requests_per_s;
+        return depths.length < 2 || a === 0 ? null : Math.round((b / a) * 100) / 100;
+      };
+      cursorDepth = {
+        server: target.name,
+        limit: PAGE_LIMIT,
+        connections: settings.connections,
+        run_s: halfS,
+        rounds: 2,
+        depths,
+        deepest_vs_first: { cursor: relative((d) => d.cursor), offset: relative((d) => d.offset) },
+        explain,
+      };
+    }
+
+    if (want('filtered_list')) {
+      const matching = await probeFilteredList(target.url, headers);
+      const requests = [{ method: 'GET', path: FILTERED_LIST_PATH }];
+      await warmUpOn('filtered list', requests);
+      const { figures } = await measureOn('filtered list', requests);
+      filteredList = { server: target.name, path: FILTERED_LIST_PATH, connections: settings.connections, matching, ...figures };
+    }
+
+    if (want('bulk_alerts')) {
+      const alerts = bulkAlerts(access.teamId, seeded.sampleIds);
+      await probeBulk(target.url, headers, alerts.nextBody());
+      await warmUpOn('bulk alerts', alerts.requests({ created: 0, failed: 0 }), BULK_CONNECTIONS);
+      const tally: BulkTally = { created: 0, failed: 0 };
+      const { figures, durationS } = await measureOn('bulk alerts', alerts.requests(tally), { connections: BULK_CONNECTIONS });
+      if (tally.failed > 0) log.warn('some alerts of the bulk requests failed', { failed: tally.failed, first_error: tally.firstError });
+      bulk = {
+        server: target.name,
+        path: BULK_PATH,
+        alerts_per_request: ALERTS_PER_REQUEST,
+        connections: BULK_CONNECTIONS,
+        duration_s: durationS,
+        requests: figures.requests,
+        // autocannon's requests/s is a whole number per second, which would round a few requests/s away.
+        requests_per_s: Math.round((figures.requests / durationS) * 100) / 100,
+        alerts_per_s: Math.round(tally.created / durationS),
+        alerts_created: tally.created,
+        alerts_failed: tally.failed,
+        latency_p50_ms: figures.latency_p50_ms,
+        latency_p99_ms: figures.latency_p99_ms,
+        latency_avg_ms: figures.latency_avg_ms,
+        non_2xx: figures.non_2xx,
+        errors: figures.errors,
+        timeouts: figures.timeouts,
+      };
+      log.info('bulk alerts', { requests_per_s: bulk.requests_per_s, alerts_per_s: bulk.alerts_per_s, created: tally.created, failed: tally.failed });
     }
   } finally {
     for (const server of running) await stop(server);
@@ -256,11 +422,15 @@ async function main(): Promise<void> {
     node: process.versions.node,
     postgres,
     redis: redis ?? null,
-    opsdeck_rounds: pair.length === 2 ? 2 : 1,
+    opsdeck_rounds: compare && pair.length === 2 ? 2 : 1,
     results,
     ratios: ratios(results),
     edge_cost: edgeCost(results),
     idle_rss_mb: idleRss,
+    sections: SECTIONS.filter(want),
+    cursor_depth: cursorDepth,
+    filtered_list: filteredList,
+    bulk_alerts: bulk,
   };
   await cleanup();
   printReport(report);

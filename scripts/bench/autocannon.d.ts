@@ -8,6 +8,10 @@ declare module 'autocannon' {
       path?: string;
       headers?: Record<string, string>;
       body?: string | Buffer;
+      /** Called before each request is sent (its buffer is rebuilt each time); returns the request to send. */
+      setupRequest?: (request: Request, context: Record<string, unknown>) => Request;
+      /** Called with each response's status and whole body. */
+      onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
     }
     interface Client extends EventEmitter {
       setRequests(requests: Request[]): void;

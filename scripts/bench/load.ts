@@ -59,7 +59,32 @@ function options(o: LoadOptions): autocannon.Options {
 
 export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
   if (o.endpoint === 'getAgent' && o.ids.length === 0) throw new Error('getAgent needs at least one seeded agent id');
-  current = autocannon(options(o));
+  return (await drive(options(o), o.endpoint)).figures;
+}
+
+export interface RequestsOptions {
+  url: string;
+  /** What each connection sends, in turn (autocannon's `requests`). */
+  requests: autocannon.Request[];
+  connections: number;
+  durationS: number;
+  /** Sent with every request (Opsdeck's `Authorization`). */
+  headers: Record<string, string>;
+  /** Names the run in the log. */
+  label: string;
+}
+
+/** A run of arbitrary requests (a cursor at some depth, a filtered list, a bulk POST); also its true length in seconds. */
+export async function runRequests(o: RequestsOptions): Promise<{ figures: LoadFigures; durationS: number }> {
+  const { figures, result } = await drive(
+    { url: o.url, connections: o.connections, duration: o.durationS, pipelining: 1, timeout: 10, headers: o.headers, requests: o.requests },
+    o.label,
+  );
+  return { figures, durationS: result.duration };
+}
+
+async function drive(opts: autocannon.Options, label: string): Promise<{ figures: LoadFigures; result: autocannon.Result }> {
+  current = autocannon(opts);
   let result: autocannon.Result;
   try {
     result = await current;
@@ -78,14 +103,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadFigures> {
   };
   if (figures.non_2xx > 0 || figures.errors > 0) {
     log.warn('some requests failed: the figures of this run are not comparable', {
-      endpoint: o.endpoint,
+      endpoint: label,
       non_2xx: figures.non_2xx,
       errors: figures.errors,
       timeouts: figures.timeouts,
       status_codes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
     });
   }
-  return figures;
+  return { figures, result };
 }
 
 /**

@@ -32,6 +32,10 @@ export function opsdeckSetup(redisUrl: string): OpsdeckSetup {
     OPSDECK_DEMO_DATA: 'false',
     // One token serves the whole run, however long.
     ACCESS_TOKEN_TTL_SECONDS: '86400',
+    // The seeded online agents sent their last heartbeat just before the run, and no more come: with the
+    // default 90 s, the sweeper would turn three quarters of the fleet offline mid-run (a write to most
+    // rows while a run is measured, and no online agents left for the filtered list).
+    HEARTBEAT_TIMEOUT_SECONDS: '86400',
   };
   const redisKeyPrefix = `opsdeck-bench:${randomBytes(5).toString('hex')}:`;
   return {

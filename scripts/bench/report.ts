@@ -1,5 +1,7 @@
-// Results on stdout: a readable table, the Opsdeck/baseline ratios, the cost of the edge, then exactly
+// Results on stdout: a readable table, the Opsdeck/baseline ratios, the cost of the edge, the list and
+// bulk sections (cursor against offset pages by depth, a filtered list, bulk alert creation), then exactly
 // one line of JSON.
+import type { ExplainFigures } from './lists.ts';
 import { ENDPOINTS, type EndpointName, type LoadFigures } from './load.ts';
 import { SERVERS, type ServerName } from './servers.ts';
 
@@ -28,6 +30,66 @@ export interface Report {
   /** What the edge (rate limits in Redis, the cache in Redis) costs Opsdeck per request, per endpoint. */
   edge_cost: Partial<Record<EndpointName, EdgeCost>>;
   idle_rss_mb: Partial<Record<ServerName, number>>;
+  /** The sections that ran (`--only`): `compare`, `cursor_depth`, `filtered_list`, `bulk_alerts`. */
+  sections: string[];
+  /** Cursor pages against offset pages at several depths of the fleet; null when the section did not run. */
+  cursor_depth: CursorDepthReport | null;
+  filtered_list: FilteredListReport | null;
+  bulk_alerts: BulkAlertsReport | null;
+}
+
+export interface DepthFigures {
+  /** Rows before the page. */
+  depth: number;
+  /** depth as a share of the fleet, in per cent. */
+  percent: number;
+  /** GET /api/v1/agents?limit=50&cursor=<the row before> */
+  cursor: LoadFigures;
+  /** GET /api/v1/agents?limit=50&offset=<depth> */
+  offset: LoadFigures;
+}
+
+export interface CursorDepthReport {
+  server: ServerName;
+  limit: number;
+  connections: number;
+  /** Seconds of each measured run; each figure is the mean of `rounds` runs (depths ascending, then descending). */
+  run_s: number;
+  rounds: number;
+  depths: DepthFigures[];
+  /** requests/s at the deepest page divided by requests/s at the first, per mode (1 = flat). */
+  deepest_vs_first: { cursor: number | null; offset: number | null };
+  /** EXPLAIN (ANALYZE, BUFFERS) of Opsdeck's page query: cursor at the first and deepest page, offset at the deepest. */
+  explain: ExplainFigures[];
+}
+
+export interface FilteredListReport extends LoadFigures {
+  server: ServerName;
+  path: string;
+  connections: number;
+  /** Agents matching the filters. */
+  matching: number;
+}
+
+export interface BulkAlertsReport {
+  server: ServerName;
+  path: string;
+  alerts_per_request: number;
+  connections: number;
+  /** Seconds the measured run lasted. */
+  duration_s: number;
+  requests: number;
+  requests_per_s: number;
+  /** Items created per second, as the answers count them. */
+  alerts_per_s: number;
+  alerts_created: number;
+  alerts_failed: number;
+  latency_p50_ms: number;
+  latency_p99_ms: number;
+  latency_avg_ms: number;
+  non_2xx: number;
+  errors: number;
+  timeouts: number;
 }
 
 export interface Ratios {
@@ -94,7 +156,10 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  ').trimEnd(), ...rows.map(line)].join('\n');
 }
 
-export function printReport(report: Report): void {
+const int = (n: number) => n.toLocaleString('en-US');
+const failures = (f: LoadFigures) => (f.non_2xx + f.errors > 0 ? `${f.non_2xx + f.errors} failed` : '');
+
+function compareLines(report: Report): string[] {
   const rows: string[][] = [];
   for (const endpoint of Object.keys(ENDPOINTS) as EndpointName[]) {
     for (const server of Object.keys(SERVERS) as ServerName[]) {
@@ -103,18 +168,15 @@ export function printReport(report: Report): void {
       rows.push([
         ENDPOINTS[endpoint],
         SERVERS[server].label,
-        f.requests_per_s.toLocaleString('en-US'),
+        int(f.requests_per_s),
         String(f.latency_p50_ms),
         String(f.latency_p99_ms),
         f.rss_mb.toFixed(1),
-        f.non_2xx + f.errors > 0 ? `${f.non_2xx + f.errors} failed` : '',
+        failures(f),
       ]);
     }
   }
   const out: string[] = [
-    '',
-    `Opsdeck bench: ${report.agents.toLocaleString('en-US')} agents, ${report.connections} connections, ${report.duration_s} s per run (after ${report.warmup_s} s warm-up), Node ${report.node}, PostgreSQL ${report.postgres}`,
-    '',
     table(['endpoint', 'server', 'req/s', 'p50 ms', 'p99 ms', 'RSS MB', ''], rows, new Set([2, 3, 4, 5])),
     '',
     'Opsdeck requests/s relative to the baselines:',
@@ -131,8 +193,8 @@ export function printReport(report: Report): void {
     if (!c) return [];
     return [[
       ENDPOINTS[endpoint],
-      c.requests_per_s_without_edge.toLocaleString('en-US'),
-      c.requests_per_s_with_edge.toLocaleString('en-US'),
+      int(c.requests_per_s_without_edge),
+      int(c.requests_per_s_with_edge),
       String(c.latency_p50_ms_without_edge),
       String(c.latency_p50_ms_with_edge),
       c.us_per_request === null ? 'n/a' : `${c.us_per_request >= 0 ? '+' : ''}${c.us_per_request.toFixed(1)}`,
@@ -148,7 +210,93 @@ export function printReport(report: Report): void {
   } else {
     out.push('  n/a: the edge-on variant did not run (no Redis?)');
   }
-  out.push('');
+  return out;
+}
+
+function cursorDepthLines(c: CursorDepthReport): string[] {
+  const rows = c.depths.map((d) => [
+    d.depth === 0 ? 'first page' : `${d.percent} %`,
+    int(d.depth),
+    int(d.cursor.requests_per_s),
+    String(d.cursor.latency_p50_ms),
+    String(d.cursor.latency_p99_ms),
+    int(d.offset.requests_per_s),
+    String(d.offset.latency_p50_ms),
+    String(d.offset.latency_p99_ms),
+    [failures(d.cursor), failures(d.offset)].filter(Boolean).join(', '),
+  ]);
+  const fmt = (r: number | null) => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
+  const out = [
+    `Cursor pages against offset pages by depth (${SERVERS[c.server].label}, GET /api/v1/agents?limit=${c.limit}&cursor=… or &offset=…, ${c.connections} connections;`,
+    `each figure the mean of ${c.rounds} runs of ${c.run_s} s, depths measured ascending then descending):`,
+    '',
+    table(
+      ['depth', 'rows before', 'cursor req/s', 'p50 ms', 'p99 ms', 'offset req/s', 'p50 ms', 'p99 ms', ''],
+      rows,
+      new Set([1, 2, 3, 4, 5, 6, 7]),
+    ),
+    '',
+    `req/s at the deepest page relative to the first: cursor ${fmt(c.deepest_vs_first.cursor)}, offset ${fmt(c.deepest_vs_first.offset)}`,
+  ];
+  if (c.explain.length > 0) {
+    out.push(
+      '',
+      'EXPLAIN (ANALYZE, BUFFERS) of the page query Opsdeck runs (median of 5):',
+      '',
+      table(
+        ['page', 'exec ms', 'plan ms', 'buffers', 'rows read', 'plan'],
+        c.explain.map((e) => [
+          `${e.mode}, ${e.depth === 0 ? 'first page' : `depth ${int(e.depth)}`}`,
+          e.execution_ms.toFixed(3),
+          e.planning_ms.toFixed(3),
+          int(e.shared_buffers),
+          int(e.rows_read),
+          e.plan,
+        ]),
+        new Set([1, 2, 3, 4]),
+      ),
+    );
+  }
+  return out;
+}
+
+export function printReport(report: Report): void {
+  const out: string[] = [
+    '',
+    `Opsdeck bench: ${int(report.agents)} agents, ${report.connections} connections, ${report.duration_s} s per run (after ${report.warmup_s} s warm-up), Node ${report.node}, PostgreSQL ${report.postgres}`,
+    '',
+  ];
+  if (report.sections.includes('compare')) out.push(...compareLines(report), '');
+  if (report.cursor_depth) out.push(...cursorDepthLines(report.cursor_depth), '');
+  if (report.filtered_list) {
+    const f = report.filtered_list;
+    out.push(
+      `Filtered list (${SERVERS[f.server].label}, ${f.connections} connections; ${int(f.matching)} agents match):`,
+      '',
+      table(['endpoint', 'req/s', 'p50 ms', 'p99 ms', ''], [[`GET ${f.path}`, int(f.requests_per_s), String(f.latency_p50_ms), String(f.latency_p99_ms), failures(f)]], new Set([1, 2, 3])),
+      '',
+    );
+  }
+  if (report.bulk_alerts) {
+    const b = report.bulk_alerts;
+    out.push(
+      `Bulk alert creation (${SERVERS[b.server].label}, ${int(b.alerts_per_request)} alerts per request, ${b.connections} connections, ${b.duration_s} s):`,
+      '',
+      table(
+        ['endpoint', 'req/s', 'alerts/s', 'p50 ms', 'p99 ms', ''],
+        [[
+          `POST ${b.path}`,
+          b.requests_per_s.toFixed(2),
+          int(b.alerts_per_s),
+          String(b.latency_p50_ms),
+          String(b.latency_p99_ms),
+          [b.non_2xx + b.errors > 0 ? `${b.non_2xx + b.errors} requests failed` : '', b.alerts_failed > 0 ? `${int(b.alerts_failed)} items failed` : ''].filter(Boolean).join(', '),
+        ]],
+        new Set([1, 2, 3, 4]),
+      ),
+      '',
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }

@@ -1,12 +1,16 @@
 // Seeds the agents table straight through pg: rows are generated in JS (a fixed-seed PRNG, so two runs
 // hold the same fleet) and inserted with one `insert … select … from unnest(…)` per chunk, all in one
 // team (made through Opsdeck's API beforehand). Ids are UUIDv7 carrying the row's own created_at, so id
-// order follows time as it does for agents made by the API.
+// order follows time as it does for agents made by the API. An online agent was heard from within the
+// minute before the seeding (Opsdeck's sweeper turns an online agent silent for its heartbeat timeout
+// offline; the bench sets that timeout to a day, so the fleet keeps its statuses for the whole run).
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { log } from './log.ts';
 
 const DAY_MS = 86_400_000;
+/** How long before the seeding an online agent last sent a heartbeat, at most. */
+const HEARD_FROM_MS = 60_000;
 const CHUNK_ROWS = 5_000;
 
 const PLATFORMS = [
@@ -89,7 +93,13 @@ function generate(from: number, to: number, times: Float64Array, now: number, ra
     const platform = weighted(random, PLATFORMS);
     const status = weighted(random, STATUSES);
     const updated = created + random() * (now - created);
-    const lastSeen = random() < 0.1 ? null : updated + random() * (now - updated);
+    const neverSeen = random() < 0.1;
+    const lastSeen =
+      status === 'online'
+        ? Math.max(created, now - random() * HEARD_FROM_MS)
+        : neverSeen
+          ? null
+          : updated + random() * (now - updated);
     const tagCount = Math.floor(random() * 4);
     const tags = new Set<string>();
     for (let t = 0; t < tagCount; t++) tags.add(pick(random, TAGS));
