@@ -1,5 +1,5 @@
 // `npm run agent:sim -- --agents 50`: simulated hosts that use the SDK exactly as a real agent would
-// (enrol, heartbeat, claim and run tasks), with a progress line. It signs in as an operator to make an
+// (enrol, report inventory and metrics, heartbeat, claim and run tasks), with a progress line. It signs in as an operator to make an
 // enrollment token for its team unless one is given.
 //   --url http://127.0.0.1:8080  --agents 5  --token oet_…  --email operator@opsdeck.local
 //   --password opsdeck-demo-password  --team <team id>  --heartbeat-ms 5000  --task-ms 2000  --duration <s>
@@ -47,7 +47,7 @@ log(`${count} simulated agents enrolled; heartbeating and taking tasks (Ctrl-C s
 
 const show = () => {
   const t = fleet.totals();
-  const line = `agents ${t.hosts} · heartbeats ${t.heartbeats} · tasks claimed ${t.claimed} · succeeded ${t.succeeded} · failed ${t.failed} · errors ${t.errors}`;
+  const line = `agents ${t.hosts} · heartbeats ${t.heartbeats} · metric reports ${t.metrics} · tasks claimed ${t.claimed} · succeeded ${t.succeeded} · failed ${t.failed} · errors ${t.errors}`;
   if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
   else log('progress', { ...t });
 };

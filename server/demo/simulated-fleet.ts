@@ -42,12 +42,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         (sum, h) => ({
           hosts: sum.hosts + 1,
           heartbeats: sum.heartbeats + h.counters.heartbeats,
+          metrics: sum.metrics + h.counters.metrics,
           claimed: sum.claimed + h.counters.claimed,
           succeeded: sum.succeeded + h.counters.succeeded,
           failed: sum.failed + h.counters.failed,
           errors: sum.errors + h.counters.errors,
         }),
-        { hosts: 0, heartbeats: 0, claimed: 0, succeeded: 0, failed: 0, errors: 0 },
+        { hosts: 0, heartbeats: 0, metrics: 0, claimed: 0, succeeded: 0, failed: 0, errors: 0 },
       ),
     async stop() {
       controller.abort();

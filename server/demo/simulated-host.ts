@@ -1,6 +1,6 @@
 // One simulated host, driving the API exactly as a real Opsdeck agent would, through the SDK: enrol
-// with the team's token, heartbeat, claim tasks and run them (pretending), reporting progress, log
-// lines and a result.
+// with the team's token, report its inventory, heartbeat and report metrics, claim tasks and run them
+// (pretending), reporting progress, log lines and a result.
 import { createOpsdeckClient, unwrap, type OpsdeckClient } from '@opsdeck/sdk';
 import type { components } from '@opsdeck/sdk';
 
@@ -18,6 +18,7 @@ export interface HostOptions {
 
 export interface HostCounters {
   heartbeats: number;
+  metrics: number;
   claimed: number;
   succeeded: number;
   failed: number;
@@ -31,7 +32,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 export class SimulatedHost {
-  readonly counters: HostCounters = { heartbeats: 0, claimed: 0, succeeded: 0, failed: 0, errors: 0 };
+  readonly counters: HostCounters = { heartbeats: 0, metrics: 0, claimed: 0, succeeded: 0, failed: 0, errors: 0 };
   agentId: string | undefined;
   readonly #options: HostOptions;
   #client: OpsdeckClient | undefined;
@@ -56,6 +57,22 @@ export class SimulatedHost {
     );
     this.agentId = enrollment.agent.id;
     this.#client = createOpsdeckClient({ baseUrl: this.#options.baseUrl, apiKey: enrollment.agent_key });
+    await unwrap(
+      this.#client.PUT('/api/v1/agent/inventory', {
+        body: {
+          packages: [
+            { name: 'openssl', version: '3.0.13-0ubuntu3.4', available_version: '3.0.13-0ubuntu3.5', architecture: 'amd64' },
+            { name: 'nginx', version: '1.24.0-2ubuntu7', architecture: 'amd64' },
+            { name: 'opsdeck-agent', version: '2.4.1', architecture: 'amd64' },
+          ],
+          services: [
+            { name: 'nginx.service', state: 'running', enabled: true },
+            { name: 'opsdeck-agent.service', state: 'running', enabled: true },
+          ],
+          hardware: { cpu_model: 'AMD EPYC 7R13 Processor', cpu_cores: 8, memory_bytes: 34_359_738_368, disk_bytes: 536_870_912_000 },
+        },
+      }),
+    );
   }
 
   /** Heartbeats and works until the signal aborts. */
@@ -66,6 +83,12 @@ export class SimulatedHost {
       try {
         await unwrap(client.POST('/api/v1/agent/heartbeat'));
         this.counters.heartbeats += 1;
+        const at = new Date().toISOString();
+        const load = 20 + 30 * Math.random();
+        await client.POST('/api/v1/agent/metrics', {
+          body: { samples: [{ name: 'cpu_usage', at, value: load }, { name: 'memory_usage', at, value: 40 + load / 3 }] },
+        });
+        this.counters.metrics += 1;
         const tasks = await unwrap(client.POST('/api/v1/agent/tasks/claim', { body: { max_tasks: 2 } }));
         this.counters.claimed += tasks.length;
         await Promise.all(tasks.map((task) => this.#perform(client, task, signal)));

@@ -202,6 +202,9 @@ describe('the simulated fleet (npm run agent:sim, and the embedded demo)', () =>
       expect(seen.has('pending') || seen.has('running')).toBe(true);
       expect(fleet.totals()).toMatchObject({ hosts: 3, succeeded: 1, errors: 0 });
       expect(fleet.totals().heartbeats).toBeGreaterThan(3);
+      expect(fleet.totals().metrics).toBeGreaterThan(0);
+      const packages = await unwrap(opsdeck.GET('/api/v1/agents/{agent_id}/packages', { params: { path: { agent_id: agentId } } }));
+      expect(packages.map((p) => p.name).sort()).toEqual(['nginx', 'openssl', 'opsdeck-agent']);
     } finally {
       await fleet.stop();
     }
