@@ -3,6 +3,9 @@
 import type { SortKey, Window } from './pagination.ts';
 import { cursorPagination, encodeCursor, offsetPagination, pageWindow, parseSort, type Pagination } from './pagination.ts';
 import type { RequestContext } from './request-context.ts';
+import { cursorValue } from '../db/keyset.ts';
+
+const columnValue = (row: object, field: string) => cursorValue((row as Record<string, unknown>)[field]);
 
 export interface ListQuery {
   limit?: number;
@@ -18,8 +21,8 @@ export interface ListSource<Row extends { id: string }, F extends string> {
   filter: unknown;
   rows(keys: SortKey<F>[], window: Window): Promise<Row[]>;
   count(): Promise<number>;
-  /** A row's value for one sort key, comparable with the query's sort expression. */
-  cursorValue(row: Row, field: F): string | number | null;
+  /** A row's value for one sort key, comparable with the query's sort expression (default: the column's value). */
+  cursorValue?(row: Row, field: F): string | number | null;
 }
 
 export async function listPage<Row extends { id: string }, F extends string>(
@@ -40,7 +43,7 @@ export async function listPage<Row extends { id: string }, F extends string>(
   const last = rows.at(-1);
   const next =
     fetched.length > window.limit && last
-      ? encodeCursor(queryKey, { values: keys.map((k) => source.cursorValue(last, k.field)), id: last.id })
+      ? encodeCursor(queryKey, { values: keys.map((k) => (source.cursorValue ?? columnValue)(last, k.field)), id: last.id })
       : null;
   return { rows, pagination: cursorPagination(ctx, window.limit, window.after !== null, next) };
 }

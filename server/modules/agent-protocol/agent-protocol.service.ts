@@ -6,7 +6,6 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { randomToken, sameDigest, sha256 } from '../../auth/secrets.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import type { Database, TaskRow } from '../../db/schema.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
@@ -64,7 +63,6 @@ export class AgentProtocolService {
       filter: teamId,
       rows: (keys, window) => repo.listTokens(this.#db, teamId, keys, window),
       count: () => repo.countTokens(this.#db, teamId),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toEnrollmentToken), pagination };
   }

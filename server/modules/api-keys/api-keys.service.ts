@@ -9,7 +9,6 @@ import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import * as repo from './api-keys.repository.ts';
 
 type ApiKey = components['schemas']['ApiKey'];
@@ -48,7 +47,6 @@ export class ApiKeyService {
       filter: null,
       rows: (keys, window) => repo.listApiKeys(this.#db, caller.userId, keys, window),
       count: () => repo.countApiKeys(this.#db, caller.userId),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toApiKey), pagination };
   }

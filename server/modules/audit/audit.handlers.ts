@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import type { components } from '../../../generated/openapi.d.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import type { AuditEventRow, Database } from '../../db/schema.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
@@ -41,7 +40,6 @@ export function auditHandlers(db: Kysely<Database>): Pick<HandlerMap, 'listAudit
         filter,
         rows: (keys, window) => repo.listAuditEvents(db, filter, keys, window),
         count: () => repo.countAuditEvents(db, filter),
-        cursorValue: (row, field) => cursorValue(row[field]),
       });
       return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: rows.map(toAuditEvent), pagination } };
     },

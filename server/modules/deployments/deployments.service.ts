@@ -5,7 +5,6 @@ import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { Database, DeploymentRow } from '../../db/schema.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
@@ -57,7 +56,6 @@ export class DeploymentService {
       filter: { ...filter, teamIds: undefined },
       rows: (keys, window) => repo.listDeployments(this.#db, filter, keys, window),
       count: () => repo.countDeployments(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toDeployment), pagination };
   }

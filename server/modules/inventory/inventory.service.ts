@@ -5,7 +5,6 @@ import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import type { Database } from '../../db/schema.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
 import { ApiError, invalidParameter, notFound, type ErrorDetail } from '../../http/errors.ts';
@@ -138,7 +137,6 @@ export class InventoryService {
       filter,
       rows: (keys, window) => repo.listPackages(this.#db, filter, keys, window),
       count: () => repo.countPackages(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toPackage), pagination };
   }
@@ -152,7 +150,6 @@ export class InventoryService {
       filter,
       rows: (keys, window) => repo.listServices(this.#db, filter, keys, window),
       count: () => repo.countServices(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toSystemService), pagination };
   }
@@ -205,7 +202,6 @@ export class InventoryService {
       filter: { ...filter, teamIds: undefined },
       rows: (keys, window) => repo.searchPackages(this.#db, filter, keys, window),
       count: () => repo.countFleetPackages(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toFleetPackage), pagination };
   }
@@ -218,7 +214,6 @@ export class InventoryService {
       filter: { ...filter, teamIds: undefined },
       rows: (keys, window) => repo.listUpdates(this.#db, filter, keys, window),
       count: () => repo.countUpdateGroups(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toPackageUpdate), pagination };
   }

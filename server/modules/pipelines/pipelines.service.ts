@@ -5,7 +5,6 @@ import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { Database, PipelineRowUpdate, PipelineRunRow } from '../../db/schema.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
@@ -54,7 +53,6 @@ export class PipelineService {
       filter: { ...filter, teamIds: undefined },
       rows: (keys, window) => repo.listPipelines(this.#db, filter, keys, window),
       count: () => repo.countPipelines(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toPipeline), pagination };
   }

@@ -5,7 +5,6 @@ import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
-import { cursorValue } from '../../db/keyset.ts';
 import type { Database, TaskRow } from '../../db/schema.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
@@ -61,7 +60,6 @@ export class TaskService {
       filter: { ...filter, teamIds: undefined },
       rows: (keys, window) => repo.listTasks(this.#db, filter, keys, window),
       count: () => repo.countTasks(this.#db, filter),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toTask), pagination };
   }

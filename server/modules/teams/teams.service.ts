@@ -106,7 +106,6 @@ export class TeamService {
       filter: teamId,
       rows: (keys, window) => repo.listMembers(this.#db, teamId, keys, window),
       count: () => repo.countMembers(this.#db, teamId),
-      cursorValue: (row, field) => cursorValue(row[field]),
     });
     return { items: rows.map(toMember), pagination };
   }
