@@ -3027,20 +3027,15 @@ export interface components {
          */
         AgentGroupDescription: string | null;
         /**
-         * AgentGroup
-         * @description A named set of agents of one team, for example "web servers" or "canary hosts". An agent may belong to
-         *     any number of its team's groups; `group_id` filters every list of agents by membership.
+         * AgentGroupFields
+         * @description The fields of an agent group, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `AgentGroup`.
          * @example {
          *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
-         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
-         *       "name": "Web servers",
-         *       "description": "The nginx fleet behind the public load balancers.",
-         *       "agent_count": 12,
-         *       "created_at": "2026-11-10T09:00:00.000Z",
-         *       "updated_at": "2026-11-20T14:45:00.000Z"
+         *       "name": "Web servers"
          *     }
          */
-        AgentGroup: {
+        AgentGroupFields: {
             /**
              * Format: uuid
              * @description The group's id (UUIDv7).
@@ -3052,27 +3047,27 @@ export interface components {
              * @description The team that owns the group; only that team's agents can be its members.
              * @example 0192f0a0-0000-7000-8000-00000000000a
              */
-            readonly team_id: string;
-            name: components["schemas"]["AgentGroupName"];
-            description: components["schemas"]["AgentGroupDescription"];
+            readonly team_id?: string;
+            name?: components["schemas"]["AgentGroupName"];
+            description?: components["schemas"]["AgentGroupDescription"];
             /**
              * Format: int32
              * @description How many agents belong to the group.
              * @example 12
              */
-            readonly agent_count: number;
+            readonly agent_count?: number;
             /**
              * Format: date-time
              * @description When the group was created (RFC 3339, UTC).
              * @example 2026-11-10T09:00:00.000Z
              */
-            readonly created_at: string;
+            readonly created_at?: string;
             /**
              * Format: date-time
              * @description When the group or its membership last changed (RFC 3339, UTC).
              * @example 2026-11-20T14:45:00.000Z
              */
-            readonly updated_at: string;
+            readonly updated_at?: string;
         };
         /**
          * AgentGroupListEnvelope
@@ -3084,8 +3079,8 @@ export interface components {
              * @constant
              */
             success: true;
-            /** @description The agent groups of this page. */
-            data: components["schemas"]["AgentGroup"][];
+            /** @description The agent groups of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["AgentGroupFields"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
         };
@@ -3107,6 +3102,21 @@ export interface components {
              */
             team_id?: string;
         };
+        /**
+         * AgentGroup
+         * @description A named set of agents of one team, for example "web servers" or "canary hosts". An agent may belong to
+         *     any number of its team's groups; `group_id` filters every list of agents by membership.
+         * @example {
+         *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Web servers",
+         *       "description": "The nginx fleet behind the public load balancers.",
+         *       "agent_count": 12,
+         *       "created_at": "2026-11-10T09:00:00.000Z",
+         *       "updated_at": "2026-11-20T14:45:00.000Z"
+         *     }
+         */
+        AgentGroup: WithRequired<components["schemas"]["AgentGroupFields"], "team_id" | "name" | "description" | "agent_count" | "created_at" | "updated_at">;
         /**
          * AgentGroupEnvelope
          * @description An agent group, in the success envelope.
@@ -3255,6 +3265,120 @@ export interface components {
             output?: string;
         };
         /**
+         * TaskFields
+         * @description The fields of a task, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `Task`.
+         * @example {
+         *       "id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *       "type": "reboot",
+         *       "status": "running"
+         *     }
+         */
+        TaskFields: {
+            /**
+             * Format: uuid
+             * @description The task's id (UUIDv7).
+             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team of the task's agent.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * Format: uuid
+             * @description The agent that runs the task.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id?: string;
+            type?: components["schemas"]["TaskType"];
+            status?: components["schemas"]["TaskStatus"];
+            /**
+             * Format: int32
+             * @description How far the task is, in percent, as its agent reports it.
+             * @example 40
+             */
+            progress?: number;
+            /**
+             * Format: date-time
+             * @description When the agent expects to finish, or `null`.
+             * @example 2026-11-21T10:32:00.000Z
+             */
+            eta?: string | null;
+            parameters?: components["schemas"]["TaskParameters"];
+            /** @description What the agent reported at the end, or `null` before. */
+            result?: components["schemas"]["TaskResult"] | null;
+            /**
+             * @description Why the task failed or was cancelled, or `null` (`agent stopped heartbeating` when its agent went silent).
+             * @example null
+             */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description 1 for the first try; a retry counts on.
+             * @example 1
+             */
+            attempt?: number;
+            /**
+             * Format: uuid
+             * @description The task this one retries, or `null`.
+             * @example null
+             */
+            retry_of?: string | null;
+            /**
+             * @description Whether it was asked for while the agent was offline, on purpose, to run when it returns.
+             * @example false
+             */
+            queued_offline?: boolean;
+            /**
+             * Format: uuid
+             * @description The user who asked for the task, or `null`.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was asked for (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            created_at?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:40.000Z
+             */
+            updated_at?: string;
+            /**
+             * Format: date-time
+             * @description When its agent claimed it, or `null`.
+             * @example 2026-11-21T10:30:05.000Z
+             */
+            started_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When it finished, or `null`.
+             * @example null
+             */
+            finished_at?: string | null;
+        };
+        /**
+         * TaskPageEnvelope
+         * @description A page of tasks, in the success envelope.
+         */
+        TaskPageEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The tasks of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["TaskFields"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
          * Task
          * @description A long-running operation on one agent, from the moment it is asked for until it finishes.
          * @example {
@@ -3280,110 +3404,7 @@ export interface components {
          *       "finished_at": null
          *     }
          */
-        Task: {
-            /**
-             * Format: uuid
-             * @description The task's id (UUIDv7).
-             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
-             */
-            id: string;
-            /**
-             * Format: uuid
-             * @description The team of the task's agent.
-             * @example 0192f0a0-0000-7000-8000-00000000000a
-             */
-            team_id: string;
-            /**
-             * Format: uuid
-             * @description The agent that runs the task.
-             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
-             */
-            agent_id: string;
-            type: components["schemas"]["TaskType"];
-            status: components["schemas"]["TaskStatus"];
-            /**
-             * Format: int32
-             * @description How far the task is, in percent, as its agent reports it.
-             * @example 40
-             */
-            progress: number;
-            /**
-             * Format: date-time
-             * @description When the agent expects to finish, or `null`.
-             * @example 2026-11-21T10:32:00.000Z
-             */
-            eta: string | null;
-            parameters: components["schemas"]["TaskParameters"];
-            /** @description What the agent reported at the end, or `null` before. */
-            result: components["schemas"]["TaskResult"] | null;
-            /**
-             * @description Why the task failed or was cancelled, or `null` (`agent stopped heartbeating` when its agent went silent).
-             * @example null
-             */
-            error: string | null;
-            /**
-             * Format: int32
-             * @description 1 for the first try; a retry counts on.
-             * @example 1
-             */
-            attempt: number;
-            /**
-             * Format: uuid
-             * @description The task this one retries, or `null`.
-             * @example null
-             */
-            retry_of: string | null;
-            /**
-             * @description Whether it was asked for while the agent was offline, on purpose, to run when it returns.
-             * @example false
-             */
-            queued_offline: boolean;
-            /**
-             * Format: uuid
-             * @description The user who asked for the task, or `null`.
-             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
-             */
-            created_by: string | null;
-            /**
-             * Format: date-time
-             * @description When it was asked for (RFC 3339, UTC).
-             * @example 2026-11-21T10:30:00.000Z
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description When it last changed (RFC 3339, UTC).
-             * @example 2026-11-21T10:30:40.000Z
-             */
-            updated_at: string;
-            /**
-             * Format: date-time
-             * @description When its agent claimed it, or `null`.
-             * @example 2026-11-21T10:30:05.000Z
-             */
-            started_at: string | null;
-            /**
-             * Format: date-time
-             * @description When it finished, or `null`.
-             * @example null
-             */
-            finished_at: string | null;
-        };
-        /**
-         * TaskListEnvelope
-         * @description A page of tasks, in the success envelope.
-         */
-        TaskListEnvelope: {
-            /**
-             * @description Always `true` on success.
-             * @constant
-             */
-            success: true;
-            /** @description The tasks of this page. */
-            data: components["schemas"]["Task"][];
-            meta: components["schemas"]["Meta"];
-            pagination: components["schemas"]["Pagination"];
-        };
+        Task: WithRequired<components["schemas"]["TaskFields"], "team_id" | "agent_id" | "type" | "status" | "progress" | "eta" | "parameters" | "result" | "error" | "attempt" | "retry_of" | "queued_offline" | "created_by" | "created_at" | "updated_at" | "started_at" | "finished_at">;
         /**
          * TaskEnvelope
          * @description A task, in the success envelope.
@@ -3713,6 +3734,21 @@ export interface components {
              * @example 1
              */
             max_tasks?: number;
+        };
+        /**
+         * TaskListEnvelope
+         * @description A page of tasks, in the success envelope.
+         */
+        TaskListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The tasks of this page. */
+            data: components["schemas"]["Task"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
         };
         /**
          * TaskProgressReport
@@ -4390,26 +4426,16 @@ export interface components {
          */
         ReleaseVersion: string;
         /**
-         * Deployment
-         * @description One version of one service rolled out to one environment, with its state and timings.
+         * DeploymentFields
+         * @description The fields of a deployment, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `Deployment`.
          * @example {
          *       "id": "0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
-         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
          *       "service": "api-gateway",
-         *       "version": "v1.2.3",
-         *       "environment": "production",
-         *       "status": "succeeded",
-         *       "previous_version": "v1.2.2",
-         *       "rollback_of": null,
-         *       "started_at": "2026-11-21T10:30:05.000Z",
-         *       "finished_at": "2026-11-21T10:32:05.000Z",
-         *       "duration_seconds": 120,
-         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
-         *       "created_at": "2026-11-21T10:30:00.000Z",
-         *       "updated_at": "2026-11-21T10:32:05.000Z"
+         *       "status": "succeeded"
          *     }
          */
-        Deployment: {
+        DeploymentFields: {
             /**
              * Format: uuid
              * @description The deployment's id (UUIDv7).
@@ -4421,60 +4447,60 @@ export interface components {
              * @description The team that owns the deployment.
              * @example 0192f0a0-0000-7000-8000-00000000000a
              */
-            team_id: string;
-            service: components["schemas"]["ServiceName"];
-            version: components["schemas"]["ReleaseVersion"];
-            environment: components["schemas"]["DeploymentEnvironment"];
-            status: components["schemas"]["DeploymentStatus"];
+            team_id?: string;
+            service?: components["schemas"]["ServiceName"];
+            version?: components["schemas"]["ReleaseVersion"];
+            environment?: components["schemas"]["DeploymentEnvironment"];
+            status?: components["schemas"]["DeploymentStatus"];
             /**
              * @description The version this deployment replaces: the version of the service's last succeeded deployment in the same
              *     environment when this one was created (for a rollback, the version rolled back from), or `null` for the
              *     first. A deployment can only be rolled back to it.
              * @example v1.2.2
              */
-            previous_version: string | null;
+            previous_version?: string | null;
             /**
              * Format: uuid
              * @description The deployment this one rolls back (it becomes `rolled_back` when this one succeeds), or `null`.
              * @example null
              */
-            rollback_of: string | null;
+            rollback_of?: string | null;
             /**
              * Format: date-time
              * @description When it turned `running`, or `null` before (RFC 3339, UTC).
              * @example 2026-11-21T10:30:05.000Z
              */
-            started_at: string | null;
+            started_at?: string | null;
             /**
              * Format: date-time
              * @description When it turned `succeeded` or `failed`, or `null` before (RFC 3339, UTC).
              * @example 2026-11-21T10:32:05.000Z
              */
-            finished_at: string | null;
+            finished_at?: string | null;
             /**
              * Format: int32
              * @description Whole seconds from `started_at` to `finished_at`, or `null` until it finished.
              * @example 120
              */
-            duration_seconds: number | null;
+            duration_seconds?: number | null;
             /**
              * Format: uuid
              * @description The user who asked for the deployment, or `null` (an API key of a deleted user).
              * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
              */
-            created_by: string | null;
+            created_by?: string | null;
             /**
              * Format: date-time
              * @description When it was asked for (RFC 3339, UTC).
              * @example 2026-11-21T10:30:00.000Z
              */
-            created_at: string;
+            created_at?: string;
             /**
              * Format: date-time
              * @description When it last changed (RFC 3339, UTC).
              * @example 2026-11-21T10:32:05.000Z
              */
-            updated_at: string;
+            updated_at?: string;
         };
         /**
          * DeploymentListEnvelope
@@ -4486,8 +4512,8 @@ export interface components {
              * @constant
              */
             success: true;
-            /** @description The deployments of this page. */
-            data: components["schemas"]["Deployment"][];
+            /** @description The deployments of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["DeploymentFields"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
         };
@@ -4512,6 +4538,27 @@ export interface components {
             version: components["schemas"]["ReleaseVersion"];
             environment: components["schemas"]["DeploymentEnvironment"];
         };
+        /**
+         * Deployment
+         * @description One version of one service rolled out to one environment, with its state and timings.
+         * @example {
+         *       "id": "0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "service": "api-gateway",
+         *       "version": "v1.2.3",
+         *       "environment": "production",
+         *       "status": "succeeded",
+         *       "previous_version": "v1.2.2",
+         *       "rollback_of": null,
+         *       "started_at": "2026-11-21T10:30:05.000Z",
+         *       "finished_at": "2026-11-21T10:32:05.000Z",
+         *       "duration_seconds": 120,
+         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:32:05.000Z"
+         *     }
+         */
+        Deployment: WithRequired<components["schemas"]["DeploymentFields"], "team_id" | "service" | "version" | "environment" | "status" | "previous_version" | "rollback_of" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at" | "updated_at">;
         /**
          * DeploymentEnvelope
          * @description A deployment, in the success envelope.
@@ -4621,21 +4668,16 @@ export interface components {
          */
         PipelineRunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         /**
-         * Pipeline
-         * @description A CI/CD pipeline of a team's repository and branch, and the outcome of its last run.
+         * PipelineFields
+         * @description The fields of a pipeline, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `Pipeline`.
          * @example {
          *       "id": "0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f",
-         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
          *       "name": "api-gateway build",
-         *       "repository": "github.com/opsdeck/api-gateway",
-         *       "branch": "main",
-         *       "status": "active",
-         *       "last_run_status": "succeeded",
-         *       "created_at": "2026-11-21T10:30:00.000Z",
-         *       "updated_at": "2026-11-21T11:02:00.000Z"
+         *       "status": "active"
          *     }
          */
-        Pipeline: {
+        PipelineFields: {
             /**
              * Format: uuid
              * @description The pipeline's id (UUIDv7).
@@ -4647,25 +4689,25 @@ export interface components {
              * @description The team that owns the pipeline.
              * @example 0192f0a0-0000-7000-8000-00000000000a
              */
-            team_id: string;
-            name: components["schemas"]["PipelineName"];
-            repository: components["schemas"]["PipelineRepository"];
-            branch: components["schemas"]["GitBranch"];
-            status: components["schemas"]["PipelineStatus"];
+            team_id?: string;
+            name?: components["schemas"]["PipelineName"];
+            repository?: components["schemas"]["PipelineRepository"];
+            branch?: components["schemas"]["GitBranch"];
+            status?: components["schemas"]["PipelineStatus"];
             /** @description The status of the pipeline's latest run, or `null` before its first. */
-            last_run_status: components["schemas"]["PipelineRunStatus"] | null;
+            last_run_status?: components["schemas"]["PipelineRunStatus"] | null;
             /**
              * Format: date-time
              * @description When it was created (RFC 3339, UTC).
              * @example 2026-11-21T10:30:00.000Z
              */
-            created_at: string;
+            created_at?: string;
             /**
              * Format: date-time
              * @description When it last changed, a new run included (RFC 3339, UTC).
              * @example 2026-11-21T11:02:00.000Z
              */
-            updated_at: string;
+            updated_at?: string;
         };
         /**
          * PipelineListEnvelope
@@ -4677,8 +4719,8 @@ export interface components {
              * @constant
              */
             success: true;
-            /** @description The pipelines of this page. */
-            data: components["schemas"]["Pipeline"][];
+            /** @description The pipelines of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["PipelineFields"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
         };
@@ -4703,6 +4745,22 @@ export interface components {
             branch?: components["schemas"]["GitBranch"];
             status?: components["schemas"]["PipelineStatus"];
         };
+        /**
+         * Pipeline
+         * @description A CI/CD pipeline of a team's repository and branch, and the outcome of its last run.
+         * @example {
+         *       "id": "0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "api-gateway build",
+         *       "repository": "github.com/opsdeck/api-gateway",
+         *       "branch": "main",
+         *       "status": "active",
+         *       "last_run_status": "succeeded",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T11:02:00.000Z"
+         *     }
+         */
+        Pipeline: WithRequired<components["schemas"]["PipelineFields"], "team_id" | "name" | "repository" | "branch" | "status" | "last_run_status" | "created_at" | "updated_at">;
         /**
          * PipelineEnvelope
          * @description A pipeline, in the success envelope.
@@ -4968,27 +5026,16 @@ export interface components {
          */
         AlertStatus: "open" | "acknowledged" | "resolved";
         /**
-         * Alert
-         * @description A problem raised about the fleet of a team, optionally about one of its agents, from the moment it is raised until it is resolved.
+         * AlertFields
+         * @description The fields of an alert, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `Alert`.
          * @example {
          *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
-         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
-         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
          *       "title": "Disk /var above 90%",
-         *       "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
-         *       "severity": "critical",
-         *       "status": "acknowledged",
-         *       "source": "prometheus",
-         *       "fingerprint": "node_filesystem_avail:web-01:/var",
-         *       "acknowledged_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
-         *       "acknowledged_at": "2026-11-21T10:35:00.000Z",
-         *       "resolved_by": null,
-         *       "resolved_at": null,
-         *       "created_at": "2026-11-21T10:30:00.000Z",
-         *       "updated_at": "2026-11-21T10:35:00.000Z"
+         *       "status": "acknowledged"
          *     }
          */
-        Alert: {
+        AlertFields: {
             /**
              * Format: uuid
              * @description The alert's id (UUIDv7).
@@ -5000,71 +5047,71 @@ export interface components {
              * @description The team that owns the alert.
              * @example 0192f0a0-0000-7000-8000-00000000000a
              */
-            team_id: string;
+            team_id?: string;
             /**
              * Format: uuid
              * @description The agent the alert is about (an agent of the same team), or `null` for a team-wide alert.
              * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
              */
-            agent_id: string | null;
+            agent_id?: string | null;
             /**
              * @description One line saying what is wrong.
              * @example Disk /var above 90%
              */
-            title: string;
+            title?: string;
             /**
              * @description More detail for the person who handles it, or `null`.
              * @example /var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.
              */
-            message: string | null;
-            severity: components["schemas"]["AlertSeverity"];
-            status: components["schemas"]["AlertStatus"];
+            message?: string | null;
+            severity?: components["schemas"]["AlertSeverity"];
+            status?: components["schemas"]["AlertStatus"];
             /**
              * @description What raised the alert (a monitoring system, a script), or `null`.
              * @example prometheus
              */
-            source: string | null;
+            source?: string | null;
             /**
              * @description The sender's key for "the same problem", or `null`. At most one unresolved alert of a team has a given fingerprint, so a sender that raises the same problem again is told it is already open.
              * @example node_filesystem_avail:web-01:/var
              */
-            fingerprint: string | null;
+            fingerprint?: string | null;
             /**
              * Format: uuid
              * @description The user who acknowledged it, or `null`.
              * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
              */
-            acknowledged_by: string | null;
+            acknowledged_by?: string | null;
             /**
              * Format: date-time
              * @description When it was acknowledged (RFC 3339, UTC), or `null`.
              * @example 2026-11-21T10:35:00.000Z
              */
-            acknowledged_at: string | null;
+            acknowledged_at?: string | null;
             /**
              * Format: uuid
              * @description The user who resolved it, or `null`.
              * @example null
              */
-            resolved_by: string | null;
+            resolved_by?: string | null;
             /**
              * Format: date-time
              * @description When it was resolved (RFC 3339, UTC), or `null`.
              * @example null
              */
-            resolved_at: string | null;
+            resolved_at?: string | null;
             /**
              * Format: date-time
              * @description When it was raised (RFC 3339, UTC).
              * @example 2026-11-21T10:30:00.000Z
              */
-            created_at: string;
+            created_at?: string;
             /**
              * Format: date-time
              * @description When it last changed (RFC 3339, UTC).
              * @example 2026-11-21T10:35:00.000Z
              */
-            updated_at: string;
+            updated_at?: string;
         };
         /**
          * AlertListEnvelope
@@ -5076,8 +5123,8 @@ export interface components {
              * @constant
              */
             success: true;
-            /** @description The alerts of this page. */
-            data: components["schemas"]["Alert"][];
+            /** @description The alerts of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["AlertFields"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
         };
@@ -5130,6 +5177,28 @@ export interface components {
              */
             fingerprint?: string;
         };
+        /**
+         * Alert
+         * @description A problem raised about the fleet of a team, optionally about one of its agents, from the moment it is raised until it is resolved.
+         * @example {
+         *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "title": "Disk /var above 90%",
+         *       "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
+         *       "severity": "critical",
+         *       "status": "acknowledged",
+         *       "source": "prometheus",
+         *       "fingerprint": "node_filesystem_avail:web-01:/var",
+         *       "acknowledged_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "acknowledged_at": "2026-11-21T10:35:00.000Z",
+         *       "resolved_by": null,
+         *       "resolved_at": null,
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:35:00.000Z"
+         *     }
+         */
+        Alert: WithRequired<components["schemas"]["AlertFields"], "team_id" | "agent_id" | "title" | "message" | "severity" | "status" | "source" | "fingerprint" | "acknowledged_by" | "acknowledged_at" | "resolved_by" | "resolved_at" | "created_at" | "updated_at">;
         /**
          * AlertEnvelope
          * @description An alert, in the success envelope.
@@ -5883,6 +5952,14 @@ export interface components {
          */
         AgentGroupSort: string;
         /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "name"
+         *     ]
+         */
+        AgentGroupFieldsParam: ("id" | "team_id" | "name" | "description" | "agent_count" | "created_at" | "updated_at")[];
+        /**
          * @description Only groups whose name contains this text (any case).
          * @example web
          */
@@ -5897,6 +5974,15 @@ export interface components {
          * @example created_at:desc
          */
         TaskSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "type",
+         *       "status"
+         *     ]
+         */
+        TaskFieldsParam: ("id" | "team_id" | "agent_id" | "type" | "status" | "progress" | "eta" | "parameters" | "result" | "error" | "attempt" | "retry_of" | "queued_offline" | "created_by" | "created_at" | "updated_at" | "started_at" | "finished_at")[];
         /**
          * @description Only tasks in this status.
          * @example running
@@ -6007,6 +6093,15 @@ export interface components {
          */
         DeploymentSort: string;
         /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "service",
+         *       "status"
+         *     ]
+         */
+        DeploymentFieldsParam: ("id" | "team_id" | "service" | "version" | "environment" | "status" | "previous_version" | "rollback_of" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at" | "updated_at")[];
+        /**
          * @description Only deployments to this environment.
          * @example production
          */
@@ -6031,6 +6126,15 @@ export interface components {
          * @example name:asc
          */
         PipelineSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "name",
+         *       "status"
+         *     ]
+         */
+        PipelineFieldsParam: ("id" | "team_id" | "name" | "repository" | "branch" | "status" | "last_run_status" | "created_at" | "updated_at")[];
         /**
          * @description Only pipelines in this status.
          * @example active
@@ -6069,6 +6173,15 @@ export interface components {
          * @example severity:desc,created_at:desc
          */
         AlertSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "title",
+         *       "status"
+         *     ]
+         */
+        AlertFieldsParam: ("id" | "team_id" | "agent_id" | "title" | "message" | "severity" | "status" | "source" | "fingerprint" | "acknowledged_by" | "acknowledged_at" | "resolved_by" | "resolved_at" | "created_at" | "updated_at")[];
         /**
          * @description Only alerts of this severity.
          * @example critical
@@ -8096,6 +8209,14 @@ export interface operations {
                  */
                 sort?: components["parameters"]["AgentGroupSort"];
                 /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "name"
+                 *     ]
+                 */
+                fields?: components["parameters"]["AgentGroupFieldsParam"];
+                /**
                  * @description Only resources of this team (one of the caller's).
                  * @example 0192f0a0-0000-7000-8000-00000000000a
                  */
@@ -8544,6 +8665,15 @@ export interface operations {
                  */
                 sort?: components["parameters"]["TaskSort"];
                 /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "type",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["TaskFieldsParam"];
+                /**
                  * @description Only tasks in this status.
                  * @example running
                  */
@@ -8596,7 +8726,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TaskListEnvelope"];
+                    "application/json": components["schemas"]["TaskPageEnvelope"];
                 };
             };
             304: components["responses"]["NotModified"];
@@ -9731,6 +9861,15 @@ export interface operations {
                  */
                 sort?: components["parameters"]["DeploymentSort"];
                 /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "service",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["DeploymentFieldsParam"];
+                /**
                  * @description Only deployments to this environment.
                  * @example production
                  */
@@ -10042,6 +10181,15 @@ export interface operations {
                  * @example name:asc
                  */
                 sort?: components["parameters"]["PipelineSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "name",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["PipelineFieldsParam"];
                 /**
                  * @description Only pipelines in this status.
                  * @example active
@@ -10616,6 +10764,15 @@ export interface operations {
                  * @example severity:desc,created_at:desc
                  */
                 sort?: components["parameters"]["AlertSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "title",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["AlertFieldsParam"];
                 /**
                  * @description Only alerts of this severity.
                  * @example critical

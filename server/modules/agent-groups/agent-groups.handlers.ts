@@ -19,7 +19,11 @@ export function agentGroupHandlers(groups: AgentGroupService): AgentGroupHandler
   return {
     async listAgentGroups({ query, ctx }) {
       const { items, pagination } = await groups.list(requireCaller(ctx), query, ctx);
-      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+      return {
+        status: 200,
+        headers: { Link: linkHeader(pagination) },
+        body: { data: items.map((group) => pickFields(group, query.fields)), pagination },
+      };
     },
     async createAgentGroup({ body, ctx }) {
       const group = await groups.create(requireCaller(ctx), body);

@@ -1,6 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
-import { linkHeader } from '../../http/pagination.ts';
+import { linkHeader, pickFields } from '../../http/pagination.ts';
 import { toAlert } from './alerts.mapper.ts';
 import type { AlertService } from './alerts.service.ts';
 
@@ -10,7 +10,11 @@ export function alertHandlers(alerts: AlertService): AlertHandlers {
   return {
     async listAlerts({ query, ctx }) {
       const { items, pagination } = await alerts.list(requireCaller(ctx), query, ctx);
-      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+      return {
+        status: 200,
+        headers: { Link: linkHeader(pagination) },
+        body: { data: items.map((alert) => pickFields(alert, query.fields)), pagination },
+      };
     },
     async createAlert({ body, ctx }) {
       const alert = toAlert(await alerts.create(requireCaller(ctx), body));

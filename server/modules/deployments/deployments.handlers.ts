@@ -1,6 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
-import { linkHeader } from '../../http/pagination.ts';
+import { linkHeader, pickFields } from '../../http/pagination.ts';
 import { deploymentUrl, rollbackAccepted } from './deployments.mapper.ts';
 import type { DeploymentService } from './deployments.service.ts';
 
@@ -10,7 +10,11 @@ export function deploymentHandlers(deployments: DeploymentService): DeploymentHa
   return {
     async listDeployments({ query, ctx }) {
       const { items, pagination } = await deployments.list(requireCaller(ctx), query, ctx);
-      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+      return {
+        status: 200,
+        headers: { Link: linkHeader(pagination) },
+        body: { data: items.map((deployment) => pickFields(deployment, query.fields)), pagination },
+      };
     },
     async createDeployment({ body, ctx }) {
       const deployment = await deployments.create(requireCaller(ctx), body);

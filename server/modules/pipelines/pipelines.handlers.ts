@@ -1,6 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
-import { linkHeader } from '../../http/pagination.ts';
+import { linkHeader, pickFields } from '../../http/pagination.ts';
 import { pipelineUrl, runUrl } from './pipelines.mapper.ts';
 import type { PipelineService } from './pipelines.service.ts';
 
@@ -22,7 +22,11 @@ export function pipelineHandlers(pipelines: PipelineService): PipelineHandlers {
   return {
     async listPipelines({ query, ctx }) {
       const { items, pagination } = await pipelines.list(requireCaller(ctx), query, ctx);
-      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+      return {
+        status: 200,
+        headers: { Link: linkHeader(pagination) },
+        body: { data: items.map((pipeline) => pickFields(pipeline, query.fields)), pagination },
+      };
     },
     async createPipeline({ body, ctx }) {
       const pipeline = await pipelines.create(requireCaller(ctx), body);

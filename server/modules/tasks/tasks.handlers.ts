@@ -1,6 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
-import { linkHeader } from '../../http/pagination.ts';
+import { linkHeader, pickFields } from '../../http/pagination.ts';
 import { accepted, toTask } from './tasks.mapper.ts';
 import type { TaskService } from './tasks.service.ts';
 
@@ -33,7 +33,11 @@ export function taskHandlers(tasks: TaskService): TaskHandlers {
     },
     async listTasks({ query, ctx }) {
       const { items, pagination } = await tasks.list(requireCaller(ctx), query, ctx);
-      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+      return {
+        status: 200,
+        headers: { Link: linkHeader(pagination) },
+        body: { data: items.map((task) => pickFields(task, query.fields)), pagination },
+      };
     },
     async getTask({ params, ctx }) {
       return { status: 200, body: { data: toTask(await tasks.get(requireCaller(ctx), params.task_id)) } };
