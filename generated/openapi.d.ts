@@ -4879,6 +4879,99 @@ export interface components {
          */
         CommitSha: string;
         /**
+         * PipelineRunFields
+         * @description The fields of a pipeline run, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `PipelineRun`.
+         * @example {
+         *       "id": "0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a",
+         *       "number": 42,
+         *       "status": "queued"
+         *     }
+         */
+        PipelineRunFields: {
+            /**
+             * Format: uuid
+             * @description The run's id (UUIDv7).
+             * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The pipeline run.
+             * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+             */
+            pipeline_id?: string;
+            /**
+             * Format: uuid
+             * @description The team of the pipeline.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * Format: int32
+             * @description The run's number within its pipeline, from 1.
+             * @example 42
+             */
+            number?: number;
+            status?: components["schemas"]["PipelineRunStatus"];
+            commit_sha?: components["schemas"]["CommitSha"];
+            /**
+             * Format: date-time
+             * @description When it started running, or `null` while queued (RFC 3339, UTC).
+             * @example null
+             */
+            started_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When it finished, or `null` (RFC 3339, UTC).
+             * @example null
+             */
+            finished_at?: string | null;
+            /**
+             * Format: int32
+             * @description Whole seconds from `started_at` to `finished_at`, or `null` until it finished.
+             * @example null
+             */
+            duration_seconds?: number | null;
+            /**
+             * Format: uuid
+             * @description The user who started the run, or `null`.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was queued (RFC 3339, UTC).
+             * @example 2026-11-21T11:02:00.000Z
+             */
+            created_at?: string;
+        };
+        /**
+         * PipelineRunListEnvelope
+         * @description A page of pipeline runs, in the success envelope.
+         */
+        PipelineRunListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The runs of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["PipelineRunFields"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * PipelineRunCreate
+         * @description A new run of the pipeline on a commit; it is queued.
+         * @example {
+         *       "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8"
+         *     }
+         */
+        PipelineRunCreate: {
+            commit_sha: components["schemas"]["CommitSha"];
+        };
+        /**
          * PipelineRun
          * @description One run of a pipeline on one commit.
          * @example {
@@ -4895,89 +4988,7 @@ export interface components {
          *       "created_at": "2026-11-21T11:02:00.000Z"
          *     }
          */
-        PipelineRun: {
-            /**
-             * Format: uuid
-             * @description The run's id (UUIDv7).
-             * @example 0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
-             */
-            id: string;
-            /**
-             * Format: uuid
-             * @description The pipeline run.
-             * @example 0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
-             */
-            pipeline_id: string;
-            /**
-             * Format: uuid
-             * @description The team of the pipeline.
-             * @example 0192f0a0-0000-7000-8000-00000000000a
-             */
-            team_id: string;
-            /**
-             * Format: int32
-             * @description The run's number within its pipeline, from 1.
-             * @example 42
-             */
-            number: number;
-            status: components["schemas"]["PipelineRunStatus"];
-            commit_sha: components["schemas"]["CommitSha"];
-            /**
-             * Format: date-time
-             * @description When it started running, or `null` while queued (RFC 3339, UTC).
-             * @example null
-             */
-            started_at: string | null;
-            /**
-             * Format: date-time
-             * @description When it finished, or `null` (RFC 3339, UTC).
-             * @example null
-             */
-            finished_at: string | null;
-            /**
-             * Format: int32
-             * @description Whole seconds from `started_at` to `finished_at`, or `null` until it finished.
-             * @example null
-             */
-            duration_seconds: number | null;
-            /**
-             * Format: uuid
-             * @description The user who started the run, or `null`.
-             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
-             */
-            created_by: string | null;
-            /**
-             * Format: date-time
-             * @description When it was queued (RFC 3339, UTC).
-             * @example 2026-11-21T11:02:00.000Z
-             */
-            created_at: string;
-        };
-        /**
-         * PipelineRunListEnvelope
-         * @description A page of pipeline runs, in the success envelope.
-         */
-        PipelineRunListEnvelope: {
-            /**
-             * @description Always `true` on success.
-             * @constant
-             */
-            success: true;
-            /** @description The runs of this page. */
-            data: components["schemas"]["PipelineRun"][];
-            meta: components["schemas"]["Meta"];
-            pagination: components["schemas"]["Pagination"];
-        };
-        /**
-         * PipelineRunCreate
-         * @description A new run of the pipeline on a commit; it is queued.
-         * @example {
-         *       "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8"
-         *     }
-         */
-        PipelineRunCreate: {
-            commit_sha: components["schemas"]["CommitSha"];
-        };
+        PipelineRun: WithRequired<components["schemas"]["PipelineRunFields"], "pipeline_id" | "team_id" | "number" | "status" | "commit_sha" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at">;
         /**
          * PipelineRunEnvelope
          * @description A pipeline run, in the success envelope.
@@ -6155,6 +6166,15 @@ export interface components {
          * @example number:desc
          */
         PipelineRunSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "number",
+         *       "status"
+         *     ]
+         */
+        PipelineRunFieldsParam: ("id" | "pipeline_id" | "team_id" | "number" | "status" | "commit_sha" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at")[];
         /**
          * @description Only runs in this status.
          * @example failed
@@ -10515,6 +10535,15 @@ export interface operations {
                  * @example number:desc
                  */
                 sort?: components["parameters"]["PipelineRunSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "number",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["PipelineRunFieldsParam"];
                 /**
                  * @description Only runs in this status.
                  * @example failed

@@ -47,7 +47,7 @@ export function pipelineHandlers(pipelines: PipelineService): PipelineHandlers {
     },
     async listPipelineRuns({ params, query, ctx }) {
       const { items, pagination } = await pipelines.runs(requireCaller(ctx), params.pipeline_id, query, ctx);
-      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
+      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items.map((run) => pickFields(run, query.fields)), pagination } };
     },
     async createPipelineRun({ params, body, ctx }) {
       const run = await pipelines.run(requireCaller(ctx), params.pipeline_id, body);
