@@ -1,10 +1,10 @@
 // The one place where every failure becomes the error envelope: typed ApiErrors, the validator's
 // errors, body-parser errors, an unreachable database, and anything unexpected (500, no internals).
 import type { ErrorRequestHandler, Request } from 'express';
-import type { ErrorCode } from '../contract.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { errorBody, sendError } from './envelope.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
+import { validationCode } from './schema-check.ts';
 
 interface ValidatorError extends Error {
   status: number;
@@ -66,14 +66,9 @@ function fromValidator(err: ValidatorError, req: Request): ApiError {
   if (!inBody) {
     return new ApiError('VAL_INVALID_PARAMETER', details.map((d) => `${d.field}: ${d.message}`).join('; ') || err.message, { details });
   }
-  const code: ErrorCode =
-    items.length > 1
-      ? 'VAL_MULTIPLE_ERRORS'
-      : items[0]?.errorCode?.startsWith('required')
-        ? 'VAL_REQUIRED_FIELD'
-        : items[0]?.errorCode?.startsWith('format')
-          ? 'VAL_INVALID_FORMAT'
-          : 'VAL_ERROR';
+  const code = validationCode(
+    items.map((e) => (e.errorCode?.startsWith('required') ? 'required' : e.errorCode?.startsWith('format') ? 'format' : 'other')),
+  );
   return new ApiError(code, items.length > 1 ? 'The request body is invalid' : `Invalid field ${details[0]?.field}: ${details[0]?.message}`, { details });
 }
 

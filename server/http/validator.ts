@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { RequestHandler } from 'express';
 import { spec } from '../contract.ts';
+import { isIpAddress, UUID } from './schema-check.ts';
 
 /**
  * Requests are always validated against the bundled contract (unknown query parameters refused);
@@ -13,8 +13,9 @@ export function openApiValidator(validateResponses: boolean): RequestHandler[] {
     validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, allErrors: true },
     validateResponses: validateResponses ? { removeAdditional: false } : false,
     validateFormats: true,
-    // `ip` is the spec's format for host addresses: IPv4 or IPv6.
-    formats: { ip: { type: 'string', validate: (value: string) => isIP(value) !== 0 } },
+    // `ip` is the spec's format for host addresses (IPv4 or IPv6); `uuid` without the `urn:uuid:` prefix
+    // Ajv would otherwise accept and PostgreSQL would refuse.
+    formats: { ip: { type: 'string', validate: isIpAddress }, uuid: { type: 'string', validate: (value: string) => UUID.test(value) } },
     ignoreUndocumented: false,
   }) as unknown as RequestHandler[];
 }

@@ -1,0 +1,60 @@
+// Checks a value against one of the contract's schemas with Ajv, the same validator library the request
+// validator uses, and reports problems the way the request validator's are reported (codes, details).
+// For a part of a request that must be judged on its own: one item of a bulk request, say.
+import { isIP } from 'node:net';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { spec, type ErrorCode } from '../contract.ts';
+import type { ErrorDetail } from './errors.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** Ajv's `uuid` also accepts a `urn:uuid:` prefix, which PostgreSQL refuses; the contract means the plain form. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isIpAddress = (value: string) => isIP(value) !== 0;
+
+const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, validateSchema: false }));
+ajv.addFormat('uuid', UUID);
+ajv.addFormat('ip', { type: 'string', validate: isIpAddress });
+ajv.addSchema(spec as object, 'openapi.json');
+
+export type ProblemKind = 'required' | 'format' | 'other';
+
+/** The code of a body's problems: several → VAL_MULTIPLE_ERRORS, else by the one problem's kind. */
+export function validationCode(kinds: readonly ProblemKind[]): ErrorCode {
+  if (kinds.length > 1) return 'VAL_MULTIPLE_ERRORS';
+  return kinds[0] === 'required' ? 'VAL_REQUIRED_FIELD' : kinds[0] === 'format' ? 'VAL_INVALID_FORMAT' : 'VAL_ERROR';
+}
+
+export interface SchemaProblem {
+  code: ErrorCode;
+  message: string;
+  details: ErrorDetail[];
+}
+
+const echo = (value: unknown) => (value === null || typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value.length <= 256) ? { value } : {});
+
+function valueAt(root: unknown, pointer: string): unknown {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), root);
+}
+
+function describe(errors: ErrorObject[], value: unknown): SchemaProblem {
+  const problems = errors.map((e) => {
+    const missing = e.keyword === 'required' ? String((e.params as { missingProperty: string }).missingProperty) : undefined;
+    const field = missing ?? (e.instancePath.slice(1).replace(/\//g, '.') || '(item)');
+    const kind: ProblemKind = missing ? 'required' : e.keyword === 'format' ? 'format' : 'other';
+    return { kind, detail: { field, message: e.message ?? 'is invalid', ...(missing ? {} : echo(valueAt(value, e.instancePath))) } };
+  });
+  const details = problems.map((p) => p.detail);
+  const code = validationCode(problems.map((p) => p.kind));
+  return { code, message: details.length > 1 ? 'The item is invalid' : `Invalid field ${details[0]?.field}: ${details[0]?.message}`, details };
+}
+
+/** A checker for one component schema: `null` when the value conforms, else what is wrong with it. */
+export function schemaChecker(name: string): (value: unknown) => SchemaProblem | null {
+  const validate = ajv.compile({ $ref: `openapi.json#/components/schemas/${name}` });
+  return (value) => (validate(value) ? null : describe(validate.errors ?? [], value));
+}
