@@ -7,3 +7,13 @@ export const onlyTeams =
   (teamIds: readonly string[]) =>
   <QB extends SelectQueryBuilder<any, any, any>>(query: QB): QB =>
     (teamIds.length > 0 ? query.where(sql.ref('team_id'), 'in', teamIds) : query.where(sql<boolean>`false`)) as QB;
+
+/** For `.$call(…)`: keeps the rows whose `column` lies in [after, before); either end may be left open. */
+export const createdWithin =
+  (after: string | undefined, before: string | undefined, column = 'created_at') =>
+  <QB extends SelectQueryBuilder<any, any, any>>(query: QB): QB => {
+    let q = query;
+    if (after) q = q.where(sql.ref(column), '>=', new Date(after)) as QB;
+    if (before) q = q.where(sql.ref(column), '<', new Date(before)) as QB;
+    return q;
+  };

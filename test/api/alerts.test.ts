@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
-import { bearer, createTeam, createUser, type TestUser } from '../support/identity.ts';
+import { bearer, createTeam, createUser, type TestUser, createOutsider } from '../support/identity.ts';
 
 let server: TestServer;
 let outsider: TestUser;
@@ -18,8 +18,7 @@ let adminId: string;
 
 beforeAll(async () => {
   server = await startTestServer();
-  outsider = await createUser(server.url, server.adminToken, 'operator', [], 'outsider');
-  outsiderTeam = await createTeam(server.url, outsider.token, 'Outsiders');
+  ({ outsider, outsiderTeam } = await createOutsider(server.url, server.adminToken));
   outsiderAgent = (await http(server.url, 'POST', '/api/v1/agents', { headers: bearer(outsider.token), json: newAgent() })).body.data.id;
   agent = (await server.call('POST', '/api/v1/agents', { json: newAgent() })).body.data;
   adminId = (await server.call('GET', '/api/v1/auth/profile')).body.data.id;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
-import { bearer, createTeam, createUser, type TestUser } from '../support/identity.ts';
+import { bearer, type TestUser, createOutsider } from '../support/identity.ts';
 
 let server: TestServer;
 let outsider: TestUser;
@@ -13,8 +13,7 @@ let outsiderTeam: string;
 
 beforeAll(async () => {
   server = await startTestServer();
-  outsider = await createUser(server.url, server.adminToken, 'operator', [], 'outsider');
-  outsiderTeam = await createTeam(server.url, outsider.token, 'Outsiders');
+  ({ outsider, outsiderTeam } = await createOutsider(server.url, server.adminToken));
 });
 afterAll(async () => {
   await server?.close();

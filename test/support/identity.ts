@@ -37,3 +37,9 @@ export async function createUser(base: string, adminToken: string, role: 'admin'
   const tokens = await login(base, email, TEST_PASSWORD);
   return { id: res.body.data.id, email, token: tokens.access_token, refreshToken: tokens.refresh_token };
 }
+
+/** An operator of its own team "Outsiders", for proving another team cannot see or touch a resource. */
+export async function createOutsider(base: string, adminToken: string): Promise<{ outsider: TestUser; outsiderTeam: string }> {
+  const outsider = await createUser(base, adminToken, 'operator', [], 'outsider');
+  return { outsider, outsiderTeam: await createTeam(base, outsider.token, 'Outsiders') };
+}

@@ -4,7 +4,7 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { AgentRow, AgentRowUpdate, Database, NewAgentRow } from '../../db/schema.ts';
 import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
-import { onlyTeams } from '../../db/team-scope.ts';
+import { createdWithin, onlyTeams } from '../../db/team-scope.ts';
 
 export type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -66,8 +66,7 @@ function filtered(db: Executor, filter: AgentFilter) {
   if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.platform) query = query.where('platform', '=', filter.platform);
-  if (filter.createdAfter) query = query.where('created_at', '>=', new Date(filter.createdAfter));
-  if (filter.createdBefore) query = query.where('created_at', '<', new Date(filter.createdBefore));
+  query = query.$call(createdWithin(filter.createdAfter, filter.createdBefore));
   if (filter.groupId) query = query.where(inGroup(filter.groupId));
   if (filter.search) {
     const term = escapeLike(filter.search);

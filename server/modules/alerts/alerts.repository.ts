@@ -5,7 +5,7 @@ import type { AlertRow, NewAlertRow } from '../../db/schema.ts';
 import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
-import { onlyTeams } from '../../db/team-scope.ts';
+import { createdWithin, onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at', 'severity'] as const;
 export type AlertSortField = (typeof SORTABLE_FIELDS)[number];
@@ -63,8 +63,7 @@ function filtered(db: Executor, filter: AlertFilter) {
   if (filter.severity) query = query.where('severity', '=', filter.severity);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.agentId) query = query.where('agent_id', '=', filter.agentId);
-  if (filter.createdAfter) query = query.where('created_at', '>=', new Date(filter.createdAfter));
-  if (filter.createdBefore) query = query.where('created_at', '<', new Date(filter.createdBefore));
+  query = query.$call(createdWithin(filter.createdAfter, filter.createdBefore));
   return query;
 }
 

@@ -3,6 +3,7 @@ import type { AuditEventRow, AuditEventsTable } from '../../db/schema.ts';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
+import { createdWithin } from '../../db/team-scope.ts';
 
 export interface AuditFilter {
   actorId?: string | undefined;
@@ -19,8 +20,7 @@ function filtered(db: Executor, filter: AuditFilter) {
   if (filter.operationId) query = query.where('operation_id', '=', filter.operationId);
   if (filter.outcome) query = query.where('outcome', '=', filter.outcome);
   if (filter.targetId) query = query.where('target_id', '=', filter.targetId);
-  if (filter.after) query = query.where('at', '>=', new Date(filter.after));
-  if (filter.before) query = query.where('at', '<', new Date(filter.before));
+  query = query.$call(createdWithin(filter.after, filter.before, 'at'));
   return query;
 }
 

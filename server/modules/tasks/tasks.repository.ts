@@ -6,7 +6,7 @@ import type { Insertable } from 'kysely';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 import type { Executor } from '../agents/agents.repository.ts';
-import { onlyTeams } from '../../db/team-scope.ts';
+import { createdWithin, onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at'] as const;
 export type TaskSortField = (typeof SORTABLE_FIELDS)[number];
@@ -29,8 +29,7 @@ function filtered(db: Executor, filter: TaskFilter) {
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.type) query = query.where('type', '=', filter.type);
   if (filter.agentId) query = query.where('agent_id', '=', filter.agentId);
-  if (filter.createdAfter) query = query.where('created_at', '>=', new Date(filter.createdAfter));
-  if (filter.createdBefore) query = query.where('created_at', '<', new Date(filter.createdBefore));
+  query = query.$call(createdWithin(filter.createdAfter, filter.createdBefore));
   return query;
 }
 
