@@ -380,7 +380,10 @@ export interface paths {
         };
         /**
          * List agents
-         * @description Lists the fleet's agents, newest first unless `sort` says otherwise.
+         * @deprecated
+         * @description > **Deprecated** since 2026-11-21 00:00:00 UTC. **Sunset: 2027-06-30 23:59:59 UTC**; from then on it answers `410 Gone` (`RES_GONE`). Use `listAgentsV2` (`GET /api/v2/agents`) instead.
+         *
+         *     Lists the fleet's agents, newest first unless `sort` says otherwise.
          *
          *     **Offset mode** (default): `limit` and `offset`; `pagination` counts the matches and links every page.
          *     **Cursor mode**: send `cursor` (empty for the first page, then `pagination.next_cursor`); nothing is
@@ -394,6 +397,35 @@ export interface paths {
          *     of case). `team_id` may be left out when the caller belongs to exactly one team.
          */
         post: operations["createAgent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List agents with groups and health
+         * @description The agent list of API v2, "enhanced with grouping": each agent comes with the agent groups it belongs to
+         *     (`groups`, `[{ id, name }]`) and a `health_score` from 0 to 100 (the rule is under `AgentHealthScore`),
+         *     and the answer carries a `summary` of every agent the filters match, across all pages: the total, the
+         *     counts by status and how many distinct groups those agents are in. It succeeds the deprecated
+         *     `listAgents` (`GET /api/v1/agents`).
+         *
+         *     Paging, sorting and filters are those of `listAgents`: **offset mode** (default, `limit` and `offset`,
+         *     counted) or **cursor mode** (`cursor`, empty for the first page, then `pagination.next_cursor`). The
+         *     `summary` is computed in both modes; it is cached and invalidated by every change to the teams' agents
+         *     and group memberships, so it is never stale. Items are always complete (there is no `fields`).
+         */
+        get: operations["listAgentsV2"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1487,6 +1519,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks
+         * @description The webhooks of the caller's teams, newest first. Secrets are never shown; `secret_hint` tells them apart.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook
+         * @description Registers an endpoint for some event types of one of the caller's teams. The answer is the only one that shows the signing `secret`. The URL must be `http(s)` and its host must resolve to public addresses: private, loopback and link-local targets are refused with 422 `VAL_WEBHOOK_TARGET_FORBIDDEN` unless the server allows them. Send `pingWebhook` next to check the endpoint.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a webhook
+         * @description One webhook of the caller's teams, with its health: `active`, `disabled_reason`, `consecutive_failures`.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description Deletes the webhook with its deliveries and their attempts; nothing more is sent to it, not even an attempt already due. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a webhook
+         * @description Changes the URL, the event types, the description or the secret, or turns the webhook off and on (`active`). Turning it on clears `disabled_reason` and the failure count; deliveries that failed while it was off are not resent (redeliver them). With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ping a webhook
+         * @description Queues a `webhook.ping` delivery to this webhook only, signed like any other, and answers `202` with the delivery at once; follow `Location` to see its attempts. A disabled webhook is refused with 409 `BIZ_WEBHOOK_DISABLED`: turn it on first.
+         */
+        post: operations["pingWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List deliveries of a webhook
+         * @description What was sent to the webhook, newest first, with each delivery's status and last answer; `getWebhookDelivery` shows the attempts. Deliveries are kept 30 days (`x-webhook-delivery.retention_days`).
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+                /**
+                 * @description The delivery's id.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                delivery_id: components["parameters"]["WebhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a delivery
+         * @description One delivery with the exact body it sends and every attempt: when, the HTTP status, how long it took and the start of the answer.
+         */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+                /**
+                 * @description The delivery's id.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                delivery_id: components["parameters"]["WebhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver
+         * @description Queues a new delivery of the same event (same body and event `id`, new delivery id, `redelivery_of` pointing at this one), whatever became of this one; it is retried like any other. A disabled webhook is refused with 409 `BIZ_WEBHOOK_DISABLED`.
+         */
+        post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream live events
+         * @description A Server-Sent Events stream (`text/event-stream`) of the events of the caller's teams on the channels asked for, as they happen, on every server of the deployment (they meet through Redis). Each message has `id:` (its stream position), `event:` (the event type) and one `data:` line, a `StreamEvent` in JSON. After a dropped connection, reconnect with `Last-Event-ID` to receive what was missed (within `x-event-stream.replay_hours`) before live events; a duplicate across a reconnect has the same event `id`. A comment line (`: keep-alive`) comes every `x-event-stream.keepalive_seconds` so proxies keep the connection open. A stream opened with an access token ends when the token expires; reconnect with a fresh one and `Last-Event-ID`.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/version": {
         parameters: {
             query?: never;
@@ -1549,7 +1773,228 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "task.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * task.completed
+         * @description A task succeeded; `data` is the task with its `result`.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `task.completed`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onTaskCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * task.failed
+         * @description A task failed: its agent reported a failure or stopped heartbeating while running it; `data.error` says why.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `task.failed`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onTaskFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * task.cancelled
+         * @description A task was cancelled by someone (`data.error` names who) before it finished.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `task.cancelled`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onTaskCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "alert.triggered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * alert.triggered
+         * @description An alert was raised, one by one or in bulk; `data` is the alert, `open`.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `alert.triggered`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onAlertTriggered"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "alert.acknowledged": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * alert.acknowledged
+         * @description An alert was acknowledged; `data.acknowledged_by` says by whom.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `alert.acknowledged`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onAlertAcknowledged"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "alert.resolved": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * alert.resolved
+         * @description An alert was resolved; `data.resolved_by` says by whom.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `alert.resolved`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onAlertResolved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deployment.finished": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * deployment.finished
+         * @description A deployment reached an end: `succeeded`, `failed` or `rolled_back` (`data.status`).
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `deployment.finished`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onDeploymentFinished"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "agent.enrolled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * agent.enrolled
+         * @description A host enrolled with an enrollment token, or enrolled again under the same hostname.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `agent.enrolled`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onAgentEnrolled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "agent.offline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * agent.offline
+         * @description An agent stopped heartbeating and was marked `offline` (its running tasks fail, each with a `task.failed`).
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `agent.offline`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onAgentOffline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.ping
+         * @description Sent by `pingWebhook` to the webhook pinged, to check that it is reachable and verifies signatures.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `webhook.ping` (pings go only to the webhook pinged). Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onWebhookPing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
@@ -1661,7 +2106,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "RATE_LIMIT_EXCEEDED" | "RATE_QUOTA_EXCEEDED" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "SYS_MAINTENANCE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -1842,7 +2287,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -2640,7 +3085,7 @@ export interface components {
              * @description The agent's id (UUIDv7, so ids sort by creation time).
              * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
              */
-            readonly id: string;
+            id: string;
             /**
              * Format: uuid
              * @description The team that owns the agent.
@@ -2659,19 +3104,19 @@ export interface components {
              * @description When the last heartbeat arrived (RFC 3339, UTC), or `null` before the first.
              * @example 2026-11-21T10:29:41.000Z
              */
-            readonly last_seen?: string | null;
+            last_seen?: string | null;
             /**
              * Format: date-time
              * @description When the agent was created (RFC 3339, UTC).
              * @example 2026-11-02T08:15:00.000Z
              */
-            readonly created_at?: string;
+            created_at?: string;
             /**
              * Format: date-time
              * @description When the agent was last changed (RFC 3339, UTC).
              * @example 2026-11-20T17:02:12.000Z
              */
-            readonly updated_at?: string;
+            updated_at?: string;
         };
         /**
          * AgentListEnvelope
@@ -2752,6 +3197,155 @@ export interface components {
             success: true;
             data: components["schemas"]["Agent"];
             meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AgentGroupName
+         * @description An agent group's name, unique within its team regardless of case.
+         * @example Web servers
+         */
+        AgentGroupName: string;
+        /**
+         * AgentGroupRef
+         * @description A short reference to an agent group: its id and name, enough to show and to filter by (`group_id`).
+         *     The whole group is at `GET /api/v1/agent-groups/{group_id}`.
+         * @example {
+         *       "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "name": "Web servers"
+         *     }
+         */
+        AgentGroupRef: {
+            /**
+             * Format: uuid
+             * @description The group's id (UUIDv7).
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            id: string;
+            name: components["schemas"]["AgentGroupName"];
+        };
+        /**
+         * AgentHealthScore
+         * Format: int32
+         * @description How healthy an agent is, from 0 (down) to 100 (online with nothing wrong), computed when the list is read:
+         *
+         *     - `offline` → **0**;
+         *     - `maintenance` → **50** (taken out of service on purpose; its alerts do not count);
+         *     - `online` → **100** less **30** for each unresolved `critical` alert about the agent, **10** for each
+         *       unresolved `warning` and **2** for each unresolved `info`, never below 0.
+         *
+         *     An alert is unresolved while its status is `open` or `acknowledged`; alerts that name no agent count for
+         *     none. The rule may be refined within v2 only in ways that keep this range and ordering.
+         * @example 70
+         */
+        AgentHealthScore: number;
+        /**
+         * AgentV2
+         * @description An agent as `listAgentsV2` shows it: every field of `Agent`, plus the agent groups it belongs to and its
+         *     health score (see `AgentHealthScore` for the rule).
+         * @example {
+         *       "id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "hostname": "web-01.prod.example.com",
+         *       "ip_address": "10.0.4.21",
+         *       "platform": "linux",
+         *       "os_version": "Ubuntu 24.04.1 LTS",
+         *       "agent_version": "2.4.1",
+         *       "status": "online",
+         *       "tags": [
+         *         "production",
+         *         "web"
+         *       ],
+         *       "last_seen": "2026-11-21T10:29:41.000Z",
+         *       "created_at": "2026-11-02T08:15:00.000Z",
+         *       "updated_at": "2026-11-20T17:02:12.000Z",
+         *       "groups": [
+         *         {
+         *           "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *           "name": "Web servers"
+         *         },
+         *         {
+         *           "id": "0192f2b1-08a7-7c3e-9d21-5e6f7a8b9c0d",
+         *           "name": "Canary hosts"
+         *         }
+         *       ],
+         *       "health_score": 70
+         *     }
+         */
+        AgentV2: components["schemas"]["Agent"] & {
+            /**
+             * @description Every agent group the agent belongs to (an agent may be in any number of its team's groups),
+             *     sorted by name regardless of case; empty when it is in none.
+             */
+            groups: components["schemas"]["AgentGroupRef"][];
+            health_score: components["schemas"]["AgentHealthScore"];
+        };
+        /**
+         * AgentListSummary
+         * @description Counts over every agent the list's filters match (`team_id`, `status`, `platform`, `search`, `group_id`,
+         *     `created_after`, `created_before`), across all pages, not only the page shown. Paging (`limit`, `offset`,
+         *     `cursor`) and `sort` do not change it.
+         * @example {
+         *       "total": 42,
+         *       "by_status": {
+         *         "online": 38,
+         *         "offline": 3,
+         *         "maintenance": 1
+         *       },
+         *       "groups": 5
+         *     }
+         */
+        AgentListSummary: {
+            /**
+             * Format: int64
+             * @description Agents that match the filters (in offset mode the same number as `pagination.total`).
+             * @example 42
+             */
+            total: number;
+            /** @description The matching agents per status; the three counts add up to `total`. */
+            by_status: {
+                /**
+                 * Format: int64
+                 * @description Matching agents whose heartbeats arrive.
+                 * @example 38
+                 */
+                online: number;
+                /**
+                 * Format: int64
+                 * @description Matching agents that stopped heartbeating.
+                 * @example 3
+                 */
+                offline: number;
+                /**
+                 * Format: int64
+                 * @description Matching agents an operator took out of service.
+                 * @example 1
+                 */
+                maintenance: number;
+            };
+            /**
+             * Format: int64
+             * @description How many distinct agent groups hold at least one matching agent.
+             * @example 5
+             */
+            groups: number;
+        };
+        /**
+         * AgentV2ListEnvelope
+         * @description A page of agents with their groups and health scores, and a summary of the whole filtered set, in the
+         *     success envelope. Seed 000 sketches v2 as `{ agents, summary }`; in Opsdeck's envelope the agents are
+         *     `data` (as in every list) and `summary` sits beside `pagination`, so the SDK's pagination helpers and
+         *     every client that reads lists work unchanged.
+         */
+        AgentV2ListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The agents of this page. */
+            data: components["schemas"]["AgentV2"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+            summary: components["schemas"]["AgentListSummary"];
         };
         /**
          * AgentSummary
@@ -3014,12 +3608,6 @@ export interface components {
              */
             reason?: string;
         };
-        /**
-         * AgentGroupName
-         * @description An agent group's name, unique within its team regardless of case.
-         * @example Web servers
-         */
-        AgentGroupName: string;
         /**
          * AgentGroupDescription
          * @description What the group is for, or `null`.
@@ -5424,6 +6012,840 @@ export interface components {
             meta: components["schemas"]["Meta"];
         };
         /**
+         * EventType
+         * @description What happened. Webhooks subscribe to event types; the live stream delivers them by channel (`x-channel`). New types may be added within a version, so a consumer should ignore types it does not know.
+         * @example alert.triggered
+         */
+        EventType: string & ("task.completed" | "task.failed" | "task.cancelled" | "alert.triggered" | "alert.acknowledged" | "alert.resolved" | "deployment.finished" | "agent.enrolled" | "agent.offline");
+        /**
+         * Webhook
+         * @description An HTTPS endpoint of a team that receives its events as signed `POST` requests. The secret that signs them is shown only once, when the webhook is created; `secret_hint` helps tell which secret is in use.
+         * @example {
+         *       "id": "0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "url": "https://hooks.example.com/opsdeck",
+         *       "events": [
+         *         "alert.triggered",
+         *         "task.failed"
+         *       ],
+         *       "description": "PagerDuty bridge for the on-call rota",
+         *       "active": true,
+         *       "disabled_reason": null,
+         *       "disabled_at": null,
+         *       "secret_hint": "…5b4a",
+         *       "consecutive_failures": 0,
+         *       "last_delivery_at": "2026-11-21T10:30:02.000Z",
+         *       "created_at": "2026-11-20T09:00:00.000Z",
+         *       "updated_at": "2026-11-20T09:00:00.000Z"
+         *     }
+         */
+        Webhook: {
+            /**
+             * Format: uuid
+             * @description The webhook's id.
+             * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team whose events it receives.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: an `https://` (or `http://`) URL whose host resolves to public addresses only; private, loopback and link-local targets are refused unless the server allows them (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
+             * @example https://hooks.example.com/opsdeck
+             */
+            url: string;
+            /**
+             * @description The event types to deliver (at least one, each at most once).
+             * @example [
+             *       "alert.triggered",
+             *       "task.failed"
+             *     ]
+             */
+            events: components["schemas"]["EventType"][];
+            /**
+             * @description What the endpoint is for, for people.
+             * @example PagerDuty bridge for the on-call rota
+             */
+            description: string | null;
+            /**
+             * @description Whether events are delivered. Opsdeck turns it off by itself after too many failures in a row (`disabled_reason` says so); `updateWebhook` with `active: true` turns it on again.
+             * @example true
+             */
+            active: boolean;
+            /**
+             * @description Why the webhook is off, when it is.
+             * @example disabled after 20 failed attempts in a row; the last one: HTTP 503
+             */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description When it was turned off, if it is.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            disabled_at: string | null;
+            /**
+             * @description The last four characters of the signing secret, after an ellipsis.
+             * @example …5b4a
+             */
+            secret_hint: string;
+            /**
+             * Format: int32
+             * @description Failed delivery attempts since the last success.
+             * @example 0
+             */
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description When the last delivery attempt was made, if any.
+             * @example 2026-11-21T10:30:02.000Z
+             */
+            last_delivery_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             * @example 2026-11-20T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             * @example 2026-11-20T09:00:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * WebhookListEnvelope
+         * @description A page of webhooks, in the success envelope.
+         */
+        WebhookListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The items of this page. */
+            data: components["schemas"]["Webhook"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * WebhookCreate
+         * @description A new webhook. Give your own `secret` or leave it out to have one generated; either way the answer shows it this once.
+         * @example {
+         *       "url": "https://hooks.example.com/opsdeck",
+         *       "events": [
+         *         "alert.triggered",
+         *         "task.failed"
+         *       ],
+         *       "description": "PagerDuty bridge for the on-call rota"
+         *     }
+         */
+        WebhookCreate: {
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: an `https://` (or `http://`) URL whose host resolves to public addresses only; private, loopback and link-local targets are refused unless the server allows them (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
+             * @example https://hooks.example.com/opsdeck
+             */
+            url: string;
+            /**
+             * @description The event types to deliver (at least one, each at most once).
+             * @example [
+             *       "alert.triggered",
+             *       "task.failed"
+             *     ]
+             */
+            events: components["schemas"]["EventType"][];
+            /**
+             * @description The key that signs deliveries (HMAC-SHA256), 24 to 256 printable characters; generated (`whsec_…`) when left out.
+             * @example whsec_6f1d0c7b2a9e4f3d8c5b1a0e7d6c5b4a
+             */
+            secret?: string;
+            /**
+             * @description What the endpoint is for, for people.
+             * @example PagerDuty bridge for the on-call rota
+             */
+            description?: string | null;
+            /**
+             * Format: uuid
+             * @description The team whose events it receives; may be left out when the caller belongs to exactly one team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+        };
+        /**
+         * WebhookCreated
+         * @description The new webhook with its signing secret, which no later answer shows again.
+         * @example {
+         *       "id": "0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "url": "https://hooks.example.com/opsdeck",
+         *       "events": [
+         *         "alert.triggered",
+         *         "task.failed"
+         *       ],
+         *       "description": "PagerDuty bridge for the on-call rota",
+         *       "active": true,
+         *       "disabled_reason": null,
+         *       "disabled_at": null,
+         *       "secret_hint": "…5b4a",
+         *       "consecutive_failures": 0,
+         *       "last_delivery_at": null,
+         *       "created_at": "2026-11-20T09:00:00.000Z",
+         *       "updated_at": "2026-11-20T09:00:00.000Z",
+         *       "secret": "whsec_6f1d0c7b2a9e4f3d8c5b1a0e7d6c5b4a"
+         *     }
+         */
+        WebhookCreated: components["schemas"]["Webhook"] & {
+            /**
+             * @description The signing secret: store it now, it is not shown again.
+             * @example whsec_6f1d0c7b2a9e4f3d8c5b1a0e7d6c5b4a
+             */
+            secret: string;
+        };
+        /**
+         * WebhookCreatedEnvelope
+         * @description A new webhook with its secret, in the success envelope.
+         */
+        WebhookCreatedEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["WebhookCreated"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * WebhookEnvelope
+         * @description A webhook, in the success envelope.
+         */
+        WebhookEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Webhook"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * WebhookPatch
+         * @description A JSON merge patch of a webhook: the fields given change, the others stay. `active: true` turns a disabled webhook on again and clears its failures; a new `secret` takes effect for the next delivery.
+         * @example {
+         *       "active": true
+         *     }
+         * @example {
+         *       "events": [
+         *         "alert.triggered",
+         *         "alert.resolved",
+         *         "task.failed"
+         *       ]
+         *     }
+         */
+        WebhookPatch: {
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: an `https://` (or `http://`) URL whose host resolves to public addresses only; private, loopback and link-local targets are refused unless the server allows them (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
+             * @example https://hooks.example.com/opsdeck
+             */
+            url?: string;
+            /**
+             * @description The event types to deliver (at least one, each at most once).
+             * @example [
+             *       "alert.triggered",
+             *       "task.failed"
+             *     ]
+             */
+            events?: components["schemas"]["EventType"][];
+            /**
+             * @description What the endpoint is for, for people.
+             * @example PagerDuty bridge for the on-call rota
+             */
+            description?: string | null;
+            /**
+             * @description Deliver events (`true`) or hold them back (`false`).
+             * @example true
+             */
+            active?: boolean;
+            /**
+             * @description A new signing secret (rotation); it is not shown in answers.
+             * @example whsec_6f1d0c7b2a9e4f3d8c5b1a0e7d6c5b4a
+             */
+            secret?: string;
+        };
+        /**
+         * WebhookDeliveryStatus
+         * @description Where a delivery stands: `pending` (waiting for its next attempt), `succeeded` (the endpoint answered 2xx) or `failed` (every attempt failed, or its webhook was disabled).
+         * @example succeeded
+         * @enum {string}
+         */
+        WebhookDeliveryStatus: "pending" | "succeeded" | "failed";
+        /**
+         * WebhookDelivery
+         * @description One event on its way to one webhook, through as many attempts as it takes (retried with exponential backoff and jitter; see `x-webhook-delivery` in the spec).
+         * @example {
+         *       "id": "0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99",
+         *       "webhook_id": "0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b",
+         *       "event_id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "alert.triggered",
+         *       "status": "succeeded",
+         *       "attempt_count": 2,
+         *       "next_attempt_at": null,
+         *       "last_status_code": 200,
+         *       "redelivery_of": null,
+         *       "created_at": "2026-11-21T10:30:00.200Z",
+         *       "completed_at": "2026-11-21T10:30:31.000Z"
+         *     }
+         */
+        WebhookDelivery: {
+            /**
+             * Format: uuid
+             * @description The delivery's id, sent as `X-Opsdeck-Delivery`.
+             * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The webhook it goes to.
+             * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+             */
+            webhook_id: string;
+            /**
+             * Format: uuid
+             * @description The event it carries (`id` of the body).
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            event_id: string;
+            /**
+             * @description The event type (`X-Opsdeck-Event`), or `webhook.ping` for a ping.
+             * @example alert.triggered
+             */
+            event: string;
+            status: components["schemas"]["WebhookDeliveryStatus"];
+            /**
+             * Format: int32
+             * @description Attempts made so far.
+             * @example 2
+             */
+            attempt_count: number;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due, while `pending`.
+             * @example 2026-11-21T10:31:00.000Z
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: int32
+             * @description The HTTP status of the last answer; null when there was none (timeout, refused connection) or no attempt yet.
+             * @example 200
+             */
+            last_status_code: number | null;
+            /**
+             * Format: uuid
+             * @description The delivery this one repeats, for a redelivery.
+             * @example null
+             */
+            redelivery_of: string | null;
+            /**
+             * Format: date-time
+             * @description When it was queued.
+             * @example 2026-11-21T10:30:00.200Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it succeeded or finally failed.
+             * @example 2026-11-21T10:30:31.000Z
+             */
+            completed_at: string | null;
+        };
+        /**
+         * WebhookDeliveryEnvelope
+         * @description A delivery, in the success envelope.
+         */
+        WebhookDeliveryEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["WebhookDelivery"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * WebhookDeliveryListEnvelope
+         * @description A page of deliveries, in the success envelope.
+         */
+        WebhookDeliveryListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The items of this page. */
+            data: components["schemas"]["WebhookDelivery"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskEvent
+         * @description A task reached its end (`task.completed`, `task.failed`, `task.cancelled`).
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "task.completed",
+         *       "timestamp": "2026-11-21T10:30:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "type": "reboot",
+         *         "status": "succeeded",
+         *         "progress": 100,
+         *         "eta": "2026-11-21T10:32:00.000Z",
+         *         "parameters": {
+         *           "reason": "Kernel update 6.8.0-49"
+         *         },
+         *         "result": null,
+         *         "error": null,
+         *         "attempt": 1,
+         *         "retry_of": null,
+         *         "queued_offline": false,
+         *         "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:30:40.000Z",
+         *         "started_at": "2026-11-21T10:30:05.000Z",
+         *         "finished_at": null
+         *       }
+         *     }
+         */
+        TaskEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example task.completed
+             * @enum {string}
+             */
+            event: "task.completed" | "task.failed" | "task.cancelled";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The task as `getTask` answers it at the time of the event. */
+            data: components["schemas"]["Task"];
+        };
+        /**
+         * AlertEvent
+         * @description An alert was raised, acknowledged or resolved.
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "alert.triggered",
+         *       "timestamp": "2026-11-21T10:30:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "title": "Disk /var above 90%",
+         *         "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
+         *         "severity": "critical",
+         *         "status": "open",
+         *         "source": "prometheus",
+         *         "fingerprint": "node_filesystem_avail:web-01:/var",
+         *         "acknowledged_by": null,
+         *         "acknowledged_at": null,
+         *         "resolved_by": null,
+         *         "resolved_at": null,
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:30:00.000Z"
+         *       }
+         *     }
+         */
+        AlertEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example alert.triggered
+             * @enum {string}
+             */
+            event: "alert.triggered" | "alert.acknowledged" | "alert.resolved";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The alert as `getAlert` answers it at the time of the event. */
+            data: components["schemas"]["Alert"];
+        };
+        /**
+         * DeploymentEvent
+         * @description A deployment reached its end.
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "deployment.finished",
+         *       "timestamp": "2026-11-21T10:30:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "service": "api-gateway",
+         *         "version": "v1.2.3",
+         *         "environment": "production",
+         *         "status": "succeeded",
+         *         "previous_version": "v1.2.2",
+         *         "rollback_of": null,
+         *         "started_at": "2026-11-21T10:30:05.000Z",
+         *         "finished_at": "2026-11-21T10:32:05.000Z",
+         *         "duration_seconds": 120,
+         *         "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:32:05.000Z"
+         *       }
+         *     }
+         */
+        DeploymentEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example deployment.finished
+             * @enum {string}
+             */
+            event: "deployment.finished";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The deployment as `getDeployment` answers it at the time of the event. */
+            data: components["schemas"]["Deployment"];
+        };
+        /**
+         * AgentEvent
+         * @description An agent enrolled or went offline.
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "agent.offline",
+         *       "timestamp": "2026-11-21T10:30:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "hostname": "web-01.prod.example.com",
+         *         "ip_address": "10.0.4.21",
+         *         "platform": "linux",
+         *         "os_version": "Ubuntu 24.04.1 LTS",
+         *         "agent_version": "2.4.1",
+         *         "status": "offline",
+         *         "tags": [
+         *           "production",
+         *           "web"
+         *         ],
+         *         "last_seen": "2026-11-21T10:29:41.000Z",
+         *         "created_at": "2026-11-02T08:15:00.000Z",
+         *         "updated_at": "2026-11-20T17:02:12.000Z"
+         *       }
+         *     }
+         */
+        AgentEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example agent.offline
+             * @enum {string}
+             */
+            event: "agent.enrolled" | "agent.offline";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The agent as `getAgent` answers it at the time of the event. */
+            data: components["schemas"]["Agent"];
+        };
+        /**
+         * StreamEvent
+         * @description An event as the live stream and webhooks carry it: `{ id, event, timestamp, team_id, data }`, where `data` is the resource that changed, as its `get…` operation answers it. In the stream it is the `data:` line of a message whose `event:` is the event type and whose `id:` is the stream position to resume from.
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "alert.triggered",
+         *       "timestamp": "2026-11-21T10:30:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "title": "Disk /var above 90%",
+         *         "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
+         *         "severity": "critical",
+         *         "status": "open",
+         *         "source": "prometheus",
+         *         "fingerprint": "node_filesystem_avail:web-01:/var",
+         *         "acknowledged_by": null,
+         *         "acknowledged_at": null,
+         *         "resolved_by": null,
+         *         "resolved_at": null,
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:30:00.000Z"
+         *       }
+         *     }
+         */
+        StreamEvent: components["schemas"]["TaskEvent"] | components["schemas"]["AlertEvent"] | components["schemas"]["DeploymentEvent"] | components["schemas"]["AgentEvent"];
+        /**
+         * WebhookPing
+         * @description What `pingWebhook` sends: proof that the endpoint is reachable and checks signatures. It carries no resource.
+         * @example {
+         *       "webhook_id": "0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b",
+         *       "message": "Ping from Opsdeck: this endpoint receives the events of its webhook."
+         *     }
+         */
+        WebhookPing: {
+            /**
+             * Format: uuid
+             * @description The webhook being pinged.
+             * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+             */
+            webhook_id: string;
+            /**
+             * @description A fixed greeting.
+             * @example Ping from Opsdeck: this endpoint receives the events of its webhook.
+             */
+            message: string;
+        };
+        /**
+         * WebhookPingEvent
+         * @description The body of a ping (`webhook.ping`), sent only to the webhook pinged.
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "webhook.ping",
+         *       "timestamp": "2026-11-21T10:30:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "webhook_id": "0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b",
+         *         "message": "Ping from Opsdeck: this endpoint receives the events of its webhook."
+         *       }
+         *     }
+         */
+        WebhookPingEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example webhook.ping
+             * @enum {string}
+             */
+            event: "webhook.ping";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description Which webhook is pinged. */
+            data: components["schemas"]["WebhookPing"];
+        };
+        /**
+         * WebhookDeliveryAttempt
+         * @description One try of a delivery: what the endpoint answered and how long it took.
+         * @example {
+         *       "number": 1,
+         *       "attempted_at": "2026-11-21T10:30:00.300Z",
+         *       "status_code": 503,
+         *       "latency_ms": 87,
+         *       "response_excerpt": "upstream unavailable",
+         *       "error": null,
+         *       "succeeded": false
+         *     }
+         */
+        WebhookDeliveryAttempt: {
+            /**
+             * Format: int32
+             * @description Its place among the delivery's attempts, from 1.
+             * @example 1
+             */
+            number: number;
+            /**
+             * Format: date-time
+             * @description When the request was sent.
+             * @example 2026-11-21T10:30:00.300Z
+             */
+            attempted_at: string;
+            /**
+             * Format: int32
+             * @description The HTTP status answered, or null when none came.
+             * @example 503
+             */
+            status_code: number | null;
+            /**
+             * Format: int32
+             * @description Milliseconds from sending the request to the end of the answer (or to the failure).
+             * @example 87
+             */
+            latency_ms: number;
+            /**
+             * @description The start of the answer's body (at most 1 KiB, as text).
+             * @example upstream unavailable
+             */
+            response_excerpt: string | null;
+            /**
+             * @description Why no answer counted, when none came: a timeout, a refused connection, a refused target address.
+             * @example timed out after 10000 ms
+             */
+            error: string | null;
+            /**
+             * @description Whether this attempt delivered the event (2xx).
+             * @example false
+             */
+            succeeded: boolean;
+        };
+        /**
+         * WebhookDeliveryDetail
+         * @description A delivery with the body it sends and every attempt so far.
+         * @example {
+         *       "id": "0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99",
+         *       "webhook_id": "0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b",
+         *       "event_id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "alert.triggered",
+         *       "status": "succeeded",
+         *       "attempt_count": 2,
+         *       "next_attempt_at": null,
+         *       "last_status_code": 200,
+         *       "redelivery_of": null,
+         *       "created_at": "2026-11-21T10:30:00.200Z",
+         *       "completed_at": "2026-11-21T10:30:31.000Z",
+         *       "payload": {
+         *         "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *         "event": "alert.triggered",
+         *         "timestamp": "2026-11-21T10:30:00.000Z",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "data": {
+         *           "id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *           "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *           "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *           "title": "Disk /var above 90%",
+         *           "message": "/var is at 93% (46.5 of 50 GiB); it grew 4 GiB in the last hour.",
+         *           "severity": "critical",
+         *           "status": "open",
+         *           "source": "prometheus",
+         *           "fingerprint": "node_filesystem_avail:web-01:/var",
+         *           "acknowledged_by": null,
+         *           "acknowledged_at": null,
+         *           "resolved_by": null,
+         *           "resolved_at": null,
+         *           "created_at": "2026-11-21T10:30:00.000Z",
+         *           "updated_at": "2026-11-21T10:30:00.000Z"
+         *         }
+         *       },
+         *       "attempts": [
+         *         {
+         *           "number": 1,
+         *           "attempted_at": "2026-11-21T10:30:00.300Z",
+         *           "status_code": 503,
+         *           "latency_ms": 87,
+         *           "response_excerpt": "upstream unavailable",
+         *           "error": null,
+         *           "succeeded": false
+         *         },
+         *         {
+         *           "number": 2,
+         *           "attempted_at": "2026-11-21T10:30:30.900Z",
+         *           "status_code": 200,
+         *           "latency_ms": 64,
+         *           "response_excerpt": "{\"ok\":true}",
+         *           "error": null,
+         *           "succeeded": true
+         *         }
+         *       ]
+         *     }
+         */
+        WebhookDeliveryDetail: components["schemas"]["WebhookDelivery"] & {
+            /** @description The JSON body POSTed to the endpoint (a `StreamEvent` or a `WebhookPingEvent`). */
+            payload: components["schemas"]["StreamEvent"] | components["schemas"]["WebhookPingEvent"];
+            /** @description The attempts, oldest first. */
+            attempts: components["schemas"]["WebhookDeliveryAttempt"][];
+        };
+        /**
+         * WebhookDeliveryDetailEnvelope
+         * @description A delivery with its payload and attempts, in the success envelope.
+         */
+        WebhookDeliveryDetailEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["WebhookDeliveryDetail"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * EventChannel
+         * @description A channel of the live event stream (`streamEvents`): the events of one kind of resource. A caller receives a channel only with the read permission it names (`x-permission`), and only its teams' events.
+         * @example alerts
+         */
+        EventChannel: string & ("tasks" | "alerts" | "agents" | "deployments");
+        /**
          * VersionInfo
          * @description What is running.
          * @example {
@@ -5784,6 +7206,28 @@ export interface components {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /**
+         * @description The operation was deprecated and its sunset date (`x-sunset`, the `Sunset` header) has passed: it is
+         *     removed and does nothing. Move to its successor, which `Link` names with `rel="successor-version"`.
+         *     Credentials are not looked at; the answer spends from the client address's rate-limit bucket.
+         */
+        Gone: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                Deprecation: components["headers"]["Deprecation"];
+                Sunset: components["headers"]["Sunset"];
+                Link: components["headers"]["SuccessorLink"];
                 "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                 "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                 "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -6222,6 +7666,79 @@ export interface components {
          * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         AlertId: string;
+        /**
+         * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`.
+         * @example updated_at:desc
+         */
+        WebhookSort: string;
+        /**
+         * @description Only webhooks that deliver (`true`) or that are off (`false`), for example to find the ones Opsdeck disabled.
+         * @example false
+         */
+        WebhookActiveFilter: boolean;
+        /**
+         * @description The webhook's id.
+         * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+         */
+        WebhookId: string;
+        /**
+         * @description Order of the list: `created_at:desc` (newest first, the default) or `created_at:asc`. Ties are broken by `id`.
+         * @example created_at:desc
+         */
+        WebhookDeliverySort: string;
+        /**
+         * @description Only deliveries in this status (`failed` ones are worth a look).
+         * @example failed
+         */
+        WebhookDeliveryStatusFilter: components["schemas"]["WebhookDeliveryStatus"];
+        /**
+         * @description Only deliveries of this event type (`webhook.ping` for pings).
+         * @example alert.triggered
+         */
+        WebhookDeliveryEventFilter: string;
+        /**
+         * @description The delivery's id.
+         * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+         */
+        WebhookDeliveryId: string;
+        /**
+         * @description The channels to receive, comma-separated; by default every channel the caller may read. Asking for a channel without its read permission (`x-permission` of `EventChannel`) is 403.
+         * @example [
+         *       "alerts",
+         *       "tasks"
+         *     ]
+         */
+        EventChannels: components["schemas"]["EventChannel"][];
+        /**
+         * @description Resume after this stream position: the `id:` of the last message received. Browsers' `EventSource` sends it by itself when it reconnects. Events of the replay window (`x-event-stream.replay_hours`) after it are sent first, then live ones.
+         * @example 1842
+         */
+        LastEventId: string;
+        /**
+         * @description The same as the `Last-Event-ID` header, for clients that cannot set headers; the header wins when both are sent.
+         * @example 1842
+         */
+        LastEventIdQuery: string;
+        /**
+         * @description The event type, as in the body's `event`.
+         * @example alert.triggered
+         */
+        XOpsdeckEvent: string;
+        /**
+         * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+         * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+         */
+        XOpsdeckDelivery: string;
+        /**
+         * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+         * @example 1795257000
+         */
+        XOpsdeckTimestamp: string;
+        /**
+         * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+         * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+         */
+        XOpsdeckSignature: string;
     };
     requestBodies: never;
     headers: {
@@ -6294,6 +7811,31 @@ export interface components {
          * @example true
          */
         IdempotentReplayed: "true";
+        /**
+         * @description The operation is deprecated (RFC 9745). The value is when the deprecation took effect, as a structured-field
+         *     date: `@` and epoch seconds (the operation's `x-deprecated-at`). `Sunset` says when it stops working, and
+         *     `Link` names its successor (`rel="successor-version"`).
+         * @example @1795219200
+         */
+        Deprecation: string;
+        /**
+         * @description When the deprecated operation stops working (RFC 8594), as an HTTP date (IMF-fixdate, the operation's
+         *     `x-sunset`). From then on it answers `410 Gone` with `RES_GONE`.
+         * @example Wed, 30 Jun 2027 23:59:59 GMT
+         */
+        Sunset: string;
+        /**
+         * @description RFC 8288 links of a deprecated operation, in one comma-separated value: always its successor,
+         *     `<path>; rel="successor-version"` (the operation named by its `x-successor`), and on a page of a list also
+         *     the pagination links with `rel` `first`, `prev`, `next` and `last` where they exist.
+         * @example </api/v1/agents?limit=2&offset=0>; rel="first", </api/v1/agents?limit=2&offset=2>; rel="next", </api/v1/agents?limit=2&offset=4>; rel="last", </api/v2/agents>; rel="successor-version"
+         */
+        SuccessorLink: string;
+        /**
+         * @description How to authenticate (RFC 6750).
+         * @example Bearer realm="opsdeck"
+         */
+        "WWW-Authenticate": string;
     };
     pathItems: never;
 }
@@ -7634,7 +9176,9 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Link: components["headers"]["Link"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -7647,13 +9191,128 @@ export interface operations {
                     "application/json": components["schemas"]["AgentListEnvelope"];
                 };
             };
-            304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The representation you hold (its ETag in `If-None-Match`) is current; no body. */
+            304: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed: a parameter is unknown or invalid. */
+            400: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No valid credentials: the bearer token or API key is missing, malformed, expired or revoked. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated, but the caller's role or API key scopes lack the permission agents:read. */
+            403: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            410: components["responses"]["Gone"];
+            /** @description Too many requests; wait Retry-After seconds. */
+            429: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An unexpected error. Nothing internal is revealed; the request id finds it in the logs. */
+            500: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency does not answer or the server is shutting down; retry later. */
+            503: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Deprecation: components["headers"]["Deprecation"];
+                    Sunset: components["headers"]["Sunset"];
+                    Link: components["headers"]["SuccessorLink"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     createAgent: {
@@ -7704,6 +9363,107 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgentsV2: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
+                 *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
+                 *     Ties are broken by `id`. Default `created_at:desc`.
+                 * @example last_seen:desc,hostname:asc
+                 */
+                sort?: components["parameters"]["AgentSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only agents in this status.
+                 * @example online
+                 */
+                status?: components["parameters"]["AgentStatusFilter"];
+                /**
+                 * @description Only agents of this platform.
+                 * @example linux
+                 */
+                platform?: components["parameters"]["PlatformFilter"];
+                /**
+                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+                 * @example web-
+                 */
+                search?: components["parameters"]["AgentSearch"];
+                /**
+                 * @description Only agents that belong to this agent group (one of the caller's teams'; any other finds nothing).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["GroupIdFilter"];
+                /**
+                 * @description Only items created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /**
+                 * @description Only items created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of agents with their groups and health scores, and the summary of all matching agents. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentV2ListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -11113,6 +12873,581 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`.
+                 * @example updated_at:desc
+                 */
+                sort?: components["parameters"]["WebhookSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only webhooks that deliver (`true`) or that are off (`false`), for example to find the ones Opsdeck disabled.
+                 * @example false
+                 */
+                active?: components["parameters"]["WebhookActiveFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of webhooks. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The endpoint, the event types it wants and, optionally, your own secret. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description The webhook was registered; `Location` is its path. Store `secret` now: it is not shown again. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreatedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** @description The fields to change (JSON merge patch). */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description The webhook as it is now. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    pingWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the ping is queued; `Location` is the delivery. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: `created_at:desc` (newest first, the default) or `created_at:asc`. Ties are broken by `id`.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["WebhookDeliverySort"];
+                /**
+                 * @description Only deliveries in this status (`failed` ones are worth a look).
+                 * @example failed
+                 */
+                status?: components["parameters"]["WebhookDeliveryStatusFilter"];
+                /**
+                 * @description Only deliveries of this event type (`webhook.ping` for pings).
+                 * @example alert.triggered
+                 */
+                event?: components["parameters"]["WebhookDeliveryEventFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+                /**
+                 * @description The delivery's id.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                delivery_id: components["parameters"]["WebhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery with its payload and attempts. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryDetailEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    redeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The webhook's id.
+                 * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                webhook_id: components["parameters"]["WebhookId"];
+                /**
+                 * @description The delivery's id.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                delivery_id: components["parameters"]["WebhookDeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the redelivery is queued; `Location` is the new delivery. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The channels to receive, comma-separated; by default every channel the caller may read. Asking for a channel without its read permission (`x-permission` of `EventChannel`) is 403.
+                 * @example [
+                 *       "alerts",
+                 *       "tasks"
+                 *     ]
+                 */
+                channels?: components["parameters"]["EventChannels"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description The same as the `Last-Event-ID` header, for clients that cannot set headers; the header wins when both are sent.
+                 * @example 1842
+                 */
+                last_event_id?: components["parameters"]["LastEventIdQuery"];
+            };
+            header?: {
+                /**
+                 * @description Resume after this stream position: the `id:` of the last message received. Browsers' `EventSource` sends it by itself when it reconnects. Events of the replay window (`x-event-stream.replay_hours`) after it are sent first, then live ones.
+                 * @example 1842
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream: it stays open, and sends messages as events happen. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getSystemVersion: {
         parameters: {
             query?: never;
@@ -11207,6 +13542,516 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HealthEnvelope"];
                 };
+            };
+        };
+    };
+    onTaskCompleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onTaskFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onTaskCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAlertTriggered: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAlertAcknowledged: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAlertResolved: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onDeploymentFinished: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAgentEnrolled: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onAgentOffline: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onWebhookPing: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPingEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

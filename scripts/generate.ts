@@ -52,11 +52,47 @@ function addErrorCatalogue(spec: Json): void {
   }
 }
 
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
+
+/** An RFC 3339 extension (`x-sunset`, `x-deprecated-at`) as a date; a bad value fails generation. */
+function dateOf(where: string, name: string, raw: unknown): Date | undefined {
+  if (raw === undefined) return undefined;
+  const date = typeof raw === 'string' ? new Date(raw) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw new Error(`${where}: ${name} ${JSON.stringify(raw)} is not an RFC 3339 date-time`);
+  return date;
+}
+
+const utc = (date: Date) => `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
+// A deprecated operation's docs say since when, until when and what replaces it, written from its
+// `x-deprecated-at`, `x-sunset` and `x-successor`: the dates live once, in the spec's extensions, which the
+// server reads too (server/http/deprecation.ts). The note leads the operation's description.
+function addDeprecationNotes(spec: Json): void {
+  const operations = Object.entries(spec.paths as Record<string, Record<string, Json>>).flatMap(([path, item]) =>
+    Object.entries(item).flatMap(([method, op]) => (HTTP_METHODS.includes(method) ? [{ path, method, op }] : [])),
+  );
+  const byId = new Map(operations.map((o) => [o.op.operationId, o]));
+  for (const { path, method, op } of operations) {
+    if (op.deprecated !== true) continue;
+    const where = `${method.toUpperCase()} ${path}`;
+    const since = dateOf(where, 'x-deprecated-at', op['x-deprecated-at']);
+    const sunset = dateOf(where, 'x-sunset', op['x-sunset']);
+    const successorId = op['x-successor'];
+    const successor = successorId === undefined ? undefined : byId.get(successorId);
+    if (successorId !== undefined && !successor) throw new Error(`${where}: x-successor ${JSON.stringify(successorId)} is no operationId of the spec`);
+    const parts = [`**Deprecated**${since ? ` since ${utc(since)}` : ''}.`];
+    if (sunset) parts.push(`**Sunset: ${utc(sunset)}**; from then on it answers \`410 Gone\` (\`RES_GONE\`).`);
+    if (successor) parts.push(`Use \`${String(successorId)}\` (\`${successor.method.toUpperCase()} ${successor.path}\`) instead.`);
+    op.description = `> ${parts.join(' ')}\n\n${String(op.description ?? '').trimStart()}`;
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   log('bundling spec/openapi.yaml');
   const spec = bundle();
   addErrorCatalogue(spec);
+  addDeprecationNotes(spec);
   const bundled = { 'x-generated': BANNER, ...spec };
   writeFileSync(join(out, 'openapi.json'), `${JSON.stringify(bundled, null, 2)}\n`);
   writeFileSync(join(out, 'openapi.yaml'), `# ${BANNER}\n${stringify(bundled, { lineWidth: 0 })}`);

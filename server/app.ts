@@ -20,6 +20,10 @@ import type { TokenService } from './auth/tokens.ts';
 import { guardOperations } from './http/guard.ts';
 import type { Edge } from './edge/edge.ts';
 import { auditRecorder } from './modules/audit/audit-recorder.ts';
+import type { EventBus } from './events/event-bus.ts';
+import type { OpenStreams } from './http/event-stream.ts';
+import type { SecretBox } from './auth/secret-box.ts';
+import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -33,16 +37,25 @@ export interface AppDeps {
   tokens: TokenService;
   loginThrottle: LoginThrottle;
   edge: Edge;
+  /** Dispatched events, from every process (the live stream subscribes to it). */
+  bus: EventBus;
+  /** The open `text/event-stream` answers, which a graceful stop ends. */
+  streams: OpenStreams;
+  /** Encrypts the stored secrets that must be read back (webhook signing secrets). */
+  secretBox: SecretBox;
+  /** Sends webhook deliveries; woken when a request queues one (ping, redelivery). */
+  webhookDeliverer: Pick<WebhookDeliverer, 'wake'>;
 }
 
-/** One line per request: `info`, or `error` for a 5xx. */
+/** One line per request, when its answer is over (a stream's too, however it ended): `info`, or `error` for a 5xx. */
 function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
-    res.on('finish', () => {
+    res.on('close', () => {
       const level = res.statusCode >= 500 ? 'error' : 'info';
       if (!log.isLevelEnabled(level)) return;
       const ms = Math.round((performance.now() - req.ctx.startedAt) * 10) / 10;
-      req.ctx.log[level]({ method: req.method, path: req.path, status: res.statusCode, ms }, 'request');
+      // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).
+      req.ctx.log[level]({ method: req.method, path: req.path, status: res.statusCode, ms, ...(res.writableFinished ? {} : { aborted: true }) }, 'request');
     });
     next();
   };
@@ -72,6 +85,8 @@ export function createApp(deps: AppDeps): Express {
           'X-RateLimit-Reset',
           'X-RateLimit-Bucket',
           'Idempotent-Replayed',
+          'Deprecation',
+          'Sunset',
         ],
         maxAge: 600,
       }),
@@ -98,7 +113,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(auditRecorder(deps.database.db));
   app.use(guardOperations(new Authenticator(deps.database.db, deps.tokens), deps.edge.rateLimits));
   app.use(openApiValidator(deps.config.validateResponses));
-  app.use(bindOperations(createHandlers(deps), deps.edge.idempotency));
+  app.use(bindOperations(createHandlers(deps), deps.edge.idempotency, deps.streams));
   app.use(errorMiddleware());
   app.use(undeclaredErrorMiddleware());
   return app;

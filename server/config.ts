@@ -46,6 +46,18 @@ export interface Config {
   readonly demoData: boolean;
   /** Simulated hosts the server runs against itself, so a new user sees a living fleet (default 3 with demo data). */
   readonly demoAgents: number;
+  /** Run the background workers (sweeper, outbox dispatcher, webhook deliverer); off for API-only processes. */
+  readonly backgroundWorkers: boolean;
+  /** How often the outbox dispatcher looks for new events. */
+  readonly outboxPollMs: number;
+  /** JSON overriding the spec's `x-webhook-delivery` policy (timeouts, attempts, backoff), e.g. for tests. */
+  readonly webhookDeliveryOverrides: Record<string, number>;
+  /** Deliver webhooks to private, loopback and link-local addresses (tests, on-premises receivers). */
+  readonly webhookAllowPrivateTargets: boolean;
+  /** JSON overriding the spec's `x-event-stream` policy (keep-alive, retry, replay), e.g. for tests. */
+  readonly eventStreamOverrides: Record<string, number>;
+  /** 32 bytes (base64 or hex) that encrypt stored secrets such as webhook signing keys; required in production. */
+  readonly secretsKey: Buffer | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -66,6 +78,17 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function secretsKey(env: Env, mode: Config['env']): Buffer | undefined {
+  const raw = env.SECRETS_KEY || undefined;
+  if (raw === undefined) {
+    if (mode === 'production') throw new Error('SECRETS_KEY is required in production (32 bytes, base64 or hex)');
+    return undefined;
+  }
+  const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new Error('SECRETS_KEY must be 32 bytes, as 64 hex digits or base64');
+  return key;
 }
 
 function nodeEnv(raw: string | undefined): Config['env'] {
@@ -131,6 +154,12 @@ export function loadConfig(env: Env = process.env): Config {
     initialAdminEmail: env.OPSDECK_ADMIN_EMAIL || undefined,
     initialAdminPassword: env.OPSDECK_ADMIN_PASSWORD || undefined,
     demoData: flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL),
+    backgroundWorkers: flag(env, 'BACKGROUND_WORKERS', true),
+    outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 200, 10, 60_000),
+    webhookDeliveryOverrides: json(env, 'WEBHOOK_DELIVERY'),
+    webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
+    eventStreamOverrides: json(env, 'EVENT_STREAM'),
+    secretsKey: secretsKey(env, mode),
     demoAgents: integer(env, 'OPSDECK_DEMO_AGENTS', flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL) ? 3 : 0, 0, 100),
   });
 }

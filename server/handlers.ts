@@ -2,6 +2,9 @@
 // Leaving one out, or answering with a status the spec does not declare, fails `npm run typecheck`.
 import type { HandlerMap } from './http/operation-types.ts';
 import { alertHandlers } from './modules/alerts/alerts.handlers.ts';
+import { eventHandlers } from './modules/events/events.handlers.ts';
+import { EventStreamService } from './modules/events/events.service.ts';
+import { eventStreamPolicy } from './events/stream.ts';
 import { AlertService } from './modules/alerts/alerts.service.ts';
 import { agentHandlers } from './modules/agents/agents.handlers.ts';
 import { AgentService } from './modules/agents/agents.service.ts';
@@ -27,6 +30,8 @@ import { pipelineHandlers } from './modules/pipelines/pipelines.handlers.ts';
 import { PipelineService } from './modules/pipelines/pipelines.service.ts';
 import { TaskService } from './modules/tasks/tasks.service.ts';
 import { UserService } from './modules/users/users.service.ts';
+import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
+import { WebhookService } from './modules/webhooks/webhooks.service.ts';
 import type { AppDeps } from './app.ts';
 
 export function createHandlers(deps: AppDeps): HandlerMap {
@@ -43,6 +48,13 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),
+    ...eventHandlers(new EventStreamService(db, deps.bus, eventStreamPolicy(deps.config.eventStreamOverrides))),
+    ...webhookHandlers(
+      new WebhookService(db, deps.secretBox, {
+        allowPrivateTargets: deps.config.webhookAllowPrivateTargets,
+        onDeliveryQueued: () => deps.webhookDeliverer.wake(),
+      }),
+    ),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),

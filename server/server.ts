@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
+import { OpenStreams } from './http/event-stream.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrator.ts';
@@ -15,6 +16,12 @@ import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
 import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
+import { localEventBus, redisEventBus } from './events/event-bus.ts';
+import { OutboxDispatcher } from './events/dispatcher.ts';
+import { policy } from './events/catalogue.ts';
+import { openSecretBox } from './auth/secret-box.ts';
+import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -49,11 +56,28 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
   const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
   const edge = createEdge(config, redis, log);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge });
+  const bus = redis ? redisEventBus(redis, config.redisKeyPrefix, log) : localEventBus(log);
+  await bus.ready();
+  const secretBox = await openSecretBox(database.db, config.secretsKey, log);
+  const webhookDeliverer = new WebhookDeliverer(database.db, secretBox, log, {
+    policy: deliveryPolicy(config.webhookDeliveryOverrides),
+    allowPrivateTargets: config.webhookAllowPrivateTargets,
+  });
+  const streams = new OpenStreams();
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
 
-  // Every process sweeps; the updates are idempotent, so several sweeping at once do no harm.
+  const dispatcher = new OutboxDispatcher(database.db, bus, log, {
+    pollMs: config.outboxPollMs,
+    onDeliveriesQueued: () => webhookDeliverer.wake(),
+    retentionDays: policy<{ retention_days: number }>('x-webhook-delivery').retention_days,
+  });
+  if (config.backgroundWorkers) dispatcher.start();
+  if (config.backgroundWorkers) webhookDeliverer.start();
+
+  // Every process with workers sweeps; the updates are idempotent, so several sweeping at once do no harm.
   const protocol = new AgentProtocolService(database.db, edge.cache);
   const sweeper = setInterval(() => {
+    if (!config.backgroundWorkers) return;
     protocol.sweep(config.heartbeatTimeoutSeconds).then(
       (swept) => {
         if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
@@ -77,13 +101,20 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     (stopping ??= (async () => {
       health.markShuttingDown();
       clearInterval(sweeper);
+      await dispatcher.stop();
+      // Attempts in flight are recorded (each ends by its timeout) before the database closes.
+      await webhookDeliverer.stop();
       log.info({ delay_ms: config.shutdownDelayMs }, 'shutting down: readiness fails, in-flight requests finish');
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+      // Live event streams never finish by themselves: they end now (their clients resume elsewhere with
+      // Last-Event-ID), so their connections are idle when the listener closes instead of holding up the stop.
+      await streams.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      await bus.close();
       await database.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       log.info('stopped');

@@ -164,6 +164,9 @@ export const IDEMPOTENT_POST_PATHS = [
   '/api/v1/admin/users',
   '/api/v1/api-keys',
   '/api/v1/agent/enroll',
+  '/api/v1/webhooks',
+  '/api/v1/webhooks/{webhook_id}/ping',
+  '/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver',
 ] as const satisfies readonly IdempotentPostPath[];
 
 const IDEMPOTENT_POSTS = IDEMPOTENT_POST_PATHS.map(

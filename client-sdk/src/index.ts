@@ -12,21 +12,36 @@ export {
   type IfChanged,
   type RateLimit,
 } from './edge.ts';
+export { EVENT_TYPES, SseParser, subscribeEvents, type EventSubscription, type SseMessage, type SubscribeEventsOptions } from './events.ts';
 export { pages, paginate, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
+export {
+  OpsdeckSignatureError,
+  parseOpsdeckWebhook,
+  verifyOpsdeckSignature,
+  type HeadersLike,
+  type VerifyOptions,
+  type WebhookEventType,
+  type WebhookPayload,
+} from './webhooks.ts';
 export type { OpsdeckAuth, OpsdeckSession, SessionOptions } from './session.ts';
 export type {
   Agent,
   AgentCreate,
+  AgentEvent,
+  AlertEvent,
   AgentFields,
   AgentPatch,
   AgentReplace,
   AgentStatus,
   components,
   CursorPagination,
+  DeploymentEvent,
   ErrorCode,
   ErrorDetail,
   ErrorEnvelope,
+  EventChannel,
+  EventType,
   Health,
   Meta,
   OffsetPagination,
@@ -35,6 +50,8 @@ export type {
   paths,
   Platform,
   Schema,
+  StreamEvent,
+  TaskEvent,
   TokenPair,
   VersionInfo,
 } from './types.ts';

@@ -27,3 +27,17 @@ export type VersionInfo = Schemas['VersionInfo'];
 export type Health = Schemas['Health'];
 /** An access token and a refresh token, as `login` and `refresh` answer them. */
 export type TokenPair = Schemas['TokenPair'];
+/** An event of the live stream (`subscribeEvents`): narrow on `event` to get its typed `data`. */
+export type StreamEvent = Schemas['StreamEvent'];
+/** `task.completed`, `task.failed`, `task.cancelled`: `data` is the task. */
+export type TaskEvent = Schemas['TaskEvent'];
+/** `alert.triggered`, `alert.acknowledged`, `alert.resolved`: `data` is the alert. */
+export type AlertEvent = Schemas['AlertEvent'];
+/** `deployment.finished`: `data` is the deployment. */
+export type DeploymentEvent = Schemas['DeploymentEvent'];
+/** `agent.enrolled`, `agent.offline`: `data` is the agent. */
+export type AgentEvent = Schemas['AgentEvent'];
+/** What happened; new types may come within a version (`subscribeEvents` skips those it does not know). */
+export type EventType = Schemas['EventType'];
+/** A channel of the live stream: `tasks`, `alerts`, `agents`, `deployments`. */
+export type EventChannel = Schemas['EventChannel'];

@@ -41,9 +41,64 @@ function ParameterExample() {
   };
 }
 
+// A deprecated operation says since when (`x-deprecated-at`), until when (`x-sunset`) and what replaces it
+// (`x-successor`, an operationId), as RFC 3339 date-times; the server sends them as `Deprecation`, `Sunset`
+// and `Link` on every answer and answers `410` after the sunset, so every response declares those headers and
+// a `410` is declared. The extensions on an operation that is not deprecated are a mistake.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const LIFECYCLE = ['x-deprecated-at', 'x-sunset', 'x-successor'];
+
+function Deprecation() {
+  const operationIds = new Set();
+  const successors = [];
+  return {
+    Operation: {
+      enter(operation, ctx) {
+        if (operation.operationId) operationIds.add(operation.operationId);
+        if (operation.deprecated !== true) {
+          for (const name of LIFECYCLE) {
+            if (operation[name] !== undefined) ctx.report({ message: `${name} belongs to a deprecated operation; add \`deprecated: true\` or remove it.`, location: ctx.location.child([name]) });
+          }
+          return;
+        }
+        const dates = {};
+        for (const name of ['x-deprecated-at', 'x-sunset']) {
+          const value = operation[name];
+          if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
+            ctx.report({ message: `A deprecated operation needs ${name}, a quoted RFC 3339 date-time.`, location: ctx.location.child([name]) });
+          } else dates[name] = Date.parse(value);
+        }
+        if (dates['x-sunset'] !== undefined && dates['x-deprecated-at'] !== undefined && dates['x-sunset'] <= dates['x-deprecated-at']) {
+          ctx.report({ message: 'x-sunset must come after x-deprecated-at.', location: ctx.location.child(['x-sunset']) });
+        }
+        const successor = operation['x-successor'];
+        if (successor !== undefined) successors.push({ successor, location: ctx.location.child(['x-successor']) });
+        const responses = operation.responses ?? {};
+        if (!responses['410']) ctx.report({ message: 'A deprecated operation with a sunset declares its 410 (components/responses/Gone.yaml).', location: ctx.location.child(['responses']) });
+        for (const [status, declared] of Object.entries(responses)) {
+          const response = declared && declared.$ref ? ctx.resolve(declared).node : declared;
+          const headers = Object.keys((response && response.headers) ?? {});
+          const wanted = successor === undefined ? ['Deprecation', 'Sunset'] : ['Deprecation', 'Sunset', 'Link'];
+          const missing = wanted.filter((name) => !headers.includes(name));
+          if (missing.length > 0) {
+            ctx.report({ message: `Every answer of a deprecated operation carries ${wanted.join(', ')}; response ${status} does not declare ${missing.join(', ')}.`, location: ctx.location.child(['responses', status]) });
+          }
+        }
+      },
+    },
+    Root: {
+      leave(_root, ctx) {
+        for (const { successor, location } of successors) {
+          if (typeof successor !== 'string' || !operationIds.has(successor)) ctx.report({ message: `x-successor ${JSON.stringify(successor)} is not an operationId of this spec.`, location });
+        }
+      },
+    },
+  };
+}
+
 export default function opsdeckPlugin() {
   return {
     id: 'opsdeck',
-    rules: { oas3: { 'schema-description': SchemaDescription, 'parameter-example': ParameterExample } },
+    rules: { oas3: { 'schema-description': SchemaDescription, 'parameter-example': ParameterExample, deprecation: Deprecation } },
   };
 }

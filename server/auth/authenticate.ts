@@ -53,7 +53,7 @@ export class Authenticator {
     if (!user || !user.active) throw invalid('access token');
     // A password change signs out every token issued before it (to the second: `iat` has no finer grain).
     if (claims.issuedAt < Math.floor(user.password_changed_at.getTime() / 1000)) throw invalid('access token');
-    return { ...identity(user), permissions: permissionsOf(user.role), apiKeyId: null };
+    return { ...identity(user), permissions: permissionsOf(user.role), apiKeyId: null, expiresAt: new Date(claims.expiresAt * 1000) };
   }
 
   async #apiKey(key: string): Promise<Caller> {
@@ -69,7 +69,7 @@ export class Authenticator {
     const granted = permissionsOf(user.role);
     const permissions = new Set<Permission>(row.scopes.filter((scope) => granted.has(scope)));
     await apiKeys.touchApiKey(this.#db, row.id);
-    return { ...identity(user), permissions, apiKeyId: row.id };
+    return { ...identity(user), permissions, apiKeyId: row.id, expiresAt: row.expires_at };
   }
 
   /** An enrolled agent's own key: it may act as that agent and nothing else. */
@@ -87,6 +87,7 @@ export class Authenticator {
       teamIds: [row.team_id],
       apiKeyId: null,
       tier: 'authenticated',
+      expiresAt: null,
     };
   }
 }

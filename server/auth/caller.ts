@@ -19,6 +19,11 @@ export interface Caller {
   readonly apiKeyId: string | null;
   /** The rate-limit tier: admins have their own; others are standard (`authenticated`) or `premium`. */
   readonly tier: 'authenticated' | 'premium' | 'admin';
+  /**
+   * When the credential stops being valid: an access token's `exp`, an API key's `expires_at`; `null` when
+   * it does not expire. A request that lasts (the live event stream) ends then.
+   */
+  readonly expiresAt: Date | null;
 }
 
 /** The caller of an operation that requires a permission (the guard has authenticated it). */

@@ -13,6 +13,8 @@ export interface AccessClaims {
   userId: string;
   /** Seconds since the epoch. */
   issuedAt: number;
+  /** Seconds since the epoch. */
+  expiresAt: number;
 }
 
 export class TokenService {
@@ -40,7 +42,7 @@ export class TokenService {
   async verifyAccess(token: string): Promise<AccessClaims> {
     try {
       const { payload } = await jwtVerify(token, this.#key, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ['sub', 'iat', 'exp'] });
-      return { userId: payload.sub!, issuedAt: payload.iat! };
+      return { userId: payload.sub!, issuedAt: payload.iat!, expiresAt: payload.exp! };
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new ApiError('AUTH_EXPIRED_TOKEN', 'The access token has expired; refresh it');
       throw new ApiError('AUTH_INVALID_TOKEN', 'The access token is not valid');

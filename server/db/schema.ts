@@ -1,5 +1,5 @@
 // Table types as Kysely sees them. Keep in step with migrations/.
-import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { components } from '../../generated/openapi.d.ts';
 
 type Schemas = components['schemas'];
@@ -43,6 +43,11 @@ export interface Database {
   pipeline_runs: PipelineRunsTable;
   agent_groups: AgentGroupsTable;
   agent_group_members: AgentGroupMembersTable;
+  events: EventsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
+  instance_keys: InstanceKeysTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -306,4 +311,70 @@ export interface AgentMetricsTable {
   name: Schemas['MetricName'];
   at: Timestamp;
   value: number;
+}
+
+/** The outbox: one row per event, written in the transaction of the change that causes it. */
+export interface EventsTable {
+  id: string;
+  type: string;
+  channel: Schemas['EventChannel'] | null;
+  team_id: string;
+  data: ColumnType<unknown, string, string>;
+  occurred_at: CreatedAt;
+  /** Set once the dispatcher has published the event and queued its webhook deliveries. */
+  dispatched_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The stream position (Last-Event-ID), in dispatch order; bigint, read as a string. */
+  seq: ColumnType<string | null, never, string | number | null>;
+}
+export type EventRow = Selectable<EventsTable>;
+
+export interface WebhooksTable {
+  id: string;
+  team_id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  secret_ciphertext: string;
+  secret_hint: string;
+  active: Generated<boolean>;
+  disabled_reason: string | null;
+  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  consecutive_failures: Generated<number>;
+  last_delivery_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+export type WebhookRow = Selectable<WebhooksTable>;
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event: string;
+  status: Generated<Schemas['WebhookDeliveryStatus']>;
+  attempt_count: Generated<number>;
+  next_attempt_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  last_status_code: number | null;
+  redelivery_of: string | null;
+  created_at: CreatedAt;
+  completed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+
+export interface WebhookDeliveryAttemptsTable {
+  delivery_id: string;
+  number: number;
+  attempted_at: ColumnType<Date, Date | string, Date | string>;
+  status_code: number | null;
+  latency_ms: number;
+  response_excerpt: string | null;
+  error: string | null;
+  succeeded: boolean;
+}
+export type WebhookDeliveryAttemptRow = Selectable<WebhookDeliveryAttemptsTable>;
+
+export interface InstanceKeysTable {
+  name: string;
+  value: string;
+  created_at: CreatedAt;
 }

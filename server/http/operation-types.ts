@@ -1,16 +1,23 @@
 // The handler contract, derived from the generated `operations`: a handler gets its operation's typed
 // path, query and body, and may only answer with a status the spec declares, with that status's body
 // and declared headers. `HandlerMap` has one handler per operationId, so a missing one fails typecheck.
-import type { operations } from '../../generated/openapi.d.ts';
+import type { operations, webhooks } from '../../generated/openapi.d.ts';
+import type { EventStream } from './event-stream.ts';
 import type { RequestContext } from './request-context.ts';
 
-export type OperationId = keyof operations;
+/** The spec's `webhooks` are requests Opsdeck sends, not operations it serves. */
+type WebhookOperation = { [W in keyof webhooks]: NonNullable<webhooks[W]['post']> }[keyof webhooks];
+
+/** The operations Opsdeck serves: those of `paths` (`operations` also holds the webhooks' ones). */
+export type OperationId = { [O in keyof operations]: operations[O] extends WebhookOperation ? never : O }[keyof operations];
 type Operation<O extends OperationId> = operations[O];
 
 type Present<T> = [NonNullable<T>] extends [never] ? Record<string, never> : NonNullable<T>;
 
 export type PathParams<O extends OperationId> = Present<Operation<O>['parameters']['path']>;
 export type QueryParams<O extends OperationId> = Present<Operation<O>['parameters']['query']>;
+/** The header parameters the operation declares, by their declared names (`Last-Event-ID`). */
+export type HeaderParams<O extends OperationId> = Present<Operation<O>['parameters']['header']>;
 type BodyOf<O extends OperationId> = Operation<O> extends { requestBody: { content: infer C } }
   ? C[keyof C]
   : Operation<O> extends { requestBody?: { content: infer C } }
@@ -21,13 +28,14 @@ export type RequestBody<O extends OperationId> = BodyOf<O>;
 export interface HandlerInput<O extends OperationId> {
   params: PathParams<O>;
   query: QueryParams<O>;
+  headers: HeaderParams<O>;
   body: RequestBody<O>;
   ctx: RequestContext;
 }
 
 type Responses<O extends OperationId> = Operation<O>['responses'];
 
-/** Headers the framework sets (request id, CORS, rate limits, validators, idempotency), never the handler. */
+/** Headers the framework sets (request id, CORS, rate limits, validators, idempotency, deprecation), never the handler. */
 type FrameworkHeaders =
   | 'X-Request-ID'
   | 'Access-Control-Allow-Origin'
@@ -38,7 +46,9 @@ type FrameworkHeaders =
   | 'ETag'
   | 'Last-Modified'
   | 'Cache-Control'
-  | 'Idempotent-Replayed';
+  | 'Idempotent-Replayed'
+  | 'Deprecation'
+  | 'Sunset';
 
 /** Response headers the handler must or may set: the declared ones, less those the framework sets itself. */
 type HandlerHeaders<R> = R extends { headers: infer H }
@@ -48,9 +58,15 @@ type HandlerHeaders<R> = R extends { headers: infer H }
 /** A success body without `success` and `meta`, which the envelope adds. */
 type Payload<B> = B extends { meta: unknown } ? Omit<B, 'success' | 'meta'> : B;
 
-type ResultFor<S, R> = (R extends { content: { 'application/json': infer B } }
-  ? { status: S; body: Payload<B> }
-  : { status: S; body?: undefined }) &
+/**
+ * A `text/event-stream` answer is a stream (server/http/event-stream.ts), never a body; a JSON answer is a
+ * body, never a stream.
+ */
+type ResultFor<S, R> = (R extends { content: { 'text/event-stream': unknown } }
+  ? { status: S; stream: EventStream; body?: undefined }
+  : R extends { content: { 'application/json': infer B } }
+    ? { status: S; body: Payload<B>; stream?: undefined }
+    : { status: S; body?: undefined; stream?: undefined }) &
   ({} extends HandlerHeaders<R> ? { headers?: HandlerHeaders<R> & Record<string, string> } : { headers: HandlerHeaders<R> & Record<string, string> });
 
 export type HandlerResult<O extends OperationId> = {

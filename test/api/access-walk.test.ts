@@ -9,6 +9,7 @@ import { operationsById } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createTeam, createUser, type TestUser } from '../support/identity.ts';
+import { openStream } from '../support/sse.ts';
 
 /** The operations meant to need no credentials; anything else public is a mistake. */
 const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion', 'enrollAgent'];
@@ -19,7 +20,8 @@ let outsider: TestUser;
 beforeAll(async () => {
   // No sweeps during the walk: an agent created `online` without heartbeats would turn offline mid-walk
   // and look "changed" to the walk's last check.
-  server = await startTestServer({ SWEEP_INTERVAL_MS: '3600000' });
+  // Private webhook targets allowed: the walk's webhooks point at a closed local port, so nothing leaves the machine.
+  server = await startTestServer({ SWEEP_INTERVAL_MS: '3600000', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
   outsider = await createUser(server.url, server.adminToken, 'operator', [], 'outsider');
   await createTeam(server.url, outsider.token, 'Outsiders');
 });
@@ -92,7 +94,9 @@ describe('tenant isolation walk', () => {
     const pipeline = (await server.call('POST', '/api/v1/pipelines', { json: { name: 'walk', repository: 'github.com/opsdeck/walk' } })).body.data;
     const pipelineRun = (await server.call('POST', `/api/v1/pipelines/${pipeline.id}/runs`, { json: { commit_sha: 'abcdef1' } })).body.data;
     const alert = (await server.call('POST', '/api/v1/alerts', { json: { agent_id: agent.id, title: 'Insiders only', severity: 'critical' } })).body.data;
-    const ids = { alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id, group_id: group.id };
+    const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/walk', events: ['alert.triggered'] } })).body.data;
+    const webhookDelivery = (await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data;
+    const ids = { webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id, group_id: group.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -147,6 +151,13 @@ describe('tenant isolation walk', () => {
       listAgentGroupMembers: {},
       addAgentGroupMembers: { body: { agent_ids: [agent.id] } },
       removeAgentGroupMember: {},
+      getWebhook: {},
+      updateWebhook: { body: { description: 'Taken over' } },
+      deleteWebhook: {},
+      pingWebhook: {},
+      listWebhookDeliveries: {},
+      getWebhookDelivery: {},
+      redeliverWebhookDelivery: {},
     };
     // Users are not owned by a team: only administrators (`admin:users`) reach them at all.
     const notTeamOwned = ['getUser', 'updateUser', 'deleteUser'];
@@ -189,6 +200,8 @@ describe('tenant isolation walk', () => {
     expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}`)).body.data).toMatchObject({ status: 'active', last_run_status: 'queued' });
     expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}/runs`)).body.data).toEqual([pipelineRun]);
     expect((await server.call('GET', `/api/v1/agent-groups/${group.id}`)).body.data).toMatchObject({ name: 'Insiders', agent_count: 1 });
+    expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}`)).body.data).toMatchObject({ url: webhook.url, description: null, active: true, secret_hint: webhook.secret_hint });
+    expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries`)).body.data.map((d: { id: string }) => d.id)).toEqual([webhookDelivery.id]);
     // It walks every operation that takes an id, twice; on a busy 2-core machine that outlasts the default 30 s.
   }, 120_000);
 
@@ -200,7 +213,8 @@ describe('tenant isolation walk', () => {
     expect(tasks.body.data.filter((t: { team_id: string }) => t.team_id === server.teamId)).toEqual([]);
     await server.call('POST', '/api/v1/deployments', { json: { service: 'walk-list', version: 'v1', environment: 'staging' } });
     await server.call('POST', '/api/v1/pipelines', { json: { name: 'walk-list', repository: 'github.com/opsdeck/walk' } });
-    for (const list of ['/api/v1/deployments', '/api/v1/pipelines']) {
+    await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/walk-list', events: ['task.failed'] } });
+    for (const list of ['/api/v1/deployments', '/api/v1/pipelines', '/api/v1/webhooks']) {
       const mine = await server.call('GET', `${list}?team_id=${server.teamId}`);
       expect(mine.body.data.length, list).toBeGreaterThan(0);
       const seen = await http(server.url, 'GET', `${list}?limit=100`, { headers: bearer(outsider.token) });
@@ -219,6 +233,12 @@ describe('tenant isolation walk', () => {
     expect(raised.body.data).toMatchObject({ created: 0, failed: 1, results: [{ error: { code: 'RES_NOT_FOUND' } }] });
     const filtered = await http(server.url, 'GET', `/api/v1/agents?team_id=${server.teamId}`, { headers: bearer(outsider.token) });
     expect(filtered.body.data).toEqual([]);
+    // v2 neither shows nor counts them: its summary covers the outsider's own agents only.
+    const v2 = await http(server.url, 'GET', '/api/v2/agents?limit=100', { headers: bearer(outsider.token) });
+    expect(v2.body.data.filter((a: { team_id: string }) => a.team_id === server.teamId)).toEqual([]);
+    expect(v2.body.summary.total).toBe(v2.body.data.length);
+    const v2Filtered = await http(server.url, 'GET', `/api/v2/agents?team_id=${server.teamId}`, { headers: bearer(outsider.token) });
+    expect(v2Filtered.body).toMatchObject({ data: [], summary: { total: 0, groups: 0 } });
     const teams = await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) });
     expect(teams.body.data.map((t: { name: string }) => t.name)).toEqual(['Outsiders']);
     const created = await http(server.url, 'POST', '/api/v1/agents', { headers: bearer(outsider.token), json: newAgent({ team_id: server.teamId }) });
@@ -235,6 +255,27 @@ describe('tenant isolation walk', () => {
       const seen = await http(server.url, 'GET', path, { headers: bearer(outsider.token) });
       expect(seen.status, path).toBe(200);
       expect(seen.body.data, path).toEqual([]);
+    }
+  });
+});
+
+describe('live stream walk', () => {
+  it("the live stream never carries another team's events, replayed or live, nor with its team_id", async () => {
+    const since = '0'; // replay from the first stream position on
+    const own = await openStream(server.url, `/api/v1/events?last_event_id=${since}`, bearer(outsider.token));
+    const filtered = await openStream(server.url, `/api/v1/events?team_id=${server.teamId}&last_event_id=${since}`, bearer(outsider.token));
+    try {
+      expect([own.status, filtered.status]).toEqual([200, 200]);
+      const insiders = (await server.call('POST', '/api/v1/alerts', { json: { title: 'Insiders, live', severity: 'critical' } })).body.data;
+      const outsiders = (await http(server.url, 'POST', '/api/v1/alerts', { headers: bearer(outsider.token), json: { title: 'Outsiders, live', severity: 'info' } })).body.data;
+      // Dispatched after the insiders' alert, and after every replayed event: once it is here, the rest would be too.
+      await own.waitForEvent((m) => (m.payload.data as { id: string }).id === outsiders.id, 10_000);
+      expect(own.messages.every((m) => m.payload.team_id !== server.teamId)).toBe(true);
+      expect(own.messages.some((m) => (m.payload.data as { id: string }).id === insiders.id)).toBe(false);
+      expect(filtered.messages).toEqual([]);
+    } finally {
+      own.close();
+      filtered.close();
     }
   });
 });

@@ -67,9 +67,11 @@ describe('listAgents', () => {
         last: '/api/v1/agents?limit=5&offset=20',
       },
     });
+    // listAgents is deprecated: its successor's link follows the pagination links in the same header.
     expect(res.headers.get('link')).toBe(
       '</api/v1/agents?limit=5&offset=0>; rel="first", </api/v1/agents?limit=5&offset=0>; rel="prev", ' +
-        '</api/v1/agents?limit=5&offset=10>; rel="next", </api/v1/agents?limit=5&offset=20>; rel="last"',
+        '</api/v1/agents?limit=5&offset=10>; rel="next", </api/v1/agents?limit=5&offset=20>; rel="last", ' +
+        '</api/v2/agents>; rel="successor-version"',
     );
     const last = await call('/api/v1/agents?limit=5&offset=20');
     expect(last.body.data).toHaveLength(3);

@@ -1,5 +1,6 @@
 // Tasks as long-running operations through the agent protocol: enrol, act, claim, report; state
 // rules; offline agents; silent agents time out; and claims hand every task to exactly one claimer.
+import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpsdeckClient, unwrap, OpsdeckError } from '@opsdeck/sdk';
@@ -139,6 +140,18 @@ describe('state rules', () => {
     expect((await server.call('GET', `/api/v1/tasks/${task}`)).body.data.error).toBe('agent stopped heartbeating');
     expect((await server.call('GET', `/api/v1/agents/${agent.id}`)).body.data.status).toBe('offline');
     expect((await server.call('GET', '/api/v1/agents/summary')).body.data.by_status.offline).toBeGreaterThan(0);
+    // The sweep announced both, in its own transaction: agent.offline and task.failed, each with the resource.
+    const events = await server.database.db
+      .selectFrom('events')
+      .select(['type', sql<string>`data->>'id'`.as('about'), sql<string>`data->>'status'`.as('status')])
+      .where(sql<string>`data->>'id'`, 'in', [agent.id, task])
+      .where('type', 'in', ['agent.offline', 'task.failed'])
+      .orderBy('type')
+      .execute();
+    expect(events).toEqual([
+      { type: 'agent.offline', about: agent.id, status: 'offline' },
+      { type: 'task.failed', about: task, status: 'failed' },
+    ]);
     const back = await asAgent(key)('POST', '/api/v1/agent/heartbeat');
     expect(back.body.data.status).toBe('online');
   });

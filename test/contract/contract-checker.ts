@@ -1,10 +1,13 @@
 // Checks every answer a client receives against the bundled contract: the status must be one the
 // operation declares, and the body must match that status's schema. Installed as openapi-fetch
-// middleware, so the same check judges the Prism mock and the real server.
+// middleware, so the same check judges the Prism mock and the real server. A `text/event-stream` answer
+// has no end to wait for: its messages are checked as they come (each `data:` a StreamEvent, its `event:`
+// the event's type), until the client closes the stream; `settled()` waits for that.
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { isIP } from 'node:net';
 import type { Middleware } from 'openapi-fetch';
+import { SseParser } from '@opsdeck/sdk';
 import { operationsById, resolveRef, spec } from '../../server/contract.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -41,9 +44,17 @@ export interface Violation {
   problem: string;
 }
 
+const validateStreamEvent = ajv.compile({ $ref: 'openapi.json#/components/schemas/StreamEvent' });
+
 export class ContractChecker {
   readonly violations: Violation[] = [];
   readonly checked: string[] = [];
+  readonly #streams = new Set<Promise<void>>();
+
+  /** Resolves once every stream seen so far has ended (closed by its client, or by the server). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#streams]);
+  }
 
   readonly middleware: Middleware = {
     onResponse: async ({ request, response, schemaPath }) => {
@@ -63,6 +74,7 @@ export class ContractChecker {
     if (!declared) {
       return void this.violations.push({ request: label, status: response.status, problem: `status ${response.status} is not declared` });
     }
+    if (declared.content && 'text/event-stream' in declared.content) return this.#checkStream(label, response);
     const text = await response.text();
     if (!declared.content) {
       if (text !== '') this.violations.push({ request: label, status: response.status, problem: 'a body where the spec declares none' });
@@ -82,5 +94,39 @@ export class ContractChecker {
     if (!validate(body)) {
       this.violations.push({ request: label, status: response.status, problem: ajv.errorsText(validate.errors, { separator: '; ' }) });
     }
+  }
+
+  /** Checks a stream's content type now and its messages as they come, without waiting for its end. */
+  #checkStream(label: string, response: Response): void {
+    const violation = (problem: string) => this.violations.push({ request: label, status: response.status, problem });
+    if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) violation(`content-type ${response.headers.get('content-type')}, not text/event-stream`);
+    const reading = (async () => {
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      const parser = new SseParser();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          for (const item of parser.push(decoder.decode(value, { stream: true }))) {
+            if (typeof item === 'number' || item.data === '') continue;
+            let event: unknown;
+            try {
+              event = JSON.parse(item.data);
+            } catch {
+              violation(`a data line is not JSON: ${item.data.slice(0, 200)}`);
+              continue;
+            }
+            if (!validateStreamEvent(event)) violation(`data is not a StreamEvent: ${ajv.errorsText(validateStreamEvent.errors, { separator: '; ' })}`);
+            else if ((event as { event: string }).event !== item.event) violation(`event: ${item.event}, but the data's event is ${(event as { event: string }).event}`);
+            if (!/^[0-9]{1,19}$/.test(item.lastEventId ?? '')) violation(`id: ${item.lastEventId ?? '(none)'} is not a stream position`);
+          }
+        }
+      } catch {
+        // the client closed the stream
+      }
+    })();
+    this.#streams.add(reading);
+    void reading.finally(() => this.#streams.delete(reading));
   }
 }

@@ -3,7 +3,7 @@
 // fails the scenario. Where an outcome depends on state (404, 409), the request carries
 // `Prefer: code=…`, which Prism honours and the server ignores, so both targets are asked the same thing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOpsdeckClient, OpsdeckError, paginate, pages, unwrap, type OpsdeckClient } from '@opsdeck/sdk';
+import { createOpsdeckClient, OpsdeckError, paginate, pages, subscribeEvents, unwrap, type OpsdeckClient, type StreamEvent } from '@opsdeck/sdk';
 import { ContractChecker } from './contract-checker.ts';
 import { operationsById } from '../../server/contract.ts';
 
@@ -100,6 +100,33 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         expect(cursor.data!.pagination.mode).toBe('cursor');
         expect(cursor.data!.data.every((a) => a.platform === 'bsd')).toBe(true);
         for (const agent of trimmed.data!.data) expect(Object.keys(agent).sort()).toEqual(['hostname', 'id']);
+      }
+    });
+
+    it('lists agents in v2 with groups, health scores and a summary; v1 answers as deprecated', async () => {
+      await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.45.0.1', platform: 'linux', status: 'online' } }));
+      const offset = await client.GET('/api/v2/agents', { params: { query: { limit: 2, sort: 'hostname:asc', status: 'online' } } });
+      expect(offset.response.status).toBe(200);
+      expect(offset.response.headers.get('link')).toBeTruthy();
+      const cursor = await client.GET('/api/v2/agents', { params: { query: { limit: 2, cursor: '', platform: 'linux' } } });
+      expect(cursor.response.status).toBe(200);
+      const unknown = { limit: 1, fields: 'id' } as unknown as { limit: number };
+      await expectError(unwrap(client.GET('/api/v2/agents', { params: { query: unknown }, ...prefer(400) })), 400, ['VAL_INVALID_PARAMETER']);
+      const v1 = await client.GET('/api/v1/agents', { params: { query: { limit: 1 } } });
+      expect(v1.response.status).toBe(200);
+      if (options.stateful) {
+        const page = offset.data!;
+        expect(page.pagination.mode === 'offset' && page.pagination.total).toBe(page.summary.total);
+        expect(page.summary.by_status).toMatchObject({ online: page.summary.total, offline: 0, maintenance: 0 });
+        for (const agent of page.data) {
+          expect(agent.status).toBe('online');
+          expect(Array.isArray(agent.groups)).toBe(true);
+          expect(agent.health_score).toBeGreaterThanOrEqual(0);
+        }
+        expect(cursor.data!.pagination.mode).toBe('cursor');
+        expect(v1.response.headers.get('deprecation')).toMatch(/^@\d+$/);
+        expect(v1.response.headers.get('sunset')).toMatch(/ GMT$/);
+        expect(v1.response.headers.get('link')).toContain('</api/v2/agents>; rel="successor-version"');
       }
     });
 
@@ -426,6 +453,54 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('registers a webhook, pings it, reads and redelivers its deliveries, turns it off and deletes it', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      // A closed local port: the real server of this suite allows private targets, and nothing listens there.
+      const url = 'http://127.0.0.1:9/contract';
+      const created = await client.POST('/api/v1/webhooks', { body: { url, events: ['alert.triggered', 'task.failed'], description: 'Contract hook', team_id: team!.id } });
+      expect(created.response.status).toBe(201);
+      const webhook = created.data!.data;
+      expect(webhook.secret).toBeTruthy();
+      const path = { webhook_id: webhook.id };
+      const listed = await unwrap(client.GET('/api/v1/webhooks', { params: { query: { active: true, team_id: team!.id, sort: 'updated_at:desc', limit: 100 } } }));
+      await unwrap(client.GET('/api/v1/webhooks', { params: { query: { limit: 1, cursor: '' } } }));
+      const fetched = await unwrap(client.GET('/api/v1/webhooks/{webhook_id}', { params: { path } }));
+      const updated = await unwrap(client.PATCH('/api/v1/webhooks/{webhook_id}', { params: { path }, body: { description: null, events: ['alert.triggered'] } }));
+      const pinged = await client.POST('/api/v1/webhooks/{webhook_id}/ping', { params: { path } });
+      expect(pinged.response.status).toBe(202);
+      const ping = pinged.data!.data;
+      const deliveryPath = { ...path, delivery_id: ping.id };
+      const deliveries = await unwrap(client.GET('/api/v1/webhooks/{webhook_id}/deliveries', { params: { path, query: { event: 'webhook.ping', sort: 'created_at:asc' } } }));
+      await unwrap(client.GET('/api/v1/webhooks/{webhook_id}/deliveries', { params: { path, query: { status: 'failed', limit: 10, cursor: '' } } }));
+      const detail = await unwrap(client.GET('/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}', { params: { path: deliveryPath } }));
+      const redelivered = await client.POST('/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver', { params: { path: deliveryPath } });
+      expect(redelivered.response.status).toBe(202);
+      await expectError(
+        unwrap(client.POST('/api/v1/webhooks', { body: { url: 'ftp://127.0.0.1/contract', events: ['alert.triggered'] }, ...prefer(422) })),
+        422,
+        ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS', 'VAL_INVALID_FORMAT', 'VAL_WEBHOOK_TARGET_FORBIDDEN'],
+      );
+      const off = await unwrap(client.PATCH('/api/v1/webhooks/{webhook_id}', { params: { path }, body: { active: false } }));
+      // Prism answers a 409 with the response's first example; the server with the rule's own code.
+      await expectError(unwrap(client.POST('/api/v1/webhooks/{webhook_id}/ping', { params: { path }, ...prefer(409) })), 409, options.stateful ? ['BIZ_WEBHOOK_DISABLED'] : ['RES_ALREADY_EXISTS']);
+      const deleted = await client.DELETE('/api/v1/webhooks/{webhook_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/webhooks/{webhook_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        const { secret: _secret, ...withoutSecret } = webhook;
+        expect(created.response.headers.get('location')).toBe(`/api/v1/webhooks/${webhook.id}`);
+        expect(webhook).toMatchObject({ url, team_id: team!.id, active: true, secret_hint: `…${webhook.secret.slice(-4)}` });
+        expect(listed.map((w) => w.id)).toContain(webhook.id);
+        expect(fetched).toEqual(withoutSecret);
+        expect(updated).toMatchObject({ description: null, events: ['alert.triggered'] });
+        expect(pinged.response.headers.get('location')).toBe(`/api/v1/webhooks/${webhook.id}/deliveries/${ping.id}`);
+        expect(deliveries.map((d) => d.id)).toEqual([ping.id]);
+        expect(detail.payload).toMatchObject({ id: ping.event_id, event: 'webhook.ping', data: { webhook_id: webhook.id } });
+        expect(redelivered.data!.data).toMatchObject({ event_id: ping.event_id, redelivery_of: ping.id });
+        expect(off).toMatchObject({ active: false });
+      }
+    });
+
     it('takes an agent\'s inventory and metrics, and reads them per agent and across the fleet', async () => {
       const [team] = await unwrap(client.GET('/api/v1/teams'));
       const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'inventory contract' } }));
@@ -472,6 +547,36 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         expect(found.map((p) => p.agent_id)).toContain(enrolled.agent.id);
         expect(updates.find((u) => u.version === '3.0.13-0ubuntu3.4')?.agents).toBeGreaterThanOrEqual(1);
       }
+    });
+
+    it('streams live events to the SDK as Server-Sent Events, and refuses a caller without credentials or a channel’s permission', async () => {
+      // The mock answers the spec's example stream (then ends it); the real server, the alert raised once the stream is open.
+      const received: StreamEvent[] = [];
+      let opened = false;
+      const subscription = subscribeEvents(client, { channels: ['alerts'], onOpen: () => void (opened = true), onEvent: (event) => void received.push(event) });
+      const until = async (check: () => boolean, what: string) => {
+        const deadline = Date.now() + 10_000;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      await until(() => opened, 'the stream to open');
+      const alert = options.stateful ? await unwrap(client.POST('/api/v1/alerts', { body: { title: 'Streamed', severity: 'info' } })) : undefined;
+      await until(() => received.some((e) => e.event === 'alert.triggered' && (!alert || e.data.id === alert.id)), 'an alert.triggered');
+      subscription.close();
+      await subscription.closed;
+      // Every message the stream brought was checked against StreamEvent.
+      await checker.settled();
+      expect(subscription.lastEventId).toMatch(/^[0-9]+$/);
+
+      const anonymous = subscribeEvents(clientWith(undefined), { onEvent: () => {} });
+      await expect(anonymous.closed).rejects.toMatchObject({ status: 401, code: 'AUTH_REQUIRED' });
+      const key = await unwrap(client.POST('/api/v1/api-keys', { body: { name: 'contract events', scopes: ['events:subscribe', 'alerts:read'] } }));
+      const alertsOnly = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: key.secret });
+      alertsOnly.use(checker.middleware, { onRequest: ({ request }) => void request.headers.set('Prefer', 'code=403') });
+      const denied = subscribeEvents(alertsOnly, { channels: ['tasks'], onEvent: () => {} });
+      await expect(denied.closed).rejects.toMatchObject({ status: 403, code: 'PERM_DENIED' });
     });
 
     it('checked every operation of the spec', () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { operationsById, spec } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const chromiumPath = process.env.OPSDECK_CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -21,12 +22,21 @@ const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url)
 // The agents operations: summary and the method Redoc's sidebar shows next to it.
 const AGENT_OPERATIONS = [
   ['List agents', 'get'],
+  ['List agents with groups and health', 'get'],
   ['Get an agent', 'get'],
   ['Create an agent', 'post'],
   ['Replace an agent', 'put'],
   ['Update an agent', 'patch'],
   ['Delete an agent', 'delete'],
 ] as const;
+// The deprecated operation, and what its docs must say: the sunset (as scripts/generate.ts writes it, from
+// x-sunset) and the successor (x-successor).
+const DEPRECATED = operationsById.get('listAgents')!;
+const DEPRECATED_SUMMARY = DEPRECATED.operation.summary!;
+const SUNSET_NOTE = `Sunset: ${new Date((DEPRECATED.operation as { 'x-sunset': string })['x-sunset']).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+const SUCCESSOR = operationsById.get((DEPRECATED.operation as { 'x-successor': string })['x-successor'])!;
+// The payloads of the contract's `webhooks` section, each shown on its own.
+const WEBHOOK_EVENTS = Object.keys(spec.webhooks ?? {});
 // A sample of the error catalogue: code → the HTTP status its row must show.
 const CATALOGUE_SAMPLE: Record<string, string> = { RES_NOT_FOUND: '404', VAL_MULTIPLE_ERRORS: '422', SYS_INTERNAL_ERROR: '500' };
 
@@ -124,9 +134,12 @@ async function checkClosedDocs(page: Page, ctx: TestContext): Promise<void> {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** A heading of the docs' main column; Redoc names them "link to <title> <title>" (an anchor link comes first). */
+/**
+ * A heading of the docs' main column; Redoc names them "link to <title> <title>" (an anchor link comes first),
+ * and a deprecated operation's heading ends in a "deprecated" badge.
+ */
 function sectionHeading(page: Page, title: string, level?: number) {
-  const name = new RegExp(`(^|\\s)${escapeRegExp(title)}$`);
+  const name = new RegExp(`(^|\\s)${escapeRegExp(title)}( deprecated)?$`);
   return page.getByRole('main').getByRole('heading', level === undefined ? { name } : { name, level });
 }
 
@@ -178,6 +191,62 @@ describe('API docs page (/docs) in Chromium, with no network beyond the server',
         const permission = method === 'get' ? 'agents:read' : 'agents:write';
         await page.getByRole('main').getByText(permission).first().waitFor(VISIBLE);
       }
+    } finally {
+      await page.close();
+    }
+    await checkClosedDocs(page, ctx);
+  });
+
+  it('marks the deprecated operation as deprecated, with its sunset date and successor; its successor is not', async (ctx) => {
+    skipIfAsked(ctx);
+    const page = await openDocs();
+    try {
+      await page.getByRole('link', { name: 'Agents', exact: true }).first().click();
+      await page.getByRole('link', { name: `${DEPRECATED_SUMMARY} get`, exact: true }).click();
+      const heading = sectionHeading(page, DEPRECATED_SUMMARY, 2);
+      await heading.waitFor(VISIBLE);
+      // Redoc's badge ends the heading; the note generated from x-sunset and x-successor leads the description.
+      expect(await heading.innerText()).toMatch(/deprecated\s*$/i);
+      const main = page.getByRole('main');
+      for (const text of [SUNSET_NOTE, SUCCESSOR.operationId, `${SUCCESSOR.method.toUpperCase()} ${SUCCESSOR.path}`]) {
+        await main.getByText(text).filter({ visible: true }).first().waitFor(VISIBLE);
+      }
+      expect(await main.locator('blockquote', { hasText: SUNSET_NOTE }).innerText()).toMatch(/^Deprecated since \d{4}-\d{2}-\d{2}/);
+      mkdirSync(resultsDir, { recursive: true });
+      await page.screenshot({ path: join(resultsDir, 'docs-deprecated.png') });
+
+      await page.getByRole('link', { name: `${SUCCESSOR.operation.summary!} get`, exact: true }).click();
+      const successorHeading = sectionHeading(page, SUCCESSOR.operation.summary!, 2);
+      await successorHeading.waitFor(VISIBLE);
+      expect(await successorHeading.innerText()).not.toMatch(/deprecated\s*$/i);
+      await page.getByRole('main').getByText('health_score', { exact: true }).filter({ visible: true }).first().waitFor(VISIBLE);
+    } finally {
+      await page.close();
+    }
+    await checkClosedDocs(page, ctx);
+  });
+
+  it('shows each webhook payload of the contract, with its signature headers, and the live stream', async (ctx) => {
+    skipIfAsked(ctx);
+    const page = await openDocs('#tag/Webhooks');
+    try {
+      await sectionHeading(page, 'Webhooks', 2).waitFor(VISIBLE);
+      const main = page.getByRole('main');
+      for (const event of WEBHOOK_EVENTS) {
+        await page.getByRole('link', { name: `${event} post`, exact: true }).click();
+        await page.waitForURL(new RegExp(`#/webhooks/on${event.replace(/[._]/g, '')}$`, 'i'));
+        // Redoc badges a webhook's heading "Webhook", as it badges a deprecated operation's.
+        await page.getByRole('main').getByRole('heading', { name: `link to ${event} ${event} Webhook`, exact: true, level: 2 }).waitFor(VISIBLE);
+      }
+      for (const header of ['X-Opsdeck-Signature', 'X-Opsdeck-Timestamp']) {
+        await main.getByText(header, { exact: true }).filter({ visible: true }).first().waitFor(VISIBLE);
+      }
+      mkdirSync(resultsDir, { recursive: true });
+      await page.screenshot({ path: join(resultsDir, 'docs-webhooks.png') });
+      await page.getByRole('link', { name: 'Events', exact: true }).first().click();
+      await page.getByRole('link', { name: 'Stream live events get', exact: true }).click();
+      await sectionHeading(page, 'Stream live events', 2).waitFor(VISIBLE);
+      await main.getByText('text/event-stream').filter({ visible: true }).first().waitFor(VISIBLE);
     } finally {
       await page.close();
     }

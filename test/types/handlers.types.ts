@@ -46,3 +46,30 @@ export const typedQuery: Handler<'listAgents'> = async ({ query }) => {
   void status;
   return { status: 200, headers: { Link: '' }, body: { data: [], pagination: { mode: 'cursor', per_page: 1, has_next: false, has_prev: false, next_cursor: null, links: { self: '/', first: '/', prev: null, next: null } } } };
 };
+
+// A `text/event-stream` answer is a stream, never a JSON body; a JSON answer never a stream.
+// @ts-expect-error streamEvents' 200 is text/event-stream: it has no body
+export const bodyOnStream: Handler<'streamEvents'> = async () => ({ status: 200, body: { data: [] } });
+// @ts-expect-error getAgent's 200 is JSON: it cannot answer a stream
+export const streamOnJson: Handler<'getAgent'> = async () => ({ status: 200, stream: async () => {} });
+// @ts-expect-error a stream must be given
+export const noStream: Handler<'streamEvents'> = async () => ({ status: 200 });
+
+// A stream handler gets its declared headers, typed by their declared names, and writes to a typed sink.
+export const typedStream: Handler<'streamEvents'> = async ({ headers, query }) => {
+  const lastEventId: string | undefined = headers['Last-Event-ID'] ?? query.last_event_id;
+  // @ts-expect-error streamEvents declares no such header
+  void headers['If-Match'];
+  // @ts-expect-error not a channel of the contract
+  const channel: 'pipelines' | undefined = query.channels?.[0];
+  void channel;
+  return {
+    status: 200,
+    stream: async (sink) => {
+      sink.send({ id: lastEventId ?? '0', event: 'alert.triggered', data: '{}' });
+      // @ts-expect-error retry is a number of milliseconds
+      sink.send({ retry: '3000' });
+      await sink.drained();
+    },
+  };
+};

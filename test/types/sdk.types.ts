@@ -12,6 +12,15 @@ import {
   pages,
   rateLimitOf,
   unwrap,
+  subscribeEvents,
+  type AgentEvent,
+  type AlertEvent,
+  type EventSubscription,
+  type StreamEvent,
+  type TaskEvent,
+  parseOpsdeckWebhook,
+  verifyOpsdeckSignature,
+  type WebhookPayload,
   type Agent,
   type AgentFields,
   type ErrorCode,
@@ -198,4 +207,56 @@ export async function edge(error: unknown): Promise<void> {
   OpsdeckError.is(error, 'AGENT_EXPLODED');
 
   createOpsdeckClient({ baseUrl: 'https://opsdeck.test', idempotencyKeys: true });
+}
+
+// Webhook receivers: a delivery's event is typed by its `event`, from the contract's `webhooks` section.
+export async function webhookReceiver(body: string, headers: Headers, secret: string) {
+  expectTypeOf(await verifyOpsdeckSignature(body, headers, secret)).toEqualTypeOf<boolean>();
+  const delivery = await parseOpsdeckWebhook(body, headers, secret);
+  if (delivery.event === 'alert.triggered') expectTypeOf(delivery.data.severity).toEqualTypeOf<'info' | 'warning' | 'critical'>();
+  if (delivery.event === 'task.failed') expectTypeOf(delivery.data.error).toEqualTypeOf<string | null>();
+  if (delivery.event === 'webhook.ping') expectTypeOf(delivery.data.webhook_id).toEqualTypeOf<string>();
+  expectTypeOf<WebhookPayload<'deployment.finished'>['event']>().toEqualTypeOf<'deployment.finished'>();
+  // @ts-expect-error: not an event of the contract
+  expectTypeOf<WebhookPayload<'pipeline.exploded'>>();
+}
+
+// The live stream: an event is typed by its `event`, so narrowing on it types `data`.
+export function liveEvents(): EventSubscription {
+  const subscription = subscribeEvents(client, {
+    channels: ['alerts', 'tasks'],
+    onEvent(event, { id }) {
+      expectTypeOf(event).toEqualTypeOf<StreamEvent>();
+      expectTypeOf(id).toEqualTypeOf<string>();
+      switch (event.event) {
+        case 'alert.triggered':
+          expectTypeOf(event).toEqualTypeOf<AlertEvent>();
+          expectTypeOf(event.data.severity).toEqualTypeOf<'info' | 'warning' | 'critical'>();
+          break;
+        case 'task.failed':
+          expectTypeOf(event).toEqualTypeOf<TaskEvent>();
+          expectTypeOf(event.data.error).toEqualTypeOf<string | null>();
+          // @ts-expect-error: a task has no hostname
+          void event.data.hostname;
+          break;
+        case 'agent.offline':
+          expectTypeOf(event).toEqualTypeOf<AgentEvent>();
+          expectTypeOf(event.data.hostname).toEqualTypeOf<string>();
+          break;
+        case 'deployment.finished':
+          expectTypeOf(event.data.status).toExtend<string>();
+          break;
+        // @ts-expect-error: not an event type of the contract
+        case 'pipeline.exploded':
+          break;
+      }
+    },
+  });
+  expectTypeOf(subscription.closed).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(subscription.lastEventId).toEqualTypeOf<string | undefined>();
+  // @ts-expect-error: not a channel
+  subscribeEvents(client, { channels: ['pipelines'], onEvent: () => {} });
+  // @ts-expect-error: onEvent is required
+  subscribeEvents({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_x' }, { channels: ['alerts'] });
+  return subscription;
 }

@@ -8,6 +8,7 @@ import * as inventory from './2026-11-21T1100-inventory.ts';
 import * as agentGroups from './2026-11-21T1200-agent-groups.ts';
 import * as deploymentsPipelines from './2026-11-21T1300-deployments-pipelines.ts';
 import * as alerts from './2026-11-21T1400-alerts.ts';
+import * as eventsWebhooks from './2026-11-21T1500-events-webhooks.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-21T1200-agent-groups': agentGroups,
   '2026-11-21T1300-deployments-pipelines': deploymentsPipelines,
   '2026-11-21T1400-alerts': alerts,
+  '2026-11-21T1500-events-webhooks': eventsWebhooks,
 };

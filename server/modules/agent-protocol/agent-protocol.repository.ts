@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { components } from '../../../generated/openapi.d.ts';
 
 type AgentStatus = components['schemas']['AgentStatus'];
-import type { Executor } from '../agents/agents.repository.ts';
+import { agentColumns, type Executor } from '../agents/agents.repository.ts';
+import type { AgentRow } from '../../db/schema.ts';
 import { pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
 
@@ -52,16 +53,15 @@ export const findAgentKey = (db: Executor, prefix: string) =>
     .executeTakeFirst();
 
 /** Agents silent since `silentSince` turn offline; answers their teams. */
-export async function markSilentAgentsOffline(db: Executor, silentSince: Date): Promise<string[]> {
-  const rows = await db
+/** Turns online agents silent since `silentSince` offline; answers them as they are now. */
+export const markSilentAgentsOffline = (db: Executor, silentSince: Date): Promise<AgentRow[]> =>
+  db
     .updateTable('agents')
     .set({ status: 'offline', updated_at: sql`now()` })
     .where('status', '=', 'online')
     .where((w) => w.or([w('last_seen', '<', silentSince), w('last_seen', 'is', null)]))
-    .returning('team_id')
+    .returning(agentColumns)
     .execute();
-  return [...new Set(rows.map((r) => r.team_id))];
-}
 
 /** Marks the agent seen (as a heartbeat does) and locks its row for the rest of the transaction. */
 export async function touchAgent(db: Executor, agentId: string): Promise<{ status: AgentStatus; previous: AgentStatus; team_id: string } | undefined> {

@@ -12,9 +12,11 @@ import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { toAgent } from '../agents/agents.mapper.ts';
+import { agentColumns } from '../agents/agents.repository.ts';
 import { findTeam } from '../teams/teams.repository.ts';
 import { visibleTeams } from '../teams/teams.service.ts';
-import { isFinished } from '../tasks/tasks.service.ts';
+import { recordEvent } from '../../events/outbox.ts';
+import { isFinished, recordTaskEnds } from '../tasks/tasks.service.ts';
 import * as tasks from '../tasks/tasks.repository.ts';
 import * as repo from './agent-protocol.repository.ts';
 
@@ -118,11 +120,9 @@ export class AgentProtocolService {
       }
       await repo.replaceAgentKey(trx, { id: uuidv7(), agent_id: id, prefix: keyPrefix, secret_hash: sha256(agentKey) });
       await repo.countUse(trx, token.id);
-      return trx
-        .selectFrom('agents')
-        .select(['id', 'team_id', 'hostname', sql<string>`host(ip_address)`.as('ip_address'), 'platform', 'os_version', 'agent_version', 'status', 'tags', 'last_seen', 'created_at', 'updated_at'])
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
+      const enrolled = await trx.selectFrom('agents').select(agentColumns).where('id', '=', id).executeTakeFirstOrThrow();
+      await recordEvent(trx, 'agent.enrolled', enrolled.team_id, toAgent(enrolled));
+      return enrolled;
     });
     await this.#cache.invalidate([teamTag(agent.team_id)]);
     return { agent: toAgent(agent), agent_key: agentKey };
@@ -146,7 +146,7 @@ export class AgentProtocolService {
       if (!task) throw notFound('Task', taskId);
       if (isFinished(task.status)) throw new ApiError('BIZ_TASK_FINISHED', `Task ${taskId} is ${task.status}; stop working on it`);
       await tasks.appendLogs(trx, taskId, report.logs ?? [], uuidv7);
-      return tasks.updateTask(trx, taskId, {
+      const updated = await tasks.updateTask(trx, taskId, {
         ...(task.status === 'pending' ? { status: 'running' as const } : {}),
         ...(report.progress !== undefined ? { progress: report.progress } : {}),
         ...(report.eta !== undefined ? { eta: new Date(report.eta) } : {}),
@@ -154,16 +154,24 @@ export class AgentProtocolService {
           ? { status: report.status, progress: report.status === 'succeeded' ? 100 : (report.progress ?? task.progress), result: report.result ? JSON.stringify(report.result) : null, error: report.error ?? null, finished: true }
           : {}),
       });
+      if (report.status) await recordTaskEnds(trx, [updated]);
+      return updated;
     });
   }
 
-  /** Turns agents silent for `timeoutSeconds` offline and fails their running tasks. */
+  /** Turns agents silent for `timeoutSeconds` offline and fails their running tasks, with their events. */
   async sweep(timeoutSeconds: number): Promise<{ offline: number; failed: number }> {
     const silentSince = new Date(Date.now() - timeoutSeconds * 1000);
-    const teams = await repo.markSilentAgentsOffline(this.#db, silentSince);
-    const failed = await tasks.failTasksOfSilentAgents(this.#db, silentSince);
+    const { offline, failed } = await this.#db.transaction().execute(async (trx) => {
+      const offline = await repo.markSilentAgentsOffline(trx, silentSince);
+      const failed = await tasks.failTasksOfSilentAgents(trx, silentSince);
+      for (const agent of offline) await recordEvent(trx, 'agent.offline', agent.team_id, toAgent(agent));
+      await recordTaskEnds(trx, failed);
+      return { offline, failed };
+    });
+    const teams = [...new Set(offline.map((agent) => agent.team_id))];
     if (teams.length > 0) await this.#cache.invalidate(teams.map(teamTag));
-    return { offline: teams.length, failed };
+    return { offline: offline.length, failed: failed.length };
   }
 
   async #touch(agentId: string) {

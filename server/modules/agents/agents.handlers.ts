@@ -3,7 +3,7 @@ import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
 import type { AgentService } from './agents.service.ts';
 
-type AgentHandlers = Pick<HandlerMap, 'listAgents' | 'getAgentSummary' | 'getAgent' | 'createAgent' | 'replaceAgent' | 'updateAgent' | 'deleteAgent'>;
+type AgentHandlers = Pick<HandlerMap, 'listAgents' | 'listAgentsV2' | 'getAgentSummary' | 'getAgent' | 'createAgent' | 'replaceAgent' | 'updateAgent' | 'deleteAgent'>;
 
 export function agentHandlers(agents: AgentService): AgentHandlers {
   return {
@@ -14,6 +14,10 @@ export function agentHandlers(agents: AgentService): AgentHandlers {
         headers: { Link: linkHeader(pagination) },
         body: { data: items.map((agent) => pickFields(agent, query.fields)), pagination },
       };
+    },
+    async listAgentsV2({ query, ctx }) {
+      const { items, pagination, summary } = await agents.listWithGroups(requireCaller(ctx), query, ctx);
+      return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination, summary } };
     },
     async getAgentSummary({ query, ctx }) {
       return { status: 200, body: { data: await agents.summary(requireCaller(ctx), query.team_id, query.group_id) } };

@@ -22,3 +22,11 @@ export function toAgent(row: AgentRow): Agent {
     updated_at: iso(row.updated_at),
   };
 }
+
+export type AgentV2 = components['schemas']['AgentV2'];
+export type AgentGroupRef = components['schemas']['AgentGroupRef'];
+
+/** A row as `listAgentsV2` shows it: the agent, the groups it belongs to and its health score. */
+export function toAgentV2(row: AgentRow, groups: AgentGroupRef[], healthScore: number): AgentV2 {
+  return { ...toAgent(row), groups, health_score: healthScore };
+}

@@ -1,6 +1,6 @@
 // Thin Kysely queries for agents, with explicit columns. Every query is scoped to the caller's teams;
 // every function takes a Kysely instance or a transaction, so the service decides what runs together.
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type QueryCreator, type RawBuilder, type Transaction } from 'kysely';
 import type { AgentRow, AgentRowUpdate, Database, NewAgentRow } from '../../db/schema.ts';
 import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
 import type { SortKey, Window } from '../../http/pagination.ts';
@@ -25,7 +25,7 @@ export interface AgentFilter {
 }
 
 // inet is returned as plain text without a prefix length (`10.0.4.21`, not `10.0.4.21/32`).
-const agentColumns = [
+export const agentColumns = [
   'id',
   'team_id',
   'hostname',
@@ -55,13 +55,13 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-const inTeams = (db: Executor, teamIds: readonly string[]) => db.selectFrom('agents').$call(onlyTeams(teamIds));
+const inTeams = (db: QueryCreator<Database>, teamIds: readonly string[]) => db.selectFrom('agents').$call(onlyTeams(teamIds));
 
 /** Agents that are members of a group (the membership table's primary key answers it). */
 const inGroup = (groupId: string) =>
   sql<boolean>`exists (select 1 from agent_group_members m where m.group_id = ${groupId} and m.agent_id = agents.id)`;
 
-function filtered(db: Executor, filter: AgentFilter) {
+function filtered(db: QueryCreator<Database>, filter: AgentFilter) {
   let query = inTeams(db, filter.teamIds);
   if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
   if (filter.status) query = query.where('status', '=', filter.status);
@@ -113,6 +113,23 @@ export async function deleteAgent(db: Executor, id: string, teamIds: readonly st
   let query = db.deleteFrom('agents').where('id', '=', id).where('team_id', 'in', teamIds);
   if (expectedUpdatedAt) query = query.where('updated_at', '=', new Date(expectedUpdatedAt));
   return query.returning('team_id').executeTakeFirst();
+}
+
+/**
+ * The matching agents counted by status, and how many distinct groups hold at least one of them: one
+ * statement (the filtered agents are a CTE read twice). No row when nothing matches.
+ */
+export async function summarizeAgents(db: Executor, filter: AgentFilter) {
+  return db
+    .with('matched', (qc) => filtered(qc, filter).select(['id', 'status']))
+    .selectFrom('matched')
+    .select([
+      'status',
+      sql<number>`count(*)::int`.as('n'),
+      sql<number>`(select count(distinct m.group_id)::int from agent_group_members m join matched a on a.id = m.agent_id)`.as('groups'),
+    ])
+    .groupBy('status')
+    .execute();
 }
 
 /** Agents counted by status and platform. */

@@ -85,8 +85,8 @@ export const insertAlert = (db: Executor, row: NewAlertRow): Promise<AlertRow> =
   db.insertInto('alerts').values(row).returning(alertColumns).executeTakeFirstOrThrow();
 
 /** Many alerts in one statement (their ids are chosen by the caller). */
-export async function insertAlerts(db: Executor, rows: readonly NewAlertRow[]): Promise<void> {
-  if (rows.length > 0) await db.insertInto('alerts').values([...rows]).execute();
+export async function insertAlerts(db: Executor, rows: readonly NewAlertRow[]): Promise<AlertRow[]> {
+  return rows.length > 0 ? db.insertInto('alerts').values([...rows]).returningAll().execute() : [];
 }
 
 export const acknowledge = (db: Executor, id: string, userId: string): Promise<AlertRow> =>
@@ -123,6 +123,17 @@ export async function takenFingerprints(db: Executor, teamIds: readonly string[]
     .where('status', '<>', 'resolved')
     .execute();
   return new Set(rows.map((r) => `${r.team_id} ${r.fingerprint}`));
+}
+
+/** The unresolved (open or acknowledged) alerts about each of these agents, counted by severity; one query for a page. */
+export async function unresolvedBySeverity(db: Executor, agentIds: readonly string[], teamIds: readonly string[]) {
+  if (agentIds.length === 0) return [];
+  return inTeams(db, teamIds)
+    .select(['agent_id', 'severity', sql<number>`count(*)::int`.as('n')])
+    .where('agent_id', 'in', [...agentIds])
+    .where('status', 'in', ['open', 'acknowledged'])
+    .groupBy(['agent_id', 'severity'])
+    .execute();
 }
 
 /** Runs `work` inside a savepoint of the current transaction: on failure, only its own writes are undone. */

@@ -8,12 +8,14 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { isDatabaseUnavailable, isUniqueViolation } from '../../db/errors.ts';
+import { recordEvent, recordEvents } from '../../events/outbox.ts';
 import type { AlertRow, Database, NewAlertRow } from '../../db/schema.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { owningTeam } from '../agents/agents.service.ts';
+import type { Executor } from '../agents/agents.repository.ts';
 import { checkAlertItem, type ItemProblem } from './alerts.item-check.ts';
 import { toAlert } from './alerts.mapper.ts';
 import * as repo from './alerts.repository.ts';
@@ -74,6 +76,12 @@ function storeProblem(err: unknown, row: NewAlertRow, ctx: RequestContext): Item
   return { code: 'SYS_INTERNAL_ERROR', message: 'The alert could not be stored', details: [] };
 }
 
+/** Stores alerts with their `alert.triggered` events, in the caller's transaction. */
+async function insertTriggered(trx: Executor, rows: readonly NewAlertRow[]): Promise<void> {
+  const stored = await repo.insertAlerts(trx, rows);
+  await recordEvents(trx, stored.map((alert) => ({ type: 'alert.triggered', teamId: alert.team_id, data: toAlert(alert) })));
+}
+
 export class AlertService {
   readonly #db: Kysely<Database>;
 
@@ -111,10 +119,17 @@ export class AlertService {
   async create(caller: Caller, input: Schemas['AlertCreate']): Promise<AlertRow> {
     const agentTeam = input.agent_id === undefined ? undefined : ((await repo.agentTeams(this.#db, [input.agent_id], caller.teamIds)).get(input.agent_id) ?? null);
     const row = newRow(teamOf(caller, input, agentTeam), input);
-    return repo.insertAlert(this.#db, row).catch((err: unknown) => {
-      if (isUniqueViolation(err, repo.FINGERPRINT_KEY)) throw duplicateFingerprint(row.fingerprint ?? '', '');
-      throw err;
-    });
+    return this.#db
+      .transaction()
+      .execute(async (trx) => {
+        const alert = await repo.insertAlert(trx, row);
+        await recordEvent(trx, 'alert.triggered', alert.team_id, toAlert(alert));
+        return alert;
+      })
+      .catch((err: unknown) => {
+        if (isUniqueViolation(err, repo.FINGERPRINT_KEY)) throw duplicateFingerprint(row.fingerprint ?? '', '');
+        throw err;
+      });
   }
 
   async acknowledge(caller: Caller, id: string): Promise<AlertRow> {
@@ -123,7 +138,9 @@ export class AlertService {
       if (!alert) throw notFound('Alert', id);
       if (alert.status === 'acknowledged') throw new ApiError('BIZ_ALERT_ALREADY_ACKNOWLEDGED', `Alert ${id} has already been acknowledged`);
       if (alert.status === 'resolved') throw new ApiError('BIZ_ALERT_RESOLVED', `Alert ${id} is resolved`);
-      return repo.acknowledge(trx, id, caller.userId);
+      const acknowledged = await repo.acknowledge(trx, id, caller.userId);
+      await recordEvent(trx, 'alert.acknowledged', acknowledged.team_id, toAlert(acknowledged));
+      return acknowledged;
     });
   }
 
@@ -132,7 +149,9 @@ export class AlertService {
       const alert = await repo.lockAlert(trx, id, caller.teamIds);
       if (!alert) throw notFound('Alert', id);
       if (alert.status === 'resolved') throw new ApiError('BIZ_ALERT_RESOLVED', `Alert ${id} has already been resolved`);
-      return repo.resolve(trx, id, caller.userId);
+      const resolved = await repo.resolve(trx, id, caller.userId);
+      await recordEvent(trx, 'alert.resolved', resolved.team_id, toAlert(resolved));
+      return resolved;
     });
   }
 
@@ -193,13 +212,13 @@ export class AlertService {
       for (let start = 0; start < good.length; start += BULK_BATCH_SIZE) {
         const batch = good.slice(start, start + BULK_BATCH_SIZE);
         try {
-          await repo.inSavepoint(trx, 'alerts_batch', () => repo.insertAlerts(trx, batch.map((b) => b.row)));
+          await repo.inSavepoint(trx, 'alerts_batch', () => insertTriggered(trx, batch.map((b) => b.row)));
           for (const { index, row } of batch) results[index] = { index, status: 'created', id: row.id };
         } catch (err) {
           if (isDatabaseUnavailable(err)) throw err;
           for (const { index, row } of batch) {
             try {
-              await repo.inSavepoint(trx, 'alerts_item', () => repo.insertAlerts(trx, [row]));
+              await repo.inSavepoint(trx, 'alerts_item', () => insertTriggered(trx, [row]));
               results[index] = { index, status: 'created', id: row.id };
             } catch (itemErr) {
               if (isDatabaseUnavailable(itemErr)) throw itemErr;

@@ -110,11 +110,12 @@ export function setStatus(db: Executor, id: string, status: DeploymentRow['statu
 }
 
 /** The deployment a succeeded rollback replaced turns `rolled_back` (only from succeeded or failed). */
-export async function markRolledBack(db: Executor, id: string): Promise<void> {
-  await db
+/** The deployment a successful rollback replaced becomes `rolled_back`; answers it, if it changed. */
+export const markRolledBack = (db: Executor, id: string): Promise<DeploymentRow | undefined> =>
+  db
     .updateTable('deployments')
     .set({ status: 'rolled_back', updated_at: sql`now()` })
     .where('id', '=', id)
     .where('status', 'in', ['succeeded', 'failed'])
-    .execute();
-}
+    .returningAll()
+    .executeTakeFirst();

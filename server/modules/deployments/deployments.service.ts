@@ -11,6 +11,7 @@ import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
+import { recordEvents } from '../../events/outbox.ts';
 import { owningTeam } from '../agents/agents.service.ts';
 import { toDeployment, type Deployment } from './deployments.mapper.ts';
 import * as repo from './deployments.repository.ts';
@@ -29,6 +30,8 @@ const NEXT: Record<Status, readonly Status[]> = {
 };
 
 const ROLLBACKABLE = new Set<Status>(['succeeded', 'failed']);
+/** The ends of a deployment, each announced with `deployment.finished`. */
+const FINISHED = new Set<Status>(['succeeded', 'failed', 'rolled_back']);
 
 const rollbackInProgress = (id: string) =>
   new ApiError('BIZ_ROLLBACK_IN_PROGRESS', `A rollback of deployment ${id} is already pending or running`);
@@ -98,7 +101,11 @@ export class DeploymentService {
         });
       }
       const updated = await repo.setStatus(trx, id, next);
-      if (next === 'succeeded' && updated.rollback_of) await repo.markRolledBack(trx, updated.rollback_of);
+      const rolledBack = next === 'succeeded' && updated.rollback_of ? await repo.markRolledBack(trx, updated.rollback_of) : undefined;
+      await recordEvents(
+        trx,
+        [updated, rolledBack].flatMap((row) => (row && FINISHED.has(row.status) ? [{ type: 'deployment.finished' as const, teamId: row.team_id, data: toDeployment(row) }] : [])),
+      );
       return updated;
     });
     return toDeployment(row);

@@ -95,16 +95,16 @@ export async function countPending(db: Executor, agentId: string): Promise<numbe
 }
 
 /** Fails the running tasks of agents silent since `silentSince`; answers how many. */
-export async function failTasksOfSilentAgents(db: Executor, silentSince: Date): Promise<number> {
-  const result = await db
+export async function failTasksOfSilentAgents(db: Executor, silentSince: Date): Promise<TaskRow[]> {
+  return db
     .updateTable('tasks')
     .set({ status: 'failed', error: 'agent stopped heartbeating', updated_at: sql`now()`, finished_at: sql`now()` })
     .where('status', '=', 'running')
     .where('agent_id', 'in', (eb) =>
       eb.selectFrom('agents').select('id').where((w) => w.or([w('last_seen', '<', silentSince), w('last_seen', 'is', null)])),
     )
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .returningAll()
+    .execute();
 }
 
 export async function appendLogs(db: Executor, taskId: string, lines: readonly string[], newId: () => string): Promise<void> {

@@ -10,7 +10,8 @@ import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
-import { findAgent } from '../agents/agents.repository.ts';
+import { recordEvents } from '../../events/outbox.ts';
+import { findAgent, type Executor } from '../agents/agents.repository.ts';
 import { toTask, toTaskLogLine } from './tasks.mapper.ts';
 import * as repo from './tasks.repository.ts';
 
@@ -19,6 +20,16 @@ export type TaskListQuery = NonNullable<operations['listTasks']['parameters']['q
 
 const FINISHED = new Set<TaskRow['status']>(['succeeded', 'failed', 'cancelled']);
 export const isFinished = (status: TaskRow['status']) => FINISHED.has(status);
+
+const END_EVENT = { succeeded: 'task.completed', failed: 'task.failed', cancelled: 'task.cancelled' } as const;
+
+/** Records the end of each finished task (`task.completed`, `task.failed`, `task.cancelled`) in the caller's transaction. */
+export async function recordTaskEnds(db: Executor, rows: readonly TaskRow[]): Promise<void> {
+  await recordEvents(
+    db,
+    rows.flatMap((row) => (row.status in END_EVENT ? [{ type: END_EVENT[row.status as keyof typeof END_EVENT], teamId: row.team_id, data: toTask(row) }] : [])),
+  );
+}
 
 export class TaskService {
   readonly #db: Kysely<Database>;
@@ -89,7 +100,9 @@ export class TaskService {
       if (!task) throw notFound('Task', id);
       const locked = (await repo.lockAgentTask(trx, id, task.agent_id))!;
       if (isFinished(locked.status)) throw new ApiError('BIZ_TASK_FINISHED', `Task ${id} has already ${locked.status === 'cancelled' ? 'been cancelled' : locked.status}`);
-      return repo.updateTask(trx, id, { status: 'cancelled', error: `cancelled by ${caller.email}`, finished: true });
+      const cancelled = await repo.updateTask(trx, id, { status: 'cancelled', error: `cancelled by ${caller.email}`, finished: true });
+      await recordTaskEnds(trx, [cancelled]);
+      return cancelled;
     });
   }
 

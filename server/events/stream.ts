@@ -1,0 +1,151 @@
+// One connection of the live stream (`streamEvents`). It listens to the event bus from the moment it is
+// made, before its replay is read, and holds what arrives meanwhile; then it writes `retry:`, the replay,
+// what arrived meanwhile and then live events as they come — each event once, in stream order (an event at
+// or below the last position written is skipped) — and a keep-alive comment every `keepalive_seconds`.
+// It ends when the client goes away or the server stops, when the caller's credential expires, when the
+// client falls too far behind, or when the bus may have missed events. In each case the client resumes
+// with Last-Event-ID and loses nothing within the replay window.
+import type { EventStreamSink } from '../http/event-stream.ts';
+import type { Logger } from '../logger.ts';
+import { policy, type EventChannel } from './catalogue.ts';
+import type { EventBus, PublishedEvent } from './event-bus.ts';
+
+/** The spec's `x-event-stream`. */
+export interface EventStreamPolicy {
+  readonly keepalive_seconds: number;
+  readonly retry_ms: number;
+  readonly replay_hours: number;
+  readonly replay_max_events: number;
+}
+
+/** The spec's policy, with the configuration's overrides (`EVENT_STREAM`); a bad value fails start-up. */
+export function eventStreamPolicy(overrides: Readonly<Record<string, number>> = {}): EventStreamPolicy {
+  const merged: Record<string, unknown> = { ...policy<EventStreamPolicy>('x-event-stream'), ...overrides };
+  const names = ['keepalive_seconds', 'retry_ms', 'replay_hours', 'replay_max_events'] as const;
+  for (const name of Object.keys(merged)) {
+    if (!(names as readonly string[]).includes(name)) throw new Error(`EVENT_STREAM: unknown setting ${name}; known: ${names.join(', ')}`);
+  }
+  for (const name of names) {
+    const value = merged[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`EVENT_STREAM: ${name} must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  const result = merged as unknown as EventStreamPolicy;
+  if (!Number.isInteger(result.retry_ms) || !Number.isInteger(result.replay_max_events)) throw new Error('EVENT_STREAM: retry_ms and replay_max_events must be whole numbers');
+  return Object.freeze(result);
+}
+
+/** What one connection receives: events of these teams on these channels. */
+export interface StreamScope {
+  readonly teamIds: ReadonlySet<string>;
+  readonly channels: ReadonlySet<EventChannel>;
+}
+
+export interface ConnectionOptions {
+  scope: StreamScope;
+  /** The position the client resumes after (Last-Event-ID); events at or below it are never written. */
+  after: bigint | undefined;
+  /** When the caller's credential expires; the stream ends then. */
+  expiresAt: Date | null;
+  policy: EventStreamPolicy;
+  log: Logger;
+}
+
+/** How far (bytes not yet taken by the OS) a client may fall behind live events before its stream ends. */
+export const MAX_BUFFERED_BYTES = 1 << 20;
+/** Past this many buffered bytes, the replay waits for the client before it writes more. */
+const REPLAY_HIGH_WATER = 64 * 1024;
+/** Live events held while the replay is read and written; more ends the stream (the client resumes). */
+export const MAX_BACKLOG = 10_000;
+/** setTimeout's longest delay (about 24.8 days); a later expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type EndReason = 'credential expired' | 'client too slow' | 'backlog overflow' | 'bus interrupted';
+
+export class StreamConnection {
+  readonly #options: ConnectionOptions;
+  readonly #ended = new AbortController();
+  readonly #unsubscribe: () => void;
+  readonly #unwatch: () => void;
+  /** Live events that arrived before the connection could write them; `null` once it writes them at once. */
+  #backlog: PublishedEvent[] | null = [];
+  #sink: EventStreamSink | undefined;
+  #last: bigint;
+  #sent = 0;
+
+  /** Starts listening at once: call it before reading the replay. */
+  constructor(bus: EventBus, options: ConnectionOptions) {
+    this.#options = options;
+    this.#last = options.after ?? -1n;
+    const { teamIds, channels } = options.scope;
+    this.#unsubscribe = bus.subscribe((published) => {
+      if (!channels.has(published.channel) || !teamIds.has(published.event.team_id)) return;
+      if (this.#backlog === null) return this.#write(published);
+      this.#backlog.push(published);
+      if (this.#backlog.length > MAX_BACKLOG) this.#end('backlog overflow');
+    });
+    this.#unwatch = bus.onInterrupted(() => this.#end('bus interrupted'));
+  }
+
+  /** Stops listening; for a connection whose stream never runs (its replay failed). */
+  close(): void {
+    this.#unsubscribe();
+    this.#unwatch();
+    this.#backlog = null;
+  }
+
+  /** Writes the stream until it ends; `replay` are the events after Last-Event-ID, in stream order. */
+  async run(sink: EventStreamSink, replay: readonly PublishedEvent[]): Promise<void> {
+    const stop = AbortSignal.any([sink.signal, this.#ended.signal]);
+    const { policy, expiresAt } = this.#options;
+    const keepAlive = setInterval(() => sink.comment('keep-alive'), policy.keepalive_seconds * 1000);
+    let expiry: NodeJS.Timeout | undefined;
+    const watchExpiry = () => {
+      const left = expiresAt!.getTime() - Date.now();
+      if (left <= 0) return this.#end('credential expired');
+      expiry = setTimeout(watchExpiry, Math.min(left, MAX_TIMER_MS));
+    };
+    if (expiresAt) watchExpiry();
+    try {
+      this.#sink = sink;
+      sink.send({ retry: policy.retry_ms });
+      if (stop.aborted) return;
+      for (const published of replay) {
+        this.#write(published);
+        if (sink.buffered > REPLAY_HIGH_WATER) await sink.drained();
+        if (stop.aborted) return;
+      }
+      // What arrived during the replay; more may arrive while this waits for the client, hence the loop.
+      while (this.#backlog !== null && this.#backlog.length > 0) {
+        const batch = this.#backlog;
+        this.#backlog = [];
+        for (const published of batch) this.#write(published);
+        if (sink.buffered > REPLAY_HIGH_WATER) await sink.drained();
+        if (stop.aborted) return;
+      }
+      this.#backlog = null;
+      if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      clearInterval(keepAlive);
+      clearTimeout(expiry);
+      this.close();
+      const reason = this.#ended.signal.reason as EndReason | undefined;
+      const level = reason === 'client too slow' || reason === 'backlog overflow' ? 'warn' : 'debug';
+      this.#options.log[level]({ reason: reason ?? (sink.signal.reason as Error | undefined)?.message, events: this.#sent, last_event_id: this.#last >= 0n ? String(this.#last) : null }, 'event stream ended');
+    }
+  }
+
+  #write(published: PublishedEvent): void {
+    const sink = this.#sink;
+    if (!sink || this.#ended.signal.aborted) return;
+    const seq = BigInt(published.seq);
+    if (seq <= this.#last) return; // replayed already, or published twice
+    this.#last = seq;
+    sink.send({ id: published.seq, event: published.event.event, data: JSON.stringify(published.event) });
+    this.#sent += 1;
+    if (sink.buffered > MAX_BUFFERED_BYTES) this.#end('client too slow');
+  }
+
+  #end(reason: EndReason): void {
+    if (!this.#ended.signal.aborted) this.#ended.abort(reason);
+  }
+}
