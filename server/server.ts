@@ -15,10 +15,8 @@ import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
-import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
 import { localEventBus, redisEventBus } from './events/event-bus.ts';
-import { OutboxDispatcher } from './events/dispatcher.ts';
-import { policy } from './events/catalogue.ts';
+import { startWorkers } from './workers.ts';
 import { openSecretBox } from './auth/secret-box.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
@@ -55,37 +53,21 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const health = new HealthMonitor(database, redis, Math.min(config.dbTimeoutMs, 1000));
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
   const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
-  const edge = createEdge(config, redis, log);
+  const secretBox = await openSecretBox(database.db, config.secretsKey, log);
+  const edge = createEdge(config, redis, log, secretBox);
   const bus = redis ? redisEventBus(redis, config.redisKeyPrefix, log) : localEventBus(log);
   await bus.ready();
-  const secretBox = await openSecretBox(database.db, config.secretsKey, log);
+  const delivery = deliveryPolicy(config.webhookDeliveryOverrides);
   const webhookDeliverer = new WebhookDeliverer(database.db, secretBox, log, {
-    policy: deliveryPolicy(config.webhookDeliveryOverrides),
+    policy: delivery,
     allowPrivateTargets: config.webhookAllowPrivateTargets,
   });
   const streams = new OpenStreams();
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
 
-  const dispatcher = new OutboxDispatcher(database.db, bus, log, {
-    pollMs: config.outboxPollMs,
-    onDeliveriesQueued: () => webhookDeliverer.wake(),
-    retentionDays: policy<{ retention_days: number }>('x-webhook-delivery').retention_days,
-  });
-  if (config.backgroundWorkers) dispatcher.start();
-  if (config.backgroundWorkers) webhookDeliverer.start();
-
-  // Every process with workers sweeps; the updates are idempotent, so several sweeping at once do no harm.
-  const protocol = new AgentProtocolService(database.db, edge.cache);
-  const sweeper = setInterval(() => {
-    if (!config.backgroundWorkers) return;
-    protocol.sweep(config.heartbeatTimeoutSeconds).then(
-      (swept) => {
-        if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
-      },
-      (err: unknown) => log.warn({ err: (err as Error).message }, 'sweeper failed; it tries again'),
-    );
-  }, config.sweepIntervalMs);
-  sweeper.unref();
+  const workers = config.backgroundWorkers
+    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, delivery.retention_days)
+    : undefined;
 
   const server = createServer(app);
   server.keepAliveTimeout = 5_000;
@@ -100,10 +82,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       health.markShuttingDown();
-      clearInterval(sweeper);
-      await dispatcher.stop();
       // Attempts in flight are recorded (each ends by its timeout) before the database closes.
-      await webhookDeliverer.stop();
+      await workers?.stop();
       log.info({ delay_ms: config.shutdownDelayMs }, 'shutting down: readiness fails, in-flight requests finish');
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       // Live event streams never finish by themselves: they end now (their clients resume elsewhere with

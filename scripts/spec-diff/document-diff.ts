@@ -1,8 +1,9 @@
-// The whole comparison: document-wide parts (info, servers, tags, security schemes, roles, extensions)
-// and every operation. Components matter only through the operations that use them, so an unused schema
+// The whole comparison: document-wide parts (info, servers, tags, security schemes, roles, extensions),
+// every operation and every webhook. Components matter only through the operations that use them, so an unused schema
 // changing is not reported.
 import { diffOperations } from './operation-diff.ts';
 import { diffRoles, diffSecuritySchemes } from './security-diff.ts';
+import { diffWebhooks } from './webhook-diff.ts';
 import { Changes, code, isObj, same, type Change, type Obj, type Scope } from './types.ts';
 
 export interface DiffOptions {
@@ -12,7 +13,7 @@ export interface DiffOptions {
 
 const GENERAL: Scope = { resource: 'General' };
 // Handled elsewhere: paths and components through the operations, security per operation, x-roles here.
-const HANDLED = new Set(['paths', 'components', 'security', 'info', 'x-roles', 'openapi']);
+const HANDLED = new Set(['paths', 'components', 'security', 'info', 'x-roles', 'openapi', 'webhooks']);
 const DOCUMENTATION = new Set(['servers', 'tags', 'externalDocs']);
 
 export function diffSpecs(before: Obj, after: Obj, options: DiffOptions = {}): Change[] {
@@ -29,6 +30,7 @@ export function diffSpecs(before: Obj, after: Obj, options: DiffOptions = {}): C
   diffSecuritySchemes(changes, GENERAL, before, after);
   diffRoles(changes, GENERAL, before, after);
   diffOperations(before, after, changes, options.now ?? new Date());
+  diffWebhooks(changes, before, after);
   return changes.list;
 }
 

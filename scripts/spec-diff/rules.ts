@@ -30,6 +30,10 @@ export const RULES = {
   // Generated clients name their methods after operationIds.
   'operation-id-changed': rule('breaking', 'changed', 'operationId changed or removed'),
 
+  // Webhooks (the spec's `webhooks`): requests Opsdeck sends; their payloads follow the response rules.
+  'webhook-added': rule('non-breaking', 'added', 'New webhook'),
+  'webhook-removed': rule('breaking', 'removed', 'Webhook no longer sent'),
+
   // Parameters (in + name; path parameters by position)
   'parameter-added-required': rule('breaking', 'changed', 'New required parameter'),
   'parameter-added-optional': rule('non-breaking', 'added', 'New optional parameter'),

@@ -1,6 +1,7 @@
 // The edge's shared state, on Redis when one is configured (every server process shares it) or in
 // this process otherwise; start-up says which.
 import type { Redis } from 'ioredis';
+import type { SecretBox } from '../auth/secret-box.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.ts';
@@ -13,7 +14,8 @@ export interface Edge {
   cache: TaggedCache;
 }
 
-export function createEdge(config: Config, redis: Redis | undefined, log: Logger): Edge {
+/** `box` seals the answers kept for idempotency keys in Redis: some carry secrets shown once (API keys, webhook secrets). */
+export function createEdge(config: Config, redis: Redis | undefined, log: Logger, box: SecretBox): Edge {
   const settings = rateLimitSettings(config.rateLimitsEnabled, config.rateLimitOverrides as never);
   if (!redis) {
     log.info('edge: no Redis, so rate limits, idempotency keys and the cache live in this process only');
@@ -22,7 +24,7 @@ export function createEdge(config: Config, redis: Redis | undefined, log: Logger
   const prefix = config.redisKeyPrefix;
   return {
     rateLimits: new RateLimitPolicy(new RedisRateLimiter(redis, prefix, log, config.rateLimitTimeoutMs), settings),
-    idempotency: new RedisIdempotencyStore(redis, prefix, log),
+    idempotency: new RedisIdempotencyStore(redis, prefix, log, box),
     cache: new RedisTaggedCache(redis, prefix, log),
   };
 }

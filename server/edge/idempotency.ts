@@ -2,7 +2,10 @@
 // for 24 h and replayed for the same request; the same key with a different request is refused; a
 // duplicate while the first is still running is refused. Keys are scoped to the caller. Records live
 // in Redis (shared by every process; `SET NX` makes exactly one request the first), else in memory.
+// Answers kept in Redis are sealed (AES-256-GCM, secret-box.ts): a create that shows a secret once (an API
+// key, a webhook's signing secret, an agent key) is replayed with it, and Redis must not hold it in clear.
 import type { Redis } from 'ioredis';
+import type { SecretBox } from '../auth/secret-box.ts';
 import type { Logger } from '../logger.ts';
 import { ApiError } from '../http/errors.ts';
 
@@ -16,6 +19,13 @@ interface IdempotencyRecord {
   state: 'in_flight' | 'done';
   fingerprint: string;
   answer?: StoredAnswer;
+}
+
+/** A record as Redis keeps it: the answer sealed, bound to its key. */
+interface SealedRecord {
+  state: IdempotencyRecord['state'];
+  fingerprint: string;
+  sealed?: string;
 }
 
 export type Begin = { kind: 'first' } | { kind: 'replay'; answer: StoredAnswer };
@@ -50,11 +60,18 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #log: Logger;
+  readonly #box: SecretBox;
 
-  constructor(redis: Redis, prefix: string, log: Logger) {
+  constructor(redis: Redis, prefix: string, log: Logger, box: SecretBox) {
     this.#redis = redis;
     this.#prefix = `${prefix}idem:`;
     this.#log = log;
+    this.#box = box;
+  }
+
+  #unseal(redisKey: string, stored: string): IdempotencyRecord {
+    const { state, fingerprint, sealed } = JSON.parse(stored) as SealedRecord;
+    return { state, fingerprint, ...(sealed ? { answer: JSON.parse(this.#box.open(sealed, redisKey)) as StoredAnswer } : {}) };
   }
 
   async begin(key: string, fingerprint: string): Promise<Begin> {
@@ -64,7 +81,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         const claimed = await this.#redis.set(redisKey, JSON.stringify({ state: 'in_flight', fingerprint }), 'PX', IN_FLIGHT_MS, 'NX');
         if (claimed === 'OK') return { kind: 'first' };
         const existing = await this.#redis.get(redisKey);
-        if (existing !== null) return decide(JSON.parse(existing) as IdempotencyRecord, fingerprint);
+        if (existing !== null) return decide(this.#unseal(redisKey, existing), fingerprint);
       }
     } catch (err) {
       if (err instanceof ApiError) throw err;
@@ -75,8 +92,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async finish(key: string, fingerprint: string, answer: StoredAnswer): Promise<void> {
-    const record: IdempotencyRecord = { state: 'done', fingerprint, answer };
-    await this.#redis.set(this.#prefix + key, JSON.stringify(record), 'PX', KEEP_MS).catch((err: unknown) => {
+    const redisKey = this.#prefix + key;
+    const record: SealedRecord = { state: 'done', fingerprint, sealed: this.#box.seal(JSON.stringify(answer), redisKey) };
+    await this.#redis.set(redisKey, JSON.stringify(record), 'PX', KEEP_MS).catch((err: unknown) => {
       this.#log.error({ err: (err as Error).message }, 'idempotency: could not store an answer');
     });
   }

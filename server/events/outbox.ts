@@ -1,8 +1,9 @@
 // The transactional outbox: a change records its event with the same executor (transaction) that makes the
 // change, so the event commits or rolls back with it. The dispatcher takes it from there.
+import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Executor } from '../modules/agents/agents.repository.ts';
-import { channelOf, type EventData, type EventType } from './catalogue.ts';
+import { channelOf, type EventData, type EventType, type WebhookPingEvent } from './catalogue.ts';
 
 export interface NewEvent<T extends EventType = EventType> {
   type: T;
@@ -21,3 +22,16 @@ export async function recordEvents(db: Executor, events: readonly NewEvent[]): P
 
 export const recordEvent = <T extends EventType>(db: Executor, type: T, teamId: string, data: EventData<T>): Promise<void> =>
   recordEvents(db, [{ type, teamId, data } as NewEvent]);
+
+/**
+ * A ping, meant for the one webhook pinged: recorded as already dispatched, so the dispatcher neither
+ * streams it nor queues it for other webhooks. Answers its id, for the delivery the caller queues.
+ */
+export async function recordPing(db: Executor, teamId: string, data: WebhookPingEvent['data']): Promise<string> {
+  const id = uuidv7();
+  await db
+    .insertInto('events')
+    .values({ id, type: 'webhook.ping', channel: null, team_id: teamId, data: JSON.stringify(data), dispatched_at: sql<Date>`now()` as never })
+    .execute();
+  return id;
+}

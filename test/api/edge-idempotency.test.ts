@@ -1,5 +1,5 @@
 // Idempotency keys with Stripe's semantics, on real Redis: replay, mismatch, in-flight duplicates,
-// scope per caller, nothing stored for a request that failed validation.
+// scope per caller, nothing stored for a request that failed validation, answers sealed in Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
@@ -95,5 +95,23 @@ describe('Idempotency-Key', () => {
     expect(keys.length).toBeGreaterThan(0);
     const ttls = await Promise.all(keys.map((name) => redis.pttl(name)));
     expect(Math.max(...ttls)).toBeGreaterThan(23 * 3600 * 1000);
+  });
+
+  it('replays a secret shown once, but Redis never holds it in clear', async (ctx) => {
+    const redis = server.redis;
+    if (!redis) return ctx.skip('no Redis here: records live in the process');
+    const k = key();
+    const first = await server.call('POST', '/api/v1/api-keys', { json: { name: 'ci', scopes: ['agents:read'] }, headers: { 'idempotency-key': k } });
+    expect(first.status).toBe(201);
+    const secret = first.body.data.secret as string;
+    const again = await server.call('POST', '/api/v1/api-keys', { json: { name: 'ci', scopes: ['agents:read'] }, headers: { 'idempotency-key': k } });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.data.secret).toBe(secret);
+    const stored = await Promise.all((await redis.keys(`${server.redisKeyPrefix}idem:*`)).map((name) => redis.get(name)));
+    expect(stored.length).toBeGreaterThan(0);
+    for (const value of stored) {
+      expect(value).not.toContain(secret);
+      expect(value).not.toContain(secret.slice(-16));
+    }
   });
 });

@@ -21,6 +21,8 @@ const EXPECTED: Record<RuleId, Severity> = {
   'operation-undeprecated': 'non-breaking',
   'operation-sunset-announced': 'non-breaking',
   'operation-id-changed': 'breaking',
+  'webhook-added': 'non-breaking',
+  'webhook-removed': 'breaking',
   'parameter-added-required': 'breaking',
   'parameter-added-optional': 'non-breaking',
   'parameter-removed': 'breaking',

@@ -112,16 +112,6 @@ export async function failPendingDeliveries(db: Executor, webhookId: string): Pr
   return Number(result.numUpdatedRows);
 }
 
-/** An event that is not streamed (a ping): recorded as already dispatched, so the dispatcher leaves it be. */
-export async function insertUnstreamedEvent(db: Executor, type: string, teamId: string, data: unknown): Promise<string> {
-  const id = uuidv7();
-  await db
-    .insertInto('events')
-    .values({ id, type, channel: null, team_id: teamId, data: JSON.stringify(data), dispatched_at: sql<Date>`now()` as never })
-    .execute();
-  return id;
-}
-
 /** A pending delivery, due now. */
 export const insertDelivery = (db: Executor, row: Pick<WebhookDeliveriesTable, 'webhook_id' | 'event_id' | 'event' | 'redelivery_of'>): Promise<WebhookDeliveryRow> =>
   db

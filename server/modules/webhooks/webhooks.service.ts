@@ -9,6 +9,7 @@ import type { Caller } from '../../auth/caller.ts';
 import type { SecretBox } from '../../auth/secret-box.ts';
 import type { Database, WebhooksTable } from '../../db/schema.ts';
 import { toEventPayload } from '../../events/event.mapper.ts';
+import { recordPing } from '../../events/outbox.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
@@ -132,7 +133,7 @@ export class WebhookService {
     const delivery = await this.#db.transaction().execute(async (trx) => {
       const webhook = await this.#lockActive(trx, caller, id);
       const data: Schemas['WebhookPing'] = { webhook_id: webhook.id, message: PING_MESSAGE };
-      const eventId = await repo.insertUnstreamedEvent(trx, PING_EVENT, webhook.team_id, data);
+      const eventId = await recordPing(trx, webhook.team_id, data);
       return repo.insertDelivery(trx, { webhook_id: webhook.id, event_id: eventId, event: PING_EVENT, redelivery_of: null });
     });
     this.#options.onDeliveryQueued?.();
