@@ -88,6 +88,11 @@ export async function lists(): Promise<void> {
   for await (const item of paginate(client, '/api/v1/agents', { params: { query: { cursor: '', status: 'online' } } })) {
     expectTypeOf(item).toEqualTypeOf<AgentFields>();
   }
+  // v2's items carry their groups and health; its summary rides beside the pagination.
+  for await (const item of paginate(client, '/api/v2/agents', { params: { query: { cursor: '' } } })) {
+    expectTypeOf(item.health_score).toEqualTypeOf<number>();
+    expectTypeOf(item.groups).toEqualTypeOf<Array<{ id: string; name: string }>>();
+  }
   for await (const page of pages(client, '/api/v1/agents')) {
     expectTypeOf(page.pagination).toEqualTypeOf<Pagination>();
     if (page.pagination.mode === 'cursor') {
