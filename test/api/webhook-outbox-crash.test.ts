@@ -3,9 +3,8 @@
 // cannot deliver), takes a webhook and an alert, and is killed with SIGKILL; a second server on the same
 // database, with workers, then delivers the signed `alert.triggered` for that alert. The two share
 // SECRETS_KEY, as the processes of one deployment do, so the second can sign with the first's secret.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
@@ -14,10 +13,10 @@ import { startServer, type RunningServer } from '../../server/server.ts';
 import { createTestDatabase, testRedis, type TestDatabase } from '../support/backends.ts';
 import { http } from '../support/http.ts';
 import { bearer, createTeam, login, TEST_ADMIN } from '../support/identity.ts';
+import { startChildServer } from '../support/child-server.ts';
 import { dropKeys } from '../support/server.ts';
 import { signatureValid, sleep, startReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const SECRETS_KEY = randomBytes(32).toString('hex');
 
 let database: TestDatabase;
@@ -45,49 +44,6 @@ function env(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-/** `node server/main.ts` as `npm start` runs it; resolves with its URL once it says it is listening. */
-function startChild(extra: Record<string, string>): Promise<{ process: ChildProcess; url: string }> {
-  const started = spawn(process.execPath, ['--conditions=opsdeck-source', 'server/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', ...env({ LOG_LEVEL: 'info', ...extra }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child = started;
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let buffered = '';
-    const timer = setTimeout(() => fail(new Error(`the child server did not start in 20 s:\n${output}`)), 20_000);
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      started.kill('SIGKILL');
-      reject(err);
-    };
-    started.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    started.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        let entry: { msg?: string };
-        try {
-          entry = JSON.parse(line) as { msg?: string };
-        } catch {
-          continue;
-        }
-        const match = /^Opsdeck is listening on (http:\/\/\S+)$/.exec(entry.msg ?? '');
-        if (match) {
-          clearTimeout(timer);
-          resolve({ process: started, url: match[1]! });
-        }
-      }
-    });
-    started.once('exit', (code, signal) => fail(new Error(`the child server exited (${code ?? signal}) before listening:\n${output}`)));
-  });
-}
-
-const killed = (process: ChildProcess) => new Promise<void>((resolve) => (process.exitCode !== null || process.signalCode !== null ? resolve() : process.once('exit', () => resolve())));
-
 beforeAll(async () => {
   database = await createTestDatabase();
   redisUrl = await testRedis();
@@ -109,7 +65,8 @@ describe('the outbox survives a crash', () => {
       if (!database.url) context.skip();
 
       // 1. A server that cannot deliver takes a webhook and an alert, and is killed.
-      const first = await startChild({ BACKGROUND_WORKERS: 'false' });
+      const first = await startChildServer(env({ BACKGROUND_WORKERS: 'false' }));
+      child = first.process;
       const token = (await login(first.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
       const teamId = await createTeam(first.url, token, 'Crash test');
       const path = '/crash';
@@ -123,8 +80,7 @@ describe('the outbox survives a crash', () => {
       expect(raised.status, raised.text).toBe(201);
       const alert = raised.body.data;
       first.process.kill('SIGKILL');
-      await killed(first.process);
-      expect(first.process.signalCode).toBe('SIGKILL');
+      expect((await first.exited).signal).toBe('SIGKILL');
 
       // The event is in the outbox, not dispatched; nothing was sent.
       const client = new pg.Client({ connectionString: database.url });
