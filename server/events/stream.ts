@@ -2,8 +2,9 @@
 // made, before its replay is read, and holds what arrives meanwhile; then it writes `retry:`, the replay,
 // what arrived meanwhile and then live events as they come — each event once, in stream order (an event at
 // or below the last position written is skipped) — and a keep-alive comment every `keepalive_seconds`.
-// It ends when the client goes away or the server stops, when the caller's credential expires, when the
-// client falls too far behind, or when the bus may have missed events. In each case the client resumes
+// It ends when the client goes away or the server stops, when the caller's credential expires or no longer
+// holds (checked again every `reauthenticate_seconds`), when the client falls too far behind, or when the
+// bus may have missed events. In each case the client resumes
 // with Last-Event-ID and loses nothing within the replay window.
 import type { EventStreamSink } from '../http/event-stream.ts';
 import type { Logger } from '../logger.ts';
@@ -16,12 +17,13 @@ export interface EventStreamPolicy {
   readonly retry_ms: number;
   readonly replay_hours: number;
   readonly replay_max_events: number;
+  readonly reauthenticate_seconds: number;
 }
 
 /** The spec's policy, with the configuration's overrides (`EVENT_STREAM`); a bad value fails start-up. */
 export function eventStreamPolicy(overrides: Readonly<Record<string, number>> = {}): EventStreamPolicy {
   const merged: Record<string, unknown> = { ...policy<EventStreamPolicy>('x-event-stream'), ...overrides };
-  const names = ['keepalive_seconds', 'retry_ms', 'replay_hours', 'replay_max_events'] as const;
+  const names = ['keepalive_seconds', 'retry_ms', 'replay_hours', 'replay_max_events', 'reauthenticate_seconds'] as const;
   for (const name of Object.keys(merged)) {
     if (!(names as readonly string[]).includes(name)) throw new Error(`EVENT_STREAM: unknown setting ${name}; known: ${names.join(', ')}`);
   }
@@ -46,6 +48,8 @@ export interface ConnectionOptions {
   after: bigint | undefined;
   /** When the caller's credential expires; the stream ends then. */
   expiresAt: Date | null;
+  /** Whether the caller may still receive this stream (its credential, permissions and teams, as they are now). */
+  stillAllowed: () => Promise<boolean>;
   policy: EventStreamPolicy;
   log: Logger;
 }
@@ -59,7 +63,7 @@ export const MAX_BACKLOG = 10_000;
 /** setTimeout's longest delay (about 24.8 days); a later expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type EndReason = 'credential expired' | 'client too slow' | 'backlog overflow' | 'bus interrupted';
+type EndReason = 'credential expired' | 'credential revoked' | 'client too slow' | 'backlog overflow' | 'bus interrupted';
 
 export class StreamConnection {
   readonly #options: ConnectionOptions;
@@ -98,6 +102,9 @@ export class StreamConnection {
     const stop = AbortSignal.any([sink.signal, this.#ended.signal]);
     const { policy, expiresAt } = this.#options;
     const keepAlive = setInterval(() => sink.comment('keep-alive'), policy.keepalive_seconds * 1000);
+    const recheck = setInterval(() => {
+      this.#options.stillAllowed().then((allowed) => allowed || this.#end('credential revoked'));
+    }, policy.reauthenticate_seconds * 1000);
     let expiry: NodeJS.Timeout | undefined;
     const watchExpiry = () => {
       const left = expiresAt!.getTime() - Date.now();
@@ -126,6 +133,7 @@ export class StreamConnection {
       if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
     } finally {
       clearInterval(keepAlive);
+      clearInterval(recheck);
       clearTimeout(expiry);
       this.close();
       const reason = this.#ended.signal.reason as EndReason | undefined;

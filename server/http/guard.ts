@@ -64,6 +64,7 @@ export function guardOperations(authenticator: Authenticator, limits: RateLimitP
       await spend(limits, req, res, caller);
       if (!caller) throw new ApiError('AUTH_REQUIRED', 'Authentication is required', { headers: CHALLENGE });
       req.ctx.caller = caller;
+      req.ctx.reauthenticate = () => authenticator.authenticate(req);
       if (!caller.permissions.has(permission)) {
         throw new ApiError('PERM_DENIED', `This operation requires the permission ${permission}`);
       }

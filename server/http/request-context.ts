@@ -14,6 +14,11 @@ export interface RequestContext {
   operationId: string | null;
   /** The authenticated caller, or `null` (public operation, or not yet authenticated). */
   caller: Caller | null;
+  /**
+   * Authenticates the request's credential again, as it stands now (for answers that outlive the request's
+   * start, such as event streams); throws as authentication does when it no longer holds.
+   */
+  reauthenticate: (() => Promise<Caller | null>) | null;
   /** The path parameters of the matched operation. */
   params: Record<string, string>;
   /** The team of the resource the request acted on, when the answer names one (for the audit log). */

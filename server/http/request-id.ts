@@ -25,6 +25,7 @@ export function requestContext(log: Logger): RequestHandler {
       params: {},
       resourceTeamId: null,
       expectedUpdatedAt: null,
+      reauthenticate: null,
     };
     next();
   };

@@ -1,24 +1,29 @@
 // The live event stream (`streamEvents`, Server-Sent Events) over HTTP on the real backends: events arrive
 // as they happen, only the caller's teams' and only on channels it may read; refusals are error envelopes
 // before any stream starts; a reconnect with Last-Event-ID gets what it missed, then live events; keep-alive
-// comments come; a stream ends when its access token expires (the SDK then refreshes and resumes) and when
-// the server stops, without holding up the stop.
+// comments come; a stream ends when its access token expires (the SDK then refreshes and resumes), when its
+// credential no longer holds (checked again every `reauthenticate_seconds`), and when the server stops,
+// without holding up the stop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpsdeckClient, subscribeEvents, type StreamEvent } from '@opsdeck/sdk';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
-import { bearer, createOutsider, login, TEST_ADMIN, type TestUser } from '../support/identity.ts';
+import { bearer, createOutsider, createUser, login, TEST_ADMIN, type TestUser } from '../support/identity.ts';
 import { openStream, streamEventProblems, type StreamMessage } from '../support/sse.ts';
 
 const KEEPALIVE_MS = 200;
 const RETRY_MS = 150;
+const REAUTHENTICATE_MS = 200;
 
 let server: TestServer;
 let outsider: TestUser;
 let outsiderTeam: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ EVENT_STREAM: JSON.stringify({ keepalive_seconds: KEEPALIVE_MS / 1000, retry_ms: RETRY_MS }), OUTBOX_POLL_MS: '50' });
+  server = await startTestServer({
+    EVENT_STREAM: JSON.stringify({ keepalive_seconds: KEEPALIVE_MS / 1000, retry_ms: RETRY_MS, reauthenticate_seconds: REAUTHENTICATE_MS / 1000 }),
+    OUTBOX_POLL_MS: '50',
+  });
   ({ outsider, outsiderTeam } = await createOutsider(server.url, server.adminToken));
 });
 afterAll(async () => {
@@ -280,6 +285,36 @@ describe('with the SDK', () => {
     const subscription = subscribeEvents({ baseUrl: server.url, apiKey: key }, { channels: ['tasks'], onEvent: () => {}, onError: (error) => void errors.push(error) });
     await expect(subscription.closed).rejects.toMatchObject({ name: 'OpsdeckError', status: 403, code: 'PERM_DENIED' });
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe('a credential that no longer holds', () => {
+  it('ends the stream of a revoked API key, a deactivated user and a member who left the team; not one that holds', async () => {
+    const key = (await server.call('POST', '/api/v1/api-keys', { json: { name: 'revoked while streaming', scopes: ['events:subscribe', 'alerts:read'] } })).body.data;
+    const byKey = await stream('', { 'x-api-key': key.secret });
+    const deactivated = await createUser(server.url, server.adminToken, 'operator', [server.teamId], 'deactivated-streamer');
+    const byUser = await stream('', bearer(deactivated.token));
+    const leaver = await createUser(server.url, server.adminToken, 'viewer', [server.teamId], 'leaving-streamer');
+    const byLeaver = await stream('', bearer(leaver.token));
+    const holds = await stream();
+    for (const open of [byKey, byUser, byLeaver, holds]) expect(open.status).toBe(200);
+    try {
+      expect((await server.call('DELETE', `/api/v1/api-keys/${key.id}`)).status).toBe(204);
+      expect((await server.call('PATCH', `/api/v1/admin/users/${deactivated.id}`, { json: { active: false } })).status).toBe(200);
+      expect((await server.call('DELETE', `/api/v1/teams/${server.teamId}/members/${leaver.id}`)).status).toBe(204);
+      for (const [open, what] of [
+        [byKey, 'the revoked key'],
+        [byUser, 'the deactivated user'],
+        [byLeaver, 'the member who left'],
+      ] as const) {
+        await open.waitFor(() => open.ended, 5 * REAUTHENTICATE_MS + 2000, `the end of the stream of ${what}`);
+      }
+      // Several checks later, a credential that still holds keeps its stream.
+      await new Promise((resolve) => setTimeout(resolve, 3 * REAUTHENTICATE_MS));
+      expect(holds.ended).toBe(false);
+    } finally {
+      for (const open of [byKey, byUser, byLeaver, holds]) open.close();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { localEventBus, type EventBus, type PublishedEvent } from '../../server/events/event-bus.ts';
 import { eventStreamPolicy, MAX_BUFFERED_BYTES, StreamConnection, type ConnectionOptions } from '../../server/events/stream.ts';
 import { formatComment, formatMessage, OpenStreams, ServerStopping, type EventStreamSink, type SseMessage } from '../../server/http/event-stream.ts';
+import { spec } from '../../server/contract.ts';
 import { createLogger } from '../../server/logger.ts';
 import type { StreamEvent } from '../../server/events/catalogue.ts';
 
@@ -38,6 +39,7 @@ const options = (overrides: Partial<ConnectionOptions> = {}): ConnectionOptions 
   scope: { teamIds: new Set([TEAM]), channels: new Set(['alerts']) },
   after: undefined,
   expiresAt: null,
+  stillAllowed: async () => true,
   policy,
   log,
   ...overrides,
@@ -147,7 +149,9 @@ describe('open streams', () => {
 
 describe('the stream policy', () => {
   it('is the spec’s x-event-stream, with overrides, and refuses bad ones', () => {
-    expect(eventStreamPolicy()).toEqual({ keepalive_seconds: 15, retry_ms: 3000, replay_hours: 24, replay_max_events: 1000 });
+    const { description: _description, ...declared } = (spec as unknown as { 'x-event-stream': Record<string, unknown> })['x-event-stream'];
+    expect(Object.keys(declared).sort()).toEqual(['keepalive_seconds', 'reauthenticate_seconds', 'replay_hours', 'replay_max_events', 'retry_ms']);
+    expect(eventStreamPolicy()).toEqual(declared);
     expect(eventStreamPolicy({ keepalive_seconds: 0.2 }).keepalive_seconds).toBe(0.2);
     expect(() => eventStreamPolicy({ keepalive: 1 })).toThrow(/unknown setting keepalive/);
     expect(() => eventStreamPolicy({ retry_ms: 0 })).toThrow(/positive/);

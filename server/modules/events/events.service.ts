@@ -55,6 +55,23 @@ export class EventStreamService {
     return [...new Set(asked)];
   }
 
+  /**
+   * The credential authenticated again, as a new request would be: false once it is refused (a revoked key, a
+   * deactivated user, a changed password), or lacks a channel's permission or a team the stream carries. A
+   * check that cannot be made (the database away) keeps the stream: it is retried at the next interval.
+   */
+  async #stillAllowed(ctx: RequestContext, channels: readonly EventChannel[], teamIds: readonly string[]): Promise<boolean> {
+    try {
+      const now = await ctx.reauthenticate?.();
+      if (!now) return false;
+      return channels.every((channel) => now.permissions.has(channelPermission.get(channel)!)) && teamIds.every((team) => now.teamIds.includes(team));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return false;
+      ctx.log.warn({ err: (err as Error).message }, 'event stream: the credential could not be checked again; the stream goes on');
+      return true;
+    }
+  }
+
   /** Decides the stream (or refuses it) and reads its replay; the stream it answers writes it all. */
   async open(caller: Caller, request: StreamRequest, ctx: RequestContext): Promise<EventStream> {
     const channels = this.channelsFor(caller, request.channels);
@@ -65,6 +82,7 @@ export class EventStreamService {
       scope: { teamIds: new Set(teamIds), channels: new Set(channels) },
       after,
       expiresAt: caller.expiresAt,
+      stillAllowed: () => this.#stillAllowed(ctx, channels, teamIds),
       policy: this.#policy,
       log: ctx.log,
     });
