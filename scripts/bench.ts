@@ -18,13 +18,19 @@
 //                  shows the plan and cost of the page query Opsdeck runs, first page against deepest;
 //   filtered_list  GET /api/v1/agents?status=online&platform=linux&search=web&limit=50 for `--duration`
 //                  (an offset page: its count comes from Opsdeck's cache after the first request);
-//   bulk_alerts    POST /api/v1/alerts/bulk, 1,000 alerts per request, 4 connections, for `--duration`.
+//   bulk_alerts    POST /api/v1/alerts/bulk, 1,000 alerts per request, 4 connections, for `--duration`;
+//   events         from a change to its consumers (no warm-up): `--events` alerts raised in bulk, then 50
+//                  one at a time, each timed from its answer to its arrival on the live stream and at a
+//                  webhook receiver in the bench process; rates, latencies, duplicates and missing ones
+//                  (scripts/bench/events.ts).
 // Between two runs the bench waits until the server has answered what the last one left queued.
 // The baselines-and-edge comparison above is the section `compare`; `--only` picks sections by name.
 //
 //   npm run bench -- --duration 5 --agents 5000      (defaults: --duration 10 --agents 10000
-//                                                      --warmup 2 --connections 50, every section)
+//                                                      --warmup 2 --connections 50 --events 5000,
+//                                                      every section)
 //   npm run bench -- --only cursor_depth,bulk_alerts --agents 100000
+//   npm run bench -- --only events --events 2000
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
 // database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
@@ -36,6 +42,7 @@ import { isDeepStrictEqual, parseArgs } from 'node:util';
 import pg from 'pg';
 import { ALERTS_PER_REQUEST, BULK_CONNECTIONS, BULK_PATH, bulkAlerts, probeBulk, type BulkTally } from './bench/bulk-alerts.ts';
 import { createBenchDatabase, DatabaseUnreachableError, DEFAULT_ADMIN_URL, type BenchDatabase } from './bench/database.ts';
+import { measureEvents, type EventsReport } from './bench/events.ts';
 import { explainPages, FILTERED_LIST_PATH, PAGE_LIMIT, planDepths, probeFilteredList } from './bench/lists.ts';
 import { ENDPOINTS, meanOf, runLoad, runRequests, stopLoad, type EndpointName, type LoadFigures } from './bench/load.ts';
 import { log, redactUrl } from './bench/log.ts';
@@ -55,7 +62,7 @@ import {
 import { seedAgents } from './bench/seed.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
-const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts'] as const;
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -64,6 +71,8 @@ interface Settings {
   durationS: number;
   warmupS: number;
   connections: number;
+  /** Alerts the events section raises in bulk. */
+  events: number;
   adminUrl: string;
   redisUrl: string;
 }
@@ -75,6 +84,7 @@ function readSettings(): Settings {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
+      events: { type: 'string', default: '5000' },
       only: { type: 'string', default: SECTIONS.join(',') },
     },
     strict: true,
@@ -96,6 +106,7 @@ function readSettings(): Settings {
     durationS: int('duration', values.duration, 1, 3600),
     warmupS: int('warmup', values.warmup, 0, 600),
     connections: int('connections', values.connections, 1, 10_000),
+    events: int('events', values.events, 1, 1_000_000),
     adminUrl: process.env.BENCH_DATABASE_URL || DEFAULT_ADMIN_URL,
     redisUrl: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL,
   };
@@ -181,6 +192,7 @@ async function main(): Promise<void> {
     duration_s: settings.durationS,
     warmup_s: settings.warmupS,
     connections: settings.connections,
+    events: settings.events,
     postgres: redactUrl(settings.adminUrl),
     redis: redactUrl(settings.redisUrl),
   });
@@ -284,6 +296,7 @@ async function main(): Promise<void> {
   let cursorDepth: CursorDepthReport | null = null;
   let filteredList: FilteredListReport | null = null;
   let bulk: BulkAlertsReport | null = null;
+  let events: EventsReport | null = null;
   try {
     for (const name of compare ? pair : [opsdeckOnly]) running.push(await start(name));
     if (compare) {
@@ -409,6 +422,11 @@ async function main(): Promise<void> {
       };
       log.info('bulk alerts', { requests_per_s: bulk.requests_per_s, alerts_per_s: bulk.alerts_per_s, created: tally.created, failed: tally.failed });
     }
+
+    if (want('events')) {
+      const config = configOf[target.name] ?? {};
+      events = await measureEvents({ server: target, config, databaseUrl: database.url, token: access.token, teamId: access.teamId, agentIds: seeded.sampleIds, alerts: settings.events });
+    }
   } finally {
     for (const server of running) await stop(server);
   }
@@ -431,6 +449,7 @@ async function main(): Promise<void> {
     cursor_depth: cursorDepth,
     filtered_list: filteredList,
     bulk_alerts: bulk,
+    events,
   };
   await cleanup();
   printReport(report);

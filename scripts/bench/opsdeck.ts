@@ -6,7 +6,8 @@
 //           in the process).
 // Edge on:  REDIS_URL and a key prefix of the run's own, and limits so generous that nothing is refused
 //           while every request still runs the token-bucket Lua script in Redis (the cache is in Redis too).
-// Both compute ETags (that part of the edge has no switch).
+// Both compute ETags (that part of the edge has no switch). Both deliver webhooks to loopback targets
+// (WEBHOOK_ALLOW_PRIVATE_TARGETS): the events section's receiver runs in the bench process.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 
@@ -16,7 +17,7 @@ const ADMIN = { email: 'bench@opsdeck.local', password: 'bench-password-123' } a
 const GENEROUS = { requests_per_minute: 100_000_000, burst: 100_000_000 };
 
 export interface OpsdeckSetup {
-  /** Configuration shared by both variants: signing key and first administrator. */
+  /** Configuration shared by both variants: signing keys, first administrator, loopback webhook targets. */
   common: Record<string, string>;
   edgeOff: Record<string, string>;
   edgeOn: Record<string, string>;
@@ -27,6 +28,8 @@ export interface OpsdeckSetup {
 export function opsdeckSetup(redisUrl: string): OpsdeckSetup {
   const common = {
     JWT_SECRET: randomBytes(32).toString('base64url'),
+    // Production requires the key that seals stored secrets (webhook signing keys among them).
+    SECRETS_KEY: randomBytes(32).toString('base64'),
     OPSDECK_ADMIN_EMAIL: ADMIN.email,
     OPSDECK_ADMIN_PASSWORD: ADMIN.password,
     OPSDECK_DEMO_DATA: 'false',
@@ -36,6 +39,8 @@ export function opsdeckSetup(redisUrl: string): OpsdeckSetup {
     // default 90 s, the sweeper would turn three quarters of the fleet offline mid-run (a write to most
     // rows while a run is measured, and no online agents left for the filtered list).
     HEARTBEAT_TIMEOUT_SECONDS: '86400',
+    // The events section's webhook receiver listens on 127.0.0.1; no other section registers a webhook.
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
   };
   const redisKeyPrefix = `opsdeck-bench:${randomBytes(5).toString('hex')}:`;
   return {

@@ -1,6 +1,7 @@
 // Results on stdout: a readable table, the Opsdeck/baseline ratios, the cost of the edge, the list and
-// bulk sections (cursor against offset pages by depth, a filtered list, bulk alert creation), then exactly
-// one line of JSON.
+// bulk sections (cursor against offset pages by depth, a filtered list, bulk alert creation), the path of
+// events to the live stream and to webhooks, then exactly one line of JSON.
+import { EVENTS_BULK_PATH, EVENTS_SINGLE_PATH, EVENTS_STREAM_PATH, type ArrivalFigures, type EventsReport } from './events.ts';
 import type { ExplainFigures } from './lists.ts';
 import { ENDPOINTS, type EndpointName, type LoadFigures } from './load.ts';
 import { SERVERS, type ServerName } from './servers.ts';
@@ -30,12 +31,14 @@ export interface Report {
   /** What the edge (rate limits in Redis, the cache in Redis) costs Opsdeck per request, per endpoint. */
   edge_cost: Partial<Record<EndpointName, EdgeCost>>;
   idle_rss_mb: Partial<Record<ServerName, number>>;
-  /** The sections that ran (`--only`): `compare`, `cursor_depth`, `filtered_list`, `bulk_alerts`. */
+  /** The sections that ran (`--only`): `compare`, `cursor_depth`, `filtered_list`, `bulk_alerts`, `events`. */
   sections: string[];
   /** Cursor pages against offset pages at several depths of the fleet; null when the section did not run. */
   cursor_depth: CursorDepthReport | null;
   filtered_list: FilteredListReport | null;
   bulk_alerts: BulkAlertsReport | null;
+  /** From a change to its consumers (live stream, webhooks); null when the section did not run. */
+  events: EventsReport | null;
 }
 
 export interface DepthFigures {
@@ -260,6 +263,47 @@ function cursorDepthLines(c: CursorDepthReport): string[] {
   return out;
 }
 
+const ms = (n: number | null) => (n === null ? 'n/a' : String(Math.round(n)));
+const tally = (f: ArrivalFigures) => [f.duplicates > 0 ? `${int(f.duplicates)} duplicates` : '', f.missing > 0 ? `${int(f.missing)} missing` : ''].filter(Boolean).join(', ');
+
+function eventsLines(e: EventsReport): string[] {
+  const poll = e.outbox_poll_ms === null ? 'n/a' : `${e.outbox_poll_ms} ms`;
+  const a = e.accepted;
+  const arrivals = (f: ArrivalFigures) => [ms(f.latency_p50_ms), ms(f.latency_p99_ms), ms(f.latency_max_ms), `${int(f.received)}/${int(f.received + f.missing)}`];
+  const out = [
+    `Events from a change to its consumers (${SERVERS[e.server].label}; ${int(e.alerts)} alerts in requests of ${int(e.batch_size)}, one at a time;`,
+    `dispatcher polls the outbox every ${poll} and wakes the webhook deliverer when it queues deliveries):`,
+    '',
+    table(
+      ['path', 'per s', 'p50 ms', 'p99 ms', 'max ms', 'arrived', ''],
+      [
+        [`accepted: POST ${EVENTS_BULK_PATH}`, int(a.alerts_per_s), ms(a.request_p50_ms), '', ms(a.request_max_ms), `${int(a.alerts_created)}/${int(a.alerts_created + a.alerts_failed)}`, a.alerts_failed > 0 ? `${int(a.alerts_failed)} items failed` : ''],
+        [`stream: GET ${EVENTS_STREAM_PATH}`, int(e.stream.events_per_s), ...arrivals(e.stream), [tally(e.stream), e.stream.reconnects > 0 ? `${e.stream.reconnects} reconnects` : ''].filter(Boolean).join(', ')],
+        ['webhooks: alert.triggered, answered 204', int(e.webhooks.deliveries_per_s), ...arrivals(e.webhooks), tally(e.webhooks)],
+      ],
+      new Set([1, 2, 3, 4, 5]),
+    ),
+    '',
+    `  accepted: alerts per second from the first request to the last answer; p50/max: the requests' own latency.`,
+    `  stream, webhooks: arrivals per second from the first request to the last arrival; latency from the answer`,
+    `  to the alert's request to the event's arrival. The last event arrived ${ms(e.stream.lag_after_last_answer_ms)} ms (stream) and ${ms(e.webhooks.lag_after_last_answer_ms)} ms (webhooks)`,
+    `  after the last answer.`,
+    '',
+    `Single alerts, one at a time (${e.trickle.alerts}, POST ${EVENTS_SINGLE_PATH}), each waited for on both paths (latency from its answer):`,
+    '',
+    table(
+      ['path', 'p50 ms', 'p99 ms', 'max ms', 'arrived', ''],
+      [
+        ['stream', ...arrivals(e.trickle.stream), tally(e.trickle.stream)],
+        ['webhooks', ...arrivals(e.trickle.webhooks), tally(e.trickle.webhooks)],
+      ],
+      new Set([1, 2, 3, 4]),
+    ),
+  ];
+  if (e.timed_out) out.push('', '  Timed out: not every event arrived in time (see `missing`).');
+  return out;
+}
+
 export function printReport(report: Report): void {
   const out: string[] = [
     '',
@@ -297,6 +341,7 @@ export function printReport(report: Report): void {
       '',
     );
   }
+  if (report.events) out.push(...eventsLines(report.events), '');
   process.stdout.write(`${out.join('\n')}\n`);
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
