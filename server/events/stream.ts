@@ -6,6 +6,7 @@
 // holds (checked again every `reauthenticate_seconds`), when the client falls too far behind, or when the
 // bus may have missed events. In each case the client resumes
 // with Last-Event-ID and loses nothing within the replay window.
+import { ApiError } from '../http/errors.ts';
 import type { EventStreamSink } from '../http/event-stream.ts';
 import type { Logger } from '../logger.ts';
 import { policy, type EventChannel } from './catalogue.ts';
@@ -18,12 +19,14 @@ export interface EventStreamPolicy {
   readonly replay_hours: number;
   readonly replay_max_events: number;
   readonly reauthenticate_seconds: number;
+  /** Open streams one caller may hold on this process. */
+  readonly max_streams_per_caller: number;
 }
 
 /** The spec's policy, with the configuration's overrides (`EVENT_STREAM`); a bad value fails start-up. */
 export function eventStreamPolicy(overrides: Readonly<Record<string, number>> = {}): EventStreamPolicy {
   const merged: Record<string, unknown> = { ...policy<EventStreamPolicy>('x-event-stream'), ...overrides };
-  const names = ['keepalive_seconds', 'retry_ms', 'replay_hours', 'replay_max_events', 'reauthenticate_seconds'] as const;
+  const names = ['keepalive_seconds', 'retry_ms', 'replay_hours', 'replay_max_events', 'reauthenticate_seconds', 'max_streams_per_caller'] as const;
   for (const name of Object.keys(merged)) {
     if (!(names as readonly string[]).includes(name)) throw new Error(`EVENT_STREAM: unknown setting ${name}; known: ${names.join(', ')}`);
   }
@@ -32,8 +35,42 @@ export function eventStreamPolicy(overrides: Readonly<Record<string, number>> = 
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`EVENT_STREAM: ${name} must be a positive number, got ${JSON.stringify(value)}`);
   }
   const result = merged as unknown as EventStreamPolicy;
-  if (!Number.isInteger(result.retry_ms) || !Number.isInteger(result.replay_max_events)) throw new Error('EVENT_STREAM: retry_ms and replay_max_events must be whole numbers');
+  if (!Number.isInteger(result.retry_ms) || !Number.isInteger(result.replay_max_events) || !Number.isInteger(result.max_streams_per_caller)) {
+    throw new Error('EVENT_STREAM: retry_ms, replay_max_events and max_streams_per_caller must be whole numbers');
+  }
   return Object.freeze(result);
+}
+
+/**
+ * The streams each caller holds open on this process, at most `limit` each, so that one caller cannot tie up
+ * a process's sockets and listeners. Per process: the resource it protects is the process's own.
+ */
+export class StreamSlots {
+  readonly #held = new Map<string, number>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Takes a slot for `holder`, or refuses with 429 RATE_TOO_MANY_STREAMS; answers the function that frees it (once). */
+  acquire(holder: string): () => void {
+    const held = this.#held.get(holder) ?? 0;
+    if (held >= this.#limit) {
+      throw new ApiError('RATE_TOO_MANY_STREAMS', `This caller already holds ${held} open event streams on this server, the most it may; close one first`, {
+        headers: { 'Retry-After': '5' },
+      });
+    }
+    this.#held.set(holder, held + 1);
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      const left = (this.#held.get(holder) ?? 1) - 1;
+      if (left > 0) this.#held.set(holder, left);
+      else this.#held.delete(holder);
+    };
+  }
 }
 
 /** What one connection receives: events of these teams on these channels. */

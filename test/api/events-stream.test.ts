@@ -318,6 +318,44 @@ describe('a credential that no longer holds', () => {
   });
 });
 
+describe('streams per caller', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startTestServer({ EVENT_STREAM: JSON.stringify({ max_streams_per_caller: 2 }) });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it('refuses one more than max_streams_per_caller with 429 RATE_TOO_MANY_STREAMS, per user or API key, until one closes', async () => {
+    const key = (await limited.call('POST', '/api/v1/api-keys', { json: { name: 'streams', scopes: ['events:subscribe', 'alerts:read'] } })).body.data;
+    const asKey = { 'x-api-key': key.secret as string };
+    const open = (headers: Record<string, string>) => openStream(limited.url, '/api/v1/events', headers);
+    const first = await open(asKey);
+    const second = await open(asKey);
+    const user = await open(bearer(limited.adminToken)); // the key's owner counts apart from its key
+    try {
+      expect([first.status, second.status, user.status]).toEqual([200, 200, 200]);
+      const third = await open(asKey);
+      expect(third.status).toBe(429);
+      expect(third.body.error.code).toBe('RATE_TOO_MANY_STREAMS');
+      expect(third.headers.get('retry-after')).not.toBeNull();
+      first.close();
+      // The server frees the slot when it sees the connection close.
+      const deadline = Date.now() + 5000;
+      let again = await open(asKey);
+      while (again.status === 429 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        again = await open(asKey);
+      }
+      expect(again.status).toBe(200);
+      again.close();
+    } finally {
+      for (const stream of [first, second, user]) stream.close();
+    }
+  });
+});
+
 describe('a stream’s end', () => {
   let short: TestServer;
   let closed = false;

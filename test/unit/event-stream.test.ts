@@ -150,7 +150,7 @@ describe('open streams', () => {
 describe('the stream policy', () => {
   it('is the spec’s x-event-stream, with overrides, and refuses bad ones', () => {
     const { description: _description, ...declared } = (spec as unknown as { 'x-event-stream': Record<string, unknown> })['x-event-stream'];
-    expect(Object.keys(declared).sort()).toEqual(['keepalive_seconds', 'reauthenticate_seconds', 'replay_hours', 'replay_max_events', 'retry_ms']);
+    expect(Object.keys(declared).sort()).toEqual(['keepalive_seconds', 'max_streams_per_caller', 'reauthenticate_seconds', 'replay_hours', 'replay_max_events', 'retry_ms']);
     expect(eventStreamPolicy()).toEqual(declared);
     expect(eventStreamPolicy({ keepalive_seconds: 0.2 }).keepalive_seconds).toBe(0.2);
     expect(() => eventStreamPolicy({ keepalive: 1 })).toThrow(/unknown setting keepalive/);

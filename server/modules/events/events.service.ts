@@ -10,7 +10,7 @@ import type { Database } from '../../db/schema.ts';
 import { channelPermission, type EventChannel, type StreamEvent } from '../../events/catalogue.ts';
 import type { EventBus, PublishedEvent } from '../../events/event-bus.ts';
 import { toEventPayload } from '../../events/event.mapper.ts';
-import { StreamConnection, type EventStreamPolicy } from '../../events/stream.ts';
+import { StreamConnection, StreamSlots, type EventStreamPolicy } from '../../events/stream.ts';
 import { ApiError } from '../../http/errors.ts';
 import type { EventStream } from '../../http/event-stream.ts';
 import type { RequestContext } from '../../http/request-context.ts';
@@ -31,11 +31,13 @@ export class EventStreamService {
   readonly #db: Kysely<Database>;
   readonly #bus: EventBus;
   readonly #policy: EventStreamPolicy;
+  readonly #slots: StreamSlots;
 
   constructor(db: Kysely<Database>, bus: EventBus, policy: EventStreamPolicy) {
     this.#db = db;
     this.#bus = bus;
     this.#policy = policy;
+    this.#slots = new StreamSlots(policy.max_streams_per_caller);
   }
 
   /** The channels the caller receives; 403 PERM_DENIED for one asked for without its read permission. */
@@ -77,6 +79,7 @@ export class EventStreamService {
     const channels = this.channelsFor(caller, request.channels);
     const teamIds = request.teamId === undefined ? caller.teamIds : caller.teamIds.filter((team) => team === request.teamId);
     const after = request.lastEventId === undefined ? undefined : BigInt(request.lastEventId);
+    const release = this.#slots.acquire(caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`);
     // Listening starts before the replay is read, so an event dispatched meanwhile is in one or the other.
     const connection = new StreamConnection(this.#bus, {
       scope: { teamIds: new Set(teamIds), channels: new Set(channels) },
@@ -95,8 +98,9 @@ export class EventStreamService {
       }
     } catch (err) {
       connection.close();
+      release();
       throw err;
     }
-    return (sink) => connection.run(sink, replay);
+    return (sink) => connection.run(sink, replay).finally(release);
   }
 }
