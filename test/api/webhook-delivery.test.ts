@@ -4,6 +4,7 @@
 // (an alert raised → `alert.triggered`).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryPolicy } from '../../server/modules/webhooks/webhooks.policy.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { eventually, signatureValid, sleep, startReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -133,6 +134,26 @@ describe('a delivery', () => {
     const done = await settled(res.body.data.id, queued.id);
     expect(done.status).toBe('failed');
     expect(done.attempts[0]).toMatchObject({ status_code: null, error: expect.stringMatching(/^connection refused by 127\.0\.0\.1:\d+$/) });
+  });
+});
+
+describe('a slow endpoint', () => {
+  it('holds at most max_in_flight_per_webhook attempts, and never holds up another webhook', async () => {
+    const { max_in_flight_per_webhook: perWebhook } = deliveryPolicy(POLICY);
+    const slow = await hook();
+    receiver.script(slow.path, ['hang']);
+    for (let i = 0; i < 10; i += 1) await ping(slow.id);
+    await receiver.waitFor(slow.path, perWebhook);
+    await sleep(200);
+    // The deliverer has 8 slots; the slow endpoint got only its share of them.
+    expect(receiver.received(slow.path)).toHaveLength(perWebhook);
+
+    const fast = await hook();
+    const sent = Date.now();
+    await ping(fast.id);
+    await receiver.waitFor(fast.path, 1, POLICY.timeout_seconds * 1000);
+    // Well before the slow attempts time out and free their slots.
+    expect(Date.now() - sent).toBeLessThan((POLICY.timeout_seconds * 1000) / 2);
   });
 });
 

@@ -350,8 +350,15 @@ describe('claiming deliveries (the deliverer’s lease)', () => {
     const webhook = await register();
     const pinged = [];
     for (let i = 0; i < 6; i += 1) pinged.push((await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data.id as string);
+    const upTo = (limit: number, perWebhook = 100, room: ReadonlyMap<string, number> = new Map()) => ({ limit, perWebhook, room });
+    // A worker takes no more of one webhook than it has room for: none while its slots are full, else up to perWebhook.
+    const ofThisWebhook = <T extends { webhook_id: string }>(claimed: T[]) => claimed.filter((c) => c.webhook_id === webhook.id);
+    expect(ofThisWebhook(await claimDue(db, upTo(100, 2, new Map([[webhook.id, 0]])), 60))).toEqual([]);
+    const two = ofThisWebhook(await claimDue(db, upTo(100, 2), 60));
+    expect(two.map((c) => c.webhook_id)).toEqual([webhook.id, webhook.id]);
+    await db.updateTable('webhook_deliveries').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('id', 'in', two.map((c) => c.id)).execute();
     // Two workers claiming at once take different deliveries (SKIP LOCKED).
-    const [a, b] = await Promise.all([claimDue(db, 3, 60), claimDue(db, 100, 60)]);
+    const [a, b] = await Promise.all([claimDue(db, upTo(3), 60), claimDue(db, upTo(100), 60)]);
     const ids = [...a, ...b].map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(expect.arrayContaining(pinged));
@@ -360,9 +367,9 @@ describe('claiming deliveries (the deliverer’s lease)', () => {
       expect(row.status).toBe('pending');
       expect(row.next_attempt_at!.getTime()).toBeGreaterThan(Date.now() + 50_000);
     }
-    expect((await claimDue(db, 100, 60)).map((c) => c.id)).toEqual([]);
+    expect((await claimDue(db, upTo(100), 60)).map((c) => c.id)).toEqual([]);
     // The lease of one runs out (its worker never came back): it is due again, and claimed again.
     await db.updateTable('webhook_deliveries').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('id', '=', pinged[0]!).execute();
-    expect((await claimDue(db, 100, 60)).map((c) => c.id)).toEqual([pinged[0]]);
+    expect((await claimDue(db, upTo(100), 60)).map((c) => c.id)).toEqual([pinged[0]]);
   });
 });

@@ -3,6 +3,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spec } from '../../server/contract.ts';
 import { SecretBox } from '../../server/auth/secret-box.ts';
 import { postOnce, signPayload } from '../../server/modules/webhooks/webhooks.deliverer.ts';
 import { backoffSeconds, deliveryPolicy } from '../../server/modules/webhooks/webhooks.policy.ts';
@@ -160,15 +161,9 @@ describe('secret box', () => {
 
 describe('delivery policy', () => {
   it('is the spec’s x-webhook-delivery, with overrides (fractional seconds too)', () => {
-    expect(deliveryPolicy()).toEqual({
-      timeout_seconds: 10,
-      max_attempts: 8,
-      base_seconds: 30,
-      max_seconds: 21600,
-      disable_after_consecutive_failures: 20,
-      response_excerpt_bytes: 1024,
-      retention_days: 30,
-    });
+    const { description: _description, ...declared } = (spec as unknown as { 'x-webhook-delivery': Record<string, unknown> })['x-webhook-delivery'];
+    expect(Object.keys(declared).length).toBeGreaterThan(0);
+    expect(deliveryPolicy()).toEqual(declared);
     expect(deliveryPolicy({ base_seconds: 0.05, timeout_seconds: 1 })).toMatchObject({ base_seconds: 0.05, timeout_seconds: 1, max_attempts: 8 });
   });
 

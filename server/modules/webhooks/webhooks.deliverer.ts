@@ -149,6 +149,8 @@ export class WebhookDeliverer {
   readonly #pollMs: number;
   readonly #concurrency: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Attempts in flight per webhook, bounded by `max_in_flight_per_webhook`. */
+  readonly #perWebhook = new Map<string, number>();
   #filling: Promise<void> | undefined;
   #again = false;
   #stopped = true;
@@ -201,7 +203,9 @@ export class WebhookDeliverer {
       if (free <= 0) return; // a finishing attempt wakes the deliverer again
       let claimed: repo.ClaimedDelivery[];
       try {
-        claimed = await repo.claimDue(this.#db, free, this.#policy.timeout_seconds + LEASE_SLACK_SECONDS);
+        const perWebhook = this.#policy.max_in_flight_per_webhook;
+        const room = new Map([...this.#perWebhook].map(([webhookId, busy]) => [webhookId, Math.max(0, perWebhook - busy)]));
+        claimed = await repo.claimDue(this.#db, { limit: free, room, perWebhook }, this.#policy.timeout_seconds + LEASE_SLACK_SECONDS);
         this.#failing = false;
       } catch (err) {
         // Logged once per outage, not at every poll.
@@ -210,12 +214,16 @@ export class WebhookDeliverer {
         return;
       }
       for (const delivery of claimed) {
+        this.#perWebhook.set(delivery.webhook_id, (this.#perWebhook.get(delivery.webhook_id) ?? 0) + 1);
         const running: Promise<void> = this.#attempt(delivery)
           .catch((err: unknown) => {
             // The lease runs out and the delivery is claimed again.
             this.#log.warn({ err: (err as Error).message, delivery_id: delivery.id, webhook_id: delivery.webhook_id }, 'webhooks: an attempt could not be recorded');
           })
           .finally(() => {
+            const left = (this.#perWebhook.get(delivery.webhook_id) ?? 1) - 1;
+            if (left > 0) this.#perWebhook.set(delivery.webhook_id, left);
+            else this.#perWebhook.delete(delivery.webhook_id);
             this.#inFlight.delete(running);
             this.wake();
           });

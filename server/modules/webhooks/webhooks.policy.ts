@@ -15,10 +15,12 @@ export interface DeliveryPolicy {
   /** How much of each answer an attempt records. */
   readonly response_excerpt_bytes: number;
   readonly retention_days: number;
+  /** Attempts one webhook may have in flight at once in one process, so a slow endpoint cannot hold up the others. */
+  readonly max_in_flight_per_webhook: number;
 }
 
 const SECONDS = ['timeout_seconds', 'base_seconds', 'max_seconds'] as const;
-const COUNTS = ['max_attempts', 'disable_after_consecutive_failures', 'response_excerpt_bytes', 'retention_days'] as const;
+const COUNTS = ['max_attempts', 'disable_after_consecutive_failures', 'response_excerpt_bytes', 'retention_days', 'max_in_flight_per_webhook'] as const;
 /** `WebhookDeliveryAttempt.response_excerpt` holds at most this much (and so does its column). */
 const EXCERPT_LIMIT = 1024;
 

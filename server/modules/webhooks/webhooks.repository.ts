@@ -160,19 +160,38 @@ export interface ClaimedDelivery {
   attempt_count: number;
 }
 
+export interface ClaimLimits {
+  /** Deliveries to take in all. */
+  limit: number;
+  /** How many more attempts each webhook may have in flight in this worker (webhooks absent: `perWebhook`). */
+  room: ReadonlyMap<string, number>;
+  perWebhook: number;
+}
+
 /**
- * Takes up to `limit` due deliveries and, in the same statement, moves their `next_attempt_at` on by
- * `leaseSeconds` (a lease): other workers skip them meanwhile, and a worker that dies mid-attempt leaves
- * them due again when the lease ends, never lost. SKIP LOCKED lets several workers claim side by side.
+ * Takes up to `limit` due deliveries, oldest due first, at most as many of one webhook as it has room for
+ * (so one slow endpoint cannot take every slot), and, in the same statement, moves their `next_attempt_at`
+ * on by `leaseSeconds` (a lease): other workers skip them meanwhile, and a worker that dies mid-attempt
+ * leaves them due again when the lease ends, never lost. SKIP LOCKED lets several workers claim side by side.
  */
-export async function claimDue(db: Executor, limit: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
+export async function claimDue(db: Executor, limits: ClaimLimits, leaseSeconds: number): Promise<ClaimedDelivery[]> {
+  const busy = [...limits.room.keys()];
+  const room = busy.map((id) => limits.room.get(id)!);
   const { rows } = await sql<ClaimedDelivery>`
+    with room(webhook_id, free) as (select * from unnest(${busy}::uuid[], ${room}::int[])),
+         ranked as (
+           select d.id, d.next_attempt_at,
+                  row_number() over (partition by d.webhook_id order by d.next_attempt_at, d.id) as place,
+                  coalesce(r.free, ${limits.perWebhook}::int) as free
+             from webhook_deliveries d
+             left join room r on r.webhook_id = d.webhook_id
+            where d.status = 'pending' and d.next_attempt_at <= now())
     update webhook_deliveries d
        set next_attempt_at = now() + make_interval(secs => ${leaseSeconds}::float8)
       from (select id from webhook_deliveries
-             where status = 'pending' and next_attempt_at <= now()
+             where id in (select id from ranked where place <= free)
              order by next_attempt_at, id
-             limit ${limit}::int
+             limit ${limits.limit}::int
              for update skip locked) due
      where d.id = due.id
     returning d.id, d.webhook_id, d.event_id, d.event, d.attempt_count`.execute(db);
