@@ -31,6 +31,8 @@ export type {
   AgentEvent,
   AlertEvent,
   AgentFields,
+  AgentListSummary,
+  AgentV2,
   AgentPatch,
   AgentReplace,
   AgentStatus,

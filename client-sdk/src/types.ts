@@ -11,6 +11,10 @@ export type Schema<Name extends keyof Schemas> = Schemas[Name];
 export type Agent = Schemas['Agent'];
 /** An agent as a list returns it: only `id` is sure to be present when `fields` trims the items. */
 export type AgentFields = Schemas['AgentFields'];
+/** An agent as `/api/v2/agents` lists it: with its groups and health score. */
+export type AgentV2 = Schemas['AgentV2'];
+/** The summary of `/api/v2/agents`: the whole filtered fleet, not just the page. */
+export type AgentListSummary = Schemas['AgentListSummary'];
 export type AgentCreate = Schemas['AgentCreate'];
 export type AgentReplace = Schemas['AgentReplace'];
 export type AgentPatch = Schemas['AgentPatch'];

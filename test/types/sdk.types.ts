@@ -23,6 +23,7 @@ import {
   type WebhookPayload,
   type Agent,
   type AgentFields,
+  type AgentV2,
   type ErrorCode,
   type ErrorDetail,
   type ConditionalPath,
@@ -90,6 +91,7 @@ export async function lists(): Promise<void> {
   }
   // v2's items carry their groups and health; its summary rides beside the pagination.
   for await (const item of paginate(client, '/api/v2/agents', { params: { query: { cursor: '' } } })) {
+    expectTypeOf(item).toEqualTypeOf<AgentV2>();
     expectTypeOf(item.health_score).toEqualTypeOf<number>();
     expectTypeOf(item.groups).toEqualTypeOf<Array<{ id: string; name: string }>>();
   }
