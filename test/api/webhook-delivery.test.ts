@@ -142,10 +142,10 @@ describe('a slow endpoint', () => {
     const { max_in_flight_per_webhook: perWebhook } = deliveryPolicy(POLICY);
     const slow = await hook();
     receiver.script(slow.path, ['hang']);
-    for (let i = 0; i < 10; i += 1) await ping(slow.id);
+    for (let i = 0; i < 3 * perWebhook; i += 1) await ping(slow.id);
     await receiver.waitFor(slow.path, perWebhook);
     await sleep(200);
-    // The deliverer has 8 slots; the slow endpoint got only its share of them.
+    // The deliverer has 16 slots; the slow endpoint got only its share of them.
     expect(receiver.received(slow.path)).toHaveLength(perWebhook);
 
     const fast = await hook();

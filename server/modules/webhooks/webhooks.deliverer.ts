@@ -5,10 +5,10 @@
 //
 // An attempt is one signed POST, with the target checked again (pinned to the checked addresses, see
 // webhooks.target-check.ts), no redirects followed, and a deadline covering everything from resolving the
-// host to reading the answer. Its result is recorded in one transaction: the attempt, the delivery
-// (succeeded, or pending again after a backoff with full jitter, or failed after the last attempt) and
-// the webhook's health (last delivery, failures in a row, turned off after too many). Every number comes
-// from the `x-webhook-delivery` policy (webhooks.policy.ts).
+// host to reading the answer. Its result is recorded with the attempt: the delivery (succeeded, or pending
+// again after a backoff with full jitter, or failed after the last attempt) and the webhook's health (last
+// delivery, failures in a row, turned off after too many). Every number comes from the `x-webhook-delivery`
+// policy (webhooks.policy.ts).
 import { createHmac } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -48,7 +48,7 @@ export interface DelivererOptions {
   allowPrivateTargets: boolean;
   /** How often to look for due deliveries when nobody says there are some (default 500 ms). */
   pollMs?: number;
-  /** Attempts in flight at once in this process (default 8). */
+  /** Attempts in flight at once in this process (default 16). */
   concurrency?: number;
 }
 
@@ -140,6 +140,19 @@ export function postOnce(
   });
 }
 
+/** One attempt's row. */
+const insertAttempt = (trx: Parameters<typeof repo.insertAttempt>[0], deliveryId: string, number: number, attemptedAt: Date, outcome: AttemptOutcome) =>
+  repo.insertAttempt(trx, {
+    delivery_id: deliveryId,
+    number,
+    attempted_at: attemptedAt,
+    status_code: outcome.statusCode,
+    latency_ms: outcome.latencyMs,
+    response_excerpt: outcome.excerpt,
+    error: outcome.error,
+    succeeded: outcome.succeeded,
+  });
+
 export class WebhookDeliverer {
   readonly #db: Kysely<Database>;
   readonly #box: SecretBox;
@@ -164,7 +177,7 @@ export class WebhookDeliverer {
     this.#policy = options.policy;
     this.#allowPrivate = options.allowPrivateTargets;
     this.#pollMs = options.pollMs ?? 500;
-    this.#concurrency = options.concurrency ?? 8;
+    this.#concurrency = options.concurrency ?? 16;
   }
 
   start(): void {
@@ -282,8 +295,34 @@ export class WebhookDeliverer {
     });
   }
 
-  /** The attempt, the delivery and the webhook's health, together; answers the seconds until a retry, if any. */
-  async #record(delivery: repo.ClaimedDelivery, attemptedAt: Date, outcome: AttemptOutcome): Promise<number | null> {
+  /** Records an attempt; answers the seconds until a retry, if any. */
+  #record(delivery: repo.ClaimedDelivery, attemptedAt: Date, outcome: AttemptOutcome): Promise<number | null> {
+    return outcome.succeeded ? this.#recordSuccess(delivery, attemptedAt, outcome) : this.#recordFailure(delivery, attemptedAt, outcome);
+  }
+
+  /**
+   * A success: the attempt and the delivery in one transaction, then the webhook's health in a statement of
+   * its own. The webhook's row is then locked for one statement rather than a whole transaction, so the
+   * successes of one webhook are recorded side by side (it is the busy path), and no lock is held across
+   * both rows, so this cannot deadlock with writers that lock the webhook first.
+   */
+  async #recordSuccess(delivery: repo.ClaimedDelivery, attemptedAt: Date, outcome: AttemptOutcome): Promise<null> {
+    const number = await this.#db.transaction().execute(async (trx) => {
+      const current = await repo.lockDelivery(trx, delivery.id);
+      if (!current) return null; // deleted meanwhile
+      const number = current.attempt_count + 1;
+      await insertAttempt(trx, delivery.id, number, attemptedAt, outcome);
+      await repo.updateDelivery(trx, delivery.id, { attempt_count: number, last_status_code: outcome.statusCode, status: 'succeeded', next_attempt_at: null, completed_at: sql<Date>`now()` as never });
+      return number;
+    });
+    if (number === null) return null;
+    await repo.markDelivered(this.#db, delivery.webhook_id);
+    this.#log.debug({ delivery_id: delivery.id, webhook_id: delivery.webhook_id, event: delivery.event, attempt: number, status_code: outcome.statusCode, latency_ms: outcome.latencyMs }, 'webhooks: delivered');
+    return null;
+  }
+
+  /** A failure: the attempt, the delivery (retry or give up) and the webhook's failures in a row (turned off after too many), together. */
+  async #recordFailure(delivery: repo.ClaimedDelivery, attemptedAt: Date, outcome: AttemptOutcome): Promise<number | null> {
     const p = this.#policy;
     const logged = { delivery_id: delivery.id, webhook_id: delivery.webhook_id, event: delivery.event };
     return this.#db.transaction().execute(async (trx) => {
@@ -292,29 +331,18 @@ export class WebhookDeliverer {
       const current = webhook && (await repo.lockDelivery(trx, delivery.id));
       if (!webhook || !current) return null; // deleted meanwhile
       const number = current.attempt_count + 1;
-      await repo.insertAttempt(trx, {
-        delivery_id: delivery.id,
-        number,
-        attempted_at: attemptedAt,
-        status_code: outcome.statusCode,
-        latency_ms: outcome.latencyMs,
-        response_excerpt: outcome.excerpt,
-        error: outcome.error,
-        succeeded: outcome.succeeded,
-      });
+      await insertAttempt(trx, delivery.id, number, attemptedAt, outcome);
       const counts = { attempt_count: number, last_status_code: outcome.statusCode };
       let retryIn: number | null = null;
-      if (outcome.succeeded) {
-        await repo.updateDelivery(trx, delivery.id, { ...counts, status: 'succeeded', next_attempt_at: null, completed_at: sql<Date>`now()` as never });
-      } else if (current.status !== 'pending' || number >= p.max_attempts) {
+      if (current.status !== 'pending' || number >= p.max_attempts) {
         await repo.updateDelivery(trx, delivery.id, { ...counts, status: 'failed', next_attempt_at: null, completed_at: sql<Date>`now()` as never });
       } else {
         retryIn = backoffSeconds(p, number);
         await repo.updateDelivery(trx, delivery.id, { ...counts, next_attempt_at: sql<Date>`now() + make_interval(secs => ${retryIn}::float8)` as never });
       }
 
-      const failures = outcome.succeeded ? 0 : webhook.consecutive_failures + 1;
-      const disable = !outcome.succeeded && webhook.active && failures >= p.disable_after_consecutive_failures;
+      const failures = webhook.consecutive_failures + 1;
+      const disable = webhook.active && failures >= p.disable_after_consecutive_failures;
       const last = outcome.statusCode !== null ? `HTTP ${outcome.statusCode}` : (outcome.error ?? 'no answer');
       const reason = clip(`disabled after ${failures} failed attempts in a row; the last one: ${last}`, REASON_LENGTH);
       await trx
@@ -328,14 +356,10 @@ export class WebhookDeliverer {
         .execute();
       const failed = disable ? await repo.failPendingDeliveries(trx, webhook.id) : 0;
 
-      if (outcome.succeeded) {
-        this.#log.debug({ ...logged, attempt: number, status_code: outcome.statusCode, latency_ms: outcome.latencyMs }, 'webhooks: delivered');
-      } else {
-        this.#log.info(
-          { ...logged, attempt: number, status_code: outcome.statusCode, error: outcome.error, latency_ms: outcome.latencyMs, retry_in_s: retryIn === null ? null : Math.round(retryIn * 1000) / 1000 },
-          retryIn === null ? 'webhooks: attempt failed, delivery failed' : 'webhooks: attempt failed, will retry',
-        );
-      }
+      this.#log.info(
+        { ...logged, attempt: number, status_code: outcome.statusCode, error: outcome.error, latency_ms: outcome.latencyMs, retry_in_s: retryIn === null ? null : Math.round(retryIn * 1000) / 1000 },
+        retryIn === null ? 'webhooks: attempt failed, delivery failed' : 'webhooks: attempt failed, will retry',
+      );
       if (disable) this.#log.warn({ webhook_id: webhook.id, reason, deliveries_failed: failed }, 'webhooks: webhook turned off after too many failures in a row');
       return disable ? null : retryIn;
     });

@@ -189,7 +189,9 @@ export async function claimDue(db: Executor, limits: ClaimLimits, leaseSeconds: 
     update webhook_deliveries d
        set next_attempt_at = now() + make_interval(secs => ${leaseSeconds}::float8)
       from (select id from webhook_deliveries
-             where id in (select id from ranked where place <= free)
+             -- Due again here, not only in \`ranked\`: a row another worker leased meanwhile is re-read when
+             -- locked, and only these conditions are checked on the new version.
+             where id in (select id from ranked where place <= free) and status = 'pending' and next_attempt_at <= now()
              order by next_attempt_at, id
              limit ${limits.limit}::int
              for update skip locked) due
@@ -221,6 +223,11 @@ export const attemptTarget = (db: Executor, deliveryId: string) =>
 
 export const lockWebhookForDelivery = (db: Executor, id: string) =>
   db.selectFrom('webhooks').select(['id', 'active', 'consecutive_failures']).where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
+
+/** A successful attempt: the webhook was reached now, and its failures in a row are over. */
+export async function markDelivered(db: Executor, webhookId: string): Promise<void> {
+  await db.updateTable('webhooks').set({ last_delivery_at: sql<Date>`now()` as never, consecutive_failures: 0 }).where('id', '=', webhookId).execute();
+}
 
 export const lockDelivery = (db: Executor, id: string) =>
   db.selectFrom('webhook_deliveries').select(['id', 'status', 'attempt_count']).where('id', '=', id).forUpdate().executeTakeFirst();
