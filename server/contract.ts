@@ -67,3 +67,9 @@ const catalogue = (spec.components?.schemas?.ErrorCode as { oneOf: CatalogueEntr
 
 /** Each error code's HTTP status, as the ErrorCode schema declares it. */
 export const errorStatus: ReadonlyMap<ErrorCode, number> = new Map(catalogue.map((e) => [e.const, e['x-http-status']]));
+
+/** A policy object of the spec's root (`x-webhook-delivery`, `x-event-stream`, `x-metrics`), without its description. */
+export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-metrics'): T {
+  const { description: _description, ...values } = (spec as unknown as Record<string, Record<string, unknown>>)[name]!;
+  return values as T;
+}

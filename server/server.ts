@@ -16,7 +16,7 @@ import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
 import { localEventBus, redisEventBus } from './events/event-bus.ts';
-import { startWorkers } from './workers.ts';
+import { retentionOf, startWorkers } from './workers.ts';
 import { openSecretBox } from './auth/secret-box.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
@@ -66,7 +66,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
 
   const workers = config.backgroundWorkers
-    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, delivery.retention_days)
+    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
     : undefined;
 
   const server = createServer(app);

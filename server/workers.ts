@@ -1,46 +1,83 @@
 // The background work of a process, when BACKGROUND_WORKERS is on: the sweeper (silent agents go offline),
-// the outbox dispatcher (events to the stream and to webhook deliveries) and the webhook deliverer. Every
-// process of a deployment may run them at once: the sweep is idempotent, the dispatcher takes turns under
-// an advisory lock, and deliveries are claimed with SKIP LOCKED.
+// the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, and
+// retention (old events with their deliveries, old metric samples). Every process of a deployment may run
+// them at once: the sweep and the deletions are idempotent, the dispatcher takes turns under an advisory
+// lock, and deliveries are claimed with SKIP LOCKED.
 import type { Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import type { Database } from './db/schema.ts';
 import type { TaggedCache } from './edge/tagged-cache.ts';
+import { policy } from './contract.ts';
 import { OutboxDispatcher } from './events/dispatcher.ts';
 import type { EventBus } from './events/event-bus.ts';
 import type { Logger } from './logger.ts';
 import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
+import { deleteSamplesBefore } from './modules/inventory/inventory.repository.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+
+const RETENTION_EVERY_MS = 10 * 60_000;
+const DAY_MS = 86_400_000;
 
 export interface Workers {
   /** Stops them; attempts in flight are recorded first. */
   stop(): Promise<void>;
 }
 
+export interface Retention {
+  /** Events (with their deliveries and attempts): `x-webhook-delivery.retention_days`. */
+  eventDays: number;
+  /** Metric samples: `x-metrics.retention_days`. */
+  metricDays: number;
+}
+
+/** The retention periods of the spec; `eventDays` as the delivery policy has it (it may be overridden). */
+export const retentionOf = (eventDays: number): Retention => ({ eventDays, metricDays: policy<{ retention_days: number }>('x-metrics').retention_days });
+
+/** Runs `task` every `ms` (first after `ms`), logging failures; never two runs at once. */
+function every(ms: number, log: Logger, name: string, task: () => Promise<void>): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    task()
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, `${name} failed; it tries again`))
+      .finally(() => (running = false));
+  }, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Deletes what is past its retention period; answers how much. */
+export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDispatcher, retention: Retention): Promise<{ events: number; metric_samples: number }> {
+  const events = await dispatcher.prune(retention.eventDays);
+  const metricSamples = await deleteSamplesBefore(db, new Date(Date.now() - retention.metricDays * DAY_MS));
+  return { events, metric_samples: metricSamples };
+}
+
 export function startWorkers(
   deps: { db: Kysely<Database>; bus: EventBus; cache: TaggedCache; deliverer: WebhookDeliverer; log: Logger },
   config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs'>,
-  retentionDays: number,
+  retention: Retention,
 ): Workers {
   const { db, bus, cache, deliverer, log } = deps;
-  const dispatcher = new OutboxDispatcher(db, bus, log, { pollMs: config.outboxPollMs, retentionDays, onDeliveriesQueued: () => deliverer.wake() });
+  const dispatcher = new OutboxDispatcher(db, bus, log, { pollMs: config.outboxPollMs, onDeliveriesQueued: () => deliverer.wake() });
   dispatcher.start();
   deliverer.start();
 
   const protocol = new AgentProtocolService(db, cache);
-  const sweeper = setInterval(() => {
-    protocol.sweep(config.heartbeatTimeoutSeconds).then(
-      (swept) => {
-        if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
-      },
-      (err: unknown) => log.warn({ err: (err as Error).message }, 'sweeper failed; it tries again'),
-    );
-  }, config.sweepIntervalMs);
-  sweeper.unref();
+  const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
+    const swept = await protocol.sweep(config.heartbeatTimeoutSeconds);
+    if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
+  });
+  const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {
+    const deleted = await applyRetention(db, dispatcher, retention);
+    if (deleted.events > 0 || deleted.metric_samples > 0) log.info({ ...deleted, ...retention }, 'retention: old events, deliveries and metric samples deleted');
+  });
 
   return {
     async stop() {
-      clearInterval(sweeper);
+      stopSweeper();
+      stopRetention();
       await dispatcher.stop();
       await deliverer.stop();
     },

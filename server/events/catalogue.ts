@@ -27,9 +27,3 @@ export const channelOf: ReadonlyMap<EventType, EventChannel> = new Map(
 export const channelPermission: ReadonlyMap<EventChannel, Permission> = new Map(
   (schemas.EventChannel!.oneOf as Entry<EventChannel>[]).map((c) => [c.const, c['x-permission']!] as const),
 );
-
-/** A policy object of the spec's root (`x-webhook-delivery`, `x-event-stream`), without its description. */
-export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream'): T {
-  const { description: _description, ...values } = (spec as unknown as Record<string, Record<string, unknown>>)[name]!;
-  return values as T;
-}

@@ -18,13 +18,10 @@ import { toEventPayload } from './event.mapper.ts';
  */
 export const DISPATCH_LOCK = 0x6f7073646b657674n;
 const BATCH_SIZE = 500;
-const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 5_000;
 
 export interface DispatcherOptions {
   pollMs: number;
-  /** Events (with their deliveries and attempts) older than this many days are deleted. */
-  retentionDays: number;
   /** Told after a batch that queued webhook deliveries, so they go out at once. */
   onDeliveriesQueued?: () => void;
 }
@@ -37,7 +34,6 @@ export class OutboxDispatcher {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
-  #prunedAt = 0;
 
   constructor(db: Kysely<Database>, bus: EventBus, log: Logger, options: DispatcherOptions) {
     this.#db = db;
@@ -113,9 +109,9 @@ export class OutboxDispatcher {
     return count;
   }
 
-  /** Deletes dispatched events past the retention period, a batch at a time; answers how many. */
-  async prune(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.#options.retentionDays * 86_400_000);
+  /** Deletes dispatched events (with their deliveries) older than `retentionDays`, a batch at a time; answers how many. */
+  async prune(retentionDays: number): Promise<number> {
+    const cutoff = new Date(Date.now() - retentionDays * 86_400_000);
     let total = 0;
     for (;;) {
       const result = await this.#db
@@ -130,21 +126,11 @@ export class OutboxDispatcher {
     }
   }
 
-  async #work(): Promise<number> {
-    const dispatched = await this.dispatchOnce();
-    if (Date.now() - this.#prunedAt >= PRUNE_EVERY_MS) {
-      this.#prunedAt = Date.now();
-      const pruned = await this.prune();
-      if (pruned > 0) this.#log.info({ pruned, retention_days: this.#options.retentionDays }, 'dispatcher: old events and their deliveries deleted');
-    }
-    return dispatched;
-  }
-
-  /** Dispatches until stopped: at once while there is a backlog, else every `pollMs`; prunes now and then. */
+  /** Dispatches until stopped: at once while there is a backlog, else every `pollMs`. */
   start(): void {
     this.#stopped = false;
     const tick = () => {
-      this.#running = this.#work().then(
+      this.#running = this.dispatchOnce().then(
         (n) => this.#schedule(tick, n === BATCH_SIZE ? 0 : this.#options.pollMs),
         (err: unknown) => {
           this.#log.warn({ err: (err as Error).message }, 'dispatcher failed; it tries again');

@@ -9,7 +9,8 @@
 import { ApiError } from '../http/errors.ts';
 import type { EventStreamSink } from '../http/event-stream.ts';
 import type { Logger } from '../logger.ts';
-import { policy, type EventChannel } from './catalogue.ts';
+import { policy } from '../contract.ts';
+import type { EventChannel } from './catalogue.ts';
 import type { EventBus, PublishedEvent } from './event-bus.ts';
 
 /** The spec's `x-event-stream`. */

@@ -45,7 +45,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
     const dispatcher = (published: PublishedEvent[] = []) => {
       const bus = localEventBus(log);
       bus.subscribe((e) => published.push(e));
-      return new OutboxDispatcher(handle.db, bus, log, { pollMs: 50, retentionDays: 30 });
+      return new OutboxDispatcher(handle.db, bus, log, { pollMs: 50 });
     };
     const drain = async (d: OutboxDispatcher) => {
       while ((await d.dispatchOnce()) > 0);
@@ -146,7 +146,7 @@ for (const backend of ['postgresql', 'pglite'] as const) {
       expect(oldDeliveries.length).toBeGreaterThan(0);
       const allBefore = await handle.db.selectFrom('webhook_deliveries').select('id').execute();
 
-      expect(await dispatcher().prune()).toBe(1);
+      expect(await dispatcher().prune(30)).toBe(1);
       const left = (await handle.db.selectFrom('events').select(sql<string>`data->>'id'`.as('id')).execute()).map((r) => r.id);
       expect(left).not.toContain((old as { id: string }).id);
       expect(left).toContain((waiting as { id: string }).id);

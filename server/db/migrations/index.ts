@@ -9,6 +9,7 @@ import * as agentGroups from './2026-11-21T1200-agent-groups.ts';
 import * as deploymentsPipelines from './2026-11-21T1300-deployments-pipelines.ts';
 import * as alerts from './2026-11-21T1400-alerts.ts';
 import * as eventsWebhooks from './2026-11-21T1500-events-webhooks.ts';
+import * as metricsRetention from './2026-11-21T1600-metrics-retention.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-21T1300-deployments-pipelines': deploymentsPipelines,
   '2026-11-21T1400-alerts': alerts,
   '2026-11-21T1500-events-webhooks': eventsWebhooks,
+  '2026-11-21T1600-metrics-retention': metricsRetention,
 };

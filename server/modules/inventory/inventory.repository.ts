@@ -105,6 +105,20 @@ export async function upsertSamples(db: Executor, agentId: string, samples: read
     on conflict (agent_id, name, at) do update set value = excluded.value`.execute(db);
 }
 
+const PRUNE_BATCH = 10_000;
+
+/** Deletes samples taken before `cutoff`, a batch at a time (short locks); answers how many. */
+export async function deleteSamplesBefore(db: Executor, cutoff: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { numAffectedRows } = await sql`
+      delete from agent_metrics where ctid in (select ctid from agent_metrics where at < ${cutoff} limit ${PRUNE_BATCH})`.execute(db);
+    const deleted = Number(numAffectedRows ?? 0);
+    total += deleted;
+    if (deleted < PRUNE_BATCH) return total;
+  }
+}
+
 // ---- reads of one agent (the service has checked the agent is the caller's)
 
 export interface PackageFilter {

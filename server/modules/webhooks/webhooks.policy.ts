@@ -1,6 +1,6 @@
 // How webhooks are delivered: the spec's `x-webhook-delivery` policy, with the fields WEBHOOK_DELIVERY
 // overrides (tests shorten the waits, even below a second). Every number the deliverer uses comes from here.
-import { policy } from '../../events/catalogue.ts';
+import { policy } from '../../contract.ts';
 
 export interface DeliveryPolicy {
   /** How long one attempt may take, from resolving the host to the end of the answer read. */

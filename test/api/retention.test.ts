@@ -1,0 +1,73 @@
+// Retention, as the background workers apply it: metric samples older than `x-metrics.retention_days` and
+// dispatched events older than `x-webhook-delivery.retention_days` (with their deliveries) are deleted;
+// what is younger, and events still waiting in the outbox, stay. Read back over HTTP where the API shows it.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { policy } from '../../server/contract.ts';
+import { OutboxDispatcher } from '../../server/events/dispatcher.ts';
+import { localEventBus } from '../../server/events/event-bus.ts';
+import { createLogger } from '../../server/logger.ts';
+import { applyRetention, retentionOf } from '../../server/workers.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { http, newAgent } from '../support/http.ts';
+
+const DAY_MS = 86_400_000;
+const log = createLogger('silent');
+
+let server: TestServer;
+beforeAll(async () => {
+  // Workers off: this test applies retention itself, once.
+  server = await startTestServer({ BACKGROUND_WORKERS: 'false' });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function enrol() {
+  const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'retention' } })).body.data.secret;
+  const res = await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } });
+  expect(res.status).toBe(201);
+  return { agent: res.body.data.agent as { id: string }, key: res.body.data.agent_key as string };
+}
+
+describe('retention', () => {
+  it('takes its periods from the spec', () => {
+    const retention = retentionOf(policy<{ retention_days: number }>('x-webhook-delivery').retention_days);
+    expect(retention.metricDays).toBe(policy<{ retention_days: number }>('x-metrics').retention_days);
+    expect(retention.metricDays).toBeGreaterThan(0);
+  });
+
+  it('deletes metric samples and dispatched events past their periods, and keeps the rest', async () => {
+    const db = server.database.db;
+    const retention = retentionOf(policy<{ retention_days: number }>('x-webhook-delivery').retention_days);
+    const { agent, key } = await enrol();
+    // A recent sample through the agent protocol; old ones written as if they had been kept since.
+    const recentAt = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS);
+    expect((await http(server.url, 'POST', '/api/v1/agent/metrics', { headers: { 'x-api-key': key }, json: { samples: [{ name: 'cpu_usage', at: recentAt.toISOString(), value: 42 }] } })).status).toBe(204);
+    const oldAt = new Date(recentAt.getTime() - (retention.metricDays + 1) * DAY_MS);
+    await db.insertInto('agent_metrics').values({ agent_id: agent.id, name: 'cpu_usage', at: oldAt, value: 7 }).execute();
+
+    // Events: an alert's (dispatched long ago), another alert's (never dispatched, just as old), a fresh one.
+    const raise = async (title: string) => (await server.call('POST', '/api/v1/alerts', { json: { title, severity: 'info' } })).body.data.id as string;
+    const [oldDispatched, oldWaiting, fresh] = [await raise('old, dispatched'), await raise('old, waiting'), await raise('fresh')];
+    const eventOf = sql<string>`data->>'id'`;
+    const longAgo = new Date(Date.now() - (retention.eventDays + 1) * DAY_MS);
+    await db.updateTable('events').set({ occurred_at: longAgo, dispatched_at: longAgo }).where(eventOf, '=', oldDispatched).execute();
+    await db.updateTable('events').set({ occurred_at: longAgo }).where(eventOf, '=', oldWaiting).execute();
+
+    const deleted = await applyRetention(db, new OutboxDispatcher(db, localEventBus(log), log, { pollMs: 1000 }), retention);
+    expect(deleted).toEqual({ events: 1, metric_samples: 1 });
+
+    // A day on each side of each sample (a range spans at most 31 days).
+    const around = async (day: Date) => {
+      const range = `start_date=${encodeURIComponent(new Date(day.getTime() - DAY_MS).toISOString())}&end_date=${encodeURIComponent(new Date(day.getTime() + 2 * DAY_MS).toISOString())}`;
+      const res = await server.call('GET', `/api/v1/agents/${agent.id}/metrics?name=cpu_usage&bucket=1d&aggregate=max&${range}`);
+      expect(res.status, res.text).toBe(200);
+      return res.body.data.points as Array<{ at: string; value: number }>;
+    };
+    expect(await around(oldAt)).toEqual([]);
+    expect(await around(recentAt)).toEqual([{ at: recentAt.toISOString(), value: 42, samples: 1 }]);
+    const left = (await db.selectFrom('events').select(eventOf.as('about')).where(eventOf, 'in', [oldDispatched, oldWaiting, fresh]).execute()).map((r) => r.about);
+    expect(left.sort()).toEqual([oldWaiting, fresh].sort());
+  });
+});
