@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { stringify } from 'yaml';
+import { extensionDate } from '../server/http/extension-date.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const outArg = process.argv.indexOf('--out');
@@ -54,14 +55,6 @@ function addErrorCatalogue(spec: Json): void {
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 
-/** An RFC 3339 extension (`x-sunset`, `x-deprecated-at`) as a date; a bad value fails generation. */
-function dateOf(where: string, name: string, raw: unknown): Date | undefined {
-  if (raw === undefined) return undefined;
-  const date = typeof raw === 'string' ? new Date(raw) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new Error(`${where}: ${name} ${JSON.stringify(raw)} is not an RFC 3339 date-time`);
-  return date;
-}
-
 const utc = (date: Date) => `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
 // A deprecated operation's docs say since when, until when and what replaces it, written from its
@@ -75,8 +68,8 @@ function addDeprecationNotes(spec: Json): void {
   for (const { path, method, op } of operations) {
     if (op.deprecated !== true) continue;
     const where = `${method.toUpperCase()} ${path}`;
-    const since = dateOf(where, 'x-deprecated-at', op['x-deprecated-at']);
-    const sunset = dateOf(where, 'x-sunset', op['x-sunset']);
+    const since = extensionDate(where, 'x-deprecated-at', op['x-deprecated-at']);
+    const sunset = extensionDate(where, 'x-sunset', op['x-sunset']);
     const successorId = op['x-successor'];
     const successor = successorId === undefined ? undefined : byId.get(successorId);
     if (successorId !== undefined && !successor) throw new Error(`${where}: x-successor ${JSON.stringify(successorId)} is no operationId of the spec`);

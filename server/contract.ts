@@ -73,3 +73,31 @@ export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-met
   const { description: _description, ...values } = (spec as unknown as Record<string, Record<string, unknown>>)[name]!;
   return values as T;
 }
+
+/**
+ * A policy of the spec's root with the configuration's overrides (the variable `variable`, a JSON object),
+ * checked as start-up needs it: every field is one of `amounts` (a positive number; fractions allowed, as
+ * tests shorten waits below a second) or of `counts` (a positive whole number); anything else fails start-up,
+ * naming the variable.
+ */
+export function policyWithOverrides<T>(
+  name: Parameters<typeof policy>[0],
+  variable: string,
+  overrides: Readonly<Record<string, unknown>>,
+  fields: { amounts: readonly string[]; counts: readonly string[] },
+): T {
+  const known = [...fields.amounts, ...fields.counts];
+  const merged: Record<string, unknown> = { ...policy<Record<string, unknown>>(name), ...overrides };
+  for (const field of Object.keys(merged)) {
+    if (!known.includes(field)) throw new Error(`${variable}: unknown field ${field} (known: ${known.join(', ')})`);
+  }
+  for (const field of fields.amounts) {
+    const value = merged[field];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`${variable}: ${field} must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  for (const field of fields.counts) {
+    const value = merged[field];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`${variable}: ${field} must be a positive whole number, got ${JSON.stringify(value)}`);
+  }
+  return Object.freeze(merged) as T;
+}

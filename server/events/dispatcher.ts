@@ -5,11 +5,11 @@
 // A process that dies mid-batch rolls it back and another dispatches it again: an event may then be
 // published twice (with the same event id), never lost.
 import { sql, type Kysely } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { EventChannel, StreamEvent } from './catalogue.ts';
 import type { EventBus, PublishedEvent } from './event-bus.ts';
+import { queueDeliveries } from '../modules/webhooks/webhooks.repository.ts';
 import { toEventPayload } from './event.mapper.ts';
 
 /**
@@ -86,10 +86,7 @@ export class OutboxDispatcher {
         .orderBy('e.id')
         .execute();
       if (targets.length > 0) {
-        await trx
-          .insertInto('webhook_deliveries')
-          .values(targets.map((t) => ({ id: uuidv7(), webhook_id: t.webhook_id, event_id: t.event_id, event: t.type, next_attempt_at: sql`now()` as never })))
-          .execute();
+        await queueDeliveries(trx, targets.map((t) => ({ webhook_id: t.webhook_id, event_id: t.event_id, event: t.type })));
         queued = targets.length;
       }
 

@@ -9,7 +9,7 @@
 import { ApiError } from '../http/errors.ts';
 import type { EventStreamSink } from '../http/event-stream.ts';
 import type { Logger } from '../logger.ts';
-import { policy } from '../contract.ts';
+import { policyWithOverrides } from '../contract.ts';
 import type { EventChannel } from './catalogue.ts';
 import type { EventBus, PublishedEvent } from './event-bus.ts';
 
@@ -25,22 +25,11 @@ export interface EventStreamPolicy {
 }
 
 /** The spec's policy, with the configuration's overrides (`EVENT_STREAM`); a bad value fails start-up. */
-export function eventStreamPolicy(overrides: Readonly<Record<string, number>> = {}): EventStreamPolicy {
-  const merged: Record<string, unknown> = { ...policy<EventStreamPolicy>('x-event-stream'), ...overrides };
-  const names = ['keepalive_seconds', 'retry_ms', 'replay_hours', 'replay_max_events', 'reauthenticate_seconds', 'max_streams_per_caller'] as const;
-  for (const name of Object.keys(merged)) {
-    if (!(names as readonly string[]).includes(name)) throw new Error(`EVENT_STREAM: unknown setting ${name}; known: ${names.join(', ')}`);
-  }
-  for (const name of names) {
-    const value = merged[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`EVENT_STREAM: ${name} must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  const result = merged as unknown as EventStreamPolicy;
-  if (!Number.isInteger(result.retry_ms) || !Number.isInteger(result.replay_max_events) || !Number.isInteger(result.max_streams_per_caller)) {
-    throw new Error('EVENT_STREAM: retry_ms, replay_max_events and max_streams_per_caller must be whole numbers');
-  }
-  return Object.freeze(result);
-}
+export const eventStreamPolicy = (overrides: Readonly<Record<string, number>> = {}): EventStreamPolicy =>
+  policyWithOverrides<EventStreamPolicy>('x-event-stream', 'EVENT_STREAM', overrides, {
+    amounts: ['keepalive_seconds', 'replay_hours', 'reauthenticate_seconds'],
+    counts: ['retry_ms', 'replay_max_events', 'max_streams_per_caller'],
+  });
 
 /**
  * The streams each caller holds open on this process, at most `limit` each, so that one caller cannot tie up

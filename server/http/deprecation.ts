@@ -7,6 +7,7 @@
 import type { Request, Response } from 'express';
 import { operationsById, type OperationInfo } from '../contract.ts';
 import { ApiError } from './errors.ts';
+import { extensionDate } from './extension-date.ts';
 
 export interface Deprecation {
   operationId: string;
@@ -22,23 +23,16 @@ interface DeprecationExtensions {
   'x-successor'?: unknown;
 }
 
-function dateOf(info: OperationInfo, name: string, raw: unknown): Date | undefined {
-  if (raw === undefined) return undefined;
-  const date = typeof raw === 'string' ? new Date(raw) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new Error(`${info.operationId}: ${name} ${JSON.stringify(raw)} is not an RFC 3339 date-time`);
-  return date;
-}
-
 const pathParams = (path: string) => [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
 
 /** An operation's deprecation, or `undefined` when it is not deprecated; throws on a declaration that cannot be honoured. */
 export function deprecationOf(info: OperationInfo, operations: ReadonlyMap<string, OperationInfo> = operationsById): Deprecation | undefined {
   const declared = info.operation as DeprecationExtensions;
   if (declared.deprecated !== true) return undefined;
-  const deprecatedAt = dateOf(info, 'x-deprecated-at', declared['x-deprecated-at']);
+  const deprecatedAt = extensionDate(info.operationId, 'x-deprecated-at', declared['x-deprecated-at']);
   // RFC 9745's header is a date, so the date must be declared.
   if (!deprecatedAt) throw new Error(`${info.operationId} is deprecated but declares no x-deprecated-at (RFC 3339 date-time)`);
-  const sunset = dateOf(info, 'x-sunset', declared['x-sunset']);
+  const sunset = extensionDate(info.operationId, 'x-sunset', declared['x-sunset']);
   const successorId = declared['x-successor'];
   let successor: OperationInfo | undefined;
   if (successorId !== undefined) {

@@ -153,7 +153,7 @@ describe('the stream policy', () => {
     expect(Object.keys(declared).sort()).toEqual(['keepalive_seconds', 'max_streams_per_caller', 'reauthenticate_seconds', 'replay_hours', 'replay_max_events', 'retry_ms']);
     expect(eventStreamPolicy()).toEqual(declared);
     expect(eventStreamPolicy({ keepalive_seconds: 0.2 }).keepalive_seconds).toBe(0.2);
-    expect(() => eventStreamPolicy({ keepalive: 1 })).toThrow(/unknown setting keepalive/);
+    expect(() => eventStreamPolicy({ keepalive: 1 })).toThrow(/EVENT_STREAM: unknown field keepalive/);
     expect(() => eventStreamPolicy({ retry_ms: 0 })).toThrow(/positive/);
     expect(() => eventStreamPolicy({ replay_max_events: 1.5 })).toThrow(/whole/);
   });

@@ -1,6 +1,6 @@
 // How webhooks are delivered: the spec's `x-webhook-delivery` policy, with the fields WEBHOOK_DELIVERY
 // overrides (tests shorten the waits, even below a second). Every number the deliverer uses comes from here.
-import { policy } from '../../contract.ts';
+import { policyWithOverrides } from '../../contract.ts';
 
 export interface DeliveryPolicy {
   /** How long one attempt may take, from resolving the host to the end of the answer read. */
@@ -19,30 +19,17 @@ export interface DeliveryPolicy {
   readonly max_in_flight_per_webhook: number;
 }
 
-const SECONDS = ['timeout_seconds', 'base_seconds', 'max_seconds'] as const;
-const COUNTS = ['max_attempts', 'disable_after_consecutive_failures', 'response_excerpt_bytes', 'retention_days', 'max_in_flight_per_webhook'] as const;
 /** `WebhookDeliveryAttempt.response_excerpt` holds at most this much (and so does its column). */
 const EXCERPT_LIMIT = 1024;
 
 /** The spec's policy with the overrides applied; throws, naming WEBHOOK_DELIVERY, on a bad override. */
 export function deliveryPolicy(overrides: Record<string, unknown> = {}): DeliveryPolicy {
-  const merged: Record<string, unknown> = { ...policy<Record<string, unknown>>('x-webhook-delivery') };
-  for (const [name, value] of Object.entries(overrides)) {
-    if (!(SECONDS as readonly string[]).includes(name) && !(COUNTS as readonly string[]).includes(name)) {
-      throw new Error(`WEBHOOK_DELIVERY: unknown field ${name} (known: ${[...SECONDS, ...COUNTS].join(', ')})`);
-    }
-    merged[name] = value;
-  }
-  for (const name of SECONDS) {
-    const value = merged[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`WEBHOOK_DELIVERY: ${name} must be a positive number of seconds`);
-  }
-  for (const name of COUNTS) {
-    const value = merged[name];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`WEBHOOK_DELIVERY: ${name} must be a positive integer`);
-  }
-  if ((merged.response_excerpt_bytes as number) > EXCERPT_LIMIT) throw new Error(`WEBHOOK_DELIVERY: response_excerpt_bytes must be at most ${EXCERPT_LIMIT}`);
-  return Object.freeze(merged as unknown as DeliveryPolicy);
+  const checked = policyWithOverrides<DeliveryPolicy>('x-webhook-delivery', 'WEBHOOK_DELIVERY', overrides, {
+    amounts: ['timeout_seconds', 'base_seconds', 'max_seconds'],
+    counts: ['max_attempts', 'disable_after_consecutive_failures', 'response_excerpt_bytes', 'retention_days', 'max_in_flight_per_webhook'],
+  });
+  if (checked.response_excerpt_bytes > EXCERPT_LIMIT) throw new Error(`WEBHOOK_DELIVERY: response_excerpt_bytes must be at most ${EXCERPT_LIMIT}`);
+  return checked;
 }
 
 /** Seconds to wait after failed attempt number `attempt` (from 1): full jitter over the capped exponential. */

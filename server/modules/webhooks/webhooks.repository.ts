@@ -112,13 +112,17 @@ export async function failPendingDeliveries(db: Executor, webhookId: string): Pr
   return Number(result.numUpdatedRows);
 }
 
-/** A pending delivery, due now. */
-export const insertDelivery = (db: Executor, row: Pick<WebhookDeliveriesTable, 'webhook_id' | 'event_id' | 'event' | 'redelivery_of'>): Promise<WebhookDeliveryRow> =>
-  db
+type NewDelivery = Pick<WebhookDeliveriesTable, 'webhook_id' | 'event_id' | 'event'> & { redelivery_of?: string | null };
+
+/** Pending deliveries, due now (the dispatcher's for new events, pings, redeliveries). */
+export async function queueDeliveries(db: Executor, rows: readonly NewDelivery[]): Promise<WebhookDeliveryRow[]> {
+  if (rows.length === 0) return [];
+  return db
     .insertInto('webhook_deliveries')
-    .values({ ...row, id: uuidv7(), next_attempt_at: sql<Date>`now()` as never })
+    .values(rows.map((row) => ({ ...row, id: uuidv7(), next_attempt_at: sql<Date>`now()` as never })))
     .returning(deliveryColumns)
-    .executeTakeFirstOrThrow();
+    .execute();
+}
 
 export interface DeliveryFilter {
   webhookId: string;

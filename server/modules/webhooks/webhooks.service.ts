@@ -134,7 +134,8 @@ export class WebhookService {
       const webhook = await this.#lockActive(trx, caller, id);
       const data: Schemas['WebhookPing'] = { webhook_id: webhook.id, message: PING_MESSAGE };
       const eventId = await recordPing(trx, webhook.team_id, data);
-      return repo.insertDelivery(trx, { webhook_id: webhook.id, event_id: eventId, event: PING_EVENT, redelivery_of: null });
+      const [queued] = await repo.queueDeliveries(trx, [{ webhook_id: webhook.id, event_id: eventId, event: PING_EVENT }]);
+      return queued!;
     });
     this.#options.onDeliveryQueued?.();
     return toWebhookDelivery(delivery);
@@ -176,7 +177,8 @@ export class WebhookService {
       const original = await repo.findDelivery(trx, webhookId, deliveryId);
       if (!original) throw notFound('Delivery', deliveryId);
       if (!webhook.active) throw disabled(webhook);
-      return repo.insertDelivery(trx, { webhook_id: webhookId, event_id: original.event_id, event: original.event, redelivery_of: original.id });
+      const [queued] = await repo.queueDeliveries(trx, [{ webhook_id: webhookId, event_id: original.event_id, event: original.event, redelivery_of: original.id }]);
+      return queued!;
     });
     this.#options.onDeliveryQueued?.();
     return toWebhookDelivery(delivery);
