@@ -11,7 +11,8 @@
 import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../server/db/schema.ts';
-import { encodeCursor, parseSort, type CursorPosition } from '../../server/http/pagination.ts';
+import type { CursorPosition } from '../../server/db/keyset.ts';
+import { encodeCursor, parseSort } from '../../server/http/pagination.ts';
 import { listAgents, SORTABLE_FIELDS } from '../../server/modules/agents/agents.repository.ts';
 
 /** Agents per page in every list section. */

@@ -1,7 +1,21 @@
 // Ordering and paging shared by every list query: ORDER BY the sort keys then `id`, and either
 // LIMIT/OFFSET or a keyset condition "after the cursor's row", so a cursor page costs the same at any depth.
 import { sql, type Expression, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
-import type { SortKey, Window } from '../http/pagination.ts';
+
+export type Direction = 'asc' | 'desc';
+export interface SortKey<F extends string> {
+  field: F;
+  direction: Direction;
+}
+
+/** A cursor names the last row of the page before: its sort values and id. */
+export interface CursorPosition {
+  values: Array<string | number | null>;
+  id: string;
+}
+
+/** Which page is asked for: LIMIT/OFFSET, or the rows after a cursor's (from the first row when `after` is null). */
+export type Window = { mode: 'offset'; limit: number; offset: number } | { mode: 'cursor'; limit: number; after: CursorPosition | null };
 
 export type SortExpressions<F extends string> = (field: F | 'id') => RawBuilder<unknown>;
 

@@ -2,7 +2,7 @@
 // change, so the event commits or rolls back with it. The dispatcher takes it from there.
 import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
-import type { Executor } from '../modules/agents/agents.repository.ts';
+import type { Executor } from '../db/executor.ts';
 import { channelOf, type EventData, type EventType, type WebhookPingEvent } from './catalogue.ts';
 
 export interface NewEvent<T extends EventType = EventType> {

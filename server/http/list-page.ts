@@ -1,9 +1,8 @@
 // The service side of every list: parse `sort`, pick the window (offset or cursor), fetch, count in
 // offset mode, and build the pagination block with the next cursor.
-import type { SortKey, Window } from './pagination.ts';
 import { cursorPagination, encodeCursor, offsetPagination, pageWindow, parseSort, type Pagination } from './pagination.ts';
 import type { RequestContext } from './request-context.ts';
-import { cursorValue } from '../db/keyset.ts';
+import { cursorValue, type SortKey, type Window } from '../db/keyset.ts';
 
 const columnValue = (row: object, field: string) => cursorValue((row as Record<string, unknown>)[field]);
 

@@ -1,18 +1,13 @@
 // Lists of every resource page the same way (api-conventions.md, "Lists"): offset mode with counted
 // pages and links, or cursor mode whose cost does not grow with depth; `sort` and `fields` parsing.
 import type { components } from '../../generated/openapi.d.ts';
+import type { CursorPosition, Direction, SortKey, Window } from '../db/keyset.ts';
 import { invalidParameter } from './errors.ts';
 import type { RequestContext } from './request-context.ts';
 
 type OffsetPagination = components['schemas']['OffsetPagination'];
 type CursorPagination = components['schemas']['CursorPagination'];
 export type Pagination = OffsetPagination | CursorPagination;
-
-export type Direction = 'asc' | 'desc';
-export interface SortKey<F extends string> {
-  field: F;
-  direction: Direction;
-}
 
 /** `created_at:desc,hostname:asc` → keys. The spec's pattern already bounds the fields; repeats are refused here. */
 export function parseSort<F extends string>(raw: string, allowed: readonly F[]): SortKey<F>[] {
@@ -25,12 +20,7 @@ export function parseSort<F extends string>(raw: string, allowed: readonly F[]):
   return keys;
 }
 
-/** A cursor names the last row of the page before: its sort values and id, and the query it belongs to. */
-export interface CursorPosition {
-  values: Array<string | number | null>;
-  id: string;
-}
-
+/** A cursor carries its position (`CursorPosition`) and the query it belongs to. */
 interface CursorPayload {
   q: string;
   v: Array<string | number | null>;
@@ -60,8 +50,6 @@ export function decodeCursor(raw: string, queryKey: string, sortLength: number):
   if (payload.q !== queryKey) throw invalidParameter('cursor', 'the cursor was made for another sort or other filters');
   return { values: payload.v, id: payload.id };
 }
-
-export type Window = { mode: 'offset'; limit: number; offset: number } | { mode: 'cursor'; limit: number; after: CursorPosition | null };
 
 /** Which page is asked for. `queryKey` ties a cursor to the sort and filters that made it. */
 export function pageWindow(

@@ -1,9 +1,8 @@
 // Thin Kysely queries for agent groups and their memberships, with explicit columns. Every query of a
 // group is scoped to the caller's teams; membership queries take a group already found in scope.
 import { sql, type RawBuilder } from 'kysely';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['name', 'created_at'] as const;

@@ -7,14 +7,15 @@ import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { cursorValue } from '../../db/keyset.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
+import type { Executor } from '../../db/executor.ts';
+import { owningTeam } from '../../db/owning-team.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
 import { ApiError, movedOn, notFound, type ErrorDetail } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import type { Agent } from '../agents/agents.mapper.ts';
-import type { Executor } from '../agents/agents.repository.ts';
-import { owningTeam, teamTag, type AgentService } from '../agents/agents.service.ts';
+import { teamTag, type AgentService } from '../agents/agents.service.ts';
 import { toAgentGroup, type AgentGroup } from './agent-groups.mapper.ts';
 import * as repo from './agent-groups.repository.ts';
 

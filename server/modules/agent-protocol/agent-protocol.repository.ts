@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import type { components } from '../../../generated/openapi.d.ts';
 
 type AgentStatus = components['schemas']['AgentStatus'];
-import { agentColumns, type Executor } from '../agents/agents.repository.ts';
+import { agentColumns } from '../agents/agents.repository.ts';
+import type { Executor } from '../../db/executor.ts';
 import type { AgentRow } from '../../db/schema.ts';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
 
 const tokenColumns = ['id', 'team_id', 'name', 'prefix', 'uses', 'max_uses', 'expires_at', 'created_at'] as const;
 

@@ -1,12 +1,10 @@
 // Thin Kysely queries for agents, with explicit columns. Every query is scoped to the caller's teams;
 // every function takes a Kysely instance or a transaction, so the service decides what runs together.
-import { sql, type Kysely, type QueryCreator, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type QueryCreator, type RawBuilder } from 'kysely';
 import type { AgentRow, AgentRowUpdate, Database, NewAgentRow } from '../../db/schema.ts';
-import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
+import type { Executor } from '../../db/executor.ts';
+import { cursorValue as toCursorValue, pageOf, type SortKey, type Window } from '../../db/keyset.ts';
 import { createdWithin, onlyTeams } from '../../db/team-scope.ts';
-
-export type Executor = Kysely<Database> | Transaction<Database>;
 
 export const SORTABLE_FIELDS = ['hostname', 'status', 'platform', 'last_seen', 'created_at', 'updated_at'] as const;
 export type AgentSortField = (typeof SORTABLE_FIELDS)[number];

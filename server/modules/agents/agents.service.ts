@@ -5,6 +5,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
+import type { Executor } from '../../db/executor.ts';
+import { owningTeam } from '../../db/owning-team.ts';
 import type { AgentRowUpdate } from '../../db/schema.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
@@ -45,21 +47,6 @@ function conflictOnHostname(err: unknown, hostname: string): never {
   throw err;
 }
 
-/** The team a new resource goes to: the one named (which must be the caller's), or the caller's only team. */
-export function owningTeam(caller: Caller, requested: string | undefined): string {
-  if (requested !== undefined) {
-    if (!caller.teamIds.includes(requested)) throw notFound('Team', requested);
-    return requested;
-  }
-  const [only, ...others] = caller.teamIds;
-  if (only === undefined || others.length > 0) {
-    throw new ApiError('VAL_REQUIRED_FIELD', 'team_id is required when the caller does not belong to exactly one team', {
-      details: [{ field: 'team_id', message: `the caller belongs to ${caller.teamIds.length} teams` }],
-    });
-  }
-  return only;
-}
-
 /** The cache tag of one team's agents. */
 export const teamTag = (teamId: string) => `agents:${teamId}`;
 
@@ -84,10 +71,10 @@ function filterOf(caller: Caller, query: AgentFilterQuery): { filter: repo.Agent
 }
 
 export class AgentService {
-  readonly #db: repo.Executor;
+  readonly #db: Executor;
   readonly #cache: TaggedCache;
 
-  constructor(db: repo.Executor, cache: TaggedCache) {
+  constructor(db: Executor, cache: TaggedCache) {
     this.#db = db;
     this.#cache = cache;
   }

@@ -2,9 +2,8 @@
 // every function takes a Kysely instance or a transaction, so the service decides what runs together.
 import { sql, type RawBuilder } from 'kysely';
 import type { AlertRow, NewAlertRow } from '../../db/schema.ts';
-import { cursorValue as toCursorValue, pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { cursorValue as toCursorValue, pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import { createdWithin, onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at', 'severity'] as const;
@@ -134,17 +133,4 @@ export async function unresolvedBySeverity(db: Executor, agentIds: readonly stri
     .where('status', 'in', ['open', 'acknowledged'])
     .groupBy(['agent_id', 'severity'])
     .execute();
-}
-
-/** Runs `work` inside a savepoint of the current transaction: on failure, only its own writes are undone. */
-export async function inSavepoint<T>(trx: Executor, name: string, work: () => Promise<T>): Promise<T> {
-  await sql`savepoint ${sql.id(name)}`.execute(trx);
-  try {
-    const result = await work();
-    await sql`release savepoint ${sql.id(name)}`.execute(trx);
-    return result;
-  } catch (err) {
-    await sql`rollback to savepoint ${sql.id(name)}`.execute(trx);
-    throw err;
-  }
 }

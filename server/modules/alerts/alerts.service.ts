@@ -8,14 +8,15 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { isDatabaseUnavailable, isUniqueViolation } from '../../db/errors.ts';
+import { owningTeam } from '../../db/owning-team.ts';
+import type { Executor } from '../../db/executor.ts';
+import { inSavepoint } from '../../db/savepoint.ts';
 import { recordEvent, recordEvents } from '../../events/outbox.ts';
 import type { AlertRow, Database, NewAlertRow } from '../../db/schema.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
-import { owningTeam } from '../agents/agents.service.ts';
-import type { Executor } from '../agents/agents.repository.ts';
 import { checkAlertItem, type ItemProblem } from './alerts.item-check.ts';
 import { toAlert } from './alerts.mapper.ts';
 import * as repo from './alerts.repository.ts';
@@ -212,13 +213,13 @@ export class AlertService {
       for (let start = 0; start < good.length; start += BULK_BATCH_SIZE) {
         const batch = good.slice(start, start + BULK_BATCH_SIZE);
         try {
-          await repo.inSavepoint(trx, 'alerts_batch', () => insertTriggered(trx, batch.map((b) => b.row)));
+          await inSavepoint(trx, 'alerts_batch', () => insertTriggered(trx, batch.map((b) => b.row)));
           for (const { index, row } of batch) results[index] = { index, status: 'created', id: row.id };
         } catch (err) {
           if (isDatabaseUnavailable(err)) throw err;
           for (const { index, row } of batch) {
             try {
-              await repo.inSavepoint(trx, 'alerts_item', () => insertTriggered(trx, [row]));
+              await inSavepoint(trx, 'alerts_item', () => insertTriggered(trx, [row]));
               results[index] = { index, status: 'created', id: row.id };
             } catch (itemErr) {
               if (isDatabaseUnavailable(itemErr)) throw itemErr;

@@ -1,8 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ApiKeyRow } from '../../db/schema.ts';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import type { Permission } from '../../auth/permissions.ts';
 
 const keyColumns = ['id', 'user_id', 'name', 'prefix', 'scopes', 'created_at', 'last_used_at', 'expires_at', 'revoked_at'] as const;

@@ -1,8 +1,7 @@
 import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { AuditEventRow, AuditEventsTable } from '../../db/schema.ts';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import { createdWithin } from '../../db/team-scope.ts';
 
 export interface AuditFilter {

@@ -1,7 +1,7 @@
 // Refresh tokens, stored as SHA-256 digests and grouped in families: one family per login, one row per
 // rotation. A spent token presented again revokes its family.
 import { sql } from 'kysely';
-import type { Executor } from '../agents/agents.repository.ts';
+import type { Executor } from '../../db/executor.ts';
 
 export interface NewRefreshToken {
   id: string;

@@ -6,13 +6,13 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
+import { owningTeam } from '../../db/owning-team.ts';
 import type { Database, DeploymentRow } from '../../db/schema.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { recordEvents } from '../../events/outbox.ts';
-import { owningTeam } from '../agents/agents.service.ts';
 import { toDeployment, type Deployment } from './deployments.mapper.ts';
 import * as repo from './deployments.repository.ts';
 

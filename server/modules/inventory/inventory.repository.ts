@@ -3,9 +3,8 @@
 // metric samples are upserted by (agent, metric, time). Reads are scoped by joining the agent's team.
 import { sql, type RawBuilder } from 'kysely';
 import type { components } from '../../../generated/openapi.d.ts';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 
 type Schemas = components['schemas'];
 

@@ -3,9 +3,8 @@
 // differs, and counts both, so `matched` and `updated` describe exactly what that statement did.
 import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { PipelineRow, PipelineRowUpdate, PipelineRunRow, PipelineRunsTable, PipelinesTable } from '../../db/schema.ts';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import { onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['name', 'status', 'created_at', 'updated_at'] as const;

@@ -6,12 +6,12 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
+import { owningTeam } from '../../db/owning-team.ts';
 import type { Database, PipelineRowUpdate, PipelineRunRow } from '../../db/schema.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
-import { owningTeam } from '../agents/agents.service.ts';
 import { toPipeline, toPipelineRun, type Pipeline, type PipelineRun } from './pipelines.mapper.ts';
 import * as repo from './pipelines.repository.ts';
 

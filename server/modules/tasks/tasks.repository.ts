@@ -3,9 +3,8 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { TaskLogRow, TaskRow, TasksTable } from '../../db/schema.ts';
 import type { Insertable } from 'kysely';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import { createdWithin, onlyTeams } from '../../db/team-scope.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at'] as const;

@@ -11,7 +11,8 @@ import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { recordEvents } from '../../events/outbox.ts';
-import { findAgent, type Executor } from '../agents/agents.repository.ts';
+import type { Executor } from '../../db/executor.ts';
+import { findAgent } from '../agents/agents.repository.ts';
 import { toTask, toTaskLogLine } from './tasks.mapper.ts';
 import * as repo from './tasks.repository.ts';
 

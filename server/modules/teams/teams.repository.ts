@@ -1,7 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 
 export const SORTABLE_FIELDS = ['name', 'created_at'] as const;
 export type TeamSortField = (typeof SORTABLE_FIELDS)[number];

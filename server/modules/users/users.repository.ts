@@ -1,9 +1,8 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { UserRow, UsersTable } from '../../db/schema.ts';
 import type { Insertable, Updateable } from 'kysely';
-import { pageOf } from '../../db/keyset.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
 import type { RoleName } from '../../auth/permissions.ts';
 
 export const SORTABLE_FIELDS = ['email', 'name', 'role', 'created_at'] as const;

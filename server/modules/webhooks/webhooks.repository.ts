@@ -4,10 +4,9 @@
 import { sql, type Updateable } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { EventRow, WebhookDeliveriesTable, WebhookDeliveryAttemptRow, WebhookDeliveryRow, WebhooksTable } from '../../db/schema.ts';
-import { pageOf } from '../../db/keyset.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
 import { onlyTeams } from '../../db/team-scope.ts';
-import type { SortKey, Window } from '../../http/pagination.ts';
-import type { Executor } from '../agents/agents.repository.ts';
+import type { Executor } from '../../db/executor.ts';
 import type { PublicWebhookRow } from './webhooks.mapper.ts';
 
 export const SORTABLE_FIELDS = ['created_at', 'updated_at'] as const;
