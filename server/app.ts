@@ -1,65 +1,53 @@
-// createApp: request id → access log → static contract and docs → body parser → audit recorder →
-// guard (operation, authentication, permission) → validator → handlers bound by operationId → error envelope.
+// createApp: CORS → the static contract and docs → one route per operation (the request pipeline,
+// http/pipeline.ts, where every step of an operation reads top to bottom) → 404 for anything else.
 import cors from 'cors';
-import express, { type Express, type RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
-import typeis from 'type-is';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Kysely } from 'kysely';
+import { Authenticator, type CallerDirectory } from './auth/authenticate.ts';
+import { CachedCallerDirectory } from './auth/caller-cache.ts';
 import { bundledSpecPath, bundledSpecYamlPath, docsPath } from './contract.ts';
-import type { Config } from './config.ts';
-import type { DatabaseHandle } from './db/database.ts';
-import type { HealthMonitor } from './health.ts';
-import { bindOperations } from './http/bind.ts';
-import { errorMiddleware, undeclaredErrorMiddleware } from './http/error-middleware.ts';
-import { requestContext } from './http/request-id.ts';
-import { openApiValidator } from './http/validator.ts';
+import type { Database } from './db/schema.ts';
+import type { AppDeps } from './deps.ts';
 import { createHandlers } from './handlers.ts';
+import { operationRoutes, unmatched } from './http/pipeline.ts';
+import { openApiValidator } from './http/validator.ts';
 import type { Logger } from './logger.ts';
-import { Authenticator } from './auth/authenticate.ts';
-import type { LoginThrottle } from './auth/login-throttle.ts';
-import type { TokenService } from './auth/tokens.ts';
-import { guardOperations } from './http/guard.ts';
-import type { Edge } from './edge/edge.ts';
-import { auditRecorder } from './modules/audit/audit-recorder.ts';
-import type { EventBus } from './events/event-bus.ts';
-import type { OpenStreams } from './http/event-stream.ts';
-import type { SecretBox } from './auth/secret-box.ts';
-import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+import { findAgentKey } from './modules/agent-protocol/agent-protocol.repository.ts';
+import { findKeyForAuth, touchApiKey } from './modules/api-keys/api-keys.repository.ts';
+import { auditSink } from './modules/audit/audit-recorder.ts';
+import { identityChangeFeed } from './modules/auth/identity-changes.repository.ts';
+import { findCaller } from './modules/users/users.repository.ts';
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-
-export interface AppDeps {
-  config: Config;
-  log: Logger;
-  database: DatabaseHandle;
-  redis: Redis | undefined;
-  health: HealthMonitor;
-  startedAt: Date;
-  tokens: TokenService;
-  loginThrottle: LoginThrottle;
-  edge: Edge;
-  /** Dispatched events, from every process (the live stream subscribes to it). */
-  bus: EventBus;
-  /** The open `text/event-stream` answers, which a graceful stop ends. */
-  streams: OpenStreams;
-  /** Encrypts the stored secrets that must be read back (webhook signing secrets). */
-  secretBox: SecretBox;
-  /** Sends webhook deliveries; woken when a request queues one (ping, redelivery). */
-  webhookDeliverer: Pick<WebhookDeliverer, 'wake'>;
-}
-
-/** One line per request, when its answer is over (a stream's too, however it ended): `info`, or `error` for a 5xx. */
-function accessLog(log: Logger): RequestHandler {
-  return (req, res, next) => {
-    res.on('close', () => {
-      const level = res.statusCode >= 500 ? 'error' : 'info';
-      if (!log.isLevelEnabled(level)) return;
-      const ms = Math.round((performance.now() - req.ctx.startedAt) * 10) / 10;
-      // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).
-      req.ctx.log[level]({ method: req.method, path: req.path, status: res.statusCode, ms, ...(res.writableFinished ? {} : { aborted: true }) }, 'request');
-    });
-    next();
+/**
+ * Who a credential belongs to, from the users, API keys and agent-protocol repositories, behind the
+ * per-process cache that follows the identity feed (auth/caller-cache.ts). The caller starts and stops it.
+ */
+export function callerDirectory(db: Kysely<Database>, log: Logger): CachedCallerDirectory {
+  const repositories: CallerDirectory = {
+    findUser: (id) => findCaller(db, id),
+    findApiKey: (prefix) => findKeyForAuth(db, prefix),
+    findAgentKey: (prefix) => findAgentKey(db, prefix),
+    touchApiKey: (id) => touchApiKey(db, id),
   };
+  return new CachedCallerDirectory(repositories, identityChangeFeed(db), log);
 }
+
+const EXPOSED_HEADERS = [
+  'X-Request-ID',
+  'Location',
+  'Link',
+  'Retry-After',
+  'WWW-Authenticate',
+  'ETag',
+  'Last-Modified',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'X-RateLimit-Bucket',
+  'Idempotent-Replayed',
+  'Deprecation',
+  'Sunset',
+];
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -67,32 +55,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.config.trustProxy);
   app.set('etag', false);
 
-  app.use(requestContext(deps.log));
-  if (deps.config.corsOrigins.length > 0) {
-    app.use(
-      cors({
-        origin: [...deps.config.corsOrigins],
-        exposedHeaders: [
-          'X-Request-ID',
-          'Location',
-          'Link',
-          'Retry-After',
-          'WWW-Authenticate',
-          'ETag',
-          'Last-Modified',
-          'X-RateLimit-Limit',
-          'X-RateLimit-Remaining',
-          'X-RateLimit-Reset',
-          'X-RateLimit-Bucket',
-          'Idempotent-Replayed',
-          'Deprecation',
-          'Sunset',
-        ],
-        maxAge: 600,
-      }),
-    );
-  }
-  app.use(accessLog(deps.log));
+  if (deps.config.corsOrigins.length > 0) app.use(cors({ origin: [...deps.config.corsOrigins], exposedHeaders: EXPOSED_HEADERS, maxAge: 600 }));
   app.use((_req, res, next) => {
     if (deps.health.shuttingDown) res.setHeader('Connection', 'close');
     next();
@@ -103,18 +66,21 @@ export function createApp(deps: AppDeps): Express {
   app.get(['/docs', '/docs/'], (_req, res) => res.type('text/html').sendFile(docsPath));
 
   app.use(
-    express.json({
-      limit: deps.config.bodyLimitBytes,
-      strict: false,
-      // Only methods whose operations take a body read one; a body sent with GET or DELETE is ignored.
-      type: (req) => BODY_METHODS.has(req.method ?? '') && Boolean(typeis(req, ['application/json', 'application/*+json'])),
+    operationRoutes({
+      handlers: createHandlers(deps),
+      authenticator: new Authenticator(deps.callers, deps.tokens),
+      limits: deps.edge.rateLimits,
+      idempotency: deps.edge.idempotency,
+      streams: deps.streams,
+      validator: openApiValidator(deps.config.validateResponses),
+      audit: auditSink(deps.database.db),
+      callers: deps.callers,
+      log: deps.log,
+      bodyLimitBytes: deps.config.bodyLimitBytes,
     }),
   );
-  app.use(auditRecorder(deps.database.db));
-  app.use(guardOperations(new Authenticator(deps.database.db, deps.tokens), deps.edge.rateLimits));
-  app.use(openApiValidator(deps.config.validateResponses));
-  app.use(bindOperations(createHandlers(deps), deps.edge.idempotency, deps.streams));
-  app.use(errorMiddleware());
-  app.use(undeclaredErrorMiddleware());
+  const fallback = unmatched(deps.log);
+  app.use(fallback.notFound);
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => fallback.failed(err, req, res, next));
   return app;
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { components } from '../generated/openapi.d.ts';
+import { documentExtensionProblems } from './extensions.ts';
 
 export type ErrorCode = components['schemas']['ErrorCode'];
 
@@ -11,6 +12,23 @@ export const bundledSpecYamlPath = fileURLToPath(new URL('../generated/openapi.y
 export const docsPath = fileURLToPath(new URL('../generated/docs.html', import.meta.url));
 
 export const spec = JSON.parse(readFileSync(bundledSpecPath, 'utf8')) as OpenAPIV3_1.Document;
+
+// Every extension the contract carries is one Opsdeck knows, in its place, of the right shape (extensions.ts);
+// otherwise the server does not start, and the message names the extension and where it stands.
+const extensionProblems = documentExtensionProblems(spec as never);
+if (extensionProblems.length > 0) throw new Error(`the contract's extensions are invalid:\n  ${extensionProblems.join('\n  ')}`);
+
+type Bucket = { requests_per_minute: number; burst: number };
+/** The root extensions, checked above against their schemas in extensions.ts. */
+export interface RootExtensions {
+  'x-permissions': Record<string, string>;
+  'x-roles': Record<string, { description: string; permissions: string[] }>;
+  'x-rate-limits': { description: string; when_redis_fails: 'allow'; tiers: Record<'anonymous' | 'authenticated' | 'premium' | 'admin', Bucket>; limiters: Record<string, Bucket> };
+  'x-webhook-delivery': Record<string, unknown> & { description: string };
+  'x-event-stream': Record<string, unknown> & { description: string };
+  'x-metrics': { description: string; retention_days: number };
+}
+export const rootExtensions = spec as unknown as RootExtensions;
 
 /** Follows a local `$ref` (`#/components/parameters/IfMatch`) to what it names. */
 export function resolveRef<T>(node: T | { $ref: string }): T {
@@ -57,20 +75,27 @@ export function declaresParameter(info: OperationInfo, name: string): boolean {
   return (info.operation.parameters ?? []).some((p) => resolveRef<{ name?: string }>(p as never).name === name);
 }
 
-interface CatalogueEntry {
-  const: ErrorCode;
-  description: string;
-  'x-http-status': number;
+/**
+ * For a schema that is a `oneOf` of constants (`ErrorCode`, `EventType`, `EventChannel`), each constant's
+ * value of one extension (`x-http-status`, `x-channel`, `x-permission`); start-up fails when one lacks it.
+ */
+export function constantsExtension<K extends string, V>(schemaName: string, extension: 'x-http-status' | 'x-channel' | 'x-permission'): ReadonlyMap<K, V> {
+  const entries = (spec.components?.schemas?.[schemaName] as { oneOf?: Array<Record<string, unknown>> } | undefined)?.oneOf;
+  if (!entries) throw new Error(`schema ${schemaName} must be a oneOf of constants`);
+  return new Map(
+    entries.map((entry) => {
+      if (entry[extension] === undefined) throw new Error(`schema ${schemaName}: ${JSON.stringify(entry.const)} declares no ${extension}`);
+      return [entry.const as K, entry[extension] as V] as const;
+    }),
+  );
 }
 
-const catalogue = (spec.components?.schemas?.ErrorCode as { oneOf: CatalogueEntry[] }).oneOf;
-
 /** Each error code's HTTP status, as the ErrorCode schema declares it. */
-export const errorStatus: ReadonlyMap<ErrorCode, number> = new Map(catalogue.map((e) => [e.const, e['x-http-status']]));
+export const errorStatus: ReadonlyMap<ErrorCode, number> = constantsExtension<ErrorCode, number>('ErrorCode', 'x-http-status');
 
 /** A policy object of the spec's root (`x-webhook-delivery`, `x-event-stream`, `x-metrics`), without its description. */
 export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-metrics'): T {
-  const { description: _description, ...values } = (spec as unknown as Record<string, Record<string, unknown>>)[name]!;
+  const { description: _description, ...values } = rootExtensions[name] as Record<string, unknown>;
   return values as T;
 }
 

@@ -32,7 +32,7 @@ import { TaskService } from './modules/tasks/tasks.service.ts';
 import { UserService } from './modules/users/users.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
-import type { AppDeps } from './app.ts';
+import type { AppDeps } from './deps.ts';
 
 export function createHandlers(deps: AppDeps): HandlerMap {
   const db = deps.database.db;

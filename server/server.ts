@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createApp } from './app.ts';
+import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type DatabaseHandle } from './db/database.ts';
@@ -63,7 +63,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     allowPrivateTargets: config.webhookAllowPrivateTargets,
   });
   const streams = new OpenStreams();
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
+  const callers = callerDirectory(database.db, log);
+  await callers.start();
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, callers, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
 
   const workers = config.backgroundWorkers
     ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
@@ -95,6 +97,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await Promise.race([closed, grace]);
       server.closeAllConnections();
       await bus.close();
+      await callers.stop();
       await database.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       log.info('stopped');

@@ -1,12 +1,10 @@
-// Turns the request's credentials into a Caller: a bearer access token (JWT) or an API key. No
-// credentials → null (the guard then answers 401 where a permission is required); bad ones → 401.
-import type { Request } from 'express';
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.ts';
+// Turns the request's credentials into a Caller: a bearer access token (JWT), an API key, or an agent key.
+// No credentials → null (the pipeline then answers 401 where a permission is required); bad ones → 401.
+// Who a credential belongs to comes from a CallerDirectory, an interface declared here and implemented by
+// the users, API keys and agent-protocol repositories (wired in app.ts), behind the per-process cache of
+// caller-cache.ts; so auth/ depends on no module.
+import type { components } from '../../generated/openapi.d.ts';
 import { ApiError } from '../http/errors.ts';
-import * as apiKeys from '../modules/api-keys/api-keys.repository.ts';
-import { findCaller } from '../modules/users/users.repository.ts';
-import { findAgentKey } from '../modules/agent-protocol/agent-protocol.repository.ts';
 import type { Caller } from './caller.ts';
 import { permissionsOf, type Permission } from './permissions.ts';
 import { sameDigest, sha256 } from './secrets.ts';
@@ -16,9 +14,50 @@ import type { TokenService } from './tokens.ts';
 export const API_KEY_PATTERN = /^(opk_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
 export const AGENT_KEY_PATTERN = /^(oak_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
 
-type CallerRow = NonNullable<Awaited<ReturnType<typeof findCaller>>>;
+/** A user as authentication needs it. */
+export interface UserIdentity {
+  id: string;
+  email: string;
+  role: components['schemas']['RoleName'];
+  rate_tier: string;
+  active: boolean;
+  password_changed_at: Date;
+  team_ids: string[];
+}
 
-function identity(user: CallerRow): Pick<Caller, 'userId' | 'agentId' | 'email' | 'role' | 'teamIds' | 'tier'> {
+export interface ApiKeyIdentity {
+  id: string;
+  user_id: string;
+  secret_hash: string;
+  scopes: string[];
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface AgentKeyIdentity {
+  secret_hash: string;
+  revoked_at: Date | null;
+  agent_id: string;
+  team_id: string;
+  hostname: string;
+}
+
+/** Where authentication finds who a credential belongs to. */
+export interface CallerDirectory {
+  findUser(userId: string): Promise<UserIdentity | undefined>;
+  findApiKey(prefix: string): Promise<ApiKeyIdentity | undefined>;
+  findAgentKey(prefix: string): Promise<AgentKeyIdentity | undefined>;
+  /** Records that an API key was used (at most once a minute; the implementation decides). */
+  touchApiKey(id: string): Promise<void>;
+}
+
+/** The credentials of a request, as the pipeline reads them from its headers. */
+export interface Credentials {
+  authorization: string | undefined;
+  apiKey: string | undefined;
+}
+
+function identity(user: UserIdentity): Pick<Caller, 'userId' | 'agentId' | 'email' | 'role' | 'teamIds' | 'tier'> {
   const tier = user.role === 'admin' ? 'admin' : user.rate_tier === 'premium' ? 'premium' : 'authenticated';
   return { userId: user.id, agentId: null, email: user.email, role: user.role, teamIds: user.team_ids, tier };
 }
@@ -28,20 +67,18 @@ const AGENT_PERMISSIONS: ReadonlySet<Permission> = new Set(['agent:self']);
 const invalid = (what: string) => new ApiError('AUTH_INVALID_TOKEN', `The ${what} is not valid`);
 
 export class Authenticator {
-  readonly #db: Kysely<Database>;
+  readonly #directory: CallerDirectory;
   readonly #tokens: TokenService;
 
-  constructor(db: Kysely<Database>, tokens: TokenService) {
-    this.#db = db;
+  constructor(directory: CallerDirectory, tokens: TokenService) {
+    this.#directory = directory;
     this.#tokens = tokens;
   }
 
-  async authenticate(req: Request): Promise<Caller | null> {
-    const authorization = req.get('authorization');
-    const apiKey = req.get('x-api-key');
+  async authenticate({ authorization, apiKey }: Credentials): Promise<Caller | null> {
     if (authorization !== undefined && apiKey !== undefined) throw new ApiError('AUTH_INVALID_TOKEN', 'Send either a bearer token or an API key, not both');
     if (authorization !== undefined) return this.#bearer(authorization);
-    if (apiKey !== undefined) return this.#apiKey(apiKey);
+    if (apiKey !== undefined) return apiKey.startsWith('oak_') ? this.#agentKey(apiKey) : this.#apiKey(apiKey);
     return null;
   }
 
@@ -49,26 +86,26 @@ export class Authenticator {
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
     if (!match) throw invalid('Authorization header');
     const claims = await this.#tokens.verifyAccess(match[1]!);
-    const user = await findCaller(this.#db, claims.userId);
+    const user = await this.#directory.findUser(claims.userId);
     if (!user || !user.active) throw invalid('access token');
-    // A password change signs out every token issued before it (to the second: `iat` has no finer grain).
-    if (claims.issuedAt < Math.floor(user.password_changed_at.getTime() / 1000)) throw invalid('access token');
+    // A password change signs out every token issued before it: the token names the password version it was
+    // issued under (to the millisecond), so one issued in the same second as the change is refused too.
+    if (!this.#tokens.issuedUnder(claims, user.password_changed_at)) throw invalid('access token');
     return { ...identity(user), permissions: permissionsOf(user.role), apiKeyId: null, expiresAt: new Date(claims.expiresAt * 1000) };
   }
 
   async #apiKey(key: string): Promise<Caller> {
-    if (key.startsWith('oak_')) return this.#agentKey(key);
     const match = API_KEY_PATTERN.exec(key);
     if (!match) throw invalid('API key');
-    const row = await apiKeys.findKeyForAuth(this.#db, match[1]!);
+    const row = await this.#directory.findApiKey(match[1]!);
     if (!row || !sameDigest(sha256(key), row.secret_hash) || row.revoked_at !== null) throw invalid('API key');
     if (row.expires_at !== null && row.expires_at.getTime() <= Date.now()) throw new ApiError('AUTH_EXPIRED_TOKEN', 'The API key has expired');
-    const user = await findCaller(this.#db, row.user_id);
+    const user = await this.#directory.findUser(row.user_id);
     if (!user || !user.active) throw invalid('API key');
     // A key never grants more than its owner's role grants now, whatever scopes it was made with.
     const granted = permissionsOf(user.role);
-    const permissions = new Set<Permission>(row.scopes.filter((scope) => granted.has(scope)));
-    await apiKeys.touchApiKey(this.#db, row.id);
+    const permissions = new Set<Permission>(row.scopes.filter((scope): scope is Permission => granted.has(scope as Permission)));
+    await this.#directory.touchApiKey(row.id);
     return { ...identity(user), permissions, apiKeyId: row.id, expiresAt: row.expires_at };
   }
 
@@ -76,7 +113,7 @@ export class Authenticator {
   async #agentKey(key: string): Promise<Caller> {
     const match = AGENT_KEY_PATTERN.exec(key);
     if (!match) throw invalid('agent key');
-    const row = await findAgentKey(this.#db, match[1]!);
+    const row = await this.#directory.findAgentKey(match[1]!);
     if (!row || !sameDigest(sha256(key), row.secret_hash) || row.revoked_at !== null) throw invalid('agent key');
     return {
       userId: row.agent_id,

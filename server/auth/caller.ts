@@ -1,5 +1,4 @@
 import { ApiError } from '../http/errors.ts';
-import type { RequestContext } from '../http/request-context.ts';
 import type { Permission, RoleName } from './permissions.ts';
 
 /**
@@ -26,8 +25,8 @@ export interface Caller {
   readonly expiresAt: Date | null;
 }
 
-/** The caller of an operation that requires a permission (the guard has authenticated it). */
-export function requireCaller(ctx: RequestContext): Caller {
+/** The caller of an operation that requires a permission (the pipeline has authenticated it). */
+export function requireCaller(ctx: { readonly caller: Caller | null }): Caller {
   if (!ctx.caller) throw new ApiError('AUTH_REQUIRED', 'Authentication is required');
   return ctx.caller;
 }

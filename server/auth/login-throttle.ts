@@ -4,7 +4,7 @@
 // process), else in this process; while Redis does not answer, this process's own counters stand in,
 // so throttling weakens to per-process rather than switching off.
 import type { Redis } from 'ioredis';
-import { operationsById } from '../contract.ts';
+import { operationEntry } from '../http/operation-table.ts';
 import { ApiError } from '../http/errors.ts';
 import type { Logger } from '../logger.ts';
 import { sha256 } from './secrets.ts';
@@ -14,9 +14,7 @@ interface Limit {
   window_seconds: number;
 }
 
-const limits = (operationsById.get('login')?.operation as { 'x-login-throttle'?: { per_account: Limit; per_client: Limit } } | undefined)?.[
-  'x-login-throttle'
-];
+const limits: { per_account: Limit; per_client: Limit } | undefined = operationEntry('login').loginThrottle;
 if (!limits) throw new Error('the login operation must declare x-login-throttle');
 
 interface Counter {

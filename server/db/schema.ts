@@ -48,6 +48,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   instance_keys: InstanceKeysTable;
+  identity_changes: IdentityChangesTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -377,4 +378,12 @@ export interface InstanceKeysTable {
   name: string;
   value: string;
   created_at: CreatedAt;
+}
+
+/** Written by triggers on the identity tables (migration 2026-12-02T1000); read by the caller cache. */
+export interface IdentityChangesTable {
+  id: ColumnType<string, never, never>;
+  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent';
+  subject: string;
+  changed_at: ColumnType<Date, never, never>;
 }

@@ -4,7 +4,6 @@
 // itself then only applies to that version (the service compares `updated_at` in SQL), so two editors
 // cannot overwrite each other even when their requests race.
 import { createHash } from 'node:crypto';
-import { declaresParameter, operationsById, type OperationInfo } from '../contract.ts';
 
 /** A strong validator of a payload (the envelope less `meta`, which changes on every answer). */
 export function etagOf(payload: unknown): string {
@@ -18,20 +17,3 @@ export function matches(header: string, etag: string): boolean {
     .map((tag) => tag.trim().replace(/^W\//, ''))
     .some((tag) => tag === '*' || tag === etag);
 }
-
-/** Each operation's `x-cache-control`, for the GETs that declare one. */
-export const cacheControl: ReadonlyMap<string, string> = new Map(
-  [...operationsById.values()].flatMap(({ operationId, operation }) => {
-    const value = (operation as { 'x-cache-control'?: string })['x-cache-control'];
-    return value ? [[operationId, value] as const] : [];
-  }),
-);
-
-/** For a write that declares If-Match, the GET of the same path whose representation it is checked against. */
-export const representationOf: ReadonlyMap<string, OperationInfo> = new Map(
-  [...operationsById.values()].flatMap((info) => {
-    const declaresIfMatch = declaresParameter(info, 'If-Match');
-    const get = [...operationsById.values()].find((o) => o.path === info.path && o.method === 'get');
-    return declaresIfMatch && get ? [[info.operationId, get] as const] : [];
-  }),
-);

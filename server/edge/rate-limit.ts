@@ -3,7 +3,8 @@
 // shares it atomically; in this process's memory when no Redis is configured. While Redis does not
 // answer, the policy of `when_redis_fails` applies (allow, and log).
 import type { Redis } from 'ioredis';
-import { operationsById, spec } from '../contract.ts';
+import { rootExtensions } from '../contract.ts';
+import type { OperationEntry } from '../http/operation-table.ts';
 import type { Logger } from '../logger.ts';
 import { withTimeout } from '../db/database.ts';
 
@@ -12,25 +13,11 @@ export interface Bucket {
   burst: number;
 }
 
-interface RateLimitSpec {
-  when_redis_fails: 'allow';
-  tiers: Record<'anonymous' | 'authenticated' | 'premium' | 'admin', Bucket>;
-  limiters: Record<string, Bucket>;
-}
+type RateLimitSpec = (typeof rootExtensions)['x-rate-limits'];
 
 export type Tier = keyof RateLimitSpec['tiers'];
 
-export const rateLimits = (spec as unknown as { 'x-rate-limits': RateLimitSpec })['x-rate-limits'];
-
-/** Each operation's rule: the caller's tier, a named limiter, or none. */
-export const operationLimits: ReadonlyMap<string, 'tier' | 'exempt' | string> = new Map(
-  [...operationsById.values()].map(({ operationId, operation }) => {
-    const rule = (operation as { 'x-rate-limit'?: string })['x-rate-limit'];
-    if (rule === undefined) throw new Error(`${operationId} must declare x-rate-limit`);
-    if (rule !== 'tier' && rule !== 'exempt' && !(rule in rateLimits.limiters)) throw new Error(`${operationId}: unknown limiter ${rule}`);
-    return [operationId, rule];
-  }),
-);
+export const rateLimits = rootExtensions['x-rate-limits'];
 
 export interface Verdict {
   allowed: boolean;
@@ -157,15 +144,14 @@ export class RateLimitPolicy {
   }
 
   /** `null` when the operation is exempt, limits are off, or the limiter failed open. */
-  async check(operationId: string, subject: Subject): Promise<(Verdict & { bucket: string }) | null> {
-    const rule = operationLimits.get(operationId);
-    if (!this.#settings.enabled || rule === undefined || rule === 'exempt') return null;
+  async check(rule: OperationEntry['rateLimit'], subject: Subject): Promise<(Verdict & { bucket: string }) | null> {
+    if (!this.#settings.enabled || rule.kind === 'exempt') return null;
     let key: string;
     let bucket: Bucket;
     let label: string;
-    if (rule !== 'tier') {
-      key = `${rule}:${subject.clientIp}`;
-      bucket = this.#settings.limiters[rule]!;
+    if (rule.kind === 'limiter') {
+      key = `${rule.name}:${subject.clientIp}`;
+      bucket = this.#settings.limiters[rule.name]!;
       label = key;
     } else if (subject.identity && subject.tier) {
       key = subject.identity;

@@ -2,9 +2,9 @@
 // the deprecation took effect), `x-sunset` (when the operation stops working) and `x-successor` (the
 // operationId that replaces it). Every answer of such an operation, errors included, carries
 // `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and `Link: <successor>; rel="successor-version"`; once
-// the sunset has passed, it answers 410 RES_GONE. All of it is read from the bundled spec at start-up, and
-// a declaration the server cannot honour fails start-up.
-import type { Request, Response } from 'express';
+// the sunset has passed, it answers 410 RES_GONE. The operation table (operation-table.ts) reads each
+// operation's lifecycle with `deprecationOf` at start-up; a declaration the server cannot honour fails it.
+import type { Response } from 'express';
 import { operationsById, type OperationInfo } from '../contract.ts';
 import { ApiError } from './errors.ts';
 import { extensionDate } from './extension-date.ts';
@@ -45,16 +45,8 @@ export function deprecationOf(info: OperationInfo, operations: ReadonlyMap<strin
   return { operationId: info.operationId, deprecatedAt, sunset, successor };
 }
 
-/** Every deprecated operation of the contract, by operationId. */
-export const deprecations: ReadonlyMap<string, Deprecation> = new Map(
-  [...operationsById.values()].flatMap((info) => {
-    const deprecation = deprecationOf(info);
-    return deprecation ? [[info.operationId, deprecation] as const] : [];
-  }),
-);
-
 /** The headers of every answer of a deprecated operation; `params` fill the successor's path. */
-export function deprecationHeaders(deprecation: Deprecation, params: Record<string, string> = {}): Record<string, string> {
+export function deprecationHeaders(deprecation: Deprecation, params: Readonly<Record<string, string>> = {}): Record<string, string> {
   const headers: Record<string, string> = { Deprecation: `@${Math.floor(deprecation.deprecatedAt.getTime() / 1000)}` };
   if (deprecation.sunset) headers.Sunset = deprecation.sunset.toUTCString();
   if (deprecation.successor) {
@@ -69,8 +61,8 @@ export function deprecationHeaders(deprecation: Deprecation, params: Record<stri
  * handler's `Link` joins the successor's, see `setHeaders`), and once the sunset has passed answers the
  * 410 RES_GONE to throw, whose answer carries them too.
  */
-export function announceDeprecation(deprecation: Deprecation, req: Request, res: Response, now: Date = new Date()): ApiError | undefined {
-  for (const [name, value] of Object.entries(deprecationHeaders(deprecation, req.ctx.params))) res.setHeader(name, value);
+export function announceDeprecation(deprecation: Deprecation, params: Readonly<Record<string, string>>, res: Response, now: Date = new Date()): ApiError | undefined {
+  for (const [name, value] of Object.entries(deprecationHeaders(deprecation, params))) res.setHeader(name, value);
   if (!deprecation.sunset || now.getTime() < deprecation.sunset.getTime()) return undefined;
   const info = operationsById.get(deprecation.operationId)!;
   const instead = deprecation.successor ? `; use ${deprecation.successor.method.toUpperCase()} ${deprecation.successor.path} (${deprecation.successor.operationId})` : '';

@@ -8,7 +8,8 @@
 // JSON path touches a stream: the binder answers it before its ETag and Cache-Control logic, and response
 // validation (express-openapi-validator) checks `res.json` bodies only, so it never sees the stream's writes
 // (the contract tests check each message against StreamEvent instead).
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
+import type { RequestContext } from './request-context.ts';
 
 export interface SseMessage {
   /** The stream position a client resumes after (`Last-Event-ID`). */
@@ -109,7 +110,7 @@ export const formatComment = (text: string): string => `: ${singleLine('comment'
  * returns (or the client goes away, or the server stops). The access log's line comes when the answer
  * closes, whichever way.
  */
-export function answerWithStream(req: Request, res: Response, stream: EventStream, streams: OpenStreams): Promise<void> {
+export function answerWithStream(ctx: RequestContext, res: Response, stream: EventStream, streams: OpenStreams): Promise<void> {
   return streams.run(async (controller) => {
     const { signal } = controller;
     const gone = () => controller.abort(new Error('the client went away'));
@@ -145,7 +146,7 @@ export function answerWithStream(req: Request, res: Response, stream: EventStrea
       await stream(sink);
     } catch (err) {
       // The status is sent: all that can be done is to end the stream; the client resumes with Last-Event-ID.
-      req.ctx.log.error({ err }, 'event stream failed');
+      ctx.log.error({ err }, 'event stream failed');
     } finally {
       res.off('close', gone);
       if (!res.writableEnded && !res.destroyed) res.end();

@@ -2,6 +2,7 @@
 // path, query and body, and may only answer with a status the spec declares, with that status's body
 // and declared headers. `HandlerMap` has one handler per operationId, so a missing one fails typecheck.
 import type { operations, webhooks } from '../../generated/openapi.d.ts';
+import type { Caller } from '../auth/caller.ts';
 import type { EventStream } from './event-stream.ts';
 import type { RequestContext } from './request-context.ts';
 
@@ -30,6 +31,8 @@ export interface HandlerInput<O extends OperationId> {
   query: QueryParams<O>;
   headers: HeaderParams<O>;
   body: RequestBody<O>;
+  /** Who is calling: set for every operation that requires a permission, `null` for a public one. */
+  caller: Caller | null;
   ctx: RequestContext;
 }
 

@@ -1,5 +1,11 @@
+// The per-request context: created by the pipeline when a request reaches its operation's route (or by the
+// fallback that answers a request matching none), passed explicitly from step to step and to the handler.
+// Nothing is hung on Express's request or response objects.
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../logger.ts';
+import type { OperationId } from './operation-types.ts';
 
 /** What every handler knows about the request beyond its typed inputs. */
 export interface RequestContext {
@@ -10,25 +16,54 @@ export interface RequestContext {
   readonly startedAt: number;
   /** The client's address (behind a proxy only when `TRUST_PROXY` says to believe X-Forwarded-For). */
   readonly clientIp: string;
-  /** The operation the request matched, once the guard has run. */
-  operationId: string | null;
-  /** The authenticated caller, or `null` (public operation, or not yet authenticated). */
+  /** The operation the request matched; `null` for a request that matched none (404, 405). */
+  readonly operationId: OperationId | null;
+  /** The path parameters of the matched operation. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The authenticated caller (authenticate step), or `null` (public operation, or not authenticated yet). */
   caller: Caller | null;
   /**
    * Authenticates the request's credential again, as it stands now (for answers that outlive the request's
    * start, such as event streams); throws as authentication does when it no longer holds.
    */
   reauthenticate: (() => Promise<Caller | null>) | null;
-  /** The path parameters of the matched operation. */
-  params: Record<string, string>;
-  /** The team of the resource the request acted on, when the answer names one (for the audit log). */
-  resourceTeamId: string | null;
-  /** From a matched If-Match: the `updated_at` the write must still find, so a racing write cannot slip in. */
+  /** From a matched If-Match (precondition step): the `updated_at` the write must still find, so a racing write cannot slip in. */
   expectedUpdatedAt: string | null;
 }
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    ctx: RequestContext;
-  }
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Starts a request: takes the caller's X-Request-ID when it is a sane token, else makes one, echoes it, and
+ * writes the access log line when the answer is over (a stream's too, however it ended): `info`, or `error`
+ * for a 5xx.
+ */
+export function beginRequest(req: Request, res: Response, log: Logger, operationId: OperationId | null, params: Record<string, string>): RequestContext {
+  const given = req.headers['x-request-id'];
+  const requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : `req_${randomUUID()}`;
+  res.setHeader('X-Request-ID', requestId);
+  let child: Logger | undefined;
+  const ctx: RequestContext = {
+    requestId,
+    // Made on first use: most requests log one access line at most, and a child logger per request is not free.
+    get log() {
+      return (child ??= log.child({ request_id: requestId }));
+    },
+    url: req.originalUrl,
+    startedAt: performance.now(),
+    clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+    operationId,
+    params,
+    caller: null,
+    reauthenticate: null,
+    expectedUpdatedAt: null,
+  };
+  res.once('close', () => {
+    const level = res.statusCode >= 500 ? 'error' : 'info';
+    if (!log.isLevelEnabled(level)) return;
+    const ms = Math.round((performance.now() - ctx.startedAt) * 10) / 10;
+    // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).
+    ctx.log[level]({ method: req.method, path: req.path, operation_id: operationId, status: res.statusCode, ms, ...(res.writableFinished ? {} : { aborted: true }) }, 'request');
+  });
+  return ctx;
 }

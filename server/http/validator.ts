@@ -4,14 +4,19 @@ import { spec } from '../contract.ts';
 import { isIpAddress, UUID } from './schema-check.ts';
 
 /**
- * Requests are always validated against the bundled contract (unknown query parameters refused);
- * responses too when `validateResponses` is on (development and tests).
+ * express-openapi-validator's middleware chain, which the pipeline runs as its `validate` step inside the
+ * operation's own route (so the validator takes Express's match instead of matching the path again; see
+ * patches/). Requests are always validated against the bundled contract (unknown query parameters refused);
+ * responses too when `validateResponses` is on (development and tests). Security is the pipeline's own
+ * authenticate step, and no operation takes multipart bodies, so those two parts of the chain are off.
  */
 export function openApiValidator(validateResponses: boolean): RequestHandler[] {
   return OpenApiValidator.middleware({
     apiSpec: spec as never,
     validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true, allErrors: true },
     validateResponses: validateResponses ? { removeAdditional: false } : false,
+    validateSecurity: false,
+    fileUploader: false,
     validateFormats: true,
     // `ip` is the spec's format for host addresses (IPv4 or IPv6); `uuid` without the `urn:uuid:` prefix
     // Ajv would otherwise accept and PostgreSQL would refuse.

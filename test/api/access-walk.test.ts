@@ -4,7 +4,7 @@
 // for another team's resource, exactly as for one that does not exist, and changes nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requiredPermissions } from '../../server/auth/permissions.ts';
+import { operationTable } from '../../server/http/operation-table.ts';
 import { operationsById } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
@@ -43,7 +43,7 @@ describe('permission walk', () => {
         publicOps.push(operationId);
         continue;
       }
-      const permission = requiredPermissions.get(operationId);
+      const permission = operationTable.get(operationId as never)?.permission;
       expect(permission, operationId).toBeTruthy();
       for (const requirement of security!) {
         for (const scopes of Object.values(requirement)) expect(scopes, operationId).toEqual([permission]);
@@ -62,7 +62,7 @@ describe('permission walk', () => {
     const onlyKeys = await keyFor('apikeys:read');
     let walked = 0;
     for (const [operationId, info] of operationsById) {
-      const permission = requiredPermissions.get(operationId);
+      const permission = operationTable.get(operationId as never)?.permission;
       if (!permission) continue;
       const path = pathOf(info.path, {});
       const method = info.method.toUpperCase();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertHandlersMatchSpec, expressPath } from '../../server/http/bind.ts';
+import { expressPath } from '../../server/http/operation-table.ts';
+import { assertHandlersMatchSpec } from '../../server/http/pipeline.ts';
 import { operationsById } from '../../server/contract.ts';
 
 const complete = Object.fromEntries([...operationsById.keys()].map((id) => [id, async () => ({ status: 200 })]));

@@ -10,6 +10,7 @@ import * as deploymentsPipelines from './2026-11-21T1300-deployments-pipelines.t
 import * as alerts from './2026-11-21T1400-alerts.ts';
 import * as eventsWebhooks from './2026-11-21T1500-events-webhooks.ts';
 import * as metricsRetention from './2026-11-21T1600-metrics-retention.ts';
+import * as identityChanges from './2026-12-02T1000-identity-changes.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-21T1400-alerts': alerts,
   '2026-11-21T1500-events-webhooks': eventsWebhooks,
   '2026-11-21T1600-metrics-retention': metricsRetention,
+  '2026-12-02T1000-identity-changes': identityChanges,
 };

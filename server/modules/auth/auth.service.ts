@@ -16,8 +16,6 @@ import * as sessions from './sessions.repository.ts';
 
 type TokenPair = components['schemas']['TokenPair'];
 
-/** JWT `iat` counts whole seconds; a password change is kept at the same grain so the two compare. */
-const wholeSecond = (date: Date): Date => new Date(Math.floor(date.getTime() / 1000) * 1000);
 
 const invalidRefresh = () => new ApiError('AUTH_INVALID_TOKEN', 'The refresh token is not valid');
 
@@ -41,7 +39,7 @@ export class AuthService {
       throw new ApiError('AUTH_INVALID_CREDENTIALS', 'The email and password do not match an active user');
     }
     await this.#throttle.recordSuccess(email, client);
-    return this.#issue(this.#db, user.id, uuidv7());
+    return this.#issue(this.#db, user, uuidv7());
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {
@@ -50,7 +48,7 @@ export class AuthService {
       if (spent.state === 'live') {
         const user = await users.findUser(trx, spent.row.user_id);
         if (!user?.active) return { error: invalidRefresh() };
-        return { pair: await this.#issue(trx, spent.row.user_id, spent.row.family_id) };
+        return { pair: await this.#issue(trx, user, spent.row.family_id) };
       }
       // A spent token seen again was copied: whoever holds the newer one may be the thief, so the
       // whole family goes. The revocation commits even though the request fails.
@@ -88,13 +86,15 @@ export class AuthService {
     }
     const passwordHash = await hashPassword(change.new_password);
     await this.#db.transaction().execute(async (trx) => {
-      // Access tokens issued before this second stop working (authentication compares with iat).
-      await users.updateUser(trx, caller.userId, { password_hash: passwordHash, password_changed_at: wholeSecond(new Date()) });
+      // Access tokens carry the password version they were issued under (`pwv`, to the millisecond): every one
+      // issued before this change stops working, even one issued in the same second.
+      await users.updateUser(trx, caller.userId, { password_hash: passwordHash, password_changed_at: new Date() });
       await sessions.revokeAllOfUser(trx, caller.userId);
     });
   }
 
-  async #issue(db: Parameters<typeof sessions.insertRefreshToken>[0], userId: string, familyId: string): Promise<TokenPair> {
+  async #issue(db: Parameters<typeof sessions.insertRefreshToken>[0], user: { id: string; password_changed_at: Date }, familyId: string): Promise<TokenPair> {
+    const userId = user.id;
     const refresh = this.#tokens.newRefreshToken();
     await sessions.insertRefreshToken(db, {
       id: uuidv7(),
@@ -104,7 +104,7 @@ export class AuthService {
       expiresAt: new Date(Date.now() + this.#tokens.refreshTtlSeconds * 1000),
     });
     return {
-      access_token: await this.#tokens.signAccess(userId),
+      access_token: await this.#tokens.signAccess(userId, user.password_changed_at),
       refresh_token: refresh.token,
       token_type: 'Bearer',
       expires_in: this.#tokens.accessTtlSeconds,

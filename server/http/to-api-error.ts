@@ -1,9 +1,10 @@
-// The one place where every failure becomes the error envelope: typed ApiErrors, the validator's
-// errors, body-parser errors, an unreachable database, and anything unexpected (500, no internals).
-import type { ErrorRequestHandler, Request } from 'express';
+// The one place where every failure becomes a typed ApiError, which the pipeline answers as the error
+// envelope: typed ApiErrors, the validator's errors, body-parser errors, a path Express could not decode,
+// an unreachable database, and anything unexpected (500, no internals).
+import type { Request } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.ts';
-import { errorBody, sendError } from './envelope.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
+import type { RequestContext } from './request-context.ts';
 import { validationCode } from './schema-check.ts';
 
 interface ValidatorError extends Error {
@@ -82,46 +83,23 @@ function fromBodyParser(err: BodyParserError): ApiError | undefined {
   return undefined;
 }
 
+/** Express could not percent-decode a path parameter (`/api/v1/agents/%FF`). */
+function isMalformedPath(err: unknown): boolean {
+  return err instanceof URIError && (err as URIError & { status?: number }).status === 400;
+}
+
 /** Every failure as a typed ApiError; what is not understood is logged and becomes a 500 without internals. */
-function toApiError(err: unknown, req: Request): ApiError {
+export function toApiError(err: unknown, ctx: RequestContext, req: Request): ApiError {
   if (err instanceof ApiError) return err;
   const parsed = isBodyParserError(err) ? fromBodyParser(err) : undefined;
   if (parsed) return parsed;
+  if (isMalformedPath(err)) return new ApiError('VAL_MALFORMED_REQUEST', 'The request path is not valid percent-encoding');
   if (isDatabaseUnavailable(err)) {
-    req.ctx.log.error({ err: (err as Error).message }, 'database unavailable');
+    ctx.log.error({ err: (err as Error).message }, 'database unavailable');
     return new ApiError('EXT_DATABASE_ERROR', 'The database is not available', { headers: { 'Retry-After': '5' } });
   }
   if (isValidatorError(err) && err.status < 500) return fromValidator(err, req);
   const violation = isValidatorError(err) ? { contract_violation: err.errors } : {};
-  req.ctx.log.error({ err, ...violation, method: req.method, path: req.path }, 'unexpected error');
+  ctx.log.error({ err, ...violation, method: req.method, path: req.path }, 'unexpected error');
   return new ApiError('SYS_INTERNAL_ERROR', 'An unexpected error occurred');
-}
-
-export function errorMiddleware(): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    if (res.headersSent) {
-      req.ctx.log.error({ err }, 'error after the response started');
-      res.destroy();
-      return;
-    }
-    const apiError = toApiError(err, req);
-    for (const [name, value] of Object.entries(apiError.headers ?? {})) res.setHeader(name, value);
-    res.locals.pendingError = apiError;
-    sendError(res, req.ctx, apiError.status, apiError);
-  };
-}
-
-/**
- * Runs only when the error envelope itself failed response validation (a status or shape the spec does
- * not declare for the operation): the client still gets the envelope, and the log names the violation.
- */
-export function undeclaredErrorMiddleware(): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const pending = res.locals.pendingError as ApiError | undefined;
-    req.ctx.log.error({ err, code: pending?.code, method: req.method, path: req.path }, 'error response violates the contract');
-    if (res.headersSent) return void res.destroy();
-    const apiError = pending ?? new ApiError('SYS_INTERNAL_ERROR', 'An unexpected error occurred');
-    res.status(apiError.status).type('application/json');
-    res.end(JSON.stringify(errorBody(req.ctx, apiError)));
-  };
 }

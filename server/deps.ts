@@ -1,0 +1,37 @@
+// What the application is made of, built by server.ts and handed to createApp (app.ts) and the handler map
+// (handlers.ts). A module of its own so that those two do not import each other.
+import type { Redis } from 'ioredis';
+import type { CachedCallerDirectory } from './auth/caller-cache.ts';
+import type { LoginThrottle } from './auth/login-throttle.ts';
+import type { SecretBox } from './auth/secret-box.ts';
+import type { TokenService } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import type { DatabaseHandle } from './db/database.ts';
+import type { Edge } from './edge/edge.ts';
+import type { EventBus } from './events/event-bus.ts';
+import type { HealthMonitor } from './health.ts';
+import type { OpenStreams } from './http/event-stream.ts';
+import type { Logger } from './logger.ts';
+import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  database: DatabaseHandle;
+  redis: Redis | undefined;
+  health: HealthMonitor;
+  startedAt: Date;
+  tokens: TokenService;
+  /** Who a credential belongs to (the per-process caller cache over the repositories, see app.ts). */
+  callers: CachedCallerDirectory;
+  loginThrottle: LoginThrottle;
+  edge: Edge;
+  /** Dispatched events, from every process (the live stream subscribes to it). */
+  bus: EventBus;
+  /** The open `text/event-stream` answers, which a graceful stop ends. */
+  streams: OpenStreams;
+  /** Encrypts the stored secrets that must be read back (webhook signing secrets). */
+  secretBox: SecretBox;
+  /** Sends webhook deliveries; woken when a request queues one (ping, redelivery). */
+  webhookDeliverer: Pick<WebhookDeliverer, 'wake'>;
+}
