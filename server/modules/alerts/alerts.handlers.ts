@@ -1,7 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
-import { toAlert } from './alerts.mapper.ts';
 import type { AlertService } from './alerts.service.ts';
 
 type AlertHandlers = Pick<HandlerMap, 'listAlerts' | 'createAlert' | 'createAlerts' | 'getAlert' | 'acknowledgeAlert' | 'resolveAlert'>;
@@ -17,20 +16,20 @@ export function alertHandlers(alerts: AlertService): AlertHandlers {
       };
     },
     async createAlert({ body, ctx }) {
-      const alert = toAlert(await alerts.create(requireCaller(ctx), body));
+      const alert = await alerts.create(requireCaller(ctx), body);
       return { status: 201, headers: { Location: `/api/v1/alerts/${alert.id}` }, body: { data: alert } };
     },
     async createAlerts({ body, ctx }) {
       return { status: 200, body: { data: await alerts.createMany(requireCaller(ctx), body.alerts, ctx) } };
     },
     async getAlert({ params, ctx }) {
-      return { status: 200, body: { data: toAlert(await alerts.get(requireCaller(ctx), params.alert_id)) } };
+      return { status: 200, body: { data: await alerts.get(requireCaller(ctx), params.alert_id) } };
     },
     async acknowledgeAlert({ params, ctx }) {
-      return { status: 200, body: { data: toAlert(await alerts.acknowledge(requireCaller(ctx), params.alert_id)) } };
+      return { status: 200, body: { data: await alerts.acknowledge(requireCaller(ctx), params.alert_id) } };
     },
     async resolveAlert({ params, ctx }) {
-      return { status: 200, body: { data: toAlert(await alerts.resolve(requireCaller(ctx), params.alert_id)) } };
+      return { status: 200, body: { data: await alerts.resolve(requireCaller(ctx), params.alert_id) } };
     },
   };
 }

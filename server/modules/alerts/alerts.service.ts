@@ -12,7 +12,7 @@ import { owningTeam } from '../../db/owning-team.ts';
 import type { Executor } from '../../db/executor.ts';
 import { inSavepoint } from '../../db/savepoint.ts';
 import { recordEvent, recordEvents } from '../../events/outbox.ts';
-import type { AlertRow, Database, NewAlertRow } from '../../db/schema.ts';
+import type { Database, NewAlertRow } from '../../db/schema.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
@@ -22,6 +22,7 @@ import { toAlert } from './alerts.mapper.ts';
 import * as repo from './alerts.repository.ts';
 
 type Schemas = components['schemas'];
+type Alert = Schemas['Alert'];
 export type AlertListQuery = NonNullable<operations['listAlerts']['parameters']['query']>;
 type BulkItemResult = Schemas['AlertBulkItemResult'];
 
@@ -90,7 +91,7 @@ export class AlertService {
     this.#db = db;
   }
 
-  async list(caller: Caller, query: AlertListQuery, ctx: RequestContext): Promise<{ items: Schemas['Alert'][]; pagination: Pagination }> {
+  async list(caller: Caller, query: AlertListQuery, ctx: RequestContext): Promise<{ items: Alert[]; pagination: Pagination }> {
     const filter: repo.AlertFilter = {
       teamIds: caller.teamIds,
       teamId: query.team_id,
@@ -111,20 +112,20 @@ export class AlertService {
     return { items: rows.map(toAlert), pagination };
   }
 
-  async get(caller: Caller, id: string): Promise<AlertRow> {
+  async get(caller: Caller, id: string): Promise<Alert> {
     const row = await repo.findAlert(this.#db, id, caller.teamIds);
     if (!row) throw notFound('Alert', id);
-    return row;
+    return toAlert(row);
   }
 
-  async create(caller: Caller, input: Schemas['AlertCreate']): Promise<AlertRow> {
+  async create(caller: Caller, input: Schemas['AlertCreate']): Promise<Alert> {
     const agentTeam = input.agent_id === undefined ? undefined : ((await repo.agentTeams(this.#db, [input.agent_id], caller.teamIds)).get(input.agent_id) ?? null);
     const row = newRow(teamOf(caller, input, agentTeam), input);
     return this.#db
       .transaction()
       .execute(async (trx) => {
-        const alert = await repo.insertAlert(trx, row);
-        await recordEvent(trx, 'alert.triggered', alert.team_id, toAlert(alert));
+        const alert = toAlert(await repo.insertAlert(trx, row));
+        await recordEvent(trx, 'alert.triggered', alert.team_id, alert);
         return alert;
       })
       .catch((err: unknown) => {
@@ -133,25 +134,25 @@ export class AlertService {
       });
   }
 
-  async acknowledge(caller: Caller, id: string): Promise<AlertRow> {
+  async acknowledge(caller: Caller, id: string): Promise<Alert> {
     return this.#db.transaction().execute(async (trx) => {
       const alert = await repo.lockAlert(trx, id, caller.teamIds);
       if (!alert) throw notFound('Alert', id);
       if (alert.status === 'acknowledged') throw new ApiError('BIZ_ALERT_ALREADY_ACKNOWLEDGED', `Alert ${id} has already been acknowledged`);
       if (alert.status === 'resolved') throw new ApiError('BIZ_ALERT_RESOLVED', `Alert ${id} is resolved`);
-      const acknowledged = await repo.acknowledge(trx, id, caller.userId);
-      await recordEvent(trx, 'alert.acknowledged', acknowledged.team_id, toAlert(acknowledged));
+      const acknowledged = toAlert(await repo.acknowledge(trx, id, caller.userId));
+      await recordEvent(trx, 'alert.acknowledged', acknowledged.team_id, acknowledged);
       return acknowledged;
     });
   }
 
-  async resolve(caller: Caller, id: string): Promise<AlertRow> {
+  async resolve(caller: Caller, id: string): Promise<Alert> {
     return this.#db.transaction().execute(async (trx) => {
       const alert = await repo.lockAlert(trx, id, caller.teamIds);
       if (!alert) throw notFound('Alert', id);
       if (alert.status === 'resolved') throw new ApiError('BIZ_ALERT_RESOLVED', `Alert ${id} has already been resolved`);
-      const resolved = await repo.resolve(trx, id, caller.userId);
-      await recordEvent(trx, 'alert.resolved', resolved.team_id, toAlert(resolved));
+      const resolved = toAlert(await repo.resolve(trx, id, caller.userId));
+      await recordEvent(trx, 'alert.resolved', resolved.team_id, resolved);
       return resolved;
     });
   }
