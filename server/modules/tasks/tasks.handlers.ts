@@ -1,18 +1,17 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
-import { accepted, toTask } from './tasks.mapper.ts';
-import type { TaskService } from './tasks.service.ts';
+import type { TaskAccepted, TaskService } from './tasks.service.ts';
 
 type TaskHandlers = Pick<
   HandlerMap,
   'rebootAgent' | 'shutdownAgent' | 'updateAgentSoftware' | 'runAgentCommand' | 'listTasks' | 'getTask' | 'listTaskLogs' | 'cancelTask' | 'retryTask'
 >;
 
-const acceptedAnswer = (task: Parameters<typeof accepted>[0]) => ({
+const acceptedAnswer = (task: TaskAccepted) => ({
   status: 202 as const,
-  headers: { Location: `/api/v1/tasks/${task.id}` },
-  body: { data: accepted(task) },
+  headers: { Location: `/api/v1/tasks/${task.task_id}` },
+  body: { data: task },
 });
 
 export function taskHandlers(tasks: TaskService): TaskHandlers {
@@ -40,14 +39,14 @@ export function taskHandlers(tasks: TaskService): TaskHandlers {
       };
     },
     async getTask({ params, ctx }) {
-      return { status: 200, body: { data: toTask(await tasks.get(requireCaller(ctx), params.task_id)) } };
+      return { status: 200, body: { data: await tasks.get(requireCaller(ctx), params.task_id) } };
     },
     async listTaskLogs({ params, query, ctx }) {
       const { items, pagination } = await tasks.logs(requireCaller(ctx), params.task_id, query, ctx);
       return { status: 200, headers: { Link: linkHeader(pagination) }, body: { data: items, pagination } };
     },
     async cancelTask({ params, ctx }) {
-      return { status: 200, body: { data: toTask(await tasks.cancel(requireCaller(ctx), params.task_id)) } };
+      return { status: 200, body: { data: await tasks.cancel(requireCaller(ctx), params.task_id) } };
     },
     async retryTask({ params, ctx }) {
       return acceptedAnswer(await tasks.retry(requireCaller(ctx), params.task_id));

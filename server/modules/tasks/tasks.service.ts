@@ -13,10 +13,12 @@ import type { RequestContext } from '../../http/request-context.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { Executor } from '../../db/executor.ts';
 import { findAgent } from '../agents/agents.repository.ts';
-import { toTask, toTaskLogLine } from './tasks.mapper.ts';
+import { accepted, toTask, toTaskLogLine } from './tasks.mapper.ts';
 import * as repo from './tasks.repository.ts';
 
 type Schemas = components['schemas'];
+type Task = Schemas['Task'];
+export type TaskAccepted = Schemas['TaskAccepted'];
 export type TaskListQuery = NonNullable<operations['listTasks']['parameters']['query']>;
 
 const FINISHED = new Set<TaskRow['status']>(['succeeded', 'failed', 'cancelled']);
@@ -40,13 +42,13 @@ export class TaskService {
   }
 
   /** Queues a task on one of the caller's agents. */
-  async act(caller: Caller, agentId: string, type: Schemas['TaskType'], parameters: Schemas['TaskParameters'], queueIfOffline: boolean): Promise<TaskRow> {
+  async act(caller: Caller, agentId: string, type: Schemas['TaskType'], parameters: Schemas['TaskParameters'], queueIfOffline: boolean): Promise<TaskAccepted> {
     const agent = await findAgent(this.#db, agentId, caller.teamIds);
     if (!agent) throw notFound('Agent', agentId);
     if (agent.status !== 'online' && !queueIfOffline) {
       throw new ApiError('BIZ_AGENT_OFFLINE', `Agent ${agentId} is ${agent.status}; send queue_if_offline to run the task when it returns`);
     }
-    return repo.insertTask(this.#db, {
+    const task = await repo.insertTask(this.#db, {
       id: uuidv7(),
       team_id: agent.team_id,
       agent_id: agent.id,
@@ -55,9 +57,10 @@ export class TaskService {
       queued_offline: agent.status !== 'online',
       created_by: caller.agentId ? null : caller.userId,
     });
+    return accepted(task);
   }
 
-  async list(caller: Caller, query: TaskListQuery, ctx: RequestContext): Promise<{ items: Schemas['Task'][]; pagination: Pagination }> {
+  async list(caller: Caller, query: TaskListQuery, ctx: RequestContext): Promise<{ items: Task[]; pagination: Pagination }> {
     const filter: repo.TaskFilter = {
       teamIds: caller.teamIds,
       status: query.status,
@@ -76,14 +79,18 @@ export class TaskService {
     return { items: rows.map(toTask), pagination };
   }
 
-  async get(caller: Caller, id: string): Promise<TaskRow> {
+  async get(caller: Caller, id: string): Promise<Task> {
+    return toTask(await this.#find(caller, id));
+  }
+
+  async #find(caller: Caller, id: string): Promise<TaskRow> {
     const row = await repo.findTask(this.#db, id, caller.teamIds);
     if (!row) throw notFound('Task', id);
     return row;
   }
 
-  async logs(caller: Caller, id: string, query: ListQuery, ctx: RequestContext) {
-    await this.get(caller, id);
+  async logs(caller: Caller, id: string, query: ListQuery, ctx: RequestContext): Promise<{ items: Schemas['TaskLogLine'][]; pagination: Pagination }> {
+    await this.#find(caller, id);
     const { rows, pagination } = await listPage({ ...query, sort: 'seq:asc' }, ctx, {
       sortable: ['seq'] as const,
       defaultSort: 'seq:asc',
@@ -95,8 +102,8 @@ export class TaskService {
     return { items: rows.map(toTaskLogLine), pagination };
   }
 
-  async cancel(caller: Caller, id: string): Promise<TaskRow> {
-    return this.#db.transaction().execute(async (trx) => {
+  async cancel(caller: Caller, id: string): Promise<Task> {
+    const row = await this.#db.transaction().execute(async (trx) => {
       const task = await repo.findTask(trx, id, caller.teamIds);
       if (!task) throw notFound('Task', id);
       const locked = (await repo.lockAgentTask(trx, id, task.agent_id))!;
@@ -105,15 +112,16 @@ export class TaskService {
       await recordTaskEnds(trx, [cancelled]);
       return cancelled;
     });
+    return toTask(row);
   }
 
-  async retry(caller: Caller, id: string): Promise<TaskRow> {
-    const task = await this.get(caller, id);
+  async retry(caller: Caller, id: string): Promise<TaskAccepted> {
+    const task = await this.#find(caller, id);
     if (task.status === 'pending' || task.status === 'running') throw new ApiError('BIZ_TASK_ALREADY_RUNNING', `Task ${id} is still ${task.status}`);
     if (task.status === 'succeeded') throw new ApiError('BIZ_TASK_NOT_RETRYABLE', `Task ${id} succeeded; only failed or cancelled tasks are retried`);
     const agent = await findAgent(this.#db, task.agent_id, caller.teamIds);
     if (!agent) throw notFound('Agent', task.agent_id);
-    return repo.insertTask(this.#db, {
+    const retried = await repo.insertTask(this.#db, {
       id: uuidv7(),
       team_id: task.team_id,
       agent_id: task.agent_id,
@@ -124,5 +132,6 @@ export class TaskService {
       queued_offline: agent.status !== 'online',
       created_by: caller.userId,
     });
+    return accepted(retried);
   }
 }
