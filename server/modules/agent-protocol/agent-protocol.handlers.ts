@@ -1,7 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader } from '../../http/pagination.ts';
-import { toTask } from '../tasks/tasks.mapper.ts';
 import type { AgentProtocolService } from './agent-protocol.service.ts';
 
 type ProtocolHandlers = Pick<
@@ -35,13 +34,13 @@ export function agentProtocolHandlers(protocol: AgentProtocolService): ProtocolH
       return {
         status: 200,
         body: {
-          data: claimed.map(toTask),
+          data: claimed,
           pagination: { mode: 'cursor', per_page: body.max_tasks ?? 1, has_next: false, has_prev: false, next_cursor: null, links: { self: ctx.url, first: ctx.url, prev: null, next: null } },
         },
       };
     },
     async reportTaskProgress({ params, body, ctx }) {
-      return { status: 200, body: { data: toTask(await protocol.progress(requireCaller(ctx), params.task_id, body)) } };
+      return { status: 200, body: { data: await protocol.progress(requireCaller(ctx), params.task_id, body) } };
     },
   };
 }

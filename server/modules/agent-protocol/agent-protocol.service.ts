@@ -6,10 +6,11 @@ import { v7 as uuidv7 } from 'uuid';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { randomToken, sameDigest, sha256 } from '../../auth/secrets.ts';
-import type { Database, TaskRow } from '../../db/schema.ts';
+import type { Database } from '../../db/schema.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
+import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { toAgent } from '../agents/agents.mapper.ts';
 import { agentColumns } from '../agents/agents.repository.ts';
@@ -17,6 +18,7 @@ import { findTeam } from '../teams/teams.repository.ts';
 import { visibleTeams } from '../teams/teams.service.ts';
 import { recordEvent } from '../../events/outbox.ts';
 import { isFinished, recordTaskEnds } from '../tasks/tasks.service.ts';
+import { toTask } from '../tasks/tasks.mapper.ts';
 import * as tasks from '../tasks/tasks.repository.ts';
 import * as repo from './agent-protocol.repository.ts';
 
@@ -57,7 +59,7 @@ export class AgentProtocolService {
     if (!(await findTeam(this.#db, teamId, visibleTeams(caller)))) throw notFound('Team', teamId);
   }
 
-  async listTokens(caller: Caller, teamId: string, query: ListQuery, ctx: RequestContext) {
+  async listTokens(caller: Caller, teamId: string, query: ListQuery, ctx: RequestContext): Promise<{ items: Schemas['EnrollmentToken'][]; pagination: Pagination }> {
     await this.#team(caller, teamId);
     const { rows, pagination } = await listPage({ ...query, sort: 'created_at:desc' }, ctx, {
       sortable: ['created_at'] as const,
@@ -134,14 +136,14 @@ export class AgentProtocolService {
     return { agent_id: agent.agentId!, status, pending_tasks: await tasks.countPending(this.#db, agent.agentId!), server_time: new Date().toISOString() };
   }
 
-  async claim(agent: Caller, max: number): Promise<TaskRow[]> {
+  async claim(agent: Caller, max: number): Promise<Schemas['Task'][]> {
     const { status, previous, team_id } = await this.#touch(agent.agentId!);
     if (status !== previous) await this.#cache.invalidate([teamTag(team_id)]);
-    return tasks.claimTasks(this.#db, agent.agentId!, max);
+    return (await tasks.claimTasks(this.#db, agent.agentId!, max)).map(toTask);
   }
 
-  async progress(agent: Caller, taskId: string, report: Schemas['TaskProgressReport']): Promise<TaskRow> {
-    return this.#db.transaction().execute(async (trx) => {
+  async progress(agent: Caller, taskId: string, report: Schemas['TaskProgressReport']): Promise<Schemas['Task']> {
+    const row = await this.#db.transaction().execute(async (trx) => {
       const task = await tasks.lockAgentTask(trx, taskId, agent.agentId!);
       if (!task) throw notFound('Task', taskId);
       if (isFinished(task.status)) throw new ApiError('BIZ_TASK_FINISHED', `Task ${taskId} is ${task.status}; stop working on it`);
@@ -157,6 +159,7 @@ export class AgentProtocolService {
       if (report.status) await recordTaskEnds(trx, [updated]);
       return updated;
     });
+    return toTask(row);
   }
 
   /** Turns agents silent for `timeoutSeconds` offline and fails their running tasks, with their events. */
