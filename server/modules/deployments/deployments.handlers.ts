@@ -1,7 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
-import { deploymentUrl, rollbackAccepted } from './deployments.mapper.ts';
 import type { DeploymentService } from './deployments.service.ts';
 
 type DeploymentHandlers = Pick<HandlerMap, 'listDeployments' | 'createDeployment' | 'getDeployment' | 'updateDeployment' | 'rollbackDeployment'>;
@@ -18,7 +17,7 @@ export function deploymentHandlers(deployments: DeploymentService): DeploymentHa
     },
     async createDeployment({ body, ctx }) {
       const deployment = await deployments.create(requireCaller(ctx), body);
-      return { status: 201, headers: { Location: deploymentUrl(deployment.id) }, body: { data: deployment } };
+      return { status: 201, headers: { Location: `/api/v1/deployments/${deployment.id}` }, body: { data: deployment } };
     },
     async getDeployment({ params, ctx }) {
       return { status: 200, body: { data: await deployments.get(requireCaller(ctx), params.deployment_id) } };
@@ -27,8 +26,8 @@ export function deploymentHandlers(deployments: DeploymentService): DeploymentHa
       return { status: 200, body: { data: await deployments.patch(requireCaller(ctx), params.deployment_id, body, ctx) } };
     },
     async rollbackDeployment({ params, ctx }) {
-      const rollback = await deployments.rollback(requireCaller(ctx), params.deployment_id);
-      return { status: 202, headers: { Location: deploymentUrl(rollback.id) }, body: { data: rollbackAccepted(rollback, params.deployment_id) } };
+      const accepted = await deployments.rollback(requireCaller(ctx), params.deployment_id);
+      return { status: 202, headers: { Location: accepted.status_url }, body: { data: accepted } };
     },
   };
 }

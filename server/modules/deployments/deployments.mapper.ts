@@ -25,7 +25,7 @@ export function toDeployment(row: DeploymentRow): Deployment {
   };
 }
 
-export const deploymentUrl = (id: string) => `/api/v1/deployments/${id}`;
+const deploymentUrl = (id: string) => `/api/v1/deployments/${id}`;
 
 export const rollbackAccepted = (rollback: DeploymentRow, of: string): Schemas['RollbackAccepted'] => ({
   rollback_id: rollback.id,

@@ -13,7 +13,7 @@ import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { recordEvents } from '../../events/outbox.ts';
-import { toDeployment, type Deployment } from './deployments.mapper.ts';
+import { rollbackAccepted, toDeployment, type Deployment } from './deployments.mapper.ts';
 import * as repo from './deployments.repository.ts';
 
 type Schemas = components['schemas'];
@@ -112,8 +112,8 @@ export class DeploymentService {
   }
 
   /** A new deployment of the previous version, linked to the one rolled back. */
-  async rollback(caller: Caller, id: string): Promise<DeploymentRow> {
-    return this.#db
+  async rollback(caller: Caller, id: string): Promise<Schemas['RollbackAccepted']> {
+    const rollback = await this.#db
       .transaction()
       .execute(async (trx) => {
         const original = await repo.lockDeployment(trx, id, caller.teamIds);
@@ -138,5 +138,6 @@ export class DeploymentService {
         if (isUniqueViolation(err, 'deployments_one_active_rollback')) throw rollbackInProgress(id);
         throw err;
       });
+    return rollbackAccepted(rollback, id);
   }
 }

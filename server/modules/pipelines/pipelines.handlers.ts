@@ -1,7 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
-import { pipelineUrl, runUrl } from './pipelines.mapper.ts';
 import type { PipelineService } from './pipelines.service.ts';
 
 type PipelineHandlers = Pick<
@@ -17,6 +16,9 @@ type PipelineHandlers = Pick<
   | 'getPipelineRun'
   | 'updatePipelineRun'
 >;
+
+const pipelineUrl = (id: string) => `/api/v1/pipelines/${id}`;
+const runUrl = (pipelineId: string, runId: string) => `/api/v1/pipelines/${pipelineId}/runs/${runId}`;
 
 export function pipelineHandlers(pipelines: PipelineService): PipelineHandlers {
   return {

@@ -36,6 +36,3 @@ export function toPipelineRun(row: PipelineRunRow): PipelineRun {
     created_at: row.created_at.toISOString(),
   };
 }
-
-export const pipelineUrl = (id: string) => `/api/v1/pipelines/${id}`;
-export const runUrl = (pipelineId: string, runId: string) => `/api/v1/pipelines/${pipelineId}/runs/${runId}`;
