@@ -29,7 +29,12 @@ export async function dropKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** The URL the server connects to, from its fresh database's (e.g. through a proxy a test can cut). */
+  databaseUrl?: (url: string) => string;
+}
+
+export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const testDatabase = await createTestDatabase();
   const redisKeyPrefix = `opsdeck-test:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
   const redisUrl = await testRedis();
@@ -50,7 +55,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       limiters: { login: { requests_per_minute: 600_000, burst: 100_000 } },
     }),
     REDIS_KEY_PREFIX: redisKeyPrefix,
-    ...(testDatabase.url ? { DATABASE_URL: testDatabase.url } : {}),
+    ...(testDatabase.url ? { DATABASE_URL: options.databaseUrl ? options.databaseUrl(testDatabase.url) : testDatabase.url } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
   });
