@@ -1,9 +1,22 @@
 // One Kysely instance over either a real PostgreSQL (pg pool) or the embedded PGlite. The same
 // migrations and queries serve both; only the driver differs.
+//
+// A PostgreSQL that stops answering (hung, its processes stopped, a network that drops packets) costs a
+// request DB_TIMEOUT_MS at most, then a 503. Every use of a pooled connection (a lease: waiting for the
+// connection, then its queries, a whole transaction) runs against one deadline:
+// - inside `withDatabaseDeadline` (the database part of one request), the request's deadline, fixed
+//   DB_TIMEOUT_MS after its first use of the database: waiting for a connection, and every query and
+//   transaction after, all come out of it;
+// - elsewhere (workers, migrations, start-up), waiting for the connection and its first answer share
+//   DB_TIMEOUT_MS, and each later query has DB_TIMEOUT_MS of its own.
+// A lease that misses its deadline destroys its connection: a connection that went silent never goes
+// back to the pool to hang the next request.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { DatabaseTimeoutError } from './errors.ts';
 import type { Database } from './schema.ts';
 
 export type Backend = 'postgresql' | 'pglite';
@@ -24,6 +37,33 @@ export interface DatabaseOptions {
   log: Logger;
 }
 
+/** The database part of one request: one deadline, fixed by its first use of the database. */
+interface DeadlineScope {
+  deadline: number | undefined;
+  /** Whether the request has answered: what it does with the database after that is on its own again. */
+  readonly over: () => boolean;
+}
+const scopes = new AsyncLocalStorage<DeadlineScope>();
+
+/**
+ * Runs `work` as the database part of one request: everything it does with the database (waiting for
+ * connections, queries, transactions, in sequence or in parallel) shares one deadline, DB_TIMEOUT_MS
+ * after its first use of the database, so a hung database answers the request within DB_TIMEOUT_MS
+ * whatever the number of stages. Once `over()` is true (the request has answered), later uses run on
+ * their own deadlines: an audit record written after the answer, the periodic checks of a live stream.
+ */
+export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () => false): T {
+  return scopes.run({ deadline: undefined, over }, work);
+}
+
+/**
+ * `withDatabaseDeadline` as an Express middleware: the rest of the request is the database part, over
+ * once the answer's headers are out. Install it after the body parser, whose callbacks lose the scope.
+ */
+export function databaseDeadline(_req: unknown, res: { readonly headersSent: boolean }, next: () => void): void {
+  withDatabaseDeadline(next, () => res.headersSent);
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const db = options.url ? postgres(options) : await pglite(options);
   const handle: DatabaseHandle = {
@@ -31,7 +71,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     backend: options.url ? 'postgresql' : 'pglite',
     async ping(timeoutMs) {
       const started = performance.now();
-      await withTimeout(sql`select 1`.execute(db), timeoutMs, `database did not answer within ${timeoutMs} ms`);
+      // Its own deadline (inside a request's too), so a ping that fails also drops its connection.
+      const probe = scopes.run({ deadline: started + timeoutMs, over: () => false }, () => sql`select 1`.execute(db));
+      await withTimeout(probe, timeoutMs, `database did not answer within ${timeoutMs} ms`);
       return Math.round(performance.now() - started);
     },
     close: () => db.destroy(),
@@ -43,9 +85,10 @@ function postgres(options: DatabaseOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
+    // The leases bound their waits themselves; this only drops a wait a lease has given up on from the pool's queue.
     connectionTimeoutMillis: options.timeoutMs,
-    // Client-side: a query on a connection that went silent fails instead of hanging the request.
-    query_timeout: options.timeoutMs,
+    // Server-side: a statement that runs too long is cancelled (the client side is the leases' deadline,
+    // which, unlike pg's query_timeout, also drops the connection instead of returning it to the pool).
     statement_timeout: options.timeoutMs,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
@@ -56,7 +99,131 @@ function postgres(options: DatabaseOptions): Kysely<Database> {
   // A connection that breaks while checked out also emits 'error' on its client; the query fails and
   // is answered 503, so the event itself only needs a listener to keep it from crashing the process.
   pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err: err.message }, 'database connection lost')));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new BoundedPool(pool, options.timeoutMs, options.log) }) });
+}
+
+/** The pg pool, handing out leases that keep to their deadline (see the top of this file). */
+class BoundedPool implements PostgresPool {
+  readonly #pool: pg.Pool;
+  readonly #timeoutMs: number;
+  readonly #log: Logger;
+
+  constructor(pool: pg.Pool, timeoutMs: number, log: Logger) {
+    this.#pool = pool;
+    this.#timeoutMs = timeoutMs;
+    this.#log = log;
+  }
+
+  /** pg's options, which Kysely reads for the connection it opens to cancel a query. */
+  get options(): object {
+    return this.#pool.options;
+  }
+
+  async connect(): Promise<PostgresPoolClient> {
+    const lease = new Lease(this.#timeoutMs, scopes.getStore(), this.#log);
+    return lease.acquire(this.#pool);
+  }
+
+  end(): Promise<void> {
+    return this.#pool.end();
+  }
+}
+
+/** The pg client's socket, to cut a connection that went silent (pg has no public way to). */
+type ClientWithSocket = pg.PoolClient & { connection?: { stream?: { destroy(): void } } };
+
+/** One use of a pooled connection, from waiting for it to giving it back. */
+class Lease {
+  readonly #timeoutMs: number;
+  readonly #log: Logger;
+  /** In a request's scope, its deadline; else the deadline of the wait for the connection and its first answer. */
+  readonly #deadline: number;
+  readonly #scoped: boolean;
+  #answered = false;
+  #client: ClientWithSocket | undefined;
+  /** Set once the lease missed its deadline: the connection is gone, and every later use fails with this. */
+  #failure: DatabaseTimeoutError | undefined;
+  #released = false;
+
+  constructor(timeoutMs: number, scope: DeadlineScope | undefined, log: Logger) {
+    this.#timeoutMs = timeoutMs;
+    this.#log = log;
+    const own = performance.now() + timeoutMs;
+    if (scope && !scope.over()) {
+      scope.deadline ??= own;
+      this.#deadline = scope.deadline;
+      this.#scoped = true;
+    } else {
+      this.#deadline = own;
+      this.#scoped = false;
+    }
+  }
+
+  /** When the wait that starts now must be over. */
+  #due(): number {
+    return this.#scoped || !this.#answered ? this.#deadline : performance.now() + this.#timeoutMs;
+  }
+
+  #timeout(what: string): DatabaseTimeoutError {
+    return new DatabaseTimeoutError(this.#scoped ? `${this.#timeoutMs} ms, the time a request has for the database` : `${this.#timeoutMs} ms`, what);
+  }
+
+  async acquire(pool: pg.Pool): Promise<PostgresPoolClient> {
+    let waiting: Promise<pg.PoolClient> | undefined;
+    const client = (await bounded(() => (waiting = pool.connect()), this.#due(), () => {
+      // Given up: the connection, when it comes, goes straight back (it answered, so it is not a hung one).
+      waiting?.then((late) => late.release(), () => undefined);
+      return this.#timeout('waiting for a connection');
+    })) as ClientWithSocket;
+    this.#client = client;
+    const query = async (text: string, parameters: ReadonlyArray<unknown>) => {
+      if (this.#failure) throw this.#failure;
+      if (this.#released) throw new Error('query on a database connection that was given back');
+      const result = await bounded(() => client.query(text, parameters as unknown[]), this.#due(), () => this.#fail(this.#timeout('waiting for a query')));
+      this.#answered = true;
+      return result;
+    };
+    const release = (destroy?: boolean) => {
+      if (this.#released) return;
+      this.#released = true;
+      // A lease that failed has given its connection up already.
+      if (!this.#failure) client.release(destroy ? new Error('connection discarded') : undefined);
+    };
+    return { query, release } as unknown as PostgresPoolClient;
+  }
+
+  /** Misses the deadline: the connection is destroyed (the pool opens a fresh one for whoever waits next). */
+  #fail(error: DatabaseTimeoutError): DatabaseTimeoutError {
+    if (this.#failure) return this.#failure;
+    this.#failure = error;
+    const client = this.#client;
+    if (client && !this.#released) {
+      this.#log.warn({ err: error.message }, 'database connection dropped: it did not answer in time');
+      // Out of the pool first (so it is not handed out again and its slot frees), then its socket cut:
+      // a graceful end would wait for a goodbye from a server that is not answering.
+      client.release(error);
+      client.connection?.stream?.destroy();
+    }
+    return error;
+  }
+}
+
+/**
+ * What `start()` starts, or the error `late()` makes when it has not settled by `due` (a `performance.now()`
+ * time); nothing is started once `due` has passed.
+ */
+async function bounded<T>(start: () => Promise<T>, due: number, late: () => Error): Promise<T> {
+  if (due - performance.now() <= 0) throw late();
+  const work = start();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), Math.max(0, due - performance.now()));
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function pglite(options: DatabaseOptions): Promise<Kysely<Database>> {

@@ -10,7 +10,21 @@ const UNAVAILABLE_MESSAGES = [
   'PGlite is closed',
 ];
 
+/**
+ * The database did not answer within the time it was given (DB_TIMEOUT_MS, for a request as a whole):
+ * answered 503, like a database that is away. database.ts throws it and drops the connection.
+ */
+export class DatabaseTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+
+  constructor(budget: string, what: string) {
+    super(`database did not answer within ${budget} (${what})`);
+    this.name = 'DatabaseTimeoutError';
+  }
+}
+
 export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseTimeoutError) return true;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
