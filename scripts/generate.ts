@@ -1,5 +1,6 @@
 // Derives everything in generated/ from spec/: the bundled contract (JSON and YAML), the TypeScript
 // types and the self-contained Redoc page. `--out DIR` writes elsewhere (generate:check uses it).
+import { extensionsTable } from '../server/extensions.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
   const bundled = { 'x-generated': BANNER, ...spec };
   writeFileSync(join(out, 'openapi.json'), `${JSON.stringify(bundled, null, 2)}\n`);
   writeFileSync(join(out, 'openapi.yaml'), `# ${BANNER}\n${stringify(bundled, { lineWidth: 0 })}`);
+
+  // The reviewers' table of every x- extension, from the one list the server and the lint check (spec/README.md links it).
+  writeFileSync(join(out, 'extensions.md'), `<!-- ${BANNER} -->\n# Opsdeck's OpenAPI extensions\n\nFrom \`server/extensions.ts\`, which the server (at start-up) and \`npm run spec:lint\` (rule \`opsdeck/extensions\`) check every extension against: an unknown one, one in the wrong place or a value of the wrong shape fails both.\n\n${extensionsTable()}\n`);
 
   log('writing TypeScript types');
   // A request field with a default may be left out, so it stays optional in the types.

@@ -72,7 +72,17 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     name: 'x-rate-limits',
     on: 'Root',
     meaning: 'The token buckets: one per tier of caller, and named limiters (per client address) that operations can pick with `x-rate-limit`.',
-    example: { description: 'Token buckets, one per caller.', when_redis_fails: 'allow', tiers: { anonymous: { requests_per_minute: 120, burst: 30 } }, limiters: { login: { requests_per_minute: 10, burst: 5 } } },
+    example: {
+      description: 'Token buckets, one per caller.',
+      when_redis_fails: 'allow',
+      tiers: {
+        anonymous: { requests_per_minute: 120, burst: 30 },
+        authenticated: { requests_per_minute: 1200, burst: 200 },
+        premium: { requests_per_minute: 6000, burst: 1000 },
+        admin: { requests_per_minute: 6000, burst: 1000 },
+      },
+      limiters: { login: { requests_per_minute: 10, burst: 5 } },
+    },
     schema: policy({
       when_redis_fails: { enum: ['allow'] },
       tiers: {

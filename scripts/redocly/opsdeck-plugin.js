@@ -1,3 +1,5 @@
+import { extensionProblems } from '../../server/extensions.ts';
+
 // Lint rules for the Opsdeck contract that Redocly's configurable rules cannot express:
 // every schema kept in a file of its own has a description and examples, and
 // a property counts as described when it, or the schema its $ref points at, has a description.
@@ -96,9 +98,30 @@ function Deprecation() {
   };
 }
 
+// Every `x-` extension is one Opsdeck knows, in its place, with a value of the right shape: the same list and
+// schemas the server checks at start-up (server/extensions.ts), so a typo fails the lint before it reaches a
+// server. Nodes of other kinds may carry no extension at all.
+const NODE_KINDS = ['Root', 'Info', 'Server', 'Tag', 'PathItem', 'Operation', 'Parameter', 'RequestBody', 'Response', 'MediaType', 'Header', 'Schema', 'Example', 'SecurityScheme', 'Components', 'Link'];
+
+function Extensions() {
+  return Object.fromEntries(
+    NODE_KINDS.map((kind) => [
+      kind,
+      {
+        enter(node, ctx) {
+          for (const problem of extensionProblems(kind, node, kind)) {
+            const name = /(x-[A-Za-z0-9-]+)/.exec(problem)?.[1];
+            ctx.report({ message: problem, location: name && name in node ? ctx.location.child([name]).key() : ctx.location });
+          }
+        },
+      },
+    ]),
+  );
+}
+
 export default function opsdeckPlugin() {
   return {
     id: 'opsdeck',
-    rules: { oas3: { 'schema-description': SchemaDescription, 'parameter-example': ParameterExample, deprecation: Deprecation } },
+    rules: { oas3: { 'schema-description': SchemaDescription, 'parameter-example': ParameterExample, deprecation: Deprecation, extensions: Extensions } },
   };
 }

@@ -95,19 +95,18 @@ export function assertHandlersMatchSpec(handlers: Record<string, unknown>): void
 }
 
 /**
- * One route per operation (literal paths first, so `/pipelines/bulk` is never taken for
- * `/pipelines/{pipeline_id}`), then, for each path, a route answering 405 to the methods it does not have.
+ * One route per operation, path by path (literal paths first, so `/pipelines/bulk` is never taken for
+ * `/pipelines/{pipeline_id}`), each path followed by a route answering 405 to the methods it does not have:
+ * as OpenAPI matches, a request for a literal path is that path's, whatever its method.
  */
 export function operationRoutes(deps: PipelineDeps): Router {
   assertHandlersMatchSpec(deps.handlers);
   const router = Router();
-  const methodsOf = new Map<string, string[]>();
-  for (const op of operationTable.values()) {
-    router[op.method](op.expressPath, (req: Request, res: Response) => runOperation(op, req, res, deps));
-    methodsOf.set(op.expressPath, [...(methodsOf.get(op.expressPath) ?? []), op.method.toUpperCase()]);
-  }
-  for (const [path, methods] of methodsOf) {
-    const allow = methods.join(', ');
+  const byPath = new Map<string, OperationEntry[]>();
+  for (const op of operationTable.values()) byPath.set(op.expressPath, [...(byPath.get(op.expressPath) ?? []), op]);
+  for (const [path, ops] of byPath) {
+    for (const op of ops) router[op.method](path, (req: Request, res: Response) => runOperation(op, req, res, deps));
+    const allow = ops.map((op) => op.method.toUpperCase()).join(', ');
     router.all(path, (req: Request, res: Response) => {
       const ctx = beginRequest(req, res, deps.log, null, {});
       answerError(ctx, res, new ApiError('RES_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`, { headers: { Allow: allow } }));
