@@ -49,6 +49,7 @@ import { log, redactUrl } from './bench/log.ts';
 import { DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
 import {
   edgeCost,
+  targetsOf,
   printReport,
   ratios,
   toMb,
@@ -60,9 +61,10 @@ import {
   type Results,
 } from './bench/report.ts';
 import { seedAgents } from './bench/seed.ts';
+import { measureStartup, type StartupReport } from './bench/startup.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
-const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events'] as const;
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'startup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -431,6 +433,10 @@ async function main(): Promise<void> {
     for (const server of running) await stop(server);
   }
 
+  // Last, with nothing else running: how long `npm start` takes to be ready.
+  let startup: StartupReport | null = null;
+  if (want('startup')) startup = await measureStartup(database.url);
+
   const report: Report = {
     bench: 'opsdeck',
     agents: settings.agents,
@@ -450,6 +456,8 @@ async function main(): Promise<void> {
     filtered_list: filteredList,
     bulk_alerts: bulk,
     events,
+    startup,
+    targets: targetsOf(results, idleRss, startup),
   };
   await cleanup();
   printReport(report);

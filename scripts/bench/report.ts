@@ -5,6 +5,7 @@ import { EVENTS_BULK_PATH, EVENTS_SINGLE_PATH, EVENTS_STREAM_PATH, type ArrivalF
 import type { ExplainFigures } from './lists.ts';
 import { ENDPOINTS, type EndpointName, type LoadFigures } from './load.ts';
 import { SERVERS, type ServerName } from './servers.ts';
+import type { StartupReport } from './startup.ts';
 
 export interface RunFigures extends LoadFigures {
   /** RSS of the server's own process at the end of the measured run, in MB. */
@@ -39,6 +40,31 @@ export interface Report {
   bulk_alerts: BulkAlertsReport | null;
   /** From a change to its consumers (live stream, webhooks); null when the section did not run. */
   events: EventsReport | null;
+  /** How long `npm start` takes to be ready; null when the section did not run. */
+  startup: StartupReport | null;
+  /** The request pipeline's targets, each with its figure and whether it was met (null: not measured this run). */
+  targets: Record<string, { figure: number | null; target: string; met: boolean | null }>;
+}
+
+/** The targets of the request pipeline: Opsdeck (edge on) at or above plain Express, its memory and start-up times. */
+export function targetsOf(results: Results, idleRss: Partial<Record<ServerName, number>>, startup: StartupReport | null): Report['targets'] {
+  const check = (figure: number | null | undefined, target: string, met: (v: number) => boolean) => ({ figure: figure ?? null, target, met: figure == null ? null : met(figure) });
+  const vsExpress = (endpoint: EndpointName) => ratio(results[endpoint]?.opsdeck?.requests_per_s, results[endpoint]?.express?.requests_per_s);
+  const p99 = (endpoint: EndpointName) => {
+    const ours = results[endpoint]?.opsdeck?.latency_p99_ms;
+    const theirs = results[endpoint]?.express?.latency_p99_ms;
+    return ours === undefined || theirs === undefined ? null : Math.round((ours / theirs) * 100) / 100;
+  };
+  return {
+    getAgent_vs_express: check(vsExpress('getAgent'), '>= 1.0', (v) => v >= 1),
+    listAgents_vs_express: check(vsExpress('listAgents'), '>= 1.0', (v) => v >= 1),
+    getAgent_p99_vs_express: check(p99('getAgent'), '<= 1.0', (v) => v <= 1),
+    listAgents_p99_vs_express: check(p99('listAgents'), '<= 1.0', (v) => v <= 1),
+    idle_rss_mb: check(idleRss.opsdeck ?? idleRss.opsdeck_edge_off, '<= 150', (v) => v <= 150),
+    embedded_first_start_ms: check(startup?.embedded_first_ms, '<= 5000', (v) => v <= 5000),
+    embedded_second_start_ms: check(startup?.embedded_second_ms, '<= 2000', (v) => v <= 2000),
+    postgres_start_ms: check(startup?.postgres_ms, '<= 1500', (v) => v <= 1500),
+  };
 }
 
 export interface DepthFigures {
@@ -311,6 +337,20 @@ export function printReport(report: Report): void {
     '',
   ];
   if (report.sections.includes('compare')) out.push(...compareLines(report), '');
+  if (report.startup) {
+    const s = report.startup;
+    out.push(
+      'Start-up (`npm start` until it listens):',
+      `  embedded default, first start (new database): ${int(s.embedded_first_ms)} ms; second start: ${int(s.embedded_second_ms)} ms`,
+      `  PostgreSQL (migrated): ${int(s.postgres_ms)} ms, ${s.postgres_ready_rss_mb} MB RSS when ready`,
+      '',
+    );
+  }
+  out.push(
+    'Targets of the request pipeline:',
+    ...Object.entries(report.targets).map(([name, t]) => `  ${name.padEnd(28)} ${t.figure === null ? '—' : String(t.figure)} (${t.target}) ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}`),
+    '',
+  );
   if (report.cursor_depth) out.push(...cursorDepthLines(report.cursor_depth), '');
   if (report.filtered_list) {
     const f = report.filtered_list;

@@ -1,4 +1,4 @@
-// Child entry: Opsdeck itself, started as main.ts would (production config, silent log, pool of 10), plus
+// Child entry: Opsdeck itself, started as main.ts would (production config, the access log at info, pool of 10), plus
 // what the parent adds: the JWT secret and first administrator, and the edge switched on (Redis) or off.
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
@@ -11,7 +11,7 @@ await serveUnderBench(async ({ databaseUrl, config: extra }) => {
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: 'info',
     DB_POOL_MAX: '10',
     ...extra,
   });

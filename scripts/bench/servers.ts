@@ -68,10 +68,14 @@ function nextMessage<T extends ChildMessage['type']>(child: ChildProcess, type: 
 
 export async function startServerProcess(name: ServerName, settings: ChildSettings): Promise<ServerUnderTest> {
   const entry = fileURLToPath(new URL(SERVERS[name].entry, import.meta.url));
-  const child = spawn(process.execPath, ['--conditions=opsdeck-source', entry], {
+  // BENCH_CPU_PROF=<dir>: each Opsdeck child writes a V8 CPU profile there when it stops (open it in Chrome's
+  // DevTools or speedscope), so what a figure costs can be seen where it is measured.
+  const profile = process.env.BENCH_CPU_PROF && name.startsWith('opsdeck') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--conditions=opsdeck-source', entry], {
     env: { ...process.env, NODE_ENV: 'production', [BENCH_CHILD_ENV]: JSON.stringify(settings) },
-    // A child's stdout goes to our stderr: stdout carries only the results.
-    stdio: ['ignore', 2, 'inherit', 'ipc'],
+    // A baseline's stdout goes to our stderr: stdout carries only the results. Opsdeck logs every request at
+    // info (its full stack, access log included), so its stdout is written, to /dev/null.
+    stdio: ['ignore', name.startsWith('opsdeck') ? 'ignore' : 2, 'inherit', 'ipc'],
   });
   live.add(child);
   child.once('exit', () => live.delete(child));

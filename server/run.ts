@@ -1,0 +1,43 @@
+// What `npm start` runs (through main.ts): config → dependencies → listen → graceful shutdown on SIGTERM/SIGINT.
+import { loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startServer, type RunningServer } from './server.ts';
+import { demoEnrollmentToken } from './auth/bootstrap.ts';
+
+const config = loadConfig();
+const log = createLogger(config.logLevel);
+
+/** The demo's simulated hosts, talking to this server over HTTP through the SDK. */
+async function startDemoFleet(running: RunningServer, count: number) {
+  const token = await demoEnrollmentToken(running.database.db);
+  if (!token) return undefined;
+  const { startFleet } = await import('./demo/simulated-fleet.ts');
+  const fleet = await startFleet({ baseUrl: running.url, enrollmentToken: token, count, prefix: 'demo', heartbeatMs: 10_000, taskMs: 3_000 });
+  log.info({ agents: count, team: 'Platform' }, 'demo: simulated hosts heartbeat and run tasks (OPSDECK_DEMO_AGENTS=0 turns them off)');
+  return fleet;
+}
+
+try {
+  const running = await startServer(config, log);
+  const base = config.publicUrl ?? running.url;
+  log.info(
+    { api: `${base}/api/v1`, docs: `${base}/docs`, spec: `${base}/openapi.json`, mock: 'npm run mock → http://127.0.0.1:4010' },
+    `Opsdeck is listening on ${base}`,
+  );
+  const fleet = config.demoAgents > 0 ? await startDemoFleet(running, config.demoAgents) : undefined;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'signal received');
+      Promise.resolve(fleet?.stop()).then(() => running.stop()).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+} catch (err) {
+  log.fatal({ err }, 'Opsdeck could not start');
+  process.exit(1);
+}
