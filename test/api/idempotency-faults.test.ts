@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../support/redis-server.ts';
 import { createLogger } from '../../server/logger.ts';
-import { RedisIdempotencyStore } from '../../server/edge/idempotency.ts';
+import { CLAIM_MS, RedisIdempotencyStore } from '../../server/edge/idempotency.ts';
 import { openSecretBox } from '../../server/auth/secret-box.ts';
 
 let redis: PrivateRedis | undefined;
@@ -49,7 +49,7 @@ describe('Idempotency-Key while Redis pauses', () => {
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.body.data.id).toBe(retry.body.data.id);
-  }, 20_000);
+  }, 60_000);
 
   it('leaves no claim behind once Redis has woken up from a pause that refused the request', async (ctx) => {
     if (!server || !redis) return ctx.skip('needs redis-server');
@@ -60,7 +60,7 @@ describe('Idempotency-Key while Redis pauses', () => {
     // Redis is back 1.5 s after the pause began: the late claim is withdrawn as soon as it is written.
     await sleep(1500);
     await expect.poll(idempotencyKeys, { timeout: 1500, interval: 100 }).toBe(before);
-  }, 20_000);
+  }, 60_000);
 });
 
 describe('idempotency claims on Redis', () => {
@@ -88,6 +88,16 @@ describe('idempotency claims on Redis', () => {
     await expect(holder.begin(k, 'f')).rejects.toMatchObject({ code: 'RES_IDEMPOTENCY_IN_FLIGHT' });
     await holder.release(k);
     expect(await redis.admin.exists(`claims-test:idem:${k}`)).toBe(0);
+  }, 30_000);
+
+  it('lets the claim of a holder that is gone (its process died) expire within a few seconds', async (ctx) => {
+    if (!server || !redis) return ctx.skip('needs redis-server');
+    const connection = await redisConnection();
+    const holder = new RedisIdempotencyStore(connection, 'claims-test:', log, await openSecretBox(server.database.db, undefined, log));
+    const k = key();
+    expect((await holder.begin(k, 'f')).kind).toBe('first');
+    connection.disconnect();
+    await expect.poll(() => redis!.admin.exists(`claims-test:idem:${k}`), { timeout: CLAIM_MS + 2000, interval: 250 }).toBe(0);
   }, 30_000);
 
   it('lets a late release of an old claim leave a newer claim alone', async (ctx) => {
