@@ -56,14 +56,6 @@ export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () 
   return scopes.run({ deadline: undefined, over }, work);
 }
 
-/**
- * `withDatabaseDeadline` as an Express middleware: the rest of the request is the database part, over
- * once the answer's headers are out. Install it after the body parser, whose callbacks lose the scope.
- */
-export function databaseDeadline(_req: unknown, res: { readonly headersSent: boolean }, next: () => void): void {
-  withDatabaseDeadline(next, () => res.headersSent);
-}
-
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const db = options.url ? postgres(options) : await pglite(options);
   const handle: DatabaseHandle = {
