@@ -70,11 +70,6 @@ export const operationsById: ReadonlyMap<string, OperationInfo> = new Map(
   ),
 );
 
-/** Whether an operation declares a parameter (header, query…) of this name. */
-export function declaresParameter(info: OperationInfo, name: string): boolean {
-  return (info.operation.parameters ?? []).some((p) => resolveRef<{ name?: string }>(p as never).name === name);
-}
-
 /**
  * For a schema that is a `oneOf` of constants (`ErrorCode`, `EventType`, `EventChannel`), each constant's
  * value of one extension (`x-http-status`, `x-channel`, `x-permission`); start-up fails when one lacks it.

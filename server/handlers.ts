@@ -13,6 +13,7 @@ import { AgentGroupService } from './modules/agent-groups/agent-groups.service.t
 import { apiKeyHandlers } from './modules/api-keys/api-keys.handlers.ts';
 import { ApiKeyService } from './modules/api-keys/api-keys.service.ts';
 import { auditHandlers } from './modules/audit/audit.handlers.ts';
+import { AuditService } from './modules/audit/audit.service.ts';
 import { authHandlers } from './modules/auth/auth.handlers.ts';
 import { AuthService } from './modules/auth/auth.service.ts';
 import { systemHandlers } from './modules/system/system.handlers.ts';
@@ -41,7 +42,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...apiKeyHandlers(new ApiKeyService(db)),
     ...teamHandlers(new TeamService(db)),
     ...userHandlers(new UserService(db)),
-    ...auditHandlers(db),
+    ...auditHandlers(new AuditService(db)),
     ...agentHandlers(new AgentService(db, deps.edge.cache)),
     ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, new AgentService(db, deps.edge.cache))),
     ...taskHandlers(new TaskService(db)),

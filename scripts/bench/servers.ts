@@ -2,6 +2,7 @@
 // its own), waits for its URL over IPC, samples its RSS on demand, and stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startFlags } from './start-command.ts';
 import { BENCH_CHILD_ENV, type ChildMessage, type ChildSettings, type ParentMessage } from './child-protocol.ts';
 
 /** The servers under test, in the order they run. */
@@ -71,7 +72,9 @@ export async function startServerProcess(name: ServerName, settings: ChildSettin
   // BENCH_CPU_PROF=<dir>: each Opsdeck child writes a V8 CPU profile there when it stops (open it in Chrome's
   // DevTools or speedscope), so what a figure costs can be seen where it is measured.
   const profile = process.env.BENCH_CPU_PROF && name.startsWith('opsdeck') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--conditions=opsdeck-source', entry], {
+  // Opsdeck runs with the Node flags of `npm start`; the baselines with Node's defaults.
+  const flags = name.startsWith('opsdeck') ? startFlags() : ['--conditions=opsdeck-source'];
+  const child = spawn(process.execPath, [...profile, ...flags, entry], {
     env: { ...process.env, NODE_ENV: 'production', [BENCH_CHILD_ENV]: JSON.stringify(settings) },
     // A baseline's stdout goes to our stderr: stdout carries only the results. Opsdeck logs every request at
     // info (its full stack, access log included), so its stdout is written, to /dev/null.

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log } from './log.ts';
+import { startArguments } from './start-command.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,18 +25,11 @@ export interface StartupReport {
   postgres_ready_rss_mb: number;
 }
 
-/** `node … server/main.ts` as package.json's `start` script says, without the `node` in front. */
-function startArgs(): string[] {
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const [command, ...args] = start.split(/\s+/);
-  if (command !== 'node') throw new Error(`package.json's start script must run node, not ${command}`);
-  return args;
-}
 
 /** Starts the server, resolves with the ms until it says it listens and its RSS then, and stops it. */
 async function timeStart(env: Record<string, string>, label: string): Promise<{ ms: number; rssMb: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, startArgs(), { cwd: root, env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, startArguments(), { cwd: root, env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     const ms = await new Promise<number>((resolve, reject) => {

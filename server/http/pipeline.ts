@@ -67,6 +67,8 @@ interface Result {
   headers?: Record<string, string>;
   body?: object;
   stream?: EventStream;
+  /** The envelope already made for this answer (kept for its Idempotency-Key, so a replay is the same to the byte). */
+  envelope?: object | undefined;
 }
 type AnyHandler = (input: { params: unknown; query: unknown; headers: unknown; body: unknown; caller: Caller | null; ctx: RequestContext }) => Promise<Result>;
 
@@ -261,8 +263,9 @@ async function idempotently(op: OperationEntry, ctx: RequestContext, req: Reques
   }
   try {
     const result = await work();
-    await deps.idempotency.finish(storeKey, fingerprint, { status: result.status, headers: result.headers ?? {}, body: successBody(ctx, result.status, result.body) });
-    return result;
+    const envelope = successBody(ctx, result.status, result.body);
+    await deps.idempotency.finish(storeKey, fingerprint, { status: result.status, headers: result.headers ?? {}, body: envelope });
+    return { ...result, envelope };
   } catch (err) {
     const refusal = err instanceof ApiError && err.status < 500 ? err : undefined;
     if (refusal) await deps.idempotency.finish(storeKey, fingerprint, { status: refusal.status, headers: refusal.headers ?? {}, body: errorBody(ctx, refusal) });
@@ -303,7 +306,7 @@ async function answer(op: OperationEntry, ctx: RequestContext, req: Request, res
     const ifNoneMatch = header(req, 'if-none-match');
     if (ifNoneMatch !== undefined && matches(ifNoneMatch, etag)) return send(res, 304, undefined);
   }
-  send(res, result.status, successBody(ctx, result.status, result.body));
+  send(res, result.status, result.envelope ?? successBody(ctx, result.status, result.body));
 }
 
 /** Any failure, as the error envelope with its code's status and headers. */
