@@ -69,9 +69,9 @@ function nextMessage<T extends ChildMessage['type']>(child: ChildProcess, type: 
 
 export async function startServerProcess(name: ServerName, settings: ChildSettings): Promise<ServerUnderTest> {
   const entry = fileURLToPath(new URL(SERVERS[name].entry, import.meta.url));
-  // BENCH_CPU_PROF=<dir>: each Opsdeck child writes a V8 CPU profile there when it stops (open it in Chrome's
+  // BENCH_CPU_PROF=<dir>: each server (Opsdeck and the baselines) writes a V8 CPU profile there when it stops (open it in Chrome's
   // DevTools or speedscope), so what a figure costs can be seen where it is measured.
-  const profile = process.env.BENCH_CPU_PROF && name.startsWith('opsdeck') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   // Opsdeck runs with the Node flags of `npm start`; the baselines with Node's defaults.
   const flags = name.startsWith('opsdeck') ? startFlags() : ['--conditions=opsdeck-source'];
   const child = spawn(process.execPath, [...profile, ...flags, entry], {

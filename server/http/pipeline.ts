@@ -13,6 +13,7 @@ import express, { Router, type Request, type RequestHandler, type Response } fro
 import typeis from 'type-is';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
+import { withDatabaseDeadline } from '../db/database.ts';
 import { etagOf, matches } from '../edge/conditional.ts';
 import type { IdempotencyStore } from '../edge/idempotency.ts';
 import type { RateLimitPolicy } from '../edge/rate-limit.ts';
@@ -107,7 +108,9 @@ export function operationRoutes(deps: PipelineDeps): Router {
   const byPath = new Map<string, OperationEntry[]>();
   for (const op of operationTable.values()) byPath.set(op.expressPath, [...(byPath.get(op.expressPath) ?? []), op]);
   for (const [path, ops] of byPath) {
-    for (const op of ops) router[op.method](path, (req: Request, res: Response) => runOperation(op, req, res, deps));
+    // The database part of a request (its caller, its precondition, its handler) shares one DB_TIMEOUT_MS;
+    // what runs after the answer (the audit record, a stream's later checks) has its own.
+    for (const op of ops) router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps), () => res.headersSent));
     const allow = ops.map((op) => op.method.toUpperCase()).join(', ');
     router.all(path, (req: Request, res: Response) => {
       const ctx = beginRequest(req, res, deps.log, null, {});
