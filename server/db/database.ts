@@ -2,13 +2,12 @@
 // migrations and queries serve both; only the driver differs.
 //
 // A PostgreSQL that stops answering (hung, its processes stopped, a network that drops packets) costs a
-// request DB_TIMEOUT_MS at most, then a 503. Every use of a pooled connection (a lease: waiting for the
-// connection, then its queries, a whole transaction) runs against one deadline:
-// - inside `withDatabaseDeadline` (the database part of one request), the request's deadline, fixed
-//   DB_TIMEOUT_MS after its first use of the database: waiting for a connection, and every query and
-//   transaction after, all come out of it;
-// - elsewhere (workers, migrations, start-up), waiting for the connection and its first answer share
-//   DB_TIMEOUT_MS, and each later query has DB_TIMEOUT_MS of its own.
+// request DB_TIMEOUT_MS at most, then a 503. Each use of a pooled connection (a lease: waiting for the
+// connection, then its queries, a whole transaction) keeps to a deadline:
+// - by default (workers, migrations, start-up, and requests), waiting for the connection and its first
+//   answer share DB_TIMEOUT_MS, and each later query has DB_TIMEOUT_MS of its own;
+// - inside `withDatabaseDeadline` (the database part of one request), every wait on the database, for
+//   a connection or an answer, in sequence or in parallel, comes out of one budget of DB_TIMEOUT_MS.
 // A lease that misses its deadline destroys its connection: a connection that went silent never goes
 // back to the pool to hang the next request.
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -37,23 +36,51 @@ export interface DatabaseOptions {
   log: Logger;
 }
 
-/** The database part of one request: one deadline, fixed by its first use of the database. */
-interface DeadlineScope {
-  deadline: number | undefined;
+/**
+ * The database part of one request: one budget of time spent waiting on the database (for connections
+ * and answers; overlapping waits count once), so a request that computes between queries (hashing a
+ * password, building a page) is not charged for it, and a database that does not answer is.
+ */
+class DeadlineScope {
+  readonly budgetMs: number | undefined;
   /** Whether the request has answered: what it does with the database after that is on its own again. */
   readonly over: () => boolean;
+  #spentMs = 0;
+  #open = 0;
+  #openedAt = 0;
+
+  constructor(budgetMs: number | undefined, over: () => boolean) {
+    this.budgetMs = budgetMs;
+    this.over = over;
+  }
+
+  /** A wait begins: when it must be over (a `performance.now()` time), given what is left of the budget. */
+  begin(defaultBudgetMs: number): number {
+    const now = performance.now();
+    if (this.#open === 0) this.#openedAt = now;
+    this.#open += 1;
+    const left = (this.budgetMs ?? defaultBudgetMs) - this.#spentMs - (now - this.#openedAt);
+    return now + left;
+  }
+
+  /** A wait is over (answered, failed or given up). */
+  end(): void {
+    this.#open -= 1;
+    if (this.#open === 0) this.#spentMs += performance.now() - this.#openedAt;
+  }
 }
 const scopes = new AsyncLocalStorage<DeadlineScope>();
 
 /**
- * Runs `work` as the database part of one request: everything it does with the database (waiting for
- * connections, queries, transactions, in sequence or in parallel) shares one deadline, DB_TIMEOUT_MS
- * after its first use of the database, so a hung database answers the request within DB_TIMEOUT_MS
- * whatever the number of stages. Once `over()` is true (the request has answered), later uses run on
- * their own deadlines: an audit record written after the answer, the periodic checks of a live stream.
+ * Runs `work` as the database part of one request: every wait on the database it makes (for connections,
+ * for answers to queries and transactions, in sequence or in parallel) comes out of one budget, by default
+ * DB_TIMEOUT_MS, so the stages of a request never add up past it, and a hung database answers the request
+ * within it. `budgetMs` gives an operation that legitimately waits longer (a bulk create going item by
+ * item) a bigger one. Once `over()` is true (the request has answered), later uses run on their own
+ * deadlines: an audit record written after the answer, the periodic checks of a live stream.
  */
-export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () => false): T {
-  return scopes.run({ deadline: undefined, over }, work);
+export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () => false, budgetMs?: number): T {
+  return scopes.run(new DeadlineScope(budgetMs, over), work);
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
@@ -64,7 +91,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     async ping(timeoutMs) {
       const started = performance.now();
       // Its own deadline (inside a request's too), so a ping that fails also drops its connection.
-      const probe = scopes.run({ deadline: started + timeoutMs, over: () => false }, () => sql`select 1`.execute(db));
+      const probe = scopes.run(new DeadlineScope(timeoutMs, () => false), () => sql`select 1`.execute(db));
       await withTimeout(probe, timeoutMs, `database did not answer within ${timeoutMs} ms`);
       return Math.round(performance.now() - started);
     },
@@ -128,9 +155,10 @@ type ClientWithSocket = pg.PoolClient & { connection?: { stream?: { destroy(): v
 class Lease {
   readonly #timeoutMs: number;
   readonly #log: Logger;
-  /** In a request's scope, its deadline; else the deadline of the wait for the connection and its first answer. */
+  /** The request's budget, when the lease is part of one. */
+  readonly #scope: DeadlineScope | undefined;
+  /** Outside a request: the deadline of the wait for the connection and its first answer. */
   readonly #deadline: number;
-  readonly #scoped: boolean;
   #answered = false;
   #client: ClientWithSocket | undefined;
   /** Set once the lease missed its deadline: the connection is gone, and every later use fails with this. */
@@ -140,38 +168,38 @@ class Lease {
   constructor(timeoutMs: number, scope: DeadlineScope | undefined, log: Logger) {
     this.#timeoutMs = timeoutMs;
     this.#log = log;
-    const own = performance.now() + timeoutMs;
-    if (scope && !scope.over()) {
-      scope.deadline ??= own;
-      this.#deadline = scope.deadline;
-      this.#scoped = true;
-    } else {
-      this.#deadline = own;
-      this.#scoped = false;
+    this.#scope = scope && !scope.over() ? scope : undefined;
+    this.#deadline = performance.now() + timeoutMs;
+  }
+
+  /** One wait on the database, kept to its deadline; `late()` makes the error when it is missed. */
+  async #wait<T>(start: () => Promise<T>, late: (error: DatabaseTimeoutError) => DatabaseTimeoutError, what: string): Promise<T> {
+    const scope = this.#scope;
+    const due = scope ? scope.begin(this.#timeoutMs) : this.#answered ? performance.now() + this.#timeoutMs : this.#deadline;
+    try {
+      const budget = scope ? `the time its request has for the database (${scope.budgetMs ?? this.#timeoutMs} ms)` : `${this.#timeoutMs} ms`;
+      return await bounded(start, due, () => late(new DatabaseTimeoutError(budget, what)));
+    } finally {
+      scope?.end();
     }
-  }
-
-  /** When the wait that starts now must be over. */
-  #due(): number {
-    return this.#scoped || !this.#answered ? this.#deadline : performance.now() + this.#timeoutMs;
-  }
-
-  #timeout(what: string): DatabaseTimeoutError {
-    return new DatabaseTimeoutError(this.#scoped ? `${this.#timeoutMs} ms, the time a request has for the database` : `${this.#timeoutMs} ms`, what);
   }
 
   async acquire(pool: pg.Pool): Promise<PostgresPoolClient> {
     let waiting: Promise<pg.PoolClient> | undefined;
-    const client = (await bounded(() => (waiting = pool.connect()), this.#due(), () => {
-      // Given up: the connection, when it comes, goes straight back (it answered, so it is not a hung one).
-      waiting?.then((late) => late.release(), () => undefined);
-      return this.#timeout('waiting for a connection');
-    })) as ClientWithSocket;
+    const client = (await this.#wait(
+      () => (waiting = pool.connect()),
+      (error) => {
+        // Given up: the connection, when it comes, goes straight back (it answered, so it is not a hung one).
+        waiting?.then((late) => late.release(), () => undefined);
+        return error;
+      },
+      'waiting for a connection',
+    )) as ClientWithSocket;
     this.#client = client;
     const query = async (text: string, parameters: ReadonlyArray<unknown>) => {
       if (this.#failure) throw this.#failure;
       if (this.#released) throw new Error('query on a database connection that was given back');
-      const result = await bounded(() => client.query(text, parameters as unknown[]), this.#due(), () => this.#fail(this.#timeout('waiting for a query')));
+      const result = await this.#wait(() => client.query(text, parameters as unknown[]), (error) => this.#fail(error), 'waiting for a query');
       this.#answered = true;
       return result;
     };
