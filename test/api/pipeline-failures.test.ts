@@ -5,57 +5,42 @@
 // - a path with malformed percent-encoding is 400 in the envelope (before, a 500);
 // - a refused credential still spends from the address's bucket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.ts';
-import { createLogger } from '../../server/logger.ts';
-import { startServer, type RunningServer } from '../../server/server.ts';
-import { createTestDatabase, testRedis, type TestDatabase } from '../support/backends.ts';
+import { adminDatabaseUrl, postgresAnswers } from '../support/backends.ts';
 import { http, newAgent } from '../support/http.ts';
-import { bearer, createTeam, createUser, login, TEST_ADMIN, type TestUser } from '../support/identity.ts';
-import { dropKeys } from '../support/server.ts';
+import { bearer, createUser, type TestUser } from '../support/identity.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
-let database: TestDatabase;
 let proxy: TcpProxy | undefined;
-let server: RunningServer | undefined;
-let admin: string;
+let server: TestServer | undefined;
 let user: TestUser;
 let agentId: string;
-const prefix = `opsdeck-test:${process.pid}:pipeline-${Math.random().toString(36).slice(2, 8)}:`;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  if (!database.url) return;
-  const target = new URL(database.url);
+  if (!(await postgresAnswers())) return;
+  const target = new URL(adminDatabaseUrl);
   proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const viaProxy = new URL(database.url);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
-  const redisUrl = await testRedis();
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    PORT: '0',
-    DATABASE_URL: viaProxy.toString(),
-    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } : {}),
-    DB_TIMEOUT_MS: '800',
-    LOG_LEVEL: 'silent',
-    OPSDECK_ADMIN_EMAIL: TEST_ADMIN.email,
-    OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
-    // The anonymous tier as the spec has it (burst 30); the login limiter is raised, sign-ins are set-up here.
-    RATE_LIMITS: JSON.stringify({ limiters: { login: { requests_per_minute: 6000, burst: 1000 } } }),
-  });
-  server = await startServer(config, createLogger('silent'));
-  admin = (await login(server.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
-  const teamId = await createTeam(server.url, admin, 'Pipeline failures');
-  user = await createUser(server.url, admin, 'viewer', [teamId]);
-  const created = await http(server.url, 'POST', '/api/v1/agents', { json: newAgent({ team_id: teamId }), headers: bearer(admin) });
-  agentId = created.body.data.id;
+  const anonymous = { requests_per_minute: 120, burst: 30 };
+  server = await startTestServer(
+    // The anonymous tier as the spec has it (burst 30): what a failed authentication must not spend from.
+    { DB_TIMEOUT_MS: '800', RATE_LIMITS: JSON.stringify({ tiers: { anonymous } }) },
+    {
+      databaseUrl: (url) => {
+        const viaProxy = new URL(url);
+        viaProxy.hostname = '127.0.0.1';
+        viaProxy.port = String(proxy!.port);
+        return viaProxy.toString();
+      },
+    },
+  );
+  user = await createUser(server.url, server.adminToken, 'viewer', [server.teamId]);
+  agentId = (await server.call('POST', '/api/v1/agents', { json: newAgent() })).body.data.id;
 }, 60_000);
 
 afterAll(async () => {
-  if (server?.redis?.status === 'ready') await dropKeys(server.redis, prefix);
-  await server?.stop();
+  proxy?.restore();
+  await server?.close();
   await proxy?.close();
-  await database?.drop();
 });
 
 describe('the pipeline when a part of it fails', () => {
