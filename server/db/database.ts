@@ -76,7 +76,7 @@ const scopes = new AsyncLocalStorage<DeadlineScope>();
  * for answers to queries and transactions, in sequence or in parallel) comes out of one budget, by default
  * DB_TIMEOUT_MS, so the stages of a request never add up past it, and a hung database answers the request
  * within it. `budgetMs` gives an operation that legitimately waits longer (a bulk create going item by
- * item) a bigger one. Once `over()` is true (the request has answered), later uses run on their own
+ * item) a bigger one (`Infinity`: none, each lease on its own deadlines as outside a request). Once `over()` is true (the request has answered), later uses run on their own
  * deadlines: an audit record written after the answer, the periodic checks of a live stream.
  */
 export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () => false, budgetMs?: number): T {
@@ -168,7 +168,8 @@ class Lease {
   constructor(timeoutMs: number, scope: DeadlineScope | undefined, log: Logger) {
     this.#timeoutMs = timeoutMs;
     this.#log = log;
-    this.#scope = scope && !scope.over() ? scope : undefined;
+    // A request that has answered, or has no budget (`Infinity`), leaves the lease on its own deadlines.
+    this.#scope = scope && !scope.over() && Number.isFinite(scope.budgetMs ?? timeoutMs) ? scope : undefined;
     this.#deadline = performance.now() + timeoutMs;
   }
 

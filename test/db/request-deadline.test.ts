@@ -91,6 +91,25 @@ describe('withDatabaseDeadline', () => {
     );
   });
 
+  it('leaves a request without a budget (Infinity) on the deadlines of work outside a request', async (ctx) => {
+    if (!handle || !proxy) return ctx.skip('needs a real PostgreSQL');
+    const db = handle.db;
+    await withDatabaseDeadline(
+      async () => {
+        await sql`select pg_sleep(0.6)`.execute(db);
+        await sql`select pg_sleep(0.6)`.execute(db);
+        proxy!.hang();
+        const { error, ms } = await failure(() => sql`select 1`.execute(db));
+        proxy!.restore();
+        expect(isDatabaseUnavailable(error), String(error)).toBe(true);
+        expect(ms).toBeGreaterThan(TIMEOUT_MS - 50);
+        expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      },
+      () => false,
+      Infinity,
+    );
+  });
+
   it('leaves work outside a request on its own deadlines: a wait for a connection and its first answer share one', async (ctx) => {
     if (!handle || !proxy) return ctx.skip('needs a real PostgreSQL');
     const db = handle.db;
