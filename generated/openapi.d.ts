@@ -7802,15 +7802,30 @@ export interface components {
          */
         Link: string;
         /**
-         * @description The path of the resource that was created.
-         * @example /api/v1/agents/0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         * @description The path of the API key that was created.
+         * @example /api/v1/api-keys/0192f0e3-4b5c-7d6e-9f00-112233445566
          */
-        Location: string;
+        LocationApiKey: string;
         /**
          * @description `true` when this answer is the stored answer of an earlier request with the same `Idempotency-Key`.
          * @example true
          */
         IdempotentReplayed: "true";
+        /**
+         * @description The path of the team that was created.
+         * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a
+         */
+        LocationTeam: string;
+        /**
+         * @description The path of the new membership.
+         * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/members/0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationTeamMember: string;
+        /**
+         * @description The path of the user that was created.
+         * @example /api/v1/admin/users/0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationUser: string;
         /**
          * @description The operation is deprecated (RFC 9745). The value is when the deprecation took effect, as a structured-field
          *     date: `@` and epoch seconds (the operation's `x-deprecated-at`). `Sunset` says when it stops working, and
@@ -7836,6 +7851,66 @@ export interface components {
          * @example Bearer realm="opsdeck"
          */
         "WWW-Authenticate": string;
+        /**
+         * @description The path of the agent that was created.
+         * @example /api/v1/agents/0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        LocationAgent: string;
+        /**
+         * @description The path of the task that was queued: the body's `status_url`.
+         * @example /api/v1/tasks/0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+         */
+        LocationTask: string;
+        /**
+         * @description The path of the agent group that was created.
+         * @example /api/v1/agent-groups/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        LocationAgentGroup: string;
+        /**
+         * @description The path of the enrollment token that was created.
+         * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/enrollment-tokens/0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+         */
+        LocationEnrollmentToken: string;
+        /**
+         * @description The path of the deployment that was recorded.
+         * @example /api/v1/deployments/0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+         */
+        LocationDeployment: string;
+        /**
+         * @description The path of the rollback deployment that was created: the body's `status_url`.
+         * @example /api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationRollback: string;
+        /**
+         * @description The path of the pipeline that was created.
+         * @example /api/v1/pipelines/0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+         */
+        LocationPipeline: string;
+        /**
+         * @description The path of the run that was started.
+         * @example /api/v1/pipelines/0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f/runs/0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+         */
+        LocationPipelineRun: string;
+        /**
+         * @description The path of the alert that was raised.
+         * @example /api/v1/alerts/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        LocationAlert: string;
+        /**
+         * @description The path of the webhook that was registered.
+         * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+         */
+        LocationWebhook: string;
+        /**
+         * @description The path of the ping's delivery.
+         * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b/deliveries/0192f3c6-1a2b-7c3d-8e4f-5a6b7c8d9e00
+         */
+        LocationWebhookPing: string;
+        /**
+         * @description The path of the new delivery.
+         * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b/deliveries/0192f3c8-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+         */
+        LocationWebhookRedelivery: string;
     };
     pathItems: never;
 }
@@ -8171,7 +8246,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationApiKey"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8329,7 +8404,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTeam"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8604,7 +8679,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTeamMember"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8778,7 +8853,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationUser"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9343,7 +9418,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAgent"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9762,7 +9837,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9821,7 +9896,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9880,7 +9955,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9939,7 +10014,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10074,7 +10149,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAgentGroup"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10701,7 +10776,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10824,7 +10899,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationEnrollmentToken"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10919,7 +10994,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAgent"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -11750,7 +11825,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationDeployment"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -11914,7 +11989,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationRollback"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12053,7 +12128,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationPipeline"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12390,7 +12465,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationPipelineRun"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12664,7 +12739,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAlert"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12979,7 +13054,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationWebhook"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
@@ -13180,7 +13255,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationWebhookPing"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
@@ -13371,7 +13446,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationWebhookRedelivery"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
