@@ -7246,6 +7246,15 @@ export interface components {
          */
         IfNoneMatch: string;
         /**
+         * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+         *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+         *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+         *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+         *     `Cache-Control` yourself (e.g. `max-age=0`).
+         * @example Fri, 20 Nov 2026 17:02:12 GMT
+         */
+        IfModifiedSince: string;
+        /**
          * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
          *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
          * @example "x3mY9qLr0Zt1b8VwKc2PjA"
@@ -7281,12 +7290,12 @@ export interface components {
          */
         ApiKeyId: string;
         /**
-         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
         TeamSort: string;
         /**
-         * @description Only teams whose name contains this text (any case).
+         * @description Only teams whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example plat
          */
         TeamSearch: string;
@@ -7301,7 +7310,7 @@ export interface components {
          */
         UserId: string;
         /**
-         * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`.
+         * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
          * @example email:asc
          */
         UserSort: string;
@@ -7316,7 +7325,7 @@ export interface components {
          */
         ActiveFilter: boolean;
         /**
-         * @description Only users whose email or name contains this text (any case).
+         * @description Only users whose email or name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example ada
          */
         UserSearch: string;
@@ -7359,6 +7368,7 @@ export interface components {
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
          *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
          *     Ties are broken by `id`. Default `created_at:desc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example last_seen:desc,hostname:asc
          */
         AgentSort: string;
@@ -7387,7 +7397,7 @@ export interface components {
          */
         PlatformFilter: components["schemas"]["Platform"];
         /**
-         * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+         * @description Only agents whose hostname contains this text (any case) or whose address starts with it. Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example web-
          */
         AgentSearch: string;
@@ -7402,7 +7412,7 @@ export interface components {
          */
         AgentId: string;
         /**
-         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
         AgentGroupSort: string;
@@ -7415,7 +7425,7 @@ export interface components {
          */
         AgentGroupFieldsParam: ("id" | "team_id" | "name" | "description" | "agent_count" | "created_at" | "updated_at")[];
         /**
-         * @description Only groups whose name contains this text (any case).
+         * @description Only groups whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example web
          */
         AgentGroupSearch: string;
@@ -7469,7 +7479,7 @@ export interface components {
          */
         PackageSort: string;
         /**
-         * @description Only packages whose name contains this text (any case).
+         * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example ssl
          */
         PackageSearch: string;
@@ -7533,12 +7543,14 @@ export interface components {
         /**
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `name`,
          *     `hostname`; directions `asc` and `desc`. Ties are broken by an internal id. Default `name:asc,hostname:asc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example hostname:asc
          */
         FleetPackageSort: string;
         /**
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `agents`
          *     (how many agents are affected), `name`; directions `asc` and `desc`. Default `agents:desc,name:asc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example agents:desc,name:asc
          */
         PackageUpdateSort: string;
@@ -7577,7 +7589,7 @@ export interface components {
          */
         DeploymentId: string;
         /**
-         * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`.
+         * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
         PipelineSort: string;
@@ -7596,7 +7608,7 @@ export interface components {
          */
         PipelineStatusFilter: components["schemas"]["PipelineStatus"];
         /**
-         * @description Only pipelines whose name or repository contains this text (any case).
+         * @description Only pipelines whose name or repository contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example gateway
          */
         PipelineSearch: string;
@@ -7634,6 +7646,7 @@ export interface components {
          *     `created_at`, `updated_at` and `severity` (by urgency: `info` < `warning` < `critical`, so
          *     `severity:desc` puts critical alerts first); directions `asc` and `desc`. Ties are broken by `id`.
          *     Default `created_at:desc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example severity:desc,created_at:desc
          */
         AlertSort: string;
@@ -7667,7 +7680,7 @@ export interface components {
          */
         AlertId: string;
         /**
-         * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`.
+         * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
          * @example updated_at:desc
          */
         WebhookSort: string;
@@ -8040,6 +8053,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path?: never;
             cookie?: never;
@@ -8327,12 +8349,12 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
                  * @example name:asc
                  */
                 sort?: components["parameters"]["TeamSort"];
                 /**
-                 * @description Only teams whose name contains this text (any case).
+                 * @description Only teams whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example plat
                  */
                 search?: components["parameters"]["TeamSearch"];
@@ -8437,6 +8459,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -8766,7 +8797,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`.
+                 * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
                  * @example email:asc
                  */
                 sort?: components["parameters"]["UserSort"];
@@ -8781,7 +8812,7 @@ export interface operations {
                  */
                 active?: components["parameters"]["ActiveFilter"];
                 /**
-                 * @description Only users whose email or name contains this text (any case).
+                 * @description Only users whose email or name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ada
                  */
                 search?: components["parameters"]["UserSearch"];
@@ -8886,6 +8917,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -9186,6 +9226,7 @@ export interface operations {
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
                  *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
                  *     Ties are broken by `id`. Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example last_seen:desc,hostname:asc
                  */
                 sort?: components["parameters"]["AgentSort"];
@@ -9214,7 +9255,7 @@ export interface operations {
                  */
                 platform?: components["parameters"]["PlatformFilter"];
                 /**
-                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it. Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example web-
                  */
                 search?: components["parameters"]["AgentSearch"];
@@ -9466,6 +9507,7 @@ export interface operations {
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
                  *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
                  *     Ties are broken by `id`. Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example last_seen:desc,hostname:asc
                  */
                 sort?: components["parameters"]["AgentSort"];
@@ -9485,7 +9527,7 @@ export interface operations {
                  */
                 platform?: components["parameters"]["PlatformFilter"];
                 /**
-                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it. Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example web-
                  */
                 search?: components["parameters"]["AgentSearch"];
@@ -9605,6 +9647,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -10059,7 +10110,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
                  * @example name:asc
                  */
                 sort?: components["parameters"]["AgentGroupSort"];
@@ -10077,7 +10128,7 @@ export interface operations {
                  */
                 team_id?: components["parameters"]["TeamIdFilter"];
                 /**
-                 * @description Only groups whose name contains this text (any case).
+                 * @description Only groups whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example web
                  */
                 search?: components["parameters"]["AgentGroupSearch"];
@@ -10183,6 +10234,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -10347,6 +10407,7 @@ export interface operations {
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
                  *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
                  *     Ties are broken by `id`. Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example last_seen:desc,hostname:asc
                  */
                 sort?: components["parameters"]["AgentSort"];
@@ -10602,6 +10663,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -10625,6 +10695,7 @@ export interface operations {
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
                     ETag: components["headers"]["ETag"];
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11244,7 +11315,7 @@ export interface operations {
                  */
                 sort?: components["parameters"]["PackageSort"];
                 /**
-                 * @description Only packages whose name contains this text (any case).
+                 * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ssl
                  */
                 search?: components["parameters"]["PackageSearch"];
@@ -11537,6 +11608,7 @@ export interface operations {
                 /**
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `name`,
                  *     `hostname`; directions `asc` and `desc`. Ties are broken by an internal id. Default `name:asc,hostname:asc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example hostname:asc
                  */
                 sort?: components["parameters"]["FleetPackageSort"];
@@ -11546,7 +11618,7 @@ export interface operations {
                  */
                 name?: components["parameters"]["PackageNameFilter"];
                 /**
-                 * @description Only packages whose name contains this text (any case).
+                 * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ssl
                  */
                 search?: components["parameters"]["PackageSearch"];
@@ -11633,6 +11705,7 @@ export interface operations {
                 /**
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `agents`
                  *     (how many agents are affected), `name`; directions `asc` and `desc`. Default `agents:desc,name:asc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example agents:desc,name:asc
                  */
                 sort?: components["parameters"]["PackageUpdateSort"];
@@ -11642,7 +11715,7 @@ export interface operations {
                  */
                 name?: components["parameters"]["PackageNameFilter"];
                 /**
-                 * @description Only packages whose name contains this text (any case).
+                 * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ssl
                  */
                 search?: components["parameters"]["PackageSearch"];
@@ -11859,6 +11932,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -12032,7 +12114,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`.
+                 * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`. Each field may appear once; a repeated field is refused with 400.
                  * @example name:asc
                  */
                 sort?: components["parameters"]["PipelineSort"];
@@ -12056,7 +12138,7 @@ export interface operations {
                  */
                 team_id?: components["parameters"]["TeamIdFilter"];
                 /**
-                 * @description Only pipelines whose name or repository contains this text (any case).
+                 * @description Only pipelines whose name or repository contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example gateway
                  */
                 search?: components["parameters"]["PipelineSearch"];
@@ -12202,6 +12284,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -12625,6 +12716,7 @@ export interface operations {
                  *     `created_at`, `updated_at` and `severity` (by urgency: `info` < `warning` < `critical`, so
                  *     `severity:desc` puts critical alerts first); directions `asc` and `desc`. Ties are broken by `id`.
                  *     Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example severity:desc,created_at:desc
                  */
                 sort?: components["parameters"]["AlertSort"];
@@ -12829,6 +12921,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -12852,6 +12953,7 @@ export interface operations {
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
                     ETag: components["headers"]["ETag"];
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12968,7 +13070,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`.
+                 * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
                  * @example updated_at:desc
                  */
                 sort?: components["parameters"]["WebhookSort"];
@@ -13083,6 +13185,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
