@@ -7246,6 +7246,15 @@ export interface components {
          */
         IfNoneMatch: string;
         /**
+         * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+         *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+         *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+         *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+         *     `Cache-Control` yourself (e.g. `max-age=0`).
+         * @example Fri, 20 Nov 2026 17:02:12 GMT
+         */
+        IfModifiedSince: string;
+        /**
          * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
          *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
          * @example "x3mY9qLr0Zt1b8VwKc2PjA"
@@ -7281,12 +7290,12 @@ export interface components {
          */
         ApiKeyId: string;
         /**
-         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
         TeamSort: string;
         /**
-         * @description Only teams whose name contains this text (any case).
+         * @description Only teams whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example plat
          */
         TeamSearch: string;
@@ -7301,7 +7310,7 @@ export interface components {
          */
         UserId: string;
         /**
-         * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`.
+         * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
          * @example email:asc
          */
         UserSort: string;
@@ -7316,7 +7325,7 @@ export interface components {
          */
         ActiveFilter: boolean;
         /**
-         * @description Only users whose email or name contains this text (any case).
+         * @description Only users whose email or name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example ada
          */
         UserSearch: string;
@@ -7359,6 +7368,7 @@ export interface components {
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
          *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
          *     Ties are broken by `id`. Default `created_at:desc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example last_seen:desc,hostname:asc
          */
         AgentSort: string;
@@ -7387,7 +7397,7 @@ export interface components {
          */
         PlatformFilter: components["schemas"]["Platform"];
         /**
-         * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+         * @description Only agents whose hostname contains this text (any case) or whose address starts with it. Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example web-
          */
         AgentSearch: string;
@@ -7402,7 +7412,7 @@ export interface components {
          */
         AgentId: string;
         /**
-         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
         AgentGroupSort: string;
@@ -7415,7 +7425,7 @@ export interface components {
          */
         AgentGroupFieldsParam: ("id" | "team_id" | "name" | "description" | "agent_count" | "created_at" | "updated_at")[];
         /**
-         * @description Only groups whose name contains this text (any case).
+         * @description Only groups whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example web
          */
         AgentGroupSearch: string;
@@ -7469,7 +7479,7 @@ export interface components {
          */
         PackageSort: string;
         /**
-         * @description Only packages whose name contains this text (any case).
+         * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example ssl
          */
         PackageSearch: string;
@@ -7533,12 +7543,14 @@ export interface components {
         /**
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `name`,
          *     `hostname`; directions `asc` and `desc`. Ties are broken by an internal id. Default `name:asc,hostname:asc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example hostname:asc
          */
         FleetPackageSort: string;
         /**
          * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `agents`
          *     (how many agents are affected), `name`; directions `asc` and `desc`. Default `agents:desc,name:asc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example agents:desc,name:asc
          */
         PackageUpdateSort: string;
@@ -7577,7 +7589,7 @@ export interface components {
          */
         DeploymentId: string;
         /**
-         * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`.
+         * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
         PipelineSort: string;
@@ -7596,7 +7608,7 @@ export interface components {
          */
         PipelineStatusFilter: components["schemas"]["PipelineStatus"];
         /**
-         * @description Only pipelines whose name or repository contains this text (any case).
+         * @description Only pipelines whose name or repository contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
          * @example gateway
          */
         PipelineSearch: string;
@@ -7634,6 +7646,7 @@ export interface components {
          *     `created_at`, `updated_at` and `severity` (by urgency: `info` < `warning` < `critical`, so
          *     `severity:desc` puts critical alerts first); directions `asc` and `desc`. Ties are broken by `id`.
          *     Default `created_at:desc`.
+         *     Each field may appear once; a repeated field is refused with 400.
          * @example severity:desc,created_at:desc
          */
         AlertSort: string;
@@ -7667,7 +7680,7 @@ export interface components {
          */
         AlertId: string;
         /**
-         * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`.
+         * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
          * @example updated_at:desc
          */
         WebhookSort: string;
@@ -7802,15 +7815,30 @@ export interface components {
          */
         Link: string;
         /**
-         * @description The path of the resource that was created.
-         * @example /api/v1/agents/0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         * @description The path of the API key that was created.
+         * @example /api/v1/api-keys/0192f0e3-4b5c-7d6e-9f00-112233445566
          */
-        Location: string;
+        LocationApiKey: string;
         /**
          * @description `true` when this answer is the stored answer of an earlier request with the same `Idempotency-Key`.
          * @example true
          */
         IdempotentReplayed: "true";
+        /**
+         * @description The path of the team that was created.
+         * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a
+         */
+        LocationTeam: string;
+        /**
+         * @description The path of the new membership.
+         * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/members/0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationTeamMember: string;
+        /**
+         * @description The path of the user that was created.
+         * @example /api/v1/admin/users/0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationUser: string;
         /**
          * @description The operation is deprecated (RFC 9745). The value is when the deprecation took effect, as a structured-field
          *     date: `@` and epoch seconds (the operation's `x-deprecated-at`). `Sunset` says when it stops working, and
@@ -7836,6 +7864,66 @@ export interface components {
          * @example Bearer realm="opsdeck"
          */
         "WWW-Authenticate": string;
+        /**
+         * @description The path of the agent that was created.
+         * @example /api/v1/agents/0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        LocationAgent: string;
+        /**
+         * @description The path of the task that was queued: the body's `status_url`.
+         * @example /api/v1/tasks/0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+         */
+        LocationTask: string;
+        /**
+         * @description The path of the agent group that was created.
+         * @example /api/v1/agent-groups/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        LocationAgentGroup: string;
+        /**
+         * @description The path of the enrollment token that was created.
+         * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/enrollment-tokens/0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+         */
+        LocationEnrollmentToken: string;
+        /**
+         * @description The path of the deployment that was recorded.
+         * @example /api/v1/deployments/0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
+         */
+        LocationDeployment: string;
+        /**
+         * @description The path of the rollback deployment that was created: the body's `status_url`.
+         * @example /api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationRollback: string;
+        /**
+         * @description The path of the pipeline that was created.
+         * @example /api/v1/pipelines/0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f
+         */
+        LocationPipeline: string;
+        /**
+         * @description The path of the run that was started.
+         * @example /api/v1/pipelines/0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f/runs/0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a
+         */
+        LocationPipelineRun: string;
+        /**
+         * @description The path of the alert that was raised.
+         * @example /api/v1/alerts/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        LocationAlert: string;
+        /**
+         * @description The path of the webhook that was registered.
+         * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+         */
+        LocationWebhook: string;
+        /**
+         * @description The path of the ping's delivery.
+         * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b/deliveries/0192f3c6-1a2b-7c3d-8e4f-5a6b7c8d9e00
+         */
+        LocationWebhookPing: string;
+        /**
+         * @description The path of the new delivery.
+         * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b/deliveries/0192f3c8-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+         */
+        LocationWebhookRedelivery: string;
     };
     pathItems: never;
 }
@@ -7965,6 +8053,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path?: never;
             cookie?: never;
@@ -8171,7 +8268,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationApiKey"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8252,12 +8349,12 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
                  * @example name:asc
                  */
                 sort?: components["parameters"]["TeamSort"];
                 /**
-                 * @description Only teams whose name contains this text (any case).
+                 * @description Only teams whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example plat
                  */
                 search?: components["parameters"]["TeamSearch"];
@@ -8329,7 +8426,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTeam"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8362,6 +8459,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -8604,7 +8710,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTeamMember"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8691,7 +8797,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`.
+                 * @description Order: comma-separated `field:direction` pairs over `email`, `name`, `role`, `created_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
                  * @example email:asc
                  */
                 sort?: components["parameters"]["UserSort"];
@@ -8706,7 +8812,7 @@ export interface operations {
                  */
                 active?: components["parameters"]["ActiveFilter"];
                 /**
-                 * @description Only users whose email or name contains this text (any case).
+                 * @description Only users whose email or name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ada
                  */
                 search?: components["parameters"]["UserSearch"];
@@ -8778,7 +8884,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationUser"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -8811,6 +8917,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -9111,6 +9226,7 @@ export interface operations {
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
                  *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
                  *     Ties are broken by `id`. Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example last_seen:desc,hostname:asc
                  */
                 sort?: components["parameters"]["AgentSort"];
@@ -9139,7 +9255,7 @@ export interface operations {
                  */
                 platform?: components["parameters"]["PlatformFilter"];
                 /**
-                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it. Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example web-
                  */
                 search?: components["parameters"]["AgentSearch"];
@@ -9343,7 +9459,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAgent"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9391,6 +9507,7 @@ export interface operations {
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
                  *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
                  *     Ties are broken by `id`. Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example last_seen:desc,hostname:asc
                  */
                 sort?: components["parameters"]["AgentSort"];
@@ -9410,7 +9527,7 @@ export interface operations {
                  */
                 platform?: components["parameters"]["PlatformFilter"];
                 /**
-                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it.
+                 * @description Only agents whose hostname contains this text (any case) or whose address starts with it. Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example web-
                  */
                 search?: components["parameters"]["AgentSearch"];
@@ -9530,6 +9647,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -9762,7 +9888,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9821,7 +9947,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9880,7 +10006,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9939,7 +10065,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -9984,7 +10110,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`.
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
                  * @example name:asc
                  */
                 sort?: components["parameters"]["AgentGroupSort"];
@@ -10002,7 +10128,7 @@ export interface operations {
                  */
                 team_id?: components["parameters"]["TeamIdFilter"];
                 /**
-                 * @description Only groups whose name contains this text (any case).
+                 * @description Only groups whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example web
                  */
                 search?: components["parameters"]["AgentGroupSearch"];
@@ -10074,7 +10200,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAgentGroup"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10108,6 +10234,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -10272,6 +10407,7 @@ export interface operations {
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields:
                  *     `hostname`, `status`, `platform`, `last_seen`, `created_at`, `updated_at`; directions `asc` and `desc`.
                  *     Ties are broken by `id`. Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example last_seen:desc,hostname:asc
                  */
                 sort?: components["parameters"]["AgentSort"];
@@ -10527,6 +10663,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -10550,6 +10695,7 @@ export interface operations {
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
                     ETag: components["headers"]["ETag"];
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10701,7 +10847,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationTask"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10824,7 +10970,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationEnrollmentToken"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -10919,7 +11065,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAgent"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -11169,7 +11315,7 @@ export interface operations {
                  */
                 sort?: components["parameters"]["PackageSort"];
                 /**
-                 * @description Only packages whose name contains this text (any case).
+                 * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ssl
                  */
                 search?: components["parameters"]["PackageSearch"];
@@ -11462,6 +11608,7 @@ export interface operations {
                 /**
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `name`,
                  *     `hostname`; directions `asc` and `desc`. Ties are broken by an internal id. Default `name:asc,hostname:asc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example hostname:asc
                  */
                 sort?: components["parameters"]["FleetPackageSort"];
@@ -11471,7 +11618,7 @@ export interface operations {
                  */
                 name?: components["parameters"]["PackageNameFilter"];
                 /**
-                 * @description Only packages whose name contains this text (any case).
+                 * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ssl
                  */
                 search?: components["parameters"]["PackageSearch"];
@@ -11558,6 +11705,7 @@ export interface operations {
                 /**
                  * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `agents`
                  *     (how many agents are affected), `name`; directions `asc` and `desc`. Default `agents:desc,name:asc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example agents:desc,name:asc
                  */
                 sort?: components["parameters"]["PackageUpdateSort"];
@@ -11567,7 +11715,7 @@ export interface operations {
                  */
                 name?: components["parameters"]["PackageNameFilter"];
                 /**
-                 * @description Only packages whose name contains this text (any case).
+                 * @description Only packages whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example ssl
                  */
                 search?: components["parameters"]["PackageSearch"];
@@ -11750,7 +11898,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationDeployment"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -11784,6 +11932,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -11914,7 +12071,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationRollback"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -11957,7 +12114,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`.
+                 * @description Comma-separated `field:direction` keys over `name`, `status`, `created_at` and `updated_at` (default `created_at:desc`); ties broken by `id`. Each field may appear once; a repeated field is refused with 400.
                  * @example name:asc
                  */
                 sort?: components["parameters"]["PipelineSort"];
@@ -11981,7 +12138,7 @@ export interface operations {
                  */
                 team_id?: components["parameters"]["TeamIdFilter"];
                 /**
-                 * @description Only pipelines whose name or repository contains this text (any case).
+                 * @description Only pipelines whose name or repository contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
                  * @example gateway
                  */
                 search?: components["parameters"]["PipelineSearch"];
@@ -12053,7 +12210,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationPipeline"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12127,6 +12284,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -12390,7 +12556,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationPipelineRun"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12550,6 +12716,7 @@ export interface operations {
                  *     `created_at`, `updated_at` and `severity` (by urgency: `info` < `warning` < `critical`, so
                  *     `severity:desc` puts critical alerts first); directions `asc` and `desc`. Ties are broken by `id`.
                  *     Default `created_at:desc`.
+                 *     Each field may appear once; a repeated field is refused with 400.
                  * @example severity:desc,created_at:desc
                  */
                 sort?: components["parameters"]["AlertSort"];
@@ -12664,7 +12831,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationAlert"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12754,6 +12921,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -12777,6 +12953,7 @@ export interface operations {
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
                     ETag: components["headers"]["ETag"];
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12893,7 +13070,7 @@ export interface operations {
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /**
-                 * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`.
+                 * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
                  * @example updated_at:desc
                  */
                 sort?: components["parameters"]["WebhookSort"];
@@ -12979,7 +13156,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationWebhook"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
@@ -13008,6 +13185,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**
@@ -13180,7 +13366,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationWebhookPing"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
@@ -13371,7 +13557,7 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["Location"];
+                    Location: components["headers"]["LocationWebhookRedelivery"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };

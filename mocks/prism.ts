@@ -1,10 +1,12 @@
 // Starts Prism (the Stoplight mock server) on the bundled contract in static mode: every answer is
-// one of the spec's own examples, and every request is validated against the contract first.
+// one of the spec's own examples, and every request is validated against the contract first. CORS is
+// open to every origin (see `mockContract`).
 // Prism runs as a child process on this Node (process.execPath), not on whatever `node` is on PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,6 +73,44 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error('could not determine a free port'))));
     });
   });
+}
+
+/** `Access-Control-Allow-Origin` and the like: CORS is the mock's own business, not the examples'. */
+const CORS_HEADER = /^access-control-/i;
+
+/**
+ * The contract as the mock serves it: the same document without the CORS headers of its responses.
+ * Prism answers every request with CORS open (the caller's `Origin`, any header, credentials allowed,
+ * every header exposed) and then sets each header the answer declares to its example; the contract's
+ * `Access-Control-Allow-Origin` example (one console origin, as a configured server would send it) would
+ * otherwise replace the caller's origin, and browsers on any other origin could read nothing.
+ */
+export function mockContract(document: unknown): unknown {
+  const strip = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) strip(item);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      // `headers` maps are the headers of a response (or of a multipart encoding); request headers are parameters.
+      if (key === 'headers' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        for (const name of Object.keys(value)) if (CORS_HEADER.test(name)) delete (value as Record<string, unknown>)[name];
+      }
+      strip(value);
+    }
+  };
+  const copy = structuredClone(document);
+  strip(copy);
+  return copy;
+}
+
+/** Writes the mock's contract (see `mockContract`) to a fresh temporary directory; `remove` deletes it. */
+function writeMockContract(spec: string): { file: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'opsdeck-mock-'));
+  const file = join(dir, 'openapi.json');
+  writeFileSync(file, JSON.stringify(mockContract(JSON.parse(readFileSync(spec, 'utf8')) as unknown)));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -175,17 +215,25 @@ export async function startPrism(options: PrismOptions = {}): Promise<RunningPri
   const spec = options.spec ?? defaultSpecPath;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   if (!existsSync(spec)) throw new Error(`The contract ${spec} does not exist; run \`npm run generate\` first`);
+  const contract = writeMockContract(spec);
   const pickPort = !options.port;
-  // A picked port can be taken by someone else before Prism binds it; then try another one.
-  for (let attempt = 1; ; attempt++) {
-    const port = options.port || (await freePort(host));
-    if (!pickPort) await assertPortFree(port, host);
-    try {
-      return await startOnce(port, host, spec, readyTimeoutMs, options.log);
-    } catch (err) {
-      const text = String((err as { prismOutput?: string }).prismOutput ?? '');
-      if (pickPort && attempt < 3 && text.includes('EADDRINUSE')) continue;
-      throw err;
+  try {
+    // A picked port can be taken by someone else before Prism binds it; then try another one.
+    for (let attempt = 1; ; attempt++) {
+      const port = options.port || (await freePort(host));
+      if (!pickPort) await assertPortFree(port, host);
+      try {
+        const prism = await startOnce(port, host, contract.file, readyTimeoutMs, options.log);
+        void prism.exited.then(() => contract.remove());
+        return prism;
+      } catch (err) {
+        const text = String((err as { prismOutput?: string }).prismOutput ?? '');
+        if (pickPort && attempt < 3 && text.includes('EADDRINUSE')) continue;
+        throw err;
+      }
     }
+  } catch (err) {
+    contract.remove();
+    throw err;
   }
 }

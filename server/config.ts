@@ -62,12 +62,23 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/** A configuration value that cannot be used; `variable` names it. Start-up reports it in one line, without a stack. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super(message);
+    this.variable = variable;
+  }
+}
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -77,24 +88,24 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
-  throw new Error(`${name} must be true or false, got "${raw}"`);
+  throw new ConfigError(name, `${name} must be true or false, got "${raw}"`);
 }
 
 function secretsKey(env: Env, mode: Config['env']): Buffer | undefined {
   const raw = env.SECRETS_KEY || undefined;
   if (raw === undefined) {
-    if (mode === 'production') throw new Error('SECRETS_KEY is required in production (32 bytes, base64 or hex)');
+    if (mode === 'production') throw new ConfigError('SECRETS_KEY', 'SECRETS_KEY is required in production (32 bytes, base64 or hex)');
     return undefined;
   }
   const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-  if (key.length !== 32) throw new Error('SECRETS_KEY must be 32 bytes, as 64 hex digits or base64');
+  if (key.length !== 32) throw new ConfigError('SECRETS_KEY', 'SECRETS_KEY must be 32 bytes, as 64 hex digits or base64');
   return key;
 }
 
 function nodeEnv(raw: string | undefined): Config['env'] {
   if (raw === undefined || raw === '' || raw === 'development') return 'development';
   if (raw === 'test' || raw === 'production') return raw;
-  throw new Error(`NODE_ENV must be development, test or production, got "${raw}"`);
+  throw new ConfigError('NODE_ENV', `NODE_ENV must be development, test or production, got "${raw}"`);
 }
 
 function json(env: Env, name: string): Record<string, never> {
@@ -106,7 +117,7 @@ function json(env: Env, name: string): Record<string, never> {
   } catch {
     // reported below
   }
-  throw new Error(`${name} must be a JSON object`);
+  throw new ConfigError(name, `${name} must be a JSON object`);
 }
 
 function trustProxy(raw: string | undefined): boolean | number | string {
@@ -117,8 +128,8 @@ function trustProxy(raw: string | undefined): boolean | number | string {
 
 function secret(env: Env, mode: Config['env']): string | undefined {
   const value = env.JWT_SECRET || undefined;
-  if (value !== undefined && Buffer.byteLength(value) < 32) throw new Error('JWT_SECRET must be at least 32 bytes');
-  if (value === undefined && mode === 'production') throw new Error('JWT_SECRET is required in production');
+  if (value !== undefined && Buffer.byteLength(value) < 32) throw new ConfigError('JWT_SECRET', 'JWT_SECRET must be at least 32 bytes');
+  if (value === undefined && mode === 'production') throw new ConfigError('JWT_SECRET', 'JWT_SECRET is required in production');
   return value;
 }
 

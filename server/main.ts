@@ -5,4 +5,14 @@
 import { enableCompileCache } from 'node:module';
 
 enableCompileCache();
-await import('./run.ts');
+try {
+  await import('./run.ts');
+} catch (err) {
+  // run.ts reads the configuration first. A bad value (config.ts's ConfigError, which names its variable) is one
+  // log line and exit 1: a value to fix, not a stack to read. Anything else is thrown on, as before.
+  const { ConfigError } = await import('./config.ts');
+  if (!(err instanceof ConfigError)) throw err;
+  const { createLogger } = await import('./logger.ts');
+  createLogger('info').fatal({ variable: err.variable }, `Opsdeck cannot start: ${err.message}`);
+  process.exit(1);
+}

@@ -13,7 +13,7 @@ export {
   type RateLimit,
 } from './edge.ts';
 export { EVENT_TYPES, SseParser, subscribeEvents, type EventSubscription, type SseMessage, type SubscribeEventsOptions } from './events.ts';
-export { pages, paginate, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
+export { pages, paginate, PaginationLoopError, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
 export {
   OpsdeckSignatureError,

@@ -1,10 +1,11 @@
 // Gets a bundled spec from the working tree, from a git ref, or from a file. A ref is exported with
-// `git archive` (spec/, redocly.yaml and the Redocly plugin it names) and bundled by Redocly exactly as
-// `npm run generate` bundles the working tree; a ref that has no spec/ yet is an empty spec.
+// `git archive` (spec/, redocly.yaml, the Redocly plugin it names and the repository modules the plugin
+// imports) and bundled by Redocly exactly as `npm run generate` bundles the working tree, with this checkout's
+// node_modules; a ref that has no spec/ yet is an empty spec.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { isObj, type Obj } from './types.ts';
 
@@ -49,12 +50,39 @@ export function loadAtRef(ref: string, root = ROOT): LoadedSpec {
   }
   const scratch = mkdtempSync(join(tmpdir(), 'opsdeck-spec-diff-'));
   try {
-    const tar = execFileSync('git', ['archive', '--format=tar', hash, ...present], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
+    const tar = execFileSync('git', ['archive', '--format=tar', hash, ...present, ...pluginImports(root, hash)], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
     execFileSync('tar', ['-x', '-C', scratch], { input: tar });
+    // The plugin's own package imports (ajv, …) resolve from this checkout's node_modules.
+    if (existsSync(join(root, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
     return { label: ref, commit, doc: bundle(scratch, root), empty: false };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+// `from '../x.ts'`, `import '../x.ts'`, `import('../x.ts')` with a relative specifier.
+const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.\.?\/[^'"]+)\1/g;
+
+/**
+ * The repository's modules that the Redocly plugin of a commit imports (scripts/redocly/*.js importing
+ * server/extensions.ts, and what that imports in turn), as paths at that commit.
+ */
+function pluginImports(root: string, hash: string): string[] {
+  const exists = (path: string) => git(root, ['ls-tree', '--name-only', hash, '--', path]).trim() === path;
+  const queue = git(root, ['ls-tree', '-r', '--name-only', hash, '--', 'scripts/redocly']).split('\n').filter(Boolean);
+  const seen = new Set(queue);
+  const found: string[] = [];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    for (const [, , specifier] of git(root, ['show', `${hash}:${file}`]).matchAll(RELATIVE_IMPORT)) {
+      const path = posix.normalize(posix.join(posix.dirname(file), specifier!));
+      if (seen.has(path) || path.startsWith('..') || !exists(path)) continue;
+      seen.add(path);
+      found.push(path);
+      queue.push(path);
+    }
+  }
+  return found;
 }
 
 /** A single-file spec (YAML or JSON) used as is: fixtures, or a bundle made elsewhere. */

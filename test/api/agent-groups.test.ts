@@ -224,24 +224,24 @@ describe('membership', () => {
     await add(group.id, [kept!, dropped!]);
     expect((await server.call('DELETE', `/api/v1/agents/${dropped}`)).status).toBe(204);
     expect((await server.call('GET', `/api/v1/agent-groups/${group.id}`)).body.data.agent_count).toBe(1);
-    expect((await server.call('GET', `/api/v1/agents?group_id=${group.id}`)).body.pagination.total).toBe(1);
+    expect((await server.call('GET', `/api/v2/agents?group_id=${group.id}`)).body.pagination.total).toBe(1);
 
     expect((await server.call('DELETE', `/api/v1/agent-groups/${group.id}`)).status).toBe(204);
     const rows = await server.database.db.selectFrom('agent_group_members').select('agent_id').where('group_id', '=', group.id).execute();
     expect(rows).toEqual([]);
     expect((await server.call('GET', `/api/v1/agents/${kept}`)).status).toBe(200);
-    expect((await server.call('GET', `/api/v1/agents?group_id=${group.id}`)).body.data).toEqual([]);
+    expect((await server.call('GET', `/api/v2/agents?group_id=${group.id}`)).body.data).toEqual([]);
   });
 });
 
-describe('the group_id filter of listAgents and getAgentSummary', () => {
+describe('the group_id filter of listAgentsV2 and getAgentSummary', () => {
   it('lists only members, by offset and by cursor, combined with other filters, never stale after a change', async () => {
     const group = await newGroup();
     const members = await newAgents(5, { platform: 'bsd' });
     const outside = await newAgents(2, { platform: 'bsd' });
     await add(group.id, members);
 
-    const offset = await server.call('GET', `/api/v1/agents?group_id=${group.id}&limit=2&offset=0&sort=created_at:asc`);
+    const offset = await server.call('GET', `/api/v2/agents?group_id=${group.id}&limit=2&offset=0&sort=created_at:asc`);
     expect(offset.status).toBe(200);
     expect(offset.body.pagination).toMatchObject({ mode: 'offset', total: 5, total_pages: 3 });
     expect(offset.body.data.map((a: { id: string }) => a.id)).toEqual(members.slice(0, 2));
@@ -250,7 +250,7 @@ describe('the group_id filter of listAgents and getAgentSummary', () => {
     const walked: string[] = [];
     let cursor = '';
     for (let i = 0; i < 10; i += 1) {
-      const page = await server.call('GET', `/api/v1/agents?group_id=${group.id}&limit=2&cursor=${encodeURIComponent(cursor)}`);
+      const page = await server.call('GET', `/api/v2/agents?group_id=${group.id}&limit=2&cursor=${encodeURIComponent(cursor)}`);
       expect(page.body.pagination.mode).toBe('cursor');
       walked.push(...page.body.data.map((a: { id: string }) => a.id));
       if (!page.body.pagination.next_cursor) break;
@@ -261,18 +261,18 @@ describe('the group_id filter of listAgents and getAgentSummary', () => {
 
     // A cursor is bound to its filter.
     const otherGroup = await newGroup();
-    const first = await server.call('GET', `/api/v1/agents?group_id=${group.id}&limit=2&cursor=`);
-    const misused = await server.call('GET', `/api/v1/agents?group_id=${otherGroup.id}&limit=2&cursor=${encodeURIComponent(first.body.pagination.next_cursor)}`);
+    const first = await server.call('GET', `/api/v2/agents?group_id=${group.id}&limit=2&cursor=`);
+    const misused = await server.call('GET', `/api/v2/agents?group_id=${otherGroup.id}&limit=2&cursor=${encodeURIComponent(first.body.pagination.next_cursor)}`);
     expect(misused.status).toBe(400);
 
-    const combined = await server.call('GET', `/api/v1/agents?group_id=${group.id}&platform=linux`);
+    const combined = await server.call('GET', `/api/v2/agents?group_id=${group.id}&platform=linux`);
     expect(combined.body.pagination.total).toBe(0);
 
     // The cached count follows membership changes.
     await server.call('DELETE', `/api/v1/agent-groups/${group.id}/members/${members[0]}`);
-    expect((await server.call('GET', `/api/v1/agents?group_id=${group.id}`)).body.pagination.total).toBe(4);
+    expect((await server.call('GET', `/api/v2/agents?group_id=${group.id}`)).body.pagination.total).toBe(4);
     await add(group.id, outside);
-    expect((await server.call('GET', `/api/v1/agents?group_id=${group.id}`)).body.pagination.total).toBe(6);
+    expect((await server.call('GET', `/api/v2/agents?group_id=${group.id}`)).body.pagination.total).toBe(6);
   });
 
   it('summarises only the group’s agents, and follows membership changes', async () => {
@@ -299,7 +299,7 @@ describe('the group_id filter of listAgents and getAgentSummary', () => {
     const theirAgent = (await http(server.url, 'POST', '/api/v1/agents', { headers: bearer(outsider.token), json: newAgent() })).body.data.id;
     const added = await http(server.url, 'POST', `/api/v1/agent-groups/${theirGroup.id}/members`, { headers: bearer(outsider.token), json: { agent_ids: [theirAgent] } });
     expect(added.status).toBe(200);
-    const listed = await server.call('GET', `/api/v1/agents?group_id=${theirGroup.id}`);
+    const listed = await server.call('GET', `/api/v2/agents?group_id=${theirGroup.id}`);
     expect(listed.status).toBe(200);
     expect(listed.body.data).toEqual([]);
     expect((await server.call('GET', `/api/v1/agents/summary?group_id=${theirGroup.id}`)).body.data.total).toBe(0);

@@ -168,7 +168,7 @@ describe('API keys', () => {
     expect(JSON.stringify(stored)).not.toContain(secret.slice(prefix.length + 1));
     const listed = await as(operator.token)('GET', '/api/v1/api-keys');
     expect(JSON.stringify(listed.body)).not.toContain(secret);
-    expect((await withKey(secret, 'GET', '/api/v1/agents')).status).toBe(200);
+    expect((await withKey(secret, 'GET', '/api/v2/agents')).status).toBe(200);
     const used = await as(operator.token)('GET', '/api/v1/api-keys');
     expect(used.body.data.find((k: { id: string }) => k.id === id).last_used_at).not.toBeNull();
   });
@@ -194,20 +194,20 @@ describe('API keys', () => {
     expect((await as(server.adminToken)('PATCH', `/api/v1/admin/users/${owner.id}`, { role: 'viewer' })).status).toBe(200);
     const after = await withKey(secret, 'POST', '/api/v1/agents', { ...body, hostname: `x${body.hostname}` });
     expect(after.status).toBe(403);
-    expect((await withKey(secret, 'GET', '/api/v1/agents')).status).toBe(200);
+    expect((await withKey(secret, 'GET', '/api/v2/agents')).status).toBe(200);
   });
 
   it('a revoked key is refused with AUTH_INVALID_TOKEN', async () => {
     const { secret, id } = (await createKey(operator.token, ['agents:read'])).body.data;
     expect((await as(operator.token)('DELETE', `/api/v1/api-keys/${id}`)).status).toBe(204);
-    const res = await withKey(secret, 'GET', '/api/v1/agents');
+    const res = await withKey(secret, 'GET', '/api/v2/agents');
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('AUTH_INVALID_TOKEN');
   });
 
   it('a forged key with a real prefix is refused', async () => {
     const { prefix } = (await createKey(operator.token, ['agents:read'])).body.data;
-    const res = await withKey(`${prefix}_${'A'.repeat(43)}`, 'GET', '/api/v1/agents');
+    const res = await withKey(`${prefix}_${'A'.repeat(43)}`, 'GET', '/api/v2/agents');
     expect(res.status).toBe(401);
   });
 
@@ -215,8 +215,8 @@ describe('API keys', () => {
     const user = await createUser(server.url, server.adminToken, 'operator', [server.teamId], 'leaver');
     const { secret } = (await createKey(user.token, ['agents:read'])).body.data;
     expect((await as(server.adminToken)('PATCH', `/api/v1/admin/users/${user.id}`, { active: false })).status).toBe(200);
-    expect((await as(user.token)('GET', '/api/v1/agents')).status).toBe(401);
-    expect((await withKey(secret, 'GET', '/api/v1/agents')).status).toBe(401);
+    expect((await as(user.token)('GET', '/api/v2/agents')).status).toBe(401);
+    expect((await withKey(secret, 'GET', '/api/v2/agents')).status).toBe(401);
     expect((await http(server.url, 'POST', '/api/v1/auth/login', { json: { email: user.email, password: TEST_PASSWORD } })).status).toBe(401);
   });
 });

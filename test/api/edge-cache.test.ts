@@ -24,7 +24,7 @@ async function truth() {
 describe('cached agent summary and counts', () => {
   it('is served from the cache, and a write is never followed by a stale read', async () => {
     const summary = async () => (await server.call('GET', '/api/v1/agents/summary')).body.data;
-    const total = async () => (await server.call('GET', '/api/v1/agents?limit=1')).body.pagination.total;
+    const total = async () => (await server.call('GET', '/api/v2/agents?limit=1')).body.pagination.total;
     expect(await summary()).toMatchObject({ total: 0 });
     const ids: string[] = [];
     for (let i = 0; i < 12; i += 1) {

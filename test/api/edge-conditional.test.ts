@@ -35,11 +35,11 @@ describe('conditional GET', () => {
   });
 
   it('gives lists an ETag that changes when the list does', async () => {
-    const list = await server.call('GET', '/api/v1/agents?limit=5');
+    const list = await server.call('GET', '/api/v2/agents?limit=5');
     const etag = list.headers.get('etag')!;
-    expect((await server.call('GET', '/api/v1/agents?limit=5', { headers: { 'if-none-match': `"other", ${etag}` } })).status).toBe(304);
+    expect((await server.call('GET', '/api/v2/agents?limit=5', { headers: { 'if-none-match': `"other", ${etag}` } })).status).toBe(304);
     await server.call('POST', '/api/v1/agents', { json: newAgent() });
-    expect((await server.call('GET', '/api/v1/agents?limit=5', { headers: { 'if-none-match': etag } })).status).toBe(200);
+    expect((await server.call('GET', '/api/v2/agents?limit=5', { headers: { 'if-none-match': etag } })).status).toBe(200);
   });
 
   it('version information is public and cacheable', async () => {

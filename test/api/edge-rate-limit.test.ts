@@ -33,7 +33,7 @@ describe('rate limits', () => {
     // Start from a full bucket: the set-up spent from it, and it refills at one token a second.
     await new Promise((resolve) => setTimeout(resolve, 3100));
     const seen = [];
-    for (let i = 0; i < 5; i += 1) seen.push(await server.call('GET', '/api/v1/agents'));
+    for (let i = 0; i < 5; i += 1) seen.push(await server.call('GET', '/api/v2/agents'));
     const ok = seen.filter((r) => r.status === 200);
     expect(ok.length).toBeGreaterThanOrEqual(3);
     expect(ok.length).toBeLessThanOrEqual(4); // a token may refill while the requests run
@@ -48,15 +48,15 @@ describe('rate limits', () => {
     expect(refused.headers.get('x-ratelimit-remaining')).toBe('0');
     // The bucket refills at the tier's rate (one a second here).
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    expect((await server.call('GET', '/api/v1/agents')).status).toBe(200);
+    expect((await server.call('GET', '/api/v2/agents')).status).toBe(200);
   });
 
   it('gives an API key its own bucket, apart from its owner', async () => {
     await new Promise((resolve) => setTimeout(resolve, 3100));
     const created = await server.call('POST', '/api/v1/api-keys', { json: { name: 'bucket', scopes: ['agents:read'] } });
     const secret = created.body.data.secret;
-    for (let i = 0; i < 3; i += 1) await server.call('GET', '/api/v1/agents');
-    const withKey = await http(server.url, 'GET', '/api/v1/agents', { headers: { 'x-api-key': secret } });
+    for (let i = 0; i < 3; i += 1) await server.call('GET', '/api/v2/agents');
+    const withKey = await http(server.url, 'GET', '/api/v2/agents', { headers: { 'x-api-key': secret } });
     expect(withKey.status).toBe(200);
     expect(withKey.headers.get('x-ratelimit-bucket')).toBe(`api_key:${created.body.data.id}/admin`);
   });
@@ -108,7 +108,7 @@ describe('one limit across two server processes sharing Redis', () => {
       // A fresh API key has a full bucket of its own, valid on both processes (same database).
       const secret = (await first.call('POST', '/api/v1/api-keys', { json: { name: 'two processes', scopes: ['agents:read'] } })).body.data.secret;
       const answers = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => http(i % 2 === 0 ? first.url : second.url, 'GET', '/api/v1/agents', { headers: { 'x-api-key': secret } })),
+        Array.from({ length: 40 }, (_, i) => http(i % 2 === 0 ? first.url : second.url, 'GET', '/api/v2/agents', { headers: { 'x-api-key': secret } })),
       );
       const admitted = answers.filter((a) => a.status === 200);
       expect(answers.every((a) => a.status === 200 || a.status === 429)).toBe(true);
@@ -168,7 +168,7 @@ describe('when Redis stops answering', () => {
 
   it('allows requests after a short timeout, logs it, reports it in readiness, and resumes when Redis is back', async (ctx) => {
     if (!running) return ctx.skip('needs Redis');
-    const call = () => http(running.url, 'GET', '/api/v1/agents', { headers: bearer(token) });
+    const call = () => http(running.url, 'GET', '/api/v2/agents', { headers: bearer(token) });
     expect((await call()).headers.get('x-ratelimit-limit')).toBe('100000');
 
     for (const mode of ['refuse', 'blackhole'] as const) {

@@ -38,10 +38,10 @@ describe('request ids', () => {
 
 describe('error envelope', () => {
   it('malformed JSON is 400 VAL_MALFORMED_REQUEST and writes nothing', async () => {
-    const before = (await call('GET', '/api/v1/agents?limit=1')).body.pagination.total;
+    const before = (await call('GET', '/api/v2/agents?limit=1')).body.pagination.total;
     const res = await call('POST', '/api/v1/agents', { body: '{"hostname": "a",', headers: { 'content-type': 'application/json' } });
     expectErrorEnvelope(res, 400, 'VAL_MALFORMED_REQUEST');
-    expect((await call('GET', '/api/v1/agents?limit=1')).body.pagination.total).toBe(before);
+    expect((await call('GET', '/api/v2/agents?limit=1')).body.pagination.total).toBe(before);
   });
 
   it('invalid fields are 422 with one detail per field, echoing short values', async () => {
@@ -70,7 +70,7 @@ describe('error envelope', () => {
   });
 
   it('unknown query parameters are 400', async () => {
-    const res = await call('GET', '/api/v1/agents?colour=red');
+    const res = await call('GET', '/api/v2/agents?colour=red');
     expectErrorEnvelope(res, 400, 'VAL_INVALID_PARAMETER');
     expect(res.body.error.details[0]).toMatchObject({ field: 'colour', value: 'red' });
   });
@@ -100,14 +100,14 @@ describe('error envelope', () => {
     // A schema the code does not expect (a dropped column) makes the query fail with a non-connection error.
     await sql`alter table agents rename column os_version to os_version_gone`.execute(server.database.db);
     try {
-      const res = await call('GET', '/api/v1/agents');
+      const res = await call('GET', '/api/v2/agents');
       expectErrorEnvelope(res, 500, 'SYS_INTERNAL_ERROR');
       expect(res.body.error.message).toBe('An unexpected error occurred');
       expect(res.text).not.toContain('os_version');
     } finally {
       await sql`alter table agents rename column os_version_gone to os_version`.execute(server.database.db);
     }
-    expect((await call('GET', '/api/v1/agents')).status).toBe(200);
+    expect((await call('GET', '/api/v2/agents')).status).toBe(200);
   });
 });
 
@@ -143,15 +143,15 @@ describe('CORS', () => {
       });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('access-control-allow-origin')).toBe('https://console.example.com');
-      const allowed = await cors.call('GET', '/api/v1/agents', { headers: { origin: 'https://console.example.com' } });
+      const allowed = await cors.call('GET', '/api/v2/agents', { headers: { origin: 'https://console.example.com' } });
       expect(allowed.headers.get('access-control-allow-origin')).toBe('https://console.example.com');
       expect(allowed.headers.get('access-control-expose-headers')).toContain('X-Request-ID');
-      const other = await cors.call('GET', '/api/v1/agents', { headers: { origin: 'https://evil.example.com' } });
+      const other = await cors.call('GET', '/api/v2/agents', { headers: { origin: 'https://evil.example.com' } });
       expect(other.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await cors.close();
     }
-    const none = await call('GET', '/api/v1/agents', { headers: { origin: 'https://console.example.com' } });
+    const none = await call('GET', '/api/v2/agents', { headers: { origin: 'https://console.example.com' } });
     expect(none.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

@@ -70,7 +70,7 @@ describe('first run', () => {
       expect(profile.body.data.role).toBe(role);
     }
     const viewer = await login(running.url, 'viewer@opsdeck.local', 'opsdeck-demo-password');
-    const agents = await http(running.url, 'GET', '/api/v1/agents', { headers: bearer(viewer.access_token) });
+    const agents = await http(running.url, 'GET', '/api/v2/agents', { headers: bearer(viewer.access_token) });
     expect(agents.body.data.map((a: { hostname: string }) => a.hostname).sort()).toEqual(['pay-api-01.payments.example.com', 'pay-db-01.payments.example.com']);
     const admin = await login(running.url, 'admin@opsdeck.local', 'opsdeck-demo-password');
     const teams = await http(running.url, 'GET', '/api/v1/teams', { headers: bearer(admin.access_token) });

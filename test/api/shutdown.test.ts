@@ -20,7 +20,7 @@ it('fails readiness, lets an in-flight request finish, then stops accepting', as
   try {
     await locker.query('begin');
     await locker.query('lock table agents in access exclusive mode');
-    const inFlight = server.call('GET', '/api/v1/agents');
+    const inFlight = server.call('GET', '/api/v2/agents');
     await new Promise((resolve) => setTimeout(resolve, 150));
 
     const stopped = server.stop();

@@ -30,7 +30,7 @@ describe('enrolment', () => {
     expect(agent).toMatchObject({ team_id: server.teamId, status: 'online' });
     expect(agent.last_seen).not.toBeNull();
     expect((await asAgent(key)('POST', '/api/v1/agent/heartbeat')).status).toBe(200);
-    const asUser = await asAgent(key)('GET', '/api/v1/agents');
+    const asUser = await asAgent(key)('GET', '/api/v2/agents');
     expect(asUser.status).toBe(403);
   });
 

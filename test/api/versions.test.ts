@@ -7,6 +7,7 @@ import { operationsById, resolveRef } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent, type RawResponse } from '../support/http.ts';
 import { bearer, createOutsider, login, TEST_ADMIN, type TestUser } from '../support/identity.ts';
+import { beforeSunset } from '../support/sunset.ts';
 
 interface Lifecycle {
   deprecated?: boolean;
@@ -109,8 +110,9 @@ describe('listAgentsV2', () => {
     };
     expect(res.body.data).toHaveLength(Object.keys(want).length);
     for (const [name, extras] of Object.entries(want)) expect(byId.get(agents[name]!.id), name).toMatchObject(extras);
-    // Apart from the two v2 fields, an item is exactly what v1 shows.
-    const v1Page = await get('/api/v1/agents?limit=100&sort=hostname:asc');
+    // Apart from the two v2 fields, an item is exactly what v1 shows (while v1 answers: before its sunset).
+    const v1Page = await beforeSunset('listAgents', () => get('/api/v1/agents?limit=100&sort=hostname:asc'));
+    expect(v1Page.status).toBe(200);
     expect(res.body.data.map(({ groups: _g, health_score: _h, ...agent }: Record<string, unknown>) => agent)).toEqual(v1Page.body.data);
   });
 
@@ -192,6 +194,7 @@ describe('listAgentsV2', () => {
   });
 });
 
+// Until the sunset, on a clock before it whatever today's date (test/support/sunset.ts); after it, on a clock past it.
 describe('the deprecated listAgents', () => {
   it('is deprecated in the contract, with a sunset and a successor', () => {
     expect(lifecycle.deprecated).toBe(true);
@@ -208,7 +211,7 @@ describe('the deprecated listAgents', () => {
   });
 
   it('carries Deprecation, Sunset and the successor Link as the contract says, beside its pagination links', async () => {
-    const res = await get('/api/v1/agents?limit=2&offset=2');
+    const res = await beforeSunset('listAgents', () => get('/api/v1/agents?limit=2&offset=2'));
     expect(res.status).toBe(200);
     expect(res.headers.get('deprecation')).toBe(expected.deprecation);
     expect(res.headers.get('sunset')).toBe(expected.sunset);
@@ -225,13 +228,16 @@ describe('the deprecated listAgents', () => {
   });
 
   it('carries them on every other answer too: 304, 400, 401, 403', async () => {
-    const page = await get('/api/v1/agents');
-    const notModified = await get('/api/v1/agents', { 'if-none-match': page.headers.get('etag')! });
-    const badQuery = await get('/api/v1/agents?limit=0');
-    const anonymous = await http(server.url, 'GET', '/api/v1/agents');
     const keyWithoutAgents = (await server.call('POST', '/api/v1/api-keys', { json: { name: 'no agents', scopes: ['profile:read'] } })).body.data.secret;
-    const denied = await http(server.url, 'GET', '/api/v1/agents', { headers: { 'x-api-key': keyWithoutAgents } });
-    const answers = { notModified, badQuery, anonymous, denied };
+    const answers = await beforeSunset('listAgents', async () => {
+      const page = await get('/api/v1/agents');
+      const notModified = await get('/api/v1/agents', { 'if-none-match': page.headers.get('etag')! });
+      const badQuery = await get('/api/v1/agents?limit=0');
+      const anonymous = await http(server.url, 'GET', '/api/v1/agents');
+      const denied = await http(server.url, 'GET', '/api/v1/agents', { headers: { 'x-api-key': keyWithoutAgents } });
+      return { notModified, badQuery, anonymous, denied };
+    });
+    const { badQuery } = answers;
     expect(Object.fromEntries(Object.entries(answers).map(([name, res]) => [name, res.status]))).toEqual({ notModified: 304, badQuery: 400, anonymous: 401, denied: 403 });
     for (const [name, res] of Object.entries(answers)) {
       expect(res.headers.get('deprecation'), name).toBe(expected.deprecation);
@@ -243,11 +249,13 @@ describe('the deprecated listAgents', () => {
   });
 
   it('answers 410 RES_GONE once its sunset has passed, before any authentication, while v2 goes on', async () => {
-    const anonymousBucket = (await http(server.url, 'GET', '/api/v1/agents')).headers.get('x-ratelimit-bucket');
-    const staleToken = server.adminToken;
+    const anonymousBucket = (await http(server.url, 'GET', '/api/v2/agents')).headers.get('x-ratelimit-bucket');
     try {
+      // A token signed an hour before the sunset has expired by then, whatever today's date.
+      vi.useFakeTimers({ toFake: ['Date'], now: sunset.getTime() - 3_600_000 });
+      const staleToken = (await login(server.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
       // Just before the sunset it still works (signing in on the moved clock, as JWTs are checked against it).
-      vi.useFakeTimers({ toFake: ['Date'], now: sunset.getTime() - 1000 });
+      vi.setSystemTime(sunset.getTime() - 1000);
       const lastDay = (await login(server.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
       expect((await http(server.url, 'GET', '/api/v1/agents', { headers: bearer(lastDay) })).status).toBe(200);
 

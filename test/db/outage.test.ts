@@ -59,7 +59,7 @@ describe('database outage', () => {
 
     for (const mode of ['refuse', 'blackhole'] as const) {
       proxy.cut(mode);
-      const list = await timed(() => http(server.url, 'GET', '/api/v1/agents', { headers: auth }));
+      const list = await timed(() => http(server.url, 'GET', '/api/v2/agents', { headers: auth }));
       expect(list.result.status, mode).toBe(503);
       expect(list.result.body.error.code).toBe('EXT_DATABASE_ERROR');
       expect(list.result.headers.get('retry-after')).toBe('5');

@@ -77,7 +77,8 @@ describe('the changelog', () => {
 
   it('groups by resource, marks breaking changes and leaves documentation out', () => {
     const text = renderChangelog(reportOf('response-property-removed'), new Date('2026-06-01'));
-    expect(text).toContain('## 1.0.0 (2026-06-01)');
+    // A breaking change with info.version left at 1.0.0: titled with the major version it calls for (changelog.test.ts).
+    expect(text).toContain('## 2.0.0 (2026-06-01)');
     expect(text).toContain('### items');
     expect(text).toContain('- **Breaking**: `GET /api/v1/items`: response 200 (application/json) `team`: field removed.');
     expect(renderChangelog(reportOf('documentation'))).toContain('No changes for clients.');
