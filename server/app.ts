@@ -77,6 +77,7 @@ export function createApp(deps: AppDeps): Express {
       callers: deps.callers,
       log: deps.log,
       bodyLimitBytes: deps.config.bodyLimitBytes,
+      databaseTimeoutMs: deps.config.dbTimeoutMs,
     }),
   );
   const fallback = unmatched(deps.log);

@@ -191,6 +191,13 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     schema: { type: 'string', pattern: '^[a-z][A-Za-z0-9]*$' },
   },
   {
+    name: 'x-database-budget',
+    on: 'Operation',
+    meaning: 'How many times `DB_TIMEOUT_MS` a request\'s waits on the database may add up to (1 when absent): for bulk operations that work item by item. Each single wait is still bounded by `DB_TIMEOUT_MS`.',
+    example: 10,
+    schema: { type: 'integer', minimum: 1, maximum: 100 },
+  },
+  {
     name: 'x-login-throttle',
     on: 'Operation',
     meaning: 'Failed sign-ins allowed per account and per client address in a window, after which sign-in answers `429`.',

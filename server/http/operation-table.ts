@@ -46,6 +46,8 @@ export interface OperationEntry {
   readonly takesBody: boolean;
   /** `x-login-throttle`, on the sign-in operation. */
   readonly loginThrottle: LoginThrottleLimits | undefined;
+  /** `x-database-budget`: how many DB_TIMEOUT_MS the request's waits on the database may add up to. */
+  readonly databaseBudget: number;
 }
 
 const MUTATING = new Set<HttpMethod>(['post', 'put', 'patch', 'delete']);
@@ -58,6 +60,7 @@ interface Extensions {
   'x-audit'?: boolean;
   'x-cache-control'?: string;
   'x-login-throttle'?: LoginThrottleLimits;
+  'x-database-budget'?: number;
 }
 
 function permissionOf(info: OperationInfo): Permission | null {
@@ -108,6 +111,7 @@ function entryOf(info: OperationInfo): OperationEntry {
     statuses: new Set(Object.keys(info.operation.responses ?? {}).map(Number)),
     takesBody: info.operation.requestBody !== undefined,
     loginThrottle: declared['x-login-throttle'],
+    databaseBudget: declared['x-database-budget'] ?? 1,
   };
 }
 

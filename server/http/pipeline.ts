@@ -41,6 +41,8 @@ export interface PipelineDeps {
   callers: { refresh(): Promise<void> };
   log: Logger;
   bodyLimitBytes: number;
+  /** DB_TIMEOUT_MS: what a request's waits on the database may add up to (times the operation's `x-database-budget`). */
+  databaseTimeoutMs: number;
 }
 
 /** One audit record: who did which operation, on what, and how it ended (the audit module stores it). */
@@ -108,9 +110,13 @@ export function operationRoutes(deps: PipelineDeps): Router {
   const byPath = new Map<string, OperationEntry[]>();
   for (const op of operationTable.values()) byPath.set(op.expressPath, [...(byPath.get(op.expressPath) ?? []), op]);
   for (const [path, ops] of byPath) {
-    // The database part of a request (its caller, its precondition, its handler) shares one DB_TIMEOUT_MS;
-    // what runs after the answer (the audit record, a stream's later checks) has its own.
-    for (const op of ops) router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps), () => res.headersSent));
+    // The database part of a request (its caller, its precondition, its handler) shares one budget, DB_TIMEOUT_MS
+    // times the operation's `x-database-budget`; what runs after the answer (the audit record, a stream's later
+    // checks) has its own.
+    for (const op of ops) {
+      const budgetMs = deps.databaseTimeoutMs * op.databaseBudget;
+      router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps), () => res.headersSent, budgetMs));
+    }
     const allow = ops.map((op) => op.method.toUpperCase()).join(', ');
     router.all(path, (req: Request, res: Response) => {
       const ctx = beginRequest(req, res, deps.log, null, {});
@@ -267,12 +273,12 @@ async function idempotently(op: OperationEntry, ctx: RequestContext, req: Reques
   try {
     const result = await work();
     const envelope = successBody(ctx, result.status, result.body);
-    await deps.idempotency.finish(storeKey, fingerprint, { status: result.status, headers: result.headers ?? {}, body: envelope });
+    await deps.idempotency.finish(storeKey, fingerprint, { status: result.status, headers: result.headers ?? {}, body: envelope }, begun.claim);
     return { ...result, envelope };
   } catch (err) {
     const refusal = err instanceof ApiError && err.status < 500 ? err : undefined;
-    if (refusal) await deps.idempotency.finish(storeKey, fingerprint, { status: refusal.status, headers: refusal.headers ?? {}, body: errorBody(ctx, refusal) });
-    else await deps.idempotency.release(storeKey);
+    if (refusal) await deps.idempotency.finish(storeKey, fingerprint, { status: refusal.status, headers: refusal.headers ?? {}, body: errorBody(ctx, refusal) }, begun.claim);
+    else await deps.idempotency.release(storeKey, begun.claim);
     throw err;
   }
 }
