@@ -11,7 +11,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 30_000,
+    // Walks that call many operations once each pay for compiling each one's validators on first use; a busy
+    // 2-core machine needs more than 30 s for the longest of them.
+    testTimeout: 60_000,
     // Starting the embedded PGlite takes several seconds on a busy 2-core machine.
     hookTimeout: 60_000,
     // Each file starts its own server on its own database; two at a time fits a 2-core machine.
