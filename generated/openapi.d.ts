@@ -3042,8 +3042,7 @@ export interface components {
         Hostname: string;
         /**
          * IpAddress
-         * Format: ip
-         * @description The host's primary address, IPv4 or IPv6. Answers give it in canonical form.
+         * @description The host's primary address, IPv4 (dotted quad) or IPv6. Answers give it in canonical form.
          * @example 10.0.4.21
          */
         IpAddress: string;
