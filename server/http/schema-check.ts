@@ -1,7 +1,6 @@
 // Checks a value against one of the contract's schemas with Ajv, the same validator library the request
 // validator uses, and reports problems the way the request validator's are reported (codes, details).
 // For a part of a request that must be judged on its own: one item of a bulk request, say.
-import { isIP } from 'node:net';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { spec, type ErrorCode } from '../contract.ts';
@@ -11,11 +10,9 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 /** Ajv's `uuid` also accepts a `urn:uuid:` prefix, which PostgreSQL refuses; the contract means the plain form. */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isIpAddress = (value: string) => isIP(value) !== 0;
 
 const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, validateSchema: false }));
 ajv.addFormat('uuid', UUID);
-ajv.addFormat('ip', { type: 'string', validate: isIpAddress });
 ajv.addSchema(spec as object, 'openapi.json');
 
 export type ProblemKind = 'required' | 'format' | 'other';

@@ -47,6 +47,25 @@ function valueAt(root: unknown, path: string[]): unknown {
   return node;
 }
 
+type ValidatorItem = NonNullable<ValidatorError['errors']>[number];
+const ALTERNATIVES = /^(anyOf|oneOf)\b/;
+
+/**
+ * A failed anyOf/oneOf comes with the error of each of its branches (IpAddress: format "ipv4", format "ipv6",
+ * "must match a schema in anyOf"): one problem per field instead, a format problem when every branch failed on
+ * its format.
+ */
+function foldAlternatives(items: ValidatorItem[]): ValidatorItem[] {
+  const folded = new Set(items.filter((e) => ALTERNATIVES.test(e.errorCode ?? '')).map((e) => e.path));
+  return items.flatMap((e) => {
+    if (!folded.has(e.path)) return [e];
+    if (!ALTERNATIVES.test(e.errorCode ?? '')) return [];
+    const formats = items.filter((b) => b.path === e.path && b !== e).map((b) => /must match format "([^"]+)"/.exec(b.message)?.[1]);
+    if (formats.length === 0 || !formats.every(Boolean)) return [e];
+    return [{ path: e.path, message: `must match format ${formats.map((f) => `"${f}"`).join(' or ')}`, errorCode: 'format.openapi.validation' }];
+  });
+}
+
 function fromValidator(err: ValidatorError, req: Request): ApiError {
   if (err.status === 404) return new ApiError('RES_NOT_FOUND', `No route ${req.method} ${req.path}`);
   if (err.status === 405) {
@@ -56,7 +75,7 @@ function fromValidator(err: ValidatorError, req: Request): ApiError {
   }
   if (err.status === 415) return new ApiError('VAL_UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type ${req.get('content-type') ?? '(none)'}`);
   if (err.status === 413) return new ApiError('VAL_PAYLOAD_TOO_LARGE', 'The request body is too large');
-  const items = err.errors ?? [];
+  const items = foldAlternatives(err.errors ?? []);
   const inBody = items.length > 0 && items.every((e) => segments(e.path)[0] === 'body');
   const details: ErrorDetail[] = items.map((e) => {
     const [, ...rest] = segments(e.path);

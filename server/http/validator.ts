@@ -1,7 +1,7 @@
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { RequestHandler } from 'express';
 import { spec } from '../contract.ts';
-import { isIpAddress, UUID } from './schema-check.ts';
+import { UUID } from './schema-check.ts';
 
 /**
  * express-openapi-validator's middleware chain, which the pipeline runs as its `validate` step inside the
@@ -22,9 +22,8 @@ export function openApiValidator(validateResponses: boolean): RequestHandler[] {
     validateSecurity: false,
     fileUploader: false,
     validateFormats: true,
-    // `ip` is the spec's format for host addresses (IPv4 or IPv6); `uuid` without the `urn:uuid:` prefix
-    // Ajv would otherwise accept and PostgreSQL would refuse.
-    formats: { ip: { type: 'string', validate: isIpAddress }, uuid: { type: 'string', validate: (value: string) => UUID.test(value) } },
+    // `uuid` without the `urn:uuid:` prefix, which Ajv would otherwise accept and PostgreSQL would refuse.
+    formats: { uuid: { type: 'string', validate: (value: string) => UUID.test(value) } },
     ignoreUndocumented: false,
   }) as unknown as RequestHandler[];
 }
