@@ -22,14 +22,16 @@ import { findCaller } from './modules/users/users.repository.ts';
  * Who a credential belongs to, from the users, API keys and agent-protocol repositories, behind the
  * per-process cache that follows the identity feed (auth/caller-cache.ts). The caller starts and stops it.
  */
-export function callerDirectory(db: Kysely<Database>, log: Logger): CachedCallerDirectory {
+export function callerDirectory(db: Kysely<Database>, side: Kysely<Database>, log: Logger): CachedCallerDirectory {
   const repositories: CallerDirectory = {
     findUser: (id) => findCaller(db, id),
     findApiKey: (prefix) => findKeyForAuth(db, prefix),
     findAgentKey: (prefix) => findAgentKey(db, prefix),
     touchApiKey: (id) => touchApiKey(db, id),
   };
-  return new CachedCallerDirectory(repositories, identityChangeFeed(db), log);
+  // The feed is read on a connection of its own, so that under load it is not queued behind requests (the
+  // cache is trusted only while the feed is read in time).
+  return new CachedCallerDirectory(repositories, identityChangeFeed(side), log);
 }
 
 const EXPOSED_HEADERS = [

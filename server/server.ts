@@ -63,7 +63,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     allowPrivateTargets: config.webhookAllowPrivateTargets,
   });
   const streams = new OpenStreams();
-  const callers = callerDirectory(database.db, log);
+  const callers = callerDirectory(database.db, database.side, log);
   await callers.start();
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, callers, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
 

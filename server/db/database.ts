@@ -22,6 +22,12 @@ export type Backend = 'postgresql' | 'pglite';
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
+  /**
+   * One connection of its own, for the short, frequent reads that must not queue behind requests (the caller
+   * cache's identity feed): under load every connection of `db` is busy and a waiting read would arrive late.
+   * The embedded database has one connection; there it is `db`.
+   */
+  readonly side: Kysely<Database>;
   readonly backend: Backend;
   /** Resolves with the round-trip time, or rejects when the database does not answer within `timeoutMs`. */
   ping(timeoutMs: number): Promise<number>;
@@ -85,8 +91,10 @@ export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () 
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const db = options.url ? postgres(options) : await pglite(options);
+  const side = options.url ? postgres({ ...options, poolMax: 1 }) : db;
   const handle: DatabaseHandle = {
     db,
+    side,
     backend: options.url ? 'postgresql' : 'pglite',
     async ping(timeoutMs) {
       const started = performance.now();
@@ -95,7 +103,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       await withTimeout(probe, timeoutMs, `database did not answer within ${timeoutMs} ms`);
       return Math.round(performance.now() - started);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      if (side !== db) await side.destroy();
+      await db.destroy();
+    },
   };
   return handle;
 }
