@@ -9,7 +9,7 @@ import { adminDatabaseUrl, postgresAnswers } from '../support/backends.ts';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createUser, type TestUser } from '../support/identity.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 let proxy: TcpProxy | undefined;
 let server: TestServer | undefined;
@@ -25,12 +25,7 @@ beforeAll(async () => {
     // The anonymous tier as the spec has it (burst 30): what a failed authentication must not spend from.
     { DB_TIMEOUT_MS: '800', RATE_LIMITS: JSON.stringify({ tiers: { anonymous } }) },
     {
-      databaseUrl: (url) => {
-        const viaProxy = new URL(url);
-        viaProxy.hostname = '127.0.0.1';
-        viaProxy.port = String(proxy!.port);
-        return viaProxy.toString();
-      },
+      databaseUrl: (url) => throughProxy(url, proxy!),
     },
   );
   user = await createUser(server.url, server.adminToken, 'viewer', [server.teamId]);

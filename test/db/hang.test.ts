@@ -5,7 +5,7 @@
 // the server and its own database, so the machine's shared PostgreSQL is never touched.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { http, newAgent, type RawResponse } from '../support/http.ts';
 import { adminDatabaseUrl, postgresAnswers } from '../support/backends.ts';
 
@@ -25,12 +25,7 @@ beforeAll(async () => {
   server = await startTestServer(
     { DB_TIMEOUT_MS: String(TIMEOUT_MS), DB_POOL_MAX: String(POOL) },
     {
-      databaseUrl: (url) => {
-        const viaProxy = new URL(url);
-        viaProxy.hostname = '127.0.0.1';
-        viaProxy.port = String(proxy!.port);
-        return viaProxy.toString();
-      },
+      databaseUrl: (url) => throughProxy(url, proxy!),
     },
   );
 }, 60_000);

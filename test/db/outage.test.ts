@@ -2,7 +2,7 @@
 // readiness turns 503; when the database returns, the server recovers without a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testRedis, type TestDatabase } from '../support/backends.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createTeam, login, TEST_ADMIN } from '../support/identity.ts';
 import { loadConfig } from '../../server/config.ts';
@@ -19,14 +19,11 @@ beforeAll(async () => {
   if (!database.url) return;
   const target = new URL(database.url);
   proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const viaProxy = new URL(database.url);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
   const redisUrl = await testRedis();
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
-    DATABASE_URL: viaProxy.toString(),
+    DATABASE_URL: throughProxy(database.url, proxy),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     DB_TIMEOUT_MS: '800',
     LOG_LEVEL: 'silent',

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { openDatabase, withDatabaseDeadline, type DatabaseHandle } from '../../server/db/database.ts';
 import { isDatabaseUnavailable } from '../../server/db/errors.ts';
 import { createLogger } from '../../server/logger.ts';
@@ -23,10 +23,7 @@ beforeAll(async () => {
   if (!database.url) return;
   const target = new URL(database.url);
   proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const viaProxy = new URL(database.url);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
-  handle = await openDatabase({ url: viaProxy.toString(), pgliteDir: 'memory://', poolMax: 2, timeoutMs: TIMEOUT_MS, log: createLogger('silent') });
+  handle = await openDatabase({ url: throughProxy(database.url, proxy), pgliteDir: 'memory://', poolMax: 2, timeoutMs: TIMEOUT_MS, log: createLogger('silent') });
 });
 afterAll(async () => {
   proxy?.restore();

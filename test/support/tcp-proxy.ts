@@ -92,3 +92,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       }),
   };
 }
+
+/** `url` (a database URL) with its host and port replaced by the proxy's, so the connection goes through it. */
+export function throughProxy(url: string, proxy: TcpProxy): string {
+  const via = new URL(url);
+  via.hostname = '127.0.0.1';
+  via.port = String(proxy.port);
+  return via.toString();
+}
