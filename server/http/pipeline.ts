@@ -107,6 +107,7 @@ export function assertHandlersMatchSpec(handlers: Record<string, unknown>): void
 export function operationRoutes(deps: PipelineDeps): Router {
   assertHandlersMatchSpec(deps.handlers);
   const router = Router();
+  const parser = jsonBodyParser(deps.bodyLimitBytes);
   const byPath = new Map<string, OperationEntry[]>();
   for (const op of operationTable.values()) byPath.set(op.expressPath, [...(byPath.get(op.expressPath) ?? []), op]);
   for (const [path, ops] of byPath) {
@@ -115,7 +116,7 @@ export function operationRoutes(deps: PipelineDeps): Router {
     // checks) has its own.
     for (const op of ops) {
       const budgetMs = deps.databaseTimeoutMs * op.databaseBudget;
-      router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps), () => res.headersSent, budgetMs));
+      router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), () => res.headersSent, budgetMs));
     }
     const allow = ops.map((op) => op.method.toUpperCase()).join(', ');
     router.all(path, (req: Request, res: Response) => {
@@ -142,7 +143,7 @@ export function unmatched(log: Logger): { notFound: RequestHandler; failed: (err
 
 // ── one request, top to bottom ─────────────────────────────────────────────────────────────────────────────
 
-async function runOperation(op: OperationEntry, req: Request, res: Response, deps: PipelineDeps): Promise<void> {
+async function runOperation(op: OperationEntry, req: Request, res: Response, deps: PipelineDeps, parser: RequestHandler): Promise<void> {
   const ctx = beginRequest(req, res, deps.log, op.operationId, { ...(req.params as Record<string, string>) });
   const outcome: Outcome = { result: undefined, error: undefined };
   try {
@@ -150,7 +151,7 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     ctx.caller = await authenticate(op, ctx, req, res, deps);
     await limit(op, ctx, res, deps, ctx.caller);
     permit(op, ctx.caller);
-    await parseBody(op, req, res, deps);
+    await parseBody(op, req, res, parser);
     await validate(ctx, req, res, deps, outcome);
     const input = { params: req.params, query: req.query, headers: headersOf(op, req), body: req.body as unknown, caller: ctx.caller, ctx };
     await precondition(op, ctx, req, deps, input);
@@ -220,16 +221,14 @@ function permit(op: OperationEntry, caller: Caller | null): void {
   }
 }
 
-const jsonParsers = new Map<number, RequestHandler>();
-/** JSON bodies (`application/json`, `application/*+json`), read only by operations that take one and only once the caller may call it. */
-function parseBody(op: OperationEntry, req: Request, res: Response, deps: PipelineDeps): Promise<void> {
-  if (!op.takesBody) return Promise.resolve();
-  let parser = jsonParsers.get(deps.bodyLimitBytes);
-  if (!parser) {
-    parser = express.json({ limit: deps.bodyLimitBytes, strict: false, type: (r) => Boolean(typeis(r, ['application/json', 'application/*+json'])) });
-    jsonParsers.set(deps.bodyLimitBytes, parser);
-  }
-  return runMiddleware([parser], req, res);
+/** The JSON body parser (`application/json`, `application/*+json`), made once for all routes. */
+function jsonBodyParser(limitBytes: number): RequestHandler {
+  return express.json({ limit: limitBytes, strict: false, type: (r) => Boolean(typeis(r, ['application/json', 'application/*+json'])) });
+}
+
+/** The body, read only by operations that take one and only once the caller may call it. */
+function parseBody(op: OperationEntry, req: Request, res: Response, parser: RequestHandler): Promise<void> {
+  return op.takesBody ? runMiddleware([parser], req, res) : Promise.resolve();
 }
 
 /**
