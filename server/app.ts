@@ -5,6 +5,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { Kysely } from 'kysely';
 import { Authenticator, type CallerDirectory } from './auth/authenticate.ts';
 import { CachedCallerDirectory } from './auth/caller-cache.ts';
+import type { ChangeFeedFollower } from './db/change-feed.ts';
 import { bundledSpecPath, bundledSpecYamlPath, docsPath } from './contract.ts';
 import type { Database } from './db/schema.ts';
 import type { AppDeps } from './deps.ts';
@@ -15,23 +16,20 @@ import type { Logger } from './logger.ts';
 import { findAgentKey } from './modules/agent-protocol/agent-protocol.repository.ts';
 import { findKeyForAuth, touchApiKey } from './modules/api-keys/api-keys.repository.ts';
 import { auditSink } from './modules/audit/audit-recorder.ts';
-import { identityChangeFeed } from './modules/auth/identity-changes.repository.ts';
 import { findCaller } from './modules/users/users.repository.ts';
 
 /**
  * Who a credential belongs to, from the users, API keys and agent-protocol repositories, behind the
- * per-process cache that follows the identity feed (auth/caller-cache.ts). The caller starts and stops it.
+ * per-process cache that follows the change feed (auth/caller-cache.ts).
  */
-export function callerDirectory(db: Kysely<Database>, side: Kysely<Database>, log: Logger): CachedCallerDirectory {
+export function callerDirectory(db: Kysely<Database>, feed: ChangeFeedFollower): CachedCallerDirectory {
   const repositories: CallerDirectory = {
     findUser: (id) => findCaller(db, id),
     findApiKey: (prefix) => findKeyForAuth(db, prefix),
     findAgentKey: (prefix) => findAgentKey(db, prefix),
     touchApiKey: (id) => touchApiKey(db, id),
   };
-  // The feed is read on a connection of its own, so that under load it is not queued behind requests (the
-  // cache is trusted only while the feed is read in time).
-  return new CachedCallerDirectory(repositories, identityChangeFeed(side), log);
+  return new CachedCallerDirectory(repositories, feed);
 }
 
 const EXPOSED_HEADERS = [
@@ -76,7 +74,7 @@ export function createApp(deps: AppDeps): Express {
       streams: deps.streams,
       validator: openApiValidator(deps.config.validateResponses),
       audit: auditSink(deps.database.db),
-      callers: deps.callers,
+      feed: deps.feed,
       log: deps.log,
       bodyLimitBytes: deps.config.bodyLimitBytes,
       databaseTimeoutMs: deps.config.dbTimeoutMs,

@@ -6,6 +6,7 @@ import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { SecretBox } from './auth/secret-box.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
+import type { ChangeFeedFollower } from './db/change-feed.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import type { Edge } from './edge/edge.ts';
 import type { EventBus } from './events/event-bus.ts';
@@ -22,6 +23,8 @@ export interface AppDeps {
   health: HealthMonitor;
   startedAt: Date;
   tokens: TokenService;
+  /** The change feed this process follows; the caches below (and the agents' cache) listen to it. */
+  feed: ChangeFeedFollower;
   /** Who a credential belongs to (the per-process caller cache over the repositories, see app.ts). */
   callers: CachedCallerDirectory;
   loginThrottle: LoginThrottle;

@@ -8,6 +8,8 @@ import { eventStreamPolicy } from './events/stream.ts';
 import { AlertService } from './modules/alerts/alerts.service.ts';
 import { agentHandlers } from './modules/agents/agents.handlers.ts';
 import { AgentService } from './modules/agents/agents.service.ts';
+import type { Agent } from './modules/agents/agents.mapper.ts';
+import { CachedRows } from './db/cached-rows.ts';
 import { agentGroupHandlers } from './modules/agent-groups/agent-groups.handlers.ts';
 import { AgentGroupService } from './modules/agent-groups/agent-groups.service.ts';
 import { apiKeyHandlers } from './modules/api-keys/api-keys.handlers.ts';
@@ -35,16 +37,20 @@ import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
 import type { AppDeps } from './deps.ts';
 
+/** How many agents a process keeps as `getAgent` answered them (~1 KB each). */
+const AGENT_CACHE_ENTRIES = 10_000;
+
 export function createHandlers(deps: AppDeps): HandlerMap {
   const db = deps.database.db;
+  const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
     ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
     ...apiKeyHandlers(new ApiKeyService(db)),
     ...teamHandlers(new TeamService(db)),
     ...userHandlers(new UserService(db)),
     ...auditHandlers(new AuditService(db)),
-    ...agentHandlers(new AgentService(db, deps.edge.cache)),
-    ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, new AgentService(db, deps.edge.cache))),
+    ...agentHandlers(agents),
+    ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, agents)),
     ...taskHandlers(new TaskService(db)),
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
 import type { Config } from './config.ts';
+import { ChangeFeedFollower, changeFeed } from './db/change-feed.ts';
 import { openDatabase, type DatabaseHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrator.ts';
 import { HealthMonitor } from './health.ts';
@@ -63,9 +64,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     allowPrivateTargets: config.webhookAllowPrivateTargets,
   });
   const streams = new OpenStreams();
-  const callers = callerDirectory(database.db, database.side, log);
-  await callers.start();
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, callers, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
+  // The feed is read on a connection of its own, so that under load it is not queued behind requests (the
+  // caches are trusted only while the feed is read in time).
+  const feed = new ChangeFeedFollower(changeFeed(database.side), log);
+  await feed.start();
+  const callers = callerDirectory(database.db, feed);
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
 
   const workers = config.backgroundWorkers
     ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
@@ -97,7 +101,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await Promise.race([closed, grace]);
       server.closeAllConnections();
       await bus.close();
-      await callers.stop();
+      await feed.stop();
       await database.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       log.info('stopped');

@@ -48,7 +48,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   instance_keys: InstanceKeysTable;
-  identity_changes: IdentityChangesTable;
+  change_feed: ChangeFeedTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -380,10 +380,13 @@ export interface InstanceKeysTable {
   created_at: CreatedAt;
 }
 
-/** Written by triggers on the identity tables (migration 2026-12-02T1000); read by the caller cache. */
-export interface IdentityChangesTable {
+/**
+ * Written by triggers on the identity tables and on agents (migrations 2026-12-02T1000 and T2000); followed by
+ * every process to keep its caches current (server/db/change-feed.ts).
+ */
+export interface ChangeFeedTable {
   id: ColumnType<string, never, never>;
-  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent';
+  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row';
   subject: string;
   changed_at: ColumnType<Date, never, never>;
 }

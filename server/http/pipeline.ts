@@ -37,8 +37,8 @@ export interface PipelineDeps {
   /** express-openapi-validator's middleware chain (validator.ts). */
   validator: RequestHandler[];
   audit: AuditSink;
-  /** The per-process caller cache: refreshed after a write, so this process reflects it before it answers. */
-  callers: { refresh(): Promise<void> };
+  /** The change feed the per-process caches follow: read again after a write, so this process reflects it before it answers. */
+  feed: { refresh(): Promise<void> };
   log: Logger;
   bodyLimitBytes: number;
   /** DB_TIMEOUT_MS: what a request's waits on the database may add up to (times the operation's `x-database-budget`). */
@@ -283,14 +283,14 @@ async function idempotently(op: OperationEntry, ctx: RequestContext, req: Reques
 }
 
 /**
- * After a successful write by a user (or an anonymous caller: enrolment replaces agent keys), this process's
- * caller cache reads the identity feed once more, so a change to who may do what is in force here before the
- * answer says it is done; other processes follow within the cache's ceiling. An agent's own telemetry
- * changes no identity and skips this.
+ * After a successful write by a user (or an anonymous caller: enrolment replaces agent keys), this process
+ * reads the change feed once more, so its caches reflect the write (who may do what, the agent changed) before
+ * the answer says it is done; other processes follow within the feed's ceiling. An agent's own telemetry
+ * skips this: it changes no identity, and the agents' cache follows it within the ceiling.
  */
 async function settle(op: OperationEntry, ctx: RequestContext, deps: PipelineDeps, result: Result | undefined): Promise<void> {
   if (op.method === 'get' || !result || result.status >= 400 || ctx.caller?.agentId) return;
-  await deps.callers.refresh();
+  await deps.feed.refresh();
 }
 
 /** The operation's handler, bound by operationId. */

@@ -11,6 +11,7 @@ import * as alerts from './2026-11-21T1400-alerts.ts';
 import * as eventsWebhooks from './2026-11-21T1500-events-webhooks.ts';
 import * as metricsRetention from './2026-11-21T1600-metrics-retention.ts';
 import * as identityChanges from './2026-12-02T1000-identity-changes.ts';
+import * as changeFeed from './2026-12-02T2000-change-feed.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-21T1500-events-webhooks': eventsWebhooks,
   '2026-11-21T1600-metrics-retention': metricsRetention,
   '2026-12-02T1000-identity-changes': identityChanges,
+  '2026-12-02T2000-change-feed': changeFeed,
 };

@@ -4,6 +4,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
+import type { CachedRows } from '../../db/cached-rows.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import type { Executor } from '../../db/executor.ts';
 import { owningTeam } from '../../db/owning-team.ts';
@@ -73,10 +74,13 @@ function filterOf(caller: Caller, query: AgentFilterQuery): { filter: repo.Agent
 export class AgentService {
   readonly #db: Executor;
   readonly #cache: TaggedCache;
+  readonly #rows: CachedRows<Agent>;
 
-  constructor(db: Executor, cache: TaggedCache) {
+  /** `rows`: the process's agents as `get` answered them, kept current by the change feed (db/cached-rows.ts). */
+  constructor(db: Executor, cache: TaggedCache, rows: CachedRows<Agent>) {
     this.#db = db;
     this.#cache = cache;
+    this.#rows = rows;
   }
 
   async list(caller: Caller, query: AgentListQuery, ctx: RequestContext): Promise<{ items: Agent[]; pagination: Pagination }> {
@@ -157,9 +161,12 @@ export class AgentService {
   }
 
   async get(caller: Caller, id: string): Promise<Agent> {
-    const row = await repo.findAgent(this.#db, id, caller.teamIds);
-    if (!row) throw notFound('Agent', id);
-    return toAgent(row);
+    const agent = await this.#rows.get(id, caller.teamIds, async () => {
+      const row = await repo.findAgent(this.#db, id, caller.teamIds);
+      return row && toAgent(row);
+    });
+    if (!agent) throw notFound('Agent', id);
+    return agent;
   }
 
   async create(caller: Caller, input: Schemas['AgentCreate']): Promise<Agent> {

@@ -1,0 +1,177 @@
+// The change feed: what each server process follows to keep its per-process caches current without asking
+// PostgreSQL on every request. Triggers write every change a cache depends on into the table change_feed
+// (migrations 2026-12-02T1000 and T2000): who a credential belongs to and what it may do (kinds user,
+// membership, api_key, agent_key, agent: read by the caller cache, server/auth/caller-cache.ts) and any update
+// or deletion of an agent (kind agent_row: read by the agents' cache, server/db/cached-rows.ts).
+//
+// Why a polled table and not LISTEN/NOTIFY or invalidation over Redis: triggers cannot be forgotten by a new
+// write path (a manual UPDATE in psql is seen too), the feed needs no Redis (a Redis outage changes nothing
+// here), and it holds no session state (it works through PgBouncer in transaction mode, unlike LISTEN).
+//
+// The ceiling: a cache is trusted only while the last successful read of the feed began less than TRUST_MS
+// ago. A change committed before that read is seen by every process within POLL_MS plus one read (well under
+// 1 s); when the database cannot be read, caches stop being trusted after TRUST_MS and every request reads
+// PostgreSQL again (or fails with 503 while it is down). Staleness is never more than TRUST_MS, whatever
+// fails. A process that writes reads the feed once more before it answers (`refresh`), so its own caches
+// reflect its own writes at once.
+import { sql } from 'kysely';
+import type { Logger } from '../logger.ts';
+import type { ChangeFeedTable } from './schema.ts';
+import type { Executor } from './executor.ts';
+
+export type ChangeKind = ChangeFeedTable['kind'];
+
+export interface Change {
+  id: number;
+  kind: ChangeKind;
+  /** A user id (user, membership), a key prefix (api_key, agent_key), an agent id (agent, agent_row). */
+  subject: string;
+}
+
+/** The table change_feed, as the follower reads it. */
+export interface ChangeFeed {
+  /** The id of the newest change, 0 when there is none. */
+  latest(): Promise<number>;
+  /** Changes after `id` and those of `missing` that are there now, oldest first, at most `limit`. */
+  since(id: number, missing: readonly number[], limit: number): Promise<Change[]>;
+  /** Deletes changes older than `before`. */
+  prune(before: Date): Promise<void>;
+}
+
+/** What a cache does with the feed: drop what a change names, or everything (the feed ran ahead of a read). */
+export interface ChangeListener {
+  apply(change: Change): void;
+  dropAll(): void;
+}
+
+export const POLL_MS = 200;
+export const TRUST_MS = 1000;
+const BATCH = 5000;
+/**
+ * Ids are handed out when a change is written, not when its transaction commits, so a change can become
+ * visible after one with a higher id. An id skipped by a read is therefore asked for again on every poll
+ * until it appears or SETTLE_MS has passed (a rolled-back transaction's id never appears). Each read costs
+ * what is new plus these few, whatever the feed's volume (heartbeats write a change per agent).
+ */
+const SETTLE_MS = 10_000;
+/** More ids missing than this (a huge rolled-back batch): they are given up at once and every cache dropped. */
+const MAX_MISSING = 10_000;
+const PRUNE_EVERY_MS = 5 * 60_000;
+const KEEP_CHANGES_MS = 10 * 60_000;
+
+export function changeFeed(db: Executor): ChangeFeed {
+  return {
+    async latest() {
+      const row = await db.selectFrom('change_feed').select(sql<string | null>`max(id)::text`.as('id')).executeTakeFirst();
+      return Number(row?.id ?? 0);
+    },
+    async since(id, missing, limit) {
+      const rows = await db
+        .selectFrom('change_feed')
+        .select(['kind', 'subject', sql<string>`id::text`.as('id')])
+        .where((w) => (missing.length === 0 ? w('id', '>', String(id)) : w.or([w('id', '>', String(id)), w('id', 'in', missing.map(String))])))
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map((r): Change => ({ id: Number(r.id), kind: r.kind, subject: r.subject }));
+    },
+    async prune(before) {
+      await db.deleteFrom('change_feed').where('changed_at', '<', before).execute();
+    },
+  };
+}
+
+/** Follows the feed every `pollMs` and hands each change, once, to the caches listening. */
+export class ChangeFeedFollower {
+  readonly #feed: ChangeFeed;
+  readonly #log: Logger;
+  readonly #options: { pollMs: number; trustMs: number };
+  readonly #listeners: ChangeListener[] = [];
+  /** The highest id read. */
+  #cursor = 0;
+  /** Ids below the cursor not read yet (their transactions had not committed), with when they were first missed. */
+  readonly #missing = new Map<number, number>();
+  /** When the last successful read of the feed began (0: never). */
+  #readAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #lastPrune = Date.now();
+  #polling: Promise<void> | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(feed: ChangeFeed, log: Logger, options: Partial<{ pollMs: number; trustMs: number }> = {}) {
+    this.#feed = feed;
+    this.#log = log;
+    this.#options = { pollMs: options.pollMs ?? POLL_MS, trustMs: options.trustMs ?? TRUST_MS };
+  }
+
+  listen(listener: ChangeListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Reads where the feed stands, then follows it every `pollMs` until `stop`. */
+  async start(): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      this.#cursor = await this.#feed.latest();
+      this.#readAt = startedAt;
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'change feed: cannot be read yet; caches are bypassed until it can');
+    }
+    this.#timer = setInterval(() => void this.poll(), this.#options.pollMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#polling;
+  }
+
+  /** Whether cached entries may be used now (see the ceiling above). */
+  get trusted(): boolean {
+    return this.#readAt > 0 && Date.now() - this.#readAt < this.#options.trustMs;
+  }
+
+  /** One read of the feed (joins the read under way, if any). */
+  poll(): Promise<void> {
+    return (this.#polling ??= this.#read().finally(() => (this.#polling = undefined)));
+  }
+
+  /**
+   * A read of the feed that begins after this call: what this process has just written is then reflected
+   * in its caches before its answer leaves (a key revoked through this process is refused by it at once).
+   */
+  refresh(): Promise<void> {
+    return (this.#refreshing ??= (this.#polling ?? Promise.resolve()).then(() => {
+      this.#refreshing = undefined;
+      return this.poll();
+    }));
+  }
+
+  async #read(): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      for (const [id, since] of this.#missing) if (startedAt - since > SETTLE_MS) this.#missing.delete(id);
+      const changes = await this.#feed.since(this.#cursor, [...this.#missing.keys()], BATCH);
+      for (const change of changes) {
+        for (const listener of this.#listeners) listener.apply(change);
+        if (!this.#missing.delete(change.id)) {
+          for (let id = this.#cursor + 1; id < change.id && this.#missing.size <= MAX_MISSING; id++) this.#missing.set(id, startedAt);
+          this.#cursor = change.id;
+        }
+      }
+      if (changes.length === BATCH || this.#missing.size > MAX_MISSING) {
+        // More than one read holds: every cache starts again, from the newest change.
+        for (const listener of this.#listeners) listener.dropAll();
+        this.#cursor = Math.max(this.#cursor, await this.#feed.latest());
+        this.#missing.clear();
+      }
+      this.#readAt = startedAt;
+      if (startedAt - this.#lastPrune > PRUNE_EVERY_MS) {
+        this.#lastPrune = startedAt;
+        await this.#feed.prune(new Date(startedAt - KEEP_CHANGES_MS));
+      }
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'change feed: could not be read');
+    }
+  }
+}
