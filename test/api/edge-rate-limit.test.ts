@@ -121,6 +121,52 @@ describe('one limit across two server processes sharing Redis', () => {
       await first.close();
     }
   });
+
+  it('leases a busy bucket a few tokens at a time, and still admits no more than it holds', async (ctx) => {
+    const redisUrl = await testRedis();
+    if (!redisUrl) return ctx.skip('needs Redis: without it each process limits alone');
+    // A burst of 1000: a process may take up to 1 % of it (10 tokens) from Redis at once.
+    const env = { JWT_SECRET, RATE_LIMIT_TIMEOUT_MS: '3000', RATE_LIMITS: limits({ admin: tight(1000, 1), anonymous: tight(1000, 60_000) }, { login: tight(10, 60) }) };
+    const first = await startTestServer(env);
+    const second = await startServer(
+      loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: first.testDatabase.url ?? '', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: first.redisKeyPrefix, OPSDECK_DEMO_DATA: 'false', ...env }),
+      pino({ level: 'silent' }),
+    );
+    try {
+      if (!first.testDatabase.url || !first.redis) return ctx.skip('needs a shared PostgreSQL');
+      const created = (await first.call('POST', '/api/v1/api-keys', { json: { name: 'leases', scopes: ['agents:read'] } })).body.data;
+      const headers = { 'x-api-key': created.secret as string };
+      const tokensInRedis = async () => Number(await first.redis!.hget(`${first.redisKeyPrefix}rl:api_key:${created.id}`, 'tokens'));
+
+      // One after another on one process: the leases grow (1, 2, 4, 8 tokens), so Redis has handed out more than was spent.
+      const sequential = [];
+      for (let i = 0; i < 8; i += 1) sequential.push(await http(first.url, 'GET', '/api/v2/agents', { headers }));
+      expect(sequential.every((r) => r.status === 200)).toBe(true);
+      expect(await tokensInRedis()).toBeLessThan(1000 - 8);
+      expect(Number(sequential.at(-1)!.headers.get('x-ratelimit-remaining'))).toBeLessThanOrEqual(1000 - 8 + 1);
+
+      // What a lease did not spend goes back to the bucket with the next call, once the lease is over (100 ms).
+      const before = await tokensInRedis();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await http(first.url, 'GET', '/api/v2/agents', { headers })).status).toBe(200);
+      expect(await tokensInRedis()).toBeGreaterThan(before - 10);
+
+      // Then both processes at once, past the bucket: what is admitted in total is what the bucket held, less at
+      // most what the two processes' last leases still hold unspent (10 each).
+      const answers: number[] = [];
+      const worker = async (base: string) => {
+        for (let i = 0; i < 300; i += 1) answers.push((await http(base, 'GET', '/api/v2/agents', { headers })).status);
+      };
+      await Promise.all([first.url, second.url, first.url, second.url].map(worker));
+      const admitted = answers.filter((status) => status === 200).length + 9;
+      expect(answers.every((status) => status === 200 || status === 429)).toBe(true);
+      expect(admitted).toBeLessThanOrEqual(1001); // one token may refill (1 a minute) while they run
+      expect(admitted).toBeGreaterThanOrEqual(1000 - 20);
+    } finally {
+      await second.stop();
+      await first.close();
+    }
+  }, 120_000);
 });
 
 describe('when Redis stops answering', () => {
