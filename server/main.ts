@@ -1,11 +1,15 @@
 // `npm start`: turns on Node's compile cache, then runs the server (run.ts). With the cache, a start reuses the
 // code V8 compiled (and the TypeScript Node stripped) the last time, which takes about a third off the time to
 // load Opsdeck's modules; the cache lives in the system's temporary directory and is rebuilt when a file changes.
-// A module of its own because the cache only helps modules loaded after it is on.
+// A module of its own because the cache only helps modules loaded after it is on. Without DATABASE_URL, the
+// embedded database begins opening before the rest of the server loads (db/embedded.ts): the two overlap.
 import { enableCompileCache } from 'node:module';
 
 enableCompileCache();
 try {
+  const { loadConfig } = await import('./config.ts');
+  const config = loadConfig();
+  if (!config.databaseUrl) (await import('./db/embedded.ts')).openEmbeddedEarly(config.pgliteDir);
   await import('./run.ts');
 } catch (err) {
   // run.ts reads the configuration first. A bad value (config.ts's ConfigError, which names its variable) is one

@@ -11,10 +11,10 @@
 // A lease that misses its deadline destroys its connection: a connection that went silent never goes
 // back to the pool to hang the next request.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
 import { Kysely, PGliteDialect, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { openEmbedded } from './embedded.ts';
 import { DatabaseTimeoutError } from './errors.ts';
 import type { Database } from './schema.ts';
 
@@ -259,9 +259,7 @@ async function bounded<T>(start: () => Promise<T>, due: number, late: () => Erro
 }
 
 async function pglite(options: DatabaseOptions): Promise<Kysely<Database>> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  if (options.pgliteDir !== 'memory://') mkdirSync(options.pgliteDir, { recursive: true });
-  const instance = await PGlite.create(options.pgliteDir);
+  const instance = await openEmbedded(options.pgliteDir);
   return new Kysely<Database>({ dialect: new PGliteDialect({ pglite: instance }) });
 }
 
