@@ -259,7 +259,8 @@ async function bounded<T>(start: () => Promise<T>, due: number, late: () => Erro
 }
 
 async function pglite(options: DatabaseOptions): Promise<Kysely<Database>> {
-  const instance = await openEmbedded(options.pgliteDir);
+  const { pglite: instance, fromTemplate } = await openEmbedded(options.pgliteDir);
+  if (fromTemplate) options.log.info({ dir: options.pgliteDir }, 'embedded database created from the template made at install');
   return new Kysely<Database>({ dialect: new PGliteDialect({ pglite: instance }) });
 }
 

@@ -1,9 +1,13 @@
 // A fresh installation can be used at once: a one-time administrator password printed at first
 // start, or the administrator from configuration; the embedded default brings demo data.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
+import { templatePath } from '../../server/db/embedded.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
 import { http } from '../support/http.ts';
@@ -76,4 +80,31 @@ describe('first run', () => {
     const teams = await http(running.url, 'GET', '/api/v1/teams', { headers: bearer(admin.access_token) });
     expect(teams.body.data.map((t: { name: string }) => t.name)).toEqual(['Payments', 'Platform']);
   });
+
+  it('fills a new embedded directory from the template made at install, and opens it as it is the next time', async () => {
+    // `npm install` makes the template (scripts/embedded-template.ts); without it a first start runs initdb.
+    expect(existsSync(templatePath()), `no template at ${templatePath()}: run npm install`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'opsdeck-first-run-'));
+    try {
+      const env = { NODE_ENV: 'test', PORT: '0', PGLITE_DIR: join(dir, 'pglite') };
+      const first = capturingLogger();
+      running = await startServer(loadConfig(env), first.log);
+      expect(first.lines.some((line) => line.msg === 'embedded database created from the template made at install')).toBe(true);
+      const admin = await login(running.url, 'admin@opsdeck.local', 'opsdeck-demo-password');
+      const made = await http(running.url, 'POST', '/api/v1/teams', { headers: bearer(admin.access_token), json: { name: 'Kept' } });
+      expect(made.status, made.text).toBe(201);
+      await running.stop();
+
+      const second = capturingLogger();
+      running = await startServer(loadConfig(env), second.log);
+      expect(second.lines.some((line) => String(line.msg).includes('template'))).toBe(false);
+      const again = await login(running.url, 'admin@opsdeck.local', 'opsdeck-demo-password');
+      const teams = await http(running.url, 'GET', '/api/v1/teams', { headers: bearer(again.access_token) });
+      expect(teams.body.data.map((t: { name: string }) => t.name)).toContain('Kept');
+    } finally {
+      await running?.stop();
+      running = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
