@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import type { components } from '../generated/openapi.d.ts';
+import { ConfigError } from './config.ts';
 import { documentExtensionProblems } from './extensions.ts';
 
 export type ErrorCode = components['schemas']['ErrorCode'];
@@ -109,15 +110,15 @@ export function policyWithOverrides<T>(
   const known = [...fields.amounts, ...fields.counts];
   const merged: Record<string, unknown> = { ...policy<Record<string, unknown>>(name), ...overrides };
   for (const field of Object.keys(merged)) {
-    if (!known.includes(field)) throw new Error(`${variable}: unknown field ${field} (known: ${known.join(', ')})`);
+    if (!known.includes(field)) throw new ConfigError(variable, `${variable}: unknown field ${field} (known: ${known.join(', ')})`);
   }
   for (const field of fields.amounts) {
     const value = merged[field];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`${variable}: ${field} must be a positive number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(variable, `${variable}: ${field} must be a positive number, got ${JSON.stringify(value)}`);
   }
   for (const field of fields.counts) {
     const value = merged[field];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`${variable}: ${field} must be a positive whole number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ConfigError(variable, `${variable}: ${field} must be a positive whole number, got ${JSON.stringify(value)}`);
   }
   return Object.freeze(merged) as T;
 }

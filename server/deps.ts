@@ -10,6 +10,7 @@ import type { ChangeFeedFollower } from './db/change-feed.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import type { Edge } from './edge/edge.ts';
 import type { EventBus } from './events/event-bus.ts';
+import type { EventStreamPolicy } from './events/stream.ts';
 import type { HealthMonitor } from './health.ts';
 import type { OpenStreams } from './http/event-stream.ts';
 import type { Logger } from './logger.ts';
@@ -31,6 +32,8 @@ export interface AppDeps {
   edge: Edge;
   /** Dispatched events, from every process (the live stream subscribes to it). */
   bus: EventBus;
+  /** The live stream's policy: the spec's `x-event-stream` with EVENT_STREAM's overrides. */
+  eventStream: EventStreamPolicy;
   /** The open `text/event-stream` answers, which a graceful stop ends. */
   streams: OpenStreams;
   /** Encrypts the stored secrets that must be read back (webhook signing secrets). */

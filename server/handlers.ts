@@ -4,7 +4,6 @@ import type { HandlerMap } from './http/operation-types.ts';
 import { alertHandlers } from './modules/alerts/alerts.handlers.ts';
 import { eventHandlers } from './modules/events/events.handlers.ts';
 import { EventStreamService } from './modules/events/events.service.ts';
-import { eventStreamPolicy } from './events/stream.ts';
 import { AlertService } from './modules/alerts/alerts.service.ts';
 import { agentHandlers } from './modules/agents/agents.handlers.ts';
 import { AgentService } from './modules/agents/agents.service.ts';
@@ -55,7 +54,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),
-    ...eventHandlers(new EventStreamService(db, deps.bus, eventStreamPolicy(deps.config.eventStreamOverrides))),
+    ...eventHandlers(new EventStreamService(db, deps.bus, deps.eventStream)),
     ...webhookHandlers(
       new WebhookService(db, deps.secretBox, {
         allowPrivateTargets: deps.config.webhookAllowPrivateTargets,

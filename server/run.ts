@@ -1,5 +1,5 @@
 // What `npm start` runs (through main.ts): config → dependencies → listen → graceful shutdown on SIGTERM/SIGINT.
-import { loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { demoEnrollmentToken } from './auth/bootstrap.ts';
@@ -38,6 +38,8 @@ try {
     });
   }
 } catch (err) {
+  // A configuration error is main.ts's to report, as one line naming the variable.
+  if (err instanceof ConfigError) throw err;
   log.fatal({ err }, 'Opsdeck could not start');
   process.exit(1);
 }

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
+import { eventStreamPolicy } from './events/stream.ts';
 import { ChangeFeedFollower, changeFeed } from './db/change-feed.ts';
 import { openDatabase, type DatabaseHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrator.ts';
@@ -32,9 +33,13 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  // The configuration that can only be checked against the spec or against other variables, checked before
+  // anything starts: a bad value stops the start as one line naming it (main.ts), and nothing else is printed.
   if (config.requireExternalBackends && (!config.databaseUrl || !config.redisUrl)) {
-    throw new Error('OPSDECK_REQUIRE_EXTERNAL_BACKENDS is set but DATABASE_URL or REDIS_URL is not');
+    throw new ConfigError('OPSDECK_REQUIRE_EXTERNAL_BACKENDS', 'OPSDECK_REQUIRE_EXTERNAL_BACKENDS is set but DATABASE_URL or REDIS_URL is not');
   }
+  const delivery = deliveryPolicy(config.webhookDeliveryOverrides);
+  const eventStream = eventStreamPolicy(config.eventStreamOverrides);
   if (!config.databaseUrl) {
     log.info({ dir: config.pgliteDir }, 'DATABASE_URL is not set: using the embedded PostgreSQL (PGlite)');
   }
@@ -58,7 +63,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const edge = createEdge(config, redis, log, secretBox);
   const bus = redis ? redisEventBus(redis, config.redisKeyPrefix, log) : localEventBus(log);
   await bus.ready();
-  const delivery = deliveryPolicy(config.webhookDeliveryOverrides);
   const webhookDeliverer = new WebhookDeliverer(database.db, secretBox, log, {
     policy: delivery,
     allowPrivateTargets: config.webhookAllowPrivateTargets,
@@ -69,7 +73,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const feed = new ChangeFeedFollower(changeFeed(database.side), log);
   await feed.start();
   const callers = callerDirectory(database.db, feed);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, edge, bus, secretBox, webhookDeliverer, streams });
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams });
 
   const workers = config.backgroundWorkers
     ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))

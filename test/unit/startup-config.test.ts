@@ -28,6 +28,11 @@ describe('a configuration error at start-up', { timeout: 90_000 }, () => {
     ['a PORT that is not a number', { PORT: 'eighty' }, 'PORT', 'PORT must be an integer from 0 to 65535, got "eighty"'],
     ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, 'NODE_ENV', 'NODE_ENV must be development, test or production'],
     ['a flag that is not a boolean', { VALIDATE_RESPONSES: 'sometimes' }, 'VALIDATE_RESPONSES', 'VALIDATE_RESPONSES must be true or false'],
+    // Checked against the spec's policies or other variables, after the configuration is read: still one line.
+    ['an unknown field in WEBHOOK_DELIVERY', { WEBHOOK_DELIVERY: '{"max_attempt": 3}' }, 'WEBHOOK_DELIVERY', 'WEBHOOK_DELIVERY: unknown field max_attempt'],
+    ['a WEBHOOK_DELIVERY past its bound', { WEBHOOK_DELIVERY: '{"response_excerpt_bytes": 4096}' }, 'WEBHOOK_DELIVERY', 'response_excerpt_bytes must be at most 1024'],
+    ['a negative EVENT_STREAM value', { EVENT_STREAM: '{"keepalive_seconds": -1}' }, 'EVENT_STREAM', 'EVENT_STREAM: keepalive_seconds must be a positive number'],
+    ['external backends required but not configured', { OPSDECK_REQUIRE_EXTERNAL_BACKENDS: '1' }, 'OPSDECK_REQUIRE_EXTERNAL_BACKENDS', 'DATABASE_URL or REDIS_URL is not'],
   ])('%s: one line naming the variable, exit 1', (_, env, variable, message) => {
     const { status, signal, lines } = start(env);
     expect(signal).toBeNull();

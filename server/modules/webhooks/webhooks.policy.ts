@@ -1,6 +1,7 @@
 // How webhooks are delivered: the spec's `x-webhook-delivery` policy, with the fields WEBHOOK_DELIVERY
 // overrides (tests shorten the waits, even below a second). Every number the deliverer uses comes from here.
 import { policyWithOverrides } from '../../contract.ts';
+import { ConfigError } from '../../config.ts';
 
 export interface DeliveryPolicy {
   /** How long one attempt may take, from resolving the host to the end of the answer read. */
@@ -28,7 +29,7 @@ export function deliveryPolicy(overrides: Record<string, unknown> = {}): Deliver
     amounts: ['timeout_seconds', 'base_seconds', 'max_seconds'],
     counts: ['max_attempts', 'disable_after_consecutive_failures', 'response_excerpt_bytes', 'retention_days', 'max_in_flight_per_webhook'],
   });
-  if (checked.response_excerpt_bytes > EXCERPT_LIMIT) throw new Error(`WEBHOOK_DELIVERY: response_excerpt_bytes must be at most ${EXCERPT_LIMIT}`);
+  if (checked.response_excerpt_bytes > EXCERPT_LIMIT) throw new ConfigError('WEBHOOK_DELIVERY', `WEBHOOK_DELIVERY: response_excerpt_bytes must be at most ${EXCERPT_LIMIT}`);
   return checked;
 }
 
