@@ -5813,8 +5813,8 @@ export interface components {
         /**
          * AlertBulkItem
          * @description One alert of a `createAlerts` request, as `AlertCreate` describes it. The contract checks only its shape
-         *     for the whole request: an object with no unknown fields, each field a string within its length (a number,
-         *     boolean or `null` is taken as its text, as in every body of this API). Everything
+         *     for the whole request: an object with no unknown fields, each field a string (not a number, boolean or
+         *     `null`: bodies are never converted) within its length and without the NUL character. Everything
          *     else of `AlertCreate` (the required `title` and `severity`, the values of `severity`, UUIDs, the pattern of
          *     `source`) and the rules (an agent and team of the caller's, a free fingerprint) are checked item by item,
          *     so an item that breaks them fails alone and the others are created.
@@ -5866,8 +5866,8 @@ export interface components {
         /**
          * AlertBulkCreate
          * @description Up to 1,000 new alerts in one request. A body whose shape is wrong (no `alerts`, none or more than 1,000
-         *     of them, an item that is not an object, has an unknown field, or a field that is an object, an array or
-         *     too long) is refused as a whole with `422`, and a body over the server's size limit with `413`; nothing is
+         *     of them, an item that is not an object, has an unknown field, or a field that is not a string, is too long
+         *     or holds a NUL character) is refused as a whole with `422`, and a body over the server's size limit with `413`; nothing is
          *     created. Otherwise each item is checked and stored on its own: see `createAlerts`.
          * @example {
          *       "alerts": [

@@ -38,13 +38,26 @@ export function sendError(res: Response, ctx: RequestContext, status: number, er
   res.status(status).json(errorBody(ctx, error));
 }
 
+/**
+ * Text of an error that may quote the request (a path, a parameter's name), as ErrorEnvelope allows it: within
+ * its length, and without U+0000, which no string of the contract holds (shown as U+FFFD).
+ */
+function text(value: string, maxLength: number): string {
+  const clean = value.replaceAll('\u0000', '\ufffd');
+  return clean.length <= maxLength ? clean : `${clean.slice(0, maxLength - 1)}…`;
+}
+
+function detail({ field, message, ...rest }: ErrorDetail): ErrorDetail {
+  return { ...(field === undefined ? {} : { field: text(field, 256) }), message: text(message, 1024), ...rest };
+}
+
 export function errorBody(ctx: RequestContext, error: ErrorLike) {
   return {
     success: false,
     error: {
       code: error.code,
-      message: error.message,
-      ...(error.details && error.details.length > 0 ? { details: error.details } : {}),
+      message: text(error.message, 1024),
+      ...(error.details && error.details.length > 0 ? { details: error.details.slice(0, 100).map(detail) } : {}),
       help_url: HELP_URL,
     },
     meta: meta(ctx, false),

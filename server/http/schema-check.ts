@@ -4,16 +4,15 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { spec, type ErrorCode } from '../contract.ts';
+import { contractFormats, isNoNulMessage, NO_NUL_MESSAGE, withStringRule } from './contract-rules.ts';
 import type { ErrorDetail } from './errors.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-/** Ajv's `uuid` also accepts a `urn:uuid:` prefix, which PostgreSQL refuses; the contract means the plain form. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
+// Full formats, with the contract's own (contract-rules.ts), on the contract with its string rule: as the request validator judges.
 const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, validateSchema: false }));
-ajv.addFormat('uuid', UUID);
-ajv.addSchema(spec as object, 'openapi.json');
+for (const [name, format] of Object.entries(contractFormats)) ajv.addFormat(name, format);
+ajv.addSchema(withStringRule(structuredClone(spec)) as object, 'openapi.json');
 
 export type ProblemKind = 'required' | 'format' | 'other';
 
@@ -29,7 +28,9 @@ export interface SchemaProblem {
   details: ErrorDetail[];
 }
 
-const echo = (value: unknown) => (value === null || typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value.length <= 256) ? { value } : {});
+/** A refused value worth echoing: short, and within the contract's own rules (no U+0000). */
+const echo = (value: unknown) =>
+  value === null || typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value.length <= 256 && !value.includes('\u0000')) ? { value } : {};
 
 function valueAt(root: unknown, pointer: string): unknown {
   return pointer
@@ -38,12 +39,16 @@ function valueAt(root: unknown, pointer: string): unknown {
     .reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), root);
 }
 
-function describe(errors: ErrorObject[], value: unknown): SchemaProblem {
+function describe(all: ErrorObject[], value: unknown): SchemaProblem {
+  // A field that breaks the string rule is told about that only (a UUID or a pattern that the NUL breaks too).
+  const nul = new Set(all.filter((e) => isNoNulMessage(e.message)).map((e) => e.instancePath));
+  const errors = all.filter((e) => !nul.has(e.instancePath) || isNoNulMessage(e.message));
   const problems = errors.map((e) => {
     const missing = e.keyword === 'required' ? String((e.params as { missingProperty: string }).missingProperty) : undefined;
     const field = missing ?? (e.instancePath.slice(1).replace(/\//g, '.') || '(item)');
-    const kind: ProblemKind = missing ? 'required' : e.keyword === 'format' ? 'format' : 'other';
-    return { kind, detail: { field, message: e.message ?? 'is invalid', ...(missing ? {} : echo(valueAt(value, e.instancePath))) } };
+    const noNul = isNoNulMessage(e.message);
+    const kind: ProblemKind = missing ? 'required' : e.keyword === 'format' || noNul ? 'format' : 'other';
+    return { kind, detail: { field, message: noNul ? NO_NUL_MESSAGE : (e.message ?? 'is invalid'), ...(missing ? {} : echo(valueAt(value, e.instancePath))) } };
   });
   const details = problems.map((p) => p.detail);
   const code = validationCode(problems.map((p) => p.kind));

@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import type { RequestContext } from './request-context.ts';
+import { isNoNulMessage, NO_NUL_MESSAGE } from './contract-rules.ts';
 import { validationCode } from './schema-check.ts';
 
 interface ValidatorError extends Error {
@@ -32,9 +33,10 @@ function segments(path: string): string[] {
   return path.split(/[./[\]]+/).filter(Boolean);
 }
 
+/** A refused value worth echoing: short, and within the contract's own rules (no U+0000). */
 function echo(value: unknown): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (typeof value === 'string') return value.length <= 256 ? value : undefined;
+  if (typeof value === 'string') return value.length <= 256 && !value.includes('\u0000') ? value : undefined;
   return undefined;
 }
 
@@ -66,6 +68,18 @@ function foldAlternatives(items: ValidatorItem[]): ValidatorItem[] {
   });
 }
 
+/**
+ * The contract's string rule (contract-rules.ts) said as such, as a format problem, and as the one problem of its
+ * field: a UUID or a pattern that a NUL breaks too is told about the NUL only.
+ */
+function stringRule(items: ValidatorItem[]): ValidatorItem[] {
+  const nul = new Set(items.filter((e) => isNoNulMessage(e.message)).map((e) => e.path));
+  return items.flatMap((e) => {
+    if (!nul.has(e.path)) return [e];
+    return isNoNulMessage(e.message) ? [{ path: e.path, message: NO_NUL_MESSAGE, errorCode: 'format.openapi.validation' }] : [];
+  });
+}
+
 function fromValidator(err: ValidatorError, req: Request): ApiError {
   if (err.status === 404) return new ApiError('RES_NOT_FOUND', `No route ${req.method} ${req.path}`);
   if (err.status === 405) {
@@ -75,7 +89,7 @@ function fromValidator(err: ValidatorError, req: Request): ApiError {
   }
   if (err.status === 415) return new ApiError('VAL_UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type ${req.get('content-type') ?? '(none)'}`);
   if (err.status === 413) return new ApiError('VAL_PAYLOAD_TOO_LARGE', 'The request body is too large');
-  const items = foldAlternatives(err.errors ?? []);
+  const items = stringRule(foldAlternatives(err.errors ?? []));
   const inBody = items.length > 0 && items.every((e) => segments(e.path)[0] === 'body');
   const details: ErrorDetail[] = items.map((e) => {
     const [, ...rest] = segments(e.path);

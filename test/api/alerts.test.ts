@@ -297,6 +297,10 @@ describe('bulk creation', () => {
       [{ alerts: [ok, { ...ok, colour: 'red' }] }, 422],
       [{ alerts: [ok, { ...ok, title: 'x'.repeat(201) }] }, 422],
       [{ alerts: [ok, { ...ok, message: { nested: true } }] }, 422],
+      // A scalar that is not a string is the wrong JSON type: bodies are never converted.
+      [{ alerts: [ok, { ...ok, severity: null }] }, 422],
+      [{ alerts: [ok, { ...ok, title: 42 }] }, 422],
+      [{ alerts: [ok, { ...ok, title: 'Disk\u0000' }] }, 422],
       [{ alerts: Array.from({ length: 1000 }, () => ({ ...ok, message: 'm'.repeat(1500) })) }, 413],
     ];
     for (const [json, status] of refusals) {
@@ -305,10 +309,10 @@ describe('bulk creation', () => {
       expect(res.body.success).toBe(false);
     }
     expect(await server.database.db.selectFrom('alerts').select('id').where('source', '=', source).execute()).toEqual([]);
-    // A scalar is taken as its text (as in every body of the API), so a null severity fails its item only.
-    const scalar = await server.call('POST', '/api/v1/alerts/bulk', { json: { alerts: [{ ...ok, severity: null }] } });
-    expect(scalar.status).toBe(200);
-    expect(scalar.body.data).toMatchObject({ created: 0, failed: 1, results: [{ index: 0, status: 'failed', error: { code: 'VAL_ERROR' } }] });
+    // A string severity that AlertCreate does not allow fails its item only.
+    const unknown = await server.call('POST', '/api/v1/alerts/bulk', { json: { alerts: [{ ...ok, severity: 'dire' }] } });
+    expect(unknown.status).toBe(200);
+    expect(unknown.body.data).toMatchObject({ created: 0, failed: 1, results: [{ index: 0, status: 'failed', error: { code: 'VAL_ERROR' } }] });
   });
 
   it('replays the first answer for the same Idempotency-Key, and creates nothing twice', async () => {

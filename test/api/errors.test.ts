@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operationsById, resolveRef } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 
@@ -108,6 +111,141 @@ describe('error envelope', () => {
       await sql`alter table agents rename column os_version_gone to os_version`.execute(server.database.db);
     }
     expect((await call('GET', '/api/v2/agents')).status).toBe(200);
+  });
+});
+
+const NUL = '\u0000';
+const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
+const count = async (table: 'teams' | 'agents' | 'alerts' | 'api_keys') =>
+  Number((await server.database.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+describe('NUL characters', () => {
+  it('in a body field, at any depth, are 422 VAL_INVALID_FORMAT naming the field, without echoing it', async () => {
+    const [teams, agents] = [await count('teams'), await count('agents')];
+    const team = await call('POST', '/api/v1/teams', { json: { name: `Ops${NUL}Team` } });
+    expectErrorEnvelope(team, 422, 'VAL_INVALID_FORMAT');
+    expect(team.body.error.details).toEqual([{ field: 'name', message: NUL_MESSAGE }]);
+    const nested = await call('POST', '/api/v1/agents', { json: newAgent({ tags: ['web', `we${NUL}b`] }) });
+    expectErrorEnvelope(nested, 422, 'VAL_INVALID_FORMAT');
+    expect(nested.body.error.details).toEqual([{ field: 'tags.1', message: NUL_MESSAGE }]);
+    const patch = await call('PATCH', `/api/v1/teams/${server.teamId}`, { json: { description: `${NUL}` } });
+    expectErrorEnvelope(patch, 422, 'VAL_INVALID_FORMAT');
+    expect(patch.body.error.details).toEqual([{ field: 'description', message: NUL_MESSAGE }]);
+    // A field with a format or a pattern of its own that the NUL breaks too is told about the NUL, once.
+    const formatted = await call('POST', '/api/v1/alerts', { json: { title: 'x', severity: 'info', agent_id: `${randomUUID().slice(0, 35)}${NUL}` } });
+    expectErrorEnvelope(formatted, 422, 'VAL_INVALID_FORMAT');
+    expect(formatted.body.error.details).toEqual([{ field: 'agent_id', message: NUL_MESSAGE }]);
+    expect([await count('teams'), await count('agents')]).toEqual([teams, agents]);
+  });
+
+  it('in an item of a bulk request refuse the request as a whole, creating nothing', async () => {
+    const alerts = await count('alerts');
+    const res = await call('POST', '/api/v1/alerts/bulk', { json: { alerts: [{ title: 'Fine', severity: 'info' }, { title: `Disk${NUL}`, severity: 'info' }] } });
+    expectErrorEnvelope(res, 422, 'VAL_INVALID_FORMAT');
+    expect(res.body.error.details).toEqual([{ field: 'alerts.1.title', message: NUL_MESSAGE }]);
+    expect(await count('alerts')).toBe(alerts);
+  });
+
+  it('in a query or path parameter are 400 VAL_INVALID_PARAMETER naming it', async () => {
+    for (const [path, field] of [
+      ['/api/v2/agents?search=a%00b', 'search'],
+      ['/api/v1/teams?search=%00', 'search'],
+      ['/api/v1/admin/audit?target_id=%00', 'target_id'],
+      ['/api/v1/inventory/packages/search?name=openssl&version_gt=1%00', 'version_gt'],
+      [`/api/v1/teams/${server.teamId.slice(0, 35)}%00`, 'team_id'],
+    ] as const) {
+      const res = await call('GET', path);
+      expectErrorEnvelope(res, 400, 'VAL_INVALID_PARAMETER');
+      expect(res.body.error.details.map((d: { field: string }) => d.field), path).toEqual([field]);
+    }
+    // An unknown parameter's name is quoted without its NUL (no string of an answer holds one either).
+    const unknown = await call('GET', '/api/v2/agents?col%00our=red');
+    expectErrorEnvelope(unknown, 400, 'VAL_INVALID_PARAMETER');
+    expect(unknown.text).not.toContain('\\u0000');
+  });
+
+  it('in a header never reach the server: the HTTP parser refuses the request with 400', async () => {
+    const { hostname, port } = new URL(server.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`POST /api/v1/teams HTTP/1.1\r\nHost: ${hostname}\r\nIdempotency-Key: a${NUL}b\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`),
+      );
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+  });
+});
+
+describe('impossible date-times', () => {
+  const IMPOSSIBLE = ['2026-13-01T00:00:00Z', '0000-00-00T00:00:00Z', '2026-01-01T25:00:00Z', '2026-02-30T00:00:00Z', '2026-06-30T23:59:60Z'];
+
+  it('are 400 on created_after, created_before and every other date-time query parameter', async () => {
+    const walked: string[] = [];
+    for (const info of operationsById.values()) {
+      if (info.method !== 'get') continue;
+      const parameters = (info.operation.parameters ?? []).map((p) => resolveRef(p) as { name: string; in: string; required?: boolean; schema?: unknown });
+      const dates = parameters.filter((p) => p.in === 'query' && (resolveRef(p.schema) as { format?: string } | undefined)?.format === 'date-time');
+      if (dates.length === 0) continue;
+      // What else the operation requires, valid (getAgentMetrics: a metric and a range).
+      const valid: Record<string, string> = { name: 'cpu_usage', start_date: '2026-11-21T10:00:00Z', end_date: '2026-11-21T11:00:00Z' };
+      const path = info.path.replace(/\{[^}]+\}/g, () => randomUUID());
+      for (const date of dates) {
+        for (const value of IMPOSSIBLE) {
+          const query = new URLSearchParams(parameters.filter((p) => p.required && p.in === 'query').map((p): [string, string] => [p.name, valid[p.name]!]));
+          query.set(date.name, value);
+          const res = await call('GET', `${path}?${query}`);
+          expectErrorEnvelope(res, 400, 'VAL_INVALID_PARAMETER');
+          expect(res.body.error.details.map((d: { field: string }) => d.field), `${info.operationId} ${date.name}=${value}`).toEqual([date.name]);
+        }
+        walked.push(`${info.operationId}.${date.name}`);
+      }
+    }
+    expect(walked).toEqual(expect.arrayContaining(['listAgentsV2.created_after', 'listAgentsV2.created_before', 'listAlerts.created_after', 'getAgentMetrics.start_date', 'getAgentMetrics.end_date']));
+  });
+
+  it('are 422 VAL_INVALID_FORMAT in a body (an API key\'s expires_at), and nothing is created', async () => {
+    const keys = await count('api_keys');
+    for (const value of IMPOSSIBLE) {
+      const res = await call('POST', '/api/v1/api-keys', { json: { name: 'dated', scopes: ['agents:read'], expires_at: value } });
+      expectErrorEnvelope(res, 422, 'VAL_INVALID_FORMAT');
+      expect(res.body.error.details, value).toEqual([{ field: 'expires_at', message: 'must match format "date-time"', value }]);
+    }
+    expect(await count('api_keys')).toBe(keys);
+    const fine = await call('POST', '/api/v1/api-keys', { json: { name: 'dated', scopes: ['agents:read'], expires_at: '2028-02-29T23:59:59.5+01:00' } });
+    expect(fine.status).toBe(201);
+    expect(fine.body.data.expires_at).toBe('2028-02-29T22:59:59.500Z');
+  });
+});
+
+describe('body types', () => {
+  it('a body value of the wrong JSON type is 422, never converted', async () => {
+    const teams = await count('teams');
+    for (const name of [false, 12345, null, ['Platform'], { name: 'Platform' }]) {
+      const res = await call('POST', '/api/v1/teams', { json: { name } });
+      expectErrorEnvelope(res, 422, 'VAL_ERROR');
+      expect(res.body.error.details.map((d: { field: string }) => d.field), JSON.stringify(name)).toEqual(['name']);
+    }
+    expect(await count('teams')).toBe(teams);
+    const hours = await call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'typed', expires_in_hours: '24' } });
+    expectErrorEnvelope(hours, 422, 'VAL_ERROR');
+    expect(hours.body.error.details).toEqual([{ field: 'expires_in_hours', message: 'must be integer', value: '24' }]);
+    const tags = await call('POST', '/api/v1/agents', { json: newAgent({ tags: 'web' }) });
+    expectErrorEnvelope(tags, 422, 'VAL_ERROR');
+    const flag = await call('POST', '/api/v1/agents', { json: newAgent({ status: 'online' }) });
+    expect(flag.status).toBe(201);
+    const reboot = await call('POST', `/api/v1/agents/${flag.body.data.id}/actions/reboot`, { json: { queue_if_offline: 'true' } });
+    expectErrorEnvelope(reboot, 422, 'VAL_ERROR');
+  });
+
+  it('parameters, which arrive as text, are still read as their declared types', async () => {
+    const page = await call('GET', '/api/v2/agents?limit=2&offset=0');
+    expect(page.status).toBe(200);
+    expect(page.body.pagination).toMatchObject({ per_page: 2, page: 1 });
+    expect((await call('GET', '/api/v1/admin/users?active=true')).status).toBe(200);
+    expectErrorEnvelope(await call('GET', '/api/v2/agents?limit=two'), 400, 'VAL_INVALID_PARAMETER');
   });
 });
 
