@@ -8576,6 +8576,7 @@ export interface operations {
         /** @description A JSON merge patch of a team. */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["TeamPatch"];
                 "application/json": components["schemas"]["TeamPatch"];
             };
         };
@@ -9034,6 +9035,7 @@ export interface operations {
         /** @description A JSON merge patch of a user, for administrators. */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["UserPatch"];
                 "application/json": components["schemas"]["UserPatch"];
             };
         };
@@ -10350,6 +10352,7 @@ export interface operations {
         /** @description A JSON merge patch of an agent group; a group never changes team. */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["AgentGroupPatch"];
                 "application/json": components["schemas"]["AgentGroupPatch"];
             };
         };
@@ -12008,6 +12011,7 @@ export interface operations {
          */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["DeploymentPatch"];
                 "application/json": components["schemas"]["DeploymentPatch"];
             };
         };
@@ -12403,6 +12407,7 @@ export interface operations {
          */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["PipelinePatch"];
                 "application/json": components["schemas"]["PipelinePatch"];
             };
         };
@@ -12659,6 +12664,7 @@ export interface operations {
          */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["PipelineRunPatch"];
                 "application/json": components["schemas"]["PipelineRunPatch"];
             };
         };
@@ -13301,6 +13307,7 @@ export interface operations {
         /** @description The fields to change (JSON merge patch). */
         requestBody: {
             content: {
+                "application/merge-patch+json": components["schemas"]["WebhookPatch"];
                 "application/json": components["schemas"]["WebhookPatch"];
             };
         };
