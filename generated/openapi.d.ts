@@ -2059,7 +2059,7 @@ export interface components {
          * @example {
          *       "request_id": "req_01J9Y4V8QK6M2T3N7W5X0Z1A2B",
          *       "timestamp": "2026-11-21T10:30:00.000Z",
-         *       "api_version": "1.1",
+         *       "api_version": "2.0",
          *       "execution_time_ms": 4
          *     }
          */
@@ -2077,7 +2077,7 @@ export interface components {
             timestamp: string;
             /**
              * @description The version of the contract that answered (major.minor of the spec's version).
-             * @example 1.1
+             * @example 2.0
              */
             api_version: string;
             /**
@@ -6850,7 +6850,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "1.1.0",
+         *       "api_version": "2.0.0",
          *       "node_version": "v24.21.0",
          *       "database": "postgresql",
          *       "started_at": "2026-11-21T06:00:00.000Z"
@@ -6869,7 +6869,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 1.1.0
+             * @example 2.0.0
              */
             api_version: string;
             /**
