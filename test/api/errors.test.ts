@@ -78,6 +78,16 @@ describe('error envelope', () => {
     expect(res.body.error.details[0]).toMatchObject({ field: 'colour', value: 'red' });
   });
 
+  it('an error quoting the request stays within the envelope schema (lengths bounded)', async () => {
+    const res = await call('GET', `/api/v2/agents?${'p'.repeat(600)}=1`);
+    expectErrorEnvelope(res, 400, 'VAL_INVALID_PARAMETER');
+    expect(res.body.error.message.length).toBeLessThanOrEqual(1024);
+    for (const detail of res.body.error.details) expect(detail.field.length).toBeLessThanOrEqual(256);
+    const path = await call('GET', `/api/v1/${'x'.repeat(2000)}`);
+    expectErrorEnvelope(path, 404, 'RES_NOT_FOUND');
+    expect(path.body.error.message.length).toBeLessThanOrEqual(1024);
+  });
+
   it('a path id that is not a UUID is 400', async () => {
     expectErrorEnvelope(await call('GET', '/api/v1/agents/not-a-uuid'), 400, 'VAL_INVALID_PARAMETER');
   });
