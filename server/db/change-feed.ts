@@ -137,6 +137,14 @@ export class ChangeFeedFollower {
   }
 
   /**
+   * A change this process has just made and knows the subject of, handed to the caches at once, without a
+   * read of the feed (which brings it to every other process, and here again, harmlessly).
+   */
+  applyLocal(change: Omit<Change, 'id'>): void {
+    for (const listener of this.#listeners) listener.apply({ id: 0, ...change });
+  }
+
+  /**
    * A read of the feed that begins after this call: what this process has just written is then reflected
    * in its caches before its answer leaves (a key revoked through this process is refused by it at once).
    */

@@ -13,6 +13,7 @@ import express, { Router, type Request, type RequestHandler, type Response } fro
 import typeis from 'type-is';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
+import type { ChangeFeedFollower } from '../db/change-feed.ts';
 import { withDatabaseDeadline } from '../db/database.ts';
 import { etagOf, matches } from '../edge/conditional.ts';
 import type { IdempotencyStore } from '../edge/idempotency.ts';
@@ -38,7 +39,7 @@ export interface PipelineDeps {
   validator: RequestHandler[];
   audit: AuditSink;
   /** The change feed the per-process caches follow: read again after a write, so this process reflects it before it answers. */
-  feed: { refresh(): Promise<void> };
+  feed: Pick<ChangeFeedFollower, 'refresh' | 'applyLocal'>;
   log: Logger;
   bodyLimitBytes: number;
   /** DB_TIMEOUT_MS: what a request's waits on the database may add up to (times the operation's `x-database-budget`). */
@@ -285,12 +286,15 @@ async function idempotently(op: OperationEntry, ctx: RequestContext, req: Reques
 /**
  * After a successful write by a user (or an anonymous caller: enrolment replaces agent keys), this process
  * reads the change feed once more, so its caches reflect the write (who may do what, the agent changed) before
- * the answer says it is done; other processes follow within the feed's ceiling. An agent's own telemetry
- * skips this: it changes no identity, and the agents' cache follows it within the ceiling.
+ * the answer says it is done; other processes follow within the feed's ceiling. An agent's own write (a
+ * heartbeat, a report, a task's result) changes no identity and at most its own row: this process drops its
+ * copy of that agent at once, without a read of the feed per heartbeat.
  */
 async function settle(op: OperationEntry, ctx: RequestContext, deps: PipelineDeps, result: Result | undefined): Promise<void> {
-  if (op.method === 'get' || !result || result.status >= 400 || ctx.caller?.agentId) return;
-  await deps.feed.refresh();
+  if (op.method === 'get' || !result || result.status >= 400) return;
+  const agentId = ctx.caller?.agentId;
+  if (agentId) deps.feed.applyLocal({ kind: 'agent_row', subject: agentId });
+  else await deps.feed.refresh();
 }
 
 /** The operation's handler, bound by operationId. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operationsById, resolveRef } from '../../server/contract.ts';
+import { operationsById, resolveRef, spec } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 
@@ -22,7 +22,7 @@ function expectErrorEnvelope(res: Awaited<ReturnType<typeof call>>, status: numb
   expect(res.body).toMatchObject({ success: false, error: { code, help_url: '/docs#tag/Errors' } });
   expect(typeof res.body.error.message).toBe('string');
   expect(res.body.meta.request_id).toBe(res.headers.get('x-request-id'));
-  expect(res.body.meta.api_version).toBe('1.1');
+  expect(res.body.meta.api_version).toBe(spec.info.version.split('.').slice(0, 2).join('.'));
   expect(res.body.meta.timestamp).toMatch(/Z$/);
   expect(res.text).not.toMatch(/at .*\.ts:\d+|node_modules|stack/i);
 }
@@ -268,7 +268,7 @@ describe('system endpoints', () => {
     expect(ready.status).toBe(200);
     expect(ready.body.data.checks.map((c: { name: string }) => c.name)).toContain('database');
     const version = await call('GET', '/api/v1/system/version');
-    expect(version.body.data).toMatchObject({ name: 'opsdeck', api_version: '1.1.0', database: server.database.backend });
+    expect(version.body.data).toMatchObject({ name: 'opsdeck', api_version: spec.info.version, database: server.database.backend });
     expect(version.body.data.node_version).toMatch(/^v24\./);
     const json = await call('GET', '/openapi.json');
     expect(json.body.openapi).toBe('3.1.0');
