@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
+import { parserRefusal } from './http/pipeline.ts';
 import { ConfigError, type Config } from './config.ts';
 import { eventStreamPolicy } from './events/stream.ts';
 import { ChangeFeedFollower, changeFeed } from './db/change-feed.ts';
@@ -80,6 +81,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     : undefined;
 
   const server = createServer(app);
+  server.on('clientError', parserRefusal(log));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

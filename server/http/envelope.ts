@@ -8,7 +8,10 @@ import type { ErrorDetail } from './errors.ts';
 
 export const HELP_URL = '/docs#tag/Errors';
 
-function meta(ctx: RequestContext, withTiming: boolean) {
+/** What an envelope's `meta` needs of the request. */
+type MetaSource = Pick<RequestContext, 'requestId' | 'startedAt'>;
+
+function meta(ctx: MetaSource, withTiming: boolean) {
   return {
     request_id: ctx.requestId,
     timestamp: new Date().toISOString(),
@@ -51,7 +54,7 @@ function detail({ field, message, ...rest }: ErrorDetail): ErrorDetail {
   return { ...(field === undefined ? {} : { field: text(field, 256) }), message: text(message, 1024), ...rest };
 }
 
-export function errorBody(ctx: RequestContext, error: ErrorLike) {
+export function errorBody(ctx: MetaSource, error: ErrorLike) {
   return {
     success: false,
     error: {

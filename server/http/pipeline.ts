@@ -8,7 +8,8 @@
 // one travels in the typed RequestContext the pipeline creates (request-context.ts), or is returned. Nothing
 // per request redoes what could be decided at start-up: the route is matched once, by Express, and the
 // validator is handed that match (patches/express-openapi-validator+*.patch).
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import typeis from 'type-is';
 import type { Authenticator } from '../auth/authenticate.ts';
@@ -139,6 +140,27 @@ export function unmatched(log: Logger): { notFound: RequestHandler; failed: (err
       const ctx = beginRequest(req, res, log, null, {});
       answerError(ctx, res, toApiError(err, ctx, req));
     },
+  };
+}
+
+/**
+ * A request Node's HTTP parser refuses (a NUL or another byte no header may hold, a malformed request line or
+ * chunk) never reaches a route: it is answered here, in the envelope, and its connection closed. Headers over
+ * the limit and a request that took too long get Node's own 431 and 408.
+ */
+export function parserRefusal(log: Logger): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  const plain = { HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large', ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout' } as Record<string, string>;
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const status = err.code ? plain[err.code] : undefined;
+    if (status) return void socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    const requestId = `req_${randomUUID()}`;
+    log.info({ request_id: requestId, code: err.code, status: 400 }, 'request refused by the HTTP parser');
+    const body = JSON.stringify(errorBody({ requestId, startedAt: performance.now() }, { code: 'VAL_MALFORMED_REQUEST', message: 'The request is not valid HTTP (a header or the request line holds a byte it may not)' }));
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-ID: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
   };
 }
 

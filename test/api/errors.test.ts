@@ -174,7 +174,7 @@ describe('NUL characters', () => {
     expect(unknown.text).not.toContain('\\u0000');
   });
 
-  it('in a header never reach the server: the HTTP parser refuses the request with 400', async () => {
+  it('in a header never reach a route: the HTTP parser refuses the request, answered 400 in the envelope', async () => {
     const { hostname, port } = new URL(server.url);
     const answer = await new Promise<string>((resolve, reject) => {
       let text = '';
@@ -186,6 +186,9 @@ describe('NUL characters', () => {
       socket.on('error', reject);
     });
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    expect(body).toMatchObject({ success: false, error: { code: 'VAL_MALFORMED_REQUEST' } });
+    expect(answer).toMatch(new RegExp(`X-Request-ID: ${body.meta.request_id}\r\n`));
   });
 });
 
