@@ -1,5 +1,6 @@
 // The one list of x- extensions (server/extensions.ts): its examples hold, the contract conforms, and a
 // misspelt or misplaced extension, or a value of the wrong shape, is reported naming it and where it stands.
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { spec } from '../../server/contract.ts';
 import { documentExtensionProblems, EXTENSIONS, extensionProblems } from '../../server/extensions.ts';
@@ -46,5 +47,14 @@ describe('x- extensions', () => {
     const codes = (doc.components!.schemas!.ErrorCode as { oneOf: Array<Record<string, unknown>> }).oneOf;
     codes[0]!['x-http-staus'] = 401;
     expect(documentExtensionProblems(doc)).toEqual([expect.stringMatching(/^schema ErrorCode\/oneOf\/0: unknown extension x-http-staus/)]);
+  });
+});
+
+describe('the definitions themselves', () => {
+  it('each schema is valid JSON Schema (the server does not check them again at start-up)', () => {
+    const ajv = new Ajv2020({ strict: true });
+    for (const definition of EXTENSIONS) {
+      expect(ajv.validateSchema(definition.schema), `${definition.name}: ${ajv.errorsText()}`).toBe(true);
+    }
   });
 });
