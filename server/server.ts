@@ -76,10 +76,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const callers = callerDirectory(database.db, feed);
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams });
 
-  const workers = config.backgroundWorkers
-    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
-    : undefined;
-
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
   server.keepAliveTimeout = 5_000;
@@ -87,6 +83,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  // The background workers start once the server listens: their first runs (a sweep, a dispatch, on the embedded
+  // database's one connection) do not hold up readiness, and a server that cannot listen starts none.
+  const workers = config.backgroundWorkers
+    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
+    : undefined;
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 

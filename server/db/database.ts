@@ -12,7 +12,7 @@
 // back to the pool to hang the next request.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Kysely, PGliteDialect, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
-import pg from 'pg';
+import type { Pool as PgPool, PoolClient as PgPoolClient } from 'pg';
 import type { Logger } from '../logger.ts';
 import { openEmbedded } from './embedded.ts';
 import { DatabaseTimeoutError } from './errors.ts';
@@ -90,8 +90,8 @@ export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () 
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  const db = options.url ? postgres(options) : await pglite(options);
-  const side = options.url ? postgres({ ...options, poolMax: 1 }) : db;
+  const db = options.url ? await postgres(options) : await pglite(options);
+  const side = options.url ? await postgres({ ...options, poolMax: 1 }) : db;
   const handle: DatabaseHandle = {
     db,
     side,
@@ -111,7 +111,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   return handle;
 }
 
-function postgres(options: DatabaseOptions): Kysely<Database> {
+async function postgres(options: DatabaseOptions): Promise<Kysely<Database>> {
+  // Loaded only for a real PostgreSQL: a start on the embedded database skips it.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
@@ -134,11 +136,11 @@ function postgres(options: DatabaseOptions): Kysely<Database> {
 
 /** The pg pool, handing out leases that keep to their deadline (see the top of this file). */
 class BoundedPool implements PostgresPool {
-  readonly #pool: pg.Pool;
+  readonly #pool: PgPool;
   readonly #timeoutMs: number;
   readonly #log: Logger;
 
-  constructor(pool: pg.Pool, timeoutMs: number, log: Logger) {
+  constructor(pool: PgPool, timeoutMs: number, log: Logger) {
     this.#pool = pool;
     this.#timeoutMs = timeoutMs;
     this.#log = log;
@@ -160,7 +162,7 @@ class BoundedPool implements PostgresPool {
 }
 
 /** The pg client's socket, to cut a connection that went silent (pg has no public way to). */
-type ClientWithSocket = pg.PoolClient & { connection?: { stream?: { destroy(): void } } };
+type ClientWithSocket = PgPoolClient & { connection?: { stream?: { destroy(): void } } };
 
 /** One use of a pooled connection, from waiting for it to giving it back. */
 class Lease {
@@ -196,8 +198,8 @@ class Lease {
     }
   }
 
-  async acquire(pool: pg.Pool): Promise<PostgresPoolClient> {
-    let waiting: Promise<pg.PoolClient> | undefined;
+  async acquire(pool: PgPool): Promise<PostgresPoolClient> {
+    let waiting: Promise<PgPoolClient> | undefined;
     const client = (await this.#wait(
       () => (waiting = pool.connect()),
       (error) => {

@@ -1,7 +1,7 @@
 // Checks a value against one of the contract's schemas with Ajv, the same validator library the request
 // validator uses, and reports problems the way the request validator's are reported (codes, details).
 // For a part of a request that must be judged on its own: one item of a bulk request, say.
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { spec, type ErrorCode } from '../contract.ts';
 import { contractFormats, isNoNulMessage, NO_NUL_MESSAGE, withStringRule } from './contract-rules.ts';
@@ -9,10 +9,17 @@ import type { ErrorDetail } from './errors.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-// Full formats, with the contract's own (contract-rules.ts), on the contract with its string rule: as the request validator judges.
-const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, validateSchema: false }));
-for (const [name, format] of Object.entries(contractFormats)) ajv.addFormat(name, format);
-ajv.addSchema(withStringRule(structuredClone(spec)) as object, 'openapi.json');
+// Full formats, with the contract's own (contract-rules.ts), on the contract with its string rule: as the request
+// validator judges. Made when a checker is first used (a bulk request), like the request validator's schemas, not
+// at every start.
+let ajv: Ajv2020 | undefined;
+function contractAjv(): Ajv2020 {
+  if (ajv) return ajv;
+  ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, validateSchema: false }));
+  for (const [name, format] of Object.entries(contractFormats)) ajv.addFormat(name, format);
+  ajv.addSchema(withStringRule(structuredClone(spec)) as object, 'openapi.json');
+  return ajv;
+}
 
 export type ProblemKind = 'required' | 'format' | 'other';
 
@@ -57,6 +64,9 @@ function describe(all: ErrorObject[], value: unknown): SchemaProblem {
 
 /** A checker for one component schema: `null` when the value conforms, else what is wrong with it. */
 export function schemaChecker(name: string): (value: unknown) => SchemaProblem | null {
-  const validate = ajv.compile({ $ref: `openapi.json#/components/schemas/${name}` });
-  return (value) => (validate(value) ? null : describe(validate.errors ?? [], value));
+  let validate: ValidateFunction | undefined;
+  return (value) => {
+    validate ??= contractAjv().compile({ $ref: `openapi.json#/components/schemas/${name}` });
+    return validate(value) ? null : describe(validate.errors ?? [], value);
+  };
 }

@@ -1,11 +1,13 @@
 // The Redis connection, when REDIS_URL is set. Commands fail fast while Redis is away (no offline
 // queue, one retry) so a missing Redis costs a request a short timeout, never a hang.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 
 /** Connects, waiting up to `timeoutMs` for Redis to be ready; a Redis that is away does not stop start-up. */
 export async function openRedis(url: string, log: Logger, timeoutMs: number): Promise<Redis> {
-  const redis = new Redis(url, {
+  // Loaded only when there is a Redis to connect to: a start without one (the embedded default) skips it.
+  const { Redis: RedisClient } = await import('ioredis');
+  const redis = new RedisClient(url, {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
