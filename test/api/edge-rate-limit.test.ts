@@ -237,3 +237,34 @@ describe('when Redis stops answering', () => {
     }
   });
 });
+
+describe('stopping while Redis does not answer', () => {
+  it('is not held up: QUIT is given up after a second and the connections dropped', async (ctx) => {
+    const redisUrl = await testRedis();
+    if (!redisUrl) return ctx.skip('needs Redis');
+    const target = new URL(redisUrl);
+    const hung = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const server = await startServer(
+      loadConfig({
+        NODE_ENV: 'test',
+        PORT: '0',
+        PGLITE_DIR: 'memory://',
+        OPSDECK_DEMO_DATA: 'false',
+        SHUTDOWN_GRACE_MS: '500',
+        REDIS_URL: `redis://127.0.0.1:${hung.port}`,
+        REDIS_KEY_PREFIX: `opsdeck-test:${process.pid}:stop-${Date.now()}:`,
+      }),
+      pino({ level: 'silent' }),
+    );
+    try {
+      // SIGSTOP on Redis, as it were: the connections stay open, nothing is answered (QUIT included).
+      hung.hang();
+      const started = performance.now();
+      await server.stop();
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      hung.restore();
+      await hung.close();
+    }
+  }, 30_000);
+});
