@@ -10,10 +10,11 @@ try {
   const { loadConfig } = await import('./config.ts');
   const config = loadConfig();
   if (!config.databaseUrl) (await import('./db/embedded.ts')).openEmbeddedEarly(config.pgliteDir);
-  await import('./run.ts');
+  await (await import('./run.ts')).run(config);
 } catch (err) {
-  // run.ts reads the configuration first. A bad value (config.ts's ConfigError, which names its variable) is one
-  // log line and exit 1: a value to fix, not a stack to read. Anything else is thrown on, as before.
+  // A bad configuration value (config.ts's ConfigError, which names its variable: read here, or checked against the
+  // spec as the server starts) is one log line and exit 1: a value to fix, not a stack to read. Anything else is
+  // thrown on, as before.
   const { ConfigError } = await import('./config.ts');
   if (!(err instanceof ConfigError)) throw err;
   const { createLogger } = await import('./logger.ts');

@@ -1,14 +1,12 @@
-// What `npm start` runs (through main.ts): config → dependencies → listen → graceful shutdown on SIGTERM/SIGINT.
-import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './logger.ts';
+// What `npm start` runs (through main.ts, which reads the configuration): dependencies → listen → graceful
+// shutdown on SIGTERM/SIGINT.
+import { ConfigError, type Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { demoEnrollmentToken } from './auth/bootstrap.ts';
 
-const config = loadConfig();
-const log = createLogger(config.logLevel);
-
 /** The demo's simulated hosts, talking to this server over HTTP through the SDK. */
-async function startDemoFleet(running: RunningServer, count: number) {
+async function startDemoFleet(running: RunningServer, count: number, log: Logger) {
   const token = await demoEnrollmentToken(running.database.db);
   if (!token) return undefined;
   const { startFleet } = await import('./demo/simulated-fleet.ts');
@@ -17,29 +15,32 @@ async function startDemoFleet(running: RunningServer, count: number) {
   return fleet;
 }
 
-try {
-  const running = await startServer(config, log);
-  const base = config.publicUrl ?? running.url;
-  log.info(
-    { api: `${base}/api/v1`, docs: `${base}/docs`, spec: `${base}/openapi.json`, mock: 'npm run mock → http://127.0.0.1:4010' },
-    `Opsdeck is listening on ${base}`,
-  );
-  const fleet = config.demoAgents > 0 ? await startDemoFleet(running, config.demoAgents) : undefined;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'signal received');
-      Promise.resolve(fleet?.stop()).then(() => running.stop()).then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
+export async function run(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  try {
+    const running = await startServer(config, log);
+    const base = config.publicUrl ?? running.url;
+    log.info(
+      { api: `${base}/api/v1`, docs: `${base}/docs`, spec: `${base}/openapi.json`, mock: 'npm run mock → http://127.0.0.1:4010' },
+      `Opsdeck is listening on ${base}`,
+    );
+    const fleet = config.demoAgents > 0 ? await startDemoFleet(running, config.demoAgents, log) : undefined;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        log.info({ signal }, 'signal received');
+        Promise.resolve(fleet?.stop()).then(() => running.stop()).then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      });
+    }
+  } catch (err) {
+    // A configuration error is main.ts's to report, as one line naming the variable.
+    if (err instanceof ConfigError) throw err;
+    log.fatal({ err }, 'Opsdeck could not start');
+    process.exit(1);
   }
-} catch (err) {
-  // A configuration error is main.ts's to report, as one line naming the variable.
-  if (err instanceof ConfigError) throw err;
-  log.fatal({ err }, 'Opsdeck could not start');
-  process.exit(1);
 }
