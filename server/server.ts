@@ -9,11 +9,11 @@ import { parserRefusal } from './http/pipeline.ts';
 import { ConfigError, type Config } from './config.ts';
 import { eventStreamPolicy } from './events/stream.ts';
 import { ChangeFeedFollower, changeFeed } from './db/change-feed.ts';
-import { openDatabase, withTimeout, type DatabaseHandle } from './db/database.ts';
+import { openDatabase, type DatabaseHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrator.ts';
 import { HealthMonitor } from './health.ts';
 import type { Logger } from './logger.ts';
-import { openRedis } from './redis/client.ts';
+import { closeRedis, openRedis } from './redis/client.ts';
 import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
@@ -110,7 +110,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await bus.close();
       await feed.stop();
       await database.close();
-      if (redis) await withTimeout(redis.quit(), 1000, 'redis did not answer QUIT').catch(() => redis.disconnect());
+      if (redis) await closeRedis(redis);
       log.info('stopped');
     })());
 

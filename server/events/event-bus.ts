@@ -3,7 +3,7 @@
 // while Redis is away gets them back by resuming its stream with Last-Event-ID.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
-import { withTimeout } from '../db/database.ts';
+import { closeRedis } from '../redis/client.ts';
 import type { EventChannel, StreamEvent } from './catalogue.ts';
 
 /** A streamed event at its stream position. */
@@ -108,9 +108,7 @@ export function redisEventBus(redis: Redis, keyPrefix: string, log: Logger): Eve
       clearTimeout(timer);
     },
     async close() {
-      // QUIT waits for Redis's answer, and this connection queues commands while it is away: a Redis that does
-      // not answer (a connection left hanging by a network fault) must not hold up the stop.
-      await withTimeout(subscriber.quit(), 1000, 'redis did not answer QUIT').catch(() => subscriber.disconnect());
+      await closeRedis(subscriber);
     },
   };
 }

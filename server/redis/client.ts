@@ -1,6 +1,7 @@
 // The Redis connection, when REDIS_URL is set. Commands fail fast while Redis is away (no offline
 // queue, one retry) so a missing Redis costs a request a short timeout, never a hang.
 import type { Redis } from 'ioredis';
+import { withTimeout } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 
 /** Connects, waiting up to `timeoutMs` for Redis to be ready; a Redis that is away does not stop start-up. */
@@ -37,4 +38,13 @@ export async function openRedis(url: string, log: Logger, timeoutMs: number): Pr
   }
   if (redis.status !== 'ready') log.warn({ status: redis.status }, 'redis is not ready yet; starting without it');
   return redis;
+}
+
+/**
+ * Closes a connection for a stop: QUIT waits for Redis's answer (and a connection with an offline queue holds it
+ * while Redis is away), so it is given up after `timeoutMs` and the connection dropped. A Redis that does not
+ * answer, or a connection a network fault left hanging, must not hold up the stop.
+ */
+export async function closeRedis(redis: Redis, timeoutMs = 1000): Promise<void> {
+  await withTimeout(redis.quit(), timeoutMs, 'redis did not answer QUIT').catch(() => redis.disconnect());
 }
