@@ -31,6 +31,15 @@ export const NO_NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
 /** Whether a validator's message is the string rule's. */
 export const isNoNulMessage = (message: string | undefined): boolean => message === `must match pattern "${NO_NUL_PATTERN}"`;
 
+/**
+ * Of a validator's problems, a field that breaks the string rule keeps that problem only (a UUID or a pattern that
+ * the NUL breaks too would say it again, less clearly); other fields keep theirs.
+ */
+export function stringRuleFirst<T>(problems: readonly T[], field: (problem: T) => string, message: (problem: T) => string | undefined): T[] {
+  const broken = new Set(problems.filter((p) => isNoNulMessage(message(p))).map(field));
+  return problems.filter((p) => !broken.has(field(p)) || isNoNulMessage(message(p)));
+}
+
 // Keys whose values are data (examples, defaults, constants) or extensions, never schemas, except inside a map
 // of named schemas (`properties`, `components.schemas`…), where every key is a name.
 const NOT_SCHEMAS = new Set(['example', 'examples', 'default', 'const', 'enum']);

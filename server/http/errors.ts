@@ -5,6 +5,16 @@ import type { components } from '../../generated/openapi.d.ts';
 
 export type ErrorDetail = components['schemas']['ErrorDetail'];
 
+/**
+ * The `value` of a detail about a refused value, when it is worth echoing: a scalar, or a string that is short
+ * and within the contract's own rules (no U+0000); else nothing.
+ */
+export function echoed(value: unknown): { value?: ErrorDetail['value'] } {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return { value };
+  if (typeof value === 'string' && value.length <= 256 && !value.includes('\u0000')) return { value };
+  return {};
+}
+
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;

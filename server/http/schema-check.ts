@@ -4,8 +4,8 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { spec, type ErrorCode } from '../contract.ts';
-import { contractFormats, isNoNulMessage, NO_NUL_MESSAGE, withStringRule } from './contract-rules.ts';
-import type { ErrorDetail } from './errors.ts';
+import { contractFormats, isNoNulMessage, NO_NUL_MESSAGE, stringRuleFirst, withStringRule } from './contract-rules.ts';
+import { echoed, type ErrorDetail } from './errors.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -35,10 +35,6 @@ export interface SchemaProblem {
   details: ErrorDetail[];
 }
 
-/** A refused value worth echoing: short, and within the contract's own rules (no U+0000). */
-const echo = (value: unknown) =>
-  value === null || typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && value.length <= 256 && !value.includes('\u0000')) ? { value } : {};
-
 function valueAt(root: unknown, pointer: string): unknown {
   return pointer
     .split('/')
@@ -47,15 +43,13 @@ function valueAt(root: unknown, pointer: string): unknown {
 }
 
 function describe(all: ErrorObject[], value: unknown): SchemaProblem {
-  // A field that breaks the string rule is told about that only (a UUID or a pattern that the NUL breaks too).
-  const nul = new Set(all.filter((e) => isNoNulMessage(e.message)).map((e) => e.instancePath));
-  const errors = all.filter((e) => !nul.has(e.instancePath) || isNoNulMessage(e.message));
+  const errors = stringRuleFirst(all, (e) => e.instancePath, (e) => e.message);
   const problems = errors.map((e) => {
     const missing = e.keyword === 'required' ? String((e.params as { missingProperty: string }).missingProperty) : undefined;
     const field = missing ?? (e.instancePath.slice(1).replace(/\//g, '.') || '(item)');
     const noNul = isNoNulMessage(e.message);
     const kind: ProblemKind = missing ? 'required' : e.keyword === 'format' || noNul ? 'format' : 'other';
-    return { kind, detail: { field, message: noNul ? NO_NUL_MESSAGE : (e.message ?? 'is invalid'), ...(missing ? {} : echo(valueAt(value, e.instancePath))) } };
+    return { kind, detail: { field, message: noNul ? NO_NUL_MESSAGE : (e.message ?? 'is invalid'), ...(missing ? {} : echoed(valueAt(value, e.instancePath))) } };
   });
   const details = problems.map((p) => p.detail);
   const code = validationCode(problems.map((p) => p.kind));

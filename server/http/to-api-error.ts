@@ -3,9 +3,9 @@
 // an unreachable database, and anything unexpected (500, no internals).
 import type { Request } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.ts';
-import { ApiError, type ErrorDetail } from './errors.ts';
+import { ApiError, echoed, type ErrorDetail } from './errors.ts';
 import type { RequestContext } from './request-context.ts';
-import { isNoNulMessage, NO_NUL_MESSAGE } from './contract-rules.ts';
+import { isNoNulMessage, NO_NUL_MESSAGE, stringRuleFirst } from './contract-rules.ts';
 import { validationCode } from './schema-check.ts';
 
 interface ValidatorError extends Error {
@@ -31,13 +31,6 @@ function isBodyParserError(err: unknown): err is BodyParserError {
 /** `/body/tags/2` or `.body.tags[2]` → ['body', 'tags', '2'] */
 function segments(path: string): string[] {
   return path.split(/[./[\]]+/).filter(Boolean);
-}
-
-/** A refused value worth echoing: short, and within the contract's own rules (no U+0000). */
-function echo(value: unknown): unknown {
-  if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (typeof value === 'string') return value.length <= 256 && !value.includes('\u0000') ? value : undefined;
-  return undefined;
 }
 
 function valueAt(root: unknown, path: string[]): unknown {
@@ -73,11 +66,9 @@ function foldAlternatives(items: ValidatorItem[]): ValidatorItem[] {
  * field: a UUID or a pattern that a NUL breaks too is told about the NUL only.
  */
 function stringRule(items: ValidatorItem[]): ValidatorItem[] {
-  const nul = new Set(items.filter((e) => isNoNulMessage(e.message)).map((e) => e.path));
-  return items.flatMap((e) => {
-    if (!nul.has(e.path)) return [e];
-    return isNoNulMessage(e.message) ? [{ path: e.path, message: NO_NUL_MESSAGE, errorCode: 'format.openapi.validation' }] : [];
-  });
+  return stringRuleFirst(items, (e) => e.path, (e) => e.message).map((e) =>
+    isNoNulMessage(e.message) ? { path: e.path, message: NO_NUL_MESSAGE, errorCode: 'format.openapi.validation' } : e,
+  );
 }
 
 function fromValidator(err: ValidatorError, req: Request): ApiError {
@@ -94,8 +85,7 @@ function fromValidator(err: ValidatorError, req: Request): ApiError {
   const details: ErrorDetail[] = items.map((e) => {
     const [, ...rest] = segments(e.path);
     const field = rest.join('.') || segments(e.path)[0] || 'request';
-    const value = inBody ? echo(valueAt(req.body, rest)) : echo(req.query[rest[0] ?? '']);
-    return { field, message: e.message, ...(value === undefined ? {} : { value }) };
+    return { field, message: e.message, ...echoed(inBody ? valueAt(req.body, rest) : req.query[rest[0] ?? '']) };
   });
   if (!inBody) {
     return new ApiError('VAL_INVALID_PARAMETER', details.map((d) => `${d.field}: ${d.message}`).join('; ') || err.message, { details });
