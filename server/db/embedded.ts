@@ -18,11 +18,14 @@ export interface Embedded {
   fromTemplate: boolean;
 }
 
+let template: string | undefined;
+
 /** Where `npm install` puts the template, named by the PGlite version it was made with. */
 export function templatePath(): string {
+  if (template) return template;
   const modules = new URL('../../node_modules/', import.meta.url);
   const { version } = JSON.parse(readFileSync(new URL('@electric-sql/pglite/package.json', modules), 'utf8')) as { version: string };
-  return fileURLToPath(new URL(`.cache/opsdeck/pglite-${version}-template.tar.gz`, modules));
+  return (template = fileURLToPath(new URL(`.cache/opsdeck/pglite-${version}-template.tar.gz`, modules)));
 }
 
 function open(dir: string): Promise<Embedded> {
