@@ -16,8 +16,8 @@ import { contractFormats, withStringRule } from './contract-rules.ts';
  * date-time must be a real instant), and every string is held to the contract's string rule (no U+0000).
  */
 export function openApiValidator(validateResponses: boolean): RequestHandler[] {
-  // The validator's patch (patches/) resolves `#/…` references in a document it does not walk for `$id`s.
-  if (/"\$(id|anchor|dynamicAnchor)"/.test(JSON.stringify(spec))) throw new Error('the contract must not use $id or anchors: the validator resolves only #/ references');
+  // The validator's patch (patches/) resolves `#/…` references in a document it does not walk for `$id`s: the
+  // contract uses none (test/unit/validator.test.ts checks it, rather than every start).
   return OpenApiValidator.middleware({
     // A copy: the validator changes the document it is given as it prepares it (the rest of the server reads the
     // contract too); the copy carries the string rule. The contract is linted in CI (`npm run spec:lint`), so it is
