@@ -2,7 +2,7 @@
 // (server/typescript-cache.mjs) for every module of server/ and scripts/, and drops entries no current file
 // has, so the first start already runs without Node's type stripper. A start also fills what is missing, so
 // this only makes the first one as light as the next.
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, cachedPath, strip } from '../server/typescript-cache.mjs';
@@ -15,10 +15,9 @@ for (const dir of ['server', 'scripts']) {
   for (const entry of readdirSync(join(root, dir), { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
     const source = readFileSync(join(entry.parentPath, entry.name));
-    kept.add(basename(cachedPath(source)));
-    try {
-      readFileSync(cachedPath(source));
-    } catch {
+    const cached = cachedPath(source);
+    kept.add(basename(cached));
+    if (!existsSync(cached)) {
       strip(source);
       stripped += 1;
     }
