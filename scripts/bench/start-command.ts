@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 
 const packageJson = fileURLToPath(new URL('../../package.json', import.meta.url));
 
-/** The arguments after `node` in the start script: its flags, then the entry (`server/main.ts`). */
+/** The arguments after `node` in the start script: its flags, then the entry (`server/main.ts`). The script's leading
+ * `exec` (sh replaces itself with node, so a signal sent to npm reaches the server) is not one of them. */
 export function startArguments(): string[] {
   const start = (JSON.parse(readFileSync(packageJson, 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const [command, ...args] = start.split(/\s+/);
+  const [command, ...args] = start.replace(/^exec\s+/, '').split(/\s+/);
   if (command !== 'node') throw new Error(`package.json's start script must run node, not ${command}`);
   return args;
 }
