@@ -11,7 +11,7 @@ import { policy } from './contract.ts';
 import { OutboxDispatcher } from './events/dispatcher.ts';
 import type { EventBus } from './events/event-bus.ts';
 import type { Logger } from './logger.ts';
-import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
+import { sweepSilentAgents } from './modules/agent-protocol/agent-protocol.service.ts';
 import { deleteSamplesBefore } from './modules/inventory/inventory.repository.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 
@@ -64,9 +64,8 @@ export function startWorkers(
   dispatcher.start();
   deliverer.start();
 
-  const protocol = new AgentProtocolService(db, cache);
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
-    const swept = await protocol.sweep(config.heartbeatTimeoutSeconds);
+    const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);
     if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
   });
   const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {

@@ -89,6 +89,11 @@ export function withDatabaseDeadline<T>(work: () => T, over: () => boolean = () 
   return scopes.run(new DeadlineScope(budgetMs, over), work);
 }
 
+/** Runs `work` outside any request's budget (a write shared by many requests, db/batcher.ts): on the pool's own deadlines. */
+export function outsideRequest<T>(work: () => T): T {
+  return scopes.exit(work);
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const db = options.url ? await postgres(options) : await pglite(options);
   const side = options.url ? await postgres({ ...options, poolMax: 1 }) : db;

@@ -35,6 +35,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
 }
 
+/** Whether PostgreSQL aborted the transaction to break a deadlock (SQLSTATE 40P01): safe to run again. */
+export function isDeadlock(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === '40P01';
+}
+
 /** Whether the error is a unique-constraint violation, optionally of one named constraint. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   if (!(err instanceof Error)) return false;

@@ -52,7 +52,6 @@ export const findAgentKey = (db: Executor, prefix: string) =>
     .where('agent_keys.prefix', '=', prefix)
     .executeTakeFirst();
 
-/** Agents silent since `silentSince` turn offline; answers their teams. */
 /** Turns online agents silent since `silentSince` offline; answers them as they are now. */
 export const markSilentAgentsOffline = (db: Executor, silentSince: Date): Promise<AgentRow[]> =>
   db
@@ -75,3 +74,35 @@ export async function touchAgent(db: Executor, agentId: string): Promise<{ statu
   return rows[0];
 }
 
+
+export interface SeenAgent {
+  id: string;
+  status: AgentStatus;
+  previous: AgentStatus;
+  team_id: string;
+  /** Its tasks waiting to be claimed. */
+  pending: number;
+}
+
+/**
+ * Marks many agents seen at once (heartbeats, claims and reports of many requests: db/batcher.ts), as
+ * `touchAgent` does one, and answers each with its status before and after and its pending tasks. Rows are
+ * locked in id order, so two such batches never deadlock each other. Unknown ids are left out.
+ */
+export async function touchAgents(db: Executor, agentIds: readonly string[]): Promise<SeenAgent[]> {
+  const { rows } = await sql<SeenAgent>`
+    with locked as (
+      select a.id, a.status
+        from agents a
+        join (select distinct value::uuid as id from jsonb_array_elements_text(${JSON.stringify(agentIds)}::jsonb)) seen on seen.id = a.id
+       order by a.id
+         for update of a)
+    update agents a
+       set last_seen = now(), updated_at = now(),
+           status = case when a.status = 'maintenance' then a.status else 'online' end
+      from locked
+     where a.id = locked.id
+    returning a.id::text as id, a.status, locked.status as previous, a.team_id::text as team_id,
+              (select count(*)::int from tasks t where t.agent_id = a.id and t.status = 'pending') as pending`.execute(db);
+  return rows;
+}

@@ -14,6 +14,8 @@ import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { toAgent } from '../agents/agents.mapper.ts';
 import { agentColumns } from '../agents/agents.repository.ts';
+import { teamTag } from '../agents/agents.service.ts';
+import type { SignsOfLife } from './agent-protocol.sign-of-life.ts';
 import { findTeam } from '../teams/teams.repository.ts';
 import { visibleTeams } from '../teams/teams.service.ts';
 import { recordEvent } from '../../events/outbox.ts';
@@ -29,7 +31,6 @@ export const ENROLLMENT_TOKEN_PATTERN = /^(oet_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,
 /** 8 letters and digits after a kind prefix: the visible, indexed part of a secret. */
 export const secretPrefix = (kind: 'oet' | 'oak') => `${kind}_${randomToken(12).replace(/[-_]/g, '').slice(0, 8).padEnd(8, '0')}`;
 
-const teamTag = (teamId: string) => `agents:${teamId}`;
 
 function toEnrollmentToken(row: repo.EnrollmentTokenRow): Schemas['EnrollmentToken'] {
   return {
@@ -49,10 +50,12 @@ const refused = () => new ApiError('AUTH_INVALID_TOKEN', 'The enrollment token i
 export class AgentProtocolService {
   readonly #db: Kysely<Database>;
   readonly #cache: TaggedCache;
+  readonly #signs: SignsOfLife;
 
-  constructor(db: Kysely<Database>, cache: TaggedCache) {
+  constructor(db: Kysely<Database>, cache: TaggedCache, signs: SignsOfLife) {
     this.#db = db;
     this.#cache = cache;
+    this.#signs = signs;
   }
 
   async #team(caller: Caller, teamId: string): Promise<void> {
@@ -130,15 +133,19 @@ export class AgentProtocolService {
     return { agent: toAgent(agent), agent_key: agentKey };
   }
 
+  /** A sign of life, written with other agents' in one batch (agent-protocol.sign-of-life.ts). */
   async heartbeat(agent: Caller): Promise<Schemas['Heartbeat']> {
-    const { status, previous, team_id } = await this.#touch(agent.agentId!);
-    if (status !== previous) await this.#cache.invalidate([teamTag(team_id)]);
-    return { agent_id: agent.agentId!, status, pending_tasks: await tasks.countPending(this.#db, agent.agentId!), server_time: new Date().toISOString() };
+    const { status, pending } = await this.#signs.seen(agent.agentId!);
+    return { agent_id: agent.agentId!, status, pending_tasks: pending, server_time: new Date().toISOString() };
   }
 
+  /**
+   * A sign of life too; an idle agent (no pending task, which the sign of life answers) costs nothing more, so
+   * a fleet polling for work costs what its heartbeats do.
+   */
   async claim(agent: Caller, max: number): Promise<Schemas['Task'][]> {
-    const { status, previous, team_id } = await this.#touch(agent.agentId!);
-    if (status !== previous) await this.#cache.invalidate([teamTag(team_id)]);
+    const { pending } = await this.#signs.seen(agent.agentId!);
+    if (pending === 0) return [];
     return (await tasks.claimTasks(this.#db, agent.agentId!, max)).map(toTask);
   }
 
@@ -161,25 +168,19 @@ export class AgentProtocolService {
     });
     return toTask(row);
   }
+}
 
-  /** Turns agents silent for `timeoutSeconds` offline and fails their running tasks, with their events. */
-  async sweep(timeoutSeconds: number): Promise<{ offline: number; failed: number }> {
-    const silentSince = new Date(Date.now() - timeoutSeconds * 1000);
-    const { offline, failed } = await this.#db.transaction().execute(async (trx) => {
-      const offline = await repo.markSilentAgentsOffline(trx, silentSince);
-      const failed = await tasks.failTasksOfSilentAgents(trx, silentSince);
-      for (const agent of offline) await recordEvent(trx, 'agent.offline', agent.team_id, toAgent(agent));
-      await recordTaskEnds(trx, failed);
-      return { offline, failed };
-    });
-    const teams = [...new Set(offline.map((agent) => agent.team_id))];
-    if (teams.length > 0) await this.#cache.invalidate(teams.map(teamTag));
-    return { offline: offline.length, failed: failed.length };
-  }
-
-  async #touch(agentId: string) {
-    const seen = await repo.touchAgent(this.#db, agentId);
-    if (!seen) throw notFound('Agent', agentId);
-    return seen;
-  }
+/** Turns agents silent for `timeoutSeconds` offline and fails their running tasks, with their events. */
+export async function sweepSilentAgents(db: Kysely<Database>, cache: TaggedCache, timeoutSeconds: number): Promise<{ offline: number; failed: number }> {
+  const silentSince = new Date(Date.now() - timeoutSeconds * 1000);
+  const { offline, failed } = await db.transaction().execute(async (trx) => {
+    const offline = await repo.markSilentAgentsOffline(trx, silentSince);
+    const failed = await tasks.failTasksOfSilentAgents(trx, silentSince);
+    for (const agent of offline) await recordEvent(trx, 'agent.offline', agent.team_id, toAgent(agent));
+    await recordTaskEnds(trx, failed);
+    return { offline, failed };
+  });
+  const teams = [...new Set(offline.map((agent) => agent.team_id))];
+  if (teams.length > 0) await cache.invalidate(teams.map(teamTag));
+  return { offline: offline.length, failed: failed.length };
 }

@@ -95,12 +95,25 @@ export interface SampleInsert {
   value: number;
 }
 
-/** Stores samples; a sample of a metric at a time already stored replaces it. `samples` has no repeated (name, at). */
-export async function upsertSamples(db: Executor, agentId: string, samples: readonly SampleInsert[]): Promise<void> {
+/** One agent's report: no repeated (name, at). */
+export interface AgentSamples {
+  agentId: string;
+  samples: readonly SampleInsert[];
+}
+
+/**
+ * Stores the samples of many reports in one statement; a sample of a metric at a time already stored is
+ * replaced, and of two reports in one batch with the same sample, the later wins (as if written one after
+ * the other). Samples of agents that do not exist are left out (their reports are refused by the caller).
+ */
+export async function upsertSamplesOfAgents(db: Executor, reports: readonly AgentSamples[]): Promise<void> {
+  const rows = new Map<string, { agent_id: string } & SampleInsert>();
+  for (const { agentId, samples } of reports) for (const s of samples) rows.set(`${agentId} ${s.name} ${s.at}`, { agent_id: agentId, ...s });
   await sql`
     insert into agent_metrics (agent_id, name, at, value)
-    select ${agentId}::uuid, s.name, s.at, s.value
-      from jsonb_to_recordset(${JSON.stringify(samples)}::jsonb) as s(name varchar(32), at timestamptz(3), value double precision)
+    select s.agent_id, s.name, s.at, s.value
+      from jsonb_to_recordset(${JSON.stringify([...rows.values()])}::jsonb) as s(agent_id uuid, name varchar(32), at timestamptz(3), value double precision)
+      join agents a on a.id = s.agent_id
     on conflict (agent_id, name, at) do update set value = excluded.value`.execute(db);
 }
 

@@ -11,7 +11,9 @@ import { ApiError, invalidParameter, notFound, type ErrorDetail } from '../../ht
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
+import { Batcher } from '../../db/batcher.ts';
 import { findAgent } from '../agents/agents.repository.ts';
+import type { SignsOfLife } from '../agent-protocol/agent-protocol.sign-of-life.ts';
 import { teamTag } from '../agents/agents.service.ts';
 import { toFleetPackage, toHardware, toPackage, toPackageUpdate, toSystemService } from './inventory.mapper.ts';
 import * as repo from './inventory.repository.ts';
@@ -55,13 +57,29 @@ function date(raw: string, field: string): Date {
   return value;
 }
 
+/** Reports stored by one statement when many arrive together (db/batcher.ts): at most 20,000 rows. */
+const MAX_REPORTS_PER_BATCH = 20;
+
 export class InventoryService {
   readonly #db: Kysely<Database>;
   readonly #cache: TaggedCache;
+  readonly #signs: SignsOfLife;
+  readonly #samples: Batcher<repo.AgentSamples, undefined>;
 
-  constructor(db: Kysely<Database>, cache: TaggedCache) {
+  constructor(db: Kysely<Database>, cache: TaggedCache, signs: SignsOfLife) {
     this.#db = db;
     this.#cache = cache;
+    this.#signs = signs;
+    // Reports that arrive together are stored by one statement (the metrics of a fleet are many small
+    // reports); a report's samples are never split between statements.
+    this.#samples = new Batcher({
+      maxItems: MAX_REPORTS_PER_BATCH,
+      concurrency: 2,
+      write: async (reports) => {
+        await repo.upsertSamplesOfAgents(db, reports);
+        return reports.map(() => undefined);
+      },
+    });
   }
 
   /** Replaces the agent's packages, services and hardware at once; counts as a heartbeat. */
@@ -108,13 +126,9 @@ export class InventoryService {
       samples.set(`${sample.name} ${ms}`, { name: sample.name, at: ms, value: sample.value });
     });
     if (problems.length > 0) refuse(problems);
-    const seen = await this.#db.transaction().execute(async (trx) => {
-      const seen = await repo.touchAgent(trx, agentId);
-      if (!seen) throw notFound('Agent', agentId);
-      await repo.upsertSamples(trx, agentId, [...samples.values()]);
-      return seen;
-    });
-    if (seen.status !== seen.previous) await this.#cache.invalidate([teamTag(seen.team_id)]);
+    // The sign of life and the samples go with other agents' in their own batches, side by side; the samples of
+    // an agent that does not exist (any more) are left out, and it is answered 404 by its sign of life.
+    await Promise.all([this.#signs.seen(agentId), this.#samples.add({ agentId, samples: [...samples.values()] })]);
   }
 
   async #agent(caller: Caller, agentId: string): Promise<void> {
