@@ -909,7 +909,12 @@ export interface paths {
         put?: never;
         /**
          * Enrol a host
-         * @description A host joins the fleet of the team whose enrollment token it presents, and receives its own agent key (shown once). A host that enrols again under the same hostname gets a new key for the same agent.
+         * @description A host joins the fleet of the team whose enrollment token it presents, and receives its own agent
+         *     key (shown once). A host that enrols again under the same hostname gets a new key for the same agent.
+         *
+         *     Limited per enrollment token (the `enrollment` limiter of `x-rate-limits`), not per client address: the
+         *     hosts of an autoscaling group booting behind one NAT gateway enrol in a burst. A malformed or refused token
+         *     also spends from the client address's `anonymous` bucket.
          */
         post: operations["enrollAgent"];
         delete?: never;

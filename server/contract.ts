@@ -21,10 +21,14 @@ if (extensionProblems.length > 0) throw new Error(`the contract's extensions are
 
 type Bucket = { requests_per_minute: number; burst: number };
 /** The root extensions, checked above against their schemas in extensions.ts. */
+/** What a limiter counts by: the client's address, or the credential the request presents (its enrollment token). */
+export type LimiterKey = 'client_address' | 'enrollment_token';
+export type Limiter = Bucket & { per?: LimiterKey };
+
 export interface RootExtensions {
   'x-permissions': Record<string, string>;
   'x-roles': Record<string, { description: string; permissions: string[] }>;
-  'x-rate-limits': { description: string; when_redis_fails: 'allow'; tiers: Record<'anonymous' | 'authenticated' | 'premium' | 'admin', Bucket>; limiters: Record<string, Bucket> };
+  'x-rate-limits': { description: string; when_redis_fails: 'allow'; tiers: Record<'anonymous' | 'authenticated' | 'premium' | 'admin', Bucket>; limiters: Record<string, Limiter> };
   'x-webhook-delivery': Record<string, unknown> & { description: string };
   'x-event-stream': Record<string, unknown> & { description: string };
   'x-metrics': { description: string; retention_days: number };

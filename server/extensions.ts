@@ -30,6 +30,11 @@ const bucket = {
   required: ['requests_per_minute', 'burst'],
   properties: { requests_per_minute: count, burst: count },
 };
+/** A named limiter: a bucket, counted per client address unless `per` names what the request presents. */
+const limiter = {
+  ...bucket,
+  properties: { ...bucket.properties, per: { enum: ['client_address', 'enrollment_token'] } },
+};
 const failureLimit = {
   type: 'object',
   additionalProperties: false,
@@ -71,7 +76,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
   {
     name: 'x-rate-limits',
     on: 'Root',
-    meaning: 'The token buckets: one per tier of caller, and named limiters (per client address) that operations can pick with `x-rate-limit`.',
+    meaning: 'The token buckets: one per tier of caller, and named limiters (per client address, or per what `per` names) that operations can pick with `x-rate-limit`.',
     example: {
       description: 'Token buckets, one per caller.',
       when_redis_fails: 'allow',
@@ -81,7 +86,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
         premium: { requests_per_minute: 6000, burst: 1000 },
         admin: { requests_per_minute: 6000, burst: 1000 },
       },
-      limiters: { login: { requests_per_minute: 10, burst: 5 } },
+      limiters: { login: { requests_per_minute: 10, burst: 5 }, enrollment: { per: 'enrollment_token', requests_per_minute: 6000, burst: 2000 } },
     },
     schema: policy({
       when_redis_fails: { enum: ['allow'] },
@@ -91,7 +96,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
         required: ['anonymous', 'authenticated', 'premium', 'admin'],
         properties: { anonymous: bucket, authenticated: bucket, premium: bucket, admin: bucket },
       },
-      limiters: { type: 'object', additionalProperties: bucket },
+      limiters: { type: 'object', additionalProperties: limiter },
     }),
   },
   {

@@ -172,13 +172,11 @@ export interface RateLimitSettings {
   limiters: RateLimitSpec['limiters'];
 }
 
-/** The spec's limits, with configuration's overrides (RATE_LIMITS) on top. */
+/** The spec's limits, with configuration's overrides (RATE_LIMITS: rates and bursts) on top. */
 export function rateLimitSettings(enabled: boolean, overrides: Partial<Pick<RateLimitSpec, 'tiers' | 'limiters'>>): RateLimitSettings {
-  return {
-    enabled,
-    tiers: { ...rateLimits.tiers, ...overrides.tiers },
-    limiters: { ...rateLimits.limiters, ...overrides.limiters },
-  };
+  const limiters = { ...rateLimits.limiters };
+  for (const [name, bucket] of Object.entries(overrides.limiters ?? {})) limiters[name] = { ...limiters[name], ...bucket };
+  return { enabled, tiers: { ...rateLimits.tiers, ...overrides.tiers }, limiters };
 }
 
 export interface Subject {
@@ -186,6 +184,8 @@ export interface Subject {
   identity: string | null;
   tier: Exclude<Tier, 'anonymous'> | null;
   clientIp: string;
+  /** For a limiter counted per presented credential: the credential's digest (the key) and its public part (the label). */
+  presented?: { digest: string; label: string };
 }
 
 /** Decides which bucket a request spends from, and spends it. */
@@ -204,10 +204,11 @@ export class RateLimitPolicy {
     let key: string;
     let bucket: Bucket;
     let label: string;
-    if (rule.kind === 'limiter') {
-      key = `${rule.name}:${subject.clientIp}`;
+    if (rule.kind === 'limiter' && (rule.per === 'client_address' || subject.presented)) {
+      const by = subject.presented ?? { digest: subject.clientIp, label: subject.clientIp };
+      key = `${rule.name}:${by.digest}`;
       bucket = this.#settings.limiters[rule.name]!;
-      label = key;
+      label = `${rule.name}:${by.label}`;
     } else if (subject.identity && subject.tier) {
       key = subject.identity;
       bucket = this.#settings.tiers[subject.tier];

@@ -7,7 +7,7 @@
 // operation, one known permission), and a declaration the server cannot honour fails the start, naming the
 // operation and the extension.
 import type { components } from '../../generated/openapi.d.ts';
-import { operationsById, resolveRef, rootExtensions, type HttpMethod, type OperationInfo } from '../contract.ts';
+import { operationsById, resolveRef, rootExtensions, type HttpMethod, type LimiterKey, type OperationInfo } from '../contract.ts';
 import { deprecationOf, type Deprecation } from './deprecation.ts';
 import type { OperationId } from './operation-types.ts';
 
@@ -28,7 +28,7 @@ export interface OperationEntry {
   /** The one permission the caller needs, or `null` for a public operation (`security: []`). */
   readonly permission: Permission | null;
   /** `x-rate-limit`: the caller's tier, a named limiter of `x-rate-limits`, or exempt. */
-  readonly rateLimit: { kind: 'tier' } | { kind: 'exempt' } | { kind: 'limiter'; name: string };
+  readonly rateLimit: { kind: 'tier' } | { kind: 'exempt' } | { kind: 'limiter'; name: string; per: LimiterKey };
   /** Recorded in the audit log: every mutating operation unless it says `x-audit: false`. */
   readonly audited: boolean;
   /** `x-cache-control` of its 200 answers. */
@@ -79,7 +79,8 @@ function rateLimitOf(info: OperationInfo, rule: string | undefined): OperationEn
   if (rule === undefined) throw new Error(`${info.operationId} must declare x-rate-limit`);
   if (rule === 'tier' || rule === 'exempt') return { kind: rule };
   if (!(rule in rootExtensions['x-rate-limits'].limiters)) throw new Error(`${info.operationId}: x-rate-limit ${rule} is not a limiter of x-rate-limits`);
-  return { kind: 'limiter', name: rule };
+  const { per = 'client_address' } = rootExtensions['x-rate-limits'].limiters[rule]!;
+  return { kind: 'limiter', name: rule, per };
 }
 
 function parameters(info: OperationInfo): Array<{ in?: string; name?: string }> {

@@ -1,8 +1,8 @@
 // The request pipeline: one Express route per operation of the operation table (operation-table.ts), and
 // every step an operation's request goes through, in order, in this one file:
 //
-//   deprecation → authenticate → limit → permit → parse body → validate → precondition → idempotency
-//     → handler → conditional answer → envelope   (any failure: error envelope)   → audit
+//   deprecation → authenticate → limit → permit → parse body → (limit per presented credential) → validate
+//     → precondition → idempotency → handler → conditional answer → envelope   (any failure: error envelope)   → audit
 //
 // Each step is a small function of the operation's table entry and the request; what one step hands to a later
 // one travels in the typed RequestContext the pipeline creates (request-context.ts), or is returned. Nothing
@@ -175,10 +175,11 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     await limit(op, ctx, res, deps, ctx.caller);
     permit(op, ctx.caller);
     await parseBody(op, req, res, parser);
+    await limitPresented(op, ctx, req, res, deps);
     await validate(ctx, req, res, deps, outcome);
     const input = { params: req.params, query: req.query, headers: headersOf(op, req), body: req.body as unknown, caller: ctx.caller, ctx };
     await precondition(op, ctx, req, deps, input);
-    outcome.result = await idempotently(op, ctx, req, res, deps, () => handle(op.operationId, deps, input));
+    outcome.result = await idempotently(op, ctx, req, res, deps, () => refusalSpends(op, ctx, res, deps, () => handle(op.operationId, deps, input)));
     await settle(op, ctx, deps, outcome.result);
     if (outcome.result) await answer(op, ctx, req, res, deps, outcome.result);
   } catch (err) {
@@ -224,9 +225,42 @@ async function authenticate(op: OperationEntry, ctx: RequestContext, req: Reques
 
 /** Spends one token from the caller's bucket (its key, user or agent; else its address), per `x-rate-limit`. */
 async function limit(op: OperationEntry, ctx: RequestContext, res: Response, deps: PipelineDeps, caller: Caller | null): Promise<void> {
-  if (res.hasHeader('X-RateLimit-Bucket')) return;
+  if (res.hasHeader('X-RateLimit-Bucket') || countsPerCredential(op)) return;
   const identity = caller ? (caller.agentId ? `agent:${caller.agentId}` : caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`) : null;
-  const verdict = await deps.limits.check(op.rateLimit, { identity, tier: caller?.tier ?? null, clientIp: ctx.clientIp });
+  spend(res, await deps.limits.check(op.rateLimit, { identity, tier: caller?.tier ?? null, clientIp: ctx.clientIp }));
+}
+
+/** A limiter counted per the credential the request presents (`per` in `x-rate-limits`), not per address. */
+const countsPerCredential = (op: OperationEntry) => op.rateLimit.kind === 'limiter' && op.rateLimit.per !== 'client_address';
+
+/**
+ * The limit of an operation counted per presented credential (enrolment: per enrollment token, which is in the
+ * body): once the body is read, its token's bucket is spent (keyed by the token's digest, so knowing a token's
+ * public prefix does not let anyone drain its bucket); a body without one spends from the address's bucket.
+ */
+async function limitPresented(op: OperationEntry, ctx: RequestContext, req: Request, res: Response, deps: PipelineDeps): Promise<void> {
+  const rule = op.rateLimit;
+  if (rule.kind !== 'limiter' || rule.per === 'client_address') return;
+  const token = (req.body as Record<string, unknown> | undefined)?.[rule.per];
+  // The label (in X-RateLimit-Bucket) is the token's public prefix when it has one, never what the client sent otherwise.
+  const presented = typeof token === 'string' ? { digest: createHash('sha256').update(token).digest('hex'), label: /^oet_[A-Za-z0-9]{8}(?=_)/.exec(token)?.[0] ?? 'unrecognised' } : undefined;
+  spend(res, await deps.limits.check(op.rateLimit, { identity: null, tier: null, clientIp: ctx.clientIp, ...(presented && { presented }) }));
+}
+
+/** A presented credential that is refused (401) also spends from the client address's bucket: guessing stays limited. */
+async function refusalSpends(op: OperationEntry, ctx: RequestContext, res: Response, deps: PipelineDeps, work: () => Promise<Result>): Promise<Result> {
+  try {
+    return await work();
+  } catch (err) {
+    if (countsPerCredential(op) && err instanceof ApiError && err.status === 401) {
+      spend(res, await deps.limits.check({ kind: 'tier' }, { identity: null, tier: null, clientIp: ctx.clientIp }));
+    }
+    throw err;
+  }
+}
+
+/** The verdict's headers; a refusal is 429 with Retry-After. */
+function spend(res: Response, verdict: Awaited<ReturnType<PipelineDeps['limits']['check']>>): void {
   if (!verdict) return;
   res.setHeader('X-RateLimit-Limit', String(verdict.limit));
   res.setHeader('X-RateLimit-Remaining', String(verdict.remaining));
