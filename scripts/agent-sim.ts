@@ -1,64 +1,102 @@
-// `npm run agent:sim -- --agents 50`: simulated hosts that use the SDK exactly as a real agent would
-// (enrol, report inventory and metrics, heartbeat, claim and run tasks), with a progress line. It signs in as an operator to make an
-// enrollment token for its team unless one is given.
-//   --url http://127.0.0.1:8080  --agents 5  --token oet_…  --email operator@opsdeck.local
-//   --password opsdeck-demo-password  --team <team id>  --heartbeat-ms 5000  --task-ms 2000  --duration <s>
+// `npm run agent:sim -- --agents 100000`: a fleet simulated from one process (scripts/sim/fleet.ts). It enrols
+// the agents (signing in as an operator to make enrollment tokens for its team, one per 10,000 agents, unless
+// tokens are given), then each agent heartbeats, claims tasks and reports metrics at its interval, spread
+// evenly, over a shared pool of connections, until --duration or Ctrl-C. A progress line goes to stderr every
+// 2 s; the summary (per activity: sent, acknowledged, errors, p50/p99) is the one JSON line on stdout.
+//   --url http://127.0.0.1:8080  --agents 1000  --token oet_…[,oet_…]  --email operator@opsdeck.local
+//   --password opsdeck-demo-password  --team <team id>  --connections 50  --enrol-concurrency 32
+//   --heartbeat-s 30  --claim-s 30  --metrics-s 300 (0: not at all)  --points 40 (samples per metric per report)
+//   --duration <s> (default: until Ctrl-C)  --prefix sim
 import { parseArgs } from 'node:util';
 import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';
-import { startFleet } from '../server/demo/simulated-fleet.ts';
+import { driveFleet, enrolFleet, FleetClient, summarise, type Activity, type Tally } from './sim/fleet.ts';
 
 const { values } = parseArgs({
   options: {
     url: { type: 'string', default: 'http://127.0.0.1:8080' },
-    agents: { type: 'string', default: '5' },
+    agents: { type: 'string', default: '1000' },
     token: { type: 'string' },
     email: { type: 'string', default: 'operator@opsdeck.local' },
     password: { type: 'string', default: 'opsdeck-demo-password' },
     team: { type: 'string' },
-    'heartbeat-ms': { type: 'string', default: '5000' },
-    'task-ms': { type: 'string', default: '2000' },
+    connections: { type: 'string', default: '50' },
+    'enrol-concurrency': { type: 'string', default: '32' },
+    'heartbeat-s': { type: 'string', default: '30' },
+    'claim-s': { type: 'string', default: '30' },
+    'metrics-s': { type: 'string', default: '300' },
+    points: { type: 'string', default: '40' },
     duration: { type: 'string' },
+    prefix: { type: 'string', default: `sim-${Date.now().toString(36)}` },
   },
 });
 
 const log = (msg: string, extra: Record<string, unknown> = {}) => process.stderr.write(`${JSON.stringify({ level: 'info', msg, ...extra })}\n`);
-const count = Number(values.agents);
-if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new Error('--agents must be 1 to 10000');
+function positive(name: keyof typeof values, max: number, allowZero = false): number {
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n < (allowZero ? 0 : 1) || n > max) throw new Error(`--${name} must be ${allowZero ? 0 : 1} to ${max}`);
+  return n;
+}
+const count = positive('agents', 1_000_000);
+const TOKEN_AGENTS = 10_000;
 
-async function enrollmentToken(): Promise<string> {
-  if (values.token) return values.token;
+async function enrollmentTokens(): Promise<string[]> {
+  if (values.token) return values.token.split(',');
   const operator = createOpsdeckClient({ baseUrl: values.url! });
   await operator.login(values.email!, values.password!);
   const teamId = values.team ?? (await unwrap(operator.GET('/api/v1/teams')))[0]?.id;
   if (!teamId) throw new Error(`${values.email} belongs to no team; pass --team`);
-  const token = await unwrap(operator.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: teamId } }, body: { name: 'agent:sim', max_uses: count, expires_in_hours: 24 } }));
-  log('enrollment token made', { team_id: teamId, prefix: token.prefix });
-  return token.secret;
+  const tokens = [];
+  for (let made = 0; made < count; made += TOKEN_AGENTS) {
+    const body = { name: `agent:sim ${values.prefix}`, max_uses: Math.min(TOKEN_AGENTS, count - made), expires_in_hours: 24 };
+    tokens.push((await unwrap(operator.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: teamId } }, body }))).secret);
+  }
+  log('enrollment tokens made', { team_id: teamId, tokens: tokens.length });
+  return tokens;
 }
 
-const fleet = await startFleet({
-  baseUrl: values.url!,
-  enrollmentToken: await enrollmentToken(),
-  count,
-  heartbeatMs: Number(values['heartbeat-ms']),
-  taskMs: Number(values['task-ms']),
-});
-log(`${count} simulated agents enrolled; heartbeating and taking tasks (Ctrl-C stops)`);
+const line = (what: string, t: Tally) => `${what} ${t.acknowledged}/${t.sent}${t.errors ? ` (${t.errors} errors)` : ''}`;
+const client = new FleetClient(values.url!, positive('connections', 10_000));
+let interrupt: () => void = () => {};
+const stop = new Promise<void>((resolve) => (interrupt = resolve));
+process.once('SIGINT', () => interrupt());
+process.once('SIGTERM', () => interrupt());
 
-const show = () => {
-  const t = fleet.totals();
-  const line = `agents ${t.hosts} · heartbeats ${t.heartbeats} · metric reports ${t.metrics} · tasks claimed ${t.claimed} · succeeded ${t.succeeded} · failed ${t.failed} · errors ${t.errors}`;
-  if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
-  else log('progress', { ...t });
-};
-const ticker = setInterval(show, process.stderr.isTTY ? 500 : 5_000);
-const stop = async () => {
-  clearInterval(ticker);
-  show();
-  process.stderr.write('\n');
-  await fleet.stop();
-  process.exit(0);
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
-if (values.duration) setTimeout(stop, Number(values.duration) * 1000);
+const enrolled = await enrolFleet({
+  client,
+  tokens: await enrollmentTokens(),
+  count,
+  concurrency: positive('enrol-concurrency', 1000),
+  prefix: values.prefix!,
+  onProgress: (done, t) => log('enrolling', { enrolled: done, of: count, errors: t.errors }),
+});
+log(`${enrolled.agents.length} agents enrolled in ${enrolled.seconds.toFixed(1)} s; heartbeating, claiming and reporting (Ctrl-C stops)`, { errors: enrolled.tally.errors });
+
+const intervals: Partial<Record<Activity, { intervalS: number; points?: number }>> = {};
+for (const [activity, option] of [['heartbeat', 'heartbeat-s'], ['claim', 'claim-s'], ['metrics', 'metrics-s']] as const) {
+  const intervalS = positive(option, 86_400, true);
+  if (intervalS > 0) intervals[activity] = { intervalS, ...(activity === 'metrics' ? { points: positive('points', 250) } : {}) };
+}
+
+const tallies = await driveFleet({
+  client,
+  agents: enrolled.agents,
+  activities: intervals,
+  durationS: values.duration ? positive('duration', 31 * 86_400) : Number.POSITIVE_INFINITY,
+  stop,
+  onProgress: (elapsed, t) => {
+    const text = `${elapsed.toFixed(0)} s · ${line('heartbeats', t.heartbeat)} · ${line('claims', t.claim)} · ${line('metric reports', t.metrics)} · p99 ${summarise(t.heartbeat).latency_p99_ms} ms`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${text}   `);
+    else log('progress', { elapsed_s: Math.round(elapsed), heartbeats: t.heartbeat.acknowledged, claims: t.claim.acknowledged, metric_reports: t.metrics.acknowledged, errors: t.heartbeat.errors + t.claim.errors + t.metrics.errors });
+  },
+});
+if (process.stderr.isTTY) process.stderr.write('\n');
+client.close();
+process.stdout.write(
+  `${JSON.stringify({
+    agents: enrolled.agents.length,
+    enrol: { ...summarise(enrolled.tally), seconds: Math.round(enrolled.seconds * 10) / 10 },
+    heartbeat: summarise(tallies.heartbeat),
+    claim: summarise(tallies.claim),
+    metrics: summarise(tallies.metrics),
+  })}\n`,
+);

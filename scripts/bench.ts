@@ -19,6 +19,10 @@
 //   filtered_list  GET /api/v1/agents?status=online&platform=linux&search=web&limit=50 for `--duration`
 //                  (an offset page: its count comes from Opsdeck's cache after the first request);
 //   bulk_alerts    POST /api/v1/alerts/bulk, 1,000 alerts per request, 4 connections, for `--duration`;
+//   fleet          a fleet's steady load (scripts/bench/fleet.ts): `--fleet-agents` (100,000) agents enrolled
+//                  through the API, then heartbeats, task claims and metrics reports, each for
+//                  `--fleet-duration` (60) s at its interval, open-loop; heartbeats again on WEB_CONCURRENCY=2;
+//                  rates against targets, latency, server CPU and RSS, PostgreSQL rows written, the sweeper;
 //   events         from a change to its consumers (no warm-up): `--events` alerts raised in bulk, then 50
 //                  one at a time, each timed from its answer to its arrival on the live stream and at a
 //                  webhook receiver in the bench process; rates, latencies, duplicates and missing ones
@@ -31,6 +35,7 @@
 //                                                      every section)
 //   npm run bench -- --only cursor_depth,bulk_alerts --agents 100000
 //   npm run bench -- --only events --events 2000
+//   npm run bench -- --only fleet --fleet-agents 20000 --fleet-duration 30
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
 // database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
@@ -46,7 +51,8 @@ import { measureEvents, type EventsReport } from './bench/events.ts';
 import { explainPages, FILTERED_LIST_PATH, PAGE_LIMIT, planDepths, probeFilteredList } from './bench/lists.ts';
 import { ENDPOINTS, meanOf, runLoad, runRequests, stopLoad, type EndpointName, type LoadFigures } from './bench/load.ts';
 import { log, redactUrl } from './bench/log.ts';
-import { DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
+import { measureFleet, type FleetReport } from './bench/fleet.ts';
+import { ADMIN, DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
 import {
   edgeCost,
   targetsOf,
@@ -64,7 +70,7 @@ import { seedAgents } from './bench/seed.ts';
 import { measureStartup, type StartupReport } from './bench/startup.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
-const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'startup'] as const;
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet', 'startup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -75,6 +81,9 @@ interface Settings {
   connections: number;
   /** Alerts the events section raises in bulk. */
   events: number;
+  /** Agents the fleet section enrols, and how long it drives each activity. */
+  fleetAgents: number;
+  fleetDurationS: number;
   adminUrl: string;
   redisUrl: string;
 }
@@ -87,6 +96,8 @@ function readSettings(): Settings {
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
       events: { type: 'string', default: '5000' },
+      'fleet-agents': { type: 'string', default: '100000' },
+      'fleet-duration': { type: 'string', default: '60' },
       only: { type: 'string', default: SECTIONS.join(',') },
     },
     strict: true,
@@ -109,6 +120,8 @@ function readSettings(): Settings {
     warmupS: int('warmup', values.warmup, 0, 600),
     connections: int('connections', values.connections, 1, 10_000),
     events: int('events', values.events, 1, 1_000_000),
+    fleetAgents: int('fleet-agents', values['fleet-agents'], 100, 1_000_000),
+    fleetDurationS: int('fleet-duration', values['fleet-duration'], 5, 3600),
     adminUrl: process.env.BENCH_DATABASE_URL || DEFAULT_ADMIN_URL,
     redisUrl: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL,
   };
@@ -433,6 +446,17 @@ async function main(): Promise<void> {
     for (const server of running) await stop(server);
   }
 
+  // A fleet's steady load, on a server of its own (its own team and agents, enrolled through the API).
+  let fleet: FleetReport | null = null;
+  if (want('fleet')) {
+    if (redis === undefined) log.warn('Redis does not answer: the fleet section is left out (it measures the edge as deployed)');
+    else {
+      const config = { ...opsdeck.common, RATE_LIMITS_ENABLED: 'true', REDIS_URL: opsdeck.redisUrl, REDIS_KEY_PREFIX: opsdeck.redisKeyPrefix };
+      redisKeys = { url: opsdeck.redisUrl, prefix: opsdeck.redisKeyPrefix };
+      fleet = await measureFleet({ databaseUrl: database.url, config, admin: ADMIN, agents: settings.fleetAgents, durationS: settings.fleetDurationS });
+    }
+  }
+
   // Last, with nothing else running: how long `npm start` takes to be ready.
   let startup: StartupReport | null = null;
   if (want('startup')) startup = await measureStartup(database.url);
@@ -456,6 +480,7 @@ async function main(): Promise<void> {
     filtered_list: filteredList,
     bulk_alerts: bulk,
     events,
+    fleet,
     startup,
     targets: targetsOf(results, idleRss, startup),
   };

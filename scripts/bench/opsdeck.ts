@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-const ADMIN = { email: 'bench@opsdeck.local', password: 'bench-password-123' } as const;
+export const ADMIN = { email: 'bench@opsdeck.local', password: 'bench-password-123' } as const;
 const GENEROUS = { requests_per_minute: 100_000_000, burst: 100_000_000 };
 
 export interface OpsdeckSetup {

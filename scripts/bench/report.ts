@@ -6,6 +6,7 @@ import type { ExplainFigures } from './lists.ts';
 import { ENDPOINTS, type EndpointName, type LoadFigures } from './load.ts';
 import { SERVERS, type ServerName } from './servers.ts';
 import type { StartupReport } from './startup.ts';
+import { fleetLines, type FleetReport } from './fleet.ts';
 
 export interface RunFigures extends LoadFigures {
   /** RSS of the server's own process at the end of the measured run, in MB. */
@@ -41,6 +42,8 @@ export interface Report {
   /** From a change to its consumers (live stream, webhooks); null when the section did not run. */
   events: EventsReport | null;
   /** How long `npm start` takes to be ready; null when the section did not run. */
+  /** A fleet's steady load (scripts/bench/fleet.ts); null when the section did not run. */
+  fleet: FleetReport | null;
   startup: StartupReport | null;
   /** The request pipeline's targets, each with its figure and whether it was met (null: not measured this run). */
   targets: Record<string, { figure: number | null; target: string; met: boolean | null }>;
@@ -351,6 +354,7 @@ export function printReport(report: Report): void {
     ...Object.entries(report.targets).map(([name, t]) => `  ${name.padEnd(28)} ${t.figure === null ? '—' : String(t.figure)} (${t.target}) ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}`),
     '',
   );
+  if (report.fleet) out.push(...fleetLines(report.fleet), '');
   if (report.cursor_depth) out.push(...cursorDepthLines(report.cursor_depth), '');
   if (report.filtered_list) {
     const f = report.filtered_list;

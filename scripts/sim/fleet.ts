@@ -1,0 +1,250 @@
+// A fleet at scale, simulated from one process: up to 100,000 agents (and more) that enrol, heartbeat, claim
+// tasks and report metrics over a shared pool of keep-alive connections, each request with its own agent's key.
+// No host per agent: an agent is its id, its key and its place in the schedule; one timer walks the schedule.
+// Used by `npm run agent:sim` and by the bench's `fleet` section.
+//
+// The load is open-loop: every agent's request is sent when it is due, whether or not earlier ones have been
+// answered (a request waits in the connection pool's queue when every connection is busy, and that wait counts
+// in its latency), so a server that falls behind shows it in its latency and achieved rate, not by slowing the
+// simulated fleet down. Agents are spread evenly over each interval, as a real fleet's clocks are.
+//
+// Why node:http and not the SDK: the SDK (openapi-fetch over fetch) costs several times more per request than
+// a bare keep-alive request, and at 4,000 requests a second on a 2-core machine that difference would be
+// measured as the server's. The requests are the SDK's, byte for byte in what matters (method, path, the agent
+// key, a JSON body); the smaller, SDK-based simulation of real hosts is server/demo/simulated-fleet.ts.
+import { Agent, request } from 'node:http';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+
+export interface EnrolledAgent {
+  id: string;
+  key: string;
+}
+
+export type Activity = 'heartbeat' | 'claim' | 'metrics';
+
+export interface Tally {
+  sent: number;
+  /** Answered 2xx. */
+  acknowledged: number;
+  /** Answered otherwise, or not at all (the status or error code counts in `failures`). */
+  errors: number;
+  failures: Record<string, number>;
+  /** Latency of answered requests, in microseconds. */
+  latency: RecordableHistogram;
+  /** Metric samples acknowledged (metrics reports only). */
+  samples: number;
+  /** Tasks handed out by claims. */
+  claimed: number;
+}
+
+export const newTally = (): Tally => ({ sent: 0, acknowledged: 0, errors: 0, failures: {}, latency: createHistogram(), samples: 0, claimed: 0 });
+
+export interface TallySummary {
+  sent: number;
+  acknowledged: number;
+  errors: number;
+  failures: Record<string, number>;
+  latency_p50_ms: number;
+  latency_p99_ms: number;
+  latency_max_ms: number;
+  samples?: number;
+  claimed?: number;
+}
+
+export function summarise(t: Tally): TallySummary {
+  const ms = (us: number) => Math.round(us / 10) / 100;
+  const answered = t.latency.count > 0;
+  return {
+    sent: t.sent,
+    acknowledged: t.acknowledged,
+    errors: t.errors,
+    failures: t.failures,
+    latency_p50_ms: answered ? ms(t.latency.percentile(50)) : 0,
+    latency_p99_ms: answered ? ms(t.latency.percentile(99)) : 0,
+    latency_max_ms: answered ? ms(t.latency.max) : 0,
+    ...(t.samples > 0 ? { samples: t.samples } : {}),
+    ...(t.claimed > 0 ? { claimed: t.claimed } : {}),
+  };
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** A keep-alive client for one server: `connections` sockets, requests beyond them queue. */
+export class FleetClient {
+  readonly #url: URL;
+  readonly #agent: Agent;
+
+  constructor(url: string, connections: number) {
+    this.#url = new URL(url);
+    this.#agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections, scheduling: 'fifo' });
+  }
+
+  send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: this.#url.hostname, port: this.#url.port, method, path, agent: this.#agent, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** Sends one request, timing it into `tally`; answers the response (undefined when it failed). */
+async function timed(client: FleetClient, tally: Tally, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer | undefined> {
+  const started = process.hrtime.bigint();
+  tally.sent += 1;
+  try {
+    const answer = await client.send(method, path, headers, body);
+    tally.latency.record(Math.max(1, Number((process.hrtime.bigint() - started) / 1000n)));
+    if (answer.status >= 200 && answer.status < 300) {
+      tally.acknowledged += 1;
+      return answer;
+    }
+    tally.errors += 1;
+    tally.failures[answer.status] = (tally.failures[answer.status] ?? 0) + 1;
+    return undefined;
+  } catch (err) {
+    tally.errors += 1;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    tally.failures[code] = (tally.failures[code] ?? 0) + 1;
+    return undefined;
+  }
+}
+
+export interface EnrolOptions {
+  client: FleetClient;
+  /** Enrollment tokens; agents are spread over them (each token has its own rate limit). */
+  tokens: readonly string[];
+  count: number;
+  /** Enrolments under way at once. */
+  concurrency: number;
+  /** Hostnames are `<prefix>-<n>.sim.example.com`. */
+  prefix: string;
+  onProgress?: (done: number, tally: Tally) => void;
+}
+
+/** Enrols `count` agents; answers those that enrolled, with the tally of the enrolments. */
+export async function enrolFleet(o: EnrolOptions): Promise<{ agents: EnrolledAgent[]; tally: Tally; seconds: number }> {
+  const tally = newTally();
+  const agents: EnrolledAgent[] = [];
+  const started = performance.now();
+  let next = 0;
+  let lastProgress = started;
+  const worker = async () => {
+    while (next < o.count) {
+      const i = next++;
+      const body = JSON.stringify({
+        enrollment_token: o.tokens[i % o.tokens.length],
+        hostname: `${o.prefix}-${i}.sim.example.com`,
+        ip_address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        platform: i % 10 === 0 ? 'windows' : 'linux',
+        agent_version: '2.4.1',
+      });
+      const answer = await timed(o.client, tally, 'POST', '/api/v1/agent/enroll', {}, body);
+      if (answer) {
+        const { data } = JSON.parse(answer.body) as { data: { agent: { id: string }; agent_key: string } };
+        agents.push({ id: data.agent.id, key: data.agent_key });
+      }
+      if (o.onProgress && performance.now() - lastProgress > 2000) {
+        lastProgress = performance.now();
+        o.onProgress(agents.length, tally);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  return { agents, tally, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Four metrics, `points` samples each, ending now: what an agent that reports in batches sends. */
+function metricReport(points: number, stepMs: number, now: number): { body: string; samples: number } {
+  const samples = [];
+  for (const name of ['cpu_usage', 'memory_usage', 'disk_usage', 'load_1m']) {
+    for (let p = 0; p < points; p++) samples.push({ name, at: new Date(now - (points - p) * stepMs).toISOString(), value: Math.round(Math.random() * 1000) / 10 });
+  }
+  return { body: JSON.stringify({ samples }), samples: samples.length };
+}
+
+export interface DriveOptions {
+  client: FleetClient;
+  agents: readonly EnrolledAgent[];
+  /** Each activity the fleet does, every `intervalS` per agent; `points`: samples per metric in a metrics report. */
+  activities: Partial<Record<Activity, { intervalS: number; points?: number }>>;
+  durationS: number;
+  onProgress?: (elapsedS: number, tallies: Record<Activity, Tally>) => void;
+  /** Stops early when it resolves (Ctrl-C). */
+  stop?: Promise<void>;
+}
+
+const TICK_MS = 5;
+
+/**
+ * Drives the fleet for `durationS`: agent i does each activity at offset i/N of its interval, then every
+ * interval. Answers one tally per activity once every request sent has been answered.
+ */
+export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tally>> {
+  const tallies: Record<Activity, Tally> = { heartbeat: newTally(), claim: newTally(), metrics: newTally() };
+  const inFlight = new Set<Promise<unknown>>();
+  const started = performance.now();
+  const n = o.agents.length;
+  const plans = (Object.entries(o.activities) as [Activity, { intervalS: number; points?: number }][]).map(([activity, plan]) => ({ activity, plan, done: 0 }));
+  let stopped = false;
+  void o.stop?.then(() => (stopped = true));
+  let lastProgress = started;
+
+  const fire = (activity: Activity, agent: EnrolledAgent, plan: { intervalS: number; points?: number }) => {
+    const tally = tallies[activity];
+    const headers = { 'x-api-key': agent.key };
+    let sent: Promise<unknown>;
+    if (activity === 'heartbeat') sent = timed(o.client, tally, 'POST', '/api/v1/agent/heartbeat', headers);
+    else if (activity === 'claim') {
+      sent = timed(o.client, tally, 'POST', '/api/v1/agent/tasks/claim', headers, '{"max_tasks":1}').then((answer) => {
+        if (answer) tally.claimed += (JSON.parse(answer.body) as { data: unknown[] }).data.length;
+      });
+    } else {
+      const points = plan.points ?? 1;
+      const report = metricReport(points, Math.max(1000, Math.floor((plan.intervalS * 1000) / points)), Date.now());
+      sent = timed(o.client, tally, 'POST', '/api/v1/agent/metrics', headers, report.body).then((answer) => {
+        if (answer) tally.samples += report.samples;
+      });
+    }
+    inFlight.add(sent);
+    void sent.finally(() => inFlight.delete(sent));
+  };
+
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsedMs = performance.now() - started;
+      if (stopped || elapsedMs >= o.durationS * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      for (const p of plans) {
+        // How many requests of this activity are due by now, fleet-wide; send the ones not sent yet.
+        const due = Math.floor((elapsedMs / (p.plan.intervalS * 1000)) * n);
+        for (; p.done < due; p.done++) fire(p.activity, o.agents[p.done % n]!, p.plan);
+      }
+      if (o.onProgress && elapsedMs - (lastProgress - started) > 2000) {
+        lastProgress = performance.now();
+        o.onProgress(elapsedMs / 1000, tallies);
+      }
+    }, TICK_MS);
+  });
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  return tallies;
+}
