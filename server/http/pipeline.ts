@@ -20,6 +20,7 @@ import { etagOf, matches } from '../edge/conditional.ts';
 import type { IdempotencyStore } from '../edge/idempotency.ts';
 import type { RateLimitPolicy } from '../edge/rate-limit.ts';
 import type { Logger } from '../logger.ts';
+import { traceRequest, tracingOn } from '../observability/tracing.ts';
 import { announceDeprecation, setHeaders } from './deprecation.ts';
 import { errorBody, send, sendError, successBody } from './envelope.ts';
 import { toApiError } from './to-api-error.ts';
@@ -118,7 +119,9 @@ export function operationRoutes(deps: PipelineDeps): Router {
     // checks) has its own.
     for (const op of ops) {
       const budgetMs = deps.databaseTimeoutMs * op.databaseBudget;
-      router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), () => res.headersSent, budgetMs));
+      const run = (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), () => res.headersSent, budgetMs);
+      // Traced (observability/tracing.ts), the request is a server span named by its operationId, active while it runs.
+      router[op.method](path, (req: Request, res: Response) => (tracingOn ? traceRequest(op, req, res, () => run(req, res)) : run(req, res)));
     }
     const allow = ops.map((op) => op.method.toUpperCase()).join(', ');
     router.all(path, (req: Request, res: Response) => {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../logger.ts';
+import { traceLogFields, tracingOn } from '../observability/tracing.ts';
 import type { OperationId } from './operation-types.ts';
 
 /** What every handler knows about the request beyond its typed inputs. */
@@ -42,6 +43,8 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : `req_${randomUUID()}`;
   res.setHeader('X-Request-ID', requestId);
+  // The request's span, for its access line (written when the answer is over, outside the span's context).
+  const trace = tracingOn ? traceLogFields() : undefined;
   let child: Logger | undefined;
   const ctx: RequestContext = {
     requestId,
@@ -64,7 +67,7 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
     const ms = Math.round((performance.now() - ctx.startedAt) * 10) / 10;
     // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).
     // The line carries request_id itself: a child logger made just for it would cost more than the line.
-    const fields = { request_id: requestId, method: req.method, path: req.path, operation_id: operationId, status: res.statusCode, ms };
+    const fields = { request_id: requestId, method: req.method, path: req.path, operation_id: operationId, status: res.statusCode, ms, ...trace };
     log[level](res.writableFinished ? fields : { ...fields, aborted: true }, 'request');
   });
   return ctx;
