@@ -403,15 +403,17 @@ interface RedisCommandMessage {
 /** A span per Redis command (and per MULTI batch) run inside another span; answers how to stop. */
 function traceRedisCommands(tracer: Tracer): () => void {
   const spans = new WeakMap<object, Span>();
-  const subscriber = (name: (m: RedisCommandMessage) => string) => ({
+  const subscriber = (operationOf: (m: RedisCommandMessage) => string, suffix = '') => ({
     start(message: RedisCommandMessage) {
       // Published synchronously where the command is sent, so the active context is its caller's.
       const parent = context.active();
       if (!trace.getSpan(parent)) return;
-      const operation = name(message);
-      const text = message.command ? [message.command, ...(message.args ?? [])].join(' ').slice(0, COMMAND_TEXT_LENGTH) : undefined;
+      const operation = operationOf(message);
+      // EVAL's first argument is a whole Lua script: named by its place, as EVALSHA names it by its hash.
+      const args = message.command?.toLowerCase() === 'eval' ? ['<script>', ...(message.args ?? []).slice(1)] : (message.args ?? []);
+      const text = message.command ? [message.command, ...args].join(' ').slice(0, COMMAND_TEXT_LENGTH) : undefined;
       const span = tracer.startSpan(
-        operation,
+        `${operation}${suffix}`,
         {
           kind: SpanKind.CLIENT,
           attributes: defined({
@@ -442,7 +444,8 @@ function traceRedisCommands(tracer: Tracer): () => void {
   const commands = tracingChannel<unknown, RedisCommandMessage>('ioredis:command');
   const batches = tracingChannel<unknown, RedisCommandMessage>('ioredis:batch');
   const onCommand = subscriber((m) => (m.command ?? 'command').toUpperCase());
-  const onBatch = subscriber((m) => m.batchMode ?? 'MULTI');
+  // The batch as a whole (its MULTI and EXEC are commands of their own).
+  const onBatch = subscriber((m) => m.batchMode ?? 'MULTI', ' batch');
   commands.subscribe(onCommand);
   batches.subscribe(onBatch);
   return () => {
