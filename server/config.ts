@@ -58,6 +58,8 @@ export interface Config {
   readonly eventStreamOverrides: Record<string, number>;
   /** 32 bytes (base64 or hex) that encrypt stored secrets such as webhook signing keys; required in production. */
   readonly secretsKey: Buffer | undefined;
+  /** METRICS_TOKEN: the bearer token GET /metrics requires (`metricsToken`); unset: the metrics are open. */
+  readonly metricsToken: string | undefined;
   /** OpenTelemetry tracing, on when an OTLP endpoint is set (the SDK reads the other OTEL_* variables itself); undefined: off. */
   readonly tracing: TracingConfig | undefined;
 }
@@ -143,6 +145,14 @@ function tracing(env: Env): TracingConfig | undefined {
   return { protocol };
 }
 
+function metricsToken(env: Env): string | undefined {
+  const value = env.METRICS_TOKEN || undefined;
+  if (value !== undefined && !/^[\x21-\x7e]{16,512}$/.test(value)) {
+    throw new ConfigError('METRICS_TOKEN', 'METRICS_TOKEN must be 16 to 512 printable characters without spaces');
+  }
+  return value;
+}
+
 function trustProxy(raw: string | undefined): boolean | number | string {
   if (raw === undefined || raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
@@ -194,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
     eventStreamOverrides: json(env, 'EVENT_STREAM'),
     secretsKey: secretsKey(env, mode),
+    metricsToken: metricsToken(env),
     tracing: tracing(env),
     demoAgents: integer(env, 'OPSDECK_DEMO_AGENTS', flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL) ? 3 : 0, 0, 100),
   });

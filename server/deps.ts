@@ -15,6 +15,7 @@ import type { HealthMonitor } from './health.ts';
 import type { OpenStreams } from './http/event-stream.ts';
 import type { Logger } from './logger.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+import type { Metrics } from './observability/metrics.ts';
 
 export interface AppDeps {
   config: Config;
@@ -40,4 +41,6 @@ export interface AppDeps {
   secretBox: SecretBox;
   /** Sends webhook deliveries; woken when a request queues one (ping, redelivery). */
   webhookDeliverer: Pick<WebhookDeliverer, 'wake'>;
+  /** This app's Prometheus metrics (GET /metrics), on a registry of its own. */
+  metrics: Metrics;
 }

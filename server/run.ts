@@ -22,9 +22,17 @@ export async function run(config: Config): Promise<void> {
   try {
     if (config.tracing) await startTracing(config.tracing, log);
     const running = await startServer(config, log);
-    const base = config.publicUrl ?? running.url;
+    const base = (config.publicUrl ?? running.url).replace(/\/+$/, '');
     log.info(
-      { api: `${base}/api/v1`, docs: `${base}/docs`, spec: `${base}/openapi.json`, mock: 'npm run mock → http://127.0.0.1:4010' },
+      {
+        index: `${base}/`,
+        api: `${base}/api/v1`,
+        docs: `${base}/docs`,
+        spec: `${base}/openapi.json`,
+        spec_yaml: `${base}/openapi.yaml`,
+        metrics: `${base}/metrics`,
+        mock: 'npm run mock → http://127.0.0.1:4010',
+      },
       `Opsdeck is listening on ${base}`,
     );
     const fleet = config.demoAgents > 0 ? await startDemoFleet(running, config.demoAgents, log) : undefined;

@@ -20,6 +20,8 @@ import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
 import { localEventBus, redisEventBus } from './events/event-bus.ts';
 import { retentionOf, startWorkers } from './workers.ts';
+import { Metrics } from './observability/metrics.ts';
+import { operationTable } from './http/operation-table.ts';
 import { openSecretBox } from './auth/secret-box.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
@@ -64,17 +66,21 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const edge = createEdge(config, redis, log, secretBox);
   const bus = redis ? redisEventBus(redis, config.redisKeyPrefix, log) : localEventBus(log);
   await bus.ready();
+  // This app's metrics, on a registry of its own (GET /metrics).
+  const metrics = new Metrics(operationTable.values());
   const webhookDeliverer = new WebhookDeliverer(database.db, secretBox, log, {
+    onAttempt: (outcome) => metrics.webhookAttempt(outcome),
     policy: delivery,
     allowPrivateTargets: config.webhookAllowPrivateTargets,
   });
   const streams = new OpenStreams();
+  metrics.observe({ database, redis, streams, timeoutMs: Math.min(config.dbTimeoutMs, 1000), log });
   // The feed is read on a connection of its own, so that under load it is not queued behind requests (the
   // caches are trusted only while the feed is read in time).
   const feed = new ChangeFeedFollower(changeFeed(database.side), log);
   await feed.start();
   const callers = callerDirectory(database.db, feed);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams });
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics });
 
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
@@ -86,7 +92,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // The background workers start once the server listens: their first runs (a sweep, a dispatch, on the embedded
   // database's one connection) do not hold up readiness, and a server that cannot listen starts none.
   const workers = config.backgroundWorkers
-    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
+    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log, onRun: (worker, ok) => metrics.workerRun(worker, ok) }, config, retentionOf(delivery.retention_days))
     : undefined;
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

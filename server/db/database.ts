@@ -133,7 +133,19 @@ async function postgres(options: DatabaseOptions): Promise<Kysely<Database>> {
   // is answered 503, so the event itself only needs a listener to keep it from crashing the process.
   pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err: err.message }, 'database connection lost')));
   const dialect = new PostgresDialect({ pool: new BoundedPool(pool, options.timeoutMs, options.log) });
-  return new Kysely<Database>({ dialect: tracedDialect(dialect, databaseTarget(options.url)) });
+  const db = new Kysely<Database>({ dialect: tracedDialect(dialect, databaseTarget(options.url)) });
+  pools.set(db, pool);
+  return db;
+}
+
+/** The pg pool behind each Kysely instance on PostgreSQL (the metrics read its counts). */
+const pools = new WeakMap<Kysely<Database>, PgPool>();
+
+/** A database's connections now: a pg pool's counts, or the embedded database's one connection (no idle or waiting count). */
+export function poolStats(db: Kysely<Database>): { total: number; idle?: number; waiting?: number; max: number } {
+  const pool = pools.get(db);
+  if (!pool) return { total: 1, max: 1 };
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
 }
 
 /** The database's name, host and port from its URL, for the attributes of query spans. */

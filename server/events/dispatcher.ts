@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   pollMs: number;
   /** Told after a batch that queued webhook deliveries, so they go out at once. */
   onDeliveriesQueued?: () => void;
+  /** Told after every run of the loop, whether it dispatched or failed (the metrics count them). */
+  onRun?: (ok: boolean) => void;
 }
 
 export class OutboxDispatcher {
@@ -132,8 +134,12 @@ export class OutboxDispatcher {
     this.#stopped = false;
     const tick = () => {
       this.#running = this.dispatchOnce().then(
-        (n) => this.#schedule(tick, n === BATCH_SIZE ? 0 : this.#options.pollMs),
+        (n) => {
+          this.#options.onRun?.(true);
+          this.#schedule(tick, n === BATCH_SIZE ? 0 : this.#options.pollMs);
+        },
         (err: unknown) => {
+          this.#options.onRun?.(false);
           this.#log.warn({ err: (err as Error).message }, 'dispatcher failed; it tries again');
           this.#schedule(tick, Math.max(this.#options.pollMs, 1000));
         },

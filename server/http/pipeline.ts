@@ -20,6 +20,7 @@ import { etagOf, matches } from '../edge/conditional.ts';
 import type { IdempotencyStore } from '../edge/idempotency.ts';
 import type { RateLimitPolicy } from '../edge/rate-limit.ts';
 import type { Logger } from '../logger.ts';
+import type { RequestMetrics } from '../observability/metrics.ts';
 import { traceRequest, tracingOn } from '../observability/tracing.ts';
 import { announceDeprecation, setHeaders } from './deprecation.ts';
 import { errorBody, send, sendError, successBody } from './envelope.ts';
@@ -29,6 +30,7 @@ import { answerWithStream, type EventStream, type OpenStreams } from './event-st
 import { operationTable, type OperationEntry } from './operation-table.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 import { beginRequest, type RequestContext } from './request-context.ts';
+import type { StaticTokens } from './static-token.ts';
 
 /** What the pipeline needs, wired by app.ts. */
 export interface PipelineDeps {
@@ -46,6 +48,10 @@ export interface PipelineDeps {
   bodyLimitBytes: number;
   /** DB_TIMEOUT_MS: what a request's waits on the database may add up to (times the operation's `x-database-budget`). */
   databaseTimeoutMs: number;
+  /** Counts answers, refusals and replays for GET /metrics (observability/metrics.ts). */
+  metrics: RequestMetrics;
+  /** The configured static bearer tokens (METRICS_TOKEN for `metricsToken`). */
+  staticTokens: StaticTokens;
 }
 
 /** One audit record: who did which operation, on what, and how it ended (the audit module stores it). */
@@ -73,6 +79,8 @@ interface Result {
   headers?: Record<string, string>;
   body?: object;
   stream?: EventStream;
+  /** An answer in a declared text media type, sent as it is (the metrics). */
+  text?: { mediaType: string; body: string };
   /** The envelope already made for this answer (kept for its Idempotency-Key, so a replay is the same to the byte). */
   envelope?: object | undefined;
 }
@@ -172,6 +180,8 @@ export function parserRefusal(log: Logger): (err: NodeJS.ErrnoException, socket:
 async function runOperation(op: OperationEntry, req: Request, res: Response, deps: PipelineDeps, parser: RequestHandler): Promise<void> {
   const ctx = beginRequest(req, res, deps.log, op.operationId, { ...(req.params as Record<string, string>) });
   const outcome: Outcome = { result: undefined, error: undefined };
+  // An operation that declares `Cache-Control: no-store` answers a secret: no answer of it is kept anywhere.
+  if (op.noStore) res.setHeader('Cache-Control', 'no-store');
   try {
     await deprecation(op, ctx, res, deps);
     ctx.caller = await authenticate(op, ctx, req, res, deps);
@@ -189,6 +199,7 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     answerError(ctx, res, outcome.error);
   }
   audit(op, ctx, req, res, deps, outcome);
+  deps.metrics.answered(op, res.statusCode, ctx.startedAt);
 }
 
 /** A deprecated operation's answers carry its deprecation; past its sunset it is gone for everyone (410). */
@@ -207,7 +218,10 @@ async function deprecation(op: OperationEntry, ctx: RequestContext, res: Respons
  * checked is the server's fault, not the client's, and spends nothing (503).
  */
 async function authenticate(op: OperationEntry, ctx: RequestContext, req: Request, res: Response, deps: PipelineDeps): Promise<Caller | null> {
-  if (op.permission === null) return null;
+  if (op.permission === null) {
+    if (op.tokenScheme) deps.staticTokens.check(op.tokenScheme, header(req, 'authorization'));
+    return null;
+  }
   const credentials = { authorization: header(req, 'authorization'), apiKey: header(req, 'x-api-key') };
   ctx.reauthenticate = () => deps.authenticator.authenticate(credentials);
   let caller: Caller | null;
@@ -236,6 +250,7 @@ async function limit(op: OperationEntry, ctx: RequestContext, res: Response, dep
   res.setHeader('X-RateLimit-Reset', String(verdict.reset));
   res.setHeader('X-RateLimit-Bucket', verdict.bucket);
   if (!verdict.allowed) {
+    deps.metrics.rateLimited(op, caller?.tier ?? null);
     throw new ApiError('RATE_LIMIT_EXCEEDED', `Rate limit exceeded; retry in ${verdict.retryAfter} seconds`, { headers: { 'Retry-After': String(verdict.retryAfter) } });
   }
 }
@@ -290,6 +305,7 @@ async function idempotently(op: OperationEntry, ctx: RequestContext, req: Reques
   const fingerprint = createHash('sha256').update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
   const begun = await deps.idempotency.begin(storeKey, fingerprint);
   if (begun.kind === 'replay') {
+    deps.metrics.replayed(op);
     setHeaders(res, begun.answer.headers);
     res.setHeader('Idempotent-Replayed', 'true');
     send(res, begun.answer.status, begun.answer.body);
@@ -334,6 +350,7 @@ function handle(operationId: OperationId, deps: PipelineDeps, input: Parameters<
 async function answer(op: OperationEntry, ctx: RequestContext, req: Request, res: Response, deps: PipelineDeps, result: Result): Promise<void> {
   setHeaders(res, result.headers ?? {});
   if (result.stream) return answerWithStream(ctx, res, result.stream, deps.streams);
+  if (result.text) return void res.status(result.status).type(result.text.mediaType).send(result.text.body);
   if (op.method === 'get' && result.status === 200) {
     const etag = etagOf(result.body);
     res.setHeader('ETag', etag);

@@ -21,6 +21,8 @@ export interface RequestContext {
   readonly operationId: OperationId | null;
   /** The path parameters of the matched operation. */
   readonly params: Readonly<Record<string, string>>;
+  /** The request's `Accept` (which the contract cannot declare as a parameter), for the operations that negotiate (`getIndex`). */
+  readonly accept: string | undefined;
   /** The authenticated caller (authenticate step), or `null` (public operation, or not authenticated yet). */
   caller: Caller | null;
   /**
@@ -57,6 +59,7 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
     clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
     operationId,
     params,
+    accept: req.headers.accept,
     caller: null,
     reauthenticate: null,
     expectedUpdatedAt: null,
