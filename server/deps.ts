@@ -1,6 +1,6 @@
 // What the application is made of, built by server.ts and handed to createApp (app.ts) and the handler map
 // (handlers.ts). A module of its own so that those two do not import each other.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.ts';
 import type { CachedCallerDirectory } from './auth/caller-cache.ts';
 import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { SecretBox } from './auth/secret-box.ts';
@@ -21,7 +21,7 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   database: DatabaseHandle;
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   health: HealthMonitor;
   startedAt: Date;
   tokens: TokenService;

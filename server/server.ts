@@ -2,7 +2,6 @@
 // the HTTP server, and a graceful stop. main.ts runs it; tests and benchmarks start it in-process.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
 import { parserRefusal } from './http/pipeline.ts';
@@ -13,12 +12,14 @@ import { openDatabase, type DatabaseHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrator.ts';
 import { HealthMonitor } from './health.ts';
 import type { Logger } from './logger.ts';
-import { closeRedis, openRedis } from './redis/client.ts';
+import { closeRedis, openRedis, type RedisClient } from './redis/client.ts';
 import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
 import { localEventBus, redisEventBus } from './events/event-bus.ts';
+import { clusterEventBus } from './events/cluster-event-bus.ts';
+import { isCluster } from './redis/cluster.ts';
 import { retentionOf, startWorkers } from './workers.ts';
 import { Metrics } from './observability/metrics.ts';
 import { operationTable } from './http/operation-table.ts';
@@ -30,7 +31,7 @@ export interface RunningServer {
   readonly url: string;
   readonly server: Server;
   readonly database: DatabaseHandle;
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   /** Readiness fails first, in-flight requests finish (up to the grace period), then pools close. */
   stop(): Promise<void>;
 }
@@ -64,7 +65,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
   const secretBox = await openSecretBox(database.db, config.secretsKey, log);
   const edge = createEdge(config, redis, log, secretBox);
-  const bus = redis ? redisEventBus(redis, config.redisKeyPrefix, log) : localEventBus(log);
+  const bus = !redis ? localEventBus(log) : isCluster(redis) ? clusterEventBus(redis, config.redisKeyPrefix, log) : redisEventBus(redis, config.redisKeyPrefix, log);
   await bus.ready();
   // This app's metrics, on a registry of its own (GET /metrics).
   const metrics = new Metrics(operationTable.values());
