@@ -126,7 +126,8 @@ export function createTracing(config: TracingConfig, log: Logger): Tracing {
     return trace.getSpanContext(extracted) ? extracted : undefined;
   };
 
-  log.info({ protocol: config.protocol, service: resource.attributes[ATTR_SERVICE_NAME] }, 'tracing: spans are exported over OTLP');
+  // (The resource's own attributes are read only once its detectors have settled, when spans are exported.)
+  log.info({ protocol: config.protocol, service_name: getStringFromEnv('OTEL_SERVICE_NAME') ?? 'opsdeck' }, 'tracing: spans are exported over OTLP');
 
   return {
     request(op, req, res, run) {
@@ -269,7 +270,11 @@ function samplerFromEnv(log: Logger): Sampler {
   }
 }
 
-/** The SDK's own warnings and errors (an export that failed), as log lines, at most one a minute. */
+/**
+ * The SDK's own warnings and errors (an export that failed), as log lines, at most one a minute. Written outside
+ * any span: the export runs on a timer that inherited the context of whichever span ended first, which these
+ * lines are not about.
+ */
 function diagnostics(log: Logger) {
   let lastAt = -Infinity;
   let suppressed = 0;
@@ -277,8 +282,15 @@ function diagnostics(log: Logger) {
     const now = performance.now();
     if (now - lastAt < DIAG_LOG_INTERVAL_MS) return void (suppressed += 1);
     lastAt = now;
+    // The SDK hands over an exception as its JSON (core's logging error handler): its message is what says.
+    let text = message;
+    try {
+      text = (JSON.parse(message) as { message?: string }).message ?? message;
+    } catch {
+      // a plain message
+    }
     const detail = args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-    log.warn({ detail: detail.slice(0, 500), suppressed }, `tracing: ${message}`);
+    context.with(ROOT_CONTEXT, () => log.warn({ ...(detail ? { detail: detail.slice(0, 500) } : {}), suppressed }, `tracing: ${text.slice(0, 300)}`));
     suppressed = 0;
   };
   const quiet = () => undefined;
