@@ -267,7 +267,14 @@ function kubernetesProblems(files: Record<string, string>, dockerfile: string): 
     return { ...decoded, ...Object.fromEntries(Object.entries(object.stringData ?? {}).map(([k, v]) => [k, String(v)])) };
   };
   for (const kind of ['ConfigMap', 'Secret'] as const) {
-    for (const object of find(kind)) problems.push(...unknownVariables(`${object.file} ${kind} ${object.metadata.name}`, data(kind, object.metadata.name)!));
+    for (const object of find<KubernetesObject & { data?: Record<string, unknown>; stringData?: Record<string, unknown> }>(kind)) {
+      const where = `${object.file} ${kind} ${object.metadata.name}`;
+      problems.push(...unknownVariables(where, data(kind, object.metadata.name)!));
+      // The API server refuses a number or a boolean here (YAML's 8080 or true must be quoted).
+      for (const [key, value] of Object.entries({ ...object.data, ...object.stringData })) {
+        if (typeof value !== 'string') problems.push(`${where}: ${key} is a ${typeof value}, not a string`);
+      }
+    }
   }
 
   /** The container's environment; `secrets` replaces the Secrets' values (as the operator fills them in). */
@@ -497,6 +504,7 @@ describe('the checks fail when a file drifts', () => {
     ['probes a path that is not an operation', () => k8s('deployment.yaml', 'path: /health/ready', 'path: /readyz'), /\/readyz is not an operation/],
     ['probes another port', () => k8s('deployment.yaml', 'containerPort: 8080', 'containerPort: 3000'), /no containerPort 8080/],
     ['moves the server to another port', () => k8s('configmap.yaml', 'PORT: "8080"', 'PORT: "9090"'), /no containerPort 9090/],
+    ['writes a number where Kubernetes takes a string', () => k8s('configmap.yaml', 'PORT: "8080"', 'PORT: 8080'), /PORT is a number/],
     ['has a grace period shorter than the stop', () => k8s('deployment.yaml', 'terminationGracePeriodSeconds: 60', 'terminationGracePeriodSeconds: 30'), /terminationGracePeriodSeconds is 30/],
     ['grows the grace of requests past the grace period', () => k8s('configmap.yaml', 'SHUTDOWN_GRACE_MS: "20000"', 'SHUTDOWN_GRACE_MS: "60000"'), /terminationGracePeriodSeconds is 60/],
     ['closes the listener before readiness is seen failing', () => k8s('configmap.yaml', 'SHUTDOWN_DELAY_MS: "10000"', 'SHUTDOWN_DELAY_MS: "2000"'), /SHUTDOWN_DELAY_MS is 2000 ms/],
