@@ -24,6 +24,9 @@ RUN npm run build
 
 # ---- runtime: the built output and production dependencies ----
 FROM ${NODE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="Opsdeck" \
+      org.opencontainers.image.description="The contract-first REST control plane of a DevOps fleet" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080
@@ -42,6 +45,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && chown node:node .data
 COPY --from=build /src/dist/ ./
 COPY --from=build /src/client-sdk/dist/ client-sdk/dist/
+COPY LICENSE ./
 
 # The embedded database (no DATABASE_URL) keeps its files in /app/.data, the only directory the user may write.
 USER node
