@@ -8085,10 +8085,10 @@ export interface components {
         XContentTypeOptions: "nosniff";
         /**
          * @description What a browser may load or run for the answer, on every answer. API answers (JSON, text) allow nothing:
-         *     `default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`. The docs page (`/docs`)
+         *     `default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'`. The docs page (`/docs`)
          *     allows only its own inline scripts (by hash), its inline styles, and images and fonts from itself or
          *     `data:`.
-         * @example default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'
+         * @example default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'
          */
         ContentSecurityPolicy: string;
         /**

@@ -131,6 +131,53 @@ function callOf(spec: JsonObject, path: string, pathItem: JsonObject, method: (t
   return { operationId, method, path, credential: credentialOf(spec, operation), params, body, ...(answers ? { answers } : {}) };
 }
 
+// ---- literals ----
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+/** The docs' sample panel is narrow: lines are kept to this many characters where they can be. */
+const WIDTH = 80;
+
+const tsString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}'`;
+
+/** How literals are written: TypeScript (single quotes, bare keys where they may be) or JSON. */
+interface Syntax {
+  string: (text: string) => string;
+  key: (name: string) => string;
+  /** A comma after the last member of a multi-line object or array. */
+  trailingComma: boolean;
+}
+const TS: Syntax = { string: tsString, key: (k) => (IDENTIFIER.test(k) ? k : tsString(k)), trailingComma: true };
+const JSON_SYNTAX: Syntax = { string: (t) => JSON.stringify(t), key: (k) => JSON.stringify(k), trailingComma: false };
+
+/** A JSON value as a literal, on one line when it fits in WIDTH, else indented by two spaces a level. */
+function literal(value: Json, indent: string, syntax: Syntax): string {
+  const inline = inlineLiteral(value, syntax);
+  if (inline.length + indent.length <= WIDTH) return inline;
+  const inner = `${indent}  `;
+  const members = Array.isArray(value)
+    ? value.map((v) => `${inner}${literal(v, inner, syntax)}`)
+    : value && typeof value === 'object'
+      ? Object.entries(value).map(([k, v]) => `${inner}${syntax.key(k)}: ${literal(v, inner, syntax)}`)
+      : undefined;
+  if (!members) return inline;
+  const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  return `${open}\n${members.join(',\n')}${syntax.trailingComma ? ',' : ''}\n${indent}${close}`;
+}
+
+function inlineLiteral(value: Json, syntax: Syntax): string {
+  if (typeof value === 'string') return syntax.string(value);
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => inlineLiteral(v, syntax)).join(', ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as JsonObject).map(([k, v]) => `${syntax.key(k)}: ${inlineLiteral(v, syntax)}`);
+    return entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`;
+  }
+  throw new Error(`code samples: ${String(value)} is not JSON`);
+}
+
+const tsLiteral = (value: Json, indent = ''): string => literal(value, indent, TS);
+const tsInline = (value: Json): string => inlineLiteral(value, TS);
+
 // ---- curl ----
 
 /** A word for a POSIX shell, in single quotes. */
@@ -169,47 +216,21 @@ function curlSample(baseUrl: string, call: Call): string {
   for (const [name, value] of call.params.header) lines.push(`-H ${shellQuote(`${name}: ${String(value)}`)}`);
   if (call.body) {
     lines.push(`-H ${shellQuote(`Content-Type: ${call.body.mediaType}`)}`);
-    const json = isJson(call.body.mediaType) ? JSON.stringify(call.body.value) : String(call.body.value);
-    lines.push(`--data ${shellQuote(json.length > 80 && isJson(call.body.mediaType) ? JSON.stringify(call.body.value, null, 2) : json)}`);
+    // JSON as a reader would type it: on one line when short, else on lines that fit the panel.
+    const data = isJson(call.body.mediaType) ? literal(call.body.value, '', JSON_SYNTAX) : String(call.body.value);
+    lines.push(`--data ${shellQuote(data)}`);
   }
   return `${lines.join(' \\\n  ')}\n`;
 }
 
 // ---- TypeScript (the SDK) ----
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-const tsString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}'`;
-
-/** A JSON value as a TypeScript literal, on one line when short, else indented by two spaces a level. */
-function tsLiteral(value: Json, indent = ''): string {
-  const inline = tsInline(value);
-  if (inline.length + indent.length <= 100) return inline;
-  const inner = `${indent}  `;
-  if (Array.isArray(value)) return `[\n${value.map((v) => `${inner}${tsLiteral(v, inner)},`).join('\n')}\n${indent}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).map(([k, v]) => `${inner}${IDENTIFIER.test(k) ? k : tsString(k)}: ${tsLiteral(v, inner)},`);
-    return `{\n${entries.join('\n')}\n${indent}}`;
-  }
-  return inline;
-}
-
-function tsInline(value: Json): string {
-  if (typeof value === 'string') return tsString(value);
-  if (value === null || typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(tsInline).join(', ')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as JsonObject).map(([k, v]) => `${IDENTIFIER.test(k) ? k : tsString(k)}: ${tsInline(v)}`);
-    return entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`;
-  }
-  throw new Error(`code samples: ${String(value)} is not JSON`);
-}
-
 function clientLine(baseUrl: string, call: Call): string {
   const options = [`baseUrl: ${tsString(baseUrl)}`];
   if (call.credential === 'token') options.push(`token: process.env.${CREDENTIALS.token}`);
   if (call.credential === 'agentKey') options.push(`apiKey: process.env.${CREDENTIALS.agentKey}`);
-  return `const opsdeck = createOpsdeckClient({ ${options.join(', ')} });`;
+  const line = `const opsdeck = createOpsdeckClient({ ${options.join(', ')} });`;
+  return line.length <= WIDTH ? line : `const opsdeck = createOpsdeckClient({\n${options.map((o) => `  ${o},`).join('\n')}\n});`;
 }
 
 function sdkSample(baseUrl: string, call: Call): string {
@@ -263,7 +284,7 @@ function sdkSample(baseUrl: string, call: Call): string {
   const lead = call.answers === undefined ? 'await unwrap(' : 'const result = await unwrap(';
   const oneLine = `${lead}${method}(${tsString(call.path)}${hasInit ? `, ${tsInline(init)}` : ''}));`;
   const statement =
-    oneLine.length <= 110
+    oneLine.length <= WIDTH
       ? oneLine
       : `${lead}\n  ${method}(${tsString(call.path)}${hasInit ? `, ${tsBlock(init, '  ')}` : ''}),\n);`;
   const lines = [`import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';`, '', clientLine(baseUrl, call), statement];

@@ -2,13 +2,18 @@
 // scripts/code-samples.ts): every operation shows a curl command and an SDK call, and every SDK call compiles
 // against the SDK's sources, type-checked here with the repository's TypeScript and settings, one module per
 // sample, so the docs cannot show code that does not compile.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { codeSamplesOf, operationsOf, type CodeSample } from '../../scripts/code-samples.ts';
 
 const root = resolve(import.meta.dirname, '../..');
+// As test/docs/docs.test.ts: Chromium at /usr/bin/chromium (OPSDECK_CHROMIUM_PATH), OPSDECK_SKIP_BROWSER=1 skips.
+const chromiumPath = process.env.OPSDECK_CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skipBrowser = process.env.OPSDECK_SKIP_BROWSER === '1';
 const spec = JSON.parse(readFileSync(join(root, 'generated/openapi.json'), 'utf8')) as Record<string, unknown>;
 const operations = operationsOf(spec).map(([path, method, operation]) => ({
   path,
@@ -99,10 +104,27 @@ describe('the request samples of the docs', () => {
     }
   }, 120_000);
 
-  it('are in the docs page', () => {
-    const html = readFileSync(join(root, 'generated/docs.html'), 'utf8');
-    // The page inlines the bundle Redoc renders, samples included.
-    expect(html).toContain('x-codeSamples');
-    expect(html).toContain('SDK (TypeScript)');
-  });
+  it('are offered by the docs page, curl and the SDK (generated/docs.html in Chromium)', async (ctx) => {
+    ctx.skip(skipBrowser, 'OPSDECK_SKIP_BROWSER=1 is set: the docs page is not opened in Chromium');
+    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath} (apt-get install -y chromium), or set OPSDECK_SKIP_BROWSER=1`);
+    const { operationId, sample } = samplesIn('TypeScript').find((o) => o.operationId === 'updateAgent')!;
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+      // The page stands on its own: it may load nothing from elsewhere.
+      await page.route(/^(?!file:|data:|blob:)/, (route) => route.abort());
+      // Redoc's samples panel: a language menu (the labels redocly.yaml lists) over the chosen sample.
+      await page.goto(`${pathToFileURL(join(root, 'generated/docs.html')).href}#agents/${operationId.toLowerCase()}`);
+      const menu = page.getByRole('button', { name: /^curl$/ }).first();
+      await menu.waitFor({ timeout: 30_000 });
+      await expect.poll(() => page.getByText('$OPSDECK_TOKEN').first().isVisible()).toBe(true);
+      await menu.click();
+      expect(await page.getByRole('menuitem').allInnerTexts()).toEqual(['curl', 'SDK (TypeScript)', 'Payload']);
+      await page.getByRole('menuitem', { name: 'SDK (TypeScript)' }).click();
+      expect(sample!.source).toContain("opsdeck.PATCH('/api/v1/agents/{agent_id}'");
+      await expect.poll(() => page.getByText("opsdeck.PATCH('/api/v1/agents/{agent_id}'").first().isVisible()).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
