@@ -11,7 +11,7 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 
 /** The policy of every API answer: nothing may load, run, frame it or be posted from it. */
-export const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+export const API_CONTENT_SECURITY_POLICY = "default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'";
 
 const ONE_YEAR_SECONDS = 31_536_000;
 
