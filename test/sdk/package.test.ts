@@ -138,6 +138,8 @@ describe('the SDK packed, installed in a fresh project, and its README example',
   }, 120_000);
 
   afterAll(async () => {
+    // A pack stopped between prepack and postpack leaves the repository's manifest aside: put it back.
+    if (existsSync(join(sdkDir, '.tmp', 'package.repository.json'))) await run(node24, ['scripts/pack.ts', 'postpack'], { cwd: sdkDir });
     await running?.stop();
     await database?.drop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
