@@ -1777,6 +1777,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description This process's metrics in the Prometheus text format (0.0.4), for a Prometheus server to scrape: requests
+         *     by `operation_id`, method and status class (`2xx`, `3xx`, `4xx`, `5xx`; never by raw path, so the series
+         *     are bounded by the contract) with their durations; the PostgreSQL pool; Redis; rate-limit refusals by
+         *     tier; idempotent replays; the event outbox's backlog and the age of its oldest event; webhook attempts by
+         *     outcome and their latency; open event streams; background worker runs; and Node.js's process metrics.
+         *     Every metric carries its help text. Never rate limited. When the server is configured with
+         *     `METRICS_TOKEN`, the request must carry it as `Authorization: Bearer <token>` (`metricsToken`); without
+         *     it, the metrics are open to whoever reaches the server (keep them on an internal network).
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Front door
+         * @description What this server is and where its parts are: the docs, the contract, the API, health and metrics. A
+         *     browser (an `Accept` that puts `text/html` before JSON) is sent to the docs instead, with `303 See Other`;
+         *     any other client (`curl`, `Accept: application/json`, `*\/*`) gets the JSON index.
+         */
+        get: operations["getIndex"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "task.completed": {
@@ -6984,6 +7033,104 @@ export interface components {
             data: components["schemas"]["Health"];
             meta: components["schemas"]["Meta"];
         };
+        /**
+         * ApiIndex
+         * @description The front door (`getIndex`): what this server is, and where its parts are.
+         * @example {
+         *       "name": "opsdeck",
+         *       "version": "0.1.0",
+         *       "api_version": "2.0.0",
+         *       "links": {
+         *         "docs": "/docs",
+         *         "openapi_json": "/openapi.json",
+         *         "openapi_yaml": "/openapi.yaml",
+         *         "api_v1": "/api/v1",
+         *         "api_v2": "/api/v2",
+         *         "health_live": "/health/live",
+         *         "health_ready": "/health/ready",
+         *         "metrics": "/metrics",
+         *         "version": "/api/v1/system/version"
+         *       }
+         *     }
+         */
+        ApiIndex: {
+            /**
+             * @description The product.
+             * @constant
+             */
+            name: "opsdeck";
+            /**
+             * @description The server's release (package version).
+             * @example 0.1.0
+             */
+            version: string;
+            /**
+             * @description The contract's version (the spec's `info.version`).
+             * @example 2.0.0
+             */
+            api_version: string;
+            /** @description Where to go next, as paths on this server. */
+            links: {
+                /**
+                 * @description The API docs (Redoc), for people.
+                 * @example /docs
+                 */
+                docs: string;
+                /**
+                 * @description The contract, as JSON (OpenAPI 3.1).
+                 * @example /openapi.json
+                 */
+                openapi_json: string;
+                /**
+                 * @description The contract, as YAML.
+                 * @example /openapi.yaml
+                 */
+                openapi_yaml: string;
+                /**
+                 * @description The base of version 1 of the API.
+                 * @example /api/v1
+                 */
+                api_v1: string;
+                /**
+                 * @description The base of version 2 of the API.
+                 * @example /api/v2
+                 */
+                api_v2: string;
+                /**
+                 * @description Liveness (`getLiveness`).
+                 * @example /health/live
+                 */
+                health_live: string;
+                /**
+                 * @description Readiness (`getReadiness`).
+                 * @example /health/ready
+                 */
+                health_ready: string;
+                /**
+                 * @description Prometheus metrics (`getMetrics`).
+                 * @example /metrics
+                 */
+                metrics: string;
+                /**
+                 * @description The version of this server (`getSystemVersion`).
+                 * @example /api/v1/system/version
+                 */
+                version: string;
+            };
+        };
+        /**
+         * ApiIndexEnvelope
+         * @description The front door, in the success envelope.
+         */
+        ApiIndexEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["ApiIndex"];
+            meta: components["schemas"]["Meta"];
+        };
     };
     responses: {
         /** @description The request is malformed: a parameter is unknown or invalid, or the body is not valid JSON. */
@@ -7760,6 +7907,13 @@ export interface components {
     requestBodies: never;
     headers: {
         /**
+         * @description `no-store`: the answer carries a secret shown once (a token, a key, a signing secret), so no cache, proxy or
+         *     browser history may keep it. The server sets it on every answer of an operation that declares this header
+         *     on any of its responses (read from the contract at start-up, not from a list in the code).
+         * @example no-store
+         */
+        CacheControlNoStore: "no-store";
+        /**
          * @description The request's id: the caller's own `X-Request-ID` when it is a sane token (at most 128 characters of
          *     `A-Z a-z 0-9 . _ -`), else one the server made. It is in `meta.request_id` and in every log line.
          * @example req_01J9Y4V8QK6M2T3N7W5X0Z1A2B
@@ -7928,6 +8082,42 @@ export interface components {
          * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b/deliveries/0192f3c8-3c4d-7e5f-8a6b-7c8d9e0f1a2b
          */
         LocationWebhookRedelivery: string;
+        /**
+         * @description `nosniff`, on every answer: browsers must take the declared `Content-Type` as it is and never guess
+         *     another (a JSON body is never run as a script or rendered as HTML).
+         * @example nosniff
+         */
+        XContentTypeOptions: "nosniff";
+        /**
+         * @description What a browser may load or run for the answer, on every answer. API answers (JSON, text) allow nothing:
+         *     `default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'`. The docs page (`/docs`)
+         *     allows only its own inline scripts (by hash), its inline styles, and images and fonts from itself or
+         *     `data:`.
+         * @example default-src 'none';frame-ancestors 'none';base-uri 'none';form-action 'none'
+         */
+        ContentSecurityPolicy: string;
+        /**
+         * @description `no-referrer`, on every answer: a page of this server (the docs) never sends its address to the sites
+         *     it links to.
+         * @example no-referrer
+         */
+        ReferrerPolicy: string;
+        /**
+         * @description HSTS (RFC 6797): sent only when the server's public address (`PUBLIC_URL`) is `https://…`, so that a
+         *     browser that has seen it goes on reaching the server over HTTPS only. Absent on a plain-HTTP server.
+         * @example max-age=31536000
+         */
+        StrictTransportSecurity: string;
+        /**
+         * @description The request headers the answer depends on, so that caches keep one copy per value.
+         * @example Accept
+         */
+        Vary: string;
+        /**
+         * @description Where the docs are (`/docs`), relative to this server.
+         * @example /docs
+         */
+        LocationDocs: string;
     };
     pathItems: never;
 }
@@ -7950,6 +8140,7 @@ export interface operations {
             /** @description Signed in. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
@@ -7989,6 +8180,7 @@ export interface operations {
             /** @description A new token pair. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
@@ -8270,6 +8462,7 @@ export interface operations {
             /** @description The key, with its secret. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["LocationApiKey"];
@@ -10975,6 +11168,7 @@ export interface operations {
             /** @description The token, with its secret. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["LocationEnrollmentToken"];
@@ -11070,6 +11264,7 @@ export interface operations {
             /** @description The agent and its key. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     Location: components["headers"]["LocationAgent"];
@@ -13160,6 +13355,7 @@ export interface operations {
             /** @description The webhook was registered; `Location` is its path. Store `secret` now: it is not shown again. */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     "X-Request-ID": components["headers"]["XRequestId"];
                     "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                     "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
@@ -13740,6 +13936,94 @@ export interface operations {
                     "application/json": components["schemas"]["HealthEnvelope"];
                 };
             };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                    "Content-Security-Policy": components["headers"]["ContentSecurityPolicy"];
+                    "Referrer-Policy": components["headers"]["ReferrerPolicy"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getIndex: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The index of this server. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    Vary: components["headers"]["Vary"];
+                    "X-Content-Type-Options": components["headers"]["XContentTypeOptions"];
+                    "Content-Security-Policy": components["headers"]["ContentSecurityPolicy"];
+                    "Referrer-Policy": components["headers"]["ReferrerPolicy"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiIndexEnvelope"];
+                };
+            };
+            /** @description A browser asked (`Accept` prefers `text/html`); the docs are at `Location`. */
+            303: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationDocs"];
+                    Vary: components["headers"]["Vary"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
         };
     };
     onTaskCompleted: {

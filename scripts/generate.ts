@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { stringify } from 'yaml';
 import { extensionDate } from '../server/http/extension-date.ts';
+import { addCodeSamples } from './code-samples.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const outArg = process.argv.indexOf('--out');
@@ -87,6 +88,8 @@ async function main(): Promise<void> {
   const spec = bundle();
   addErrorCatalogue(spec);
   addDeprecationNotes(spec);
+  // Redoc's request samples (curl and the SDK) on every operation: scripts/code-samples.ts.
+  addCodeSamples(spec);
   const bundled = { 'x-generated': BANNER, ...spec };
   writeFileSync(join(out, 'openapi.json'), `${JSON.stringify(bundled, null, 2)}\n`);
   writeFileSync(join(out, 'openapi.yaml'), `# ${BANNER}\n${stringify(bundled, { lineWidth: 0 })}`);

@@ -6,12 +6,14 @@ import type { Kysely } from 'kysely';
 import { Authenticator, type CallerDirectory } from './auth/authenticate.ts';
 import { CachedCallerDirectory } from './auth/caller-cache.ts';
 import type { ChangeFeedFollower } from './db/change-feed.ts';
-import { bundledSpecPath, bundledSpecYamlPath, docsPath } from './contract.ts';
 import type { Database } from './db/schema.ts';
 import type { AppDeps } from './deps.ts';
 import { createHandlers } from './handlers.ts';
 import { operationRoutes, unmatched } from './http/pipeline.ts';
 import { openApiValidator } from './http/validator.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { ServedContract } from './http/served-contract.ts';
+import { StaticTokens } from './http/static-token.ts';
 import type { Logger } from './logger.ts';
 import { findAgentKey } from './modules/agent-protocol/agent-protocol.repository.ts';
 import { findKeyForAuth, touchApiKey } from './modules/api-keys/api-keys.repository.ts';
@@ -54,6 +56,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.trustProxy);
   app.set('etag', false);
+  app.use(securityHeaders(deps.config.publicUrl));
 
   if (deps.config.corsOrigins.length > 0) app.use(cors({ origin: [...deps.config.corsOrigins], exposedHeaders: EXPOSED_HEADERS, maxAge: 600 }));
   app.use((_req, res, next) => {
@@ -61,9 +64,11 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.get('/openapi.json', (_req, res) => res.type('application/json').sendFile(bundledSpecPath));
-  app.get('/openapi.yaml', (_req, res) => res.type('application/yaml').sendFile(bundledSpecYamlPath));
-  app.get(['/docs', '/docs/'], (_req, res) => res.type('text/html').sendFile(docsPath));
+  // The contract and the docs, naming this server's origin in their server list (http/served-contract.ts).
+  const served = new ServedContract({ publicUrl: deps.config.publicUrl, trustProxy: deps.config.trustProxy !== false });
+  app.get('/openapi.json', served.json);
+  app.get('/openapi.yaml', served.yaml);
+  app.get(['/docs', '/docs/'], served.docs);
 
   app.use(
     operationRoutes({
@@ -78,6 +83,8 @@ export function createApp(deps: AppDeps): Express {
       log: deps.log,
       bodyLimitBytes: deps.config.bodyLimitBytes,
       databaseTimeoutMs: deps.config.dbTimeoutMs,
+      metrics: deps.metrics,
+      staticTokens: new StaticTokens({ metricsToken: deps.config.metricsToken }),
     }),
   );
   const fallback = unmatched(deps.log);

@@ -58,6 +58,15 @@ export interface Config {
   readonly eventStreamOverrides: Record<string, number>;
   /** 32 bytes (base64 or hex) that encrypt stored secrets such as webhook signing keys; required in production. */
   readonly secretsKey: Buffer | undefined;
+  /** METRICS_TOKEN: the bearer token GET /metrics requires (`metricsToken`); unset: the metrics are open. */
+  readonly metricsToken: string | undefined;
+  /** OpenTelemetry tracing, on when an OTLP endpoint is set (the SDK reads the other OTEL_* variables itself); undefined: off. */
+  readonly tracing: TracingConfig | undefined;
+}
+
+/** How spans are exported (observability/tracing.ts). */
+export interface TracingConfig {
+  readonly protocol: 'http/protobuf' | 'http/json';
 }
 
 type Env = Record<string, string | undefined>;
@@ -120,6 +129,30 @@ function json(env: Env, name: string): Record<string, never> {
   throw new ConfigError(name, `${name} must be a JSON object`);
 }
 
+/**
+ * Tracing is on when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, unless
+ * `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`; spans go over OTLP/HTTP, protobuf or JSON.
+ */
+function tracing(env: Env): TracingConfig | undefined {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase();
+  if (exporter === 'none') return undefined;
+  if (exporter && exporter !== 'otlp') throw new ConfigError('OTEL_TRACES_EXPORTER', `OTEL_TRACES_EXPORTER must be otlp or none, got "${exporter}"`);
+  const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = env[name]?.trim() || 'http/protobuf';
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') throw new ConfigError(name, `${name} must be http/protobuf or http/json (grpc is not supported), got "${protocol}"`);
+  return { protocol };
+}
+
+function metricsToken(env: Env): string | undefined {
+  const value = env.METRICS_TOKEN || undefined;
+  if (value !== undefined && !/^[\x21-\x7e]{16,512}$/.test(value)) {
+    throw new ConfigError('METRICS_TOKEN', 'METRICS_TOKEN must be 16 to 512 printable characters without spaces');
+  }
+  return value;
+}
+
 function trustProxy(raw: string | undefined): boolean | number | string {
   if (raw === undefined || raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
@@ -171,6 +204,8 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
     eventStreamOverrides: json(env, 'EVENT_STREAM'),
     secretsKey: secretsKey(env, mode),
+    metricsToken: metricsToken(env),
+    tracing: tracing(env),
     demoAgents: integer(env, 'OPSDECK_DEMO_AGENTS', flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL) ? 3 : 0, 0, 100),
   });
 }

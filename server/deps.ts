@@ -1,6 +1,6 @@
 // What the application is made of, built by server.ts and handed to createApp (app.ts) and the handler map
 // (handlers.ts). A module of its own so that those two do not import each other.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.ts';
 import type { CachedCallerDirectory } from './auth/caller-cache.ts';
 import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { SecretBox } from './auth/secret-box.ts';
@@ -15,12 +15,13 @@ import type { HealthMonitor } from './health.ts';
 import type { OpenStreams } from './http/event-stream.ts';
 import type { Logger } from './logger.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+import type { Metrics } from './observability/metrics.ts';
 
 export interface AppDeps {
   config: Config;
   log: Logger;
   database: DatabaseHandle;
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   health: HealthMonitor;
   startedAt: Date;
   tokens: TokenService;
@@ -40,4 +41,6 @@ export interface AppDeps {
   secretBox: SecretBox;
   /** Sends webhook deliveries; woken when a request queues one (ping, redelivery). */
   webhookDeliverer: Pick<WebhookDeliverer, 'wake'>;
+  /** This app's Prometheus metrics (GET /metrics), on a registry of its own. */
+  metrics: Metrics;
 }

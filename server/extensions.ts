@@ -210,6 +210,22 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     schema: { type: 'object', additionalProperties: false, required: ['per_account', 'per_client'], properties: { per_account: failureLimit, per_client: failureLimit } },
   },
   {
+    name: 'x-codeSamples',
+    on: 'Operation',
+    meaning: 'Redoc\'s request samples, a `curl` command and the same call through the SDK, written by `npm run generate` (scripts/code-samples.ts) from the operation\'s examples; only in generated/, never written in spec/.',
+    example: [{ lang: 'Shell', label: 'curl', source: "curl 'http://localhost:8080/api/v1/system/version'\n" }],
+    schema: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['lang', 'label', 'source'],
+        properties: { lang: { type: 'string', minLength: 1 }, label: { type: 'string', minLength: 1 }, source: { type: 'string', minLength: 1 } },
+      },
+    },
+  },
+  {
     name: 'x-http-status',
     on: 'Schema',
     meaning: 'On each entry of `ErrorCode`: the HTTP status that carries the code.',

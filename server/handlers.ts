@@ -18,6 +18,8 @@ import { AuditService } from './modules/audit/audit.service.ts';
 import { authHandlers } from './modules/auth/auth.handlers.ts';
 import { AuthService } from './modules/auth/auth.service.ts';
 import { systemHandlers } from './modules/system/system.handlers.ts';
+import { frontDoorHandlers } from './modules/system/front-door.handlers.ts';
+import { metricsHandlers } from './modules/system/metrics.handlers.ts';
 import { teamHandlers } from './modules/teams/teams.handlers.ts';
 import { TeamService } from './modules/teams/teams.service.ts';
 import { userHandlers } from './modules/users/users.handlers.ts';
@@ -66,5 +68,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, signs)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, signs)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
+    ...frontDoorHandlers(),
+    ...metricsHandlers(deps.metrics),
   } satisfies HandlerMap;
 }

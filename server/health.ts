@@ -1,6 +1,6 @@
 // Liveness and readiness: ready means the database (and Redis, when configured) answered a ping
 // within the timeout and the process is not shutting down.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.ts';
 import type { components } from '../generated/openapi.d.ts';
 import { withTimeout, type DatabaseHandle } from './db/database.ts';
 
@@ -9,11 +9,11 @@ type Health = components['schemas']['Health'];
 
 export class HealthMonitor {
   readonly #database: DatabaseHandle;
-  readonly #redis: Redis | undefined;
+  readonly #redis: RedisClient | undefined;
   readonly #timeoutMs: number;
   #shuttingDown = false;
 
-  constructor(database: DatabaseHandle, redis: Redis | undefined, timeoutMs: number) {
+  constructor(database: DatabaseHandle, redis: RedisClient | undefined, timeoutMs: number) {
     this.#database = database;
     this.#redis = redis;
     this.#timeoutMs = timeoutMs;
@@ -37,7 +37,7 @@ export class HealthMonitor {
     return this.#timed('database', this.#database.backend, () => this.#database.ping(this.#timeoutMs));
   }
 
-  async #checkRedis(redis: Redis): Promise<HealthCheck> {
+  async #checkRedis(redis: RedisClient): Promise<HealthCheck> {
     return this.#timed('redis', 'redis', () => withTimeout(redis.ping(), this.#timeoutMs, `redis did not answer within ${this.#timeoutMs} ms`));
   }
 

@@ -2,6 +2,7 @@
 // shutdown on SIGTERM/SIGINT.
 import { ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { startTracing, stopTracing, traceLogFields } from './observability/tracing.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { demoEnrollmentToken } from './auth/bootstrap.ts';
 
@@ -16,19 +17,30 @@ async function startDemoFleet(running: RunningServer, count: number, log: Logger
 }
 
 export async function run(config: Config): Promise<void> {
-  const log = createLogger(config.logLevel);
+  // Traced (OTEL_EXPORTER_OTLP_ENDPOINT set), log lines written inside a span carry its trace_id and span_id.
+  const log = createLogger(config.logLevel, config.tracing ? traceLogFields : undefined);
   try {
+    if (config.tracing) await startTracing(config.tracing, log);
     const running = await startServer(config, log);
-    const base = config.publicUrl ?? running.url;
+    const base = (config.publicUrl ?? running.url).replace(/\/+$/, '');
     log.info(
-      { api: `${base}/api/v1`, docs: `${base}/docs`, spec: `${base}/openapi.json`, mock: 'npm run mock → http://127.0.0.1:4010' },
+      {
+        index: `${base}/`,
+        api: `${base}/api/v1`,
+        docs: `${base}/docs`,
+        spec: `${base}/openapi.json`,
+        spec_yaml: `${base}/openapi.yaml`,
+        metrics: `${base}/metrics`,
+        mock: 'npm run mock → http://127.0.0.1:4010',
+      },
       `Opsdeck is listening on ${base}`,
     );
     const fleet = config.demoAgents > 0 ? await startDemoFleet(running, config.demoAgents, log) : undefined;
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         log.info({ signal }, 'signal received');
-        Promise.resolve(fleet?.stop()).then(() => running.stop()).then(
+        // The spans not yet exported are sent last, once the requests and workers are over.
+        Promise.resolve(fleet?.stop()).then(() => running.stop()).then(() => stopTracing()).then(
           () => process.exit(0),
           (err: unknown) => {
             log.error({ err }, 'shutdown failed');

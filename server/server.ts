@@ -2,7 +2,6 @@
 // the HTTP server, and a graceful stop. main.ts runs it; tests and benchmarks start it in-process.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
 import { parserRefusal } from './http/pipeline.ts';
@@ -13,13 +12,17 @@ import { openDatabase, type DatabaseHandle } from './db/database.ts';
 import { migrateToLatest } from './db/migrator.ts';
 import { HealthMonitor } from './health.ts';
 import type { Logger } from './logger.ts';
-import { closeRedis, openRedis } from './redis/client.ts';
+import { closeRedis, openRedis, type RedisClient } from './redis/client.ts';
 import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
 import { localEventBus, redisEventBus } from './events/event-bus.ts';
+import { clusterEventBus } from './events/cluster-event-bus.ts';
+import { isCluster } from './redis/cluster.ts';
 import { retentionOf, startWorkers } from './workers.ts';
+import { Metrics } from './observability/metrics.ts';
+import { operationTable } from './http/operation-table.ts';
 import { openSecretBox } from './auth/secret-box.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
@@ -28,7 +31,7 @@ export interface RunningServer {
   readonly url: string;
   readonly server: Server;
   readonly database: DatabaseHandle;
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   /** Readiness fails first, in-flight requests finish (up to the grace period), then pools close. */
   stop(): Promise<void>;
 }
@@ -62,19 +65,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
   const secretBox = await openSecretBox(database.db, config.secretsKey, log);
   const edge = createEdge(config, redis, log, secretBox);
-  const bus = redis ? redisEventBus(redis, config.redisKeyPrefix, log) : localEventBus(log);
+  const bus = !redis ? localEventBus(log) : isCluster(redis) ? clusterEventBus(redis, config.redisKeyPrefix, log) : redisEventBus(redis, config.redisKeyPrefix, log);
   await bus.ready();
+  // This app's metrics, on a registry of its own (GET /metrics).
+  const metrics = new Metrics(operationTable.values());
   const webhookDeliverer = new WebhookDeliverer(database.db, secretBox, log, {
+    onAttempt: (outcome) => metrics.webhookAttempt(outcome),
     policy: delivery,
     allowPrivateTargets: config.webhookAllowPrivateTargets,
   });
   const streams = new OpenStreams();
+  metrics.observe({ database, redis, streams, timeoutMs: Math.min(config.dbTimeoutMs, 1000), log });
   // The feed is read on a connection of its own, so that under load it is not queued behind requests (the
   // caches are trusted only while the feed is read in time).
   const feed = new ChangeFeedFollower(changeFeed(database.side), log);
   await feed.start();
   const callers = callerDirectory(database.db, feed);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams });
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics });
 
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
@@ -86,7 +93,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // The background workers start once the server listens: their first runs (a sweep, a dispatch, on the embedded
   // database's one connection) do not hold up readiness, and a server that cannot listen starts none.
   const workers = config.backgroundWorkers
-    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log }, config, retentionOf(delivery.retention_days))
+    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log, onRun: (worker, ok) => metrics.workerRun(worker, ok) }, config, retentionOf(delivery.retention_days))
     : undefined;
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

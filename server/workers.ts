@@ -33,14 +33,23 @@ export interface Retention {
 /** The retention periods of the spec; `eventDays` as the delivery policy has it (it may be overridden). */
 export const retentionOf = (eventDays: number): Retention => ({ eventDays, metricDays: policy<{ retention_days: number }>('x-metrics').retention_days });
 
+/** Told of every run of a worker, and whether it succeeded (the metrics count them). */
+export type WorkerRunListener = (worker: string, ok: boolean) => void;
+
 /** Runs `task` every `ms` (first after `ms`), logging failures; never two runs at once. */
-function every(ms: number, log: Logger, name: string, task: () => Promise<void>): () => void {
+function every(ms: number, log: Logger, name: string, task: () => Promise<void>, onRun?: WorkerRunListener): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
     task()
-      .catch((err: unknown) => log.warn({ err: (err as Error).message }, `${name} failed; it tries again`))
+      .then(
+        () => onRun?.(name, true),
+        (err: unknown) => {
+          onRun?.(name, false);
+          log.warn({ err: (err as Error).message }, `${name} failed; it tries again`);
+        },
+      )
       .finally(() => (running = false));
   }, ms);
   timer.unref();
@@ -55,23 +64,27 @@ export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDis
 }
 
 export function startWorkers(
-  deps: { db: Kysely<Database>; bus: EventBus; cache: TaggedCache; deliverer: WebhookDeliverer; log: Logger },
+  deps: { db: Kysely<Database>; bus: EventBus; cache: TaggedCache; deliverer: WebhookDeliverer; log: Logger; onRun?: WorkerRunListener },
   config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs'>,
   retention: Retention,
 ): Workers {
-  const { db, bus, cache, deliverer, log } = deps;
-  const dispatcher = new OutboxDispatcher(db, bus, log, { pollMs: config.outboxPollMs, onDeliveriesQueued: () => deliverer.wake() });
+  const { db, bus, cache, deliverer, log, onRun } = deps;
+  const dispatcher = new OutboxDispatcher(db, bus, log, {
+    pollMs: config.outboxPollMs,
+    onDeliveriesQueued: () => deliverer.wake(),
+    ...(onRun ? { onRun: (ok: boolean) => onRun('dispatcher', ok) } : {}),
+  });
   dispatcher.start();
   deliverer.start();
 
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
     const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);
     if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
-  });
+  }, onRun);
   const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {
     const deleted = await applyRetention(db, dispatcher, retention);
     if (deleted.events > 0 || deleted.metric_samples > 0) log.info({ ...deleted, ...retention }, 'retention: old events, deliveries and metric samples deleted');
-  });
+  }, onRun);
 
   return {
     async stop() {

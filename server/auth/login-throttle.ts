@@ -3,7 +3,7 @@
 // `x-login-throttle` in the spec. Counters live in Redis when there is one (shared by every server
 // process), else in this process; while Redis does not answer, this process's own counters stand in,
 // so throttling weakens to per-process rather than switching off.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.ts';
 import { operationEntry } from '../http/operation-table.ts';
 import { ApiError } from '../http/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -25,8 +25,8 @@ interface Counter {
 }
 
 class RedisCounter implements Counter {
-  readonly #redis: Redis;
-  constructor(redis: Redis) {
+  readonly #redis: RedisClient;
+  constructor(redis: RedisClient) {
     this.#redis = redis;
   }
   async get(key: string) {
@@ -93,7 +93,7 @@ export class LoginThrottle {
   readonly #counter: Counter;
   readonly #prefix: string;
 
-  constructor(redis: Redis | undefined, prefix: string, log: Logger) {
+  constructor(redis: RedisClient | undefined, prefix: string, log: Logger) {
     this.#counter = redis ? new FallbackCounter(new RedisCounter(redis), log) : new MemoryCounter();
     this.#prefix = `${prefix}login:`;
   }

@@ -14,6 +14,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Kysely, PGliteDialect, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type { Pool as PgPool, PoolClient as PgPoolClient } from 'pg';
 import type { Logger } from '../logger.ts';
+import { tracedDialect, type DatabaseTarget } from '../observability/tracing.ts';
 import { openEmbedded } from './embedded.ts';
 import { DatabaseTimeoutError } from './errors.ts';
 import type { Database } from './schema.ts';
@@ -136,7 +137,27 @@ async function postgres(options: DatabaseOptions): Promise<Kysely<Database>> {
   // A connection that breaks while checked out also emits 'error' on its client; the query fails and
   // is answered 503, so the event itself only needs a listener to keep it from crashing the process.
   pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err: err.message }, 'database connection lost')));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new BoundedPool(pool, options.timeoutMs, options.log) }) });
+  const dialect = new PostgresDialect({ pool: new BoundedPool(pool, options.timeoutMs, options.log) });
+  const db = new Kysely<Database>({ dialect: tracedDialect(dialect, databaseTarget(options.url)) });
+  pools.set(db, pool);
+  return db;
+}
+
+/** The pg pool behind each Kysely instance on PostgreSQL (the metrics read its counts). */
+const pools = new WeakMap<Kysely<Database>, PgPool>();
+
+/** A database's connections now: a pg pool's counts, or the embedded database's one connection (no idle or waiting count). */
+export function poolStats(db: Kysely<Database>): { total: number; idle?: number; waiting?: number; max: number } {
+  const pool = pools.get(db);
+  if (!pool) return { total: 1, max: 1 };
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
+}
+
+/** The database's name, host and port from its URL, for the attributes of query spans. */
+function databaseTarget(url: string | undefined): DatabaseTarget {
+  const parsed = url ? URL.parse(url) : null;
+  if (!parsed) return { namespace: undefined, address: undefined, port: undefined };
+  return { namespace: decodeURIComponent(parsed.pathname.slice(1)) || undefined, address: parsed.hostname || undefined, port: Number(parsed.port || 5432) };
 }
 
 /** The pg pool, handing out leases that keep to their deadline (see the top of this file). */
@@ -268,7 +289,7 @@ async function bounded<T>(start: () => Promise<T>, due: number, late: () => Erro
 async function pglite(options: DatabaseOptions): Promise<Kysely<Database>> {
   const { pglite: instance, fromTemplate } = await openEmbedded(options.pgliteDir);
   if (fromTemplate) options.log.info({ dir: options.pgliteDir }, 'embedded database created from the template made at install');
-  return new Kysely<Database>({ dialect: new PGliteDialect({ pglite: instance }) });
+  return new Kysely<Database>({ dialect: tracedDialect(new PGliteDialect({ pglite: instance }), { namespace: undefined, address: undefined, port: undefined }) });
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

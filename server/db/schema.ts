@@ -326,6 +326,9 @@ export interface EventsTable {
   dispatched_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   /** The stream position (Last-Event-ID), in dispatch order; bigint, read as a string. */
   seq: ColumnType<string | null, never, string | number | null>;
+  /** The W3C trace context of the request that caused it, when tracing is on (observability/tracing.ts). */
+  traceparent: ColumnType<string | null, string | null | undefined, string | null>;
+  tracestate: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export type EventRow = Selectable<EventsTable>;
 

@@ -1,6 +1,6 @@
 // The edge's shared state, on Redis when one is configured (every server process shares it) or in
 // this process otherwise; start-up says which.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -15,7 +15,7 @@ export interface Edge {
 }
 
 /** `box` seals the answers kept for idempotency keys in Redis: some carry secrets shown once (API keys, webhook secrets). */
-export function createEdge(config: Config, redis: Redis | undefined, log: Logger, box: SecretBox): Edge {
+export function createEdge(config: Config, redis: RedisClient | undefined, log: Logger, box: SecretBox): Edge {
   const settings = rateLimitSettings(config.rateLimitsEnabled, config.rateLimitOverrides as never);
   if (!redis) {
     log.info('edge: no Redis, so rate limits, idempotency keys and the cache live in this process only');

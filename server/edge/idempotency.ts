@@ -5,7 +5,7 @@
 // Answers kept in Redis are sealed (AES-256-GCM, secret-box.ts): a create that shows a secret once (an API
 // key, a webhook's signing secret, an agent key) is replayed with it, and Redis must not hold it in clear.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Logger } from '../logger.ts';
 import { ApiError } from '../http/errors.ts';
@@ -82,14 +82,14 @@ interface HeldClaim {
 }
 
 export class RedisIdempotencyStore implements IdempotencyStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #box: SecretBox;
   /** The claims held by requests of this process, by store key and token. */
   readonly #held = new Map<string, Map<string, HeldClaim>>();
 
-  constructor(redis: Redis, prefix: string, log: Logger, box: SecretBox) {
+  constructor(redis: RedisClient, prefix: string, log: Logger, box: SecretBox) {
     this.#redis = redis;
     this.#prefix = `${prefix}idem:`;
     this.#log = log;

@@ -3,7 +3,7 @@
 // atomically (a busy caller's tokens are taken a few at a time: see the leases below); in this
 // process's memory when no Redis is configured. While Redis does not
 // answer, the policy of `when_redis_fails` applies (allow, and log).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.ts';
 import { rootExtensions } from '../contract.ts';
 import type { OperationEntry } from '../http/operation-table.ts';
 import type { Logger } from '../logger.ts';
@@ -93,13 +93,13 @@ interface Lease {
 }
 
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis & { opsdeckTokenBucket?: (key: string, rate: number, burst: number, want: number, giveBack: number) => Promise<number[]> };
+  readonly #redis: RedisClient & { opsdeckTokenBucket?: (key: string, rate: number, burst: number, want: number, giveBack: number) => Promise<number[]> };
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #timeoutMs: number;
   readonly #leases = new Map<string, Lease>();
 
-  constructor(redis: Redis, prefix: string, log: Logger, timeoutMs: number) {
+  constructor(redis: RedisClient, prefix: string, log: Logger, timeoutMs: number) {
     redis.defineCommand('opsdeckTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET });
     this.#redis = redis;
     this.#prefix = `${prefix}rl:`;

@@ -2,8 +2,9 @@
 // includes the versions of its tags, so invalidating a tag (one INCR) makes every entry that carries
 // it unreachable at once: a read after a write can never see the old entry. Redis when configured
 // (shared by every process), else this process's memory. Entries also expire, which bounds staleness
-// should an invalidation itself fail while Redis is away.
-import type { Redis } from 'ioredis';
+// should an invalidation itself fail while Redis is away. On a Redis Cluster, the tags' version counters share
+// one hash slot (the hash tag `{tags}`), so one MGET reads them and one MULTI bumps them; entries spread freely.
+import type { RedisClient } from '../redis/client.ts';
 import type { Logger } from '../logger.ts';
 
 export interface TaggedCache {
@@ -14,20 +15,25 @@ export interface TaggedCache {
 const TTL_SECONDS = 60;
 
 export class RedisTaggedCache implements TaggedCache {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #log: Logger;
 
-  constructor(redis: Redis, prefix: string, log: Logger) {
+  constructor(redis: RedisClient, prefix: string, log: Logger) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#log = log;
   }
 
+  /** A tag's version counter; every one of them in the hash slot of `{tags}`. */
+  #tagKey(tag: string): string {
+    return `${this.#prefix}{tags}:${tag}`;
+  }
+
   async getOrCompute<T>(key: string, tags: readonly string[], compute: () => Promise<T>): Promise<T> {
     let entryKey: string;
     try {
-      const versions = tags.length > 0 ? await this.#redis.mget(tags.map((t) => `${this.#prefix}tag:${t}`)) : [];
+      const versions = tags.length > 0 ? await this.#redis.mget(tags.map((t) => this.#tagKey(t))) : [];
       entryKey = `${this.#prefix}cache:${key}:${versions.map((v) => v ?? '0').join('.')}`;
       const hit = await this.#redis.get(entryKey);
       if (hit !== null) return JSON.parse(hit) as T;
@@ -45,7 +51,7 @@ export class RedisTaggedCache implements TaggedCache {
   async invalidate(tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
     const pipeline = this.#redis.multi();
-    for (const tag of tags) pipeline.incr(`${this.#prefix}tag:${tag}`);
+    for (const tag of tags) pipeline.incr(this.#tagKey(tag));
     await pipeline.exec().catch((err: unknown) => {
       this.#log.error({ err: (err as Error).message, tags }, `cache: invalidation failed; entries expire within ${TTL_SECONDS} s`);
     });

@@ -7,6 +7,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import { traceDispatch } from '../observability/tracing.ts';
 import type { EventChannel, StreamEvent } from './catalogue.ts';
 import type { EventBus, PublishedEvent } from './event-bus.ts';
 import { queueDeliveries } from '../modules/webhooks/webhooks.repository.ts';
@@ -24,6 +25,8 @@ export interface DispatcherOptions {
   pollMs: number;
   /** Told after a batch that queued webhook deliveries, so they go out at once. */
   onDeliveriesQueued?: () => void;
+  /** Told after every run of the loop, whether it dispatched or failed (the metrics count them). */
+  onRun?: (ok: boolean) => void;
 }
 
 export class OutboxDispatcher {
@@ -50,57 +53,60 @@ export class OutboxDispatcher {
       if (!rows[0]?.locked) return 0;
       const events = await trx
         .selectFrom('events')
-        .select(['id', 'type', 'channel', 'team_id', 'data', 'occurred_at'])
+        .select(['id', 'type', 'channel', 'team_id', 'data', 'occurred_at', 'traceparent', 'tracestate'])
         .where('dispatched_at', 'is', null)
         .orderBy('occurred_at')
         .orderBy('id')
         .limit(BATCH_SIZE)
         .execute();
       if (events.length === 0) return 0;
-      const ids = events.map((e) => e.id);
+      // Traced, the rest of the batch is one span, linked to the requests that caused its events.
+      return traceDispatch(events, async () => {
+        const ids = events.map((e) => e.id);
 
-      // Stream positions in the order the events happened.
-      const positions = new Map<string, string>();
-      const streamed = events.filter((e) => e.channel !== null).map((e) => e.id);
-      if (streamed.length > 0) {
-        const { rows: numbered } = await sql<{ id: string; seq: string }>`
-          update events e set seq = n.seq
-            from (select id, nextval('event_stream_seq') as seq
-                    from (select id, ord from unnest(${streamed}::uuid[]) with ordinality as t(id, ord)) o
-                   order by o.ord) n
-           where e.id = n.id
-          returning e.id, n.seq::text as seq`.execute(trx);
-        for (const row of numbered) positions.set(row.id, row.seq);
-      }
-      await trx.updateTable('events').set({ dispatched_at: sql`now()` }).where('id', 'in', ids).execute();
+        // Stream positions in the order the events happened.
+        const positions = new Map<string, string>();
+        const streamed = events.filter((e) => e.channel !== null).map((e) => e.id);
+        if (streamed.length > 0) {
+          const { rows: numbered } = await sql<{ id: string; seq: string }>`
+            update events e set seq = n.seq
+              from (select id, nextval('event_stream_seq') as seq
+                      from (select id, ord from unnest(${streamed}::uuid[]) with ordinality as t(id, ord)) o
+                     order by o.ord) n
+             where e.id = n.id
+            returning e.id, n.seq::text as seq`.execute(trx);
+          for (const row of numbered) positions.set(row.id, row.seq);
+        }
+        await trx.updateTable('events').set({ dispatched_at: sql`now()` }).where('id', 'in', ids).execute();
 
-      const targets = await trx
-        .selectFrom('events as e')
-        // A webhook receives what happens after it was registered, not an older event still in the outbox.
-        .innerJoin('webhooks as w', (join) =>
-          join.onRef('w.team_id', '=', 'e.team_id').on('w.active', '=', true).on(sql<boolean>`e.type = any(w.events)`).onRef('w.created_at', '<=', 'e.occurred_at'),
-        )
-        .select(['w.id as webhook_id', 'e.id as event_id', 'e.type'])
-        .where('e.id', 'in', ids)
-        .orderBy('e.occurred_at')
-        .orderBy('e.id')
-        .execute();
-      if (targets.length > 0) {
-        await queueDeliveries(trx, targets.map((t) => ({ webhook_id: t.webhook_id, event_id: t.event_id, event: t.type })));
-        queued = targets.length;
-      }
+        const targets = await trx
+          .selectFrom('events as e')
+          // A webhook receives what happens after it was registered, not an older event still in the outbox.
+          .innerJoin('webhooks as w', (join) =>
+            join.onRef('w.team_id', '=', 'e.team_id').on('w.active', '=', true).on(sql<boolean>`e.type = any(w.events)`).onRef('w.created_at', '<=', 'e.occurred_at'),
+          )
+          .select(['w.id as webhook_id', 'e.id as event_id', 'e.type'])
+          .where('e.id', 'in', ids)
+          .orderBy('e.occurred_at')
+          .orderBy('e.id')
+          .execute();
+        if (targets.length > 0) {
+          await queueDeliveries(trx, targets.map((t) => ({ webhook_id: t.webhook_id, event_id: t.event_id, event: t.type })));
+          queued = targets.length;
+        }
 
-      // Published while the lock is held, so processes publish in position order.
-      const published: PublishedEvent[] = events.flatMap((e) => {
-        const seq = positions.get(e.id);
-        return seq === undefined ? [] : [{ seq, channel: e.channel as EventChannel, event: toEventPayload(e) as StreamEvent }];
+        // Published while the lock is held, so processes publish in position order.
+        const published: PublishedEvent[] = events.flatMap((e) => {
+          const seq = positions.get(e.id);
+          return seq === undefined ? [] : [{ seq, channel: e.channel as EventChannel, event: toEventPayload(e) as StreamEvent }];
+        });
+        await this.#bus.publish(published).catch((err: unknown) => {
+          // Webhooks must not wait for Redis: the events are dispatched, and live subscribers catch up
+          // with Last-Event-ID when they reconnect.
+          this.#log.warn({ err: (err as Error).message, events: published.length }, 'dispatcher: publishing to the event bus failed');
+        });
+        return events.length;
       });
-      await this.#bus.publish(published).catch((err: unknown) => {
-        // Webhooks must not wait for Redis: the events are dispatched, and live subscribers catch up
-        // with Last-Event-ID when they reconnect.
-        this.#log.warn({ err: (err as Error).message, events: published.length }, 'dispatcher: publishing to the event bus failed');
-      });
-      return events.length;
     });
     if (queued > 0) this.#options.onDeliveriesQueued?.();
     return count;
@@ -128,8 +134,12 @@ export class OutboxDispatcher {
     this.#stopped = false;
     const tick = () => {
       this.#running = this.dispatchOnce().then(
-        (n) => this.#schedule(tick, n === BATCH_SIZE ? 0 : this.#options.pollMs),
+        (n) => {
+          this.#options.onRun?.(true);
+          this.#schedule(tick, n === BATCH_SIZE ? 0 : this.#options.pollMs);
+        },
         (err: unknown) => {
+          this.#options.onRun?.(false);
           this.#log.warn({ err: (err as Error).message }, 'dispatcher failed; it tries again');
           this.#schedule(tick, Math.max(this.#options.pollMs, 1000));
         },

@@ -31,7 +31,7 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-class Listeners {
+export class Listeners {
   readonly #listeners = new Set<EventListener>();
 
   add(listener: EventListener): () => void {

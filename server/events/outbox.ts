@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Executor } from '../db/executor.ts';
+import { currentTraceContext } from '../observability/tracing.ts';
 import { channelOf, type EventData, type EventType, type WebhookPingEvent } from './catalogue.ts';
 
 export interface NewEvent<T extends EventType = EventType> {
@@ -11,12 +12,17 @@ export interface NewEvent<T extends EventType = EventType> {
   data: EventData<T>;
 }
 
-/** Records events in the caller's transaction; call it with the transaction that makes the change. */
+/**
+ * Records events in the caller's transaction; call it with the transaction that makes the change. When tracing
+ * is on, each keeps the trace context of the request recording it, so its dispatch and webhook attempts join
+ * that request's trace.
+ */
 export async function recordEvents(db: Executor, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
+  const trace = currentTraceContext();
   await db
     .insertInto('events')
-    .values(events.map((e) => ({ id: uuidv7(), type: e.type, channel: channelOf.get(e.type) ?? null, team_id: e.teamId, data: JSON.stringify(e.data) })))
+    .values(events.map((e) => ({ id: uuidv7(), type: e.type, channel: channelOf.get(e.type) ?? null, team_id: e.teamId, data: JSON.stringify(e.data), ...trace })))
     .execute();
 }
 
@@ -31,7 +37,7 @@ export async function recordPing(db: Executor, teamId: string, data: WebhookPing
   const id = uuidv7();
   await db
     .insertInto('events')
-    .values({ id, type: 'webhook.ping', channel: null, team_id: teamId, data: JSON.stringify(data), dispatched_at: sql<Date>`now()` as never })
+    .values({ id, type: 'webhook.ping', channel: null, team_id: teamId, data: JSON.stringify(data), dispatched_at: sql<Date>`now()` as never, ...currentTraceContext() })
     .execute();
   return id;
 }

@@ -48,7 +48,17 @@ export interface OperationEntry {
   readonly loginThrottle: LoginThrottleLimits | undefined;
   /** `x-database-budget`: how many DB_TIMEOUT_MS the request's waits on the database may add up to. */
   readonly databaseBudget: number;
+  /** A static bearer token scheme (`metricsToken`) it accepts in place of a caller, checked when the server has that token configured. */
+  readonly tokenScheme: StaticTokenScheme | undefined;
+  /** Declares `Cache-Control: no-store` (components/headers/CacheControlNoStore) on a response: its answers carry a secret. */
+  readonly noStore: boolean;
 }
+
+/** The security schemes that are one configured token, not a caller with permissions (server/http/static-token.ts). */
+export const STATIC_TOKEN_SCHEMES = ['metricsToken'] as const;
+export type StaticTokenScheme = (typeof STATIC_TOKEN_SCHEMES)[number];
+const isStaticTokenRequirement = (requirement: Record<string, unknown>) =>
+  Object.keys(requirement).length === 0 || Object.keys(requirement).every((scheme) => (STATIC_TOKEN_SCHEMES as readonly string[]).includes(scheme));
 
 const MUTATING = new Set<HttpMethod>(['post', 'put', 'patch', 'delete']);
 
@@ -66,7 +76,8 @@ interface Extensions {
 function permissionOf(info: OperationInfo): Permission | null {
   const security = info.operation.security;
   if (!security) throw new Error(`${info.operationId} must declare its security (\`security: []\` when public)`);
-  if (security.length === 0) return null;
+  // `[]`, or only `{}` (no credential) and static tokens (`metricsToken`): no caller, no permission.
+  if (security.every(isStaticTokenRequirement)) return null;
   const scopes = new Set(security.flatMap((requirement) => Object.values(requirement).flat()));
   const [permission] = scopes;
   if (scopes.size !== 1 || !permission || !(permission in rootExtensions['x-permissions'])) {
@@ -113,7 +124,23 @@ function entryOf(info: OperationInfo): OperationEntry {
     takesBody: info.operation.requestBody !== undefined,
     loginThrottle: declared['x-login-throttle'],
     databaseBudget: declared['x-database-budget'] ?? 1,
+    tokenScheme: tokenSchemeOf(info),
+    noStore: declaresNoStore(info),
   };
+}
+
+function tokenSchemeOf(info: OperationInfo): StaticTokenScheme | undefined {
+  const schemes = (info.operation.security ?? []).flatMap((requirement) => Object.keys(requirement));
+  return STATIC_TOKEN_SCHEMES.find((scheme) => schemes.includes(scheme));
+}
+
+function declaresNoStore(info: OperationInfo): boolean {
+  return Object.values(info.operation.responses ?? {}).some((response) => {
+    const headers = resolveRef<{ headers?: Record<string, unknown> }>(response as never).headers ?? {};
+    const declared = headers['Cache-Control'];
+    const cacheControl = declared === undefined ? undefined : resolveRef<{ schema?: { const?: unknown } }>(declared as never);
+    return cacheControl?.schema?.const === 'no-store';
+  });
 }
 
 /** Every operation of the contract, literal paths before templated ones (the order routes are registered in). */

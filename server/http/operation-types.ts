@@ -51,7 +51,11 @@ type FrameworkHeaders =
   | 'Cache-Control'
   | 'Idempotent-Replayed'
   | 'Deprecation'
-  | 'Sunset';
+  | 'Sunset'
+  | 'X-Content-Type-Options'
+  | 'Content-Security-Policy'
+  | 'Referrer-Policy'
+  | 'Strict-Transport-Security';
 
 /** Response headers the handler must or may set: the declared ones, less those the framework sets itself. */
 type HandlerHeaders<R> = R extends { headers: infer H }
@@ -61,6 +65,9 @@ type HandlerHeaders<R> = R extends { headers: infer H }
 /** A success body without `success` and `meta`, which the envelope adds. */
 type Payload<B> = B extends { meta: unknown } ? Omit<B, 'success' | 'meta'> : B;
 
+/** An answer in a text media type the operation declares (`text/plain; version=0.0.4`), sent as it is, without the envelope. */
+type TextAnswer<C> = { mediaType: keyof C & `text/${string}`; body: string };
+
 /**
  * A `text/event-stream` answer is a stream (server/http/event-stream.ts), never a body; a JSON answer is a
  * body, never a stream.
@@ -69,7 +76,9 @@ type ResultFor<S, R> = (R extends { content: { 'text/event-stream': unknown } }
   ? { status: S; stream: EventStream; body?: undefined }
   : R extends { content: { 'application/json': infer B } }
     ? { status: S; body: Payload<B>; stream?: undefined }
-    : { status: S; body?: undefined; stream?: undefined }) &
+    : R extends { content: infer C }
+      ? { status: S; text: TextAnswer<C>; body?: undefined; stream?: undefined }
+      : { status: S; body?: undefined; stream?: undefined }) &
   ({} extends HandlerHeaders<R> ? { headers?: HandlerHeaders<R> & Record<string, string> } : { headers: HandlerHeaders<R> & Record<string, string> });
 
 export type HandlerResult<O extends OperationId> = {

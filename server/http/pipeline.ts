@@ -20,6 +20,8 @@ import { etagOf, matches } from '../edge/conditional.ts';
 import type { IdempotencyStore } from '../edge/idempotency.ts';
 import type { RateLimitPolicy } from '../edge/rate-limit.ts';
 import type { Logger } from '../logger.ts';
+import type { RequestMetrics } from '../observability/metrics.ts';
+import { traceRequest, tracingOn } from '../observability/tracing.ts';
 import { announceDeprecation, setHeaders } from './deprecation.ts';
 import { errorBody, send, sendError, successBody } from './envelope.ts';
 import { toApiError } from './to-api-error.ts';
@@ -28,6 +30,7 @@ import { answerWithStream, type EventStream, type OpenStreams } from './event-st
 import { operationTable, type OperationEntry } from './operation-table.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 import { beginRequest, type RequestContext } from './request-context.ts';
+import type { StaticTokens } from './static-token.ts';
 
 /** What the pipeline needs, wired by app.ts. */
 export interface PipelineDeps {
@@ -45,6 +48,10 @@ export interface PipelineDeps {
   bodyLimitBytes: number;
   /** DB_TIMEOUT_MS: what a request's waits on the database may add up to (times the operation's `x-database-budget`). */
   databaseTimeoutMs: number;
+  /** Counts answers, refusals and replays for GET /metrics (observability/metrics.ts). */
+  metrics: RequestMetrics;
+  /** The configured static bearer tokens (METRICS_TOKEN for `metricsToken`). */
+  staticTokens: StaticTokens;
 }
 
 /** One audit record: who did which operation, on what, and how it ended (the audit module stores it). */
@@ -72,6 +79,8 @@ interface Result {
   headers?: Record<string, string>;
   body?: object;
   stream?: EventStream;
+  /** An answer in a declared text media type, sent as it is (the metrics). */
+  text?: { mediaType: string; body: string };
   /** The envelope already made for this answer (kept for its Idempotency-Key, so a replay is the same to the byte). */
   envelope?: object | undefined;
 }
@@ -118,7 +127,9 @@ export function operationRoutes(deps: PipelineDeps): Router {
     // checks) has its own.
     for (const op of ops) {
       const budgetMs = deps.databaseTimeoutMs * op.databaseBudget;
-      router[op.method](path, (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), () => res.headersSent, budgetMs));
+      const run = (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), () => res.headersSent, budgetMs);
+      // Traced (observability/tracing.ts), the request is a server span named by its operationId, active while it runs.
+      router[op.method](path, (req: Request, res: Response) => (tracingOn ? traceRequest(op, req, res, () => run(req, res)) : run(req, res)));
     }
     const allow = ops.map((op) => op.method.toUpperCase()).join(', ');
     router.all(path, (req: Request, res: Response) => {
@@ -169,6 +180,8 @@ export function parserRefusal(log: Logger): (err: NodeJS.ErrnoException, socket:
 async function runOperation(op: OperationEntry, req: Request, res: Response, deps: PipelineDeps, parser: RequestHandler): Promise<void> {
   const ctx = beginRequest(req, res, deps.log, op.operationId, { ...(req.params as Record<string, string>) });
   const outcome: Outcome = { result: undefined, error: undefined };
+  // An operation that declares `Cache-Control: no-store` answers a secret: no answer of it is kept anywhere.
+  if (op.noStore) res.setHeader('Cache-Control', 'no-store');
   try {
     await deprecation(op, ctx, res, deps);
     ctx.caller = await authenticate(op, ctx, req, res, deps);
@@ -187,6 +200,7 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     answerError(ctx, res, outcome.error);
   }
   audit(op, ctx, req, res, deps, outcome);
+  deps.metrics.answered(op, res.statusCode, ctx.startedAt);
 }
 
 /** A deprecated operation's answers carry its deprecation; past its sunset it is gone for everyone (410). */
@@ -205,7 +219,10 @@ async function deprecation(op: OperationEntry, ctx: RequestContext, res: Respons
  * checked is the server's fault, not the client's, and spends nothing (503).
  */
 async function authenticate(op: OperationEntry, ctx: RequestContext, req: Request, res: Response, deps: PipelineDeps): Promise<Caller | null> {
-  if (op.permission === null) return null;
+  if (op.permission === null) {
+    if (op.tokenScheme) deps.staticTokens.check(op.tokenScheme, header(req, 'authorization'));
+    return null;
+  }
   const credentials = { authorization: header(req, 'authorization'), apiKey: header(req, 'x-api-key') };
   ctx.reauthenticate = () => deps.authenticator.authenticate(credentials);
   let caller: Caller | null;
@@ -227,7 +244,7 @@ async function authenticate(op: OperationEntry, ctx: RequestContext, req: Reques
 async function limit(op: OperationEntry, ctx: RequestContext, res: Response, deps: PipelineDeps, caller: Caller | null): Promise<void> {
   if (res.hasHeader('X-RateLimit-Bucket') || countsPerCredential(op)) return;
   const identity = caller ? (caller.agentId ? `agent:${caller.agentId}` : caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`) : null;
-  spend(res, await deps.limits.check(op.rateLimit, { identity, tier: caller?.tier ?? null, clientIp: ctx.clientIp }));
+  spend(res, await deps.limits.check(op.rateLimit, { identity, tier: caller?.tier ?? null, clientIp: ctx.clientIp }), () => deps.metrics.rateLimited(op, caller?.tier ?? null));
 }
 
 /** A limiter counted per the credential the request presents (`per` in `x-rate-limits`), not per address. */
@@ -244,7 +261,7 @@ async function limitPresented(op: OperationEntry, ctx: RequestContext, req: Requ
   const token = (req.body as Record<string, unknown> | undefined)?.[rule.per];
   // The label (in X-RateLimit-Bucket) is the token's public prefix when it has one, never what the client sent otherwise.
   const presented = typeof token === 'string' ? { digest: createHash('sha256').update(token).digest('hex'), label: /^oet_[A-Za-z0-9]{8}(?=_)/.exec(token)?.[0] ?? 'unrecognised' } : undefined;
-  spend(res, await deps.limits.check(op.rateLimit, { identity: null, tier: null, clientIp: ctx.clientIp, ...(presented && { presented }) }));
+  spend(res, await deps.limits.check(op.rateLimit, { identity: null, tier: null, clientIp: ctx.clientIp, ...(presented && { presented }) }), () => deps.metrics.rateLimited(op, null));
 }
 
 /** A presented credential that is refused (401) also spends from the client address's bucket: guessing stays limited. */
@@ -253,20 +270,21 @@ async function refusalSpends(op: OperationEntry, ctx: RequestContext, res: Respo
     return await work();
   } catch (err) {
     if (countsPerCredential(op) && err instanceof ApiError && err.status === 401) {
-      spend(res, await deps.limits.check({ kind: 'tier' }, { identity: null, tier: null, clientIp: ctx.clientIp }));
+      spend(res, await deps.limits.check({ kind: 'tier' }, { identity: null, tier: null, clientIp: ctx.clientIp }), () => deps.metrics.rateLimited(op, null));
     }
     throw err;
   }
 }
 
-/** The verdict's headers; a refusal is 429 with Retry-After. */
-function spend(res: Response, verdict: Awaited<ReturnType<PipelineDeps['limits']['check']>>): void {
+/** The verdict's headers; a refusal is counted (`refused`) and answered 429 with Retry-After. */
+function spend(res: Response, verdict: Awaited<ReturnType<PipelineDeps['limits']['check']>>, refused: () => void): void {
   if (!verdict) return;
   res.setHeader('X-RateLimit-Limit', String(verdict.limit));
   res.setHeader('X-RateLimit-Remaining', String(verdict.remaining));
   res.setHeader('X-RateLimit-Reset', String(verdict.reset));
   res.setHeader('X-RateLimit-Bucket', verdict.bucket);
   if (!verdict.allowed) {
+    refused();
     throw new ApiError('RATE_LIMIT_EXCEEDED', `Rate limit exceeded; retry in ${verdict.retryAfter} seconds`, { headers: { 'Retry-After': String(verdict.retryAfter) } });
   }
 }
@@ -321,6 +339,7 @@ async function idempotently(op: OperationEntry, ctx: RequestContext, req: Reques
   const fingerprint = createHash('sha256').update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
   const begun = await deps.idempotency.begin(storeKey, fingerprint);
   if (begun.kind === 'replay') {
+    deps.metrics.replayed(op);
     setHeaders(res, begun.answer.headers);
     res.setHeader('Idempotent-Replayed', 'true');
     send(res, begun.answer.status, begun.answer.body);
@@ -365,6 +384,7 @@ function handle(operationId: OperationId, deps: PipelineDeps, input: Parameters<
 async function answer(op: OperationEntry, ctx: RequestContext, req: Request, res: Response, deps: PipelineDeps, result: Result): Promise<void> {
   setHeaders(res, result.headers ?? {});
   if (result.stream) return answerWithStream(ctx, res, result.stream, deps.streams);
+  if (result.text) return void res.status(result.status).type(result.text.mediaType).send(result.text.body);
   if (op.method === 'get' && result.status === 200) {
     const etag = etagOf(result.body);
     res.setHeader('ETag', etag);

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Caller } from '../auth/caller.ts';
 import type { Logger } from '../logger.ts';
+import { traceLogFields, tracingOn } from '../observability/tracing.ts';
 import type { OperationId } from './operation-types.ts';
 
 /** What every handler knows about the request beyond its typed inputs. */
@@ -20,6 +21,8 @@ export interface RequestContext {
   readonly operationId: OperationId | null;
   /** The path parameters of the matched operation. */
   readonly params: Readonly<Record<string, string>>;
+  /** The request's `Accept` (which the contract cannot declare as a parameter), for the operations that negotiate (`getIndex`). */
+  readonly accept: string | undefined;
   /** The authenticated caller (authenticate step), or `null` (public operation, or not authenticated yet). */
   caller: Caller | null;
   /**
@@ -42,6 +45,8 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : `req_${randomUUID()}`;
   res.setHeader('X-Request-ID', requestId);
+  // The request's span, for its access line (written when the answer is over, outside the span's context).
+  const trace = tracingOn ? traceLogFields() : undefined;
   let child: Logger | undefined;
   const ctx: RequestContext = {
     requestId,
@@ -54,6 +59,7 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
     clientIp: req.ip ?? req.socket.remoteAddress ?? 'unknown',
     operationId,
     params,
+    accept: req.headers.accept,
     caller: null,
     reauthenticate: null,
     expectedUpdatedAt: null,
@@ -64,7 +70,7 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
     const ms = Math.round((performance.now() - ctx.startedAt) * 10) / 10;
     // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).
     // The line carries request_id itself: a child logger made just for it would cost more than the line.
-    const fields = { request_id: requestId, method: req.method, path: req.path, operation_id: operationId, status: res.statusCode, ms };
+    const fields = { request_id: requestId, method: req.method, path: req.path, operation_id: operationId, status: res.statusCode, ms, ...trace };
     log[level](res.writableFinished ? fields : { ...fields, aborted: true }, 'request');
   });
   return ctx;

@@ -1,21 +1,28 @@
 // The Redis connection, when REDIS_URL is set. Commands fail fast while Redis is away (no offline
 // queue, one retry) so a missing Redis costs a request a short timeout, never a hang.
-import type { Redis } from 'ioredis';
 import { withTimeout } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
+import { connectCluster, isClusterUrl, type RedisClient } from './cluster.ts';
 
-/** Connects, waiting up to `timeoutMs` for Redis to be ready; a Redis that is away does not stop start-up. */
-export async function openRedis(url: string, log: Logger, timeoutMs: number): Promise<Redis> {
+export type { RedisClient } from './cluster.ts';
+
+/**
+ * Connects, waiting up to `timeoutMs` for Redis to be ready; a Redis that is away does not stop start-up.
+ * A `redis+cluster://` URL names a Redis Cluster (redis/cluster.ts).
+ */
+export async function openRedis(url: string, log: Logger, timeoutMs: number): Promise<RedisClient> {
   // Loaded only when there is a Redis to connect to: a start without one (the embedded default) skips it.
-  const { Redis: RedisClient } = await import('ioredis');
-  const redis = new RedisClient(url, {
-    lazyConnect: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-  });
+  const { Redis } = await import('ioredis');
+  const redis: RedisClient = isClusterUrl(url)
+    ? await connectCluster(url, timeoutMs)
+    : new Redis(url, {
+        lazyConnect: false,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: timeoutMs,
+        commandTimeout: timeoutMs,
+        retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      });
   let healthy = true;
   redis.on('error', (err) => {
     if (healthy) log.warn({ err: err.message }, 'redis unavailable');
@@ -45,6 +52,6 @@ export async function openRedis(url: string, log: Logger, timeoutMs: number): Pr
  * while Redis is away), so it is given up after `timeoutMs` and the connection dropped. A Redis that does not
  * answer, or a connection a network fault left hanging, must not hold up the stop.
  */
-export async function closeRedis(redis: Redis, timeoutMs = 1000): Promise<void> {
+export async function closeRedis(redis: RedisClient, timeoutMs = 1000): Promise<void> {
   await withTimeout(redis.quit(), timeoutMs, 'redis did not answer QUIT').catch(() => redis.disconnect());
 }

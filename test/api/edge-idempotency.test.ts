@@ -1,7 +1,7 @@
 // Idempotency keys with Stripe's semantics, on real Redis: replay, mismatch, in-flight duplicates,
 // scope per caller, nothing stored for a request that failed validation, answers sealed in Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { keysMatching, startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createUser } from '../support/identity.ts';
 
@@ -91,7 +91,7 @@ describe('Idempotency-Key', () => {
     const redis = server.redis;
     if (!redis) return ctx.skip('no Redis here: records live in the process');
     await server.call('POST', '/api/v1/agents', { json: newAgent(), headers: { 'idempotency-key': key() } });
-    const keys = await redis.keys(`${server.redisKeyPrefix}idem:*`);
+    const keys = await keysMatching(redis, `${server.redisKeyPrefix}idem:*`);
     expect(keys.length).toBeGreaterThan(0);
     const ttls = await Promise.all(keys.map((name) => redis.pttl(name)));
     expect(Math.max(...ttls)).toBeGreaterThan(23 * 3600 * 1000);
@@ -107,7 +107,7 @@ describe('Idempotency-Key', () => {
     const again = await server.call('POST', '/api/v1/api-keys', { json: { name: 'ci', scopes: ['agents:read'] }, headers: { 'idempotency-key': k } });
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body.data.secret).toBe(secret);
-    const stored = await Promise.all((await redis.keys(`${server.redisKeyPrefix}idem:*`)).map((name) => redis.get(name)));
+    const stored = await Promise.all((await keysMatching(redis, `${server.redisKeyPrefix}idem:*`)).map((name) => redis.get(name)));
     expect(stored.length).toBeGreaterThan(0);
     for (const value of stored) {
       expect(value).not.toContain(secret);

@@ -84,11 +84,15 @@ export class ContractChecker {
     if (!(response.headers.get('content-type') ?? '').startsWith(mediaType)) {
       this.violations.push({ request: label, status: response.status, problem: `content-type ${response.headers.get('content-type')}, not ${mediaType}` });
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return void this.violations.push({ request: label, status: response.status, problem: 'body is not JSON' });
+    // A text answer (the metrics' `text/plain; version=0.0.4`) is its schema's string, as it is.
+    const isJson = /[/+]json$/.test(mediaType.split(';')[0]!.trim());
+    let body: unknown = text;
+    if (isJson) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return void this.violations.push({ request: label, status: response.status, problem: 'body is not JSON' });
+      }
     }
     const validate = validatorFor(responsePointer(info.path, info.method, String(response.status), written), mediaType);
     if (!validate(body)) {

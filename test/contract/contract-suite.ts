@@ -71,6 +71,15 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       expect(version.api_version).toBe(spec.info.version);
     });
 
+    it('answers the front door (a JSON index) and the metrics (Prometheus text)', async () => {
+      const index = await unwrap(client.GET('/'));
+      expect(index.name).toBe('opsdeck');
+      expect(index.links).toMatchObject({ docs: '/docs', openapi_json: '/openapi.json', openapi_yaml: '/openapi.yaml', api_v1: '/api/v1', health_ready: '/health/ready' });
+      const metrics = await client.GET('/metrics', { parseAs: 'text' });
+      expect(metrics.response.status).toBe(200);
+      expect(metrics.data).toMatch(/^# HELP opsdeck_http_requests_total /m);
+    });
+
     it('creates an agent (201 + Location) and reads it back', async () => {
       const body = { hostname: uniqueHost(), ip_address: '10.20.30.40', platform: 'linux' as const, tags: ['contract'] };
       const created = await client.POST('/api/v1/agents', { body });

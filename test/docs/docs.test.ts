@@ -103,6 +103,17 @@ async function openDocs(hash = ''): Promise<Page> {
   const errors: string[] = [];
   pageErrors.set(page, errors);
   page.on('pageerror', (err) => errors.push(err.message));
+  // The page runs under its own Content-Security-Policy (server/http/security-headers.ts). What it refuses from
+  // elsewhere (Redoc's telemetry, its logo) is blocked like any outside request; anything else it refuses (an
+  // inline script, a style, eval, a request to the server) is a failure.
+  const origin = new URL(server.url).origin;
+  page.on('console', (message) => {
+    const text = message.text();
+    if (message.type() !== 'error' || !/Content Security Policy/i.test(text)) return;
+    const outside = [...text.matchAll(/https?:\/\/[^\s'"]+/g)].map((m) => m[0]).find((url) => new URL(url).origin !== origin);
+    if (outside) blocked.add(outside);
+    else errors.push(text);
+  });
   const response = await page.goto(`${server.url}/docs${hash}`, { waitUntil: 'load' });
   expect(response?.status()).toBe(200);
   // docs.html is HTML pre-rendered by Redoc, which its React app then hydrates; React marks the root it
@@ -265,6 +276,21 @@ describe('API docs page (/docs) in Chromium, with no network beyond the server',
           return box !== null && box.y >= 0 && box.y < (page.viewportSize()?.height ?? 0);
         }, { message: 'the Errors heading is scrolled into view', timeout: 10_000 })
         .toBe(true);
+    } finally {
+      await page.close();
+    }
+    await checkClosedDocs(page, ctx);
+  });
+
+  it("lists this server's own origin among the servers, under the page's Content-Security-Policy", async (ctx) => {
+    skipIfAsked(ctx);
+    const page = await openDocs();
+    try {
+      const origin = new URL(server!.url).origin;
+      const response = await page.request.get(`${origin}/docs`);
+      expect(response.headers()['content-security-policy']).toContain("script-src 'sha256-");
+      await expect.poll(() => page.content(), { message: 'the server list names this origin', timeout: 10_000 }).toContain(origin);
+      expect(await page.content()).not.toContain('http://localhost:8080');
     } finally {
       await page.close();
     }

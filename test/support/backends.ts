@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { isClusterUrl, parseClusterUrl } from '../../server/redis/cluster.ts';
 
 export const adminDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -26,12 +27,16 @@ export async function postgresAnswers(): Promise<boolean> {
   });
 }
 
+/** `TEST_REDIS_URL` may name a Redis Cluster (`redis+cluster://…`): it answers when its first seed node says the cluster is ok. */
 export async function redisAnswers(): Promise<boolean> {
   return answers(async () => {
-    const redis = new Redis(testRedisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const cluster = isClusterUrl(testRedisUrl) ? parseClusterUrl(testRedisUrl) : undefined;
+    const options = { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null };
+    const redis = cluster ? new Redis({ ...cluster.nodes[0], username: cluster.username, password: cluster.password, ...options }) : new Redis(testRedisUrl, options);
     try {
       await redis.connect();
-      await redis.ping();
+      if (!cluster) await redis.ping();
+      else if (!String(await redis.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) throw new Error('the Redis Cluster is not ok');
     } finally {
       redis.disconnect();
     }

@@ -1,5 +1,6 @@
 // Starts a real Opsdeck server in-process on a fresh database, with response validation on.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../server/redis/client.ts';
+import { isCluster } from '../../server/redis/cluster.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
@@ -19,14 +20,26 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
-/** Deletes every key under a prefix (SCAN, so a big Redis is not blocked). */
-export async function dropKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+/** The keys matching a pattern (SCAN, so a big Redis is not blocked), on every master of a Redis Cluster. */
+export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return found;
+}
+
+/** Deletes every key under a prefix (one at a time on a Redis Cluster, where they live in many hash slots). */
+export async function dropKeys(redis: RedisClient, prefix: string): Promise<void> {
+  const keys = await keysMatching(redis, `${prefix}*`);
+  if (!isCluster(redis)) {
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  } else await Promise.all(keys.map((key) => redis.del(key)));
 }
 
 export interface TestServerOptions {

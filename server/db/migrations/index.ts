@@ -12,6 +12,7 @@ import * as eventsWebhooks from './2026-11-21T1500-events-webhooks.ts';
 import * as metricsRetention from './2026-11-21T1600-metrics-retention.ts';
 import * as identityChanges from './2026-12-02T1000-identity-changes.ts';
 import * as changeFeed from './2026-12-02T2000-change-feed.ts';
+import * as eventTraceContext from './2026-12-03T0900-event-trace-context.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-21T1600-metrics-retention': metricsRetention,
   '2026-12-02T1000-identity-changes': identityChanges,
   '2026-12-02T2000-change-feed': changeFeed,
+  '2026-12-03T0900-event-trace-context': eventTraceContext,
 };

@@ -31,12 +31,47 @@ export async function revokeToken(db: Executor, teamId: string, id: string): Pro
   return result.numUpdatedRows > 0n;
 }
 
-/** The token with this prefix, locked, for an enrolment. */
-export const lockTokenByPrefix = (db: Executor, prefix: string) =>
-  db.selectFrom('enrollment_tokens').selectAll().where('prefix', '=', prefix).forUpdate().executeTakeFirst();
+/** The token with this prefix (its secret's digest to compare), for an enrolment. */
+export const findTokenByPrefix = (db: Executor, prefix: string) =>
+  db.selectFrom('enrollment_tokens').select(['id', 'team_id', 'secret_hash']).where('prefix', '=', prefix).executeTakeFirst();
 
-export async function countUse(db: Executor, id: string): Promise<void> {
-  await db.updateTable('enrollment_tokens').set({ uses: sql`uses + 1` }).where('id', '=', id).execute();
+/** Counts one use of the token if it is still usable (not revoked, not expired, uses left); answers whether it was. */
+export async function spendTokenUse(db: Executor, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable('enrollment_tokens')
+    .set({ uses: sql`uses + 1` })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .where((w) => w.or([w('max_uses', 'is', null), w('uses', '<', w.ref('max_uses'))]))
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/**
+ * The enrolling host as an agent of the token's team, online and seen now: a new one, or the agent of the same
+ * hostname (any case) with the host's facts updated. One statement, on the (team, hostname) unique index.
+ */
+export async function upsertEnrolledAgent(
+  db: Executor,
+  host: { id: string; team_id: string; hostname: string; ip_address: string; platform: AgentRow['platform']; os_version: string | null; agent_version: string | null },
+): Promise<AgentRow> {
+  const seen = { status: 'online' as const, last_seen: sql<Date>`now()` };
+  return db
+    .insertInto('agents')
+    .values({ ...host, ...seen, tags: [] })
+    .onConflict((oc) =>
+      oc.expression(sql`team_id, lower(hostname)`).doUpdateSet((eb) => ({
+        ip_address: eb.ref('excluded.ip_address'),
+        platform: eb.ref('excluded.platform'),
+        os_version: eb.ref('excluded.os_version'),
+        agent_version: eb.ref('excluded.agent_version'),
+        ...seen,
+        updated_at: sql<Date>`now()`,
+      })),
+    )
+    .returning(agentColumns)
+    .executeTakeFirstOrThrow();
 }
 
 export async function replaceAgentKey(db: Executor, key: { id: string; agent_id: string; prefix: string; secret_hash: string }): Promise<void> {

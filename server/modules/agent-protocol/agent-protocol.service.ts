@@ -101,32 +101,23 @@ export class AgentProtocolService {
     if (!match) throw refused();
     const keyPrefix = secretPrefix('oak');
     const agentKey = `${keyPrefix}_${randomToken(32)}`;
+    const token = await repo.findTokenByPrefix(this.#db, match[1]!);
+    if (!token || !sameDigest(sha256(input.enrollment_token), token.secret_hash)) throw refused();
     const agent = await this.#db.transaction().execute(async (trx) => {
-      const token = await repo.lockTokenByPrefix(trx, match[1]!);
-      const usable =
-        token &&
-        sameDigest(sha256(input.enrollment_token), token.secret_hash) &&
-        token.revoked_at === null &&
-        token.expires_at.getTime() > Date.now() &&
-        (token.max_uses === null || token.uses < token.max_uses);
-      if (!usable) throw refused();
-      const facts = {
+      const enrolled = await repo.upsertEnrolledAgent(trx, {
+        id: uuidv7(),
+        team_id: token.team_id,
+        hostname: input.hostname,
         ip_address: input.ip_address,
         platform: input.platform,
         os_version: input.os_version ?? null,
         agent_version: input.agent_version ?? null,
-      };
-      const existing = await trx.selectFrom('agents').select('id').where('team_id', '=', token.team_id).where(sql`lower(hostname)`, '=', input.hostname.toLowerCase()).forUpdate().executeTakeFirst();
-      const id = existing?.id ?? uuidv7();
-      if (existing) {
-        await trx.updateTable('agents').set({ ...facts, status: 'online', last_seen: sql`now()`, updated_at: sql`now()` }).where('id', '=', id).execute();
-      } else {
-        await trx.insertInto('agents').values({ id, team_id: token.team_id, hostname: input.hostname, ...facts, status: 'online', tags: [], last_seen: sql`now()` as never }).execute();
-      }
-      await repo.replaceAgentKey(trx, { id: uuidv7(), agent_id: id, prefix: keyPrefix, secret_hash: sha256(agentKey) });
-      await repo.countUse(trx, token.id);
-      const enrolled = await trx.selectFrom('agents').select(agentColumns).where('id', '=', id).executeTakeFirstOrThrow();
+      });
+      await repo.replaceAgentKey(trx, { id: uuidv7(), agent_id: enrolled.id, prefix: keyPrefix, secret_hash: sha256(agentKey) });
       await recordEvent(trx, 'agent.enrolled', enrolled.team_id, toAgent(enrolled));
+      // Last: the token's row stays locked only from here to the commit, so the enrolments of one token (a
+      // fleet booting) overlap all but this step. Whether it is still usable is decided here, under that lock.
+      if (!(await repo.spendTokenUse(trx, token.id))) throw refused();
       return enrolled;
     });
     await this.#cache.invalidate([teamTag(agent.team_id)]);

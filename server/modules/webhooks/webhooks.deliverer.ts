@@ -17,6 +17,7 @@ import type { SecretBox } from '../../auth/secret-box.ts';
 import type { Database } from '../../db/schema.ts';
 import { toEventPayload } from '../../events/event.mapper.ts';
 import type { Logger } from '../../logger.ts';
+import { traceDelivery } from '../../observability/tracing.ts';
 import { version } from '../../version.ts';
 import { backoffSeconds, type DeliveryPolicy } from './webhooks.policy.ts';
 import * as repo from './webhooks.repository.ts';
@@ -50,6 +51,8 @@ export interface DelivererOptions {
   pollMs?: number;
   /** Attempts in flight at once in this process (default 16). */
   concurrency?: number;
+  /** Told of every attempt's outcome once it is over (the metrics count them). */
+  onAttempt?: (outcome: AttemptOutcome) => void;
 }
 
 const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
@@ -161,6 +164,7 @@ export class WebhookDeliverer {
   readonly #allowPrivate: boolean;
   readonly #pollMs: number;
   readonly #concurrency: number;
+  readonly #onAttempt: DelivererOptions['onAttempt'];
   readonly #inFlight = new Set<Promise<void>>();
   /** Attempts in flight per webhook, bounded by `max_in_flight_per_webhook`. */
   readonly #perWebhook = new Map<string, number>();
@@ -178,6 +182,7 @@ export class WebhookDeliverer {
     this.#allowPrivate = options.allowPrivateTargets;
     this.#pollMs = options.pollMs ?? 500;
     this.#concurrency = options.concurrency ?? 16;
+    this.#onAttempt = options.onAttempt;
   }
 
   start(): void {
@@ -257,13 +262,21 @@ export class WebhookDeliverer {
       return;
     }
     const attemptedAt = new Date();
-    const outcome = await this.#send(delivery, target, attemptedAt);
+    // Traced, the attempt is a span in the trace of the request that caused the event, and carries its traceparent.
+    const attempt = { deliveryId: delivery.id, webhookId: target.webhook_id, eventId: target.id, eventType: target.type, url: target.url, traceparent: target.traceparent, tracestate: target.tracestate };
+    const outcome = await traceDelivery(attempt, (traceHeaders) => this.#send(delivery, target, attemptedAt, traceHeaders));
+    this.#onAttempt?.(outcome);
     const retryIn = await this.#record(delivery, attemptedAt, outcome);
     // A retry due before the next poll (short waits, as in tests) is looked for when it is due.
     if (retryIn !== null && retryIn * 1000 < this.#pollMs) setTimeout(() => this.wake(), Math.ceil(retryIn * 1000)).unref();
   }
 
-  async #send(delivery: repo.ClaimedDelivery, target: NonNullable<Awaited<ReturnType<typeof repo.attemptTarget>>>, attemptedAt: Date): Promise<AttemptOutcome> {
+  async #send(
+    delivery: repo.ClaimedDelivery,
+    target: NonNullable<Awaited<ReturnType<typeof repo.attemptTarget>>>,
+    attemptedAt: Date,
+    traceHeaders: Record<string, string>,
+  ): Promise<AttemptOutcome> {
     const refused = (error: string): AttemptOutcome => ({ statusCode: null, latencyMs: 0, excerpt: null, error: clip(error, ERROR_LENGTH), succeeded: false });
     let secret: string;
     try {
@@ -287,6 +300,8 @@ export class WebhookDeliverer {
       'X-Opsdeck-Delivery': delivery.id,
       'X-Opsdeck-Timestamp': timestamp,
       'X-Opsdeck-Signature': signPayload(secret, timestamp, body),
+      // W3C trace context (`traceparent`, `tracestate`) when tracing is on.
+      ...traceHeaders,
     };
     return postOnce(url, headers, body, {
       timeoutMs: Math.round(this.#policy.timeout_seconds * 1000),

@@ -220,6 +220,8 @@ export const attemptTarget = (db: Executor, deliveryId: string) =>
       'e.team_id',
       'e.data',
       'e.occurred_at',
+      'e.traceparent',
+      'e.tracestate',
     ])
     .where('d.id', '=', deliveryId)
     .executeTakeFirst();

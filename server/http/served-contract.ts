@@ -1,0 +1,102 @@
+// The contract and the docs as this server serves them (`/openapi.json`, `/openapi.yaml`, `/docs`): the
+// generated files, with the development origin the spec names (its first server, http://localhost:8080, also
+// in every code sample) replaced by this server's real origin, so the docs' server list and samples point
+// here: PUBLIC_URL when set, else the origin of the request (its Host, or X-Forwarded-Host/-Proto when
+// TRUST_PROXY says to believe them). An origin that is not a plain scheme://host[:port] is never written into a
+// document: the files are served as generated. Each origin's copies are made once and kept (a few origins at
+// most, the newest), with a strong ETag; the docs page carries a Content-Security-Policy of its own, with the
+// hashes of its inline scripts.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Request, RequestHandler, Response } from 'express';
+import { bundledSpecPath, bundledSpecYamlPath, docsPath, spec } from '../contract.ts';
+import { docsContentSecurityPolicy } from './security-headers.ts';
+
+type Kind = 'json' | 'yaml' | 'docs';
+
+interface Served {
+  readonly body: Buffer;
+  readonly etag: string;
+  readonly csp?: string;
+}
+
+const CONTENT_TYPES: Record<Kind, string> = {
+  json: 'application/json; charset=utf-8',
+  yaml: 'application/yaml; charset=utf-8',
+  docs: 'text/html; charset=utf-8',
+};
+const PATHS: Record<Kind, string> = { json: bundledSpecPath, yaml: bundledSpecYamlPath, docs: docsPath };
+/** How many origins' copies are kept (a server is reached under one or two names; more are forged Hosts). */
+const MAX_ORIGINS = 4;
+const PLAIN_ORIGIN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:\d{1,5})?$/;
+
+/** The spec's development server (the first of `servers`), which a served copy names as this server instead. */
+const DEVELOPMENT = spec.servers?.[0];
+
+export interface ServedContractOptions {
+  /** PUBLIC_URL: the origin every copy names, whatever the request's Host. */
+  publicUrl: string | undefined;
+  /** Whether Express believes X-Forwarded-Host/-Proto (TRUST_PROXY), so the answer varies with them. */
+  trustProxy: boolean;
+}
+
+export class ServedContract {
+  readonly #publicOrigin: string | undefined;
+  readonly #vary: string;
+  readonly #copies = new Map<string, Served>();
+
+  constructor(options: ServedContractOptions) {
+    this.#publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
+    this.#vary = this.#publicOrigin ? '' : options.trustProxy ? 'Host, X-Forwarded-Host, X-Forwarded-Proto' : 'Host';
+  }
+
+  readonly json: RequestHandler = (req, res) => this.#answer('json', req, res);
+  readonly yaml: RequestHandler = (req, res) => this.#answer('yaml', req, res);
+  readonly docs: RequestHandler = (req, res) => this.#answer('docs', req, res);
+
+  /** The origin a request's copies name, or undefined to serve the files as generated. */
+  originOf(req: Request): string | undefined {
+    const origin = this.#publicOrigin ?? `${req.protocol}://${req.host}`;
+    return PLAIN_ORIGIN.test(origin) ? origin : undefined;
+  }
+
+  #answer(kind: Kind, req: Request, res: Response): void {
+    const served = this.#served(kind, this.originOf(req));
+    res.setHeader('Content-Type', CONTENT_TYPES[kind]);
+    res.setHeader('ETag', served.etag);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (this.#vary) res.setHeader('Vary', this.#vary);
+    if (served.csp) res.setHeader('Content-Security-Policy', served.csp);
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((tag) => tag.trim() === served.etag || tag.trim() === '*')) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).end(req.method === 'HEAD' ? undefined : served.body);
+  }
+
+  #served(kind: Kind, origin: string | undefined): Served {
+    const key = `${kind} ${origin ?? ''}`;
+    const kept = this.#copies.get(key);
+    if (kept) return kept;
+    // Read again for each new copy rather than kept: a copy is made once per origin, and the files are large.
+    const text = rewrite(readFileSync(PATHS[kind], 'utf8'), origin);
+    const body = Buffer.from(text, 'utf8');
+    const served: Served = {
+      body,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      ...(kind === 'docs' ? { csp: docsContentSecurityPolicy(text) } : {}),
+    };
+    this.#copies.set(key, served);
+    if (this.#copies.size > MAX_ORIGINS * 3) this.#copies.delete(this.#copies.keys().next().value!);
+    return served;
+  }
+}
+
+/** The document naming `origin` where the spec names its development server (its URL and its description). */
+export function rewrite(text: string, origin: string | undefined): string {
+  if (!origin || !DEVELOPMENT || origin === DEVELOPMENT.url) return text;
+  let out = text.replaceAll(DEVELOPMENT.url, origin);
+  if (DEVELOPMENT.description) out = out.replaceAll(DEVELOPMENT.description, 'This Opsdeck server.');
+  return out;
+}
