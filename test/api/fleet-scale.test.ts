@@ -152,6 +152,8 @@ describe('a graceful stop and the simulator', () => {
     try {
       await db.query(`update agents set last_seen = now() - interval '1 day'`);
       const sent = fleet.map((a) => http(child.url, 'POST', '/api/v1/agent/heartbeat', asAgent(a.key)).catch(() => undefined));
+      // The stop begins as soon as the first heartbeat is answered, with the others under way.
+      await Promise.race(sent);
       child.process.kill('SIGTERM');
       const answers = await Promise.all(sent);
       await child.exited;
