@@ -7903,6 +7903,18 @@ export interface components {
          * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
          */
         XOpsdeckSignature: string;
+        /**
+         * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+         *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+         *     tracing is off.
+         * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+         */
+        Traceparent: string;
+        /**
+         * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+         * @example vendor=t61rcWkgMzE
+         */
+        Tracestate: string;
     };
     requestBodies: never;
     headers: {
@@ -14050,6 +14062,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14101,6 +14125,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14152,6 +14188,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14203,6 +14251,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14254,6 +14314,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14305,6 +14377,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14356,6 +14440,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14407,6 +14503,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14458,6 +14566,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
@@ -14509,6 +14629,18 @@ export interface operations {
                  * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
                  */
                 "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
             };
             path?: never;
             cookie?: never;
