@@ -17,6 +17,7 @@ export async function openRedis(url: string, log: Logger, timeoutMs: number): Pr
     ? await connectCluster(url, timeoutMs)
     : new Redis(url, {
         lazyConnect: false,
+        enableAutoPipelining: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         connectTimeout: timeoutMs,
