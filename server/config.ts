@@ -10,6 +10,8 @@ export interface Config {
   readonly dbPoolMax: number;
   /** How long a query or a connection attempt may take before the request fails with 503. */
   readonly dbTimeoutMs: number;
+  /** DATABASE_URL is a pooler in transaction mode (PgBouncer `pool_mode=transaction`): no session settings at connection. */
+  readonly dbTransactionPooling: boolean;
   readonly redisUrl: string | undefined;
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   readonly redisKeyPrefix: string;
@@ -176,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgliteDir: env.PGLITE_DIR || '.data/pglite',
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 200),
     dbTimeoutMs: integer(env, 'DB_TIMEOUT_MS', 3000, 100, 60000),
+    dbTransactionPooling: flag(env, 'DATABASE_TRANSACTION_POOLING', false),
     redisUrl: env.REDIS_URL || undefined,
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'opsdeck:',
     requireExternalBackends: flag(env, 'OPSDECK_REQUIRE_EXTERNAL_BACKENDS', false),
