@@ -31,6 +31,7 @@ import { operationTable, type OperationEntry } from './operation-table.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 import { beginRequest, type RequestContext } from './request-context.ts';
 import type { StaticTokens } from './static-token.ts';
+import { RAW_SECURITY_HEADERS } from './security-headers.ts';
 
 /** What the pipeline needs, wired by app.ts. */
 export interface PipelineDeps {
@@ -170,7 +171,7 @@ export function parserRefusal(log: Logger): (err: NodeJS.ErrnoException, socket:
     const body = JSON.stringify(errorBody({ requestId, startedAt: performance.now() }, { code: 'VAL_MALFORMED_REQUEST', message: 'The request is not valid HTTP (a header or the request line holds a byte it may not)' }));
     socket.end(
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-ID: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+        `X-Request-ID: ${requestId}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`,
     );
   };
 }
