@@ -136,21 +136,24 @@ export function operationRoutes(deps: PipelineDeps): Router {
     router.all(path, (req: Request, res: Response) => {
       const ctx = beginRequest(req, res, deps.log, null, {});
       answerError(ctx, res, new ApiError('RES_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`, { headers: { Allow: allow } }));
+      deps.metrics.unmatched(res.statusCode);
     });
   }
   return router;
 }
 
 /** The answer to a request that matches no operation, and to what fails before any route (a malformed path). */
-export function unmatched(log: Logger): { notFound: RequestHandler; failed: (err: unknown, req: Request, res: Response, next: () => void) => void } {
+export function unmatched(log: Logger, metrics?: Pick<RequestMetrics, 'unmatched'>): { notFound: RequestHandler; failed: (err: unknown, req: Request, res: Response, next: () => void) => void } {
   return {
     notFound: (req, res) => {
       const ctx = beginRequest(req, res, log, null, {});
       answerError(ctx, res, new ApiError('RES_NOT_FOUND', `No route ${req.method} ${req.path}`));
+      metrics?.unmatched(res.statusCode);
     },
     failed: (err, req, res) => {
       const ctx = beginRequest(req, res, log, null, {});
       answerError(ctx, res, toApiError(err, ctx, req));
+      metrics?.unmatched(res.statusCode);
     },
   };
 }

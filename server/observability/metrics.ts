@@ -28,6 +28,8 @@ export interface RequestMetrics {
   rateLimited(op: OperationEntry, tier: string | null): void;
   /** A request was answered by replaying the answer kept for its Idempotency-Key. */
   replayed(op: OperationEntry): void;
+  /** A request that matched no operation (404), a method its path does not have (405), or a malformed path was answered `status`. */
+  unmatched(status: number): void;
 }
 
 /** How a webhook attempt ended: a 2xx answer, another answer, or none (refused target, connection error, timeout). */
@@ -121,6 +123,7 @@ export class Metrics implements RequestMetrics {
   readonly #operations = new Map<OperationEntry, OperationSeries>();
   readonly #refusals = new Tally();
   readonly #replays = new Tally();
+  readonly #unmatched = new Tally();
   readonly #attempts = new Map<WebhookAttemptOutcome, Cells>();
   readonly #workerRuns = new Tally();
   readonly #families: Family[] = [];
@@ -147,6 +150,12 @@ export class Metrics implements RequestMetrics {
     );
     this.#family('opsdeck_rate_limit_refusals_total', 'counter', 'Requests refused 429 RATE_LIMIT_EXCEEDED, by tier (anonymous, authenticated, premium, admin) or named limiter (login).', () =>
       this.#refusals.samples(),
+    );
+    this.#family(
+      'opsdeck_http_unmatched_requests_total',
+      'counter',
+      'Requests that matched no operation of the contract (404), asked a path for a method it does not have (405), or could not be routed (400), by status.',
+      () => this.#unmatched.samples(),
     );
     this.#family('opsdeck_idempotency_replays_total', 'counter', 'Requests answered by replaying the answer kept for their Idempotency-Key, by operationId.', () => this.#replays.samples());
     this.#family(
@@ -177,6 +186,10 @@ export class Metrics implements RequestMetrics {
 
   replayed(op: OperationEntry): void {
     this.#replays.inc(op.operationId, () => ({ operation_id: op.operationId }));
+  }
+
+  unmatched(status: number): void {
+    this.#unmatched.inc(String(status), () => ({ status: String(status) }));
   }
 
   webhookAttempt(attempt: { statusCode: number | null; succeeded: boolean; latencyMs: number }): void {
