@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.ts';
 import { createLogger } from './logger.ts';
+import { relayWorkerMetrics } from './observability/cluster-metrics.ts';
 
 /** A worker's slot (1…N): a restarted worker takes the slot, and the duties, of the one it replaces. */
 interface Slot {
@@ -80,5 +81,7 @@ export function runPrimary(config: Config): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
 
   log.info({ workers: config.webConcurrency, pid: process.pid }, `web concurrency: ${config.webConcurrency} worker processes share port ${config.port}`);
+  // A scrape of /metrics reaches one worker: this primary relays it to every worker and merges their figures.
+  relayWorkerMetrics().catch((err: unknown) => log.warn({ err: (err as Error).message }, "metrics: the workers' figures cannot be merged; each answers its own"));
   for (const slot of slots) fork(slot);
 }
