@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
       staticTokens: new StaticTokens({ metricsToken: deps.config.metricsToken }),
     }),
   );
-  const fallback = unmatched(deps.log);
+  const fallback = unmatched(deps.log, deps.metrics);
   app.use(fallback.notFound);
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => fallback.failed(err, req, res, next));
   return app;

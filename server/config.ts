@@ -10,6 +10,8 @@ export interface Config {
   readonly dbPoolMax: number;
   /** How long a query or a connection attempt may take before the request fails with 503. */
   readonly dbTimeoutMs: number;
+  /** DATABASE_URL is a pooler in transaction mode (PgBouncer `pool_mode=transaction`): no session settings at connection. */
+  readonly dbTransactionPooling: boolean;
   readonly redisUrl: string | undefined;
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   readonly redisKeyPrefix: string;
@@ -48,6 +50,8 @@ export interface Config {
   readonly demoAgents: number;
   /** Run the background workers (sweeper, outbox dispatcher, webhook deliverer); off for API-only processes. */
   readonly backgroundWorkers: boolean;
+  /** Server processes on this host sharing the port (Node's cluster; web-concurrency.ts); 1: this process alone. */
+  readonly webConcurrency: number;
   /** How often the outbox dispatcher looks for new events. */
   readonly outboxPollMs: number;
   /** JSON overriding the spec's `x-webhook-delivery` policy (timeouts, attempts, backoff), e.g. for tests. */
@@ -90,6 +94,15 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+/** WEB_CONCURRENCY: several processes need what they can share, a PostgreSQL server and Redis (for live events and limits). */
+function webConcurrency(env: Env): number {
+  const count = integer(env, 'WEB_CONCURRENCY', 1, 1, 256);
+  if (count > 1 && (!env.DATABASE_URL || !env.REDIS_URL)) {
+    throw new ConfigError('WEB_CONCURRENCY', 'WEB_CONCURRENCY above 1 needs DATABASE_URL and REDIS_URL: the embedded database and the in-process event bus serve one process');
+  }
+  return count;
 }
 
 function flag(env: Env, name: string, fallback: boolean): boolean {
@@ -176,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgliteDir: env.PGLITE_DIR || '.data/pglite',
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 200),
     dbTimeoutMs: integer(env, 'DB_TIMEOUT_MS', 3000, 100, 60000),
+    dbTransactionPooling: flag(env, 'DATABASE_TRANSACTION_POOLING', false),
     redisUrl: env.REDIS_URL || undefined,
     redisKeyPrefix: env.REDIS_KEY_PREFIX || 'opsdeck:',
     requireExternalBackends: flag(env, 'OPSDECK_REQUIRE_EXTERNAL_BACKENDS', false),
@@ -199,6 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
     initialAdminPassword: env.OPSDECK_ADMIN_PASSWORD || undefined,
     demoData: flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL),
     backgroundWorkers: flag(env, 'BACKGROUND_WORKERS', true),
+    webConcurrency: webConcurrency(env),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 200, 10, 60_000),
     webhookDeliveryOverrides: json(env, 'WEBHOOK_DELIVERY'),
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),

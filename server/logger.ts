@@ -6,7 +6,8 @@ export type { Logger };
 export function createLogger(level: string, fields?: () => Record<string, unknown>): Logger {
   return pino({
     level,
-    base: { service: 'opsdeck' },
+    // A worker of WEB_CONCURRENCY (web-concurrency.ts) says which on every line.
+    base: { service: 'opsdeck', ...(process.env.OPSDECK_WORKER ? { worker: Number(process.env.OPSDECK_WORKER), pid: process.pid } : {}) },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     ...(fields ? { mixin: fields } : {}),

@@ -9,8 +9,12 @@ enableCompileCache();
 try {
   const { loadConfig } = await import('./config.ts');
   const config = loadConfig();
-  if (!config.databaseUrl) (await import('./db/embedded.ts')).openEmbeddedEarly(config.pgliteDir);
-  await (await import('./run.ts')).run(config);
+  // WEB_CONCURRENCY above 1: this process is the primary, which forks the server processes (web-concurrency.ts).
+  if (config.webConcurrency > 1 && (await import('node:cluster')).default.isPrimary) (await import('./web-concurrency.ts')).runPrimary(config);
+  else {
+    if (!config.databaseUrl) (await import('./db/embedded.ts')).openEmbeddedEarly(config.pgliteDir);
+    await (await import('./run.ts')).run(config);
+  }
 } catch (err) {
   // A bad configuration value (config.ts's ConfigError, which names its variable: read here, or checked against the
   // spec as the server starts) is one log line and exit 1: a value to fix, not a stack to read. Anything else is

@@ -54,6 +54,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     pgliteDir: config.pgliteDir,
     poolMax: config.dbPoolMax,
     timeoutMs: config.dbTimeoutMs,
+    transactionPooling: config.dbTransactionPooling,
     log,
   });
   await migrateToLatest(database.db, log);

@@ -76,6 +76,7 @@ export function startWorkers(
   });
   dispatcher.start();
   deliverer.start();
+  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, retention');
 
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
     const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);

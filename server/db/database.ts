@@ -11,13 +11,14 @@
 // A lease that misses its deadline destroys its connection: a connection that went silent never goes
 // back to the pool to hang the next request.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Kysely, PGliteDialect, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PGliteDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type { Pool as PgPool, PoolClient as PgPoolClient } from 'pg';
 import type { Logger } from '../logger.ts';
 import { tracedDialect, type DatabaseTarget } from '../observability/tracing.ts';
 import { openEmbedded } from './embedded.ts';
 import { DatabaseTimeoutError } from './errors.ts';
 import type { Database } from './schema.ts';
+import { OpsdeckPostgresDialect } from './postgres-dialect.ts';
 
 export type Backend = 'postgresql' | 'pglite';
 
@@ -41,6 +42,11 @@ export interface DatabaseOptions {
   poolMax: number;
   timeoutMs: number;
   log: Logger;
+  /**
+   * `url` is a pooler in transaction mode (PgBouncer's `pool_mode=transaction`): no session settings are sent at
+   * connection (PgBouncer refuses them), so the server-side statement timeout is the database role's or the pooler's.
+   */
+  transactionPooling?: boolean;
 }
 
 /**
@@ -127,7 +133,8 @@ async function postgres(options: DatabaseOptions): Promise<Kysely<Database>> {
     connectionTimeoutMillis: options.timeoutMs,
     // Server-side: a statement that runs too long is cancelled (the client side is the leases' deadline,
     // which, unlike pg's query_timeout, also drops the connection instead of returning it to the pool).
-    statement_timeout: options.timeoutMs,
+    // Through a pooler in transaction mode that is the role's setting or the pooler's (query_timeout) instead.
+    ...(options.transactionPooling ? {} : { statement_timeout: options.timeoutMs }),
     idleTimeoutMillis: 30_000,
     keepAlive: true,
   });
@@ -137,7 +144,7 @@ async function postgres(options: DatabaseOptions): Promise<Kysely<Database>> {
   // A connection that breaks while checked out also emits 'error' on its client; the query fails and
   // is answered 503, so the event itself only needs a listener to keep it from crashing the process.
   pool.on('connect', (client) => client.on('error', (err) => options.log.warn({ err: err.message }, 'database connection lost')));
-  const dialect = new PostgresDialect({ pool: new BoundedPool(pool, options.timeoutMs, options.log) });
+  const dialect = new OpsdeckPostgresDialect({ pool: new BoundedPool(pool, options.timeoutMs, options.log) });
   const db = new Kysely<Database>({ dialect: tracedDialect(dialect, databaseTarget(options.url)) });
   pools.set(db, pool);
   return db;

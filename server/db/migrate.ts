@@ -11,6 +11,7 @@ const database = await openDatabase({
   pgliteDir: config.pgliteDir,
   poolMax: 1,
   timeoutMs: config.dbTimeoutMs,
+  transactionPooling: config.dbTransactionPooling,
   log,
 });
 try {

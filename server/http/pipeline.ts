@@ -31,6 +31,7 @@ import { operationTable, type OperationEntry } from './operation-table.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 import { beginRequest, type RequestContext } from './request-context.ts';
 import type { StaticTokens } from './static-token.ts';
+import { RAW_SECURITY_HEADERS } from './security-headers.ts';
 
 /** What the pipeline needs, wired by app.ts. */
 export interface PipelineDeps {
@@ -135,21 +136,24 @@ export function operationRoutes(deps: PipelineDeps): Router {
     router.all(path, (req: Request, res: Response) => {
       const ctx = beginRequest(req, res, deps.log, null, {});
       answerError(ctx, res, new ApiError('RES_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`, { headers: { Allow: allow } }));
+      deps.metrics.unmatched(res.statusCode);
     });
   }
   return router;
 }
 
 /** The answer to a request that matches no operation, and to what fails before any route (a malformed path). */
-export function unmatched(log: Logger): { notFound: RequestHandler; failed: (err: unknown, req: Request, res: Response, next: () => void) => void } {
+export function unmatched(log: Logger, metrics?: Pick<RequestMetrics, 'unmatched'>): { notFound: RequestHandler; failed: (err: unknown, req: Request, res: Response, next: () => void) => void } {
   return {
     notFound: (req, res) => {
       const ctx = beginRequest(req, res, log, null, {});
       answerError(ctx, res, new ApiError('RES_NOT_FOUND', `No route ${req.method} ${req.path}`));
+      metrics?.unmatched(res.statusCode);
     },
     failed: (err, req, res) => {
       const ctx = beginRequest(req, res, log, null, {});
       answerError(ctx, res, toApiError(err, ctx, req));
+      metrics?.unmatched(res.statusCode);
     },
   };
 }
@@ -170,7 +174,7 @@ export function parserRefusal(log: Logger): (err: NodeJS.ErrnoException, socket:
     const body = JSON.stringify(errorBody({ requestId, startedAt: performance.now() }, { code: 'VAL_MALFORMED_REQUEST', message: 'The request is not valid HTTP (a header or the request line holds a byte it may not)' }));
     socket.end(
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-ID: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+        `X-Request-ID: ${requestId}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`,
     );
   };
 }

@@ -15,6 +15,10 @@ export const API_CONTENT_SECURITY_POLICY = "default-src 'none';frame-ancestors '
 
 const ONE_YEAR_SECONDS = 31_536_000;
 
+/** The same headers as lines of a raw HTTP answer, for what is answered before Express (a request the parser refuses). */
+export const RAW_SECURITY_HEADERS =
+  `Content-Security-Policy: ${API_CONTENT_SECURITY_POLICY}\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n`;
+
 export function securityHeaders(publicUrl: string | undefined): RequestHandler {
   const https = publicUrl !== undefined && new URL(publicUrl).protocol === 'https:';
   return helmet({

@@ -3,8 +3,10 @@
 // in every code sample) replaced by this server's real origin, so the docs' server list and samples point
 // here: PUBLIC_URL when set, else the origin of the request (its Host, or X-Forwarded-Host/-Proto when
 // TRUST_PROXY says to believe them). An origin that is not a plain scheme://host[:port] is never written into a
-// document: the files are served as generated. Each origin's copies are made once and kept (a few origins at
-// most, the newest), with a strong ETag; the docs page carries a Content-Security-Policy of its own, with the
+// document: the files are served as generated. Each origin's copies are made once (about 0.1 s for the three)
+// and kept, with a strong ETag, for the first few origins a process sees; any further origin (a client making up
+// Host headers) gets the files as generated, so it can neither make the server rebuild copies nor push out the
+// real ones. PUBLIC_URL avoids all of it. The docs page carries a Content-Security-Policy of its own, with the
 // hashes of its inline scripts.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ const CONTENT_TYPES: Record<Kind, string> = {
   docs: 'text/html; charset=utf-8',
 };
 const PATHS: Record<Kind, string> = { json: bundledSpecPath, yaml: bundledSpecYamlPath, docs: docsPath };
-/** How many origins' copies are kept (a server is reached under one or two names; more are forged Hosts). */
+/** How many origins get copies of their own (a server is reached under one or two names; more are made-up Hosts). */
 const MAX_ORIGINS = 4;
 const PLAIN_ORIGIN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:\d{1,5})?$/;
 
@@ -44,6 +46,7 @@ export class ServedContract {
   readonly #publicOrigin: string | undefined;
   readonly #vary: string;
   readonly #copies = new Map<string, Served>();
+  readonly #origins = new Set<string>();
 
   constructor(options: ServedContractOptions) {
     this.#publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
@@ -61,7 +64,7 @@ export class ServedContract {
   }
 
   #answer(kind: Kind, req: Request, res: Response): void {
-    const served = this.#served(kind, this.originOf(req));
+    const served = this.#served(kind, this.#admitted(this.originOf(req)));
     res.setHeader('Content-Type', CONTENT_TYPES[kind]);
     res.setHeader('ETag', served.etag);
     res.setHeader('Cache-Control', 'no-cache');
@@ -73,6 +76,14 @@ export class ServedContract {
       return;
     }
     res.status(200).end(req.method === 'HEAD' ? undefined : served.body);
+  }
+
+  /** The origin when it has, or may still get, copies of its own; else undefined (the files as generated). */
+  #admitted(origin: string | undefined): string | undefined {
+    if (origin === undefined || this.#origins.has(origin)) return origin;
+    if (this.#origins.size >= MAX_ORIGINS) return undefined;
+    this.#origins.add(origin);
+    return origin;
   }
 
   #served(kind: Kind, origin: string | undefined): Served {
@@ -88,7 +99,6 @@ export class ServedContract {
       ...(kind === 'docs' ? { csp: docsContentSecurityPolicy(text) } : {}),
     };
     this.#copies.set(key, served);
-    if (this.#copies.size > MAX_ORIGINS * 3) this.#copies.delete(this.#copies.keys().next().value!);
     return served;
   }
 }

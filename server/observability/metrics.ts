@@ -9,12 +9,16 @@
 // answered request costs a map lookup and a few additions (no label hashing). prom-client is loaded, and the
 // registry made, at the first scrape: it formats these figures (as collectors of the registry) with its own.
 // Requests are labelled by operationId, method and status class only, so the series are bounded by the contract.
+// Several processes on one port (a cluster: WEB_CONCURRENCY) answer the whole of them, relayed by the primary
+// (cluster-metrics.ts).
+import cluster from 'node:cluster';
 import type { Registry } from 'prom-client';
 import { sql } from 'kysely';
 import { poolStats, withDatabaseDeadline, withTimeout, type DatabaseHandle } from '../db/database.ts';
 import type { OpenStreams } from '../http/event-stream.ts';
 import type { OperationEntry } from '../http/operation-table.ts';
 import type { Logger } from '../logger.ts';
+import { COLLECT, COLLECT_TIMEOUT_MS, HELLO, PART, RELAY, SCRAPE, WHOLE } from './cluster-metrics.ts';
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -28,6 +32,8 @@ export interface RequestMetrics {
   rateLimited(op: OperationEntry, tier: string | null): void;
   /** A request was answered by replaying the answer kept for its Idempotency-Key. */
   replayed(op: OperationEntry): void;
+  /** A request that matched no operation (404), a method its path does not have (405), or a malformed path was answered `status`. */
+  unmatched(status: number): void;
 }
 
 /** How a webhook attempt ended: a 2xx answer, another answer, or none (refused target, connection error, timeout). */
@@ -55,6 +61,8 @@ interface Family {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'histogram';
+  /** How the figures of several processes of a cluster merge (prom-client's aggregators); `sum` unless said. */
+  aggregator: 'sum' | 'first' | 'min' | 'max';
   samples(): Sample[] | Promise<Sample[]>;
 }
 
@@ -121,10 +129,15 @@ export class Metrics implements RequestMetrics {
   readonly #operations = new Map<OperationEntry, OperationSeries>();
   readonly #refusals = new Tally();
   readonly #replays = new Tally();
+  readonly #unmatched = new Tally();
   readonly #attempts = new Map<WebhookAttemptOutcome, Cells>();
   readonly #workerRuns = new Tally();
   readonly #families: Family[] = [];
   #registry: Promise<Registry> | undefined;
+  /** In a cluster worker: whether the primary relays scrapes (cluster-metrics.ts), and the scrapes waiting for it. */
+  #relayed = false;
+  #asked = 0;
+  readonly #waiting = new Map<number, (text: string | undefined) => void>();
 
   constructor(operations: Iterable<OperationEntry>) {
     for (const op of operations) {
@@ -148,6 +161,12 @@ export class Metrics implements RequestMetrics {
     this.#family('opsdeck_rate_limit_refusals_total', 'counter', 'Requests refused 429 RATE_LIMIT_EXCEEDED, by tier (anonymous, authenticated, premium, admin) or named limiter (login).', () =>
       this.#refusals.samples(),
     );
+    this.#family(
+      'opsdeck_http_unmatched_requests_total',
+      'counter',
+      'Requests that matched no operation of the contract (404), asked a path for a method it does not have (405), or could not be routed (400), by status.',
+      () => this.#unmatched.samples(),
+    );
     this.#family('opsdeck_idempotency_replays_total', 'counter', 'Requests answered by replaying the answer kept for their Idempotency-Key, by operationId.', () => this.#replays.samples());
     this.#family(
       'opsdeck_webhook_attempts_total',
@@ -161,6 +180,7 @@ export class Metrics implements RequestMetrics {
     this.#family('opsdeck_worker_runs_total', 'counter', 'Runs of the background workers of this process (sweeper, retention, outbox dispatcher), by worker and outcome (ok, failed).', () =>
       this.#workerRuns.samples(),
     );
+    if (cluster.isWorker) this.#listenToPrimary();
   }
 
   answered(op: OperationEntry, status: number, startedAt: number): void {
@@ -179,6 +199,10 @@ export class Metrics implements RequestMetrics {
     this.#replays.inc(op.operationId, () => ({ operation_id: op.operationId }));
   }
 
+  unmatched(status: number): void {
+    this.#unmatched.inc(String(status), () => ({ status: String(status) }));
+  }
+
   webhookAttempt(attempt: { statusCode: number | null; succeeded: boolean; latencyMs: number }): void {
     const outcome: WebhookAttemptOutcome = attempt.succeeded ? 'succeeded' : attempt.statusCode === null ? 'no_answer' : 'http_error';
     let cells = this.#attempts.get(outcome);
@@ -194,9 +218,13 @@ export class Metrics implements RequestMetrics {
   /** The figures read at scrape time; called once, when the process's database, Redis and streams exist. */
   observe(sources: MetricSources): void {
     const { database, redis, streams, timeoutMs, log } = sources;
-    this.#family('opsdeck_db_info', 'gauge', 'The database backend of this process (postgresql, or pglite: the embedded one, one connection), as a label; always 1.', () => [
-      { labels: { backend: database.backend }, value: 1 },
-    ]);
+    this.#family(
+      'opsdeck_db_info',
+      'gauge',
+      'The database backend of this process (postgresql, or pglite: the embedded one, one connection), as a label; always 1.',
+      () => [{ labels: { backend: database.backend }, value: 1 }],
+      'first',
+    );
     // The embedded database has one connection, which the change feed shares.
     const pools = database.side === database.db ? { main: database.db } : { main: database.db, feed: database.side };
     const pool = (name: string, help: string, read: (stats: ReturnType<typeof poolStats>) => number | undefined) =>
@@ -218,7 +246,7 @@ export class Metrics implements RequestMetrics {
           () => 0,
         );
         return [{ labels: {}, value: up }];
-      });
+      }, 'min');
     }
 
     // Both outbox figures from one query per scrape, on the undispatched events' partial index.
@@ -241,25 +269,72 @@ export class Metrics implements RequestMetrics {
           return { count: Number.NaN, age: Number.NaN };
         })
         .finally(() => setImmediate(() => (backlog = undefined))));
-    this.#family('opsdeck_outbox_backlog_events', 'gauge', 'Events written to the outbox and not yet dispatched (NaN when the database did not answer in time).', async () => [
-      { labels: {}, value: (await readBacklog()).count },
-    ]);
+    // One outbox for every process: the figure is taken once, not summed.
+    this.#family(
+      'opsdeck_outbox_backlog_events',
+      'gauge',
+      'Events written to the outbox and not yet dispatched (NaN when the database did not answer in time).',
+      async () => [{ labels: {}, value: (await readBacklog()).count }],
+      'max',
+    );
     this.#family(
       'opsdeck_outbox_oldest_event_age_seconds',
       'gauge',
       'Age of the oldest event not yet dispatched from the outbox; 0 when there is none (NaN when the database did not answer in time).',
       async () => [{ labels: {}, value: (await readBacklog()).age }],
+      'max',
     );
     this.#family('opsdeck_event_streams_open', 'gauge', 'Live event streams (GET /api/v1/events) open on this process.', () => [{ labels: {}, value: streams.size }]);
   }
 
-  /** The scrape, in the text exposition format (0.0.4). */
+  /** The scrape, in the text exposition format (0.0.4): this process's, or a relaying cluster's whole. */
   async scrape(): Promise<string> {
-    return (await (this.#registry ??= this.#makeRegistry())).metrics();
+    if (this.#relayed) {
+      const whole = await this.#askPrimary();
+      if (whole !== undefined) return whole;
+    }
+    return (await this.#registryOnce()).metrics();
   }
 
-  #family(name: string, type: Family['type'], help: string, samples: Family['samples']): void {
-    this.#families.push({ name, type, help, samples });
+  #registryOnce(): Promise<Registry> {
+    return (this.#registry ??= this.#makeRegistry());
+  }
+
+  #family(name: string, type: Family['type'], help: string, samples: Family['samples'], aggregator: Family['aggregator'] = 'sum'): void {
+    this.#families.push({ name, type, help, samples, aggregator });
+  }
+
+  /** A cluster worker: answers its primary's requests for its figures, and takes the whole it relays. */
+  #listenToPrimary(): void {
+    process.on('message', (message: { type?: unknown; id?: unknown; text?: unknown }) => {
+      if (message?.type === RELAY) this.#relayed = true;
+      else if (message?.type === COLLECT) {
+        this.#registryOnce()
+          .then((registry) => registry.getMetricsAsJSON())
+          .then(
+            (metrics) => process.send?.({ type: PART, id: message.id, metrics }),
+            () => process.send?.({ type: PART, id: message.id, metrics: [] }),
+          );
+      } else if (message?.type === WHOLE && typeof message.id === 'number') {
+        this.#waiting.get(message.id)?.(typeof message.text === 'string' ? message.text : undefined);
+      }
+    });
+    process.send?.({ type: HELLO });
+  }
+
+  /** The whole cluster's figures from the primary; undefined when it does not answer in time (this process's are answered then). */
+  #askPrimary(): Promise<string | undefined> {
+    const id = (this.#asked += 1);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), COLLECT_TIMEOUT_MS + 1_000);
+      const done = (text: string | undefined) => {
+        clearTimeout(timer);
+        this.#waiting.delete(id);
+        resolve(text);
+      };
+      this.#waiting.set(id, done);
+      process.send?.({ type: SCRAPE, id });
+    });
   }
 
   /** prom-client, its registry of this app's families and Node's default metrics, made at the first scrape. */
@@ -267,9 +342,9 @@ export class Metrics implements RequestMetrics {
     const client = await import('prom-client');
     const registry = new client.Registry();
     for (const family of this.#families) {
-      const { name, help, type } = family;
+      const { name, help, type, aggregator } = family;
       // A collector of the registry: prom-client formats what `get` answers, as it does its own metrics'.
-      registry.registerMetric({ name, help, type, aggregator: 'sum', get: async () => ({ name, help, type, aggregator: 'sum', values: await family.samples() }) } as never);
+      registry.registerMetric({ name, help, type, aggregator, get: async () => ({ name, help, type, aggregator, values: await family.samples() }) } as never);
     }
     client.collectDefaultMetrics({ register: registry });
     return registry;

@@ -127,6 +127,21 @@ describe('the contract and the docs name the real origin', () => {
     expect(other.headers.vary).toBe('Host');
   });
 
+  it('makes copies for the first few origins only; a flood of made-up Hosts gets the files as generated', async () => {
+    const fresh = await startTestServer();
+    try {
+      const port = new URL(fresh.url).port;
+      const origins = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => `${name}.example.com:${port}`);
+      const named = [];
+      for (const host of origins) named.push(JSON.parse((await rawGet(fresh.url, '/openapi.json', { host })).text).servers[0].url as string);
+      expect(named).toEqual([...origins.slice(0, 4).map((host) => `http://${host}`), DEVELOPMENT_URL, DEVELOPMENT_URL]);
+      // The first ones keep theirs.
+      expect(JSON.parse((await rawGet(fresh.url, '/openapi.json', { host: origins[0]! })).text).servers[0].url).toBe(`http://${origins[0]}`);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('never writes a forged Host into a document, and believes X-Forwarded-* only behind TRUST_PROXY', async () => {
     const forged = await rawGet(server.url, '/docs', { host: 'evil.example"><script>alert(1)</script>' });
     expect(forged.status).toBe(200);

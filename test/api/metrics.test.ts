@@ -111,6 +111,13 @@ describe('GET /metrics', () => {
     expect(sample(after, 'opsdeck_http_request_duration_seconds_bucket', { ...labels, le: '+Inf' })).toBe(count(after));
     const notFound = { operation_id: 'getAgent', method: 'GET', status_class: '4xx' };
     expect((sample(after, 'opsdeck_http_requests_total', notFound) ?? 0) - (sample(before, 'opsdeck_http_requests_total', notFound) ?? 0)).toBe(1);
+    // Requests that match no operation are counted apart, by status (their paths are anyone's, never a label).
+    await http(server.url, 'GET', `/no/such/path/${randomUUID()}`);
+    await http(server.url, 'DELETE', '/health/live');
+    const unmatched = await scrape();
+    expect((sample(unmatched, 'opsdeck_http_unmatched_requests_total', { status: '404' }) ?? 0) - (sample(after, 'opsdeck_http_unmatched_requests_total', { status: '404' }) ?? 0)).toBe(1);
+    expect((sample(unmatched, 'opsdeck_http_unmatched_requests_total', { status: '405' }) ?? 0) - (sample(after, 'opsdeck_http_unmatched_requests_total', { status: '405' }) ?? 0)).toBe(1);
+    expect(unmatched).not.toContain('/no/such/path');
     // Every operation's counters exist from the start, at 0 until it is called.
     expect(sample(after, 'opsdeck_http_requests_total', { operation_id: 'rollbackDeployment', method: 'POST', status_class: '5xx' })).toBe(0);
   });

@@ -3,6 +3,7 @@
 // and Cache-Control: no-store exactly on the operations whose contract declares it (the answers that carry
 // secrets), refusals included.
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operationTable } from '../../server/http/operation-table.ts';
 import { API_CONTENT_SECURITY_POLICY } from '../../server/http/security-headers.ts';
@@ -44,6 +45,22 @@ describe('security headers', () => {
       const res = await http(server.url, method, path, { headers: { authorization: `Bearer ${server.adminToken}` } });
       expectApiHeaders(res.headers, `${method} ${path} (${res.status})`);
     }
+  });
+
+  it('are on the answer to a request the HTTP parser refuses, before any route', async () => {
+    const { hostname, port } = new URL(server.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(Number(port), hostname, () => socket.write(`GET /health/live HTTP/1.1\r\nHost: ${hostname}\r\nX-Bad: a\u0000b\r\nConnection: close\r\n\r\n`));
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
+    expect(head).toContain('\r\nX-Content-Type-Options: nosniff\r\n');
+    expect(head).toContain('\r\nReferrer-Policy: no-referrer\r\n');
+    expect(head).toContain(`\r\nContent-Security-Policy: ${API_CONTENT_SECURITY_POLICY}\r\n`);
   });
 
   it('gives the docs page a policy of its own: its inline scripts by hash, nothing from elsewhere', async () => {

@@ -47,13 +47,20 @@ export interface TestDatabase {
   /** A connection string, or undefined for the embedded in-memory PGlite. */
   url: string | undefined;
   backend: 'postgresql' | 'pglite';
+  /** `url` goes through a pooler in transaction mode (TEST_DATABASE_POOLER): servers need DATABASE_TRANSACTION_POOLING. */
+  transactionPooling: boolean;
   drop(): Promise<void>;
+}
+
+/** `host:port` of a pooler in transaction mode (PgBouncer) that test databases are reached through, when set. */
+function pooler(): string | undefined {
+  return process.env.TEST_DATABASE_POOLER || undefined;
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (!(await postgresAnswers())) {
     if (requireExternal) throw new Error(`PostgreSQL does not answer at ${adminDatabaseUrl} and embedded fallbacks are forbidden`);
-    return { url: undefined, backend: 'pglite', drop: async () => {} };
+    return { url: undefined, backend: 'pglite', transactionPooling: false, drop: async () => {} };
   }
   const name = `opsdeck_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminDatabaseUrl });
@@ -62,9 +69,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
   const url = new URL(adminDatabaseUrl);
   url.pathname = `/${name}`;
+  const through = pooler();
+  if (through) url.host = through;
   return {
     url: url.toString(),
     backend: 'postgresql',
+    transactionPooling: through !== undefined,
     async drop() {
       const client = new pg.Client({ connectionString: adminDatabaseUrl });
       await client.connect();

@@ -69,6 +69,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     }),
     REDIS_KEY_PREFIX: redisKeyPrefix,
     ...(testDatabase.url ? { DATABASE_URL: options.databaseUrl ? options.databaseUrl(testDatabase.url) : testDatabase.url } : {}),
+    ...(testDatabase.transactionPooling ? { DATABASE_TRANSACTION_POOLING: 'true' } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
   });
