@@ -17,6 +17,8 @@ export async function openRedis(url: string, log: Logger, timeoutMs: number): Pr
     ? await connectCluster(url, timeoutMs)
     : new Redis(url, {
         lazyConnect: false,
+        // The commands of concurrent requests (a rate-limit script per agent request, at fleet scale thousands a
+        // second) are written together, one write per turn of the event loop instead of one per command.
         enableAutoPipelining: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,

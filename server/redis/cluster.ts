@@ -60,6 +60,8 @@ export async function connectCluster(url: string, timeoutMs: number): Promise<Cl
   const { Cluster: ClusterClient } = await import('ioredis');
   const options: ClusterOptions = {
     enableOfflineQueue: false,
+    // As redis/client.ts: the commands of concurrent requests share one write (per node).
+    enableAutoPipelining: true,
     clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     slotsRefreshTimeout: timeoutMs,
     redisOptions: {
