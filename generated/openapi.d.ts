@@ -934,7 +934,12 @@ export interface paths {
         put?: never;
         /**
          * Heartbeat
-         * @description The agent says it is alive: `last_seen` is now and it is `online` (unless in maintenance). An agent silent for longer than the heartbeat timeout turns `offline` and its running tasks fail.
+         * @description The agent says it is alive: `last_seen` is now and it is `online` (unless in maintenance). An agent
+         *     silent for longer than the heartbeat timeout turns `offline` and its running tasks fail.
+         *
+         *     The answer comes once `last_seen` is stored (the server writes the heartbeats of many agents together, so a
+         *     busy fleet costs little more than a quiet one), with the agent's status and its pending tasks as of that
+         *     write: an agent with `pending_tasks: 0` need not claim.
          */
         post: operations["agentHeartbeat"];
         delete?: never;
@@ -954,7 +959,7 @@ export interface paths {
         put?: never;
         /**
          * Claim tasks
-         * @description Hands the agent up to `max_tasks` of its pending tasks, oldest first, and marks them running. Row locks (`FOR UPDATE SKIP LOCKED`) make every task go to exactly one claim, even across server processes.
+         * @description Hands the agent up to `max_tasks` of its pending tasks, oldest first, and marks them running. Row locks (`FOR UPDATE SKIP LOCKED`) make every task go to exactly one claim, even across server processes. Counts as a heartbeat; an agent with no pending task gets an empty list for the cost of a heartbeat, so polling for work is cheap.
          */
         post: operations["claimTasks"];
         delete?: never;
