@@ -18,12 +18,14 @@ interface Answer {
 }
 
 /** Every answer that declares a Location header. */
-const located: Answer[] = [...operationsById.values()].flatMap((info) =>
+const withLocation: Answer[] = [...operationsById.values()].flatMap((info) =>
   Object.keys(info.operation.responses ?? {}).flatMap((status) => {
     const response = responseOf(info.operationId, status);
     return response.headers?.Location ? [{ info, status, response }] : [];
   }),
 );
+/** Those that name what the request made or started; a redirect's (3xx: `GET /` to the docs) names where to go instead. */
+const located = withLocation.filter((a) => !a.status.startsWith('3'));
 
 const templates = Object.keys(spec.paths ?? {}).map((path) => ({
   path,
@@ -48,6 +50,12 @@ const METHODS = ['get', 'put', 'patch', 'delete'] as const;
 const label = (a: Answer) => `${a.info.operationId} ${a.status}`;
 
 describe('links and Location examples', () => {
+  it('declares a Location only on creates, accepted actions and redirects of a GET', () => {
+    const redirects = withLocation.filter((a) => a.status.startsWith('3'));
+    expect(redirects.map(label)).toEqual(['getIndex 303']);
+    expect(redirects.every((a) => a.info.method === 'get')).toBe(true);
+  });
+
   it('finds the creates and the accepted actions', () => {
     expect(located.filter((a) => a.status === '201').map((a) => a.info.operationId)).toEqual(expect.arrayContaining(['createAgent', 'createTeam', 'createWebhook']));
     expect(located.filter((a) => a.status === '202').map((a) => a.info.operationId)).toEqual(expect.arrayContaining(['rebootAgent', 'retryTask', 'pingWebhook']));
