@@ -1,5 +1,5 @@
 // `npm run agent:sim -- --agents 100000`: a fleet simulated from one process (scripts/sim/fleet.ts). It enrols
-// the agents (signing in as an operator to make enrollment tokens for its team, one per 10,000 agents, unless
+// the agents (signing in as an operator to make enrollment tokens for its team, one per 2,000 agents (the burst of a token's enrolment limit), unless
 // tokens are given), then each agent heartbeats, claims tasks and reports metrics at its interval, spread
 // evenly, over a shared pool of connections, until --duration or Ctrl-C. A progress line goes to stderr every
 // 2 s; the summary (per activity: sent, acknowledged, errors, p50/p99) is the one JSON line on stdout.
@@ -7,9 +7,12 @@
 //   --password opsdeck-demo-password  --team <team id>  --connections 50  --enrol-concurrency 32
 //   --heartbeat-s 30  --claim-s 30  --metrics-s 300 (0: not at all)  --points 40 (samples per metric per report)
 //   --duration <s> (default: until Ctrl-C)  --prefix sim
+//   --save-agents <file>: writes the enrolled agents' ids and keys there (JSON); --agents-file <file>: drives those
+//   agents instead of enrolling new ones (enrol a large fleet once, drive it many times).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';
-import { driveFleet, enrolFleet, FleetClient, summarise, type Activity, type Tally } from './sim/fleet.ts';
+import { driveFleet, enrolFleet, FleetClient, newTally, summarise, type Activity, type EnrolledAgent, type Tally } from './sim/fleet.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +30,8 @@ const { values } = parseArgs({
     points: { type: 'string', default: '40' },
     duration: { type: 'string' },
     prefix: { type: 'string', default: `sim-${Date.now().toString(36)}` },
+    'save-agents': { type: 'string' },
+    'agents-file': { type: 'string' },
   },
 });
 
@@ -37,7 +42,8 @@ function positive(name: keyof typeof values, max: number, allowZero = false): nu
   return n;
 }
 const count = positive('agents', 1_000_000);
-const TOKEN_AGENTS = 10_000;
+/** Agents per enrollment token: within the burst of the token's enrolment limit (x-rate-limits `enrollment`). */
+const TOKEN_AGENTS = 2_000;
 
 async function enrollmentTokens(): Promise<string[]> {
   if (values.token) return values.token.split(',');
@@ -61,15 +67,18 @@ const stop = new Promise<void>((resolve) => (interrupt = resolve));
 process.once('SIGINT', () => interrupt());
 process.once('SIGTERM', () => interrupt());
 
-const enrolled = await enrolFleet({
-  client,
-  tokens: await enrollmentTokens(),
-  count,
-  concurrency: positive('enrol-concurrency', 1000),
-  prefix: values.prefix!,
-  onProgress: (done, t) => log('enrolling', { enrolled: done, of: count, errors: t.errors }),
-});
-log(`${enrolled.agents.length} agents enrolled in ${enrolled.seconds.toFixed(1)} s; heartbeating, claiming and reporting (Ctrl-C stops)`, { errors: enrolled.tally.errors });
+const enrolled = values['agents-file']
+  ? { agents: (JSON.parse(readFileSync(values['agents-file'], 'utf8')) as EnrolledAgent[]).slice(0, count), tally: newTally(), seconds: 0 }
+  : await enrolFleet({
+      client,
+      tokens: await enrollmentTokens(),
+      count,
+      concurrency: positive('enrol-concurrency', 1000),
+      prefix: values.prefix!,
+      onProgress: (done, t) => log('enrolling', { enrolled: done, of: count, errors: t.errors }),
+    });
+if (values['save-agents']) writeFileSync(values['save-agents'], JSON.stringify(enrolled.agents), { mode: 0o600 });
+log(`${enrolled.agents.length} agents ${values['agents-file'] ? 'read' : `enrolled in ${enrolled.seconds.toFixed(1)} s`}; heartbeating, claiming and reporting (Ctrl-C stops)`, { errors: enrolled.tally.errors });
 
 const intervals: Partial<Record<Activity, { intervalS: number; points?: number }>> = {};
 for (const [activity, option] of [['heartbeat', 'heartbeat-s'], ['claim', 'claim-s'], ['metrics', 'metrics-s']] as const) {

@@ -175,6 +175,14 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     schema: { type: 'boolean' },
   },
   {
+    name: 'x-access-log',
+    on: 'Operation',
+    meaning:
+      "Which answers of the operation get an access log line at `info`: `all` (the default), or `failures`, for an agent's steady telemetry (heartbeats, claims, reports: thousands a second on a large fleet), whose successful answers are logged at `debug` (LOG_LEVEL=debug shows them).",
+    example: 'failures',
+    schema: { enum: ['all', 'failures'] },
+  },
+  {
     name: 'x-deprecated-at',
     on: 'Operation',
     meaning: 'When a deprecated operation\'s deprecation took effect (RFC 3339), sent as `Deprecation` (RFC 9745).',

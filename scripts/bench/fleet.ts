@@ -23,8 +23,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export const HEARTBEAT_INTERVAL_S = 27;
 const METRIC_POINTS = 40;
 const METRIC_REPORTS_PER_S = 375;
-/** Agents per enrollment token (each token has its own enrolment bucket, burst 2,000, 100/s). */
-const AGENTS_PER_TOKEN = 5_000;
+/** Agents per enrollment token: within the burst (2,000) of each token's own enrolment limit. */
+const AGENTS_PER_TOKEN = 2_000;
 const CONNECTIONS = 64;
 
 export interface FleetPhase {

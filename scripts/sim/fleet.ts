@@ -35,9 +35,11 @@ export interface Tally {
   samples: number;
   /** Tasks handed out by claims. */
   claimed: number;
+  /** Requests refused by a rate limit and sent again after its Retry-After (enrolment). */
+  retried: number;
 }
 
-export const newTally = (): Tally => ({ sent: 0, acknowledged: 0, errors: 0, failures: {}, latency: createHistogram(), samples: 0, claimed: 0 });
+export const newTally = (): Tally => ({ sent: 0, acknowledged: 0, errors: 0, failures: {}, latency: createHistogram(), samples: 0, claimed: 0, retried: 0 });
 
 export interface TallySummary {
   sent: number;
@@ -49,6 +51,7 @@ export interface TallySummary {
   latency_max_ms: number;
   samples?: number;
   claimed?: number;
+  retried?: number;
 }
 
 export function summarise(t: Tally): TallySummary {
@@ -64,13 +67,17 @@ export function summarise(t: Tally): TallySummary {
     latency_max_ms: answered ? ms(t.latency.max) : 0,
     ...(t.samples > 0 ? { samples: t.samples } : {}),
     ...(t.claimed > 0 ? { claimed: t.claimed } : {}),
+    ...(t.retried > 0 ? { retried: t.retried } : {}),
   };
 }
 
 interface Answer {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
   body: string;
 }
+
+const MAX_ENROL_RETRIES = 60;
 
 /** A keep-alive client for one server: `connections` sockets, requests beyond them queue. */
 export class FleetClient {
@@ -90,7 +97,7 @@ export class FleetClient {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
           res.on('error', reject);
         },
       );
@@ -104,8 +111,11 @@ export class FleetClient {
   }
 }
 
-/** Sends one request, timing it into `tally`; answers the response (undefined when it failed). */
-async function timed(client: FleetClient, tally: Tally, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer | undefined> {
+/**
+ * Sends one request, timing it into `tally`; answers the response if it was 2xx or one of `passOn` (which the
+ * caller handles and which counts neither as acknowledged nor as an error), else undefined.
+ */
+async function timed(client: FleetClient, tally: Tally, method: string, path: string, headers: Record<string, string>, body?: string, passOn: number[] = []): Promise<Answer | undefined> {
   const started = process.hrtime.bigint();
   tally.sent += 1;
   try {
@@ -115,6 +125,7 @@ async function timed(client: FleetClient, tally: Tally, method: string, path: st
       tally.acknowledged += 1;
       return answer;
     }
+    if (passOn.includes(answer.status)) return answer;
     tally.errors += 1;
     tally.failures[answer.status] = (tally.failures[answer.status] ?? 0) + 1;
     return undefined;
@@ -155,8 +166,15 @@ export async function enrolFleet(o: EnrolOptions): Promise<{ agents: EnrolledAge
         platform: i % 10 === 0 ? 'windows' : 'linux',
         agent_version: '2.4.1',
       });
-      const answer = await timed(o.client, tally, 'POST', '/api/v1/agent/enroll', {}, body);
-      if (answer) {
+      let answer: Answer | undefined;
+      // A refusal by the token's rate limit is waited out and tried again, as a real agent does (Retry-After).
+      for (let attempt = 0; ; attempt++) {
+        answer = await timed(o.client, tally, 'POST', '/api/v1/agent/enroll', {}, body, attempt < MAX_ENROL_RETRIES ? [429] : []);
+        if (answer?.status !== 429) break;
+        tally.retried += 1;
+        await new Promise((resolve) => setTimeout(resolve, 1000 * Math.max(1, Number(answer!.headers['retry-after'] ?? 1))));
+      }
+      if (answer && answer.status < 300) {
         const { data } = JSON.parse(answer.body) as { data: { agent: { id: string }; agent_key: string } };
         agents.push({ id: data.agent.id, key: data.agent_key });
       }

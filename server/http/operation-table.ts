@@ -31,6 +31,8 @@ export interface OperationEntry {
   readonly rateLimit: { kind: 'tier' } | { kind: 'exempt' } | { kind: 'limiter'; name: string; per: LimiterKey };
   /** Recorded in the audit log: every mutating operation unless it says `x-audit: false`. */
   readonly audited: boolean;
+  /** The level of the access line of a successful answer (`x-access-log: failures`: debug). */
+  readonly successLogLevel: 'info' | 'debug';
   /** `x-cache-control` of its 200 answers. */
   readonly cacheControl: string | undefined;
   readonly deprecation: Deprecation | undefined;
@@ -68,6 +70,7 @@ export const expressPath = (specPath: string): string => specPath.replace(/\{([^
 interface Extensions {
   'x-rate-limit'?: string;
   'x-audit'?: boolean;
+  'x-access-log'?: 'all' | 'failures';
   'x-cache-control'?: string;
   'x-login-throttle'?: LoginThrottleLimits;
   'x-database-budget'?: number;
@@ -115,6 +118,7 @@ function entryOf(info: OperationInfo): OperationEntry {
     permission: permissionOf(info),
     rateLimit: rateLimitOf(info, declared['x-rate-limit']),
     audited: MUTATING.has(info.method) && declared['x-audit'] !== false,
+    successLogLevel: declared['x-access-log'] === 'failures' ? 'debug' : 'info',
     cacheControl,
     deprecation: deprecationOf(info),
     idempotent: params.some((p) => p.in === 'header' && p.name === 'Idempotency-Key'),

@@ -182,7 +182,7 @@ export function parserRefusal(log: Logger): (err: NodeJS.ErrnoException, socket:
 // ── one request, top to bottom ─────────────────────────────────────────────────────────────────────────────
 
 async function runOperation(op: OperationEntry, req: Request, res: Response, deps: PipelineDeps, parser: RequestHandler): Promise<void> {
-  const ctx = beginRequest(req, res, deps.log, op.operationId, { ...(req.params as Record<string, string>) });
+  const ctx = beginRequest(req, res, deps.log, op.operationId, { ...(req.params as Record<string, string>) }, op.successLogLevel);
   const outcome: Outcome = { result: undefined, error: undefined };
   // An operation that declares `Cache-Control: no-store` answers a secret: no answer of it is kept anywhere.
   if (op.noStore) res.setHeader('Cache-Control', 'no-store');

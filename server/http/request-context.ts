@@ -39,9 +39,16 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /**
  * Starts a request: takes the caller's X-Request-ID when it is a sane token, else makes one, echoes it, and
  * writes the access log line when the answer is over (a stream's too, however it ended): `info`, or `error`
- * for a 5xx.
+ * for a 5xx; `successLevel` for a success (`debug` for an operation's steady telemetry, `x-access-log: failures`).
  */
-export function beginRequest(req: Request, res: Response, log: Logger, operationId: OperationId | null, params: Record<string, string>): RequestContext {
+export function beginRequest(
+  req: Request,
+  res: Response,
+  log: Logger,
+  operationId: OperationId | null,
+  params: Record<string, string>,
+  successLevel: 'info' | 'debug' = 'info',
+): RequestContext {
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : `req_${randomUUID()}`;
   res.setHeader('X-Request-ID', requestId);
@@ -65,7 +72,7 @@ export function beginRequest(req: Request, res: Response, log: Logger, operation
     expectedUpdatedAt: null,
   };
   res.once('close', () => {
-    const level = res.statusCode >= 500 ? 'error' : 'info';
+    const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : successLevel;
     if (!log.isLevelEnabled(level)) return;
     const ms = Math.round((performance.now() - ctx.startedAt) * 10) / 10;
     // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).

@@ -1,12 +1,13 @@
 // The access log: one structured JSON line per answered request, at info (error for a 5xx), carrying the
-// request id the client sent (or the one made for it), the operation, the status and the time it took.
+// request id the client sent (or the one made for it), the operation, the status and the time it took. An agent's
+// steady telemetry (`x-access-log: failures`) is logged at debug when it succeeds, at info when it does not.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/backends.ts';
-import { http } from '../support/http.ts';
+import { http, newAgent } from '../support/http.ts';
 import { bearer, login, TEST_ADMIN } from '../support/identity.ts';
 
 const lines: Array<Record<string, unknown>> = [];
@@ -31,7 +32,7 @@ beforeAll(async () => {
     OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
     ...(database.url ? { DATABASE_URL: database.url } : {}),
   });
-  running = await startServer(config, pino({ level: 'info' }, stream));
+  running = await startServer(config, pino({ level: 'debug' }, stream));
   token = (await login(running.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
 }, 60_000);
 
@@ -63,5 +64,17 @@ describe('the access log', () => {
     const made = res.headers.get('x-request-id')!;
     expect(made).toMatch(/^req_[0-9a-f-]{36}$/);
     expect(await accessLine(made)).toMatchObject({ operation_id: null, status: 404, path: '/api/v1/nowhere' });
+  });
+
+  it('logs an agent’s successful heartbeat at debug (x-access-log: failures) and its refusal at info', async () => {
+    const teamId = (await http(running.url, 'POST', '/api/v1/teams', { headers: bearer(token), json: { name: 'Access log' } })).body.data.id;
+    const secret = (await http(running.url, 'POST', `/api/v1/teams/${teamId}/enrollment-tokens`, { headers: bearer(token), json: { name: 'log' } })).body.data.secret;
+    const agent = (await http(running.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: secret, ...newAgent() } })).body.data;
+    const ok = await http(running.url, 'POST', '/api/v1/agent/heartbeat', { headers: { 'x-api-key': agent.agent_key, 'x-request-id': 'hb-ok' } });
+    expect(ok.status).toBe(200);
+    expect(await accessLine('hb-ok')).toMatchObject({ level: 20, operation_id: 'agentHeartbeat', status: 200 });
+    const refused = await http(running.url, 'POST', '/api/v1/agent/heartbeat', { headers: { 'x-api-key': `${agent.agent_key}x`, 'x-request-id': 'hb-refused' } });
+    expect(refused.status).toBe(401);
+    expect(await accessLine('hb-refused')).toMatchObject({ level: 30, operation_id: 'agentHeartbeat', status: 401 });
   });
 });

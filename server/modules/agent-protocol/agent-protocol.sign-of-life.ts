@@ -15,7 +15,7 @@ import { touchAgents, type SeenAgent } from './agent-protocol.repository.ts';
 /** Rows per statement: a batch this size takes PostgreSQL a few milliseconds. */
 const MAX_BATCH = 500;
 /** Batches under way at once (each holds one pooled connection). */
-const CONCURRENCY = 2;
+const CONCURRENCY = 1;
 
 export class SignsOfLife {
   readonly #batcher: Batcher<string, SeenAgent | undefined>;
