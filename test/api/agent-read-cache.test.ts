@@ -105,9 +105,9 @@ describe('getAgent answered from a process cache', () => {
     // Without a feed row (the trigger off for this one statement) A keeps answering what it has: the cache is real.
     await sql(
       ['begin'],
-      ['alter table agents disable trigger agents_row_change'],
+      ['alter table agents disable trigger agents_rows_updated'],
       [`update agents set hostname = 'unseen' where id = $1`, [agent.id]],
-      ['alter table agents enable trigger agents_row_change'],
+      ['alter table agents enable trigger agents_rows_updated'],
       ['commit'],
     );
     await new Promise((resolve) => setTimeout(resolve, 600));
