@@ -56,4 +56,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 # Exec form, node itself as PID 1: SIGTERM from `docker stop` or the kubelet reaches the server, which stops
 # gracefully (readiness fails, in-flight requests finish within SHUTDOWN_GRACE_MS). The flag is npm start's.
-CMD ["node", "--max-semi-space-size=4", "server/main.js"]
+CMD ["node", "--max-semi-space-size=16", "server/main.js"]

@@ -8,11 +8,11 @@
 // in its latency), so a server that falls behind shows it in its latency and achieved rate, not by slowing the
 // simulated fleet down. Agents are spread evenly over each interval, as a real fleet's clocks are.
 //
-// Why node:http and not the SDK: the SDK (openapi-fetch over fetch) costs several times more per request than
-// a bare keep-alive request, and at 4,000 requests a second on a 2-core machine that difference would be
-// measured as the server's. The requests are the SDK's, byte for byte in what matters (method, path, the agent
-// key, a JSON body); the smaller, SDK-based simulation of real hosts is server/demo/simulated-fleet.ts.
-import { Agent, request } from 'node:http';
+// Why not the SDK: the SDK (openapi-fetch over fetch) costs several times more per request than a bare keep-alive
+// request, and at 4,000 requests a second on a 2-core machine that difference would be measured as the server's.
+// The requests are the SDK's in what matters (method, path, the agent key, a JSON body); the smaller, SDK-based
+// simulation of real hosts is server/demo/simulated-fleet.ts.
+import { connect, type Socket } from 'node:net';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 export interface EnrolledAgent {
@@ -73,41 +73,139 @@ export function summarise(t: Tally): TallySummary {
 
 interface Answer {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string>;
   body: string;
 }
 
 const MAX_ENROL_RETRIES = 60;
 
-/** A keep-alive client for one server: `connections` sockets, requests beyond them queue. */
-export class FleetClient {
-  readonly #url: URL;
-  readonly #agent: Agent;
+interface Pending {
+  request: string;
+  resolve: (answer: Answer) => void;
+  reject: (err: Error) => void;
+}
 
-  constructor(url: string, connections: number) {
-    this.#url = new URL(url);
-    this.#agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections, scheduling: 'fifo' });
+/**
+ * One keep-alive connection: requests wait their turn, one in flight at a time (as an agent's HTTP/1.1 client
+ * sends them), each written with a single write and its answer read by the small parser below.
+ *
+ * Why by hand and not node:http: at a few thousand requests a second, node:http's client (a ClientRequest and an
+ * IncomingMessage per request, the agent's queues) cost this process half a core of a 2-core machine, which the
+ * server under test then did not have. This needs only what Opsdeck answers: a status line, headers and a body of
+ * `Content-Length` bytes (the server sends no chunked answers to these requests).
+ */
+class Connection {
+  readonly #queue: Pending[] = [];
+  #inFlight: Pending | undefined;
+  #socket: Socket | undefined;
+  #buffer: Buffer = Buffer.alloc(0);
+  #head: { status: number; headers: Record<string, string>; bodyStart: number; length: number } | undefined;
+  readonly #host: string;
+  readonly #port: number;
+
+  constructor(host: string, port: number) {
+    this.#host = host;
+    this.#port = port;
   }
 
-  send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  get waiting(): number {
+    return this.#queue.length + (this.#inFlight ? 1 : 0);
+  }
+
+  send(request: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const req = request(
-        { host: this.#url.hostname, port: this.#url.port, method, path, agent: this.#agent, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
+      this.#queue.push({ request, resolve, reject });
+      if (!this.#inFlight) this.#next();
     });
   }
 
   close(): void {
-    this.#agent.destroy();
+    this.#socket?.destroy();
+  }
+
+  #next(): void {
+    this.#inFlight = this.#queue.shift();
+    if (!this.#inFlight) return;
+    (this.#socket ??= this.#connect()).write(this.#inFlight.request);
+  }
+
+  #connect(): Socket {
+    const socket = connect({ host: this.#host, port: this.#port, noDelay: true });
+    socket.on('data', (chunk: Buffer) => {
+      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      this.#read();
+    });
+    let gone = false;
+    const lost = (err?: NodeJS.ErrnoException) => {
+      if (gone) return;
+      gone = true;
+      if (this.#socket === socket) this.#socket = undefined;
+      this.#buffer = Buffer.alloc(0);
+      this.#head = undefined;
+      const failed = this.#inFlight;
+      this.#inFlight = undefined;
+      failed?.reject(Object.assign(err ?? new Error('connection closed'), { code: err?.code ?? 'ECONNRESET' }));
+      this.#next();
+    };
+    socket.on('error', lost);
+    socket.on('close', () => lost());
+    return socket;
+  }
+
+  #read(): void {
+    while (this.#inFlight) {
+      if (!this.#head) {
+        const end = this.#buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const lines = this.#buffer.toString('latin1', 0, end).split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const line of lines.slice(1)) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        this.#head = { status: Number(lines[0]!.split(' ')[1]), headers, bodyStart: end + 4, length: Number(headers['content-length'] ?? 0) };
+      }
+      const { status, headers, bodyStart, length } = this.#head;
+      if (this.#buffer.length < bodyStart + length) return;
+      const body = this.#buffer.toString('utf8', bodyStart, bodyStart + length);
+      this.#buffer = this.#buffer.subarray(bodyStart + length);
+      this.#head = undefined;
+      const done = this.#inFlight;
+      this.#inFlight = undefined;
+      if (headers.connection === 'close') {
+        this.#socket?.destroy();
+        this.#socket = undefined;
+      }
+      done.resolve({ status, headers, body });
+      this.#next();
+    }
+  }
+}
+
+/** A client for one server: `connections` keep-alive connections, each request on the next one (round robin). */
+export class FleetClient {
+  readonly #connections: Connection[];
+  readonly #hostHeader: string;
+  #turn = 0;
+
+  constructor(url: string, connections: number) {
+    const { hostname, port, host } = new URL(url);
+    this.#hostHeader = host;
+    this.#connections = Array.from({ length: connections }, () => new Connection(hostname, Number(port || 80)));
+  }
+
+  send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.#hostHeader}\r\n`;
+    for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+    const request = body === undefined ? `${head}Content-Length: 0\r\n\r\n` : `${head}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // Round robin; a connection with requests waiting is passed over for the next one when that one is idle.
+    let connection = this.#connections[this.#turn++ % this.#connections.length]!;
+    if (connection.waiting > 0) connection = this.#connections[this.#turn++ % this.#connections.length]!;
+    return connection.send(request);
+  }
+
+  close(): void {
+    for (const connection of this.#connections) connection.close();
   }
 }
 
