@@ -2,7 +2,8 @@
 // Opsdeck starts as `npm start` does (its own process, real PostgreSQL and Redis, agent keys and rate limits on,
 // the spec's limits for agents and enrolment); the bench makes a team and enrollment tokens through the API,
 // enrols `--fleet-agents` agents through the API (scripts/sim/fleet.ts), then drives one activity at a time for
-// `--fleet-duration` seconds, open-loop, every agent at its interval:
+// `--fleet-duration` seconds, open-loop, every agent at its interval, after one unmeasured interval of heartbeats
+// (a server that just started reads each agent's key once):
 //   heartbeat   every agent every `HEARTBEAT_INTERVAL_S` (100,000 agents: 3,700 heartbeats/s);
 //   claim       the same, claiming tasks (the fleet is idle: no task is pending);
 //   metrics     reports of 4 metrics × 40 samples (160), at 375 reports/s (60,000 samples/s);
@@ -25,7 +26,8 @@ const METRIC_POINTS = 40;
 const METRIC_REPORTS_PER_S = 375;
 /** Agents per enrollment token: within the burst (2,000) of each token's own enrolment limit. */
 const AGENTS_PER_TOKEN = 2_000;
-const CONNECTIONS = 64;
+/** Keep-alive connections the simulated fleet shares (a real fleet of this size holds thousands). */
+const CONNECTIONS = 512;
 
 export interface FleetPhase {
   activity: Activity;
@@ -203,6 +205,13 @@ export async function measureFleet(s: FleetSettings): Promise<FleetReport> {
       log.info('fleet: measured', { ...phase, result: undefined, p50_ms: phase.result.latency_p50_ms, p99_ms: phase.result.latency_p99_ms, errors: phase.result.errors });
       phases.push(phase);
     };
+    // A server that has just started knows none of the agents' keys: the first round of heartbeats reads each from
+    // PostgreSQL once. The steady state is measured after it (one interval of heartbeats, not measured).
+    const warmUp = async () => {
+      log.info('fleet: warming up (one heartbeat interval, not measured)', { seconds: HEARTBEAT_INTERVAL_S });
+      await driveFleet({ client, agents: enrolled.agents, activities: { heartbeat: { intervalS: HEARTBEAT_INTERVAL_S } }, durationS: HEARTBEAT_INTERVAL_S });
+    };
+    await warmUp();
     for (const activity of ['heartbeat', 'claim', 'metrics'] as const) await run(activity, 1);
 
     // The sweeper's statement over the whole fleet (no agent is silent: the steady state's cost, paid every sweep).
@@ -222,6 +231,7 @@ export async function measureFleet(s: FleetSettings): Promise<FleetReport> {
     await server.stop();
     server = await startFleetServer({ ...env, WEB_CONCURRENCY: '2' });
     client = new FleetClient(server.url, CONNECTIONS);
+    await warmUp();
     await run('heartbeat', 2);
     client.close();
 
