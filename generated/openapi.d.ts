@@ -6909,7 +6909,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "2.0.0",
+         *       "api_version": "2.1.0",
          *       "node_version": "v24.21.0",
          *       "database": "postgresql",
          *       "started_at": "2026-11-21T06:00:00.000Z"
@@ -6928,7 +6928,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 2.0.0
+             * @example 2.1.0
              */
             api_version: string;
             /**
@@ -7044,7 +7044,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "2.0.0",
+         *       "api_version": "2.1.0",
          *       "links": {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
@@ -7071,7 +7071,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 2.0.0
+             * @example 2.1.0
              */
             api_version: string;
             /** @description Where to go next, as paths on this server. */
