@@ -1,6 +1,6 @@
 // Group commit: many requests' small writes of one kind (a heartbeat's sign of life, a report's metric samples)
 // made as one statement, each request answered once its part is committed. A fleet's steady load is a great many
-// tiny writes; one `UPDATE … FROM unnest(…)` of a few hundred rows costs PostgreSQL about what one row does, so a
+// tiny writes; one `UPDATE … FROM` over a few hundred rows costs PostgreSQL far less than as many statements, so a
 // process that writes row by row spends its database on round trips and per-statement overhead instead.
 //
 // Batches form on their own ("natural batching"): with no write under way, an item is written at once, alone,
