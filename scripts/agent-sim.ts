@@ -107,5 +107,6 @@ process.stdout.write(
     heartbeat: summarise(tallies.heartbeat),
     claim: summarise(tallies.claim),
     metrics: summarise(tallies.metrics),
+    simulator_event_loop_lag: tallies.simulatorLag,
   })}\n`,
 );

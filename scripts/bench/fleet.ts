@@ -40,6 +40,8 @@ export interface FleetPhase {
   server_cpu_us_per_request: number;
   server_rss_mb: number;
   postgres_rows_written_per_s: number;
+  /** The simulator's own event-loop delay while it drove the phase (its part of the latency figures). */
+  simulator_lag: { p99_ms: number; max_ms: number };
   result: TallySummary;
 }
 
@@ -200,6 +202,7 @@ export async function measureFleet(s: FleetSettings): Promise<FleetReport> {
         server_cpu_us_per_request: Math.round((cpu * 1e6) / Math.max(1, tally.acknowledged)),
         server_rss_mb: rssMb(server.pid),
         postgres_rows_written_per_s: Math.round(rows / seconds),
+        simulator_lag: tallies.simulatorLag,
         result: summarise(tally),
       };
       log.info('fleet: measured', { ...phase, result: undefined, p50_ms: phase.result.latency_p50_ms, p99_ms: phase.result.latency_p99_ms, errors: phase.result.errors });
@@ -266,7 +269,7 @@ export function fleetLines(f: FleetReport): string[] {
   return [
     `Fleet (${n(f.agents)} agents enrolled through the API in ${f.enrol.seconds} s, ${n(f.enrol.per_s)}/s, ${f.enrol.errors} errors; ${f.connections} connections, ${f.duration_s} s per phase, open-loop):`,
     '',
-    '  activity   workers  offered/s  achieved/s  p50 ms  p99 ms  errors  server CPU  µs/request  RSS MB  PG rows/s',
+    '  activity   workers  offered/s  achieved/s  p50 ms  p99 ms  errors  server CPU  µs/request  RSS MB  PG rows/s  sim lag p99',
     ...f.phases.map((p) =>
       [
         `  ${p.activity.padEnd(10)}`,
@@ -280,6 +283,7 @@ export function fleetLines(f: FleetReport): string[] {
         n(p.server_cpu_us_per_request).padStart(11),
         String(p.server_rss_mb).padStart(7),
         n(p.postgres_rows_written_per_s).padStart(10),
+        `${p.simulator_lag.p99_ms} ms`.padStart(12),
         p.samples_per_s ? `  (${n(p.samples_per_s)} samples/s)` : '',
       ].join(' '),
     ),

@@ -13,7 +13,7 @@
 // The requests are the SDK's in what matters (method, path, the agent key, a JSON body); the smaller, SDK-based
 // simulation of real hosts is server/demo/simulated-fleet.ts.
 import { connect, type Socket } from 'node:net';
-import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 
 export interface EnrolledAgent {
   id: string;
@@ -194,10 +194,16 @@ export class FleetClient {
     this.#connections = Array.from({ length: connections }, () => new Connection(hostname, Number(port || 80)));
   }
 
-  send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  /**
+   * `lane`: the agent's own number, so an agent always uses the same connection, as a real agent keeps its one
+   * keep-alive connection (behind WEB_CONCURRENCY, a connection stays with one worker process, and so does the agent).
+   * Without one, the next connection in turn.
+   */
+  send(method: string, path: string, headers: Record<string, string>, body?: string, lane?: number): Promise<Answer> {
     let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.#hostHeader}\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     const request = body === undefined ? `${head}Content-Length: 0\r\n\r\n` : `${head}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    if (lane !== undefined) return this.#connections[lane % this.#connections.length]!.send(request);
     // Round robin; a connection with requests waiting is passed over for the next one when that one is idle.
     let connection = this.#connections[this.#turn++ % this.#connections.length]!;
     if (connection.waiting > 0) connection = this.#connections[this.#turn++ % this.#connections.length]!;
@@ -213,11 +219,16 @@ export class FleetClient {
  * Sends one request, timing it into `tally`; answers the response if it was 2xx or one of `passOn` (which the
  * caller handles and which counts neither as acknowledged nor as an error), else undefined.
  */
-async function timed(client: FleetClient, tally: Tally, method: string, path: string, headers: Record<string, string>, body?: string, passOn: number[] = []): Promise<Answer | undefined> {
+async function timed(
+  client: FleetClient,
+  tally: Tally,
+  request: { method: string; path: string; headers: Record<string, string>; body?: string; lane?: number },
+  passOn: number[] = [],
+): Promise<Answer | undefined> {
   const started = process.hrtime.bigint();
   tally.sent += 1;
   try {
-    const answer = await client.send(method, path, headers, body);
+    const answer = await client.send(request.method, request.path, request.headers, request.body, request.lane);
     tally.latency.record(Math.max(1, Number((process.hrtime.bigint() - started) / 1000n)));
     if (answer.status >= 200 && answer.status < 300) {
       tally.acknowledged += 1;
@@ -267,7 +278,7 @@ export async function enrolFleet(o: EnrolOptions): Promise<{ agents: EnrolledAge
       let answer: Answer | undefined;
       // A refusal by the token's rate limit is waited out and tried again, as a real agent does (Retry-After).
       for (let attempt = 0; ; attempt++) {
-        answer = await timed(o.client, tally, 'POST', '/api/v1/agent/enroll', {}, body, attempt < MAX_ENROL_RETRIES ? [429] : []);
+        answer = await timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/enroll', headers: {}, body }, attempt < MAX_ENROL_RETRIES ? [429] : []);
         if (answer?.status !== 429) break;
         tally.retried += 1;
         await new Promise((resolve) => setTimeout(resolve, 1000 * Math.max(1, Number(answer!.headers['retry-after'] ?? 1))));
@@ -312,8 +323,12 @@ const TICK_MS = 5;
  * Drives the fleet for `durationS`: agent i does each activity at offset i/N of its interval, then every
  * interval. Answers one tally per activity once every request sent has been answered.
  */
-export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tally>> {
+export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tally> & { simulatorLag: { p99_ms: number; max_ms: number } }> {
   const tallies: Record<Activity, Tally> = { heartbeat: newTally(), claim: newTally(), metrics: newTally() };
+  // The simulator's own event-loop delay: a latency figure includes it (a request is timed from when the loop
+  // sent it to when the loop read its answer), so a large one says the load generator, not the server, was late.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   const inFlight = new Set<Promise<unknown>>();
   const started = performance.now();
   const n = o.agents.length;
@@ -322,19 +337,19 @@ export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tall
   void o.stop?.then(() => (stopped = true));
   let lastProgress = started;
 
-  const fire = (activity: Activity, agent: EnrolledAgent, plan: { intervalS: number; points?: number }) => {
+  const fire = (activity: Activity, lane: number, plan: { intervalS: number; points?: number }) => {
     const tally = tallies[activity];
-    const headers = { 'x-api-key': agent.key };
+    const headers = { 'x-api-key': o.agents[lane]!.key };
     let sent: Promise<unknown>;
-    if (activity === 'heartbeat') sent = timed(o.client, tally, 'POST', '/api/v1/agent/heartbeat', headers);
+    if (activity === 'heartbeat') sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/heartbeat', headers, lane });
     else if (activity === 'claim') {
-      sent = timed(o.client, tally, 'POST', '/api/v1/agent/tasks/claim', headers, '{"max_tasks":1}').then((answer) => {
+      sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/tasks/claim', headers, body: '{"max_tasks":1}', lane }).then((answer) => {
         if (answer) tally.claimed += (JSON.parse(answer.body) as { data: unknown[] }).data.length;
       });
     } else {
       const points = plan.points ?? 1;
       const report = metricReport(points, Math.max(1000, Math.floor((plan.intervalS * 1000) / points)), Date.now());
-      sent = timed(o.client, tally, 'POST', '/api/v1/agent/metrics', headers, report.body).then((answer) => {
+      sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/metrics', headers, body: report.body, lane }).then((answer) => {
         if (answer) tally.samples += report.samples;
       });
     }
@@ -353,7 +368,7 @@ export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tall
       for (const p of plans) {
         // How many requests of this activity are due by now, fleet-wide; send the ones not sent yet.
         const due = Math.floor((elapsedMs / (p.plan.intervalS * 1000)) * n);
-        for (; p.done < due; p.done++) fire(p.activity, o.agents[p.done % n]!, p.plan);
+        for (; p.done < due; p.done++) fire(p.activity, p.done % n, p.plan);
       }
       if (o.onProgress && elapsedMs - (lastProgress - started) > 2000) {
         lastProgress = performance.now();
@@ -362,5 +377,6 @@ export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tall
     }, TICK_MS);
   });
   while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-  return tallies;
+  lag.disable();
+  return { ...tallies, simulatorLag: { p99_ms: Math.round(lag.percentile(99) / 1e4) / 100, max_ms: Math.round(lag.max / 1e4) / 100 } };
 }
