@@ -12,7 +12,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { closeRedis } from '../redis/client.ts';
-import { Listeners, type EventBus, type PublishedEvent } from './event-bus.ts';
+import { Listeners, subscribedWithin, type EventBus, type PublishedEvent } from './event-bus.ts';
 
 const RETRY_MS = [100, 200, 500, 1000, 2000];
 
@@ -118,12 +118,7 @@ export function clusterEventBus(cluster: Cluster, keyPrefix: string, log: Logger
       interruptions.add(listener);
       return () => interruptions.delete(listener);
     },
-    async ready() {
-      // Bounded: a cluster that is away must not hold up start-up; the subscription completes when it is back.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
-      clearTimeout(timer);
-    },
+    ready: () => subscribedWithin(subscribed),
     async close() {
       closed = true;
       if (subscriber) await closeRedis(subscriber);

@@ -52,6 +52,16 @@ export class Listeners {
   }
 }
 
+/**
+ * A bus's `ready`: its subscription, waited for at most 2 s. A Redis (or Redis Cluster) that is away must not hold
+ * up start-up; the subscription completes when it is back.
+ */
+export async function subscribedWithin(subscribed: Promise<void>, ms = 2000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 export function localEventBus(log: Logger): EventBus {
   const listeners = new Listeners();
   return {
@@ -101,12 +111,7 @@ export function redisEventBus(redis: Redis, keyPrefix: string, log: Logger): Eve
       interruptions.add(listener);
       return () => interruptions.delete(listener);
     },
-    async ready() {
-      // Bounded: a Redis that is away must not hold up start-up; the subscription completes when it is back.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
-      clearTimeout(timer);
-    },
+    ready: () => subscribedWithin(subscribed),
     async close() {
       await closeRedis(subscriber);
     },

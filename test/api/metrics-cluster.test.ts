@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testRedis, type TestDatabase } from '../support/backends.ts';
-import { startChildServer, type ChildServer } from '../support/child-server.ts';
+import { startTwoWorkers, type ChildServer } from '../support/child-server.ts';
 import { TEST_ADMIN } from '../support/identity.ts';
 
 let database: TestDatabase | undefined;
@@ -31,31 +31,16 @@ function sample(text: string, line: RegExp): number | undefined {
   return match === undefined ? undefined : Number(match.split(' ').at(-1));
 }
 
-const listening = () => (server?.output().match(/Opsdeck is listening on/g) ?? []).length;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   const redisUrl = await testRedis();
   if (!database.url || !redisUrl) return;
-  server = await startChildServer({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    WEB_CONCURRENCY: '2',
-    DATABASE_URL: database.url,
-    ...(database.transactionPooling ? { DATABASE_TRANSACTION_POOLING: 'true' } : {}),
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: `opsdeck-test:${process.pid}:metrics-${randomBytes(3).toString('hex')}:`,
-    OPSDECK_ADMIN_EMAIL: TEST_ADMIN.email,
-    OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
-    OPSDECK_DEMO_DATA: 'false',
-    SHUTDOWN_GRACE_MS: '2000',
+  server = await startTwoWorkers(database.url, redisUrl, {
+    transactionPooling: database.transactionPooling,
+    keyPrefix: `opsdeck-test:${process.pid}:metrics-${randomBytes(3).toString('hex')}:`,
+    admin: TEST_ADMIN,
   });
-  const deadline = Date.now() + 30_000;
-  while (listening() < 2) {
-    if (Date.now() > deadline) throw new Error(`the second worker did not start:\n${server.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }, 60_000);
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testRedis, type TestDatabase } from '../support/backends.ts';
-import { startChildServer, type ChildServer } from '../support/child-server.ts';
+import { startTwoWorkers, type ChildServer } from '../support/child-server.ts';
 import { http } from '../support/http.ts';
 import { TEST_ADMIN } from '../support/identity.ts';
 
@@ -55,26 +55,11 @@ beforeAll(async () => {
   database = await createTestDatabase();
   redisUrl = await testRedis();
   if (!database.url || !redisUrl) return;
-  server = await startChildServer({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    WEB_CONCURRENCY: '2',
-    DATABASE_URL: database.url,
-    ...(database.transactionPooling ? { DATABASE_TRANSACTION_POOLING: 'true' } : {}),
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: `opsdeck-test:${process.pid}:web-${randomBytes(3).toString('hex')}:`,
-    OPSDECK_ADMIN_EMAIL: TEST_ADMIN.email,
-    OPSDECK_ADMIN_PASSWORD: TEST_ADMIN.password,
-    OPSDECK_DEMO_DATA: 'false',
-    SHUTDOWN_GRACE_MS: '2000',
+  server = await startTwoWorkers(database.url, redisUrl, {
+    transactionPooling: database.transactionPooling,
+    keyPrefix: `opsdeck-test:${process.pid}:web-${randomBytes(3).toString('hex')}:`,
+    admin: TEST_ADMIN,
   });
-  // The first worker's line resolved the start; the second's follows.
-  const deadline = Date.now() + 30_000;
-  while (listening().length < 2) {
-    if (Date.now() > deadline) throw new Error(`the second worker did not start:\n${server.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }, 60_000);
 
 afterAll(async () => {

@@ -55,3 +55,30 @@ export function startChildServer(env: Record<string, string>, timeoutMs = 20_000
     void exited.then(({ code, signal }) => fail(new Error(`the child server exited (${code ?? signal}) before listening:\n${output}`)));
   });
 }
+
+/**
+ * `WEB_CONCURRENCY=2` over a test database and Redis, with the first administrator: resolves once both worker
+ * processes say they listen (the first one's line resolves the start, the second's follows).
+ */
+export async function startTwoWorkers(databaseUrl: string, redisUrl: string, options: { transactionPooling?: boolean; keyPrefix: string; admin: { email: string; password: string } }): Promise<ChildServer> {
+  const server = await startChildServer({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    WEB_CONCURRENCY: '2',
+    DATABASE_URL: databaseUrl,
+    ...(options.transactionPooling ? { DATABASE_TRANSACTION_POOLING: 'true' } : {}),
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: options.keyPrefix,
+    OPSDECK_ADMIN_EMAIL: options.admin.email,
+    OPSDECK_ADMIN_PASSWORD: options.admin.password,
+    OPSDECK_DEMO_DATA: 'false',
+    SHUTDOWN_GRACE_MS: '2000',
+  });
+  const deadline = Date.now() + 30_000;
+  while ((server.output().match(/Opsdeck is listening on/g) ?? []).length < 2) {
+    if (Date.now() > deadline) throw new Error(`the second worker did not start:\n${server.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return server;
+}
