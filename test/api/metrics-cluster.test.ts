@@ -31,7 +31,6 @@ function sample(text: string, line: RegExp): number | undefined {
   return match === undefined ? undefined : Number(match.split(' ').at(-1));
 }
 
-
 beforeAll(async () => {
   database = await createTestDatabase();
   const redisUrl = await testRedis();
