@@ -4,10 +4,10 @@
 // would meet another client's session. PgBouncer refuses to run as root: as root it is started with `-u nobody`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './redis-server.ts';
 
 export interface PgBouncer {
   readonly host: string;
@@ -26,14 +26,6 @@ export async function pgbouncerBinary(): Promise<string | undefined> {
     if (await access(candidate).then(() => true, () => false)) return candidate;
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 /** Starts PgBouncer in front of the PostgreSQL of `targetUrl` (its host, port, user and password). */
