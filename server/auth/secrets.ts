@@ -16,3 +16,10 @@ export function sameDigest(a: string, b: string): boolean {
   const right = Buffer.from(b, 'hex');
   return left.length === right.length && timingSafeEqual(left, right);
 }
+
+/** An enrollment token's public prefix (`oet_` and 8 letters or digits: the visible, indexed part). */
+const ENROLLMENT_TOKEN_PREFIX_SOURCE = 'oet_[A-Za-z0-9]{8}';
+/** A whole enrollment token; group 1 is its prefix. */
+export const ENROLLMENT_TOKEN_PATTERN = new RegExp(`^(${ENROLLMENT_TOKEN_PREFIX_SOURCE})_[A-Za-z0-9_-]{20,100}$`);
+/** The public prefix at the start of what claims to be an enrollment token (the rate limit's bucket label). */
+export const ENROLLMENT_TOKEN_PREFIX = new RegExp(`^${ENROLLMENT_TOKEN_PREFIX_SOURCE}(?=_)`);

@@ -14,6 +14,7 @@ import express, { Router, type Request, type RequestHandler, type Response } fro
 import typeis from 'type-is';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
+import { ENROLLMENT_TOKEN_PREFIX } from '../auth/secrets.ts';
 import type { ChangeFeedFollower } from '../db/change-feed.ts';
 import { withDatabaseDeadline } from '../db/database.ts';
 import { etagOf, matches } from '../edge/conditional.ts';
@@ -192,11 +193,12 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     await limit(op, ctx, res, deps, ctx.caller);
     permit(op, ctx.caller);
     await parseBody(op, req, res, parser);
-    await limitPresented(op, ctx, req, res, deps);
+    if (countsPerCredential(op)) await limitPresented(op, ctx, req, res, deps);
     await validate(ctx, req, res, deps, outcome);
     const input = { params: req.params, query: req.query, headers: headersOf(op, req), body: req.body as unknown, caller: ctx.caller, ctx };
     await precondition(op, ctx, req, deps, input);
-    outcome.result = await idempotently(op, ctx, req, res, deps, () => refusalSpends(op, ctx, res, deps, () => handle(op.operationId, deps, input)));
+    const work = () => handle(op.operationId, deps, input);
+    outcome.result = await idempotently(op, ctx, req, res, deps, countsPerCredential(op) ? () => refusalSpends(op, ctx, res, deps, work) : work);
     await settle(op, ctx, deps, outcome.result);
     if (outcome.result) await answer(op, ctx, req, res, deps, outcome.result);
   } catch (err) {
@@ -264,16 +266,19 @@ async function limitPresented(op: OperationEntry, ctx: RequestContext, req: Requ
   if (rule.kind !== 'limiter' || rule.per === 'client_address') return;
   const token = (req.body as Record<string, unknown> | undefined)?.[rule.per];
   // The label (in X-RateLimit-Bucket) is the token's public prefix when it has one, never what the client sent otherwise.
-  const presented = typeof token === 'string' ? { digest: createHash('sha256').update(token).digest('hex'), label: /^oet_[A-Za-z0-9]{8}(?=_)/.exec(token)?.[0] ?? 'unrecognised' } : undefined;
+  const presented = typeof token === 'string' ? { digest: createHash('sha256').update(token).digest('hex'), label: ENROLLMENT_TOKEN_PREFIX.exec(token)?.[0] ?? 'unrecognised' } : undefined;
   spend(res, await deps.limits.check(op.rateLimit, { identity: null, tier: null, clientIp: ctx.clientIp, ...(presented && { presented }) }), () => deps.metrics.rateLimited(op, null));
 }
 
-/** A presented credential that is refused (401) also spends from the client address's bucket: guessing stays limited. */
+/**
+ * For an operation counted per presented credential: a credential that is refused (401) also spends from the
+ * client address's bucket, so guessing stays limited.
+ */
 async function refusalSpends(op: OperationEntry, ctx: RequestContext, res: Response, deps: PipelineDeps, work: () => Promise<Result>): Promise<Result> {
   try {
     return await work();
   } catch (err) {
-    if (countsPerCredential(op) && err instanceof ApiError && err.status === 401) {
+    if (err instanceof ApiError && err.status === 401) {
       spend(res, await deps.limits.check({ kind: 'tier' }, { identity: null, tier: null, clientIp: ctx.clientIp }), () => deps.metrics.rateLimited(op, null));
     }
     throw err;

@@ -5,7 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
-import { randomToken, sameDigest, sha256 } from '../../auth/secrets.ts';
+import { ENROLLMENT_TOKEN_PATTERN, randomToken, sameDigest, sha256 } from '../../auth/secrets.ts';
 import type { Database } from '../../db/schema.ts';
 import type { TaggedCache } from '../../edge/tagged-cache.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
@@ -25,8 +25,6 @@ import * as tasks from '../tasks/tasks.repository.ts';
 import * as repo from './agent-protocol.repository.ts';
 
 type Schemas = components['schemas'];
-
-export const ENROLLMENT_TOKEN_PATTERN = /^(oet_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{20,100}$/;
 
 /** 8 letters and digits after a kind prefix: the visible, indexed part of a secret. */
 export const secretPrefix = (kind: 'oet' | 'oak') => `${kind}_${randomToken(12).replace(/[-_]/g, '').slice(0, 8).padEnd(8, '0')}`;
