@@ -89,10 +89,6 @@ export const updateTask = (db: Executor, id: string, changes: TaskChanges): Prom
     .executeTakeFirstOrThrow();
 };
 
-export async function countPending(db: Executor, agentId: string): Promise<number> {
-  return (await db.selectFrom('tasks').select(sql<number>`count(*)::int`.as('n')).where('agent_id', '=', agentId).where('status', '=', 'pending').executeTakeFirstOrThrow()).n;
-}
-
 /** Fails the running tasks of agents silent since `silentSince`; answers how many. */
 export async function failTasksOfSilentAgents(db: Executor, silentSince: Date): Promise<TaskRow[]> {
   return db
