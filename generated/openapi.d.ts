@@ -937,9 +937,14 @@ export interface paths {
          * @description The agent says it is alive: `last_seen` is now and it is `online` (unless in maintenance). An agent
          *     silent for longer than the heartbeat timeout turns `offline` and its running tasks fail.
          *
-         *     The answer comes once `last_seen` is stored (the server writes the heartbeats of many agents together, so a
-         *     busy fleet costs little more than a quiet one), with the agent's status and its pending tasks as of that
-         *     write: an agent with `pending_tasks: 0` need not claim.
+         *     The server writes the heartbeats of many agents together, so a busy fleet costs little more than a quiet one.
+         *     An agent's first heartbeat to a server process is answered once it is stored; later ones are answered at once,
+         *     with the status and pending tasks the agent's previous write returned, while the write joins the next batch.
+         *     That answer is current: a task created for the agent or a change of its status makes the next heartbeat read
+         *     them again (within 1 s across processes). `last_seen` is when the heartbeat arrived and is readable once its
+         *     batch is written (normally within tens of milliseconds; while the database is slow, later, and heartbeats then
+         *     wait for their writes). An acknowledged heartbeat is written even when a batch fails (it is written again) or
+         *     the server stops gracefully. An agent with `pending_tasks: 0` need not claim.
          */
         post: operations["agentHeartbeat"];
         delete?: never;
@@ -3159,7 +3164,7 @@ export interface components {
             tags?: components["schemas"]["Tags"];
             /**
              * Format: date-time
-             * @description When the last heartbeat arrived (RFC 3339, UTC), or `null` before the first.
+             * @description When the last heartbeat arrived (RFC 3339, UTC), or `null` before the first. Heartbeats are written in batches after they are answered, so it can be behind the newest one by the batches under way (normally tens of milliseconds).
              * @example 2026-11-21T10:29:41.000Z
              */
             last_seen?: string | null;

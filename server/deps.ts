@@ -14,6 +14,7 @@ import type { EventStreamPolicy } from './events/stream.ts';
 import type { HealthMonitor } from './health.ts';
 import type { OpenStreams } from './http/event-stream.ts';
 import type { Logger } from './logger.ts';
+import type { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import type { Metrics } from './observability/metrics.ts';
 
@@ -43,4 +44,6 @@ export interface AppDeps {
   webhookDeliverer: Pick<WebhookDeliverer, 'wake'>;
   /** This app's Prometheus metrics (GET /metrics), on a registry of its own. */
   metrics: Metrics;
+  /** Agents' signs of life, written in batches; a graceful stop drains them before the pool closes. */
+  signs: SignsOfLife;
 }

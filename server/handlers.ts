@@ -25,7 +25,6 @@ import { TeamService } from './modules/teams/teams.service.ts';
 import { userHandlers } from './modules/users/users.handlers.ts';
 import { agentProtocolHandlers } from './modules/agent-protocol/agent-protocol.handlers.ts';
 import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
-import { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
 import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
 import { InventoryService } from './modules/inventory/inventory.service.ts';
@@ -45,7 +44,6 @@ const AGENT_CACHE_ENTRIES = 10_000;
 export function createHandlers(deps: AppDeps): HandlerMap {
   const db = deps.database.db;
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
-  const signs = new SignsOfLife(db, deps.edge.cache);
   return {
     ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
     ...apiKeyHandlers(new ApiKeyService(db)),
@@ -65,8 +63,8 @@ export function createHandlers(deps: AppDeps): HandlerMap {
         onDeliveryQueued: () => deps.webhookDeliverer.wake(),
       }),
     ),
-    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, signs)),
-    ...inventoryHandlers(new InventoryService(db, deps.edge.cache, signs)),
+    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
+    ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),

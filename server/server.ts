@@ -13,6 +13,7 @@ import { migrateToLatest } from './db/migrator.ts';
 import { HealthMonitor } from './health.ts';
 import type { Logger } from './logger.ts';
 import { closeRedis, openRedis, type RedisClient } from './redis/client.ts';
+import { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import { bootstrapIdentity } from './auth/bootstrap.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
@@ -82,7 +83,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const feed = new ChangeFeedFollower(changeFeed(database.side), log);
   await feed.start();
   const callers = callerDirectory(database.db, feed);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics });
+  const signs = new SignsOfLife(database.db, edge.cache, feed, log);
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs });
 
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
@@ -112,9 +114,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await streams.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      const graceEnds = Date.now() + config.shutdownGraceMs;
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      // Signs of life answered before their batch was written (agent-protocol.sign-of-life.ts) are written now.
+      // They share the grace period (with a second at least, which a healthy database needs far less of).
+      await signs.drain(Math.max(graceEnds, Date.now() + 1000));
       await bus.close();
       await feed.stop();
       await database.close();

@@ -46,7 +46,8 @@ export class CachedCallerDirectory implements CallerDirectory, ChangeListener {
   }
 
   apply(change: Change): void {
-    if (change.kind === 'agent_row') return;
+    // Rows and work of agents say nothing about who a credential is.
+    if (change.kind === 'agent_row' || change.kind === 'agent_work') return;
     this.#generation += 1;
     if (change.kind === 'user' || change.kind === 'membership') this.#users.delete(change.subject);
     else if (change.kind === 'api_key') this.#apiKeys.delete(change.subject);

@@ -37,6 +37,7 @@ export class Batcher<In, Out> {
   readonly #options: BatcherOptions<In, Out>;
   #queue: Waiting<In, Out>[] = [];
   #running = 0;
+  #idle: (() => void)[] = [];
 
   constructor(options: BatcherOptions<In, Out>) {
     this.#options = options;
@@ -50,6 +51,17 @@ export class Batcher<In, Out> {
     });
   }
 
+  /** Items waiting for a batch (not counting those being written). */
+  get backlog(): number {
+    return this.#queue.length;
+  }
+
+  /** Settles once nothing waits and nothing is being written. */
+  idle(): Promise<void> {
+    if (this.#running === 0 && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
   #pump(): void {
     while (this.#running < this.#options.concurrency && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#options.maxItems);
@@ -59,6 +71,7 @@ export class Batcher<In, Out> {
       void outsideRequest(() => this.#write(batch)).finally(() => {
         this.#running -= 1;
         this.#pump();
+        if (this.#running === 0 && this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
       });
     }
   }

@@ -2,7 +2,8 @@
 // PostgreSQL on every request. Triggers write every change a cache depends on into the table change_feed
 // (migrations 2026-12-02T1000 and T2000): who a credential belongs to and what it may do (kinds user,
 // membership, api_key, agent_key, agent: read by the caller cache, server/auth/caller-cache.ts) and any update
-// or deletion of an agent (kind agent_row: read by the agents' cache, server/db/cached-rows.ts).
+// or deletion of an agent (kind agent_row: read by the agents' cache, server/db/cached-rows.ts), and what changes an
+// agent's sign-of-life answer (kind agent_work: its tasks and its status, read by agent-protocol.sign-of-life.ts).
 //
 // Why a polled table and not LISTEN/NOTIFY or invalidation over Redis: triggers cannot be forgotten by a new
 // write path (a manual UPDATE in psql is seen too), the feed needs no Redis (a Redis outage changes nothing
@@ -24,7 +25,7 @@ export type ChangeKind = ChangeFeedTable['kind'];
 export interface Change {
   id: number;
   kind: ChangeKind;
-  /** A user id (user, membership), a key prefix (api_key, agent_key), an agent id (agent, agent_row). */
+  /** A user id (user, membership), a key prefix (api_key, agent_key), an agent id (agent, agent_row, agent_work). */
   subject: string;
 }
 

@@ -389,7 +389,7 @@ export interface InstanceKeysTable {
  */
 export interface ChangeFeedTable {
   id: ColumnType<string, never, never>;
-  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row';
+  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row' | 'agent_work';
   subject: string;
   changed_at: ColumnType<Date, never, never>;
 }

@@ -8,10 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testRedis } from '../support/backends.ts';
+import { adminDatabaseUrl, createTestDatabase, postgresAnswers, testRedis } from '../support/backends.ts';
 import { startChildServer } from '../support/child-server.ts';
 import { http, newAgent } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -43,7 +44,7 @@ describe('signs of life at fleet scale', () => {
     await server?.close();
   });
 
-  it('answers 200 concurrent heartbeats, each with its own agent, and every last_seen is written before the answer', async () => {
+  it('answers 200 concurrent heartbeats, each with its own agent; an agent’s first sign of life in a process is written before its answer', async () => {
     const before = Date.now() - 1000; // PostgreSQL's clock and ours may differ by a little
     const answers = await Promise.all(agents.map((a) => http(server.url, 'POST', '/api/v1/agent/heartbeat', asAgent(a.key))));
     expect(answers.map((r) => r.status)).toEqual(agents.map(() => 200));
@@ -54,6 +55,47 @@ describe('signs of life at fleet scale', () => {
     });
     const seen = await Promise.all(agents.map((a) => server.call('GET', `/api/v1/agents/${a.id}`)));
     for (const r of seen) expect(Date.parse(r.body.data.last_seen)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('answers a known agent at once, even while its row is locked, and writes its last_seen right after', async (ctx) => {
+    if (!server.testDatabase.url) return ctx.skip();
+    const agent = agents[5]!;
+    // Its first sign of life in this process waits for its write; from then on the process knows its answer.
+    expect((await http(server.url, 'POST', '/api/v1/agent/heartbeat', asAgent(agent.key))).status).toBe(200);
+    const locker = new pg.Client({ connectionString: server.testDatabase.url });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query(`update agents set last_seen = now() - interval '1 day' where id = $1`, [agent.id]);
+      // The row is locked by a transaction that has not committed: a heartbeat that waited for its write could not be answered.
+      const beat = await http(server.url, 'POST', '/api/v1/agent/heartbeat', asAgent(agent.key));
+      expect(beat.status).toBe(200);
+      expect(beat.body.data).toMatchObject({ agent_id: agent.id, status: 'online', pending_tasks: 0 });
+      const answeredAt = Date.parse(beat.body.data.server_time);
+      await locker.query('commit');
+      // Once the lock is gone the write goes through, with the time the heartbeat was received (not the commit's).
+      const lastSeen = async () => {
+        const { rows } = await sql<{ last_seen: Date }>`select last_seen from agents where id = ${agent.id}`.execute(server.database.db);
+        return rows[0]!.last_seen.getTime();
+      };
+      await expect.poll(lastSeen, { timeout: 5000 }).toBeGreaterThan(Date.now() - 60_000);
+      expect(Math.abs((await lastSeen()) - answeredAt)).toBeLessThan(1000);
+    } finally {
+      await locker.end();
+    }
+  });
+
+  it('answers from PostgreSQL again once the agent’s work changed: a task created for it, its status changed', async () => {
+    const agent = agents[6]!;
+    const beat = () => http(server.url, 'POST', '/api/v1/agent/heartbeat', asAgent(agent.key));
+    expect((await beat()).body.data.pending_tasks).toBe(0);
+    expect((await beat()).body.data.pending_tasks).toBe(0);
+    // Written by SQL, as another process or psql would: the change feed (kind agent_work) tells this process within 1 s.
+    await sql`insert into tasks (id, team_id, agent_id, type, status, parameters, created_by)
+              select gen_random_uuid(), team_id, id, 'reboot', 'pending', '{}'::jsonb, null from agents where id = ${agent.id}`.execute(server.database.db);
+    await expect.poll(async () => (await beat()).body.data.pending_tasks, { timeout: 3000 }).toBe(1);
+    await sql`update agents set status = 'maintenance' where id = ${agent.id}`.execute(server.database.db);
+    await expect.poll(async () => (await beat()).body.data.status, { timeout: 3000 }).toBe('maintenance');
   });
 
   it('brings an offline agent back online with its heartbeat, and its team’s lists show it', async () => {
@@ -139,7 +181,7 @@ describe('a graceful stop and the simulator', () => {
     RATE_LIMITS: JSON.stringify({ tiers: Object.fromEntries(['anonymous', 'authenticated', 'premium', 'admin'].map((t) => [t, { requests_per_minute: 600_000, burst: 100_000 }])) }),
   });
 
-  it('loses no acknowledged heartbeat across SIGTERM, even one answered while the server stops', async (ctx) => {
+  it('loses no acknowledged heartbeat across SIGTERM: those answered before their write are written before the pool closes', async (ctx) => {
     if (!database.url) return ctx.skip();
     const child = await startChildServer(env());
     const login = await http(child.url, 'POST', '/api/v1/auth/login', { json: { email: 'admin@fleet.example.com', password: 'fleet-admin-password-1' } });
@@ -148,21 +190,29 @@ describe('a graceful stop and the simulator', () => {
     const call: TestServer['call'] = (method, path, options) => http(child.url, method, path, { ...options, headers: { ...auth, ...options?.headers } });
     const fleet = await enrolMany({ url: child.url, call }, teamId, 100);
     const db = new pg.Client({ connectionString: database.url });
-    await db.connect();
+    const locker = new pg.Client({ connectionString: database.url });
+    await Promise.all([db.connect(), locker.connect()]);
     try {
+      // One heartbeat each first: from then on the server answers them before their writes (write-behind), and
+      // those are what a stop must not lose.
+      for (const a of fleet) expect((await http(child.url, 'POST', '/api/v1/agent/heartbeat', asAgent(a.key))).status).toBe(200);
       await db.query(`update agents set last_seen = now() - interval '1 day'`);
-      const sent = fleet.map((a) => http(child.url, 'POST', '/api/v1/agent/heartbeat', asAgent(a.key)).catch(() => undefined));
-      // The stop begins as soon as the first heartbeat is answered, with the others under way.
-      await Promise.race(sent);
+      // The first agent's row is locked, so the batch that writes it waits, and the others' batch waits behind it.
+      await locker.query('begin');
+      await locker.query('select 1 from agents where id = $1 for update', [fleet[0]!.id]);
+      const first = await http(child.url, 'POST', '/api/v1/agent/heartbeat', asAgent(fleet[0]!.key));
+      expect(first.status).toBe(200);
+      const answers = [first, ...(await Promise.all(fleet.slice(1).map((a) => http(child.url, 'POST', '/api/v1/agent/heartbeat', asAgent(a.key)))))];
+      expect(answers.map((r) => r.status)).toEqual(fleet.map(() => 200));
+      // The stop begins with every heartbeat answered and none written; the lock goes a moment later.
       child.process.kill('SIGTERM');
-      const answers = await Promise.all(sent);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await locker.query('commit');
       await child.exited;
-      const acknowledged = fleet.filter((_, i) => answers[i]?.status === 200).map((a) => a.id);
-      expect(acknowledged.length).toBeGreaterThan(0);
-      const { rows } = await db.query<{ id: string }>(`select id from agents where id = any($1::uuid[]) and last_seen > now() - interval '1 hour'`, [acknowledged]);
-      expect(rows.map((r) => r.id).sort()).toEqual([...acknowledged].sort());
+      const { rows } = await db.query<{ id: string }>(`select id from agents where id = any($1::uuid[]) and last_seen > now() - interval '1 hour'`, [fleet.map((a) => a.id)]);
+      expect(rows.map((r) => r.id).sort()).toEqual(fleet.map((a) => a.id).sort());
     } finally {
-      await db.end();
+      await Promise.all([db.end(), locker.end()]);
     }
   });
 
@@ -198,5 +248,45 @@ describe('a graceful stop and the simulator', () => {
       child.process.kill('SIGTERM');
       await child.exited;
     }
+  });
+});
+
+describe('signs of life while the database is away', () => {
+  let proxy: TcpProxy | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    if (!(await postgresAnswers())) return;
+    const target = new URL(adminDatabaseUrl);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    server = await startTestServer({ DB_TIMEOUT_MS: '1500' }, { databaseUrl: (url) => throughProxy(url, proxy!) });
+  }, 60_000);
+  afterAll(async () => {
+    proxy?.restore();
+    await server?.close();
+    await proxy?.close();
+  });
+
+  it('writes a heartbeat answered just before the cut once the database is back, with its own time; later ones get 503', async (ctx) => {
+    if (!server || !proxy) return ctx.skip('needs a real PostgreSQL to cut');
+    const [agent] = await enrolMany(server, server.teamId, 1);
+    const beat = () => http(server!.url, 'POST', '/api/v1/agent/heartbeat', asAgent(agent!.key));
+    expect((await beat()).status).toBe(200);
+    proxy.cut('refuse');
+    // Within the change feed's ceiling (1 s) the process still answers from what it knows; the write fails and waits.
+    const answered = await beat();
+    expect(answered.status).toBe(200);
+    const answeredAt = Date.parse(answered.body.data.server_time);
+    // Past the ceiling nothing is answered from memory: the heartbeat waits for its write, which cannot be made.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const refused = await beat();
+    expect(refused.status).toBe(503);
+    proxy.restore();
+    const lastSeen = async () => {
+      const { rows } = await sql<{ last_seen: Date }>`select last_seen from agents where id = ${agent!.id}`.execute(server!.database.db);
+      return rows[0]!.last_seen.getTime();
+    };
+    await expect.poll(lastSeen, { timeout: 10_000, interval: 200 }).toBeGreaterThanOrEqual(answeredAt - 5);
+    // The acknowledged heartbeat's time, not the refused one's (1.5 s later) nor the write's.
+    expect(Math.abs((await lastSeen()) - answeredAt)).toBeLessThan(500);
   });
 });

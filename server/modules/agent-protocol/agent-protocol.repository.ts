@@ -119,21 +119,31 @@ export interface SeenAgent {
   pending: number;
 }
 
+/** One sign of life: the agent and when the server received it. */
+export interface SignOfLife {
+  id: string;
+  at: Date;
+}
+
 /**
  * Marks many agents seen at once (heartbeats, claims and reports of many requests: db/batcher.ts), as
- * `touchAgent` does one, and answers each with its status before and after and its pending tasks. Rows are
- * locked in id order, so two such batches never deadlock each other. Unknown ids are left out.
+ * `touchAgent` does one, and answers each with its status before and after and its pending tasks. `last_seen`
+ * becomes when the sign was received (never earlier than it was: a batch written late, or again after a
+ * failure, does not move it back). Rows are locked in id order, so two such batches never deadlock each
+ * other. Unknown ids are left out.
  */
-export async function touchAgents(db: Executor, agentIds: readonly string[]): Promise<SeenAgent[]> {
+export async function touchAgents(db: Executor, signs: readonly SignOfLife[]): Promise<SeenAgent[]> {
   const { rows } = await sql<SeenAgent>`
-    with locked as (
-      select a.id, a.status
+    with seen as (
+      select id, max(at) as at from jsonb_to_recordset(${JSON.stringify(signs)}::jsonb) as s(id uuid, at timestamptz) group by id),
+    locked as (
+      select a.id, a.status, seen.at
         from agents a
-        join (select distinct value::uuid as id from jsonb_array_elements_text(${JSON.stringify(agentIds)}::jsonb)) seen on seen.id = a.id
+        join seen on seen.id = a.id
        order by a.id
          for update of a)
     update agents a
-       set last_seen = now(), updated_at = now(),
+       set last_seen = greatest(a.last_seen, locked.at), updated_at = now(),
            status = case when a.status = 'maintenance' then a.status else 'online' end
       from locked
      where a.id = locked.id
