@@ -4227,10 +4227,10 @@ export interface components {
         TaskTemplateDefaults: components["schemas"]["TaskParameters"];
         /**
          * TaskTemplateSchemaValue8
-         * @description A value at depth 8 of a template's parameters schema (`TaskTemplateParametersSchema`), the deepest allowed; a scalar, or an empty array or object.
+         * @description A value at depth 8 of a template's parameters schema (`TaskTemplateParametersSchema`), the deepest allowed, where only scalars may stand.
          * @example string
          */
-        TaskTemplateSchemaValue8: (string | number | boolean | null) | unknown[] | Record<string, never>;
+        TaskTemplateSchemaValue8: string | number | boolean | null;
         /**
          * TaskTemplateSchemaValue7
          * @description A value at depth 7 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
@@ -4311,18 +4311,20 @@ export interface components {
          *                 "restart",
          *                 "reload"
          *               ]
-         *             },
-         *             {
-         *               "type": "string",
-         *               "pattern": "^[a-z0-9@._-]+$"
          *             }
          *           ],
+         *           "items": {
+         *             "type": "string",
+         *             "maxLength": 64,
+         *             "pattern": "^[a-z0-9@._-]+$"
+         *           },
          *           "minItems": 2,
          *           "maxItems": 2
          *         },
          *         "reason": {
          *           "type": "string",
-         *           "minLength": 3
+         *           "minLength": 3,
+         *           "maxLength": 200
          *         }
          *       }
          *     }
@@ -4417,7 +4419,8 @@ export interface components {
          *           },
          *           "reason": {
          *             "type": "string",
-         *             "minLength": 3
+         *             "minLength": 3,
+         *             "maxLength": 200
          *           }
          *         }
          *       }
@@ -4469,7 +4472,8 @@ export interface components {
          *           },
          *           "reason": {
          *             "type": "string",
-         *             "minLength": 3
+         *             "minLength": 3,
+         *             "maxLength": 200
          *           }
          *         }
          *       },
