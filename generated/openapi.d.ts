@@ -4291,8 +4291,9 @@ export interface components {
          * TaskTemplateParametersSchema
          * @description A JSON Schema (draft 2020-12) the merged parameters of every run must satisfy; the server compiles it when the
          *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`. Its size is bounded: at
-         *     most 100 keys or items per object or array, strings of at most 4,096 characters, and 8 levels of nesting below
-         *     this object (deeper values are refused like any invalid body). `{}` accepts any parameters.
+         *     most 100 keys or items per object or array, strings of at most 4,096 characters, and values nested at most 8
+         *     levels below this object, the eighth holding scalars only (deeper values are refused like any invalid body).
+         *     `{}` accepts any parameters.
          * @example {
          *       "type": "object",
          *       "required": [
