@@ -115,6 +115,18 @@ describe('task template CRUD and versions', () => {
     expect((await server.call('GET', `/api/v1/tasks/templates?sort=version:asc`)).status).toBe(400);
   });
 
+  it('replays a create sent again with the same Idempotency-Key, making one template', async () => {
+    const json = { name: templateName('Once'), action: 'reboot' };
+    const headers = { 'idempotency-key': randomUUID() };
+    const first = await server.call('POST', '/api/v1/tasks/templates', { json, headers });
+    expect(first.status).toBe(201);
+    const again = await server.call('POST', '/api/v1/tasks/templates', { json, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.data.id).toBe(first.body.data.id);
+    expect((await server.call('GET', `/api/v1/tasks/templates?search=${encodeURIComponent(json.name)}`)).body.pagination.total).toBe(1);
+  });
+
   it('keeps names unique per team regardless of case (409), on create and rename', async () => {
     const name = templateName('Unique');
     await newTemplate({ name });
