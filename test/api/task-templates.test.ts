@@ -151,6 +151,11 @@ describe('task template CRUD and versions', () => {
       expect(res.body.error.code).toBe('VAL_INVALID_SCHEMA');
       expect(res.body.error.details[0].field).toBe('parameters_schema');
     }
+    // Many problems at once: the answer still fits the error envelope.
+    const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`p${i}`, { type: `bad-${i}`, minLength: -1 }]));
+    const refused = await server.call('POST', '/api/v1/tasks/templates', { json: { name: templateName('Bad'), action: 'command', parameters_schema: { properties: many } } });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.body.error.details[0].message.length).toBeLessThanOrEqual(1024);
     const template = await newTemplate();
     const bad = await server.call('PATCH', `/api/v1/tasks/templates/${template.id}`, { json: { parameters_schema: { minLength: -1 } } });
     expect(bad.status).toBe(422);

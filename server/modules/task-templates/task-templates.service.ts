@@ -87,7 +87,8 @@ export async function resolveTemplateAction(db: Executor, teamIds: readonly stri
 function assertCompiles(schema: Record<string, unknown>): void {
   const checker = dataSchemaChecker(schema, PARAMETERS_FIELD);
   if ('invalid' in checker) {
-    throw new ApiError('VAL_INVALID_SCHEMA', `parameters_schema is not a JSON Schema (draft 2020-12) the server can compile: ${checker.invalid}`, {
+    // Ajv's account goes in the detail, cut to the detail's bound; the message stays one short sentence.
+    throw new ApiError('VAL_INVALID_SCHEMA', 'parameters_schema is not a JSON Schema (draft 2020-12) the server can compile', {
       details: [{ field: 'parameters_schema', message: checker.invalid.slice(0, 1024) }],
     });
   }
