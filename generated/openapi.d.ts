@@ -4290,7 +4290,8 @@ export interface components {
         /**
          * TaskTemplateParametersSchema
          * @description A JSON Schema (draft 2020-12) the merged parameters of every run must satisfy; the server compiles it when the
-         *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`. Its size is bounded: at
+         *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`, as it refuses a keyword
+         *     or a `format` that draft 2020-12 (and this contract) does not define, rather than ignore it. Its size is bounded: at
          *     most 100 keys or items per object or array, strings of at most 4,096 characters, and values nested at most 8
          *     levels below this object, the eighth holding scalars only (deeper values are refused like any invalid body).
          *     `{}` accepts any parameters.

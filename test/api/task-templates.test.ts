@@ -145,6 +145,8 @@ describe('task template CRUD and versions', () => {
       { type: 'object', properties: { unit: { type: 'string', pattern: '([a-z' } } },
       { $ref: '#/$defs/missing' },
       { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' },
+      { type: 'object', properties: { unit: { type: 'string', minLenght: 1 } } },
+      { type: 'object', properties: { unit: { type: 'string', format: 'systemd-unit' } } },
     ]) {
       const res = await server.call('POST', '/api/v1/tasks/templates', { json: { name: templateName('Bad'), action: 'command', parameters_schema } });
       expect(res.status, JSON.stringify(parameters_schema)).toBe(422);
