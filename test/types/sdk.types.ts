@@ -253,6 +253,16 @@ export function liveEvents(): EventSubscription {
         case 'deployment.finished':
           expectTypeOf(event.data.status).toExtend<string>();
           break;
+        case 'deployment.rollback_requested':
+          expectTypeOf(event.data.reason).toEqualTypeOf<string | null>();
+          expectTypeOf(event.data.requested_by).toEqualTypeOf<string | null>();
+          break;
+        case 'pipeline.run.completed':
+          expectTypeOf(event.data.status).toEqualTypeOf<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'>();
+          break;
+        case 'pipeline.updated':
+          expectTypeOf(event.data.last_run_status).toExtend<string | null>();
+          break;
         // @ts-expect-error: not an event type of the contract
         case 'pipeline.exploded':
           break;
@@ -261,8 +271,9 @@ export function liveEvents(): EventSubscription {
   });
   expectTypeOf(subscription.closed).toEqualTypeOf<Promise<void>>();
   expectTypeOf(subscription.lastEventId).toEqualTypeOf<string | undefined>();
+  subscribeEvents(client, { channels: ['pipelines', 'deployments'], onEvent: () => {} });
   // @ts-expect-error: not a channel
-  subscribeEvents(client, { channels: ['pipelines'], onEvent: () => {} });
+  subscribeEvents(client, { channels: ['rockets'], onEvent: () => {} });
   // @ts-expect-error: onEvent is required
   subscribeEvents({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_x' }, { channels: ['alerts'] });
   return subscription;
