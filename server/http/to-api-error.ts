@@ -87,8 +87,9 @@ function fromValidator(err: ValidatorError, req: Request, operationId: string | 
     const [where = 'request', ...rest] = segments(e.path);
     const field = rest.join('.') || where;
     const value = inBody ? valueAt(req.body, rest) : req.query[rest[0] ?? ''];
-    // A parameter's value is its whole text: an item of a list parameter is not told apart from it.
-    const hint = inBody || rest.length === 1 ? allowedValuesMessage(operationId, where, rest, value) : undefined;
+    // A parameter's value is its whole text: an item of a list parameter is not told apart from it. A NUL is
+    // told about alone (contract-rules.ts).
+    const hint = (inBody || rest.length === 1) && e.message !== NO_NUL_MESSAGE ? allowedValuesMessage(operationId, where, rest, value) : undefined;
     return { field, message: hint ?? e.message, ...echoed(value) };
   });
   if (!inBody) {
