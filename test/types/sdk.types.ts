@@ -14,6 +14,8 @@ import {
   unwrap,
   subscribeEvents,
   type AgentEvent,
+  type PipelineEvent,
+  type PipelineRunEvent,
   type AlertEvent,
   type EventSubscription,
   type StreamEvent,
@@ -224,6 +226,8 @@ export async function webhookReceiver(body: string, headers: Headers, secret: st
   if (delivery.event === 'task.failed') expectTypeOf(delivery.data.error).toEqualTypeOf<string | null>();
   if (delivery.event === 'webhook.ping') expectTypeOf(delivery.data.webhook_id).toEqualTypeOf<string>();
   expectTypeOf<WebhookPayload<'deployment.finished'>['event']>().toEqualTypeOf<'deployment.finished'>();
+  expectTypeOf<WebhookPayload<'pipeline.run.completed'>['data']['status']>().toEqualTypeOf<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'>();
+  expectTypeOf<WebhookPayload<'deployment.rollback_requested'>['data']['requested_by']>().toEqualTypeOf<string | null>();
   // @ts-expect-error: not an event of the contract
   expectTypeOf<WebhookPayload<'pipeline.exploded'>>();
 }
@@ -258,9 +262,11 @@ export function liveEvents(): EventSubscription {
           expectTypeOf(event.data.requested_by).toEqualTypeOf<string | null>();
           break;
         case 'pipeline.run.completed':
+          expectTypeOf(event).toEqualTypeOf<PipelineRunEvent>();
           expectTypeOf(event.data.status).toEqualTypeOf<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'>();
           break;
         case 'pipeline.updated':
+          expectTypeOf(event).toEqualTypeOf<PipelineEvent>();
           expectTypeOf(event.data.last_run_status).toExtend<string | null>();
           break;
         // @ts-expect-error: not an event type of the contract
