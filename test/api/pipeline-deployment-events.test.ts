@@ -82,6 +82,10 @@ describe('webhooks', () => {
     expect(second).toMatchObject({ event: 'pipeline.run.completed', data: { ...cancelled, status: 'cancelled', started_at: null } });
     // The run as getPipelineRun answers it.
     expect(first!.data).toEqual(await ok('GET', `/api/v1/pipelines/${pipeline.id}/runs/${run.id}`));
+    // The deliveries are listed by their event type (a name of three parts).
+    const listed = await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries?event=pipeline.run.completed`);
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.body.data.map((d: Row) => d.event_id).sort()).toEqual([first!.id, second!.id].sort());
     // The same status again is no change: nothing more is sent.
     await moveRun(run, 'succeeded');
     await new Promise((resolve) => setTimeout(resolve, 400));
