@@ -35,7 +35,7 @@ function constantsOf(schema: Schema | undefined): string[] | undefined {
   return values?.every((value) => typeof value === 'string') ? (values as string[]) : undefined;
 }
 
-/** The schema of a request's part: `body` with its path, or a parameter (`query`, `path`, `headers`) by name then its path. */
+/** The schema of a request's part: `body` with its path, or a parameter (`query`, `path`) by name then its path. */
 function requestSchema(operationId: string, where: string, path: readonly string[]): Schema | undefined {
   const operation = operationsById.get(operationId)?.operation;
   if (!operation) return undefined;
@@ -47,7 +47,7 @@ function requestSchema(operationId: string, where: string, path: readonly string
   const [name, ...rest] = path;
   const parameter = (operation.parameters ?? [])
     .map((p) => resolveRef<OpenAPIV3_1.ParameterObject>(p))
-    .find((p) => p.name.toLowerCase() === name?.toLowerCase() && (p.in === where || (where === 'headers' && p.in === 'header')));
+    .find((p) => p.name === name && p.in === where);
   return schemaAt(parameter?.schema as Schema | undefined, rest);
 }
 
@@ -63,7 +63,7 @@ function distance(a: string, b: string): number {
 }
 
 /**
- * What to tell a refused `value` at `where` (`body`, `query`, …) and `path` of the operation's request when the
+ * What to tell a refused `value` at `where` (`body`, `query`) and `path` of the operation's request when the
  * field allows only a list of values; `undefined` for any other field, or a value that is on the list (refused
  * for another reason).
  */

@@ -1,6 +1,7 @@
 // Thin Kysely queries for pipelines and their runs, with explicit columns, scoped to the caller's teams.
 // The bulk update is one statement: it locks the rows the filter matches, changes those whose value
-// differs, and counts both, so `matched` and `updated` describe exactly what that statement did.
+// differs, counts the first and answers the second, so `matched`, `updated` and the events of the changed
+// pipelines describe exactly what that statement did.
 import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { PipelineRow, PipelineRowUpdate, PipelineRunRow, PipelineRunsTable, PipelinesTable } from '../../db/schema.ts';
 import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';

@@ -1,6 +1,8 @@
 // The rules of pipelines: team scope, names unique within a team, merge patches under If-Match, bulk
 // status changes by filter, and numbered runs that only active pipelines take, moving queued → running →
-// succeeded | failed (or cancelled) while the pipeline's `last_run_status` follows its latest run.
+// succeeded | failed (or cancelled) while the pipeline's `last_run_status` follows its latest run. Each change
+// records its event in its own transaction: `pipeline.updated` per pipeline changed (a run moving
+// `last_run_status` is told by its own `pipeline.run.started` / `pipeline.run.completed` instead).
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
