@@ -2064,7 +2064,7 @@ export interface webhooks {
         put?: never;
         /**
          * pipeline.run.completed
-         * @description A run of a pipeline ended: `succeeded`, `failed` or `cancelled` (`data.status`; a queued run may be cancelled without having started).
+         * @description A run of a pipeline ended: `succeeded`, `failed` or `cancelled` (`data.status`; a queued run may be cancelled without having started). What some tools call `pipeline.completed`; that name is refused, with a hint naming this one.
          *
          *     Delivered as a signed `POST` to every active webhook of the team subscribed to `pipeline.run.completed`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
          */

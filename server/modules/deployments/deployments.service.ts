@@ -1,7 +1,7 @@
 // The rules of deployments: team scope, the previous version found at creation, status moving only along
 // pending → running → succeeded | failed with its timings, If-Match on changes, and rollbacks as new
 // deployments of the previous version that turn the original `rolled_back` when they succeed. Each change
-// records its event in its own transaction: `deployment.created`, `deployment.rollback_requested` (for a
+// records its event in the transaction that makes it: `deployment.created`, `deployment.rollback_requested` (for a
 // rollback, instead of `deployment.created`) and `deployment.finished` for each end.
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';

@@ -1,7 +1,7 @@
 // The rules of pipelines: team scope, names unique within a team, merge patches under If-Match, bulk
 // status changes by filter, and numbered runs that only active pipelines take, moving queued → running →
 // succeeded | failed (or cancelled) while the pipeline's `last_run_status` follows its latest run. Each change
-// records its event in its own transaction: `pipeline.updated` per pipeline changed (a run moving
+// records its event in the transaction that makes it: `pipeline.updated` per pipeline changed (a run moving
 // `last_run_status` is told by its own `pipeline.run.started` / `pipeline.run.completed` instead).
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
