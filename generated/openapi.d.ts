@@ -1338,7 +1338,7 @@ export interface paths {
         put?: never;
         /**
          * Roll a deployment back
-         * @description Starts a rollback: a new deployment of the `previous_version` of the same service in the same environment, linked by `rollback_of`, which starts `pending` and is driven like any deployment. When it succeeds, the deployment rolled back becomes `rolled_back`. Only a succeeded or failed deployment with a previous version can be rolled back (409 BIZ_DEPLOYMENT_NOT_ROLLBACKABLE), and only once at a time (409 BIZ_ROLLBACK_IN_PROGRESS).
+         * @description Starts a rollback: a new deployment of the `previous_version` of the same service in the same environment, linked by `rollback_of`, which starts `pending` and is driven like any deployment. When it succeeds, the deployment rolled back becomes `rolled_back`. Only a succeeded or failed deployment with a previous version can be rolled back (409 BIZ_DEPLOYMENT_NOT_ROLLBACKABLE), and only once at a time (409 BIZ_ROLLBACK_IN_PROGRESS). The optional `reason` and `requested_by` are kept on the rollback deployment, and `deployment.rollback_requested` announces it with them, for the CD systems that wait for it.
          */
         post: operations["rollbackDeployment"];
         delete?: never;
@@ -2070,6 +2070,116 @@ export interface webhooks {
          *     Delivered as a signed `POST` to every active webhook of the team subscribed to `deployment.finished`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
          */
         post: operations["onDeploymentFinished"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deployment.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * deployment.created
+         * @description A deployment was asked for (`createDeployment`); `data` is the deployment, `pending`. A rollback is announced by `deployment.rollback_requested` instead.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `deployment.created`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onDeploymentCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deployment.rollback_requested": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * deployment.rollback_requested
+         * @description A rollback was asked for (`rollbackDeployment`): `data` is the new deployment that carries it out, `pending`, with `rollback_of` (the deployment rolled back), `reason` and `requested_by`.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `deployment.rollback_requested`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onDeploymentRollbackRequested"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "pipeline.run.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pipeline.run.started
+         * @description A run of a pipeline turned `running`; `data` is the run.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `pipeline.run.started`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onPipelineRunStarted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "pipeline.run.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pipeline.run.completed
+         * @description A run of a pipeline ended: `succeeded`, `failed` or `cancelled` (`data.status`; a queued run may be cancelled without having started). What some tools call `pipeline.completed`; that name is refused, with a hint naming this one.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `pipeline.run.completed`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onPipelineRunCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "pipeline.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pipeline.updated
+         * @description A pipeline was changed (`updatePipeline`, or `updatePipelines` once for each pipeline it changed); `data` is the pipeline after the change. A run that starts or ends is announced by `pipeline.run.*`, not by this event, though it moves the pipeline's `last_run_status`.
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `pipeline.updated`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onPipelineUpdated"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5587,6 +5697,18 @@ export interface components {
              */
             rollback_of?: string | null;
             /**
+             * @description For a rollback, why it was asked for (the `reason` given to `rollbackDeployment`), or `null`: none given, or no rollback.
+             * @example null
+             */
+            reason?: string | null;
+            /**
+             * @description For a rollback, who asked for it: the `requested_by` given to `rollbackDeployment` (say, the person a CD
+             *     system acts for), else the email of the caller that asked; `null` for a deployment that is no rollback. It is
+             *     what the caller says; `created_by` is the user who authenticated.
+             * @example null
+             */
+            requested_by?: string | null;
+            /**
              * Format: date-time
              * @description When it turned `running`, or `null` before (RFC 3339, UTC).
              * @example 2026-11-21T10:30:05.000Z
@@ -5671,6 +5793,8 @@ export interface components {
          *       "status": "succeeded",
          *       "previous_version": "v1.2.2",
          *       "rollback_of": null,
+         *       "reason": null,
+         *       "requested_by": null,
          *       "started_at": "2026-11-21T10:30:05.000Z",
          *       "finished_at": "2026-11-21T10:32:05.000Z",
          *       "duration_seconds": 120,
@@ -5679,7 +5803,7 @@ export interface components {
          *       "updated_at": "2026-11-21T10:32:05.000Z"
          *     }
          */
-        Deployment: WithRequired<components["schemas"]["DeploymentFields"], "team_id" | "service" | "version" | "environment" | "status" | "previous_version" | "rollback_of" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at" | "updated_at">;
+        Deployment: WithRequired<components["schemas"]["DeploymentFields"], "team_id" | "service" | "version" | "environment" | "status" | "previous_version" | "rollback_of" | "reason" | "requested_by" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at" | "updated_at">;
         /**
          * DeploymentEnvelope
          * @description A deployment, in the success envelope.
@@ -5712,6 +5836,29 @@ export interface components {
             status?: "running" | "succeeded" | "failed";
         };
         /**
+         * RollbackRequest
+         * @description Why a rollback is asked for and on whose behalf, both optional (an empty body, or none, is a rollback without
+         *     them). They are kept on the rollback deployment and carried by `deployment.rollback_requested`.
+         * @example {
+         *       "reason": "Error rate above 5% since v1.2.3 went out",
+         *       "requested_by": "deploy-bot (on behalf of ada@example.com)"
+         *     }
+         */
+        RollbackRequest: {
+            /**
+             * @description Why the deployment is rolled back, for people and for the CD systems that wait for the event.
+             * @example Error rate above 5% since v1.2.3 went out
+             */
+            reason?: string;
+            /**
+             * @description Who asks for the rollback, as the caller names them (a person a CD system acts for, a pipeline); by default
+             *     the email of the caller. Free text: the user who authenticated is recorded as `created_by` and in the audit
+             *     log either way.
+             * @example deploy-bot (on behalf of ada@example.com)
+             */
+            requested_by?: string;
+        };
+        /**
          * RollbackAccepted
          * @description The answer to a rollback: a new deployment of the previous version, linked to the one rolled back
          *     (`rollback_of`), and where to watch it. The deployment rolled back becomes `rolled_back` when it succeeds.
@@ -5719,7 +5866,9 @@ export interface components {
          *       "rollback_id": "0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
          *       "deployment_id": "0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
          *       "status": "pending",
-         *       "status_url": "/api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f"
+         *       "status_url": "/api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "reason": "Error rate above 5% since v1.2.3 went out",
+         *       "requested_by": "ada@example.com"
          *     }
          */
         RollbackAccepted: {
@@ -5741,6 +5890,16 @@ export interface components {
              * @example /api/v1/deployments/0192f2c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f
              */
             status_url: string;
+            /**
+             * @description Why the rollback was asked for, as given, or `null`.
+             * @example Error rate above 5% since v1.2.3 went out
+             */
+            reason: string | null;
+            /**
+             * @description Who asked for it, as given, else the email of the caller.
+             * @example ada@example.com
+             */
+            requested_by: string;
         };
         /**
          * RollbackAcceptedEnvelope
@@ -6549,7 +6708,7 @@ export interface components {
          * @description What happened. Webhooks subscribe to event types; the live stream delivers them by channel (`x-channel`). New types may be added within a version, so a consumer should ignore types it does not know.
          * @example alert.triggered
          */
-        EventType: string & ("task.completed" | "task.failed" | "task.cancelled" | "alert.triggered" | "alert.acknowledged" | "alert.resolved" | "deployment.finished" | "agent.enrolled" | "agent.offline");
+        EventType: string & ("task.completed" | "task.failed" | "task.cancelled" | "alert.triggered" | "alert.acknowledged" | "alert.resolved" | "deployment.finished" | "deployment.created" | "deployment.rollback_requested" | "pipeline.run.started" | "pipeline.run.completed" | "pipeline.updated" | "agent.enrolled" | "agent.offline");
         /**
          * Webhook
          * @description An HTTPS endpoint of a team that receives its events as signed `POST` requests. The secret that signs them is shown only once, when the webhook is created; `secret_hint` helps tell which secret is in use.
@@ -7041,7 +7200,7 @@ export interface components {
         };
         /**
          * DeploymentEvent
-         * @description A deployment reached its end.
+         * @description A deployment was asked for (`deployment.created`), a rollback was asked for (`deployment.rollback_requested`), or a deployment reached its end (`deployment.finished`).
          * @example {
          *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
          *       "event": "deployment.finished",
@@ -7056,6 +7215,8 @@ export interface components {
          *         "status": "succeeded",
          *         "previous_version": "v1.2.2",
          *         "rollback_of": null,
+         *         "reason": null,
+         *         "requested_by": null,
          *         "started_at": "2026-11-21T10:30:05.000Z",
          *         "finished_at": "2026-11-21T10:32:05.000Z",
          *         "duration_seconds": 120,
@@ -7077,7 +7238,7 @@ export interface components {
              * @example deployment.finished
              * @enum {string}
              */
-            event: "deployment.finished";
+            event: "deployment.created" | "deployment.rollback_requested" | "deployment.finished";
             /**
              * Format: date-time
              * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
@@ -7149,6 +7310,106 @@ export interface components {
             data: components["schemas"]["Agent"];
         };
         /**
+         * PipelineEvent
+         * @description A pipeline was changed (`pipeline.updated`).
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "pipeline.updated",
+         *       "timestamp": "2026-11-21T11:05:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "name": "api-gateway build",
+         *         "repository": "github.com/opsdeck/api-gateway",
+         *         "branch": "main",
+         *         "status": "paused",
+         *         "last_run_status": "succeeded",
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T11:05:00.000Z"
+         *       }
+         *     }
+         */
+        PipelineEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example pipeline.updated
+             * @enum {string}
+             */
+            event: "pipeline.updated";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The pipeline as `getPipeline` answers it at the time of the event. */
+            data: components["schemas"]["Pipeline"];
+        };
+        /**
+         * PipelineRunEvent
+         * @description A run of a pipeline started (`pipeline.run.started`) or ended (`pipeline.run.completed`, with its `status`).
+         * @example {
+         *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
+         *       "event": "pipeline.run.completed",
+         *       "timestamp": "2026-11-21T11:05:00.000Z",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "data": {
+         *         "id": "0192f3b1-3c4d-7e5f-8a61-7b8c9d0e1f2a",
+         *         "pipeline_id": "0192f3a0-2b3c-7d4e-8f50-6a7b8c9d0e1f",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "number": 42,
+         *         "status": "succeeded",
+         *         "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+         *         "started_at": "2026-11-21T11:02:05.000Z",
+         *         "finished_at": "2026-11-21T11:05:00.000Z",
+         *         "duration_seconds": 175,
+         *         "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *         "created_at": "2026-11-21T11:02:00.000Z"
+         *       }
+         *     }
+         */
+        PipelineRunEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id: the same event delivered twice (a retry, a redelivery, a resumed stream) has the same id, so consumers can drop duplicates.
+             * @example 0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f
+             */
+            id: string;
+            /**
+             * @description What happened.
+             * @example pipeline.run.completed
+             * @enum {string}
+             */
+            event: "pipeline.run.started" | "pipeline.run.completed";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            timestamp: string;
+            /**
+             * Format: uuid
+             * @description The team whose resource changed.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The run as `getPipelineRun` answers it at the time of the event. */
+            data: components["schemas"]["PipelineRun"];
+        };
+        /**
          * StreamEvent
          * @description An event as the live stream and webhooks carry it: `{ id, event, timestamp, team_id, data }`, where `data` is the resource that changed, as its `get…` operation answers it. In the stream it is the `data:` line of a message whose `event:` is the event type and whose `id:` is the stream position to resume from.
          * @example {
@@ -7175,7 +7436,7 @@ export interface components {
          *       }
          *     }
          */
-        StreamEvent: components["schemas"]["TaskEvent"] | components["schemas"]["AlertEvent"] | components["schemas"]["DeploymentEvent"] | components["schemas"]["AgentEvent"];
+        StreamEvent: components["schemas"]["TaskEvent"] | components["schemas"]["AlertEvent"] | components["schemas"]["DeploymentEvent"] | components["schemas"]["AgentEvent"] | components["schemas"]["PipelineEvent"] | components["schemas"]["PipelineRunEvent"];
         /**
          * WebhookPing
          * @description What `pingWebhook` sends: proof that the endpoint is reachable and checks signatures. It carries no resource.
@@ -7377,7 +7638,7 @@ export interface components {
          * @description A channel of the live event stream (`streamEvents`): the events of one kind of resource. A caller receives a channel only with the read permission it names (`x-permission`), and only its teams' events.
          * @example alerts
          */
-        EventChannel: string & ("tasks" | "alerts" | "agents" | "deployments");
+        EventChannel: string & ("tasks" | "alerts" | "agents" | "deployments" | "pipelines");
         /**
          * VersionInfo
          * @description What is running.
@@ -8232,7 +8493,7 @@ export interface components {
          *       "status"
          *     ]
          */
-        DeploymentFieldsParam: ("id" | "team_id" | "service" | "version" | "environment" | "status" | "previous_version" | "rollback_of" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at" | "updated_at")[];
+        DeploymentFieldsParam: ("id" | "team_id" | "service" | "version" | "environment" | "status" | "previous_version" | "rollback_of" | "reason" | "requested_by" | "started_at" | "finished_at" | "duration_seconds" | "created_by" | "created_at" | "updated_at")[];
         /**
          * @description Only deployments to this environment.
          * @example production
@@ -13170,7 +13431,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: why, and on whose behalf (`requested_by` defaults to the caller's email). An empty body, or none, is a rollback without a reason. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RollbackRequest"];
+            };
+        };
         responses: {
             /** @description Accepted: the rollback deployment was created; `Location` is its status URL. */
             202: {
@@ -13194,6 +13460,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -15351,6 +15619,321 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["DeploymentEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onDeploymentCreated: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onDeploymentRollbackRequested: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPipelineRunStarted: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineRunEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPipelineRunCompleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineRunEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPipelineUpdated: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineEvent"];
             };
         };
         responses: {

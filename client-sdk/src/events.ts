@@ -17,6 +17,11 @@ export const EVENT_TYPES = [
   'alert.acknowledged',
   'alert.resolved',
   'deployment.finished',
+  'deployment.created',
+  'deployment.rollback_requested',
+  'pipeline.run.started',
+  'pipeline.run.completed',
+  'pipeline.updated',
   'agent.enrolled',
   'agent.offline',
 ] as const satisfies readonly EventType[];

@@ -50,6 +50,8 @@ export type {
   operations,
   Pagination,
   paths,
+  PipelineEvent,
+  PipelineRunEvent,
   Platform,
   Schema,
   StreamEvent,

@@ -37,11 +37,15 @@ export type StreamEvent = Schemas['StreamEvent'];
 export type TaskEvent = Schemas['TaskEvent'];
 /** `alert.triggered`, `alert.acknowledged`, `alert.resolved`: `data` is the alert. */
 export type AlertEvent = Schemas['AlertEvent'];
-/** `deployment.finished`: `data` is the deployment. */
+/** `deployment.created`, `deployment.rollback_requested` (with `reason`, `requested_by`), `deployment.finished`: `data` is the deployment. */
 export type DeploymentEvent = Schemas['DeploymentEvent'];
 /** `agent.enrolled`, `agent.offline`: `data` is the agent. */
 export type AgentEvent = Schemas['AgentEvent'];
+/** `pipeline.updated`: `data` is the pipeline. */
+export type PipelineEvent = Schemas['PipelineEvent'];
+/** `pipeline.run.started`, `pipeline.run.completed` (with its `status`): `data` is the run. */
+export type PipelineRunEvent = Schemas['PipelineRunEvent'];
 /** What happened; new types may come within a version (`subscribeEvents` skips those it does not know). */
 export type EventType = Schemas['EventType'];
-/** A channel of the live stream: `tasks`, `alerts`, `agents`, `deployments`. */
+/** A channel of the live stream: `tasks`, `alerts`, `agents`, `deployments`, `pipelines`. */
 export type EventChannel = Schemas['EventChannel'];

@@ -260,6 +260,9 @@ export interface DeploymentsTable {
   status: ColumnType<Schemas['DeploymentStatus'], Schemas['DeploymentStatus'] | undefined, Schemas['DeploymentStatus']>;
   previous_version: string | null;
   rollback_of: string | null;
+  /** A rollback's reason and who asked for it (`rollbackDeployment`); null for others. */
+  reason: ColumnType<string | null, string | null | undefined, string | null>;
+  requested_by: ColumnType<string | null, string | null | undefined, string | null>;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   duration_seconds: number | null;

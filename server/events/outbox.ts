@@ -12,18 +12,26 @@ export interface NewEvent<T extends EventType = EventType> {
   data: EventData<T>;
 }
 
+const EVENTS_PER_STATEMENT = 5_000;
+
 /**
  * Records events in the caller's transaction; call it with the transaction that makes the change. When tracing
  * is on, each keeps the trace context of the request recording it, so its dispatch and webhook attempts join
  * that request's trace.
  */
 export async function recordEvents(db: Executor, events: readonly NewEvent[]): Promise<void> {
-  if (events.length === 0) return;
   const trace = currentTraceContext();
-  await db
-    .insertInto('events')
-    .values(events.map((e) => ({ id: uuidv7(), type: e.type, channel: channelOf.get(e.type) ?? null, team_id: e.teamId, data: JSON.stringify(e.data), ...trace })))
-    .execute();
+  // In slices: one statement takes at most 65,535 parameters (seven per event), and a bulk change may raise more.
+  for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
+    await db
+      .insertInto('events')
+      .values(
+        events
+          .slice(start, start + EVENTS_PER_STATEMENT)
+          .map((e) => ({ id: uuidv7(), type: e.type, channel: channelOf.get(e.type) ?? null, team_id: e.teamId, data: JSON.stringify(e.data), ...trace })),
+      )
+      .execute();
+  }
 }
 
 export const recordEvent = <T extends EventType>(db: Executor, type: T, teamId: string, data: EventData<T>): Promise<void> =>

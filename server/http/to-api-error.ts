@@ -7,6 +7,7 @@ import { ApiError, echoed, type ErrorDetail } from './errors.ts';
 import type { RequestContext } from './request-context.ts';
 import { isNoNulMessage, NO_NUL_MESSAGE, stringRuleFirst } from './contract-rules.ts';
 import { validationCode } from './schema-check.ts';
+import { allowedValuesMessage } from './allowed-values.ts';
 
 interface ValidatorError extends Error {
   status: number;
@@ -71,7 +72,7 @@ function stringRule(items: ValidatorItem[]): ValidatorItem[] {
   );
 }
 
-function fromValidator(err: ValidatorError, req: Request): ApiError {
+function fromValidator(err: ValidatorError, req: Request, operationId: string | null): ApiError {
   if (err.status === 404) return new ApiError('RES_NOT_FOUND', `No route ${req.method} ${req.path}`);
   if (err.status === 405) {
     return new ApiError('RES_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}`, {
@@ -83,9 +84,13 @@ function fromValidator(err: ValidatorError, req: Request): ApiError {
   const items = stringRule(foldAlternatives(err.errors ?? []));
   const inBody = items.length > 0 && items.every((e) => segments(e.path)[0] === 'body');
   const details: ErrorDetail[] = items.map((e) => {
-    const [, ...rest] = segments(e.path);
-    const field = rest.join('.') || segments(e.path)[0] || 'request';
-    return { field, message: e.message, ...echoed(inBody ? valueAt(req.body, rest) : req.query[rest[0] ?? '']) };
+    const [where = 'request', ...rest] = segments(e.path);
+    const field = rest.join('.') || where;
+    const value = inBody ? valueAt(req.body, rest) : req.query[rest[0] ?? ''];
+    // A parameter's value is its whole text: an item of a list parameter is not told apart from it. A NUL is
+    // told about alone (contract-rules.ts).
+    const hint = (inBody || rest.length === 1) && e.message !== NO_NUL_MESSAGE ? allowedValuesMessage(operationId, where, rest, value) : undefined;
+    return { field, message: hint ?? e.message, ...echoed(value) };
   });
   if (!inBody) {
     return new ApiError('VAL_INVALID_PARAMETER', details.map((d) => `${d.field}: ${d.message}`).join('; ') || err.message, { details });
@@ -121,7 +126,7 @@ export function toApiError(err: unknown, ctx: RequestContext, req: Request): Api
     ctx.log.error({ err: (err as Error).message }, 'database unavailable');
     return new ApiError('EXT_DATABASE_ERROR', 'The database is not available', { headers: { 'Retry-After': '5' } });
   }
-  if (isValidatorError(err) && err.status < 500) return fromValidator(err, req);
+  if (isValidatorError(err) && err.status < 500) return fromValidator(err, req, ctx.operationId);
   const violation = isValidatorError(err) ? { contract_violation: err.errors } : {};
   ctx.log.error({ err, ...violation, method: req.method, path: req.path }, 'unexpected error');
   return new ApiError('SYS_INTERNAL_ERROR', 'An unexpected error occurred');

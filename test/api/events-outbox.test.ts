@@ -125,7 +125,7 @@ describe('agents and tasks', () => {
 });
 
 describe('deployments', () => {
-  it('records deployment.finished when one ends, and for the one a successful rollback replaces', async () => {
+  it('records deployment.created, deployment.rollback_requested, and deployment.finished when one ends and for the one a successful rollback replaces', async () => {
     const deploy = async (version: string) => {
       const created = (await server.call('POST', '/api/v1/deployments', { json: { service: 'billing-api', version, environment: 'production' } })).body.data;
       await server.call('PATCH', `/api/v1/deployments/${created.id}`, { json: { status: 'running' } });
@@ -134,18 +134,26 @@ describe('deployments', () => {
     };
     await deploy('v1.0.0');
     const second = await deploy('v1.1.0');
-    expect((await eventsAbout(second)).map((e) => [e.type, e.data.status])).toEqual([['deployment.finished', 'succeeded']]);
+    expect((await eventsAbout(second)).map((e) => [e.type, e.data.status])).toEqual([
+      ['deployment.created', 'pending'],
+      ['deployment.finished', 'succeeded'],
+    ]);
 
     const rollback = (await server.call('POST', `/api/v1/deployments/${second}/rollback`)).body.data.rollback_id as string;
     await server.call('PATCH', `/api/v1/deployments/${rollback}`, { json: { status: 'running' } });
-    expect(await eventsAbout(rollback)).toEqual([]);
+    // A rollback is announced as such, not also as deployment.created; running raises nothing.
+    expect((await eventsAbout(rollback)).map((e) => [e.type, e.data.status])).toEqual([['deployment.rollback_requested', 'pending']]);
     await server.call('PATCH', `/api/v1/deployments/${rollback}`, { json: { status: 'succeeded' } });
-    expect((await eventsAbout(rollback)).map((e) => [e.type, e.data.status])).toEqual([['deployment.finished', 'succeeded']]);
+    expect((await eventsAbout(rollback)).map((e) => [e.type, e.data.status])).toEqual([
+      ['deployment.rollback_requested', 'pending'],
+      ['deployment.finished', 'succeeded'],
+    ]);
     const replaced = await eventsAbout(second);
     expect(replaced.map((e) => [e.type, e.data.status])).toEqual([
+      ['deployment.created', 'pending'],
       ['deployment.finished', 'succeeded'],
       ['deployment.finished', 'rolled_back'],
     ]);
-    expect(replaced[1]!.data).toEqual(await get(`/api/v1/deployments/${second}`));
+    expect(replaced[2]!.data).toEqual(await get(`/api/v1/deployments/${second}`));
   });
 });

@@ -645,6 +645,46 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('rolls a deployment back with a reason and requested_by, and streams a pipeline run that starts on the pipelines channel', async () => {
+      const service = `contract-events-${process.pid}-${Date.now().toString(36)}-${(serial += 1)}`;
+      const first = await unwrap(client.POST('/api/v1/deployments', { body: { service, version: 'v1.0.0', environment: 'staging' } }));
+      for (const status of ['running', 'succeeded'] as const) await unwrap(client.PATCH('/api/v1/deployments/{deployment_id}', { params: { path: { deployment_id: first.id } }, body: { status } }));
+      const second = await unwrap(client.POST('/api/v1/deployments', { body: { service, version: 'v1.1.0', environment: 'staging' } }));
+      const path = { deployment_id: second.id };
+      for (const status of ['running', 'succeeded'] as const) await unwrap(client.PATCH('/api/v1/deployments/{deployment_id}', { params: { path }, body: { status } }));
+      await expectError(unwrap(client.POST('/api/v1/deployments/{deployment_id}/rollback', { params: { path }, body: { reason: ' ' }, ...prefer(422) })), 422, ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS']);
+      const body = { reason: 'Error rate above 5% since v1.1.0', requested_by: 'deploy-bot (for ada@example.com)' };
+      const accepted = await unwrap(client.POST('/api/v1/deployments/{deployment_id}/rollback', { params: { path }, body }));
+      const rollback = await unwrap(client.GET('/api/v1/deployments/{deployment_id}', { params: { path: { deployment_id: accepted.rollback_id } } }));
+
+      // The mock answers the spec's example stream; the real server, the run started once the stream is open.
+      const received: StreamEvent[] = [];
+      let opened = false;
+      const subscription = subscribeEvents(client, { channels: ['pipelines'], onOpen: () => void (opened = true), onEvent: (event) => void received.push(event) });
+      const deadline = Date.now() + 10_000;
+      const until = async (check: () => boolean, what: string) => {
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      await until(() => opened, 'the stream to open');
+      const pipeline = await unwrap(client.POST('/api/v1/pipelines', { body: { name: `contract events ${service}`, repository: 'github.com/opsdeck/contract' } }));
+      const run = await unwrap(client.POST('/api/v1/pipelines/{pipeline_id}/runs', { params: { path: { pipeline_id: pipeline.id } }, body: { commit_sha: '9fceb02d0ae598e95dc970b74767f19372d61af8' } }));
+      await unwrap(client.PATCH('/api/v1/pipelines/{pipeline_id}/runs/{run_id}', { params: { path: { pipeline_id: pipeline.id, run_id: run.id } }, body: { status: 'running' } }));
+      const started = () => received.find((e) => e.event === 'pipeline.run.started' && e.data.id === run.id);
+      await until(() => (options.stateful ? started() !== undefined : received.length > 0), 'an event');
+      subscription.close();
+      await subscription.closed;
+      // Every message the stream brought was checked against StreamEvent.
+      await checker.settled();
+      if (options.stateful) {
+        expect(accepted).toMatchObject({ deployment_id: second.id, status: 'pending', ...body });
+        expect(rollback).toMatchObject({ rollback_of: second.id, version: 'v1.0.0', ...body });
+        expect(started()!.data).toMatchObject({ status: 'running', pipeline_id: pipeline.id });
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

@@ -14,6 +14,8 @@ import {
   unwrap,
   subscribeEvents,
   type AgentEvent,
+  type PipelineEvent,
+  type PipelineRunEvent,
   type AlertEvent,
   type EventSubscription,
   type StreamEvent,
@@ -224,6 +226,8 @@ export async function webhookReceiver(body: string, headers: Headers, secret: st
   if (delivery.event === 'task.failed') expectTypeOf(delivery.data.error).toEqualTypeOf<string | null>();
   if (delivery.event === 'webhook.ping') expectTypeOf(delivery.data.webhook_id).toEqualTypeOf<string>();
   expectTypeOf<WebhookPayload<'deployment.finished'>['event']>().toEqualTypeOf<'deployment.finished'>();
+  expectTypeOf<WebhookPayload<'pipeline.run.completed'>['data']['status']>().toEqualTypeOf<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'>();
+  expectTypeOf<WebhookPayload<'deployment.rollback_requested'>['data']['requested_by']>().toEqualTypeOf<string | null>();
   // @ts-expect-error: not an event of the contract
   expectTypeOf<WebhookPayload<'pipeline.exploded'>>();
 }
@@ -253,6 +257,18 @@ export function liveEvents(): EventSubscription {
         case 'deployment.finished':
           expectTypeOf(event.data.status).toExtend<string>();
           break;
+        case 'deployment.rollback_requested':
+          expectTypeOf(event.data.reason).toEqualTypeOf<string | null>();
+          expectTypeOf(event.data.requested_by).toEqualTypeOf<string | null>();
+          break;
+        case 'pipeline.run.completed':
+          expectTypeOf(event).toEqualTypeOf<PipelineRunEvent>();
+          expectTypeOf(event.data.status).toEqualTypeOf<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'>();
+          break;
+        case 'pipeline.updated':
+          expectTypeOf(event).toEqualTypeOf<PipelineEvent>();
+          expectTypeOf(event.data.last_run_status).toExtend<string | null>();
+          break;
         // @ts-expect-error: not an event type of the contract
         case 'pipeline.exploded':
           break;
@@ -261,8 +277,9 @@ export function liveEvents(): EventSubscription {
   });
   expectTypeOf(subscription.closed).toEqualTypeOf<Promise<void>>();
   expectTypeOf(subscription.lastEventId).toEqualTypeOf<string | undefined>();
+  subscribeEvents(client, { channels: ['pipelines', 'deployments'], onEvent: () => {} });
   // @ts-expect-error: not a channel
-  subscribeEvents(client, { channels: ['pipelines'], onEvent: () => {} });
+  subscribeEvents(client, { channels: ['rockets'], onEvent: () => {} });
   // @ts-expect-error: onEvent is required
   subscribeEvents({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_x' }, { channels: ['alerts'] });
   return subscription;

@@ -25,8 +25,8 @@ export function deploymentHandlers(deployments: DeploymentService): DeploymentHa
     async updateDeployment({ params, body, ctx }) {
       return { status: 200, body: { data: await deployments.patch(requireCaller(ctx), params.deployment_id, body, ctx) } };
     },
-    async rollbackDeployment({ params, ctx }) {
-      const accepted = await deployments.rollback(requireCaller(ctx), params.deployment_id);
+    async rollbackDeployment({ params, body, ctx }) {
+      const accepted = await deployments.rollback(requireCaller(ctx), params.deployment_id, body);
       return { status: 202, headers: { Location: accepted.status_url }, body: { data: accepted } };
     },
   };

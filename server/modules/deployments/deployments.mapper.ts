@@ -16,6 +16,8 @@ export function toDeployment(row: DeploymentRow): Deployment {
     status: row.status,
     previous_version: row.previous_version,
     rollback_of: row.rollback_of,
+    reason: row.reason,
+    requested_by: row.requested_by,
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
     duration_seconds: row.duration_seconds,
@@ -27,9 +29,11 @@ export function toDeployment(row: DeploymentRow): Deployment {
 
 const deploymentUrl = (id: string) => `/api/v1/deployments/${id}`;
 
-export const rollbackAccepted = (rollback: DeploymentRow, of: string): Schemas['RollbackAccepted'] => ({
+export const rollbackAccepted = (rollback: DeploymentRow, of: string, requestedBy: string): Schemas['RollbackAccepted'] => ({
   rollback_id: rollback.id,
   deployment_id: of,
   status: rollback.status,
   status_url: deploymentUrl(rollback.id),
+  reason: rollback.reason,
+  requested_by: requestedBy,
 });

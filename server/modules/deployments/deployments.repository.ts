@@ -30,6 +30,8 @@ const columns = [
   'status',
   'previous_version',
   'rollback_of',
+  'reason',
+  'requested_by',
   'started_at',
   'finished_at',
   'duration_seconds',

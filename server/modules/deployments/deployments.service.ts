@@ -1,6 +1,8 @@
 // The rules of deployments: team scope, the previous version found at creation, status moving only along
 // pending → running → succeeded | failed with its timings, If-Match on changes, and rollbacks as new
-// deployments of the previous version that turn the original `rolled_back` when they succeed.
+// deployments of the previous version that turn the original `rolled_back` when they succeed. Each change
+// records its event in the transaction that makes it: `deployment.created`, `deployment.rollback_requested` (for a
+// rollback, instead of `deployment.created`) and `deployment.finished` for each end.
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
@@ -12,7 +14,7 @@ import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
-import { recordEvents } from '../../events/outbox.ts';
+import { recordEvent, recordEvents } from '../../events/outbox.ts';
 import { rollbackAccepted, toDeployment, type Deployment } from './deployments.mapper.ts';
 import * as repo from './deployments.repository.ts';
 
@@ -71,8 +73,8 @@ export class DeploymentService {
 
   async create(caller: Caller, input: Schemas['DeploymentCreate']): Promise<Deployment> {
     const teamId = owningTeam(caller, input.team_id);
-    const row = await this.#db.transaction().execute(async (trx) =>
-      repo.insertDeployment(trx, {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await repo.insertDeployment(trx, {
         id: uuidv7(),
         team_id: teamId,
         service: input.service,
@@ -81,9 +83,11 @@ export class DeploymentService {
         previous_version: await repo.liveVersion(trx, teamId, input.service, input.environment),
         rollback_of: null,
         created_by: caller.agentId ? null : caller.userId,
-      }),
-    );
-    return toDeployment(row);
+      });
+      const deployment = toDeployment(row);
+      await recordEvent(trx, 'deployment.created', row.team_id, deployment);
+      return deployment;
+    });
   }
 
   /** Merge patch of `status`: only along the allowed transitions; the current status again changes nothing. */
@@ -111,8 +115,12 @@ export class DeploymentService {
     return toDeployment(row);
   }
 
-  /** A new deployment of the previous version, linked to the one rolled back. */
-  async rollback(caller: Caller, id: string): Promise<Schemas['RollbackAccepted']> {
+  /**
+   * A new deployment of the previous version, linked to the one rolled back, keeping why and on whose behalf
+   * (by default the caller's email), announced with `deployment.rollback_requested` (not `deployment.created`).
+   */
+  async rollback(caller: Caller, id: string, input: Schemas['RollbackRequest'] = {}): Promise<Schemas['RollbackAccepted']> {
+    const requestedBy = input.requested_by ?? caller.email;
     const rollback = await this.#db
       .transaction()
       .execute(async (trx) => {
@@ -123,7 +131,7 @@ export class DeploymentService {
           throw new ApiError('BIZ_DEPLOYMENT_NOT_ROLLBACKABLE', `Deployment ${id} cannot be rolled back: ${why}; only a succeeded or failed deployment with a previous version can`);
         }
         if (await repo.activeRollbackOf(trx, id)) throw rollbackInProgress(id);
-        return repo.insertDeployment(trx, {
+        const row = await repo.insertDeployment(trx, {
           id: uuidv7(),
           team_id: original.team_id,
           service: original.service,
@@ -131,13 +139,17 @@ export class DeploymentService {
           environment: original.environment,
           previous_version: original.version,
           rollback_of: original.id,
+          reason: input.reason ?? null,
+          requested_by: requestedBy,
           created_by: caller.agentId ? null : caller.userId,
         });
+        await recordEvent(trx, 'deployment.rollback_requested', row.team_id, toDeployment(row));
+        return row;
       })
       .catch((err: unknown) => {
         if (isUniqueViolation(err, 'deployments_one_active_rollback')) throw rollbackInProgress(id);
         throw err;
       });
-    return rollbackAccepted(rollback, id);
+    return rollbackAccepted(rollback, id, requestedBy);
   }
 }

@@ -1,6 +1,7 @@
 // Thin Kysely queries for pipelines and their runs, with explicit columns, scoped to the caller's teams.
 // The bulk update is one statement: it locks the rows the filter matches, changes those whose value
-// differs, and counts both, so `matched` and `updated` describe exactly what that statement did.
+// differs, counts the first and answers the second, so `matched`, `updated` and the events of the changed
+// pipelines describe exactly what that statement did.
 import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { PipelineRow, PipelineRowUpdate, PipelineRunRow, PipelineRunsTable, PipelinesTable } from '../../db/schema.ts';
 import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
@@ -81,24 +82,25 @@ export interface BulkFilter {
   nameContains?: string | undefined;
 }
 
-/** Sets `status` on every pipeline of `teamIds` the filter matches, in one statement. */
-export async function bulkSetStatus(db: Executor, teamIds: readonly string[], filter: BulkFilter, status: PipelineRow['status']): Promise<{ matched: number; updated: number }> {
-  if (teamIds.length === 0) return { matched: 0, updated: 0 };
+/** Sets `status` on every pipeline of `teamIds` the filter matches, in one statement; answers how many matched and the rows it changed. */
+export async function bulkSetStatus(db: Executor, teamIds: readonly string[], filter: BulkFilter, status: PipelineRow['status']): Promise<{ matched: number; changed: PipelineRow[] }> {
+  if (teamIds.length === 0) return { matched: 0, changed: [] };
   const conditions = [sql`team_id in (${sql.join(teamIds)})`];
   if (filter.teamId !== undefined) conditions.push(sql`team_id = ${filter.teamId}`);
   if (filter.status !== undefined) conditions.push(sql`status = ${filter.status}`);
   if (filter.nameContains !== undefined) conditions.push(sql`name ilike ${`%${escapeLike(filter.nameContains)}%`}`);
-  const { rows } = await sql<{ matched: number; updated: number }>`
+  // One row per changed pipeline, each with the count matched; a single row of nulls beside it when none changed.
+  const { rows } = await sql<{ matched: number } & { [K in keyof PipelineRow]: PipelineRow[K] | null }>`
     with matched as (
       select id, status from pipelines where ${sql.join(conditions, sql` and `)} for update
     ), changed as (
       update pipelines as p set status = ${status}, updated_at = now()
       from matched as m
       where p.id = m.id and m.status <> ${status}
-      returning p.id
+      returning ${sql.join(columns.map((c) => sql.ref(`p.${c}`)))}
     )
-    select (select count(*) from matched)::int as matched, (select count(*) from changed)::int as updated`.execute(db);
-  return rows[0]!;
+    select (select count(*) from matched)::int as matched, c.* from (select 1) as one left join changed as c on true`.execute(db);
+  return { matched: rows[0]!.matched, changed: rows.flatMap(({ matched: _, ...row }) => (row.id === null ? [] : [row as PipelineRow])) };
 }
 
 // --- runs

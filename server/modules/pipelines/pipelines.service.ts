@@ -1,6 +1,8 @@
 // The rules of pipelines: team scope, names unique within a team, merge patches under If-Match, bulk
 // status changes by filter, and numbered runs that only active pipelines take, moving queued → running →
-// succeeded | failed (or cancelled) while the pipeline's `last_run_status` follows its latest run.
+// succeeded | failed (or cancelled) while the pipeline's `last_run_status` follows its latest run. Each change
+// records its event in the transaction that makes it: `pipeline.updated` per pipeline changed (a run moving
+// `last_run_status` is told by its own `pipeline.run.started` / `pipeline.run.completed` instead).
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
@@ -8,6 +10,7 @@ import type { Caller } from '../../auth/caller.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import { owningTeam } from '../../db/owning-team.ts';
 import type { Database, PipelineRowUpdate, PipelineRunRow } from '../../db/schema.ts';
+import { recordEvent, recordEvents } from '../../events/outbox.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
@@ -86,11 +89,18 @@ export class PipelineService {
     if (input.branch !== undefined) changes.branch = input.branch;
     if (input.status !== undefined) changes.status = input.status;
     if (Object.keys(changes).length === 0) return this.get(caller, id);
-    const row = await repo
-      .updatePipeline(this.#db, id, caller.teamIds, changes, ctx.expectedUpdatedAt)
+    const pipeline = await this.#db
+      .transaction()
+      .execute(async (trx) => {
+        const row = await repo.updatePipeline(trx, id, caller.teamIds, changes, ctx.expectedUpdatedAt);
+        if (!row) return undefined;
+        const updated = toPipeline(row);
+        await recordEvent(trx, 'pipeline.updated', row.team_id, updated);
+        return updated;
+      })
       .catch((err: unknown) => conflictOnName(err, input.name));
-    if (!row) throw await this.#missingOrMoved(caller, id, ctx);
-    return toPipeline(row);
+    if (!pipeline) throw await this.#missingOrMoved(caller, id, ctx);
+    return pipeline;
   }
 
   async delete(caller: Caller, id: string, ctx: RequestContext): Promise<void> {
@@ -99,7 +109,12 @@ export class PipelineService {
 
   async bulkUpdate(caller: Caller, input: Schemas['PipelineBulkUpdate']): Promise<Schemas['PipelineBulkResult']> {
     const filter: repo.BulkFilter = { status: input.filter.status, teamId: input.filter.team_id, nameContains: input.filter.name_contains };
-    return repo.bulkSetStatus(this.#db, caller.teamIds, filter, input.set.status);
+    return this.#db.transaction().execute(async (trx) => {
+      const { matched, changed } = await repo.bulkSetStatus(trx, caller.teamIds, filter, input.set.status);
+      // One `pipeline.updated` per pipeline whose status changed; those already at it did not change.
+      await recordEvents(trx, changed.map((row) => ({ type: 'pipeline.updated' as const, teamId: row.team_id, data: toPipeline(row) })));
+      return { matched, updated: changed.length };
+    });
   }
 
   async runs(caller: Caller, pipelineId: string, query: PipelineRunListQuery, ctx: RequestContext): Promise<{ items: PipelineRun[]; pagination: Pagination }> {
@@ -158,6 +173,7 @@ export class PipelineService {
       }
       const updated = await repo.setRunStatus(trx, run.id, next);
       await repo.followLatestRun(trx, pipelineId, updated.number, updated.status);
+      await recordEvent(trx, next === 'running' ? 'pipeline.run.started' : 'pipeline.run.completed', updated.team_id, toPipelineRun(updated));
       return updated;
     });
     return toPipelineRun(row);
