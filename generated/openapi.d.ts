@@ -7241,6 +7241,7 @@ export interface components {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
          *         "openapi_yaml": "/openapi.yaml",
+         *         "asyncapi_json": "/asyncapi.json",
          *         "api_v1": "/api/v1",
          *         "api_v2": "/api/v2",
          *         "health_live": "/health/live",
@@ -7283,6 +7284,11 @@ export interface components {
                  * @example /openapi.yaml
                  */
                 openapi_yaml: string;
+                /**
+                 * @description The live WebSocket's protocol (`openEventSocket`), as JSON (AsyncAPI 3).
+                 * @example /asyncapi.json
+                 */
+                asyncapi_json: string;
                 /**
                  * @description The base of version 1 of the API.
                  * @example /api/v1

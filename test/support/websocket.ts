@@ -16,10 +16,13 @@ export class TestSocket {
   readonly messages: ServerMessage[] = [];
   readonly closed: Promise<Closed>;
   closedWith: Closed | undefined;
+  /** The 101's headers. */
+  readonly headers: IncomingHttpHeaders;
   readonly #socket: WebSocket;
 
-  private constructor(socket: WebSocket, readonly headers: IncomingHttpHeaders) {
+  private constructor(socket: WebSocket, headers: IncomingHttpHeaders) {
     this.#socket = socket;
+    this.headers = headers;
     socket.on('message', (data) => this.messages.push(JSON.parse(data.toString()) as ServerMessage));
     this.closed = new Promise((resolve) =>
       socket.once('close', (code, reason) => {
@@ -61,8 +64,8 @@ export class TestSocket {
     }
   }
 
-  /** The first message of this type after the `from`-th message (by default: after those already taken). */
   #taken = 0;
+  /** The first message of this type after the last one `next` took. */
   async next<K extends ServerMessage['type']>(type: K, ms = 5000): Promise<Extract<ServerMessage, { type: K }>> {
     const index = await this.waitFor(() => {
       const at = this.messages.findIndex((m, i) => i >= this.#taken && m.type === type);
