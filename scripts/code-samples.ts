@@ -209,6 +209,7 @@ const isEventStream = (call: Call): boolean => call.answers === 'text/event-stre
 function curlSample(baseUrl: string, call: Call): string {
   const words: string[] = ['curl'];
   if (isEventStream(call)) words.push('-N');
+  // A WebSocket's handshake, shown with its 101 (`-i`); the messages after it need a WebSocket client (the SDK's connectLive).
   if (call.websocket) words.push('-i', '-N');
   if (call.method !== 'get') words.push('-X', call.method.toUpperCase());
   words.push(shellQuote(urlOf(baseUrl, call)));
@@ -224,9 +225,7 @@ function curlSample(baseUrl: string, call: Call): string {
     const data = isJson(call.body.mediaType) ? literal(call.body.value, '', JSON_SYNTAX) : String(call.body.value);
     lines.push(`--data ${shellQuote(data)}`);
   }
-  const command = `${lines.join(' \\\n  ')}\n`;
-  // curl shows the handshake (101); the messages that follow need a WebSocket client (websocat, the SDK's connectLive).
-  return call.websocket ? `# The handshake; then send {"type":"auth","token":"…"} on the socket\n${command}` : command;
+  return `${lines.join(' \\\n  ')}\n`;
 }
 
 // ---- TypeScript (the SDK) ----
