@@ -1757,9 +1757,10 @@ export interface paths {
          *     together with the caller's streams. Close codes: `1000` closed by the client; `1001` the server is stopping
          *     (reconnect elsewhere and resume); `1009` a message over `x-event-stream.max_message_bytes`; `1013` the client
          *     fell behind or the server may have missed events (reconnect and resume); `4000` + an HTTP status for a refusal
-         *     named by an `error` message just before, whose `code` is also the close reason: `4400` (a message before
-         *     `auth`), `4401` (no `auth` in time, a bad, expired or revoked credential), `4403` (the credential lacks
-         *     `events:subscribe` or lost a subscribed channel's permission), `4429` (too many streams).
+         *     named by an `error` message just before, whose `code` is also the close reason: `4400` (a first message that
+         *     is not a valid message), `4401` (a message other than `auth` first, no `auth` in time, a bad or expired
+         *     credential, or one that no longer holds: revoked, its user deactivated, a subscribed channel's permission or
+         *     a team lost), `4403` (the credential lacks `events:subscribe`), `4429` (too many streams).
          */
         get: operations["openEventSocket"];
         put?: never;

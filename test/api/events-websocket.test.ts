@@ -180,6 +180,8 @@ describe('events', () => {
     try {
       second.send({ type: 'subscribe', channels: ['alerts'], last_event_id: last });
       for (const alert of missed) await second.eventAbout(alert.id);
+      // `subscribed` comes first, then the replay.
+      expect(second.messages.map((m) => m.type).slice(0, 3)).toEqual(['authenticated', 'subscribed', 'event']);
       const live = await raise();
       await second.eventAbout(live.id);
       const ids = second.events().map((m) => m.data.data.id);

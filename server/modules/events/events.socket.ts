@@ -183,10 +183,13 @@ export class EventSocket {
       if (this.#gone.signal.aborted) return subscription.connection.close();
       const running: Running = { channels: added, ended: new AbortController() };
       this.#subscriptions.add(running);
+      // Said before the replay is written, so a client knows what it receives before it receives it.
+      this.#send({ type: 'subscribed', channels: [...this.#channels()] });
       void subscription.connection.run(this.#sink(running), subscription.replay).then((reason) => {
         this.#subscriptions.delete(running);
         if (reason) this.#fellBehind(reason);
       });
+      return;
     }
     this.#send({ type: 'subscribed', channels: [...this.#channels()] });
   }
