@@ -56,6 +56,20 @@ describe('before the upgrade', () => {
   });
 });
 
+describe('the AsyncAPI document', () => {
+  it('is served at /asyncapi.json (and .yaml) naming this server as its WebSocket server', async () => {
+    const res = await http(server.url, 'GET', '/asyncapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.body.asyncapi).toBe('3.0.0');
+    expect(res.body.servers.development).toMatchObject({ host: new URL(server.url).host, protocol: 'ws' });
+    expect(res.body.channels.openEventSocket.address).toBe('/api/v1/events/ws');
+    const yaml = await http(server.url, 'GET', '/asyncapi.yaml');
+    expect(yaml.status).toBe(200);
+    expect(yaml.text).toContain(`host: ${new URL(server.url).host}`);
+  });
+});
+
 describe('authentication comes first', () => {
   it('refuses a subscribe before auth and closes with 4401', async () => {
     const socket = await open();
