@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { http } from '../support/http.ts';
 import { bearer } from '../support/identity.ts';
 import { openStream, streamEventProblems } from '../support/sse.ts';
-import { TestSocket } from '../support/websocket.ts';
+import { refusedUpgrade, TestSocket } from '../support/websocket.ts';
 
 const AUTH_TIMEOUT_MS = 400;
 const MAX_MESSAGE_BYTES = 2048;
@@ -43,6 +43,27 @@ describe('before the upgrade', () => {
     const res = await http(server.url, 'GET', '/api/v1/events/ws');
     expect(res.status).toBe(400);
     expect(res.body.error.code).toMatch(/^VAL_/);
+  });
+
+  it('refuses an upgrade over the rate limit with a 429 envelope, and one to a path without a WebSocket with a 404', async () => {
+    const limited = await startTestServer({
+      RATE_LIMITS: JSON.stringify({
+        tiers: { anonymous: { requests_per_minute: 1, burst: 1 }, ...Object.fromEntries(['authenticated', 'premium', 'admin'].map((tier) => [tier, { requests_per_minute: 600_000, burst: 100_000 }])) },
+        limiters: { login: { requests_per_minute: 600_000, burst: 100_000 } },
+      }),
+    });
+    try {
+      (await TestSocket.open(limited.url)).close();
+      const refused = await refusedUpgrade(limited.url, '/api/v1/events/ws');
+      expect(refused.status).toBe(429);
+      expect(refused.headers['retry-after']).toBeTruthy();
+      expect(JSON.parse(refused.body).error.code).toBe('RATE_LIMIT_EXCEEDED');
+    } finally {
+      await limited.close();
+    }
+    const missing = await refusedUpgrade(server.url, '/api/v1/nothing');
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body).error.code).toBe('RES_NOT_FOUND');
   });
 
   it('switches protocols with the request id and the rate limit’s headers', async () => {

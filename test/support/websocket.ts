@@ -92,3 +92,18 @@ export class TestSocket {
     this.#socket.terminate();
   }
 }
+
+/** An upgrade the server refuses before switching: its status, headers and body. */
+export function refusedUpgrade(base: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`);
+    socket.once('open', () => reject(new Error(`${path}: the upgrade was accepted`)));
+    socket.once('error', () => {});
+    socket.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+  });
+}
