@@ -1,8 +1,9 @@
 // One connection of the live stream (`streamEvents`), or one subscription of a live WebSocket
-// (`openEventSocket`, whose socket keeps it alive and watches the credential). It listens to the event bus from
-// the moment it is made, before its replay is read, and holds what arrives meanwhile; then it writes `retry:`, the replay,
-// what arrived meanwhile and then live events as they come — each event once, in stream order (an event at
-// or below the last position written is skipped) — and a keep-alive comment every `keepalive_seconds`.
+// (`openEventSocket`, whose socket keeps it alive and watches the credential). It listens to the event bus
+// from the moment it is made, before its replay is read, and holds what arrives meanwhile; then it writes
+// `retry:`, the replay, what arrived meanwhile and then live events as they come — each event once, in stream
+// order (an event at or below the last position written is skipped) — and a keep-alive comment every
+// `keepalive_seconds`.
 // It ends when the client goes away or the server stops, when the caller's credential expires or no longer
 // holds (checked again every `reauthenticate_seconds`), when the client falls too far behind, or when the
 // bus may have missed events. In each case the client resumes
