@@ -240,6 +240,16 @@ describe('end conditions and limits', () => {
     expect(await socket.closed).toEqual({ code: 4401, reason: 'AUTH_INVALID_TOKEN' });
   });
 
+  it('ends the socket with 4401 AUTH_EXPIRED_TOKEN when its credential expires, and says when in authenticated', async () => {
+    const expiresAt = new Date(Date.now() + 1500);
+    const res = await server.call('POST', '/api/v1/api-keys', { json: { name: `expiring ${(serial += 1)}`, scopes: ['events:subscribe', 'alerts:read'], expires_at: expiresAt.toISOString() } });
+    expect(res.status, res.text).toBe(201);
+    const socket = await open(res.body.data.secret as string);
+    expect(socket.messages[0]).toMatchObject({ type: 'authenticated', expires_at: expiresAt.toISOString() });
+    expect(await socket.closed).toEqual({ code: 4401, reason: 'AUTH_EXPIRED_TOKEN' });
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt.getTime() - 50);
+  });
+
   it('counts SSE streams and sockets together against max_streams_per_caller', async () => {
     const limited = await startTestServer({ EVENT_STREAM: JSON.stringify({ max_streams_per_caller: 2 }) });
     const held: Array<{ close(): void }> = [];

@@ -152,9 +152,10 @@ export class EventSocket {
     this.#unwatch = watchCredential(
       { expiresAt: caller.expiresAt, stillAllowed: () => events.stillAllowed(reauthenticate, log, this.#channels(), teamIds) },
       events.policy,
+      // A check made just after the expiry refuses the credential too: that is still its expiry.
       (reason) =>
         this.#refuse(
-          reason === 'credential expired'
+          reason === 'credential expired' || (caller.expiresAt !== null && caller.expiresAt.getTime() <= Date.now())
             ? new ApiError('AUTH_EXPIRED_TOKEN', 'The credential expired: connect again with a fresh one and resume with last_event_id')
             : new ApiError('AUTH_INVALID_TOKEN', 'The credential no longer holds (revoked, its user deactivated, or a permission or team it needed lost)'),
         ),
