@@ -152,6 +152,18 @@ describe('messages after auth', () => {
     }
   });
 
+  it('pings every keepalive_seconds, and cuts a client that does not answer', async () => {
+    const answering = await open(server.adminToken);
+    const silent = await TestSocket.open(server.url, server.adminToken, { autoPong: false });
+    try {
+      // keepalive_seconds is 0.3: a ping, unanswered until the next one, and the silent client is cut (no close frame: 1006).
+      expect((await silent.closed).code).toBe(1006);
+      expect(answering.closedWith).toBeUndefined();
+    } finally {
+      answering.close();
+    }
+  });
+
   it('closes with 1009 on a message over max_message_bytes', async () => {
     const socket = await open(server.adminToken);
     socket.send({ type: 'subscribe', channels: ['alerts'], pad: 'x'.repeat(MAX_MESSAGE_BYTES) });

@@ -32,9 +32,9 @@ export class TestSocket {
     );
   }
 
-  /** Opens the socket; with `token`, sends `auth` and waits for `authenticated`. */
-  static async open(base: string, token?: string): Promise<TestSocket> {
-    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/api/v1/events/ws`);
+  /** Opens the socket; with `token`, sends `auth` and waits for `authenticated`. `autoPong: false` leaves pings unanswered. */
+  static async open(base: string, token?: string, options: { autoPong?: boolean } = {}): Promise<TestSocket> {
+    const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/api/v1/events/ws`, options);
     const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
       socket.once('upgrade', (res) => resolve(res.headers));
       socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
