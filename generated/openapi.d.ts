@@ -1810,6 +1810,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open the live WebSocket
+         * @description The live events of `streamEvents` over a WebSocket (RFC 6455), for clients that want one connection to
+         *     subscribe and unsubscribe on: an HTTP `GET` with `Upgrade: websocket`, answered `101 Switching Protocols`.
+         *     The protocol that follows (every message, with its schema) is described by the AsyncAPI 3 document
+         *     [`/asyncapi.json`](/asyncapi.json), written from the same event catalogue as this contract's webhooks; its
+         *     messages are `EventSocketClientMessage` and `EventSocketServerMessage`.
+         *
+         *     **Authentication comes in the first message**, `{"type":"auth","token":"<access token or API key>"}`, within
+         *     `x-event-stream.auth_timeout_seconds`, and is answered `authenticated`; nothing else is accepted before it.
+         *     The credential is never in the URL (URLs are logged by servers and proxies and kept in browser history), nor
+         *     in a subprotocol (`Sec-WebSocket-Protocol` is a request header that proxies log too, and its value must be an
+         *     HTTP token, which a JWT or an API key is not guaranteed to be); browsers cannot set `Authorization` on a
+         *     WebSocket. Since no ambient credential (cookie) is used, a page of another origin gains nothing by opening
+         *     a socket, so the `Origin` is not checked. The upgrade itself is therefore anonymous and counted against the
+         *     client address's rate limit; it is refused before the upgrade only when it is not a valid WebSocket request
+         *     (400), over the rate limit (429) or when the server is stopping (503).
+         *
+         *     Then `{"type":"subscribe","channels":[…]}` (each channel needs its read permission, as on `streamEvents`, and
+         *     a channel without it is refused alone) and `unsubscribe`; events arrive as
+         *     `{"type":"event","id","channel","event","data"}`, `id` being the stream position of `streamEvents`, so
+         *     `last_event_id` on `subscribe` resumes after a reconnect exactly as `Last-Event-ID` does. The server pings
+         *     every `x-event-stream.keepalive_seconds` and closes a socket that does not answer.
+         *
+         *     The socket ends, as a stream does, when the credential expires or no longer holds (checked every
+         *     `x-event-stream.reauthenticate_seconds`), and it counts towards `x-event-stream.max_streams_per_caller`
+         *     together with the caller's streams. Close codes: `1000` closed by the client; `1001` the server is stopping
+         *     (reconnect elsewhere and resume); `1009` a message over `x-event-stream.max_message_bytes`; `1013` the client
+         *     fell behind or the server may have missed events (reconnect and resume); `4000` + an HTTP status for a refusal
+         *     named by an `error` message just before, whose `code` is also the close reason: `4400` (a first message that
+         *     is not a valid message), `4401` (a message other than `auth` first, no `auth` in time, a bad or expired
+         *     credential, or one that no longer holds: revoked, its user deactivated, a subscribed channel's permission or
+         *     a team lost), `4403` (the credential lacks `events:subscribe`), `4429` (too many streams).
+         */
+        get: operations["openEventSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/version": {
         parameters: {
             query?: never;
@@ -7640,6 +7690,149 @@ export interface components {
          */
         EventChannel: string & ("tasks" | "alerts" | "agents" | "deployments" | "pipelines");
         /**
+         * EventSocketClientMessage
+         * @description A message a client sends on the live WebSocket (`openEventSocket`), one JSON object per text frame, told apart by `type`. The first must be `auth`; `subscribe` and `unsubscribe` change the channels received; `ping` asks for a `pong` (for clients that cannot send WebSocket ping frames). A message that is not JSON, is larger than `x-event-stream.max_message_bytes` or matches none of these is answered with an `error`.
+         * @example {
+         *       "type": "auth",
+         *       "token": "opk_a1b2c3d4_Zx8fQ2mN7pL4vR9sT1wY6uE3"
+         *     }
+         * @example {
+         *       "type": "subscribe",
+         *       "channels": [
+         *         "alerts",
+         *         "deployments"
+         *       ],
+         *       "last_event_id": "1842"
+         *     }
+         * @example {
+         *       "type": "unsubscribe",
+         *       "channels": [
+         *         "deployments"
+         *       ]
+         *     }
+         */
+        EventSocketClientMessage: {
+            /**
+             * @description Always `auth`.
+             * @constant
+             */
+            type: "auth";
+            /** @description An access token from `login` or `refreshToken`, or an API key from `createApiKey`. */
+            token: string;
+        } | {
+            /**
+             * @description Always `subscribe`.
+             * @constant
+             */
+            type: "subscribe";
+            /** @description The channels to receive. */
+            channels: components["schemas"]["EventChannel"][];
+            /** @description Resume after this stream position: the `id` of the last `event` message received (on this socket or an earlier one). */
+            last_event_id?: string;
+            /**
+             * Format: uuid
+             * @description Only this team's events (one of the caller's teams; another team's finds nothing).
+             */
+            team_id?: string;
+        } | {
+            /**
+             * @description Always `unsubscribe`.
+             * @constant
+             */
+            type: "unsubscribe";
+            /** @description The channels to stop receiving. */
+            channels: components["schemas"]["EventChannel"][];
+        } | {
+            /**
+             * @description Always `ping`.
+             * @constant
+             */
+            type: "ping";
+        };
+        /**
+         * EventSocketServerMessage
+         * @description A message the server sends on the live WebSocket (`openEventSocket`), one JSON object per text frame, told apart by `type`. A consumer should ignore a `type` it does not know.
+         * @example {
+         *       "type": "authenticated",
+         *       "channels": [
+         *         "tasks",
+         *         "alerts",
+         *         "agents",
+         *         "deployments"
+         *       ],
+         *       "expires_at": "2026-11-21T10:45:00.000Z"
+         *     }
+         * @example {
+         *       "type": "subscribed",
+         *       "channels": [
+         *         "alerts"
+         *       ]
+         *     }
+         * @example {
+         *       "type": "error",
+         *       "code": "PERM_DENIED",
+         *       "message": "The channel deployments requires the permission deployments:read",
+         *       "channel": "deployments"
+         *     }
+         */
+        EventSocketServerMessage: {
+            /**
+             * @description Always `authenticated`.
+             * @constant
+             */
+            type: "authenticated";
+            /** @description The channels this credential may subscribe to. */
+            channels: components["schemas"]["EventChannel"][];
+            /**
+             * Format: date-time
+             * @description When the credential expires and the socket closes (`4401`), or `null` when it does not.
+             */
+            expires_at: string | null;
+        } | {
+            /**
+             * @description Always `subscribed`.
+             * @constant
+             */
+            type: "subscribed";
+            /** @description Every channel the socket receives now. */
+            channels: components["schemas"]["EventChannel"][];
+        } | {
+            /**
+             * @description Always `unsubscribed`.
+             * @constant
+             */
+            type: "unsubscribed";
+            /** @description Every channel the socket still receives. */
+            channels: components["schemas"]["EventChannel"][];
+        } | {
+            /**
+             * @description Always `event`.
+             * @constant
+             */
+            type: "event";
+            /** @description The stream position; a duplicate across a reconnect has the same `id`. */
+            id: string;
+            channel: components["schemas"]["EventChannel"];
+            event: components["schemas"]["EventType"];
+            data: components["schemas"]["StreamEvent"];
+        } | {
+            /**
+             * @description Always `error`.
+             * @constant
+             */
+            type: "error";
+            code: components["schemas"]["ErrorCode"];
+            /** @description What went wrong, for people. */
+            message: string;
+            channel?: components["schemas"]["EventChannel"];
+        } | {
+            /**
+             * @description Always `pong`.
+             * @constant
+             */
+            type: "pong";
+        };
+        /**
          * VersionInfo
          * @description What is running.
          * @example {
@@ -7785,6 +7978,7 @@ export interface components {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
          *         "openapi_yaml": "/openapi.yaml",
+         *         "asyncapi_json": "/asyncapi.json",
          *         "api_v1": "/api/v1",
          *         "api_v2": "/api/v2",
          *         "health_live": "/health/live",
@@ -7827,6 +8021,11 @@ export interface components {
                  * @example /openapi.yaml
                  */
                 openapi_yaml: string;
+                /**
+                 * @description The live WebSocket's protocol (`openEventSocket`), as JSON (AsyncAPI 3).
+                 * @example /asyncapi.json
+                 */
+                asyncapi_json: string;
                 /**
                  * @description The base of version 1 of the API.
                  * @example /api/v1
@@ -15007,6 +15206,55 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    openEventSocket: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description `websocket`: the protocol to switch to.
+                 * @example websocket
+                 */
+                Upgrade: "websocket";
+                /**
+                 * @description The WebSocket protocol version, `13` (RFC 6455).
+                 * @example 13
+                 */
+                "Sec-WebSocket-Version": "13";
+                /**
+                 * @description The client's nonce, 16 random bytes in base64 (browsers make it by themselves).
+                 * @example dGhlIHNhbXBsZSBub25jZQ==
+                 */
+                "Sec-WebSocket-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols: the connection is now a WebSocket; send `auth` first. */
+            101: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    /**
+                     * @description The digest of the client's `Sec-WebSocket-Key` that proves the server speaks WebSocket (RFC 6455 §4.2.2).
+                     * @example s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+                     */
+                    "Sec-WebSocket-Accept"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -101,6 +101,8 @@ interface Call {
   body?: { mediaType: string; value: Json };
   /** The media type of the first success answer (undefined when it has no body). */
   answers?: string;
+  /** A WebSocket upgrade (`x-websocket`): its messages follow the handshake. */
+  websocket: boolean;
 }
 
 function callOf(spec: JsonObject, path: string, pathItem: JsonObject, method: (typeof METHODS)[number], operation: Operation): Call {
@@ -128,7 +130,7 @@ function callOf(spec: JsonObject, path: string, pathItem: JsonObject, method: (t
   }
   const success = Object.entries(operation.responses ?? {}).find(([status]) => /^2\d\d$/.test(status));
   const answers = success ? Object.keys(deref<{ content?: Record<string, unknown> }>(spec, success[1]).content ?? {})[0] : undefined;
-  return { operationId, method, path, credential: credentialOf(spec, operation), params, body, ...(answers ? { answers } : {}) };
+  return { operationId, method, path, credential: credentialOf(spec, operation), params, body, ...(answers ? { answers } : {}), websocket: operation['x-websocket'] !== undefined };
 }
 
 // ---- literals ----
@@ -207,9 +209,12 @@ const isEventStream = (call: Call): boolean => call.answers === 'text/event-stre
 function curlSample(baseUrl: string, call: Call): string {
   const words: string[] = ['curl'];
   if (isEventStream(call)) words.push('-N');
+  // A WebSocket's handshake, shown with its 101 (`-i`); the messages after it need a WebSocket client (the SDK's connectLive).
+  if (call.websocket) words.push('-i', '-N');
   if (call.method !== 'get') words.push('-X', call.method.toUpperCase());
   words.push(shellQuote(urlOf(baseUrl, call)));
   const lines = [words.join(' ')];
+  if (call.websocket) lines.push(`-H ${shellQuote('Connection: Upgrade')}`);
   if (call.credential === 'token') lines.push(`-H "Authorization: Bearer $${CREDENTIALS.token}"`);
   if (call.credential === 'agentKey') lines.push(`-H "X-API-Key: $${CREDENTIALS.agentKey}"`);
   if (isEventStream(call)) lines.push(`-H ${shellQuote('Accept: text/event-stream')}`);
@@ -234,6 +239,23 @@ function clientLine(baseUrl: string, call: Call): string {
 }
 
 function sdkSample(baseUrl: string, call: Call): string {
+  if (call.websocket) {
+    // The live WebSocket is connectLive's (the auth message, subscriptions, typed events, reconnects that resume).
+    return [
+      `import { connectLive } from '@opsdeck/sdk';`,
+      '',
+      `const live = connectLive({`,
+      `  baseUrl: ${tsString(baseUrl)},`,
+      `  token: process.env.${CREDENTIALS.token} ?? '',`,
+      `  channels: ['alerts'],`,
+      `  onEvent(event, { id }) {`,
+      `    console.log(id, event.event, event.data);`,
+      `  },`,
+      `});`,
+      `// later: live.close();`,
+      '',
+    ].join('\n');
+  }
   if (isEventStream(call)) {
     // A live stream is read with subscribeEvents (reconnects, Last-Event-ID, typed events), not a plain GET.
     const query = Object.fromEntries(call.params.query.map(([name, value]) => [name, value]));

@@ -6,5 +6,5 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
 mkdirSync(join(dist, 'generated'), { recursive: true });
-for (const file of ['openapi.json', 'openapi.yaml', 'docs.html']) cpSync(join(root, 'generated', file), join(dist, 'generated', file));
+for (const file of ['openapi.json', 'openapi.yaml', 'asyncapi.json', 'asyncapi.yaml', 'docs.html']) cpSync(join(root, 'generated', file), join(dist, 'generated', file));
 cpSync(join(root, 'package.json'), join(dist, 'package.json'));

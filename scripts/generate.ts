@@ -1,5 +1,5 @@
-// Derives everything in generated/ from spec/: the bundled contract (JSON and YAML), the TypeScript
-// types and the self-contained Redoc page. `--out DIR` writes elsewhere (generate:check uses it).
+// Derives everything in generated/ from spec/: the bundled contract (JSON and YAML), the AsyncAPI document of
+// the live WebSocket (scripts/asyncapi.ts), the TypeScript types and the self-contained Redoc page. `--out DIR` writes elsewhere (generate:check uses it).
 import { extensionsTable } from '../server/extensions.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -9,6 +9,7 @@ import openapiTS, { astToString } from 'openapi-typescript';
 import { stringify } from 'yaml';
 import { extensionDate } from '../server/http/extension-date.ts';
 import { addCodeSamples } from './code-samples.ts';
+import { asyncApiOf } from './asyncapi.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const outArg = process.argv.indexOf('--out');
@@ -93,6 +94,11 @@ async function main(): Promise<void> {
   const bundled = { 'x-generated': BANNER, ...spec };
   writeFileSync(join(out, 'openapi.json'), `${JSON.stringify(bundled, null, 2)}\n`);
   writeFileSync(join(out, 'openapi.yaml'), `# ${BANNER}\n${stringify(bundled, { lineWidth: 0 })}`);
+
+  log('writing the AsyncAPI document of the live WebSocket');
+  const asyncApi = { 'x-generated': BANNER, ...asyncApiOf(spec) };
+  writeFileSync(join(out, 'asyncapi.json'), `${JSON.stringify(asyncApi, null, 2)}\n`);
+  writeFileSync(join(out, 'asyncapi.yaml'), `# ${BANNER}\n${stringify(asyncApi, { lineWidth: 0 })}`);
 
   // The reviewers' table of every x- extension, from the one list the server and the lint check (spec/README.md links it).
   writeFileSync(join(out, 'extensions.md'), `<!-- ${BANNER} -->\n# Opsdeck's OpenAPI extensions\n\nFrom \`server/extensions.ts\`, which the server (at start-up) and \`npm run spec:lint\` (rule \`opsdeck/extensions\`) check every extension against: an unknown one, one in the wrong place or a value of the wrong shape fails both.\n\n${extensionsTable()}\n`);

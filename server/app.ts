@@ -69,11 +69,14 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', served.json);
   app.get('/openapi.yaml', served.yaml);
   app.get(['/docs', '/docs/'], served.docs);
+  app.get('/asyncapi.json', served.asyncApiJson);
+  app.get('/asyncapi.yaml', served.asyncApiYaml);
 
+  const authenticator = new Authenticator(deps.callers, deps.tokens);
   app.use(
     operationRoutes({
-      handlers: createHandlers(deps),
-      authenticator: new Authenticator(deps.callers, deps.tokens),
+      handlers: createHandlers(deps, authenticator),
+      authenticator,
       limits: deps.edge.rateLimits,
       idempotency: deps.edge.idempotency,
       streams: deps.streams,

@@ -10,6 +10,9 @@ export type ErrorCode = components['schemas']['ErrorCode'];
 
 export const bundledSpecPath = fileURLToPath(new URL('../generated/openapi.json', import.meta.url));
 export const bundledSpecYamlPath = fileURLToPath(new URL('../generated/openapi.yaml', import.meta.url));
+/** The AsyncAPI document of the live WebSocket (scripts/asyncapi.ts), as JSON and YAML. */
+export const asyncApiPath = fileURLToPath(new URL('../generated/asyncapi.json', import.meta.url));
+export const asyncApiYamlPath = fileURLToPath(new URL('../generated/asyncapi.yaml', import.meta.url));
 export const docsPath = fileURLToPath(new URL('../generated/docs.html', import.meta.url));
 
 export const spec = JSON.parse(readFileSync(bundledSpecPath, 'utf8')) as OpenAPIV3_1.Document;

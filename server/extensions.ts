@@ -128,8 +128,8 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
   {
     name: 'x-event-stream',
     on: 'Root',
-    meaning: 'The live stream: keep-alive, reconnect delay, how far back a reconnect replays, how often a credential is checked again, streams per caller.',
-    example: { description: 'The live stream.', keepalive_seconds: 15, retry_ms: 3000, replay_hours: 24, replay_max_events: 1000, reauthenticate_seconds: 60, max_streams_per_caller: 10 },
+    meaning: 'The live stream and WebSocket: keep-alive, reconnect delay, how far back a reconnect replays, how often a credential is checked again, streams per caller, how soon a WebSocket authenticates and how large its messages may be.',
+    example: { description: 'The live stream.', keepalive_seconds: 15, retry_ms: 3000, replay_hours: 24, replay_max_events: 1000, reauthenticate_seconds: 60, max_streams_per_caller: 10, auth_timeout_seconds: 5, max_message_bytes: 16384 },
     schema: policy({
       keepalive_seconds: positive,
       retry_ms: count,
@@ -137,6 +137,8 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
       replay_max_events: count,
       reauthenticate_seconds: positive,
       max_streams_per_caller: count,
+      auth_timeout_seconds: positive,
+      max_message_bytes: count,
     }),
   },
   {
@@ -159,6 +161,18 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     meaning: 'Which bucket the operation spends from: `tier` (the caller\'s tier), a limiter named in `x-rate-limits`, or `exempt`. Every operation says.',
     example: 'tier',
     schema: { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' },
+  },
+  {
+    name: 'x-websocket',
+    on: 'Operation',
+    meaning: 'On an operation that upgrades to a WebSocket: the schemas of the messages the client sends and the server sends, from which `npm run generate` writes the AsyncAPI document (generated/asyncapi.json).',
+    example: { client: { $ref: '#/components/schemas/EventSocketClientMessage' }, server: { $ref: '#/components/schemas/EventSocketServerMessage' } },
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['client', 'server'],
+      properties: { client: { type: 'object' }, server: { type: 'object' } },
+    },
   },
   {
     name: 'x-cache-control',

@@ -39,11 +39,13 @@ import { UserService } from './modules/users/users.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
 import type { AppDeps } from './deps.ts';
+import type { Authenticator } from './auth/authenticate.ts';
 
 /** How many agents a process keeps as `getAgent` answered them (~1 KB each). */
 const AGENT_CACHE_ENTRIES = 10_000;
 
-export function createHandlers(deps: AppDeps): HandlerMap {
+/** `authenticator`: the pipeline's, which the live WebSocket's `auth` message goes through too. */
+export function createHandlers(deps: AppDeps, authenticator: Authenticator): HandlerMap {
   const db = deps.database.db;
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
@@ -59,7 +61,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),
-    ...eventHandlers(new EventStreamService(db, deps.bus, deps.eventStream)),
+    ...eventHandlers(new EventStreamService(db, deps.bus, deps.eventStream), authenticator),
     ...webhookHandlers(
       new WebhookService(db, deps.secretBox, {
         allowPrivateTargets: deps.config.webhookAllowPrivateTargets,

@@ -30,6 +30,7 @@ export async function run(config: Config): Promise<void> {
         docs: `${base}/docs`,
         spec: `${base}/openapi.json`,
         spec_yaml: `${base}/openapi.yaml`,
+        asyncapi: `${base}/asyncapi.json`,
         metrics: `${base}/metrics`,
         mock: 'npm run mock → http://127.0.0.1:4010',
       },

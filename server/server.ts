@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
+import { upgradeThrough } from './http/websocket.ts';
 import { parserRefusal } from './http/pipeline.ts';
 import { ConfigError, type Config } from './config.ts';
 import { eventStreamPolicy } from './events/stream.ts';
@@ -88,6 +89,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
+  server.on('upgrade', upgradeThrough(app));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -109,8 +111,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await workers?.stop();
       log.info({ delay_ms: config.shutdownDelayMs }, 'shutting down: readiness fails, in-flight requests finish');
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
-      // Live event streams never finish by themselves: they end now (their clients resume elsewhere with
-      // Last-Event-ID), so their connections are idle when the listener closes instead of holding up the stop.
+      // Live event streams and WebSockets never finish by themselves: they end now (their clients resume elsewhere
+      // with Last-Event-ID; a WebSocket closes with 1001), so their connections are idle when the listener closes instead of holding up the stop.
       await streams.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

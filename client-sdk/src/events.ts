@@ -329,7 +329,7 @@ export class SseParser {
 }
 
 /** Exponential backoff with full jitter: a random wait below `base × 2^(failures − 1)`, capped. */
-function backoff(base: number, failures: number, max: number): number {
+export function backoff(base: number, failures: number, max: number): number {
   return Math.random() * Math.min(max, base * 2 ** Math.max(0, failures - 1));
 }
 
@@ -341,7 +341,7 @@ function retryAfterMs(response: Response): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = () => {

@@ -13,6 +13,7 @@ export {
   type RateLimit,
 } from './edge.ts';
 export { EVENT_TYPES, SseParser, subscribeEvents, type EventSubscription, type SseMessage, type SubscribeEventsOptions } from './events.ts';
+export { connectLive, LiveError, type ConnectLiveOptions, type LiveConnection } from './live.ts';
 export { pages, paginate, PaginationLoopError, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
 export {
@@ -43,6 +44,8 @@ export type {
   ErrorDetail,
   ErrorEnvelope,
   EventChannel,
+  LiveClientMessage,
+  LiveServerMessage,
   EventType,
   Health,
   Meta,

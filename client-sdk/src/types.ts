@@ -49,3 +49,7 @@ export type PipelineRunEvent = Schemas['PipelineRunEvent'];
 export type EventType = Schemas['EventType'];
 /** A channel of the live stream: `tasks`, `alerts`, `agents`, `deployments`, `pipelines`. */
 export type EventChannel = Schemas['EventChannel'];
+/** A message a client sends on the live WebSocket (`connectLive` sends them). */
+export type LiveClientMessage = Schemas['EventSocketClientMessage'];
+/** A message the server sends on the live WebSocket: narrow on `type`. */
+export type LiveServerMessage = Schemas['EventSocketServerMessage'];

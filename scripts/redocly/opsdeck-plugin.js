@@ -119,9 +119,20 @@ function Extensions() {
   );
 }
 
+// `x-websocket` holds schemas (a WebSocket operation's messages, server/extensions.ts): declared as such, Redocly
+// lints them, counts their $refs as uses and bundles them into components.schemas like any other schema.
+function typeExtension(types) {
+  return {
+    ...types,
+    WebSocketMessages: { properties: { client: 'Schema', server: 'Schema' }, required: ['client', 'server'] },
+    Operation: { ...types.Operation, properties: { ...types.Operation.properties, 'x-websocket': 'WebSocketMessages' } },
+  };
+}
+
 export default function opsdeckPlugin() {
   return {
     id: 'opsdeck',
     rules: { oas3: { 'schema-description': SchemaDescription, 'parameter-example': ParameterExample, deprecation: Deprecation, extensions: Extensions } },
+    typeExtension: { oas3: typeExtension },
   };
 }

@@ -57,6 +57,15 @@ export interface Credentials {
   apiKey: string | undefined;
 }
 
+/**
+ * A credential presented as one string (the live WebSocket's `auth` message): an API key or an agent key by its
+ * pattern, else an access token, as the headers would carry them.
+ */
+export function presentedCredentials(token: string): Credentials {
+  const isKey = API_KEY_PATTERN.test(token) || AGENT_KEY_PATTERN.test(token);
+  return isKey ? { authorization: undefined, apiKey: token } : { authorization: `Bearer ${token}`, apiKey: undefined };
+}
+
 function identity(user: UserIdentity): Pick<Caller, 'userId' | 'agentId' | 'email' | 'role' | 'teamIds' | 'tier'> {
   const tier = user.role === 'admin' ? 'admin' : user.rate_tier === 'premium' ? 'premium' : 'authenticated';
   return { userId: user.id, agentId: null, email: user.email, role: user.role, teamIds: user.team_ids, tier };

@@ -1,7 +1,9 @@
-// One connection of the live stream (`streamEvents`). It listens to the event bus from the moment it is
-// made, before its replay is read, and holds what arrives meanwhile; then it writes `retry:`, the replay,
-// what arrived meanwhile and then live events as they come — each event once, in stream order (an event at
-// or below the last position written is skipped) — and a keep-alive comment every `keepalive_seconds`.
+// One connection of the live stream (`streamEvents`), or one subscription of a live WebSocket
+// (`openEventSocket`, whose socket keeps it alive and watches the credential). It listens to the event bus
+// from the moment it is made, before its replay is read, and holds what arrives meanwhile; then it writes
+// `retry:`, the replay, what arrived meanwhile and then live events as they come — each event once, in stream
+// order (an event at or below the last position written is skipped) — and a keep-alive comment every
+// `keepalive_seconds`.
 // It ends when the client goes away or the server stops, when the caller's credential expires or no longer
 // holds (checked again every `reauthenticate_seconds`), when the client falls too far behind, or when the
 // bus may have missed events. In each case the client resumes
@@ -20,15 +22,19 @@ export interface EventStreamPolicy {
   readonly replay_hours: number;
   readonly replay_max_events: number;
   readonly reauthenticate_seconds: number;
-  /** Open streams one caller may hold on this process. */
+  /** Open streams one caller may hold on this process (Server-Sent Events streams and WebSockets together). */
   readonly max_streams_per_caller: number;
+  /** How soon after its upgrade a WebSocket must authenticate. */
+  readonly auth_timeout_seconds: number;
+  /** The largest message a WebSocket client may send. */
+  readonly max_message_bytes: number;
 }
 
 /** The spec's policy, with the configuration's overrides (`EVENT_STREAM`); a bad value fails start-up. */
 export const eventStreamPolicy = (overrides: Readonly<Record<string, number>> = {}): EventStreamPolicy =>
   policyWithOverrides<EventStreamPolicy>('x-event-stream', 'EVENT_STREAM', overrides, {
-    amounts: ['keepalive_seconds', 'replay_hours', 'reauthenticate_seconds'],
-    counts: ['retry_ms', 'replay_max_events', 'max_streams_per_caller'],
+    amounts: ['keepalive_seconds', 'replay_hours', 'reauthenticate_seconds', 'auth_timeout_seconds'],
+    counts: ['retry_ms', 'replay_max_events', 'max_streams_per_caller', 'max_message_bytes'],
   });
 
 /**
@@ -69,14 +75,27 @@ export interface StreamScope {
   readonly channels: ReadonlySet<EventChannel>;
 }
 
+/** What ends a connection on the caller's side: its credential's expiry, and a check of it made again now and then. */
+export interface CredentialWatch {
+  /** When the caller's credential expires; the connection ends then. */
+  expiresAt: Date | null;
+  /** Whether the caller may still receive the connection (its credential, permissions and teams, as they are now). */
+  stillAllowed: () => Promise<boolean>;
+}
+
 export interface ConnectionOptions {
+  /**
+   * The scope's `channels` may be a set the owner changes later (a WebSocket's `unsubscribe`): each event is
+   * matched against it as it arrives.
+   */
   scope: StreamScope;
   /** The position the client resumes after (Last-Event-ID); events at or below it are never written. */
   after: bigint | undefined;
-  /** When the caller's credential expires; the stream ends then. */
-  expiresAt: Date | null;
-  /** Whether the caller may still receive this stream (its credential, permissions and teams, as they are now). */
-  stillAllowed: () => Promise<boolean>;
+  /**
+   * For a connection that is the whole answer (a Server-Sent Events stream): it keeps itself alive and watches
+   * the credential. The subscriptions of a WebSocket leave both to their socket, which does it once for all.
+   */
+  watch?: CredentialWatch | undefined;
   policy: EventStreamPolicy;
   log: Logger;
 }
@@ -90,7 +109,28 @@ export const MAX_BACKLOG = 10_000;
 /** setTimeout's longest delay (about 24.8 days); a later expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type EndReason = 'credential expired' | 'credential revoked' | 'client too slow' | 'backlog overflow' | 'bus interrupted';
+export type EndReason = 'credential expired' | 'credential revoked' | 'client too slow' | 'backlog overflow' | 'bus interrupted';
+
+/**
+ * Calls `end` when the credential expires, or when it no longer holds (checked every `reauthenticate_seconds`);
+ * answers the function that stops watching.
+ */
+export function watchCredential(watch: CredentialWatch, policy: EventStreamPolicy, end: (reason: 'credential expired' | 'credential revoked') => void): () => void {
+  const recheck = setInterval(() => {
+    watch.stillAllowed().then((allowed) => allowed || end('credential revoked'));
+  }, policy.reauthenticate_seconds * 1000);
+  let expiry: NodeJS.Timeout | undefined;
+  const watchExpiry = () => {
+    const left = watch.expiresAt!.getTime() - Date.now();
+    if (left <= 0) return end('credential expired');
+    expiry = setTimeout(watchExpiry, Math.min(left, MAX_TIMER_MS));
+  };
+  if (watch.expiresAt) watchExpiry();
+  return () => {
+    clearInterval(recheck);
+    clearTimeout(expiry);
+  };
+}
 
 export class StreamConnection {
   readonly #options: ConnectionOptions;
@@ -124,21 +164,15 @@ export class StreamConnection {
     this.#backlog = null;
   }
 
-  /** Writes the stream until it ends; `replay` are the events after Last-Event-ID, in stream order. */
-  async run(sink: EventStreamSink, replay: readonly PublishedEvent[]): Promise<void> {
+  /**
+   * Writes the stream until it ends; `replay` are the events after Last-Event-ID, in stream order. Answers why
+   * the connection ended it, or undefined when the sink's signal did (the client went away, the server stops).
+   */
+  async run(sink: EventStreamSink, replay: readonly PublishedEvent[]): Promise<EndReason | undefined> {
     const stop = AbortSignal.any([sink.signal, this.#ended.signal]);
-    const { policy, expiresAt } = this.#options;
-    const keepAlive = setInterval(() => sink.comment('keep-alive'), policy.keepalive_seconds * 1000);
-    const recheck = setInterval(() => {
-      this.#options.stillAllowed().then((allowed) => allowed || this.#end('credential revoked'));
-    }, policy.reauthenticate_seconds * 1000);
-    let expiry: NodeJS.Timeout | undefined;
-    const watchExpiry = () => {
-      const left = expiresAt!.getTime() - Date.now();
-      if (left <= 0) return this.#end('credential expired');
-      expiry = setTimeout(watchExpiry, Math.min(left, MAX_TIMER_MS));
-    };
-    if (expiresAt) watchExpiry();
+    const { policy, watch } = this.#options;
+    const keepAlive = watch ? setInterval(() => sink.comment('keep-alive'), policy.keepalive_seconds * 1000) : undefined;
+    const unwatch = watch ? watchCredential(watch, policy, (reason) => this.#end(reason)) : undefined;
     try {
       this.#sink = sink;
       sink.send({ retry: policy.retry_ms });
@@ -160,13 +194,13 @@ export class StreamConnection {
       if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
     } finally {
       clearInterval(keepAlive);
-      clearInterval(recheck);
-      clearTimeout(expiry);
+      unwatch?.();
       this.close();
       const reason = this.#ended.signal.reason as EndReason | undefined;
       const level = reason === 'client too slow' || reason === 'backlog overflow' ? 'warn' : 'debug';
       this.#options.log[level]({ reason: reason ?? (sink.signal.reason as Error | undefined)?.message, events: this.#sent, last_event_id: this.#last >= 0n ? String(this.#last) : null }, 'event stream ended');
     }
+    return this.#ended.signal.reason as EndReason | undefined;
   }
 
   #write(published: PublishedEvent): void {

@@ -66,6 +66,11 @@ export class OpenStreams {
     return this.#open.size;
   }
 
+  /** Whether the server is stopping (`closeAll` was called): a new stream would end at once. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   /** Runs one stream to its end; its controller is aborted at once when the server is already stopping. */
   run(work: (controller: AbortController) => Promise<void>): Promise<void> {
     const controller = new AbortController();

@@ -4,6 +4,7 @@
 import type { operations, webhooks } from '../../generated/openapi.d.ts';
 import type { Caller } from '../auth/caller.ts';
 import type { EventStream } from './event-stream.ts';
+import type { SocketSession } from './websocket.ts';
 import type { RequestContext } from './request-context.ts';
 
 /** The spec's `webhooks` are requests Opsdeck sends, not operations it serves. */
@@ -70,9 +71,11 @@ type TextAnswer<C> = { mediaType: keyof C & `text/${string}`; body: string };
 
 /**
  * A `text/event-stream` answer is a stream (server/http/event-stream.ts), never a body; a JSON answer is a
- * body, never a stream.
+ * body, never a stream; `101 Switching Protocols` is a WebSocket session (server/http/websocket.ts).
  */
-type ResultFor<S, R> = (R extends { content: { 'text/event-stream': unknown } }
+type ResultFor<S, R> = (S extends 101
+  ? { status: S; socket: SocketSession; body?: undefined; stream?: undefined }
+  : R extends { content: { 'text/event-stream': unknown } }
   ? { status: S; stream: EventStream; body?: undefined }
   : R extends { content: { 'application/json': infer B } }
     ? { status: S; body: Payload<B>; stream?: undefined }

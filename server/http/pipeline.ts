@@ -28,6 +28,7 @@ import { errorBody, send, sendError, successBody } from './envelope.ts';
 import { toApiError } from './to-api-error.ts';
 import { ApiError, movedOn } from './errors.ts';
 import { answerWithStream, type EventStream, type OpenStreams } from './event-stream.ts';
+import { answerWithSocket, type SocketSession } from './websocket.ts';
 import { operationTable, type OperationEntry } from './operation-table.ts';
 import type { HandlerMap, OperationId } from './operation-types.ts';
 import { beginRequest, type RequestContext } from './request-context.ts';
@@ -81,6 +82,8 @@ interface Result {
   headers?: Record<string, string>;
   body?: object;
   stream?: EventStream;
+  /** `101`: the WebSocket session that takes over the connection. */
+  socket?: SocketSession;
   /** An answer in a declared text media type, sent as it is (the metrics). */
   text?: { mediaType: string; body: string };
   /** The envelope already made for this answer (kept for its Idempotency-Key, so a replay is the same to the byte). */
@@ -387,12 +390,13 @@ function handle(operationId: OperationId, deps: PipelineDeps, input: Parameters<
 }
 
 /**
- * The answer: a stream runs until it ends; a GET's 200 carries a strong ETag, its Cache-Control and
+ * The answer: a stream runs until it ends; a WebSocket session takes over the connection; a GET's 200 carries a strong ETag, its Cache-Control and
  * Last-Modified, and is `304` when If-None-Match names that ETag; everything else is the envelope.
  */
 async function answer(op: OperationEntry, ctx: RequestContext, req: Request, res: Response, deps: PipelineDeps, result: Result): Promise<void> {
   setHeaders(res, result.headers ?? {});
   if (result.stream) return answerWithStream(ctx, res, result.stream, deps.streams);
+  if (result.socket) return answerWithSocket(ctx, req, res, result.socket, deps.streams);
   if (result.text) return void res.status(result.status).type(result.text.mediaType).send(result.text.body);
   if (op.method === 'get' && result.status === 200) {
     const etag = etagOf(result.body);

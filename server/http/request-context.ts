@@ -75,10 +75,11 @@ export function beginRequest(
     const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : successLevel;
     if (!log.isLevelEnabled(level)) return;
     const ms = Math.round((performance.now() - ctx.startedAt) * 10) / 10;
-    // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream).
+    // `aborted`: the connection closed before the answer was complete (a client that went away mid-stream). A
+    // WebSocket's answer (101) is complete once switched: its line comes when its connection closes.
     // The line carries request_id itself: a child logger made just for it would cost more than the line.
     const fields = { request_id: requestId, method: req.method, path: req.path, operation_id: operationId, status: res.statusCode, ms, ...trace };
-    log[level](res.writableFinished ? fields : { ...fields, aborted: true }, 'request');
+    log[level](res.writableFinished || res.statusCode === 101 ? fields : { ...fields, aborted: true }, 'request');
   });
   return ctx;
 }

@@ -1,4 +1,5 @@
-// The contract and the docs as this server serves them (`/openapi.json`, `/openapi.yaml`, `/docs`): the
+// The contract and the docs as this server serves them (`/openapi.json`, `/openapi.yaml`, `/docs`, and the live
+// WebSocket's AsyncAPI document, `/asyncapi.json` and `/asyncapi.yaml`): the
 // generated files, with the development origin the spec names (its first server, http://localhost:8080, also
 // in every code sample) replaced by this server's real origin, so the docs' server list and samples point
 // here: PUBLIC_URL when set, else the origin of the request (its Host, or X-Forwarded-Host/-Proto when
@@ -11,10 +12,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Request, RequestHandler, Response } from 'express';
-import { bundledSpecPath, bundledSpecYamlPath, docsPath, spec } from '../contract.ts';
+import { asyncApiPath, asyncApiYamlPath, bundledSpecPath, bundledSpecYamlPath, docsPath, spec } from '../contract.ts';
 import { docsContentSecurityPolicy } from './security-headers.ts';
 
-type Kind = 'json' | 'yaml' | 'docs';
+type Kind = 'json' | 'yaml' | 'docs' | 'asyncapiJson' | 'asyncapiYaml';
 
 interface Served {
   readonly body: Buffer;
@@ -26,8 +27,10 @@ const CONTENT_TYPES: Record<Kind, string> = {
   json: 'application/json; charset=utf-8',
   yaml: 'application/yaml; charset=utf-8',
   docs: 'text/html; charset=utf-8',
+  asyncapiJson: 'application/json; charset=utf-8',
+  asyncapiYaml: 'application/yaml; charset=utf-8',
 };
-const PATHS: Record<Kind, string> = { json: bundledSpecPath, yaml: bundledSpecYamlPath, docs: docsPath };
+const PATHS: Record<Kind, string> = { json: bundledSpecPath, yaml: bundledSpecYamlPath, docs: docsPath, asyncapiJson: asyncApiPath, asyncapiYaml: asyncApiYamlPath };
 /** How many origins get copies of their own (a server is reached under one or two names; more are made-up Hosts). */
 const MAX_ORIGINS = 4;
 const PLAIN_ORIGIN = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:\d{1,5})?$/;
@@ -56,6 +59,8 @@ export class ServedContract {
   readonly json: RequestHandler = (req, res) => this.#answer('json', req, res);
   readonly yaml: RequestHandler = (req, res) => this.#answer('yaml', req, res);
   readonly docs: RequestHandler = (req, res) => this.#answer('docs', req, res);
+  readonly asyncApiJson: RequestHandler = (req, res) => this.#answer('asyncapiJson', req, res);
+  readonly asyncApiYaml: RequestHandler = (req, res) => this.#answer('asyncapiYaml', req, res);
 
   /** The origin a request's copies name, or undefined to serve the files as generated. */
   originOf(req: Request): string | undefined {
@@ -91,7 +96,8 @@ export class ServedContract {
     const kept = this.#copies.get(key);
     if (kept) return kept;
     // Read again for each new copy rather than kept: a copy is made once per origin, and the files are large.
-    const text = rewrite(readFileSync(PATHS[kind], 'utf8'), origin);
+    const generated = readFileSync(PATHS[kind], 'utf8');
+    const text = kind === 'asyncapiJson' || kind === 'asyncapiYaml' ? rewriteAsyncApi(generated, origin) : rewrite(generated, origin);
     const body = Buffer.from(text, 'utf8');
     const served: Served = {
       body,
@@ -109,4 +115,13 @@ export function rewrite(text: string, origin: string | undefined): string {
   let out = text.replaceAll(DEVELOPMENT.url, origin);
   if (DEVELOPMENT.description) out = out.replaceAll(DEVELOPMENT.description, 'This Opsdeck server.');
   return out;
+}
+
+/** The AsyncAPI document naming `origin`'s host as its WebSocket server (`wss` for an `https` origin). */
+export function rewriteAsyncApi(text: string, origin: string | undefined): string {
+  if (!origin || !DEVELOPMENT || origin === DEVELOPMENT.url) return text;
+  const from = new URL(DEVELOPMENT.url);
+  const to = new URL(origin);
+  const out = rewrite(text, origin).replaceAll(`"host": "${from.host}"`, `"host": "${to.host}"`).replaceAll(`host: ${from.host}\n`, `host: ${to.host}\n`);
+  return to.protocol === 'https:' ? out.replace('"protocol": "ws"', '"protocol": "wss"').replace('protocol: ws\n', 'protocol: wss\n') : out;
 }

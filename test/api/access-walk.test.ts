@@ -12,8 +12,11 @@ import { bearer, createTeam, createUser, type TestUser } from '../support/identi
 import { openStream } from '../support/sse.ts';
 import { beforeSunset } from '../support/sunset.ts';
 
-/** The operations meant to need no credentials; anything else public is a mistake. */
-const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion', 'enrollAgent', 'getIndex'];
+/**
+ * The operations meant to need no credentials; anything else public is a mistake. The live WebSocket's upgrade
+ * (`openEventSocket`) is one: its credential comes in its first message (test/api/events-websocket.test.ts).
+ */
+const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion', 'enrollAgent', 'getIndex', 'openEventSocket'];
 /** Operations that need no caller but may be closed by a configured token instead (`{}` beside the scheme): the metrics. */
 const STATIC_TOKEN_ONLY: Record<string, string> = { getMetrics: 'metricsToken' };
 

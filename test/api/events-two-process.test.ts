@@ -1,7 +1,8 @@
 // Two processes of one deployment share one PostgreSQL database and one Redis key prefix: an event
 // caused on either reaches a stream open on the other. Process A, a real child (`node server/main.ts`),
 // runs without background workers, so it never dispatches: every event on its streams was published by
-// B's dispatcher and carried by Redis pub/sub. The two share JWT_SECRET, so one access token works on both.
+// B's dispatcher and carried by Redis pub/sub; the same goes for a WebSocket open on A. The two share
+// JWT_SECRET, so one access token works on both.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
@@ -13,6 +14,7 @@ import { http } from '../support/http.ts';
 import { bearer, createTeam, login, TEST_ADMIN } from '../support/identity.ts';
 import { dropKeys } from '../support/server.ts';
 import { openStream, streamEventProblems, type StreamMessage } from '../support/sse.ts';
+import { TestSocket } from '../support/websocket.ts';
 
 const JWT_SECRET = randomBytes(32).toString('hex');
 const redisKeyPrefix = `opsdeck-test:${process.pid}:two-${randomBytes(3).toString('hex')}:`;
@@ -108,6 +110,23 @@ describe('two server processes', () => {
       expect(resumed.messages.map((m) => (m.payload.data as { id: string }).id)).toEqual([missed.id, live.id]);
     } finally {
       resumed.close();
+    }
+  }, 30_000);
+
+  it('a WebSocket on A receives an event caused on B, through Redis, with the SSE stream’s position', async (context) => {
+    if (!a || !b) return context.skip();
+    const socket = await TestSocket.open(a.url, token);
+    const stream = await openStream(a.url, '/api/v1/events?channels=alerts', bearer(token));
+    try {
+      socket.send({ type: 'subscribe', channels: ['alerts'] });
+      await socket.next('subscribed');
+      const onB = await raise(b.url, 'Raised on B for the socket');
+      const message = await socket.eventAbout(onB.id, 'alert.triggered', 10_000);
+      expect(message.data).toMatchObject({ event: 'alert.triggered', team_id: teamId, data: { title: 'Raised on B for the socket' } });
+      expect(message.id).toBe((await stream.waitForEvent(about(onB.id), 10_000)).id);
+    } finally {
+      socket.close();
+      stream.close();
     }
   }, 30_000);
 

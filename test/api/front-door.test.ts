@@ -50,6 +50,7 @@ describe('GET /', () => {
           docs: '/docs',
           openapi_json: '/openapi.json',
           openapi_yaml: '/openapi.yaml',
+          asyncapi_json: '/asyncapi.json',
           api_v1: '/api/v1',
           api_v2: '/api/v2',
           health_live: '/health/live',

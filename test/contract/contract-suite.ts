@@ -8,6 +8,10 @@ import { ContractChecker } from './contract-checker.ts';
 import { linkedPath } from './links.ts';
 import { operationsById, spec } from '../../server/contract.ts';
 import { beforeSunset } from '../support/sunset.ts';
+import { TestSocket } from '../support/websocket.ts';
+import { schemaChecker } from '../../server/http/schema-check.ts';
+
+const serverMessageProblem = schemaChecker('EventSocketServerMessage');
 
 export interface ContractTarget {
   url: string;
@@ -682,6 +686,24 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         expect(accepted).toMatchObject({ deployment_id: second.id, status: 'pending', ...body });
         expect(rollback).toMatchObject({ rollback_of: second.id, version: 'v1.0.0', ...body });
         expect(started()!.data).toMatchObject({ status: 'running', pipeline_id: pipeline.id });
+      }
+    });
+
+    it('opens the live WebSocket: a plain GET is refused before any upgrade; on the real server the socket authenticates, subscribes and receives', async () => {
+      // fetch cannot ask for an upgrade (it refuses to send `Upgrade`, hence the cast): both targets refuse the request without it.
+      const header = { 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } as { Upgrade: 'websocket'; 'Sec-WebSocket-Version': '13'; 'Sec-WebSocket-Key': string };
+      await expectError(unwrap(client.GET('/api/v1/events/ws', { params: { header }, ...prefer(400) })), 400, ['VAL_INVALID_PARAMETER', 'VAL_REQUIRED_FIELD', 'VAL_MALFORMED_REQUEST']);
+      // Prism cannot switch protocols; the real server's messages are each checked against EventSocketServerMessage.
+      if (!options.stateful) return;
+      const socket = await TestSocket.open(target.url, target.token);
+      try {
+        socket.send({ type: 'subscribe', channels: ['alerts'] });
+        await socket.next('subscribed');
+        const alert = await unwrap(client.POST('/api/v1/alerts', { body: { title: 'Over the socket', severity: 'info' } }));
+        await socket.eventAbout(alert.id, 'alert.triggered');
+        expect(socket.messages.map((message) => serverMessageProblem(message))).toEqual(socket.messages.map(() => null));
+      } finally {
+        socket.close();
       }
     });
 

@@ -13,6 +13,11 @@ import {
   rateLimitOf,
   unwrap,
   subscribeEvents,
+  connectLive,
+  type LiveConnection,
+  type LiveError,
+  type LiveServerMessage,
+  type EventChannel,
   type AgentEvent,
   type PipelineEvent,
   type PipelineRunEvent,
@@ -283,4 +288,31 @@ export function liveEvents(): EventSubscription {
   // @ts-expect-error: onEvent is required
   subscribeEvents({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_x' }, { channels: ['alerts'] });
   return subscription;
+}
+
+// The live WebSocket: the same typed events, each with its channel; the protocol's messages are the contract's.
+export function liveSocket(): LiveConnection {
+  const live = connectLive({
+    baseUrl: 'https://opsdeck.test',
+    token: async () => 'opk_x',
+    channels: ['alerts'],
+    onEvent(event, { id, channel }) {
+      expectTypeOf(event).toEqualTypeOf<StreamEvent>();
+      expectTypeOf(id).toEqualTypeOf<string>();
+      expectTypeOf(channel).toEqualTypeOf<EventChannel>();
+      if (event.event === 'alert.resolved') expectTypeOf(event).toEqualTypeOf<AlertEvent>();
+    },
+    onError(error, reconnect) {
+      expectTypeOf(error).toEqualTypeOf<LiveError>();
+      expectTypeOf(error.code).toEqualTypeOf<ErrorCode | undefined>();
+      expectTypeOf(reconnect).toEqualTypeOf<{ retryInMs: number } | undefined>();
+    },
+  });
+  live.subscribe(['tasks']);
+  // @ts-expect-error: not a channel
+  live.subscribe(['rockets']);
+  // @ts-expect-error: token is required (the credential goes in the first message)
+  connectLive({ baseUrl: 'https://opsdeck.test', channels: ['alerts'], onEvent: () => {} });
+  expectTypeOf<Extract<LiveServerMessage, { type: 'event' }>['data']>().toEqualTypeOf<StreamEvent>();
+  return live;
 }

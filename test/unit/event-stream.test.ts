@@ -38,8 +38,7 @@ const policy = eventStreamPolicy({ keepalive_seconds: 0.05, retry_ms: 100 });
 const options = (overrides: Partial<ConnectionOptions> = {}): ConnectionOptions => ({
   scope: { teamIds: new Set([TEAM]), channels: new Set(['alerts']) },
   after: undefined,
-  expiresAt: null,
-  stillAllowed: async () => true,
+  watch: { expiresAt: null, stillAllowed: async () => true },
   policy,
   log,
   ...overrides,
@@ -113,7 +112,7 @@ describe('a stream connection', () => {
 
     const second = memorySink();
     const started = Date.now();
-    await new StreamConnection(localEventBus(log), options({ expiresAt: new Date(Date.now() + 120) })).run(second.sink, []);
+    await new StreamConnection(localEventBus(log), options({ watch: { expiresAt: new Date(Date.now() + 120), stillAllowed: async () => true } })).run(second.sink, []);
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
   });
 });
@@ -150,7 +149,7 @@ describe('open streams', () => {
 describe('the stream policy', () => {
   it('is the spec’s x-event-stream, with overrides, and refuses bad ones', () => {
     const { description: _description, ...declared } = (spec as unknown as { 'x-event-stream': Record<string, unknown> })['x-event-stream'];
-    expect(Object.keys(declared).sort()).toEqual(['keepalive_seconds', 'max_streams_per_caller', 'reauthenticate_seconds', 'replay_hours', 'replay_max_events', 'retry_ms']);
+    expect(Object.keys(declared).sort()).toEqual(['auth_timeout_seconds', 'keepalive_seconds', 'max_message_bytes', 'max_streams_per_caller', 'reauthenticate_seconds', 'replay_hours', 'replay_max_events', 'retry_ms']);
     expect(eventStreamPolicy()).toEqual(declared);
     expect(eventStreamPolicy({ keepalive_seconds: 0.2 }).keepalive_seconds).toBe(0.2);
     expect(() => eventStreamPolicy({ keepalive: 1 })).toThrow(/EVENT_STREAM: unknown field keepalive/);

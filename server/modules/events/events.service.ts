@@ -10,10 +10,11 @@ import type { Database } from '../../db/schema.ts';
 import { channelPermission, type EventChannel, type StreamEvent } from '../../events/catalogue.ts';
 import type { EventBus, PublishedEvent } from '../../events/event-bus.ts';
 import { toEventPayload } from '../../events/event.mapper.ts';
-import { StreamConnection, StreamSlots, type EventStreamPolicy } from '../../events/stream.ts';
+import { StreamConnection, StreamSlots, type CredentialWatch, type EventStreamPolicy } from '../../events/stream.ts';
 import { ApiError } from '../../http/errors.ts';
 import type { EventStream } from '../../http/event-stream.ts';
 import type { RequestContext } from '../../http/request-context.ts';
+import type { Logger } from '../../logger.ts';
 import { replayEvents, type ReplayRow } from './events.repository.ts';
 
 export interface StreamRequest {
@@ -26,6 +27,12 @@ export interface StreamRequest {
 const ALL_CHANNELS = [...channelPermission.keys()];
 
 const asPublished = (row: ReplayRow): PublishedEvent => ({ seq: row.seq, channel: row.channel as EventChannel, event: toEventPayload(row) as StreamEvent });
+
+/** A subscription made: listening from before its replay was read, and the replay. */
+export interface Subscription {
+  connection: StreamConnection;
+  replay: PublishedEvent[];
+}
 
 export class EventStreamService {
   readonly #db: Kysely<Database>;
@@ -40,10 +47,25 @@ export class EventStreamService {
     this.#slots = new StreamSlots(policy.max_streams_per_caller);
   }
 
+  get policy(): EventStreamPolicy {
+    return this.#policy;
+  }
+
+  /** Every channel the caller may read. */
+  readableChannels(caller: Caller): EventChannel[] {
+    return ALL_CHANNELS.filter((channel) => caller.permissions.has(channelPermission.get(channel)!));
+  }
+
+  /** 403 PERM_DENIED for a channel the caller may not read; undefined when it may. */
+  channelRefusal(caller: Caller, channel: EventChannel): ApiError | undefined {
+    const permission = channelPermission.get(channel)!;
+    return caller.permissions.has(permission) ? undefined : new ApiError('PERM_DENIED', `The channel ${channel} requires the permission ${permission}`);
+  }
+
   /** The channels the caller receives; 403 PERM_DENIED for one asked for without its read permission. */
   channelsFor(caller: Caller, asked: readonly EventChannel[] | undefined): EventChannel[] {
     if (asked === undefined) {
-      const readable = ALL_CHANNELS.filter((channel) => caller.permissions.has(channelPermission.get(channel)!));
+      const readable = this.readableChannels(caller);
       if (readable.length === 0) {
         const permissions = ALL_CHANNELS.map((channel) => channelPermission.get(channel)!);
         throw new ApiError('PERM_DENIED', `Receiving events requires the read permission of a channel: one of ${permissions.join(', ')}`);
@@ -51,10 +73,23 @@ export class EventStreamService {
       return readable;
     }
     for (const channel of asked) {
-      const permission = channelPermission.get(channel)!;
-      if (!caller.permissions.has(permission)) throw new ApiError('PERM_DENIED', `The channel ${channel} requires the permission ${permission}`);
+      const refusal = this.channelRefusal(caller, channel);
+      if (refusal) throw refusal;
     }
     return [...new Set(asked)];
+  }
+
+  /** The teams a stream carries: the caller's, or the one it names when it is one of them (another finds nothing). */
+  teamsFor(caller: Caller, teamId: string | undefined): string[] {
+    return teamId === undefined ? [...caller.teamIds] : caller.teamIds.filter((team) => team === teamId);
+  }
+
+  /**
+   * Takes one of the slots the caller holds on this process, Server-Sent Events streams and WebSockets
+   * together (429 RATE_TOO_MANY_STREAMS when it holds them all); answers the function that frees it.
+   */
+  holdSlot(caller: Caller): () => void {
+    return this.#slots.acquire(caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`);
   }
 
   /**
@@ -62,45 +97,52 @@ export class EventStreamService {
    * deactivated user, a changed password), or lacks a channel's permission or a team the stream carries. A
    * check that cannot be made (the database away) keeps the stream: it is retried at the next interval.
    */
-  async #stillAllowed(ctx: RequestContext, channels: readonly EventChannel[], teamIds: readonly string[]): Promise<boolean> {
+  async stillAllowed(reauthenticate: () => Promise<Caller | null>, log: Logger, channels: Iterable<EventChannel>, teamIds: readonly string[]): Promise<boolean> {
     try {
-      const now = await ctx.reauthenticate?.();
+      const now = await reauthenticate();
       if (!now) return false;
-      return channels.every((channel) => now.permissions.has(channelPermission.get(channel)!)) && teamIds.every((team) => now.teamIds.includes(team));
+      return [...channels].every((channel) => now.permissions.has(channelPermission.get(channel)!)) && teamIds.every((team) => now.teamIds.includes(team));
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return false;
-      ctx.log.warn({ err: (err as Error).message }, 'event stream: the credential could not be checked again; the stream goes on');
+      log.warn({ err: (err as Error).message }, 'event stream: the credential could not be checked again; the stream goes on');
       return true;
+    }
+  }
+
+  /**
+   * Starts listening for the events of `channels` of `teamIds` (the set may change later: a WebSocket's
+   * `unsubscribe`), then reads the replay after `after`; listening starts first, so an event dispatched
+   * meanwhile is in one or the other. A replay that cannot be read stops the listening and throws.
+   */
+  async subscribe(options: { channels: ReadonlySet<EventChannel>; teamIds: readonly string[]; after: bigint | undefined; watch?: CredentialWatch; log: Logger }): Promise<Subscription> {
+    const { channels, teamIds, after } = options;
+    const connection = new StreamConnection(this.#bus, { scope: { teamIds: new Set(teamIds), channels }, after, watch: options.watch, policy: this.#policy, log: options.log });
+    try {
+      if (after === undefined) return { connection, replay: [] };
+      const since = new Date(Date.now() - this.#policy.replay_hours * 3_600_000);
+      const rows = await replayEvents(this.#db, { after, teamIds, channels: [...channels], since, limit: this.#policy.replay_max_events });
+      return { connection, replay: rows.map(asPublished) };
+    } catch (err) {
+      connection.close();
+      throw err;
     }
   }
 
   /** Decides the stream (or refuses it) and reads its replay; the stream it answers writes it all. */
   async open(caller: Caller, request: StreamRequest, ctx: RequestContext): Promise<EventStream> {
     const channels = this.channelsFor(caller, request.channels);
-    const teamIds = request.teamId === undefined ? caller.teamIds : caller.teamIds.filter((team) => team === request.teamId);
+    const teamIds = this.teamsFor(caller, request.teamId);
     const after = request.lastEventId === undefined ? undefined : BigInt(request.lastEventId);
-    const release = this.#slots.acquire(caller.apiKeyId ? `api_key:${caller.apiKeyId}` : `user:${caller.userId}`);
-    // Listening starts before the replay is read, so an event dispatched meanwhile is in one or the other.
-    const connection = new StreamConnection(this.#bus, {
-      scope: { teamIds: new Set(teamIds), channels: new Set(channels) },
-      after,
-      expiresAt: caller.expiresAt,
-      stillAllowed: () => this.#stillAllowed(ctx, channels, teamIds),
-      policy: this.#policy,
-      log: ctx.log,
-    });
-    let replay: PublishedEvent[] = [];
+    const release = this.holdSlot(caller);
+    const reauthenticate = ctx.reauthenticate!;
+    const watch: CredentialWatch = { expiresAt: caller.expiresAt, stillAllowed: () => this.stillAllowed(reauthenticate, ctx.log, channels, teamIds) };
+    let subscription: Subscription;
     try {
-      if (after !== undefined) {
-        const since = new Date(Date.now() - this.#policy.replay_hours * 3_600_000);
-        const rows = await replayEvents(this.#db, { after, teamIds, channels, since, limit: this.#policy.replay_max_events });
-        replay = rows.map(asPublished);
-      }
+      subscription = await this.subscribe({ channels: new Set(channels), teamIds, after, watch, log: ctx.log });
     } catch (err) {
-      connection.close();
       release();
       throw err;
     }
-    return (sink) => connection.run(sink, replay).finally(release);
+    return (sink) => subscription.connection.run(sink, subscription.replay).then(() => {}).finally(release);
   }
 }
