@@ -27,6 +27,8 @@ import { agentProtocolHandlers } from './modules/agent-protocol/agent-protocol.h
 import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
 import { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
+import { taskArtifactHandlers } from './modules/task-artifacts/task-artifacts.handlers.ts';
+import { TaskArtifactService } from './modules/task-artifacts/task-artifacts.service.ts';
 import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
 import { InventoryService } from './modules/inventory/inventory.service.ts';
 import { deploymentHandlers } from './modules/deployments/deployments.handlers.ts';
@@ -55,6 +57,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...agentHandlers(agents),
     ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, agents)),
     ...taskHandlers(new TaskService(db)),
+    ...taskArtifactHandlers(new TaskArtifactService(db)),
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),

@@ -34,6 +34,8 @@ export interface Database {
   agent_keys: AgentKeysTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
+  task_artifacts: TaskArtifactsTable;
+  task_artifact_chunks: TaskArtifactChunksTable;
   agent_packages: AgentPackagesTable;
   agent_services: AgentServicesTable;
   agent_hardware: AgentHardwareTable;
@@ -185,6 +187,26 @@ export interface TaskLogsTable {
 
 export type TaskRow = Selectable<TasksTable>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
+
+export interface TaskArtifactsTable {
+  id: string;
+  task_id: string;
+  team_id: string;
+  agent_id: string;
+  name: string;
+  content_type: string;
+  /** bigint: read it cast to float8 (exact below 2^53). */
+  size_bytes: ColumnType<string | number, number, never>;
+  sha256: string;
+  chunk_bytes: number;
+  created_at: CreatedAt;
+}
+
+export interface TaskArtifactChunksTable {
+  artifact_id: string;
+  seq: number;
+  data: ColumnType<Uint8Array, Uint8Array, never>;
+}
 
 export interface AgentGroupsTable {
   id: string;
