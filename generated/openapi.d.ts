@@ -1074,12 +1074,12 @@ export interface paths {
          * Upload a task artifact
          * @description The agent uploads a file its task produced (a log, a report, a core dump) as the raw body, under a file name
          *     unique within the task (`name`). The body is streamed into storage as it arrives, its SHA-256 computed on the
-         *     way, and its `Content-Type` recorded as the artifact's media type (`x-artifacts` gives the limits and the
-         *     accepted pattern; without a `Content-Type` the artifact is `application/octet-stream`).
+         *     way, and its `Content-Type` recorded as the artifact's media type (`x-artifacts` gives the accepted pattern and
+         *     the other limits; without a `Content-Type` the artifact is `application/octet-stream`).
          *
          *     Only the task's own agent may upload: any other task, including another agent's of the same team, is `404`.
-         *     A body larger than `ArtifactContent`'s `maxLength` is `413` (refused before it is read when `Content-Length` says so,
-         *     cut off when it is sent without a length); a name the task already has is `409 RES_ALREADY_EXISTS` (artifacts
+         *     A body larger than `ArtifactContent`'s `maxLength` is `413` (refused before it is read when `Content-Length`
+         *     says so, cut off when it is sent without a length); a name the task already has is `409 RES_ALREADY_EXISTS` (artifacts
          *     are never replaced, so a retried upload cannot change what was already downloaded: compare `sha256`);
          *     a task with `x-artifacts.max_per_task` artifacts is `409 BIZ_TASK_ARTIFACT_LIMIT`. A refused or interrupted
          *     upload stores nothing.
@@ -7868,7 +7868,7 @@ export interface components {
          */
         EnrollmentTokenId: string;
         /**
-         * @description The file name to store the upload under, unique within the task (`ArtifactName`); percent-encode it in the query.
+         * @description The file name to store the upload under, unique within the task (`ArtifactName`), percent-encoded (reserved characters such as `(` and `)` may stay as they are).
          * @example reboot.log
          */
         ArtifactNameQuery: components["schemas"]["ArtifactName"];
@@ -11864,7 +11864,7 @@ export interface operations {
         parameters: {
             query: {
                 /**
-                 * @description The file name to store the upload under, unique within the task (`ArtifactName`); percent-encode it in the query.
+                 * @description The file name to store the upload under, unique within the task (`ArtifactName`), percent-encoded (reserved characters such as `(` and `)` may stay as they are).
                  * @example reboot.log
                  */
                 name: components["parameters"]["ArtifactNameQuery"];
