@@ -48,8 +48,16 @@ export const insertArtifact = (
   row: { id: string; task_id: string; team_id: string; agent_id: string; name: string; content_type: string; size_bytes: number; sha256: string; chunk_bytes: number },
 ): Promise<ArtifactRow> => db.insertInto('task_artifacts').values(row).returning(columns).executeTakeFirstOrThrow();
 
-/** Deletes the artifacts (and so their chunks) uploaded before `before`; answers how many. */
+/** How many artifacts one statement of retention deletes: each takes up to its whole size in chunks with it. */
+const RETENTION_BATCH = 100;
+
+/** Deletes the artifacts (and so their chunks) uploaded before `before`, a batch per statement; answers how many. */
 export async function deleteArtifactsBefore(db: Executor, before: Date): Promise<number> {
-  const result = await db.deleteFrom('task_artifacts').where('created_at', '<', before).executeTakeFirst();
-  return Number(result.numDeletedRows);
+  let deleted = 0;
+  for (;;) {
+    const batch = db.selectFrom('task_artifacts').select('id').where('created_at', '<', before).limit(RETENTION_BATCH);
+    const result = await db.deleteFrom('task_artifacts').where('id', 'in', batch).executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+    if (result.numDeletedRows < BigInt(RETENTION_BATCH)) return deleted;
+  }
 }
