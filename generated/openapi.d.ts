@@ -833,9 +833,9 @@ export interface paths {
          * Download a task artifact
          * @description The artifact's bytes, as uploaded, with its recorded media type as `Content-Type` and its name in
          *     `Content-Disposition` (`attachment`). The `ETag` is strong (from the SHA-256 of the bytes, which never change):
-         *     `If-None-Match` with it is `304`. One byte range (`Range: bytes=…`) is `206` with `Content-Range`
-         *     (`If-Range` makes it conditional on the ETag); a range that starts beyond the end is `416`.
-         *     An artifact of a task of another team is `404`.
+         *     `If-None-Match` with it is `304`, and so is `If-Modified-Since` with its `Last-Modified` (the upload's time).
+         *     One byte range (`Range: bytes=…`) is `206` with `Content-Range` (`If-Range` makes it conditional on the ETag);
+         *     a range that starts beyond the end is `416`. An artifact of a task of another team is `404`.
          */
         get: operations["downloadTaskArtifact"];
         put?: never;
@@ -11351,6 +11351,15 @@ export interface operations {
                  * @example "x3mY9qLr0Zt1b8VwKc2PjA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
             };
             path: {
                 /**

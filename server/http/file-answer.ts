@@ -1,7 +1,8 @@
 // A file as an answer (an operation whose success is `format: binary`, not JSON): its bytes streamed as they are
 // read, never held whole, with what RFC 9110 gives a file: `Content-Type` (the file's own), `Content-Length`,
 // `Content-Disposition: attachment` (RFC 6266, the name also UTF-8 encoded per RFC 8187), a strong `ETag` and
-// `Last-Modified`, `304` for a matching `If-None-Match`, and one byte range (`Range`, `If-Range`) as `206` with
+// `Last-Modified`, `304` for a matching `If-None-Match` or, without one, an `If-Modified-Since` that Express judges
+// fresh (as for every other GET), and one byte range (`Range`, `If-Range`) as `206` with
 // `Content-Range`, or `416` when it starts beyond the end.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -53,10 +54,10 @@ export async function answerWithFile(req: Request, res: Response, file: FileAnsw
   if (cacheControl) res.setHeader('Cache-Control', cacheControl);
   res.setHeader('Last-Modified', file.lastModified.toUTCString());
   res.setHeader('Accept-Ranges', 'bytes');
-  const ifNoneMatch = req.get('if-none-match');
-  if (ifNoneMatch !== undefined && matches(ifNoneMatch, file.etag)) return void res.status(304).end();
-  const { start, end } = range ?? { start: 0, end: file.size - 1 };
   res.status(range ? 206 : 200);
+  const ifNoneMatch = req.get('if-none-match');
+  if (ifNoneMatch !== undefined ? matches(ifNoneMatch, file.etag) : req.fresh) return void res.status(304).end();
+  const { start, end } = range ?? { start: 0, end: file.size - 1 };
   if (range) res.setHeader('Content-Range', `bytes ${start}-${end}/${file.size}`);
   res.setHeader('Content-Type', file.mediaType);
   res.setHeader('Content-Disposition', attachment(file.fileName));
