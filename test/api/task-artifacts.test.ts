@@ -222,6 +222,25 @@ describe('uploads that are refused store nothing', () => {
     expect(await rowsLeft(taskId)).toEqual({ artifacts: 0, orphanChunks: 0 });
   }, 60_000);
 
+  it('keeps nothing of an upload whose client goes away halfway, and the name stays free', async () => {
+    const agent = await enrol();
+    const ownTask = await taskOf(agent.agentId);
+    const path = named(ownTask, 'interrupted.bin');
+    const req = request(new URL(path, server.url), { method: 'POST', headers: { 'x-api-key': agent.key, 'content-type': 'application/octet-stream' } });
+    req.on('error', () => {});
+    req.write(randomBytes(3 * artifactPolicy.chunkBytes));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    req.destroy();
+    // The upload's transaction ends (rolled back) once the server sees the connection gone.
+    const db = server.database.db;
+    const openTransactions = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`.execute(db)).rows[0]!.n;
+    for (let waited = 0; (await openTransactions()) > 0 && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await openTransactions()).toBe(0);
+    expect(await rowsLeft(ownTask)).toEqual({ artifacts: 0, orphanChunks: 0 });
+    expect((await upload(path, { key: agent.key, pieces: [Buffer.from('whole this time')] })).status).toBe(201);
+  });
+
   it('answers 404 for a task of another agent of the same team, and for no task at all', async () => {
     const other = await enrol();
     const othersTask = await taskOf(other.agentId);
@@ -291,6 +310,17 @@ describe('names and sizes', () => {
     expect(whole.status).toBe(200);
     expect(whole.body.length).toBe(0);
     expect((await download(created.headers.location as string, { range: 'bytes=0-' })).status).toBe(416);
+  });
+
+  it('goes with its task: deleting the agent deletes its tasks, their artifacts and their bytes', async () => {
+    const { agentId, key } = await enrol();
+    const taskId = await taskOf(agentId);
+    const created = await upload(named(taskId, 'gone.log'), { key, pieces: [randomBytes(artifactPolicy.chunkBytes + 1)] });
+    expect(created.status).toBe(201);
+    expect((await server.call('DELETE', `/api/v1/agents/${agentId}`)).status).toBe(204);
+    expect((await download(created.headers.location as string)).status).toBe(404);
+    const chunks = await server.database.db.selectFrom('task_artifact_chunks').select('seq').where('artifact_id', '=', created.json.data.id).execute();
+    expect(chunks).toEqual([]);
   });
 
   it(`keeps at most x-artifacts.max_per_task (${artifactPolicy.maxPerTask}) artifacts per task`, async () => {

@@ -25,6 +25,9 @@ type TaskArtifact = components['schemas']['TaskArtifact'];
 
 const tooLarge = (maxBytes: number) => new ApiError('VAL_PAYLOAD_TOO_LARGE', `An artifact is at most ${maxBytes} bytes`);
 
+/** What a body the client stopped sending halfway is answered (if anyone still listens), as the JSON parser does. */
+const cutShort = () => new ApiError('VAL_MALFORMED_REQUEST', 'The request ended before its body did');
+
 /**
  * The body in pieces of `chunkBytes` (the last one shorter), refused with 413 as soon as it passes `maxBytes`. The
  * request is left as it is when reading stops early (not destroyed, which would cut the connection before the 413).
@@ -33,7 +36,11 @@ async function* chunksOf(stream: Readable, chunkBytes: number, maxBytes: number)
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let total = 0;
-  for await (const piece of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+  const pieces = (stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await pieces.next().catch(() => Promise.reject(cutShort()));
+    if (next.done) break;
+    const piece = next.value;
     total += piece.length;
     if (total > maxBytes) throw tooLarge(maxBytes);
     pending.push(piece);
