@@ -2,8 +2,8 @@
 // read, never held whole, with what RFC 9110 gives a file: `Content-Type` (the file's own), `Content-Length`,
 // `Content-Disposition: attachment` (RFC 6266, the name also UTF-8 encoded per RFC 8187), a strong `ETag` and
 // `Last-Modified`, `304` for a matching `If-None-Match` or, without one, an `If-Modified-Since` that Express judges
-// fresh (as for every other GET), and one byte range (`Range`, `If-Range`) as `206` with
-// `Content-Range`, or `416` when it starts beyond the end.
+// fresh (as for every other GET), and one byte range (`Range`, `If-Range`) as `206` with `Content-Range`, or `416`
+// when it starts beyond the end.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
@@ -47,18 +47,19 @@ function rangeOf(req: Request, file: FileAnswer): { start: number; end: number }
   return ranges[0]!;
 }
 
-/** Answers with the file (or its range, or 304); throws the 416 before anything is sent. */
+/** Answers with the file (or 304, or its range); throws the 416 before anything is sent. */
 export async function answerWithFile(req: Request, res: Response, file: FileAnswer, cacheControl: string | undefined): Promise<void> {
-  const range = rangeOf(req, file);
   res.setHeader('ETag', file.etag);
   if (cacheControl) res.setHeader('Cache-Control', cacheControl);
   res.setHeader('Last-Modified', file.lastModified.toUTCString());
   res.setHeader('Accept-Ranges', 'bytes');
-  res.status(range ? 206 : 200);
+  // The preconditions before the range (RFC 9110 13.2.2); Express judges freshness of a 2xx only.
+  res.status(200);
   const ifNoneMatch = req.get('if-none-match');
   if (ifNoneMatch !== undefined ? matches(ifNoneMatch, file.etag) : req.fresh) return void res.status(304).end();
+  const range = rangeOf(req, file);
   const { start, end } = range ?? { start: 0, end: file.size - 1 };
-  if (range) res.setHeader('Content-Range', `bytes ${start}-${end}/${file.size}`);
+  if (range) res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${file.size}`);
   res.setHeader('Content-Type', file.mediaType);
   res.setHeader('Content-Disposition', attachment(file.fileName));
   res.setHeader('Content-Length', String(end - start + 1));
