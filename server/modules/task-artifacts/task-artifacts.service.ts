@@ -60,11 +60,10 @@ const etagOfDigest = (sha256: string) => `"${Buffer.from(sha256, 'hex').toString
 
 export class TaskArtifactService {
   readonly #db: Kysely<Database>;
-  readonly #policy: ArtifactPolicy;
+  readonly #policy: ArtifactPolicy = artifactPolicy;
 
-  constructor(db: Kysely<Database>, policy: ArtifactPolicy = artifactPolicy) {
+  constructor(db: Kysely<Database>) {
     this.#db = db;
-    this.#policy = policy;
   }
 
   /** Stores the body as an artifact of one of the agent's own tasks (any other task is 404). */
