@@ -230,14 +230,26 @@ describe('uploads that are refused store nothing', () => {
     const req = request(new URL(path, server.url), { method: 'POST', headers: { 'x-api-key': agent.key, 'content-type': 'application/octet-stream' } });
     req.on('error', () => {});
     req.write(randomBytes(3 * artifactPolicy.chunkBytes));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    req.destroy();
-    // The upload's transaction ends (rolled back) once the server sees the connection gone.
+    // The upload's transaction, open once it wrote a chunk (other transactions, the background workers', are not
+    // counted).
     const db = server.database.db;
-    const openTransactions = async () =>
-      (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`.execute(db)).rows[0]!.n;
-    for (let waited = 0; (await openTransactions()) > 0 && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await openTransactions()).toBe(0);
+    const uploading = async () =>
+      (
+        await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and xact_start is not null and query like 'insert into "task_artifact_chunks"%'`.execute(db)
+      ).rows[0]!.n;
+    const until = async (open: number) => {
+      let seen = await uploading();
+      for (let waited = 0; seen !== open && waited < 10_000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        seen = await uploading();
+      }
+      return seen;
+    };
+    expect(await until(1)).toBe(1);
+    req.destroy();
+    // It ends, rolled back, once the server sees the connection gone.
+    expect(await until(0)).toBe(0);
     expect(await rowsLeft(ownTask)).toEqual({ artifacts: 0, orphanChunks: 0 });
     expect((await upload(path, { key: agent.key, pieces: [Buffer.from('whole this time')] })).status).toBe(201);
   });
