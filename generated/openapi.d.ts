@@ -785,6 +785,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/{task_id}/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List task artifacts
+         * @description The files the task's agent uploaded for it (their metadata), in the order they were uploaded.
+         */
+        get: operations["listTaskArtifacts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task_id}/artifacts/{artifact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+                /**
+                 * @description The artifact's id.
+                 * @example 0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                artifact_id: components["parameters"]["ArtifactId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a task artifact
+         * @description The artifact's bytes, as uploaded, with its recorded media type as `Content-Type` and its name in
+         *     `Content-Disposition` (`attachment`). The `ETag` is strong (from the SHA-256 of the bytes, which never change):
+         *     `If-None-Match` with it is `304`, and so is `If-Modified-Since` with its `Last-Modified` (the upload's time).
+         *     One byte range (`Range: bytes=…`) is `206` with `Content-Range` (`If-Range` makes it conditional on the ETag);
+         *     a range that starts beyond the end is `416`. An artifact of a task of another team is `404`.
+         */
+        get: operations["downloadTaskArtifact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks/{task_id}/cancel": {
         parameters: {
             query?: never;
@@ -1077,6 +1138,42 @@ export interface paths {
          * @description The agent reports progress, log lines, and finally the outcome of a task it claimed. A task that was cancelled meanwhile answers 409 BIZ_TASK_FINISHED: the agent should stop it.
          */
         post: operations["reportTaskProgress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/tasks/{task_id}/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a task artifact
+         * @description The agent uploads a file its task produced (a log, a report, a core dump) as the raw body, under a file name
+         *     unique within the task (`name`). The body is streamed into storage as it arrives, its SHA-256 computed on the
+         *     way, and its `Content-Type` recorded as the artifact's media type (`x-artifacts` gives the accepted pattern and
+         *     the other limits; without a `Content-Type` the artifact is `application/octet-stream`).
+         *
+         *     Only the task's own agent may upload: any other task, including another agent's of the same team, is `404`.
+         *     A body larger than `ArtifactContent`'s `maxLength` is `413` (refused before it is read when `Content-Length`
+         *     says so, cut off when it is sent without a length); a name the task already has is `409 RES_ALREADY_EXISTS` (artifacts
+         *     are never replaced, so a retried upload cannot change what was already downloaded: compare `sha256`);
+         *     a task with `x-artifacts.max_per_task` artifacts is `409 BIZ_TASK_ARTIFACT_LIMIT`. A refused or interrupted
+         *     upload stores nothing.
+         */
+        post: operations["uploadTaskArtifact"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2414,7 +2511,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -4364,6 +4461,101 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         /**
+         * ArtifactName
+         * @description An artifact's file name, unique within its task: any characters of any script except control characters,
+         *     bidirectional overrides and `/ \ : * ? " < > |` (no path); it neither starts with a dot or a space (no hidden or
+         *     relative names such as `..`) nor ends with one.
+         * @example reboot.log
+         */
+        ArtifactName: string;
+        /**
+         * TaskArtifact
+         * @description A file an agent uploaded for one of its tasks, as stored; its bytes are downloaded with `downloadTaskArtifact`.
+         * @example {
+         *       "id": "0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b",
+         *       "task_id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "name": "reboot.log",
+         *       "content_type": "text/plain; charset=utf-8",
+         *       "size_bytes": 48213,
+         *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         *       "created_at": "2026-11-21T10:31:02.000Z"
+         *     }
+         */
+        TaskArtifact: {
+            /**
+             * Format: uuid
+             * @description The artifact's id.
+             * @example 0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The task it belongs to.
+             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            task_id: string;
+            /**
+             * Format: uuid
+             * @description The team of its task.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * Format: uuid
+             * @description The agent that uploaded it (its task's agent).
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            name: components["schemas"]["ArtifactName"];
+            /**
+             * @description The media type the agent gave (its upload's `Content-Type`), sent back as the download's `Content-Type`.
+             * @example text/plain; charset=utf-8
+             */
+            content_type: string;
+            /**
+             * Format: int64
+             * @description Its size in bytes.
+             * @example 48213
+             */
+            size_bytes: number;
+            /**
+             * @description The SHA-256 of its bytes, in lowercase hex, computed by the server as they arrived.
+             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+             */
+            sha256: string;
+            /**
+             * Format: date-time
+             * @description When its upload completed (RFC 3339, UTC).
+             * @example 2026-11-21T10:31:02.000Z
+             */
+            created_at: string;
+        };
+        /**
+         * TaskArtifactListEnvelope
+         * @description A page of a task's artifacts (their metadata), in the success envelope.
+         */
+        TaskArtifactListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The artifacts of this page. */
+            data: components["schemas"]["TaskArtifact"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * ArtifactContent
+         * Format: binary
+         * @description A task artifact's bytes, as they are. `maxLength` is the largest artifact in bytes: the server reads its upload
+         *     limit from it (a larger upload is `413`).
+         * @example Rebooting host web-01 for kernel 6.8.0-49
+         */
+        ArtifactContent: string;
+        /**
          * TaskTemplateName
          * @description A task template's name, unique within its team regardless of case.
          * @example Restart a systemd unit
@@ -5068,6 +5260,19 @@ export interface components {
              * @example exit code 1
              */
             error?: string;
+        };
+        /**
+         * TaskArtifactEnvelope
+         * @description A task artifact's metadata, in the success envelope.
+         */
+        TaskArtifactEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TaskArtifact"];
+            meta: components["schemas"]["Meta"];
         };
         /**
          * PackageName
@@ -8329,6 +8534,22 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
+        /** @description The `Range` starts beyond the end of the file; `Content-Range` gives its size. */
+        RangeNotSatisfiable: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "Content-Range": components["headers"]["ContentRange"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
     };
     parameters: {
         /**
@@ -8560,6 +8781,23 @@ export interface components {
          */
         TaskId: string;
         /**
+         * @description The artifact's id.
+         * @example 0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b
+         */
+        ArtifactId: string;
+        /**
+         * @description One byte range of the file (RFC 9110): `bytes=0-1023` (the first KiB), `bytes=1024-` (from byte 1024 on) or
+         *     `bytes=-512` (the last 512 bytes). A satisfiable range is answered `206` with `Content-Range`; one that starts
+         *     beyond the end, `416`. Several ranges, or a value that is not a byte range, get the whole file (`200`).
+         * @example bytes=0-1023
+         */
+        Range: string;
+        /**
+         * @description The `ETag` of the file you hold part of; `Range` applies only while it is current, else the whole file is sent (`200`).
+         * @example "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg"
+         */
+        IfRange: string;
+        /**
          * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
@@ -8598,6 +8836,11 @@ export interface components {
          * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
          */
         EnrollmentTokenId: string;
+        /**
+         * @description The file name to store the upload under, unique within the task (`ArtifactName`), percent-encoded (reserved characters such as `(` and `)` may stay as they are).
+         * @example reboot.log
+         */
+        ArtifactNameQuery: components["schemas"]["ArtifactName"];
         /**
          * @description Order by `name` (default `name:asc`), `asc` or `desc`; packages of the same name keep the order the agent reported them in (reversed for `desc`).
          * @example name:asc
@@ -9024,6 +9267,27 @@ export interface components {
          */
         LocationAgentGroup: string;
         /**
+         * @description How many bytes the body holds.
+         * @example 48213
+         */
+        ContentLength: number;
+        /**
+         * @description `attachment`, with the artifact's name as `filename` (ASCII, other characters as `_`) and as `filename*`
+         *     (UTF-8, percent-encoded; RFC 6266 and RFC 8187), which clients that know it prefer.
+         * @example attachment; filename="reboot.log"; filename*=UTF-8''reboot.log
+         */
+        ContentDisposition: string;
+        /**
+         * @description `bytes`: the file can be fetched by byte range (`Range`).
+         * @example bytes
+         */
+        AcceptRanges: "bytes";
+        /**
+         * @description The bytes sent and the whole size: `bytes 0-1023/48213`; on `416`, `bytes *\/48213`.
+         * @example bytes 0-1023/48213
+         */
+        ContentRange: string;
+        /**
          * @description The path of the task template that was created.
          * @example /api/v1/tasks/templates/0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
          */
@@ -9033,6 +9297,11 @@ export interface components {
          * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/enrollment-tokens/0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
          */
         LocationEnrollmentToken: string;
+        /**
+         * @description The path of the new artifact, which downloads it.
+         * @example /api/v1/tasks/0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f/artifacts/0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b
+         */
+        LocationTaskArtifact: string;
         /**
          * @description The path of the deployment that was recorded.
          * @example /api/v1/deployments/0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
@@ -11969,6 +12238,179 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listTaskArtifacts: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the task's artifacts. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskArtifactListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    downloadTaskArtifact: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description One byte range of the file (RFC 9110): `bytes=0-1023` (the first KiB), `bytes=1024-` (from byte 1024 on) or
+                 *     `bytes=-512` (the last 512 bytes). A satisfiable range is answered `206` with `Content-Range`; one that starts
+                 *     beyond the end, `416`. Several ranges, or a value that is not a byte range, get the whole file (`200`).
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
+                /**
+                 * @description The `ETag` of the file you hold part of; `Range` applies only while it is current, else the whole file is sent (`200`).
+                 * @example "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg"
+                 */
+                "If-Range"?: components["parameters"]["IfRange"];
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+                /**
+                 * @description The artifact's id.
+                 * @example 0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b
+                 */
+                artifact_id: components["parameters"]["ArtifactId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example Rebooting host web-01 for kernel 6.8.0-49 */
+                    "application/octet-stream": components["schemas"]["ArtifactContent"];
+                    /** @example Rebooting host web-01 for kernel 6.8.0-49 */
+                    "*/*": components["schemas"]["ArtifactContent"];
+                };
+            };
+            /** @description The byte range asked for; `Content-Range` says which bytes of how many. */
+            206: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    "Content-Range": components["headers"]["ContentRange"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example Rebooting */
+                    "application/octet-stream": components["schemas"]["ArtifactContent"];
+                    /** @example Rebooting */
+                    "*/*": components["schemas"]["ArtifactContent"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            416: components["responses"]["RangeNotSatisfiable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     cancelTask: {
         parameters: {
             query?: never;
@@ -12768,6 +13210,63 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    uploadTaskArtifact: {
+        parameters: {
+            query: {
+                /**
+                 * @description The file name to store the upload under, unique within the task (`ArtifactName`), percent-encoded (reserved characters such as `(` and `)` may stay as they are).
+                 * @example reboot.log
+                 */
+                name: components["parameters"]["ArtifactNameQuery"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The task's id.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                task_id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** @description The file's bytes, as they are; `Content-Type` is the file's media type. */
+        requestBody: {
+            content: {
+                /** @example Rebooting host web-01 for kernel 6.8.0-49 */
+                "application/octet-stream": components["schemas"]["ArtifactContent"];
+                /** @example Rebooting host web-01 for kernel 6.8.0-49 */
+                "*/*": components["schemas"]["ArtifactContent"];
+            };
+        };
+        responses: {
+            /** @description The artifact, stored whole; `Location` downloads it. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationTaskArtifact"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskArtifactEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -98,7 +98,8 @@ interface Call {
   credential: Credential;
   /** Required parameters with their example values, by location. */
   params: { path: Array<[string, Json]>; query: Array<[string, Json, Parameter]>; header: Array<[string, Json]> };
-  body?: { mediaType: string; value: Json };
+  /** `raw`: the body is bytes as they are (`format: binary`), not a value to serialise. */
+  body?: { mediaType: string; value: Json; raw: boolean };
   /** The media type of the first success answer (undefined when it has no body). */
   answers?: string;
   /** A WebSocket upgrade (`x-websocket`): its messages follow the handshake. */
@@ -126,7 +127,9 @@ function callOf(spec: JsonObject, path: string, pathItem: JsonObject, method: (t
   if (operation.requestBody) {
     const requestBody = deref<{ content?: Record<string, MediaType> }>(spec, operation.requestBody);
     const [mediaType, content] = Object.entries(requestBody.content ?? {})[0] ?? [];
-    if (mediaType && content) body = { mediaType, value: firstExample(spec, content, `${operationId} request body (${mediaType})`) };
+    const schema = (content as { schema?: { $ref: string } | { format?: string } } | undefined)?.schema;
+    const raw = schema !== undefined && deref<{ format?: string }>(spec, schema).format === 'binary';
+    if (mediaType && content) body = { mediaType, value: firstExample(spec, content, `${operationId} request body (${mediaType})`), raw };
   }
   const success = Object.entries(operation.responses ?? {}).find(([status]) => /^2\d\d$/.test(status));
   const answers = success ? Object.keys(deref<{ content?: Record<string, unknown> }>(spec, success[1]).content ?? {})[0] : undefined;
@@ -205,12 +208,16 @@ function urlOf(baseUrl: string, call: Call): string {
 
 const isJson = (mediaType: string | undefined): boolean => mediaType !== undefined && /[/+]json\b/i.test(mediaType);
 const isEventStream = (call: Call): boolean => call.answers === 'text/event-stream';
+/** An answer that is a file (raw bytes), saved rather than shown. */
+const isFile = (call: Call): boolean => call.answers === 'application/octet-stream';
 
 function curlSample(baseUrl: string, call: Call): string {
   const words: string[] = ['curl'];
   if (isEventStream(call)) words.push('-N');
   // A WebSocket's handshake, shown with its 101 (`-i`); the messages after it need a WebSocket client (the SDK's connectLive).
   if (call.websocket) words.push('-i', '-N');
+  // Saved under the name its Content-Disposition gives.
+  if (isFile(call)) words.push('-OJ');
   if (call.method !== 'get') words.push('-X', call.method.toUpperCase());
   words.push(shellQuote(urlOf(baseUrl, call)));
   const lines = [words.join(' ')];
@@ -223,12 +230,16 @@ function curlSample(baseUrl: string, call: Call): string {
     lines.push(`-H ${shellQuote(`Content-Type: ${call.body.mediaType}`)}`);
     // JSON as a reader would type it: on one line when short, else on lines that fit the panel.
     const data = isJson(call.body.mediaType) ? literal(call.body.value, '', JSON_SYNTAX) : String(call.body.value);
-    lines.push(`--data ${shellQuote(data)}`);
+    // Bytes go as they are (`--data` would strip line breaks from a file and send a form's type).
+    lines.push(`${call.body.raw ? '--data-binary' : '--data'} ${shellQuote(data)}`);
   }
   return `${lines.join(' \\\n  ')}\n`;
 }
 
 // ---- TypeScript (the SDK) ----
+
+/** Stands for the serializer of raw bytes in the literal of a call's options, where a function cannot be written. */
+const RAW_SERIALIZER = '<raw bytes serializer>';
 
 function clientLine(baseUrl: string, call: Call): string {
   const options = [`baseUrl: ${tsString(baseUrl)}`];
@@ -295,11 +306,13 @@ function sdkSample(baseUrl: string, call: Call): string {
   if (Object.keys(params).length > 0) init.params = params;
   if (call.body) {
     init.body = call.body.value;
+    // Bytes are sent as they are, not as JSON (the serializer is written in below).
+    if (call.body.raw) init.bodySerializer = RAW_SERIALIZER;
     // The SDK sends JSON; a body of another type says which.
     if (!isJson(call.body.mediaType)) init.headers = { 'Content-Type': call.body.mediaType };
   }
-  // An answer that is not JSON (the Prometheus text of /metrics) is read as text.
-  if (call.answers !== undefined && !isJson(call.answers)) init.parseAs = 'text';
+  // An answer that is not JSON is read as text (the Prometheus text of /metrics), or as bytes when it is a file.
+  if (call.answers !== undefined && !isJson(call.answers)) init.parseAs = isFile(call) ? 'arrayBuffer' : 'text';
 
   const method = `opsdeck.${call.method.toUpperCase()}`;
   const hasInit = Object.keys(init).length > 0;
@@ -309,7 +322,7 @@ function sdkSample(baseUrl: string, call: Call): string {
     oneLine.length <= WIDTH
       ? oneLine
       : `${lead}\n  ${method}(${tsString(call.path)}${hasInit ? `, ${tsBlock(init, '  ')}` : ''}),\n);`;
-  const lines = [`import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';`, '', clientLine(baseUrl, call), statement];
+  const lines = [`import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';`, '', clientLine(baseUrl, call), statement.replace(tsString(RAW_SERIALIZER), '(bytes: string) => bytes')];
   // unwrap(): the envelope's `data` (or the whole body of an answer without one); it throws OpsdeckError on a failure.
   if (call.answers !== undefined) lines.push('console.log(result);');
   return `${lines.join('\n')}\n`;

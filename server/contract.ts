@@ -35,6 +35,7 @@ export interface RootExtensions {
   'x-webhook-delivery': Record<string, unknown> & { description: string };
   'x-event-stream': Record<string, unknown> & { description: string };
   'x-metrics': { description: string; retention_days: number };
+  'x-artifacts': Record<string, unknown> & { description: string };
 }
 export const rootExtensions = spec as unknown as RootExtensions;
 
@@ -96,8 +97,8 @@ export function constantsExtension<K extends string, V>(schemaName: string, exte
 /** Each error code's HTTP status, as the ErrorCode schema declares it. */
 export const errorStatus: ReadonlyMap<ErrorCode, number> = constantsExtension<ErrorCode, number>('ErrorCode', 'x-http-status');
 
-/** A policy object of the spec's root (`x-webhook-delivery`, `x-event-stream`, `x-metrics`), without its description. */
-export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-metrics'): T {
+/** A policy object of the spec's root (`x-webhook-delivery`, `x-event-stream`, `x-metrics`, `x-artifacts`), without its description. */
+export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-metrics' | 'x-artifacts'): T {
   const { description: _description, ...values } = rootExtensions[name] as Record<string, unknown>;
   return values as T;
 }

@@ -149,6 +149,27 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     schema: policy({ retention_days: count }),
   },
   {
+    name: 'x-artifacts',
+    on: 'Root',
+    meaning:
+      "Task artifacts (`uploadTaskArtifact`): how many one task keeps, the size of the chunks they are stored in, the media types an upload may state (a bounded `Content-Type` pattern) and how long they are kept.",
+    example: {
+      description: 'Files an agent uploads for its tasks.',
+      max_per_task: 100,
+      chunk_bytes: 1048576,
+      content_type_pattern: '^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$',
+      retention_days: 30,
+    },
+    schema: policy({
+      max_per_task: count,
+      // Between 256 KiB and 8 MiB: a chunk is held in memory while it is written or read.
+      chunk_bytes: { type: 'integer', minimum: 262144, maximum: 8388608 },
+      // Anchored, so a media type is matched whole; start-up compiles it (artifacts.policy.ts).
+      content_type_pattern: { type: 'string', pattern: '^\\^.*\\$$', maxLength: 512 },
+      retention_days: count,
+    }),
+  },
+  {
     name: 'x-generated',
     on: 'Root',
     meaning: 'The "do not edit" banner `npm run generate` puts on the bundled contract in generated/; never written in spec/.',

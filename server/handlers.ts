@@ -28,6 +28,8 @@ import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.se
 import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
 import { taskTemplateHandlers } from './modules/task-templates/task-templates.handlers.ts';
 import { TaskTemplateService } from './modules/task-templates/task-templates.service.ts';
+import { taskArtifactHandlers } from './modules/task-artifacts/task-artifacts.handlers.ts';
+import { TaskArtifactService } from './modules/task-artifacts/task-artifacts.service.ts';
 import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
 import { InventoryService } from './modules/inventory/inventory.service.ts';
 import { deploymentHandlers } from './modules/deployments/deployments.handlers.ts';
@@ -58,6 +60,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, agents)),
     ...taskHandlers(new TaskService(db)),
     ...taskTemplateHandlers(new TaskTemplateService(db)),
+    ...taskArtifactHandlers(new TaskArtifactService(db)),
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),

@@ -1,6 +1,6 @@
 // The background work of a process, when BACKGROUND_WORKERS is on: the sweeper (silent agents go offline),
 // the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, and
-// retention (old events with their deliveries, old metric samples). Every process of a deployment may run
+// retention (old events with their deliveries, old metric samples, old task artifacts). Every process of a deployment may run
 // them at once: the sweep and the deletions are idempotent, the dispatcher takes turns under an advisory
 // lock, and deliveries are claimed with SKIP LOCKED.
 import type { Kysely } from 'kysely';
@@ -13,6 +13,8 @@ import type { EventBus } from './events/event-bus.ts';
 import type { Logger } from './logger.ts';
 import { sweepSilentAgents } from './modules/agent-protocol/agent-protocol.service.ts';
 import { deleteSamplesBefore } from './modules/inventory/inventory.repository.ts';
+import { artifactPolicy } from './modules/task-artifacts/task-artifacts.policy.ts';
+import { deleteArtifactsBefore } from './modules/task-artifacts/task-artifacts.repository.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 
 const RETENTION_EVERY_MS = 10 * 60_000;
@@ -28,10 +30,16 @@ export interface Retention {
   eventDays: number;
   /** Metric samples: `x-metrics.retention_days`. */
   metricDays: number;
+  /** Task artifacts (with their bytes): `x-artifacts.retention_days`. */
+  artifactDays: number;
 }
 
 /** The retention periods of the spec; `eventDays` as the delivery policy has it (it may be overridden). */
-export const retentionOf = (eventDays: number): Retention => ({ eventDays, metricDays: policy<{ retention_days: number }>('x-metrics').retention_days });
+export const retentionOf = (eventDays: number): Retention => ({
+  eventDays,
+  metricDays: policy<{ retention_days: number }>('x-metrics').retention_days,
+  artifactDays: artifactPolicy.retentionDays,
+});
 
 /** Told of every run of a worker, and whether it succeeded (the metrics count them). */
 export type WorkerRunListener = (worker: string, ok: boolean) => void;
@@ -57,10 +65,11 @@ function every(ms: number, log: Logger, name: string, task: () => Promise<void>,
 }
 
 /** Deletes what is past its retention period; answers how much. */
-export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDispatcher, retention: Retention): Promise<{ events: number; metric_samples: number }> {
+export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDispatcher, retention: Retention): Promise<{ events: number; metric_samples: number; artifacts: number }> {
   const events = await dispatcher.prune(retention.eventDays);
   const metricSamples = await deleteSamplesBefore(db, new Date(Date.now() - retention.metricDays * DAY_MS));
-  return { events, metric_samples: metricSamples };
+  const artifacts = await deleteArtifactsBefore(db, new Date(Date.now() - retention.artifactDays * DAY_MS));
+  return { events, metric_samples: metricSamples, artifacts };
 }
 
 export function startWorkers(
@@ -84,7 +93,7 @@ export function startWorkers(
   }, onRun);
   const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {
     const deleted = await applyRetention(db, dispatcher, retention);
-    if (deleted.events > 0 || deleted.metric_samples > 0) log.info({ ...deleted, ...retention }, 'retention: old events, deliveries and metric samples deleted');
+    if (deleted.events > 0 || deleted.metric_samples > 0 || deleted.artifacts > 0) log.info({ ...deleted, ...retention }, 'retention: old events, deliveries, metric samples and task artifacts deleted');
   }, onRun);
 
   return {

@@ -36,6 +36,8 @@ export interface Database {
   task_logs: TaskLogsTable;
   task_templates: TaskTemplatesTable;
   task_template_versions: TaskTemplateVersionsTable;
+  task_artifacts: TaskArtifactsTable;
+  task_artifact_chunks: TaskArtifactChunksTable;
   agent_packages: AgentPackagesTable;
   agent_services: AgentServicesTable;
   agent_hardware: AgentHardwareTable;
@@ -211,6 +213,26 @@ export interface TaskTemplateVersionsTable extends TaskTemplateContent {
   template_id: string;
   version: number;
   created_at: CreatedAt;
+}
+
+export interface TaskArtifactsTable {
+  id: string;
+  task_id: string;
+  team_id: string;
+  agent_id: string;
+  name: string;
+  content_type: string;
+  /** bigint: read it cast to float8 (exact below 2^53). */
+  size_bytes: ColumnType<string | number, number, never>;
+  sha256: string;
+  chunk_bytes: number;
+  created_at: CreatedAt;
+}
+
+export interface TaskArtifactChunksTable {
+  artifact_id: string;
+  seq: number;
+  data: ColumnType<Uint8Array, Uint8Array, never>;
 }
 
 export interface AgentGroupsTable {

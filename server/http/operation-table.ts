@@ -46,6 +46,8 @@ export interface OperationEntry {
   readonly statuses: ReadonlySet<number>;
   /** Takes a request body (POST, PUT, PATCH with a `requestBody`). */
   readonly takesBody: boolean;
+  /** Its body is raw bytes (`format: binary`): streamed to the handler unread, never parsed. */
+  readonly streamedBody: boolean;
   /** `x-login-throttle`, on the sign-in operation. */
   readonly loginThrottle: LoginThrottleLimits | undefined;
   /** `x-database-budget`: how many DB_TIMEOUT_MS the request's waits on the database may add up to. */
@@ -126,11 +128,19 @@ function entryOf(info: OperationInfo): OperationEntry {
     headerParameters: params.flatMap((p) => (p.in === 'header' && p.name ? [p.name] : [])),
     statuses: new Set(Object.keys(info.operation.responses ?? {}).map(Number)),
     takesBody: info.operation.requestBody !== undefined,
+    streamedBody: takesBytes(info),
     loginThrottle: declared['x-login-throttle'],
     databaseBudget: declared['x-database-budget'] ?? 1,
     tokenScheme: tokenSchemeOf(info),
     noStore: declaresNoStore(info),
   };
+}
+
+/** Whether every media type of its request body is raw bytes (`format: binary`). */
+function takesBytes(info: OperationInfo): boolean {
+  const body = info.operation.requestBody === undefined ? undefined : resolveRef<{ content?: Record<string, { schema?: unknown }> }>(info.operation.requestBody as never);
+  const media = Object.values(body?.content ?? {});
+  return media.length > 0 && media.every((m) => resolveRef<{ format?: string }>((m.schema ?? {}) as never).format === 'binary');
 }
 
 function tokenSchemeOf(info: OperationInfo): StaticTokenScheme | undefined {

@@ -3,8 +3,10 @@
 // and declared headers. `HandlerMap` has one handler per operationId, so a missing one fails typecheck.
 import type { operations, webhooks } from '../../generated/openapi.d.ts';
 import type { Caller } from '../auth/caller.ts';
+import type { Readable } from 'node:stream';
 import type { EventStream } from './event-stream.ts';
 import type { SocketSession } from './websocket.ts';
+import type { FileAnswer } from './file-answer.ts';
 import type { RequestContext } from './request-context.ts';
 
 /** The spec's `webhooks` are requests Opsdeck sends, not operations it serves. */
@@ -20,8 +22,22 @@ export type PathParams<O extends OperationId> = Present<Operation<O>['parameters
 export type QueryParams<O extends OperationId> = Present<Operation<O>['parameters']['query']>;
 /** The header parameters the operation declares, by their declared names (`Last-Event-ID`). */
 export type HeaderParams<O extends OperationId> = Present<Operation<O>['parameters']['header']>;
+/**
+ * The body of an operation that takes raw bytes (`application/octet-stream`, `format: binary`): left unread by the
+ * pipeline, for the handler to stream, with the media type and the length the client stated.
+ */
+export interface StreamedBody {
+  /** The request's `Content-Type`, as given; `undefined` when it has none. */
+  mediaType: string | undefined;
+  /** Its `Content-Length`; `undefined` for a body sent without one (chunked). */
+  declaredLength: number | undefined;
+  stream: Readable;
+}
+
 type BodyOf<O extends OperationId> = Operation<O> extends { requestBody: { content: infer C } }
-  ? C[keyof C]
+  ? 'application/octet-stream' extends keyof C
+    ? StreamedBody
+    : C[keyof C]
   : Operation<O> extends { requestBody?: { content: infer C } }
     ? C[keyof C] | undefined
     : undefined;
@@ -39,7 +55,7 @@ export interface HandlerInput<O extends OperationId> {
 
 type Responses<O extends OperationId> = Operation<O>['responses'];
 
-/** Headers the framework sets (request id, CORS, rate limits, validators, idempotency, deprecation), never the handler. */
+/** Headers the framework sets (request id, CORS, rate limits, validators, idempotency, deprecation, a file's), never the handler. */
 type FrameworkHeaders =
   | 'X-Request-ID'
   | 'Access-Control-Allow-Origin'
@@ -56,7 +72,11 @@ type FrameworkHeaders =
   | 'X-Content-Type-Options'
   | 'Content-Security-Policy'
   | 'Referrer-Policy'
-  | 'Strict-Transport-Security';
+  | 'Strict-Transport-Security'
+  | 'Content-Length'
+  | 'Content-Disposition'
+  | 'Content-Range'
+  | 'Accept-Ranges';
 
 /** Response headers the handler must or may set: the declared ones, less those the framework sets itself. */
 type HandlerHeaders<R> = R extends { headers: infer H }
@@ -70,18 +90,21 @@ type Payload<B> = B extends { meta: unknown } ? Omit<B, 'success' | 'meta'> : B;
 type TextAnswer<C> = { mediaType: keyof C & `text/${string}`; body: string };
 
 /**
- * A `text/event-stream` answer is a stream (server/http/event-stream.ts), never a body; a JSON answer is a
- * body, never a stream; `101 Switching Protocols` is a WebSocket session (server/http/websocket.ts).
+ * A `text/event-stream` answer is a stream (server/http/event-stream.ts), never a body; a file
+ * (`application/octet-stream`) is a file answer (server/http/file-answer.ts); `101 Switching Protocols` is a
+ * WebSocket session (server/http/websocket.ts); a JSON answer is a body.
  */
 type ResultFor<S, R> = (S extends 101
   ? { status: S; socket: SocketSession; body?: undefined; stream?: undefined }
   : R extends { content: { 'text/event-stream': unknown } }
   ? { status: S; stream: EventStream; body?: undefined }
-  : R extends { content: { 'application/json': infer B } }
-    ? { status: S; body: Payload<B>; stream?: undefined }
-    : R extends { content: infer C }
-      ? { status: S; text: TextAnswer<C>; body?: undefined; stream?: undefined }
-      : { status: S; body?: undefined; stream?: undefined }) &
+  : R extends { content: { 'application/octet-stream': unknown } }
+    ? { status: S; file: FileAnswer; body?: undefined; stream?: undefined }
+    : R extends { content: { 'application/json': infer B } }
+      ? { status: S; body: Payload<B>; stream?: undefined }
+      : R extends { content: infer C }
+        ? { status: S; text: TextAnswer<C>; body?: undefined; stream?: undefined }
+        : { status: S; body?: undefined; stream?: undefined }) &
   ({} extends HandlerHeaders<R> ? { headers?: HandlerHeaders<R> & Record<string, string> } : { headers: HandlerHeaders<R> & Record<string, string> });
 
 export type HandlerResult<O extends OperationId> = {

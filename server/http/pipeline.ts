@@ -1,8 +1,9 @@
 // The request pipeline: one Express route per operation of the operation table (operation-table.ts), and
 // every step an operation's request goes through, in order, in this one file:
 //
-//   deprecation → authenticate → limit → permit → parse body → (limit per presented credential) → validate
-//     → precondition → idempotency → handler → conditional answer → envelope   (any failure: error envelope)   → audit
+//   deprecation → authenticate → limit → permit → parse body (raw bytes: left to stream) → (limit per presented
+//     credential) → validate → precondition → idempotency → handler → conditional answer → envelope or file
+//     (any failure: error envelope)   → audit
 //
 // Each step is a small function of the operation's table entry and the request; what one step hands to a later
 // one travels in the typed RequestContext the pipeline creates (request-context.ts), or is returned. Nothing
@@ -29,8 +30,9 @@ import { toApiError } from './to-api-error.ts';
 import { ApiError, movedOn } from './errors.ts';
 import { answerWithStream, type EventStream, type OpenStreams } from './event-stream.ts';
 import { answerWithSocket, type SocketSession } from './websocket.ts';
+import { answerWithFile, type FileAnswer } from './file-answer.ts';
 import { operationTable, type OperationEntry } from './operation-table.ts';
-import type { HandlerMap, OperationId } from './operation-types.ts';
+import type { HandlerMap, OperationId, StreamedBody } from './operation-types.ts';
 import { beginRequest, type RequestContext } from './request-context.ts';
 import type { StaticTokens } from './static-token.ts';
 import { RAW_SECURITY_HEADERS } from './security-headers.ts';
@@ -86,6 +88,8 @@ interface Result {
   socket?: SocketSession;
   /** An answer in a declared text media type, sent as it is (the metrics). */
   text?: { mediaType: string; body: string };
+  /** A file, streamed (file-answer.ts). */
+  file?: FileAnswer;
   /** The envelope already made for this answer (kept for its Idempotency-Key, so a replay is the same to the byte). */
   envelope?: object | undefined;
 }
@@ -196,9 +200,10 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     await limit(op, ctx, res, deps, ctx.caller);
     permit(op, ctx.caller);
     await parseBody(op, req, res, parser);
+    const streamed = streamedBody(op, req);
     if (countsPerCredential(op)) await limitPresented(op, ctx, req, res, deps);
     await validate(ctx, req, res, deps, outcome);
-    const input = { params: req.params, query: req.query, headers: headersOf(op, req), body: req.body as unknown, caller: ctx.caller, ctx };
+    const input = { params: req.params, query: req.query, headers: headersOf(op, req), body: (streamed ?? req.body) as unknown, caller: ctx.caller, ctx };
     await precondition(op, ctx, req, deps, input);
     const work = () => handle(op.operationId, deps, input);
     outcome.result = await idempotently(op, ctx, req, res, deps, countsPerCredential(op) ? () => refusalSpends(op, ctx, res, deps, work) : work);
@@ -206,6 +211,8 @@ async function runOperation(op: OperationEntry, req: Request, res: Response, dep
     if (outcome.result) await answer(op, ctx, req, res, deps, outcome.result);
   } catch (err) {
     outcome.error = toApiError(err, ctx, req);
+    // A streamed body left unread (a refused upload) is not drained: the connection closes after the answer.
+    if (op.streamedBody && !req.complete) res.setHeader('Connection', 'close');
     answerError(ctx, res, outcome.error);
   }
   audit(op, ctx, req, res, deps, outcome);
@@ -313,9 +320,22 @@ function jsonBodyParser(limitBytes: number): RequestHandler {
   return express.json({ limit: limitBytes, strict: false, type: (r) => Boolean(typeis(r, ['application/json', 'application/*+json'])) });
 }
 
-/** The body, read only by operations that take one and only once the caller may call it. */
+/** The body, read only by operations that take one and only once the caller may call it; raw bytes are never parsed. */
 function parseBody(op: OperationEntry, req: Request, res: Response, parser: RequestHandler): Promise<void> {
-  return op.takesBody ? runMiddleware([parser], req, res) : Promise.resolve();
+  return op.takesBody && !op.streamedBody ? runMiddleware([parser], req, res) : Promise.resolve();
+}
+
+/**
+ * Raw bytes (`format: binary`) stay unread for the handler to stream, with the media type and length the client
+ * stated. The validator is shown `application/octet-stream` as their type instead: it compiles and keeps one
+ * validator per Content-Type it meets, and the type of raw bytes is the client's free choice (any media type).
+ */
+function streamedBody(op: OperationEntry, req: Request): StreamedBody | undefined {
+  if (!op.streamedBody) return undefined;
+  const mediaType = header(req, 'content-type')?.trim();
+  req.headers['content-type'] = 'application/octet-stream';
+  const length = header(req, 'content-length');
+  return { mediaType: mediaType || undefined, declaredLength: length === undefined ? undefined : Number(length), stream: req };
 }
 
 /**
@@ -398,6 +418,7 @@ async function answer(op: OperationEntry, ctx: RequestContext, req: Request, res
   if (result.stream) return answerWithStream(ctx, res, result.stream, deps.streams);
   if (result.socket) return answerWithSocket(ctx, req, res, result.socket, deps.streams);
   if (result.text) return void res.status(result.status).type(result.text.mediaType).send(result.text.body);
+  if (result.file) return answerWithFile(req, res, result.file, op.cacheControl);
   if (op.method === 'get' && result.status === 200) {
     const etag = etagOf(result.body);
     res.setHeader('ETag', etag);

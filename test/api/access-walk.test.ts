@@ -101,8 +101,13 @@ describe('tenant isolation walk', () => {
     const agent = (await server.call('POST', '/api/v1/agents', { json: newAgent({ status: 'online' }) })).body.data;
     const key = (await server.call('POST', '/api/v1/api-keys', { json: { name: 'mine', scopes: ['agents:read'] } })).body.data;
     const member = await createUser(server.url, server.adminToken, 'viewer', [server.teamId], 'member');
-    const task = (await server.call('POST', `/api/v1/agents/${agent.id}/actions/reboot`, { json: {} })).body.data;
     const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'insiders' } })).body.data;
+    // The task is an enrolled agent's, which uploads a file for it (an artifact of the insiders').
+    const worker = (await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token.secret, ...newAgent() } })).body.data;
+    const task = (await server.call('POST', `/api/v1/agents/${worker.agent.id}/actions/reboot`, { json: {} })).body.data;
+    const uploaded = await http(server.url, 'POST', `/api/v1/agent/tasks/${task.task_id}/artifacts?name=insiders.log`, { headers: { 'x-api-key': worker.agent_key, 'content-type': 'text/plain' }, body: 'insiders only\n' });
+    expect(uploaded.status).toBe(201);
+    const artifact = uploaded.body.data;
     const group = (await server.call('POST', '/api/v1/agent-groups', { json: { name: 'Insiders' } })).body.data;
     expect((await server.call('POST', `/api/v1/agent-groups/${group.id}/members`, { json: { agent_ids: [agent.id] } })).status).toBe(200);
     // A deployment, a pipeline and a run of the insiders' team.
@@ -113,7 +118,7 @@ describe('tenant isolation walk', () => {
     const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/walk', events: ['alert.triggered'] } })).body.data;
     const webhookDelivery = (await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data;
     const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Insiders only', action: 'reboot' } })).body.data;
-    const ids = { webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id, group_id: group.id, template_id: template.id };
+    const ids = { webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -128,6 +133,9 @@ describe('tenant isolation walk', () => {
       runAgentCommand: { body: { command: 'id' } },
       getTask: {},
       listTaskLogs: {},
+      listTaskArtifacts: {},
+      downloadTaskArtifact: {},
+      uploadTaskArtifact: { asAgent: true, query: '?name=takeover.log' },
       cancelTask: {},
       retryTask: {},
       listEnrollmentTokens: {},
@@ -215,6 +223,7 @@ describe('tenant isolation walk', () => {
     expect((await http(server.url, 'GET', '/api/v2/agents', { headers: { 'x-api-key': key.secret } })).status).toBe(200);
     const unchangedTask = (await server.call('GET', `/api/v1/tasks/${task.task_id}`)).body.data;
     expect(unchangedTask).toMatchObject({ status: 'pending', progress: 0, attempt: 1 });
+    expect((await server.call('GET', `/api/v1/tasks/${task.task_id}/artifacts`)).body.data).toEqual([artifact]);
     expect((await server.call('GET', `/api/v1/teams/${server.teamId}/enrollment-tokens`)).body.data.map((t: { id: string }) => t.id)).toEqual([token.id]);
     expect((await server.call('GET', `/api/v1/alerts/${alert.id}`)).body.data).toEqual(alert);
     expect((await server.call('GET', `/api/v1/deployments/${deployment.id}`)).body.data).toEqual(deployment);

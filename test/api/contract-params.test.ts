@@ -138,12 +138,20 @@ describe('If-Modified-Since', () => {
     // The caller belongs to two teams by now (it created one above): every create names its team.
     const team_id = server.teamId;
     const agent = await created('/api/v1/agents', newAgent({ team_id }));
+    // An enrolled agent's task, and a file it uploaded for it.
+    const enrolment = await created(`/api/v1/teams/${team_id}/enrollment-tokens`, { name: 'ims' });
+    const enrolled = await created('/api/v1/agent/enroll', { enrollment_token: enrolment.secret, ...newAgent() });
+    const task_id = (await created(`/api/v1/agents/${enrolled.agent.id}/actions/reboot`, {})).task_id as string;
+    const upload = await fetch(`${server.url}/api/v1/agent/tasks/${task_id}/artifacts?name=ims.log`, { method: 'POST', headers: { 'x-api-key': enrolled.agent_key, 'content-type': 'text/plain' }, body: 'ims\n' });
+    expect(upload.status).toBe(201);
+    const artifact = ((await upload.json()) as { data: { id: string; created_at: string } }).data;
     const ids: Record<string, string> = {
       team_id: server.teamId,
       user_id: (await created('/api/v1/admin/users', { email: 'ims@test.example.com', name: 'If Modified', role: 'viewer' })).id,
       agent_id: agent.id,
       group_id: (await created('/api/v1/agent-groups', { name: 'ims', team_id })).id,
-      task_id: (await created(`/api/v1/agents/${agent.id}/actions/reboot`, { queue_if_offline: true })).task_id,
+      task_id,
+      artifact_id: artifact.id,
       deployment_id: (await created('/api/v1/deployments', { service: 'ims', version: 'v1', environment: 'staging', team_id })).id,
       pipeline_id: (await created('/api/v1/pipelines', { name: 'ims', repository: 'github.com/opsdeck/ims', team_id })).id,
       alert_id: (await created('/api/v1/alerts', { title: 'ims', severity: 'info', team_id })).id,
@@ -156,7 +164,9 @@ describe('If-Modified-Since', () => {
       expect(first.status, path).toBe(200);
       const lastModified = first.headers.get('last-modified');
       expect(lastModified, `${path} answers Last-Modified`).toBeTruthy();
-      expect(new Date(lastModified!).getTime(), path).toBe(Math.floor(Date.parse(first.body.data.updated_at) / 1000) * 1000);
+      // A file's Last-Modified is its upload; a resource's, its updated_at.
+      const changedAt = info.operationId === 'downloadTaskArtifact' ? artifact.created_at : first.body.data.updated_at;
+      expect(new Date(lastModified!).getTime(), path).toBe(Math.floor(Date.parse(changedAt) / 1000) * 1000);
       const since = (ms: number) => ({ 'if-modified-since': new Date(Date.parse(lastModified!) + ms).toUTCString() });
 
       const unchanged = await rawGet(path, since(0));

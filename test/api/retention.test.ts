@@ -1,6 +1,7 @@
-// Retention, as the background workers apply it: metric samples older than `x-metrics.retention_days` and
-// dispatched events older than `x-webhook-delivery.retention_days` (with their deliveries) are deleted;
-// what is younger, and events still waiting in the outbox, stay. Read back over HTTP where the API shows it.
+// Retention, as the background workers apply it: metric samples older than `x-metrics.retention_days`,
+// dispatched events older than `x-webhook-delivery.retention_days` (with their deliveries) and task artifacts
+// older than `x-artifacts.retention_days` (with their bytes) are deleted; what is younger, and events still
+// waiting in the outbox, stay. Read back over HTTP where the API shows it.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policy } from '../../server/contract.ts';
@@ -56,7 +57,7 @@ describe('retention', () => {
     await db.updateTable('events').set({ occurred_at: longAgo }).where(eventOf, '=', oldWaiting).execute();
 
     const deleted = await applyRetention(db, new OutboxDispatcher(db, localEventBus(log), log, { pollMs: 1000 }), retention);
-    expect(deleted).toEqual({ events: 1, metric_samples: 1 });
+    expect(deleted).toEqual({ events: 1, metric_samples: 1, artifacts: 0 });
 
     // A day on each side of each sample (a range spans at most 31 days).
     const around = async (day: Date) => {
@@ -69,5 +70,28 @@ describe('retention', () => {
     expect(await around(recentAt)).toEqual([{ at: recentAt.toISOString(), value: 42, samples: 1 }]);
     const left = (await db.selectFrom('events').select(eventOf.as('about')).where(eventOf, 'in', [oldDispatched, oldWaiting, fresh]).execute()).map((r) => r.about);
     expect(left.sort()).toEqual([oldWaiting, fresh].sort());
+  });
+
+  it('deletes task artifacts past their period, with their bytes, and keeps younger ones', async () => {
+    const db = server.database.db;
+    const retention = retentionOf(policy<{ retention_days: number }>('x-webhook-delivery').retention_days);
+    expect(retention.artifactDays).toBe(policy<{ retention_days: number }>('x-artifacts').retention_days);
+    const { agent, key } = await enrol();
+    const task = (await server.call('POST', `/api/v1/agents/${agent.id}/actions/command`, { json: { command: 'uptime' } })).body.data.task_id as string;
+    const upload = async (name: string) => {
+      const res = await http(server.url, 'POST', `/api/v1/agent/tasks/${task}/artifacts?name=${name}`, { headers: { 'x-api-key': key, 'content-type': 'text/plain' }, body: `${name}\n` });
+      expect(res.status, res.text).toBe(201);
+      return res.body.data.id as string;
+    };
+    const [old, young] = [await upload('old.log'), await upload('young.log')];
+    await db.updateTable('task_artifacts').set({ created_at: new Date(Date.now() - (retention.artifactDays + 1) * DAY_MS) }).where('id', '=', old).execute();
+
+    const deleted = await applyRetention(db, new OutboxDispatcher(db, localEventBus(log), log, { pollMs: 1000 }), retention);
+    expect(deleted.artifacts).toBe(1);
+    const listed = (await server.call('GET', `/api/v1/tasks/${task}/artifacts`)).body.data as Array<{ id: string }>;
+    expect(listed.map((a) => a.id)).toEqual([young]);
+    expect((await server.call('GET', `/api/v1/tasks/${task}/artifacts/${old}`)).status).toBe(404);
+    const chunks = await db.selectFrom('task_artifact_chunks').select('artifact_id').where('artifact_id', 'in', [old, young]).execute();
+    expect(chunks.map((c) => c.artifact_id)).toEqual([young]);
   });
 });

@@ -707,6 +707,53 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('takes a task artifact from its agent, lists it, and downloads it whole, by range and conditionally', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'contract artifacts' } }));
+      const enrolled = await unwrap(
+        clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.91.0.1', platform: 'linux' } }),
+      );
+      const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+      asAgent.use(checker.middleware);
+      const task = await unwrap(client.POST('/api/v1/agents/{agent_id}/actions/command', { params: { path: { agent_id: enrolled.agent.id } }, body: { command: 'uptime' } }));
+      // The bytes of the mock's example, so both targets answer the same file.
+      const bytes = 'Rebooting host web-01 for kernel 6.8.0-49\n';
+      const send = (name: string, extra: { headers?: Record<string, string> } = {}) =>
+        asAgent.POST('/api/v1/agent/tasks/{task_id}/artifacts', {
+          params: { path: { task_id: task.task_id }, query: { name } },
+          body: bytes,
+          bodySerializer: (body: string) => body,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8', ...extra.headers },
+        });
+      const uploaded = await send('reboot.log');
+      expect(uploaded.response.status).toBe(201);
+      const artifact = uploaded.data!.data;
+      expect(uploaded.response.headers.get('location')).toBe(`/api/v1/tasks/${artifact.task_id}/artifacts/${artifact.id}`);
+      await expectError(unwrap(send('reboot.log', prefer(409))), 409, ['RES_ALREADY_EXISTS']);
+      const listed = await unwrap(client.GET('/api/v1/tasks/{task_id}/artifacts', { params: { path: { task_id: artifact.task_id } } }));
+      const path = { task_id: artifact.task_id, artifact_id: artifact.id };
+      const whole = await client.GET('/api/v1/tasks/{task_id}/artifacts/{artifact_id}', { params: { path }, parseAs: 'text' });
+      expect(whole.response.status).toBe(200);
+      expect(whole.data).toBe(bytes);
+      const etag = whole.response.headers.get('etag')!;
+      const part = await client.GET('/api/v1/tasks/{task_id}/artifacts/{artifact_id}', { params: { path, header: { Range: 'bytes=0-8' } }, parseAs: 'text', ...prefer(206) });
+      expect(part.response.status).toBe(206);
+      expect(part.data).toBe('Rebooting');
+      const unchanged = await client.GET('/api/v1/tasks/{task_id}/artifacts/{artifact_id}', { params: { path, header: { 'If-None-Match': etag } }, parseAs: 'text', ...prefer(304) });
+      expect(unchanged.response.status).toBe(304);
+      await expectError(
+        unwrap(client.GET('/api/v1/tasks/{task_id}/artifacts/{artifact_id}', { params: { path, header: { Range: 'bytes=4096-' } }, ...prefer(416) })),
+        416,
+        ['VAL_RANGE_NOT_SATISFIABLE'],
+      );
+      if (options.stateful) {
+        expect(artifact).toMatchObject({ task_id: task.task_id, agent_id: enrolled.agent.id, name: 'reboot.log', content_type: 'text/plain; charset=utf-8', size_bytes: bytes.length });
+        expect(listed).toEqual([artifact]);
+        expect(whole.response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+        expect(part.response.headers.get('content-range')).toBe(`bytes 0-8/${bytes.length}`);
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);
