@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createOutsider, type TestUser } from '../support/identity.ts';
+import { createOpsdeckClient, taskChildren, unwrap, waitForTask } from '@opsdeck/sdk';
 
 let server: TestServer;
 let outsider: TestUser;
@@ -218,6 +219,26 @@ describe('a rollout run by agents', () => {
     expect((await getTask(parentId)).fleet.counts).toMatchObject({ pending: 2, cancelled: 1 });
     expect(await asAgent(hosts[1]!).heartbeat()).toBe(1);
     expect(await asAgent(hosts[2]!).heartbeat()).toBe(0);
+  });
+});
+
+describe('the SDK on a fleet task', () => {
+  it('waits for the parent with progress callbacks while agents run its children, and walks the children', async () => {
+    const opsdeck = createOpsdeckClient({ baseUrl: server.url, token: server.adminToken, retries: false });
+    const hosts = await enrol(4);
+    const accepted = await unwrap(opsdeck.POST('/api/v1/tasks', { body: { action: { type: 'reboot' }, target: { agent_ids: hosts.map((h) => h.id) }, concurrency: 2 } }));
+    const kids = [];
+    for await (const child of taskChildren(opsdeck, accepted.task_id, { limit: 3 })) kids.push(child);
+    expect(kids.map((k) => k.agent_id)).toEqual(hosts.map((h) => h.id));
+    const seen: number[] = [];
+    const waiting = waitForTask(opsdeck, accepted.task_id, { intervalMs: 20, onProgress: (t) => seen.push(t.progress) });
+    for (let round = 0; round < 2; round += 1) {
+      for (const { host, tasks } of await claimAll(hosts)) await asAgent(host).report(tasks[0]!.id, { status: 'succeeded' });
+    }
+    const done = await waiting;
+    expect(done).toMatchObject({ status: 'succeeded', fleet: { counts: { succeeded: 4 } } });
+    expect(seen[0]).toBe(0);
+    expect(seen.at(-1)).toBe(100);
   });
 });
 
