@@ -879,6 +879,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List task templates
+         * @description The task templates of the caller's teams (or of one, with `team_id`), each at its current version, by name unless `sort` says otherwise; `search` matches names and `action` keeps one kind of action. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listTaskTemplates"];
+        put?: never;
+        /**
+         * Create a task template
+         * @description Creates a template, at version 1, in one of the caller's teams. Its name must not be taken in that team (regardless of case): 409 `RES_ALREADY_EXISTS`. `parameters_schema` must be a JSON Schema (draft 2020-12) the server can compile, else 422 `VAL_INVALID_SCHEMA`. `team_id` may be left out when the caller belongs to exactly one team.
+         */
+        post: operations["createTaskTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a task template
+         * @description One of the caller's teams' task templates, at its current version (`listTaskTemplateVersions` has the earlier ones).
+         */
+        get: operations["getTaskTemplate"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a task template
+         * @description Deletes a template: it can no longer be read, changed or run, and its name is free again. Its versions are kept, so the tasks that ran it still name the template and version they ran. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteTaskTemplate"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a task template
+         * @description Changes a template (JSON merge patch: a present key sets, `null` clears the description; `defaults` and `parameters_schema` are replaced as a whole) and makes a new version; the earlier versions are kept and tasks keep the version they ran. A patch that changes nothing makes no version. A name taken in the team is refused with 409, a schema the server cannot compile with 422 `VAL_INVALID_SCHEMA`. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateTaskTemplate"];
+        trace?: never;
+    };
+    "/api/v1/tasks/templates/{template_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the versions of a task template
+         * @description Every version of one of the caller's teams' task templates, as each was made, newest first unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listTaskTemplateVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/teams/{team_id}/enrollment-tokens": {
         parameters: {
             query?: never;
@@ -2229,7 +2313,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -2410,7 +2494,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -4463,6 +4547,390 @@ export interface components {
             success: true;
             /** @description The log lines of this page. */
             data: components["schemas"]["TaskLogLine"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskTemplateName
+         * @description A task template's name, unique within its team regardless of case.
+         * @example Restart a systemd unit
+         */
+        TaskTemplateName: string;
+        /**
+         * TaskTemplateDescription
+         * @description What the template is for, or `null`.
+         * @example Restarts one unit with systemctl; the caller names the unit and says why.
+         */
+        TaskTemplateDescription: string | null;
+        /**
+         * TaskTemplateDefaults
+         * @description The parameters a run of the template starts from: the caller's `parameters` are merged over them (key by
+         *     key, the caller's value winning), and the result is checked against `parameters_schema` and must be valid
+         *     task parameters (`TaskParameters`).
+         * @example {
+         *       "command": "systemctl",
+         *       "args": [
+         *         "restart",
+         *         "nginx"
+         *       ],
+         *       "timeout_seconds": 60
+         *     }
+         */
+        TaskTemplateDefaults: components["schemas"]["TaskParameters"];
+        /**
+         * TaskTemplateSchemaValue8
+         * @description A value at depth 8 of a template's parameters schema (`TaskTemplateParametersSchema`), the deepest allowed, where only scalars may stand.
+         * @example string
+         */
+        TaskTemplateSchemaValue8: string | number | boolean | null;
+        /**
+         * TaskTemplateSchemaValue7
+         * @description A value at depth 7 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue7: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue8"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue8"];
+        };
+        /**
+         * TaskTemplateSchemaValue6
+         * @description A value at depth 6 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue6: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue7"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue7"];
+        };
+        /**
+         * TaskTemplateSchemaValue5
+         * @description A value at depth 5 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue5: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue6"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue6"];
+        };
+        /**
+         * TaskTemplateSchemaValue4
+         * @description A value at depth 4 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue4: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue5"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue5"];
+        };
+        /**
+         * TaskTemplateSchemaValue3
+         * @description A value at depth 3 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue3: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue4"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue4"];
+        };
+        /**
+         * TaskTemplateSchemaValue2
+         * @description A value at depth 2 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue2: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue3"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue3"];
+        };
+        /**
+         * TaskTemplateSchemaValue1
+         * @description A value at depth 1 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue1: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue2"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue2"];
+        };
+        /**
+         * TaskTemplateParametersSchema
+         * @description A JSON Schema (draft 2020-12) the merged parameters of every run must satisfy; the server compiles it when the
+         *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`. Its size is bounded: at
+         *     most 100 keys or items per object or array, strings of at most 4,096 characters, and 8 levels of nesting below
+         *     this object (deeper values are refused like any invalid body). `{}` accepts any parameters.
+         * @example {
+         *       "type": "object",
+         *       "required": [
+         *         "args",
+         *         "reason"
+         *       ],
+         *       "properties": {
+         *         "command": {
+         *           "const": "systemctl"
+         *         },
+         *         "args": {
+         *           "type": "array",
+         *           "prefixItems": [
+         *             {
+         *               "enum": [
+         *                 "restart",
+         *                 "reload"
+         *               ]
+         *             }
+         *           ],
+         *           "items": {
+         *             "type": "string",
+         *             "maxLength": 64,
+         *             "pattern": "^[a-z0-9@._-]+$"
+         *           },
+         *           "minItems": 2,
+         *           "maxItems": 2
+         *         },
+         *         "reason": {
+         *           "type": "string",
+         *           "minLength": 3,
+         *           "maxLength": 200
+         *         }
+         *       }
+         *     }
+         */
+        TaskTemplateParametersSchema: {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue1"];
+        };
+        /**
+         * TaskTemplateFields
+         * @description The fields of a task template, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `TaskTemplate`.
+         * @example {
+         *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "name": "Restart a systemd unit"
+         *     }
+         */
+        TaskTemplateFields: {
+            /**
+             * Format: uuid
+             * @description The template's id (UUIDv7).
+             * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the template; only its members see and run it.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly team_id?: string;
+            name?: components["schemas"]["TaskTemplateName"];
+            description?: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action a run of the template performs on each agent. */
+            action?: components["schemas"]["TaskType"];
+            defaults?: components["schemas"]["TaskTemplateDefaults"];
+            parameters_schema?: components["schemas"]["TaskTemplateParametersSchema"];
+            /**
+             * Format: int32
+             * @description The template's current version; it starts at 1 and each change makes a new one (`listTaskTemplateVersions`).
+             * @example 3
+             */
+            readonly version?: number;
+            /**
+             * Format: date-time
+             * @description When the template was created (RFC 3339, UTC).
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description When its current version was made (RFC 3339, UTC).
+             * @example 2026-12-02T16:20:00.000Z
+             */
+            readonly updated_at?: string;
+        };
+        /**
+         * TaskTemplateListEnvelope
+         * @description A page of task templates, in the success envelope.
+         */
+        TaskTemplateListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The task templates of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["TaskTemplateFields"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskTemplateCreate
+         * @description A new task template. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "Restart a systemd unit",
+         *       "action": "command",
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 60
+         *       },
+         *       "parameters_schema": {
+         *         "type": "object",
+         *         "required": [
+         *           "reason"
+         *         ],
+         *         "properties": {
+         *           "command": {
+         *             "const": "systemctl"
+         *           },
+         *           "reason": {
+         *             "type": "string",
+         *             "minLength": 3,
+         *             "maxLength": 200
+         *           }
+         *         }
+         *       }
+         *     }
+         */
+        TaskTemplateCreate: {
+            name: components["schemas"]["TaskTemplateName"];
+            description?: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action a run of the template performs on each agent. */
+            action: components["schemas"]["TaskType"];
+            /** @description The parameters a run starts from; `{}` when left out. */
+            defaults?: components["schemas"]["TaskTemplateDefaults"];
+            /** @description The JSON Schema the merged parameters of every run must satisfy; `{}` (anything) when left out. */
+            parameters_schema?: components["schemas"]["TaskTemplateParametersSchema"];
+            /**
+             * Format: uuid
+             * @description The team that will own the template (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+        };
+        /**
+         * TaskTemplate
+         * @description A named, reusable action of one team: what to do (`action`), the parameters it starts from (`defaults`) and
+         *     the JSON Schema the parameters of every run must satisfy (`parameters_schema`). Editing a template makes a new
+         *     version; tasks record the version they ran.
+         * @example {
+         *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Restart a systemd unit",
+         *       "description": "Restarts one unit with systemctl; the caller names the unit and says why.",
+         *       "action": "command",
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 60
+         *       },
+         *       "parameters_schema": {
+         *         "type": "object",
+         *         "required": [
+         *           "reason"
+         *         ],
+         *         "properties": {
+         *           "command": {
+         *             "const": "systemctl"
+         *           },
+         *           "reason": {
+         *             "type": "string",
+         *             "minLength": 3,
+         *             "maxLength": 200
+         *           }
+         *         }
+         *       },
+         *       "version": 2,
+         *       "created_at": "2026-12-01T09:00:00.000Z",
+         *       "updated_at": "2026-12-02T16:20:00.000Z"
+         *     }
+         */
+        TaskTemplate: WithRequired<components["schemas"]["TaskTemplateFields"], "team_id" | "name" | "description" | "action" | "defaults" | "parameters_schema" | "version" | "created_at" | "updated_at">;
+        /**
+         * TaskTemplateEnvelope
+         * @description A task template, in the success envelope.
+         */
+        TaskTemplateEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TaskTemplate"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TaskTemplatePatch
+         * @description A JSON merge patch of a task template; a template never changes team. `defaults` and `parameters_schema` are
+         *     replaced as a whole when present. Any change makes a new version.
+         * @example {
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 120
+         *       }
+         *     }
+         */
+        TaskTemplatePatch: {
+            name?: components["schemas"]["TaskTemplateName"];
+            description?: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action a run of the template performs on each agent. */
+            action?: components["schemas"]["TaskType"];
+            /** @description The new defaults, replacing the old ones as a whole. */
+            defaults?: components["schemas"]["TaskTemplateDefaults"];
+            /** @description The new JSON Schema, replacing the old one as a whole. */
+            parameters_schema?: components["schemas"]["TaskTemplateParametersSchema"];
+        };
+        /**
+         * TaskTemplateVersion
+         * @description One version of a task template, as it was when that version was made; versions never change.
+         * @example {
+         *       "template_id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "version": 1,
+         *       "name": "Restart a systemd unit",
+         *       "description": null,
+         *       "action": "command",
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ]
+         *       },
+         *       "parameters_schema": {},
+         *       "created_at": "2026-12-01T09:00:00.000Z"
+         *     }
+         */
+        TaskTemplateVersion: {
+            /**
+             * Format: uuid
+             * @description The template this is a version of.
+             * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+             */
+            template_id: string;
+            /**
+             * Format: int32
+             * @description The version number, from 1.
+             * @example 1
+             */
+            version: number;
+            name: components["schemas"]["TaskTemplateName"];
+            description: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action of this version. */
+            action: components["schemas"]["TaskType"];
+            defaults: components["schemas"]["TaskTemplateDefaults"];
+            parameters_schema: components["schemas"]["TaskTemplateParametersSchema"];
+            /**
+             * Format: date-time
+             * @description When this version was made (RFC 3339, UTC).
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            created_at: string;
+        };
+        /**
+         * TaskTemplateVersionListEnvelope
+         * @description A page of a task template's versions, in the success envelope.
+         */
+        TaskTemplateVersionListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The versions of this page. */
+            data: components["schemas"]["TaskTemplateVersion"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
         };
@@ -7992,6 +8460,40 @@ export interface components {
          */
         TaskId: string;
         /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+         * @example name:asc
+         */
+        TaskTemplateSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "name",
+         *       "version"
+         *     ]
+         */
+        TaskTemplateFieldsParam: ("id" | "team_id" | "name" | "description" | "action" | "defaults" | "parameters_schema" | "version" | "created_at" | "updated_at")[];
+        /**
+         * @description Only templates whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
+         * @example restart
+         */
+        TaskTemplateSearch: string;
+        /**
+         * @description Only templates of this action.
+         * @example command
+         */
+        TaskTemplateActionFilter: components["schemas"]["TaskType"];
+        /**
+         * @description The task template's id.
+         * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+         */
+        TaskTemplateId: string;
+        /**
+         * @description Order: `version:desc` (the default, newest first) or `version:asc`.
+         * @example version:desc
+         */
+        TaskTemplateVersionSort: "version:asc" | "version:desc";
+        /**
          * @description The enrollment token's id.
          * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
          */
@@ -8421,6 +8923,11 @@ export interface components {
          * @example /api/v1/agent-groups/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         LocationAgentGroup: string;
+        /**
+         * @description The path of the task template that was created.
+         * @example /api/v1/tasks/templates/0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+         */
+        LocationTaskTemplate: string;
         /**
          * @description The path of the enrollment token that was created.
          * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/enrollment-tokens/0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
@@ -11681,6 +12188,378 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskTemplates: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["TaskTemplateSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "name",
+                 *       "version"
+                 *     ]
+                 */
+                fields?: components["parameters"]["TaskTemplateFieldsParam"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only templates whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
+                 * @example restart
+                 */
+                search?: components["parameters"]["TaskTemplateSearch"];
+                /**
+                 * @description Only templates of this action.
+                 * @example command
+                 */
+                action?: components["parameters"]["TaskTemplateActionFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of task templates. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new task template. `team_id` may be left out when the caller belongs to exactly one team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description The template was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationTaskTemplate"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template at its current version. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a task template; a template never changes team. */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["TaskTemplatePatch"];
+                "application/json": components["schemas"]["TaskTemplatePatch"];
+            };
+        };
+        responses: {
+            /** @description The template at its new version. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskTemplateVersions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: `version:desc` (the default, newest first) or `version:asc`.
+                 * @example version:desc
+                 */
+                sort?: components["parameters"]["TaskTemplateVersionSort"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the template's versions. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateVersionListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -34,6 +34,8 @@ export interface Database {
   agent_keys: AgentKeysTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
+  task_templates: TaskTemplatesTable;
+  task_template_versions: TaskTemplateVersionsTable;
   agent_packages: AgentPackagesTable;
   agent_services: AgentServicesTable;
   agent_hardware: AgentHardwareTable;
@@ -205,6 +207,31 @@ export interface TaskLogsTable {
 export type TaskRow = Selectable<TasksTable>;
 export type FleetSettings = Pick<Schemas['FleetProgress'], 'target' | 'concurrency' | 'failure_threshold_percent' | 'queue_if_offline'>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
+
+/** What every version of a template holds; the template row holds its current version's. */
+interface TaskTemplateContent {
+  name: string;
+  description: string | null;
+  action: Schemas['TaskType'];
+  defaults: Json<Schemas['TaskParameters']>;
+  parameters_schema: Json<Record<string, unknown>>;
+}
+
+export interface TaskTemplatesTable extends TaskTemplateContent {
+  id: string;
+  team_id: string;
+  version: number;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+  deleted_at: Timestamp | null;
+}
+
+export interface TaskTemplateVersionsTable extends TaskTemplateContent {
+  id: string;
+  template_id: string;
+  version: number;
+  created_at: CreatedAt;
+}
 
 export interface AgentGroupsTable {
   id: string;

@@ -637,6 +637,50 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('manages task templates and their versions, beside task ids', async () => {
+      const body = {
+        name: `Template ${uniqueHost()}`.slice(0, 100),
+        action: 'command' as const,
+        defaults: { command: 'systemctl', args: ['restart', 'nginx'] },
+        parameters_schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 3, maxLength: 200 } } },
+      };
+      const created = await client.POST('/api/v1/tasks/templates', { body });
+      expect(created.response.status).toBe(201);
+      const template = created.data!.data;
+      const path = { template_id: template.id };
+      const listed = await unwrap(client.GET('/api/v1/tasks/templates', { params: { query: { sort: 'name:asc', action: 'command', search: 'Template' } } }));
+      const trimmed = await unwrap(client.GET('/api/v1/tasks/templates', { params: { query: { fields: ['name', 'version'], limit: 5, cursor: '' } } }));
+      const fetched = await client.GET('/api/v1/tasks/templates/{template_id}', { params: { path } });
+      expect(fetched.response.status).toBe(200);
+      const etag = fetched.response.headers.get('etag')!;
+      expect(etag).toBeTruthy();
+      const updated = await unwrap(
+        client.PATCH('/api/v1/tasks/templates/{template_id}', { params: { path, header: { 'If-Match': etag } }, body: { defaults: { command: 'systemctl', args: ['reload', 'nginx'] } } }),
+      );
+      await expectError(
+        unwrap(client.PATCH('/api/v1/tasks/templates/{template_id}', { params: { path, header: { 'If-Match': etag } }, body: { description: 'stale' }, ...prefer(412) })),
+        412,
+        ['RES_PRECONDITION_FAILED'],
+      );
+      await expectError(
+        unwrap(client.PATCH('/api/v1/tasks/templates/{template_id}', { params: { path }, body: { parameters_schema: { type: 'strin' } }, ...prefer(422) })),
+        422,
+        ['VAL_INVALID_SCHEMA', 'VAL_MULTIPLE_ERRORS'],
+      );
+      const versions = await unwrap(client.GET('/api/v1/tasks/templates/{template_id}/versions', { params: { path, query: { sort: 'version:desc', limit: 10 } } }));
+      const deleted = await client.DELETE('/api/v1/tasks/templates/{template_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/tasks/templates/{template_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(created.response.headers.get('location')).toBe(`/api/v1/tasks/templates/${template.id}`);
+        expect(template).toMatchObject({ ...body, version: 1 });
+        expect(listed.map((t) => t.id)).toContain(template.id);
+        for (const item of trimmed) expect(Object.keys(item).sort()).toEqual(['id', 'name', 'version']);
+        expect(updated.version).toBe(2);
+        expect(versions.map((v) => v.version)).toEqual([2, 1]);
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);
