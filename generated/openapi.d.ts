@@ -4084,8 +4084,41 @@ export interface components {
             parameters?: components["schemas"]["TaskParameters"];
         };
         /**
+         * TaskTemplateRef
+         * @description Run a task template: its action, with its `defaults` merged under these `parameters` (key by key, these
+         *     winning), checked against its `parameters_schema`. Problems are answered `422` with one detail per failing
+         *     field, named `template.parameters.<path>`; a template of another team, or a deleted one, is `404`.
+         * @example {
+         *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "parameters": {
+         *         "reason": "Config reloaded by the on-call engineer"
+         *       }
+         *     }
+         */
+        TaskTemplateRef: {
+            /**
+             * Format: uuid
+             * @description The template's id.
+             * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+             */
+            id: string;
+            /**
+             * Format: int32
+             * @description Which version to run; the latest when left out.
+             * @example 2
+             */
+            version?: number;
+            /**
+             * @description The parameters of this run, merged over the template's `defaults`.
+             * @example {
+             *       "reason": "Config reloaded by the on-call engineer"
+             *     }
+             */
+            parameters?: Record<string, never>;
+        };
+        /**
          * CreateAgentTaskRequest
-         * @description A task for one agent, as the action operations (`rebootAgent`, …) make it.
+         * @description A task for one agent, as the action operations (`rebootAgent`, …) make it, from an `action` or a task `template` (exactly one of the two).
          * @example {
          *       "action": {
          *         "type": "command",
@@ -4100,14 +4133,15 @@ export interface components {
          *     }
          */
         CreateAgentTaskRequest: {
-            action: components["schemas"]["TaskAction"];
+            action?: components["schemas"]["TaskAction"];
+            template?: components["schemas"]["TaskTemplateRef"];
             /**
              * @description Queue the task even though the agent is offline (it runs when the agent returns); otherwise an offline agent is refused with 409 BIZ_AGENT_OFFLINE.
              * @default false
              * @example false
              */
             queue_if_offline?: boolean;
-        };
+        } & (unknown | unknown);
         /**
          * TaskAccepted
          * @description The answer to an action: the task that carries it out, and where to watch it.
@@ -4409,7 +4443,7 @@ export interface components {
         };
         /**
          * CreateTaskRequest
-         * @description A fleet-wide task: an `action` run on every agent of a `target`, one child task per agent, at most
+         * @description A fleet-wide task: an `action` (or a task `template`: exactly one of the two) run on every agent of a `target`, one child task per agent, at most
          *     `concurrency` of them claimable at a time, stopping once failures reach `failure_threshold_percent`.
          * @example {
          *       "action": {
@@ -4426,7 +4460,8 @@ export interface components {
          *     }
          */
         CreateTaskRequest: {
-            action: components["schemas"]["TaskAction"];
+            action?: components["schemas"]["TaskAction"];
+            template?: components["schemas"]["TaskTemplateRef"];
             target: components["schemas"]["FleetTarget"];
             /**
              * Format: int32
@@ -4454,7 +4489,7 @@ export interface components {
              * @example 0192f0a0-0000-7000-8000-00000000000a
              */
             team_id?: string;
-        };
+        } & (unknown | unknown);
         /**
          * Task
          * @description A long-running operation on one agent, or on many (a fleet task and its children), from the moment it is asked for until it finishes.

@@ -73,8 +73,23 @@ async function newGroup(agentIds: string[]): Promise<string> {
 
 const reboot = { type: 'reboot', parameters: { reason: 'fleet test' } };
 
+/** A command template of a team whose runs need a `reason` of 3 characters or more. */
+async function newTemplate(as: { token: string } = { token: server.adminToken }): Promise<{ id: string }> {
+  const res = await http(server.url, 'POST', '/api/v1/tasks/templates', {
+    json: {
+      name: `restart nginx ${randomUUID()}`,
+      action: 'command',
+      defaults: { command: 'systemctl', args: ['restart', 'nginx'] },
+      parameters_schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 3, maxLength: 200 } } },
+    },
+    headers: bearer(as.token),
+  });
+  expect(res.status, res.text).toBe(201);
+  return res.body.data;
+}
+
 async function createFleet(body: Record<string, unknown>): Promise<string> {
-  const res = await server.call('POST', '/api/v1/tasks', { json: { action: reboot, ...body } });
+  const res = await server.call('POST', '/api/v1/tasks', { json: 'template' in body ? body : { action: reboot, ...body } });
   expect(res.status, res.text).toBe(202);
   expect(res.headers.get('location')).toBe(`/api/v1/tasks/${res.body.data.task_id}`);
   return res.body.data.task_id;
@@ -342,6 +357,37 @@ describe('bad bodies', () => {
   });
 });
 
+describe('templates', () => {
+  it('runs a template on every agent: its action and defaults with the given parameters, its version recorded on parent and children', async () => {
+    const hosts = await enrol(2);
+    const template = await newTemplate();
+    const parentId = await createFleet({ template: { id: template.id, parameters: { reason: 'rolling restart' } }, target: { agent_ids: hosts.map((h) => h.id) } });
+    const parent = await getTask(parentId);
+    expect(parent).toMatchObject({ type: 'command', template_id: template.id, template_version: 1, parameters: { command: 'systemctl', args: ['restart', 'nginx'], reason: 'rolling restart' } });
+    const kids = await server.call('GET', `/api/v1/tasks?parent_id=${parentId}`);
+    for (const kid of kids.body.data) expect(kid).toMatchObject({ type: 'command', template_id: template.id, template_version: 1, parameters: parent.parameters });
+    // One agent's task from the template too.
+    const own = await server.call('POST', `/api/v1/agents/${hosts[0]!.id}/tasks`, { json: { template: { id: template.id, parameters: { reason: 'just this one' } } } });
+    expect(own.status, own.text).toBe(202);
+    expect(await getTask(own.body.data.task_id)).toMatchObject({ kind: 'agent', template_id: template.id, template_version: 1, parameters: { reason: 'just this one' } });
+  });
+
+  it("refuses parameters the template's schema refuses (422, per field), another team's template (404), and both action and template", async () => {
+    const [host] = await enrol(1);
+    const template = await newTemplate();
+    const target = { agent_ids: [host!.id] };
+    const bad = await server.call('POST', '/api/v1/tasks', { json: { template: { id: template.id, parameters: { reason: 'no' } }, target } });
+    expect(bad.status, bad.text).toBe(422);
+    expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(['template.parameters.reason']);
+    const theirs = await newTemplate({ token: outsider.token });
+    const other = await server.call('POST', '/api/v1/tasks', { json: { template: { id: theirs.id, parameters: { reason: 'hello' } }, target } });
+    expect(other.status).toBe(404);
+    const both = await server.call('POST', '/api/v1/tasks', { json: { action: reboot, template: { id: template.id }, target } });
+    expect(both.status).toBe(422);
+    expect((await server.call('GET', `/api/v1/agents/${host!.id}/tasks`)).body.data).toEqual([]);
+  });
+});
+
 describe("an agent's tasks", () => {
   it('lists its own and its fleet children with the filters of listTasks, and creates one for it', async () => {
     const [host] = await enrol(1);
@@ -395,14 +441,16 @@ describe('the simulator', () => {
       const enrolled = JSON.parse(readFileSync(file, 'utf8')) as Array<{ id: string }>;
       expect(enrolled).toHaveLength(agents);
       const groupId = await newGroup(enrolled.map((a) => a.id));
-      const parentId = await createFleet({ target: { group_id: groupId }, concurrency: 4 });
+      const template = await newTemplate();
+      const parentId = await createFleet({ template: { id: template.id, parameters: { reason: 'simulated rollout' } }, target: { group_id: groupId }, concurrency: 4 });
       const { stdout } = await sim(['--agents-file', file, '--agents', String(agents), '--execute', '--claim-s', '1', '--heartbeat-s', '0', '--metrics-s', '0', '--duration', '8']);
       const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
       expect(summary.claim.claimed).toBe(agents);
       expect(summary.report).toMatchObject({ executed: agents, errors: 0 });
       const done = await getTask(parentId);
-      expect(done).toMatchObject({ status: 'succeeded', progress: 100 });
+      expect(done).toMatchObject({ status: 'succeeded', progress: 100, template_id: template.id, template_version: 1, type: 'command' });
       expect(done.fleet.counts).toEqual({ pending: 0, running: 0, succeeded: agents, failed: 0, cancelled: 0, skipped_offline: 0 });
+      expect((await children(parentId)).every((k) => k.status === 'succeeded')).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

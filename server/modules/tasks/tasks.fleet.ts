@@ -13,7 +13,7 @@ import type { FleetSettings, TaskRow } from '../../db/schema.ts';
 import { ApiError, notFound, type ErrorDetail } from '../../http/errors.ts';
 import { findGroup } from '../agent-groups/agent-groups.repository.ts';
 import { matchingAgents, type AgentFilter } from '../agents/agents.repository.ts';
-import { agentAction, isFinished, recordTaskCreations, recordTaskEnds } from './tasks.lifecycle.ts';
+import { isFinished, recordTaskCreations, recordTaskEnds, resolveAction } from './tasks.lifecycle.ts';
 import * as repo from './tasks.repository.ts';
 
 type Schemas = components['schemas'];
@@ -83,8 +83,9 @@ async function targetAgents(tx: Executor, filter: AgentFilter): Promise<Array<{ 
  * transaction, records the events, and returns the parent row. Throws ApiError 404/422 like the HTTP operation.
  */
 export async function createFleetTask(tx: Executor, actor: FleetActor, request: CreateTaskRequest): Promise<TaskRow> {
-  const action = agentAction(request.action);
   const { teamId, agents } = await resolveTarget(tx, actor, request);
+  // A template runs only within the task's team.
+  const action = await resolveAction(tx, [teamId], request);
   const concurrency = request.concurrency ?? DEFAULT_CONCURRENCY;
   const settings: FleetSettings = {
     target: request.target,

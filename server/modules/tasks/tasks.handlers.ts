@@ -1,7 +1,6 @@
 import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader, pickFields } from '../../http/pagination.ts';
-import { agentAction } from './tasks.lifecycle.ts';
 import type { TaskAccepted, TaskService } from './tasks.service.ts';
 
 type TaskHandlers = Pick<
@@ -29,23 +28,24 @@ const acceptedAnswer = (task: TaskAccepted) => ({
 export function taskHandlers(tasks: TaskService): TaskHandlers {
   return {
     async rebootAgent({ params, body, ctx }) {
-      const action = agentAction({ type: 'reboot', parameters: body?.reason ? { reason: body.reason } : {} });
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, action, body?.queue_if_offline ?? false));
+      const action = { type: 'reboot' as const, parameters: body?.reason ? { reason: body.reason } : {} };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action }, body?.queue_if_offline ?? false));
     },
     async shutdownAgent({ params, body, ctx }) {
-      const action = agentAction({ type: 'shutdown', parameters: body?.reason ? { reason: body.reason } : {} });
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, action, body?.queue_if_offline ?? false));
+      const action = { type: 'shutdown' as const, parameters: body?.reason ? { reason: body.reason } : {} };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action }, body?.queue_if_offline ?? false));
     },
     async updateAgentSoftware({ params, body, ctx }) {
-      const action = agentAction({ type: 'update_agent', parameters: { version: body.version, ...(body.reason ? { reason: body.reason } : {}) } });
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, action, body.queue_if_offline ?? false));
+      const action = { type: 'update_agent' as const, parameters: { version: body.version, ...(body.reason ? { reason: body.reason } : {}) } };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action }, body.queue_if_offline ?? false));
     },
     async runAgentCommand({ params, body, ctx }) {
       const { queue_if_offline: queueIfOffline, ...parameters } = body;
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, agentAction({ type: 'command', parameters }), queueIfOffline ?? false));
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action: { type: 'command', parameters } }, queueIfOffline ?? false));
     },
     async createAgentTask({ params, body, ctx }) {
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, agentAction(body.action), body.queue_if_offline ?? false));
+      const { queue_if_offline: queueIfOffline, ...choice } = body;
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, choice, queueIfOffline ?? false));
     },
     async createTask({ body, ctx }) {
       return acceptedAnswer(await tasks.createFleet(requireCaller(ctx), body));

@@ -6,6 +6,7 @@ import type { Executor } from '../../db/executor.ts';
 import type { TaskRow } from '../../db/schema.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import { ApiError } from '../../http/errors.ts';
+import { resolveTemplateAction } from '../task-templates/task-templates.service.ts';
 import { toTask } from './tasks.mapper.ts';
 
 type Schemas = components['schemas'];
@@ -40,8 +41,30 @@ export interface TaskAction {
 const REQUIRED_PARAMETER: Partial<Record<Schemas['TaskType'], 'version' | 'command'>> = { update_agent: 'version', command: 'command' };
 const COMMAND_TIMEOUT = schemaProperty('CommandRequest', 'timeout_seconds').default as number;
 
-/** An action given as `{ type, parameters }`: 422 when its type's parameter is missing; a command's defaults filled in. */
-export function agentAction(action: Schemas['TaskAction'], field = 'action'): TaskAction {
+/** What asks for an action: one of `action` (`{ type, parameters }`) or `template` (a task template to run). */
+export interface ActionChoice {
+  action?: Schemas['TaskAction'];
+  template?: Schemas['TaskTemplateRef'];
+}
+
+/**
+ * The action asked for: a template's resolved within `teamIds` (404 outside them; 422 for parameters its schema
+ * refuses), or the one given. Either way 422 when its type's parameter is missing; a command's defaults filled in.
+ */
+export async function resolveAction(db: Executor, teamIds: readonly string[], choice: ActionChoice): Promise<TaskAction> {
+  if (choice.template) {
+    const resolved = await resolveTemplateAction(db, teamIds, choice.template);
+    return checkedAction({ type: resolved.type, parameters: resolved.parameters, template_id: resolved.template_id, template_version: resolved.template_version }, 'template');
+  }
+  if (!choice.action) throw new ApiError('VAL_REQUIRED_FIELD', 'Send an action or a template', { details: [{ field: 'action', message: 'required unless template is given' }] });
+  return agentAction(choice.action);
+}
+
+/** An action given as `{ type, parameters }`, checked (see `resolveAction`). */
+const agentAction = (action: Schemas['TaskAction']): TaskAction =>
+  checkedAction({ type: action.type, parameters: action.parameters ?? {}, template_id: null, template_version: null }, 'action');
+
+function checkedAction(action: TaskAction, field: 'action' | 'template'): TaskAction {
   const parameters = { ...action.parameters };
   const required = REQUIRED_PARAMETER[action.type];
   if (required && parameters[required] === undefined) {
@@ -50,5 +73,5 @@ export function agentAction(action: Schemas['TaskAction'], field = 'action'): Ta
     });
   }
   if (action.type === 'command') Object.assign(parameters, { args: parameters.args ?? [], timeout_seconds: parameters.timeout_seconds ?? COMMAND_TIMEOUT });
-  return { type: action.type, parameters, template_id: null, template_version: null };
+  return { ...action, parameters };
 }

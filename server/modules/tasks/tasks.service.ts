@@ -12,7 +12,7 @@ import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { findAgent } from '../agents/agents.repository.ts';
 import { cancelFleetTask, createFleetTask, settleParents, type CreateTaskRequest } from './tasks.fleet.ts';
-import { isFinished, recordTaskCreations, recordTaskEnds, type TaskAction } from './tasks.lifecycle.ts';
+import { isFinished, recordTaskCreations, recordTaskEnds, resolveAction, type ActionChoice } from './tasks.lifecycle.ts';
 import { accepted, toTask, toTaskLogLine } from './tasks.mapper.ts';
 import * as repo from './tasks.repository.ts';
 
@@ -28,10 +28,11 @@ export class TaskService {
     this.#db = db;
   }
 
-  /** Queues a task on one of the caller's agents. */
-  async act(caller: Caller, agentId: string, action: TaskAction, queueIfOffline: boolean): Promise<TaskAccepted> {
+  /** Queues a task on one of the caller's agents: an action, or a template of the agent's team. */
+  async act(caller: Caller, agentId: string, choice: ActionChoice, queueIfOffline: boolean): Promise<TaskAccepted> {
     const agent = await findAgent(this.#db, agentId, caller.teamIds);
     if (!agent) throw notFound('Agent', agentId);
+    const action = await resolveAction(this.#db, [agent.team_id], choice);
     if (agent.status !== 'online' && !queueIfOffline) {
       throw new ApiError('BIZ_AGENT_OFFLINE', `Agent ${agentId} is ${agent.status}; send queue_if_offline to run the task when it returns`);
     }
