@@ -352,6 +352,20 @@ describe('targets', () => {
     expect((await children(queueing)).find((k) => k.agent_id === offline.body.data.id)).toMatchObject({ status: 'pending', queued_offline: true });
   });
 
+  it('replays a create sent again with the same Idempotency-Key: one fleet task, not two', async () => {
+    const hosts = await enrol(2);
+    const body = { action: reboot, target: { agent_ids: hosts.map((h) => h.id) } };
+    const headers = { 'idempotency-key': randomUUID() };
+    const first = await server.call('POST', '/api/v1/tasks', { json: body, headers });
+    const again = await server.call('POST', '/api/v1/tasks', { json: body, headers });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.data.task_id).toBe(first.body.data.task_id);
+    const fleetTasks = await server.call('GET', `/api/v1/agents/${hosts[0]!.id}/tasks`);
+    expect(fleetTasks.body.data).toHaveLength(1);
+  });
+
   it('finishes at once, succeeded, when every agent is offline and none is queued', async () => {
     const offline = await server.call('POST', '/api/v1/agents', { json: newAgent({ status: 'offline' }) });
     const parentId = await createFleet({ target: { agent_ids: [offline.body.data.id] } });
