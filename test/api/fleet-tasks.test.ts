@@ -227,6 +227,16 @@ describe('a rollout run by agents', () => {
     expect(retry.body.error.code).toBe('BIZ_FLEET_TASK_NOT_RETRYABLE');
   });
 
+  it('counts the children of a deleted agent cancelled, so the fleet task still finishes', async () => {
+    const hosts = await enrol(2);
+    const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id) } });
+    const [task] = await asAgent(hosts[0]!).claim();
+    expect((await server.call('DELETE', `/api/v1/agents/${hosts[1]!.id}`)).status).toBe(204);
+    expect((await getTask(parentId)).fleet.counts).toMatchObject({ running: 1, pending: 0, cancelled: 1 });
+    await asAgent(hosts[0]!).report(task!.id, { status: 'succeeded' });
+    expect(await getTask(parentId)).toMatchObject({ status: 'cancelled', fleet: { total: 2, counts: { succeeded: 1, cancelled: 1 } } });
+  });
+
   it('cancelling one child counts it and lets the next one go', async () => {
     const hosts = await enrol(3);
     const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id) }, concurrency: 1 });

@@ -223,3 +223,13 @@ export async function cancelFleetTask(tx: Executor, parent: TaskRow, reason: str
   await recordTaskEnds(tx, [...cancelled, updated]);
   return updated;
 }
+
+/**
+ * Before an agent is deleted (its tasks go with it): its unfinished children of fleet tasks end as cancelled,
+ * counted so, so that their fleet tasks still finish. In the transaction that deletes the agent.
+ */
+export async function cancelChildrenOfAgent(tx: Executor, agentId: string): Promise<void> {
+  const moves = await repo.cancelChildrenOfAgent(tx, agentId, 'cancelled: the agent was deleted');
+  await recordTaskEnds(tx, moves.map((move) => move.after));
+  await settleParents(tx, moves);
+}
