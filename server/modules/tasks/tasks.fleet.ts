@@ -155,6 +155,13 @@ function standing(parent: TaskRow, counts: repo.FleetCountColumns): { progress: 
   return { progress, done: counts.fleet_failed > 0 ? 'failed' : counts.fleet_cancelled > 0 ? 'cancelled' : 'succeeded' };
 }
 
+/** Why a fleet task that just ended did not succeed, or null. */
+function endError(status: TaskRow['status'], stopped: string | null, counts: repo.FleetCountColumns, total: number): string | null {
+  if (status === 'failed') return stopped ?? `${counts.fleet_failed} of ${total} children failed`;
+  if (status === 'cancelled') return `${counts.fleet_cancelled} of ${total} children were cancelled`;
+  return null;
+}
+
 /**
  * Moves the counts of the fleet tasks whose children moved (in the caller's transaction, which holds the
  * children's rows): for each parent, under its row lock, the counts; the next held children let go, one per
@@ -198,7 +205,7 @@ export async function settleParents(tx: Executor, moves: readonly ChildMove[]): 
       status,
       progress,
       stopped_reason: stopped,
-      error: status === 'failed' ? (stopped ?? `${counts.fleet_failed} of ${parent.fleet_total} children failed`) : parent.error,
+      error: parent.error ?? endError(status, stopped, counts, parent.fleet_total),
       finished: isFinished(status),
     });
     if (isFinished(status) && !isFinished(parent.status)) ended.push(updated);
