@@ -167,6 +167,41 @@ describe('a rollout run by agents', () => {
     for (const kid of kids) expect(about(kid.id)[0]).toBe('task.created');
   });
 
+  it('never lets more than `concurrency` children go at once while many agents claim and report at the same time', async () => {
+    const hosts = await enrol(16);
+    const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id) }, concurrency: 4, failure_threshold_percent: 100 });
+    // Claimable or running children of the parent, as the database holds them, sampled all along the run.
+    const released = async () =>
+      (await server.database.db.selectFrom('tasks').select(sql<number>`count(*)::int`.as('n')).where('parent_id', '=', parentId).where('held', '=', false).where('status', 'in', ['pending', 'running']).executeTakeFirstOrThrow()).n;
+    let running = true;
+    const samples: number[] = [];
+    const sampler = (async () => {
+      while (running) samples.push(await released());
+    })();
+    let failures = 0;
+    await Promise.all(
+      hosts.map(async (host, i) => {
+        for (let attempt = 0; attempt < 200; attempt += 1) {
+          const [task] = await asAgent(host).claim();
+          if (task) {
+            const fail = i % 5 === 0;
+            if (fail) failures += 1;
+            await asAgent(host).report(task.id, fail ? { status: 'failed', error: 'no' } : { status: 'succeeded' });
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }),
+    );
+    running = false;
+    await sampler;
+    expect(samples.length).toBeGreaterThan(5);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(4);
+    const done = await getTask(parentId);
+    expect(done.status).toBe('failed');
+    expect(done.fleet.counts).toEqual({ pending: 0, running: 0, succeeded: 16 - failures, failed: failures, cancelled: 0, skipped_offline: 0 });
+  });
+
   it('succeeds when every child succeeds, on an agent-ids target, in the order given', async () => {
     const hosts = await enrol(3);
     const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id).reverse() }, concurrency: 1 });
