@@ -3815,7 +3815,7 @@ export interface components {
             cancelled: number;
             /**
              * Format: int32
-             * @description Not run because their agent was offline when the task was created (children `cancelled` with the error `BIZ_AGENT_OFFLINE: …`).
+             * @description Not run because their agent was offline when the task was created, or went offline (stopped heartbeating) before claiming its child: children `cancelled` with the error `BIZ_AGENT_OFFLINE: …`. Never with `queue_if_offline`.
              * @example 2
              */
             skipped_offline: number;
@@ -4480,7 +4480,7 @@ export interface components {
              */
             failure_threshold_percent?: number;
             /**
-             * @description Give offline agents their child anyway, to run when they return. Otherwise (the default) an agent offline at creation gets a child that is `cancelled` at once with the error `BIZ_AGENT_OFFLINE: …`, counted as `skipped_offline`.
+             * @description Give offline agents their child anyway, to run when they return. Otherwise (the default) an agent offline at creation gets a child that is `cancelled` at once with the error `BIZ_AGENT_OFFLINE: …`, counted as `skipped_offline`, and so does one that goes offline before claiming its child (the next child goes instead).
              * @default false
              * @example false
              */

@@ -20,7 +20,8 @@ let outsider: TestUser;
 let outsiderTeam: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // A quick sweeper, so an agent made silent (its last_seen moved back) goes offline within the test.
+  server = await startTestServer({ SWEEP_INTERVAL_MS: '300' });
   ({ outsider, outsiderTeam } = await createOutsider(server.url, server.adminToken));
 });
 afterAll(async () => {
@@ -409,6 +410,24 @@ describe('targets', () => {
     expect(again.body.data.task_id).toBe(first.body.data.task_id);
     const fleetTasks = await server.call('GET', `/api/v1/agents/${hosts[0]!.id}/tasks`);
     expect(fleetTasks.body.data).toHaveLength(1);
+  });
+
+  it('skips the pending child of an agent that goes offline during the rollout, and lets the next one go', async () => {
+    const hosts = await enrol(3);
+    const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id) }, concurrency: 1 });
+    expect(await asAgent(hosts[1]!).heartbeat()).toBe(0);
+    // The first agent, whose child is claimable, falls silent; the sweeper turns it offline.
+    await sql`update agents set last_seen = now() - interval '1 hour' where id = ${hosts[0]!.id}`.execute(server.database.db);
+    await expect.poll(async () => (await getTask(parentId)).fleet.counts.skipped_offline, { timeout: 10_000 }).toBe(1);
+    const skipped = (await children(parentId)).find((k) => k.agent_id === hosts[0]!.id)!;
+    expect(skipped).toMatchObject({ status: 'cancelled' });
+    expect(skipped.error).toMatch(/^BIZ_AGENT_OFFLINE: /);
+    for (const host of hosts.slice(1)) {
+      const [task] = await asAgent(host).claim();
+      expect(task, host.hostname).toBeDefined();
+      await asAgent(host).report(task!.id, { status: 'succeeded' });
+    }
+    expect(await getTask(parentId)).toMatchObject({ status: 'succeeded', fleet: { counts: { succeeded: 2, skipped_offline: 1, cancelled: 0, pending: 0 } } });
   });
 
   it('finishes at once, succeeded, when every agent is offline and none is queued', async () => {

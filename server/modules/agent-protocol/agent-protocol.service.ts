@@ -19,7 +19,7 @@ import type { SignsOfLife } from './agent-protocol.sign-of-life.ts';
 import { findTeam } from '../teams/teams.repository.ts';
 import { visibleTeams } from '../teams/teams.service.ts';
 import { recordEvent } from '../../events/outbox.ts';
-import { settleParents } from '../tasks/tasks.fleet.ts';
+import { settleParents, skipChildrenOfOfflineAgents } from '../tasks/tasks.fleet.ts';
 import { isFinished, recordTaskEnds } from '../tasks/tasks.lifecycle.ts';
 import { toTask } from '../tasks/tasks.mapper.ts';
 import * as tasks from '../tasks/tasks.repository.ts';
@@ -162,7 +162,7 @@ export class AgentProtocolService {
   }
 }
 
-/** Turns agents silent for `timeoutSeconds` offline and fails their running tasks, with their events. */
+/** Turns agents silent for `timeoutSeconds` offline and fails their running tasks, with their events; fleet tasks skip them. */
 export async function sweepSilentAgents(db: Kysely<Database>, cache: TaggedCache, timeoutSeconds: number): Promise<{ offline: number; failed: number }> {
   const silentSince = new Date(Date.now() - timeoutSeconds * 1000);
   const { offline, failed } = await db.transaction().execute(async (trx) => {
@@ -171,6 +171,7 @@ export async function sweepSilentAgents(db: Kysely<Database>, cache: TaggedCache
     for (const agent of offline) await recordEvent(trx, 'agent.offline', agent.team_id, toAgent(agent));
     await recordTaskEnds(trx, failed);
     await settleParents(trx, failed.map((after) => ({ before: { status: 'running' as const, held: false }, after })));
+    await skipChildrenOfOfflineAgents(trx, offline.map((agent) => agent.id));
     return { offline, failed };
   });
   const teams = [...new Set(offline.map((agent) => agent.team_id))];

@@ -125,10 +125,11 @@ export async function createFleetTask(tx: Executor, actor: FleetActor, request: 
   return parent;
 }
 
-/** A child that moved: its status (and whether it was held) before, and its row after. */
+/** A child that moved: its status (and whether it was held) before, and its row after (`skipped`: cancelled as offline). */
 export interface ChildMove {
   before: Pick<TaskRow, 'status' | 'held'>;
   after: TaskRow;
+  skipped?: boolean;
 }
 
 const COUNT_COLUMN = {
@@ -145,6 +146,7 @@ const countsOf = (row: TaskRow): repo.FleetCountColumns => ({
   fleet_succeeded: row.fleet_succeeded,
   fleet_failed: row.fleet_failed,
   fleet_cancelled: row.fleet_cancelled,
+  fleet_skipped_offline: row.fleet_skipped_offline,
 });
 
 /** How a fleet task stands once its counts are these: its progress, and its end when every child has finished. */
@@ -176,9 +178,9 @@ export async function settleParents(tx: Executor, moves: readonly ChildMove[]): 
     const parent = await repo.lockTask(tx, parentId);
     const counts = countsOf(parent);
     let freed = 0;
-    for (const { before, after } of byParent.get(parentId)!) {
+    for (const { before, after, skipped } of byParent.get(parentId)!) {
       counts[COUNT_COLUMN[before.status]] -= 1;
-      counts[COUNT_COLUMN[after.status]] += 1;
+      counts[skipped ? 'fleet_skipped_offline' : COUNT_COLUMN[after.status]] += 1;
       if (isFinished(after.status) && !before.held) freed += 1;
     }
     const settings = parent.fleet!;
@@ -239,4 +241,14 @@ export async function cancelChildrenOfAgent(tx: Executor, agentId: string): Prom
   const moves = await repo.cancelChildrenOfAgent(tx, agentId, 'cancelled: the agent was deleted');
   await recordTaskEnds(tx, moves.map((move) => move.after));
   await settleParents(tx, moves);
+}
+
+/**
+ * Agents just gone offline: their pending children of fleet tasks that do not queue for offline agents are
+ * skipped (cancelled, counted `skipped_offline`), so the rollout moves on instead of waiting for them.
+ */
+export async function skipChildrenOfOfflineAgents(tx: Executor, agentIds: readonly string[]): Promise<void> {
+  const moves = await repo.skipChildrenOfAgents(tx, agentIds, 'BIZ_AGENT_OFFLINE: the agent went offline before running it');
+  await recordTaskEnds(tx, moves.map((move) => move.after));
+  await settleParents(tx, moves.map((move) => ({ ...move, skipped: true })));
 }

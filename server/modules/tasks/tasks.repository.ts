@@ -190,7 +190,23 @@ export async function cancelChildrenOfAgent(db: Executor, agentId: string, error
   return rows.map(({ before_status, before_held, ...after }) => ({ before: { status: before_status, held: before_held }, after }));
 }
 
-export type FleetCountColumns = Pick<TaskRow, 'fleet_pending' | 'fleet_running' | 'fleet_succeeded' | 'fleet_failed' | 'fleet_cancelled'>;
+/**
+ * Skips the pending children of these agents (just gone offline) whose fleet task does not queue for offline
+ * agents: cancelled with `error`; answers each with its status and hold before.
+ */
+export async function skipChildrenOfAgents(db: Executor, agentIds: readonly string[], error: string): Promise<Array<{ before: Pick<TaskRow, 'status' | 'held'>; after: TaskRow }>> {
+  if (agentIds.length === 0) return [];
+  const { rows } = await sql<TaskRow & { before_status: TaskRow['status']; before_held: boolean }>`
+    update tasks t set status = 'cancelled', held = false, error = ${error}, updated_at = now(), finished_at = now()
+      from (select c.id, c.status, c.held from tasks c join tasks p on p.id = c.parent_id
+             where c.agent_id = any(${agentIds}::uuid[]) and c.status = 'pending' and not (p.fleet->>'queue_if_offline')::boolean
+               for update of c) old
+     where t.id = old.id
+    returning t.*, old.status as before_status, old.held as before_held`.execute(db);
+  return rows.map(({ before_status, before_held, ...after }) => ({ before: { status: before_status, held: before_held }, after }));
+}
+
+export type FleetCountColumns = Pick<TaskRow, 'fleet_pending' | 'fleet_running' | 'fleet_succeeded' | 'fleet_failed' | 'fleet_cancelled' | 'fleet_skipped_offline'>;
 
 /** Writes a fleet task's counts and where they leave it. */
 export const updateFleet = (
