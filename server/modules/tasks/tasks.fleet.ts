@@ -19,16 +19,18 @@ import * as repo from './tasks.repository.ts';
 type Schemas = components['schemas'];
 export type CreateTaskRequest = Schemas['CreateTaskRequest'];
 
+/** Who creates a fleet task: the caller's teams (the target resolves within them) and user (`created_by`). */
 export interface FleetActor {
   teamIds: readonly string[];
   userId: string | null;
+  /** The schedule firing it, if one is: its execution (the schedules module's) links to the task, not the task to it. */
   scheduleId?: string | null;
 }
 
 /** The contract's defaults and the largest target (the `maxItems` of `target.agent_ids`). */
 const DEFAULT_CONCURRENCY = schemaProperty('CreateTaskRequest', 'concurrency').default as number;
 const DEFAULT_THRESHOLD = schemaProperty('CreateTaskRequest', 'failure_threshold_percent').default as number;
-export const MAX_TARGET = schemaProperty('FleetTarget', 'agent_ids').maxItems!;
+const MAX_TARGET = schemaProperty('FleetTarget', 'agent_ids').maxItems!;
 /** Refused ids named in a 422, at most. */
 const MAX_DETAILS = 100;
 
