@@ -4088,8 +4088,10 @@ export interface components {
         /**
          * TaskTemplateRef
          * @description Run a task template: its action, with its `defaults` merged under these `parameters` (key by key, these
-         *     winning), checked against its `parameters_schema`. Problems are answered `422` with one detail per failing
-         *     field, named `template.parameters.<path>`; a template of another team, or a deleted one, is `404`.
+         *     winning), checked against its `parameters_schema`, and as task parameters of that action (a `command` needs its
+         *     command, an `update_agent` its version, as the action's own operation does). Problems are answered `422` with one
+         *     detail per failing field, named `template.parameters.<path>`; a template of another team, a deleted one or a
+         *     version it does not have is `404`.
          * @example {
          *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
          *       "parameters": {
@@ -4679,9 +4681,11 @@ export interface components {
         /**
          * TaskTemplateParametersSchema
          * @description A JSON Schema (draft 2020-12) the merged parameters of every run must satisfy; the server compiles it when the
-         *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`. Its size is bounded: at
-         *     most 100 keys or items per object or array, strings of at most 4,096 characters, and 8 levels of nesting below
-         *     this object (deeper values are refused like any invalid body). `{}` accepts any parameters.
+         *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`, as it refuses a keyword
+         *     or a `format` that draft 2020-12 (and this contract) does not define, rather than ignore it. Its size is bounded: at
+         *     most 100 keys or items per object or array, strings of at most 4,096 characters, and values nested at most 8
+         *     levels below this object, the eighth holding scalars only (deeper values are refused like any invalid body).
+         *     `{}` accepts any parameters.
          * @example {
          *       "type": "object",
          *       "required": [

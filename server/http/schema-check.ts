@@ -29,6 +29,8 @@ function contractAjv(): Ajv2020 {
 
 // Data schemas get their own instance: their `$id`s are never registered (addUsedSchema), so one cannot stand in
 // for another or for the contract, and each is dropped from Ajv's cache once compiled (its caller keeps the result).
+// An unknown keyword or format is refused (strictSchema) rather than ignored: a typo such as `minimun` would
+// otherwise accept anything, and Ajv would say so on the console (logger) at every compile.
 let dataAjv: Ajv2020 | undefined;
 
 export type ProblemKind = 'required' | 'format' | 'other';
@@ -86,7 +88,7 @@ export function schemaChecker(name: string, base?: string): (value: unknown) => 
  * `base` is where the checked value stands in its request, for the details' fields.
  */
 export function dataSchemaChecker(schema: Record<string, unknown>, base: string): { check: (value: unknown) => SchemaProblem | null } | { invalid: string } {
-  dataAjv ??= configuredAjv({ addUsedSchema: false });
+  dataAjv ??= configuredAjv({ addUsedSchema: false, strictSchema: true, logger: false });
   const instance = dataAjv;
   try {
     if (!instance.validateSchema(schema)) return { invalid: instance.errorsText(instance.errors, { dataVar: 'schema' }) };

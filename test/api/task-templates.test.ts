@@ -115,6 +115,18 @@ describe('task template CRUD and versions', () => {
     expect((await server.call('GET', `/api/v1/tasks/templates?sort=version:asc`)).status).toBe(400);
   });
 
+  it('replays a create sent again with the same Idempotency-Key, making one template', async () => {
+    const json = { name: templateName('Once'), action: 'reboot' };
+    const headers = { 'idempotency-key': randomUUID() };
+    const first = await server.call('POST', '/api/v1/tasks/templates', { json, headers });
+    expect(first.status).toBe(201);
+    const again = await server.call('POST', '/api/v1/tasks/templates', { json, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.data.id).toBe(first.body.data.id);
+    expect((await server.call('GET', `/api/v1/tasks/templates?search=${encodeURIComponent(json.name)}`)).body.pagination.total).toBe(1);
+  });
+
   it('keeps names unique per team regardless of case (409), on create and rename', async () => {
     const name = templateName('Unique');
     await newTemplate({ name });
@@ -133,12 +145,19 @@ describe('task template CRUD and versions', () => {
       { type: 'object', properties: { unit: { type: 'string', pattern: '([a-z' } } },
       { $ref: '#/$defs/missing' },
       { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' },
+      { type: 'object', properties: { unit: { type: 'string', minLenght: 1 } } },
+      { type: 'object', properties: { unit: { type: 'string', format: 'systemd-unit' } } },
     ]) {
       const res = await server.call('POST', '/api/v1/tasks/templates', { json: { name: templateName('Bad'), action: 'command', parameters_schema } });
       expect(res.status, JSON.stringify(parameters_schema)).toBe(422);
       expect(res.body.error.code).toBe('VAL_INVALID_SCHEMA');
       expect(res.body.error.details[0].field).toBe('parameters_schema');
     }
+    // Many problems at once: the answer still fits the error envelope.
+    const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`p${i}`, { type: `bad-${i}`, minLength: -1 }]));
+    const refused = await server.call('POST', '/api/v1/tasks/templates', { json: { name: templateName('Bad'), action: 'command', parameters_schema: { properties: many } } });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.body.error.details[0].message.length).toBeLessThanOrEqual(1024);
     const template = await newTemplate();
     const bad = await server.call('PATCH', `/api/v1/tasks/templates/${template.id}`, { json: { parameters_schema: { minLength: -1 } } });
     expect(bad.status).toBe(422);

@@ -87,6 +87,17 @@ describe('resolveTemplateAction', () => {
     expect(err.details?.[0]?.field).toBe('template.parameters.args');
   });
 
+  it("refuses what the action itself refuses: a command without one, a reboot with a version", async () => {
+    const templates = new TaskTemplateService(handle.db);
+    const command = await templates.create(caller, { name: 'Any command', action: 'command' });
+    const missing = await refusal(resolveTemplateAction(handle.db, [team], { id: command.id, parameters: { args: ['-a'] } }));
+    expect(missing.code).toBe('VAL_REQUIRED_FIELD');
+    expect(missing.details?.map((d) => d.field)).toEqual(['template.parameters.command']);
+    expect((await resolveTemplateAction(handle.db, [team], { id: command.id, parameters: { command: 'uptime' } })).parameters).toEqual({ command: 'uptime' });
+    const reboot = await templates.create(caller, { name: 'Reboot with a version', action: 'reboot', defaults: { version: '2.5.0' } });
+    expect((await refusal(resolveTemplateAction(handle.db, [team], { id: reboot.id }))).status).toBe(422);
+  });
+
   it("answers 404 for another team's template, a version it does not have, or a deleted one", async () => {
     expect((await refusal(resolveTemplateAction(handle.db, [otherTeam], { id: templateId }))).code).toBe('RES_NOT_FOUND');
     expect((await refusal(resolveTemplateAction(handle.db, [team], { id: templateId, version: 3 }))).code).toBe('RES_NOT_FOUND');

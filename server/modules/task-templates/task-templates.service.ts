@@ -45,6 +45,13 @@ const MAX_COMPILED = 1_000;
 const compiled = new Map<string, (value: unknown) => SchemaProblem | null>();
 
 const checkTaskParameters = schemaChecker('TaskParameters', PARAMETERS_FIELD);
+/** Each action's own request schema (of `rebootAgent`, `runAgentCommand`…): what a run of it must carry (a command, a version). */
+const checkAction: Record<TaskType, (value: unknown) => SchemaProblem | null> = {
+  reboot: schemaChecker('ActionRequest', PARAMETERS_FIELD),
+  shutdown: schemaChecker('ActionRequest', PARAMETERS_FIELD),
+  update_agent: schemaChecker('UpdateAgentRequest', PARAMETERS_FIELD),
+  command: schemaChecker('CommandRequest', PARAMETERS_FIELD),
+};
 
 /** The checker of one version's parameters schema, compiled once per process. */
 function checkerOf(templateId: string, version: number, schema: Record<string, unknown>): (value: unknown) => SchemaProblem | null {
@@ -60,15 +67,15 @@ function checkerOf(templateId: string, version: number, schema: Record<string, u
 }
 
 /**
- * The template's action with its defaults merged under the given parameters, checked against its JSON Schema (Ajv)
- * and as task parameters: 404 RES_NOT_FOUND outside `teamIds` (or for a deleted template, or a version it does not
+ * The template's action with its defaults merged under the given parameters, checked against its JSON Schema (Ajv),
+ * as task parameters and as that action's parameters: 404 RES_NOT_FOUND outside `teamIds` (or for a deleted template, or a version it does not
  * have); 422 with one detail per failing field (field = `template.parameters.<path>`).
  */
 export async function resolveTemplateAction(db: Executor, teamIds: readonly string[], ref: TaskTemplateRef): Promise<ResolvedAction> {
   const row = await repo.findTemplateVersion(db, ref.id, ref.version, teamIds);
   if (!row) throw notFound('Task template', ref.version === undefined ? ref.id : `${ref.id} version ${ref.version}`);
   const parameters: Record<string, unknown> = { ...row.defaults, ...ref.parameters };
-  const problem = checkerOf(row.id, row.version, row.parameters_schema)(parameters) ?? checkTaskParameters(parameters);
+  const problem = checkerOf(row.id, row.version, row.parameters_schema)(parameters) ?? checkTaskParameters(parameters) ?? checkAction[row.action](parameters);
   if (problem) {
     const message = problem.details.length > 1 ? "The template's parameters are invalid" : `Invalid field ${problem.details[0]?.field}: ${problem.details[0]?.message}`;
     throw new ApiError(problem.code, message, { details: problem.details });
@@ -80,7 +87,8 @@ export async function resolveTemplateAction(db: Executor, teamIds: readonly stri
 function assertCompiles(schema: Record<string, unknown>): void {
   const checker = dataSchemaChecker(schema, PARAMETERS_FIELD);
   if ('invalid' in checker) {
-    throw new ApiError('VAL_INVALID_SCHEMA', `parameters_schema is not a JSON Schema (draft 2020-12) the server can compile: ${checker.invalid}`, {
+    // Ajv's account goes in the detail, cut to the detail's bound; the message stays one short sentence.
+    throw new ApiError('VAL_INVALID_SCHEMA', 'parameters_schema is not a JSON Schema (draft 2020-12) the server can compile', {
       details: [{ field: 'parameters_schema', message: checker.invalid.slice(0, 1024) }],
     });
   }
