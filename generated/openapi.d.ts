@@ -4066,9 +4066,10 @@ export interface components {
         };
         /**
          * TaskAction
-         * @description An action to run, as `rebootAgent`, `shutdownAgent`, `updateAgentSoftware` and `runAgentCommand` run theirs:
-         *     `update_agent` needs `parameters.version`, `command` needs `parameters.command` (its `args` default to none
-         *     and its `timeout_seconds` to 300); a missing one is `422 VAL_REQUIRED_FIELD` naming it.
+         * @description An action to run, as `rebootAgent`, `shutdownAgent`, `updateAgentSoftware` and `runAgentCommand` run theirs: its
+         *     `parameters` are checked as that operation checks its body (`update_agent` needs a `version`, `command` a
+         *     `command`, a reboot takes neither), else `422` naming the field; a command's `args` default to none and its
+         *     `timeout_seconds` to 300.
          * @example {
          *       "type": "command",
          *       "parameters": {

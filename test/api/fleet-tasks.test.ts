@@ -457,11 +457,16 @@ describe('bad bodies', () => {
     expect(res.body.success).toBe(false);
   });
 
-  it('refuses an update_agent action without its version, naming the field', async () => {
+  it('refuses parameters its action\'s own operation would refuse (a missing version, a version for a reboot), naming the field', async () => {
     const [host] = await enrol(1);
     const res = await server.call('POST', '/api/v1/tasks', { json: { action: { type: 'update_agent', parameters: {} }, target: { agent_ids: [host!.id] } } });
     expect(res.status, res.text).toBe(422);
     expect(res.body.error).toMatchObject({ code: 'VAL_REQUIRED_FIELD', details: [{ field: 'action.parameters.version' }] });
+    // As rebootAgent's own body would refuse it: a reboot takes no version.
+    const extra = await server.call('POST', '/api/v1/tasks', { json: { action: { type: 'reboot', parameters: { version: '2.5.0' } }, target: { agent_ids: [host!.id] } } });
+    expect(extra.status, extra.text).toBe(422);
+    expect(extra.body.error.details.map((d: { field: string }) => d.field)).toEqual(['action.parameters']);
+    expect(extra.body.error.details[0].message).toMatch(/additional properties/);
   });
 });
 

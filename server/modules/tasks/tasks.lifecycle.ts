@@ -6,6 +6,7 @@ import type { Executor } from '../../db/executor.ts';
 import type { TaskRow } from '../../db/schema.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import { ApiError } from '../../http/errors.ts';
+import { schemaChecker, type SchemaProblem } from '../../http/schema-check.ts';
 import { resolveTemplateAction } from '../task-templates/task-templates.service.ts';
 import { toTask } from './tasks.mapper.ts';
 
@@ -37,8 +38,16 @@ export interface TaskAction {
   template_version: number | null;
 }
 
-/** What each type needs in its parameters, as its action operation's body requires it. */
-const REQUIRED_PARAMETER: Partial<Record<Schemas['TaskType'], 'version' | 'command'>> = { update_agent: 'version', command: 'command' };
+/**
+ * Each action's own request schema (of `rebootAgent`, `runAgentCommand`…): what an action given as
+ * `{ type, parameters }` must carry (a command, a version), as its operation would require it.
+ */
+const checkAction: Record<Schemas['TaskType'], (value: unknown) => SchemaProblem | null> = {
+  reboot: schemaChecker('ActionRequest', 'action.parameters'),
+  shutdown: schemaChecker('ActionRequest', 'action.parameters'),
+  update_agent: schemaChecker('UpdateAgentRequest', 'action.parameters'),
+  command: schemaChecker('CommandRequest', 'action.parameters'),
+};
 const COMMAND_TIMEOUT = schemaProperty('CommandRequest', 'timeout_seconds').default as number;
 
 /** What asks for an action: one of `action` (`{ type, parameters }`) or `template` (a task template to run). */
@@ -48,30 +57,24 @@ export interface ActionChoice {
 }
 
 /**
- * The action asked for: a template's resolved within `teamIds` (404 outside them; 422 for parameters its schema
- * refuses), or the one given. Either way 422 when its type's parameter is missing; a command's defaults filled in.
+ * The action asked for: a template's resolved within `teamIds` (404 outside them; 422 for parameters its schema, or
+ * its action's, refuses), or the one given (422 for parameters its action's request would refuse). A command's
+ * defaults are filled in, as `runAgentCommand` fills them.
  */
 export async function resolveAction(db: Executor, teamIds: readonly string[], choice: ActionChoice): Promise<TaskAction> {
+  let action: TaskAction;
   if (choice.template) {
-    const resolved = await resolveTemplateAction(db, teamIds, choice.template);
-    return checkedAction({ type: resolved.type, parameters: resolved.parameters, template_id: resolved.template_id, template_version: resolved.template_version }, 'template');
-  }
-  if (!choice.action) throw new ApiError('VAL_REQUIRED_FIELD', 'Send an action or a template', { details: [{ field: 'action', message: 'required unless template is given' }] });
-  return agentAction(choice.action);
-}
-
-/** An action given as `{ type, parameters }`, checked (see `resolveAction`). */
-const agentAction = (action: Schemas['TaskAction']): TaskAction =>
-  checkedAction({ type: action.type, parameters: action.parameters ?? {}, template_id: null, template_version: null }, 'action');
-
-function checkedAction(action: TaskAction, field: 'action' | 'template'): TaskAction {
-  const parameters = { ...action.parameters };
-  const required = REQUIRED_PARAMETER[action.type];
-  if (required && parameters[required] === undefined) {
-    throw new ApiError('VAL_REQUIRED_FIELD', `A ${action.type} task needs parameters.${required}`, {
-      details: [{ field: `${field}.parameters.${required}`, message: `required for type ${action.type}` }],
-    });
-  }
-  if (action.type === 'command') Object.assign(parameters, { args: parameters.args ?? [], timeout_seconds: parameters.timeout_seconds ?? COMMAND_TIMEOUT });
-  return { ...action, parameters };
+    const { type, parameters, template_id, template_version } = await resolveTemplateAction(db, teamIds, choice.template);
+    action = { type, parameters, template_id, template_version };
+  } else if (choice.action) {
+    const parameters = choice.action.parameters ?? {};
+    const problem = checkAction[choice.action.type](parameters);
+    if (problem) {
+      const message = problem.details.length > 1 ? 'The action\'s parameters are invalid' : `Invalid field ${problem.details[0]?.field}: ${problem.details[0]?.message}`;
+      throw new ApiError(problem.code, message, { details: problem.details });
+    }
+    action = { type: choice.action.type, parameters, template_id: null, template_version: null };
+  } else throw new ApiError('VAL_REQUIRED_FIELD', 'Send an action or a template', { details: [{ field: 'action', message: 'required unless template is given' }] });
+  if (action.type !== 'command') return action;
+  return { ...action, parameters: { args: [], timeout_seconds: COMMAND_TIMEOUT, ...action.parameters } };
 }
