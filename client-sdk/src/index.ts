@@ -16,6 +16,7 @@ export { EVENT_TYPES, SseParser, subscribeEvents, type EventSubscription, type S
 export { connectLive, LiveError, type ConnectLiveOptions, type LiveConnection } from './live.ts';
 export { pages, paginate, PaginationLoopError, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
+export { taskChildren, waitForTask, type WaitForTaskOptions } from './tasks.ts';
 export {
   OpsdeckSignatureError,
   parseOpsdeckWebhook,

@@ -131,6 +131,8 @@ describe('tenant isolation walk', () => {
       shutdownAgent: { body: {} },
       updateAgentSoftware: { body: { version: '9.9.9' } },
       runAgentCommand: { body: { command: 'id' } },
+      createAgentTask: { body: { action: { type: 'reboot' } } },
+      listAgentTasks: {},
       getTask: {},
       listTaskLogs: {},
       listTaskArtifacts: {},

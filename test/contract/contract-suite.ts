@@ -605,6 +605,42 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       await expect(denied.closed).rejects.toMatchObject({ status: 403, code: 'PERM_DENIED' });
     });
 
+    it('runs an action on a group as a fleet task, lists its children and an agent\'s tasks, and cancels it', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'contract fleet', max_uses: 2 } }));
+      const hosts = [];
+      for (const address of ['10.96.0.1', '10.96.0.2']) {
+        hosts.push(await unwrap(clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: address, platform: 'linux' } })));
+      }
+      const group = await unwrap(client.POST('/api/v1/agent-groups', { body: { name: `contract fleet ${uniqueHost()}` } }));
+      await unwrap(client.POST('/api/v1/agent-groups/{group_id}/members', { params: { path: { group_id: group.id } }, body: { agent_ids: hosts.map((h) => h.agent.id) } }));
+      const created = await client.POST('/api/v1/tasks', { body: { action: { type: 'reboot', parameters: { reason: 'contract' } }, target: { group_id: group.id }, concurrency: 1 } });
+      expect(created.response.status).toBe(202);
+      expect(created.response.headers.get('location')).toBe(created.data!.data.status_url);
+      expect(linkedPath('createTask', '202', 'GetTask', { body: created.data })).toBe(created.data!.data.status_url);
+      const parentPath = { task_id: created.data!.data.task_id };
+      const parent = await unwrap(client.GET('/api/v1/tasks/{task_id}', { params: { path: parentPath } }));
+      const kids = await unwrap(client.GET('/api/v1/tasks', { params: { query: { parent_id: parentPath.task_id, kind: 'agent' } } }));
+      const agentPath = { agent_id: hosts[0]!.agent.id };
+      const own = await client.POST('/api/v1/agents/{agent_id}/tasks', { params: { path: agentPath }, body: { action: { type: 'command', parameters: { command: 'uptime' } } } });
+      expect(own.response.status).toBe(202);
+      expect(own.response.headers.get('location')).toBe(own.data!.data.status_url);
+      const ofAgent = await unwrap(client.GET('/api/v1/agents/{agent_id}/tasks', { params: { path: agentPath, query: { status: 'pending' } } }));
+      await expectError(unwrap(client.POST('/api/v1/tasks', { body: { action: { type: 'reboot' }, target: {} } as never, ...prefer(422) })), 422, ['VAL_INVALID_FORMAT', 'VAL_ERROR', 'VAL_MULTIPLE_ERRORS', 'VAL_REQUIRED_FIELD']);
+      await expectError(
+        unwrap(client.GET('/api/v1/agents/{agent_id}/tasks', { params: { path: { agent_id: '0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c00' } }, ...prefer(404) })),
+        404,
+        ['RES_NOT_FOUND'],
+      );
+      const cancelled = await unwrap(client.POST('/api/v1/tasks/{task_id}/cancel', { params: { path: parentPath } }));
+      if (options.stateful) {
+        expect(parent).toMatchObject({ kind: 'fleet', agent_id: null, status: 'pending', fleet: { total: 2, concurrency: 1, counts: { pending: 2 } } });
+        expect(kids.map((k) => k.parent_id)).toEqual([parentPath.task_id, parentPath.task_id]);
+        expect(ofAgent.map((t) => t.id)).toContain(own.data!.data.task_id);
+        expect(cancelled).toMatchObject({ status: 'cancelled', fleet: { counts: { cancelled: 2, pending: 0 } } });
+      }
+    });
+
     it('manages task templates and their versions, beside task ids', async () => {
       const body = {
         name: `Template ${uniqueHost()}`.slice(0, 100),

@@ -1,5 +1,6 @@
 // One more kind in the change feed, `agent_work`: what an agent's sign of life answers may have changed — a task
-// of the agent was created, deleted or changed status, or the agent's own status changed (an operator's
+// of the agent was created, deleted, changed status or was released by its fleet task's rollout (`held`), or the
+// agent's own status changed (an operator's
 // maintenance, the sweeper turning it offline). Each process keeps, per agent, what its last written sign of life
 // answered (agent-protocol.sign-of-life.ts) and answers the next one from it while its write goes on in the
 // background; a change of this kind drops that agent's entry, so the next answer is read from PostgreSQL again.
@@ -17,7 +18,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       else
         insert into change_feed (kind, subject)
           select distinct 'agent_work', n.agent_id::text from new_rows n join old_rows o on o.id = n.id
-           where n.agent_id is not null and n.status is distinct from o.status;
+           where n.agent_id is not null and (n.status is distinct from o.status or n.held is distinct from o.held);
       end if;
       return null;
     end $$`.execute(db);
