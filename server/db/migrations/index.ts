@@ -14,6 +14,7 @@ import * as identityChanges from './2026-12-02T1000-identity-changes.ts';
 import * as changeFeed from './2026-12-02T2000-change-feed.ts';
 import * as eventTraceContext from './2026-12-03T0900-event-trace-context.ts';
 import * as agentRowsPerStatement from './2026-12-03T1000-agent-rows-per-statement.ts';
+import * as taskSchedules from './2026-12-03T1300-task-schedules.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02T2000-change-feed': changeFeed,
   '2026-12-03T0900-event-trace-context': eventTraceContext,
   '2026-12-03T1000-agent-rows-per-statement': agentRowsPerStatement,
+  '2026-12-03T1300-task-schedules': taskSchedules,
 };
