@@ -58,6 +58,7 @@ beforeAll(async () => {
   const alert = await created('POST', '/api/v1/alerts', { agent_id: agent.id, title: 'Property', severity: 'warning' });
   const webhook = await created('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:9/property', events: ['alert.triggered'] });
   const delivery = await created('POST', `/api/v1/webhooks/${webhook.id}/ping`);
+  const schedule = await created('POST', '/api/v1/tasks/schedules', { name: 'Property', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } });
   ids = {
     agent_id: agent.id,
     team_id: server.teamId,
@@ -72,6 +73,7 @@ beforeAll(async () => {
     alert_id: alert.id,
     webhook_id: webhook.id,
     delivery_id: delivery.id,
+    schedule_id: schedule.id,
   };
 });
 afterAll(async () => {

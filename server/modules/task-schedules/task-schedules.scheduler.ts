@@ -8,6 +8,8 @@ import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database, TaskScheduleRow } from '../../db/schema.ts';
 import type { Executor } from '../../db/executor.ts';
+import { inSavepoint } from '../../db/savepoint.ts';
+import { ApiError } from '../../http/errors.ts';
 import type { Logger } from '../../logger.ts';
 import { latestDueBefore, nextDueAfter } from './task-schedules.cron.ts';
 import * as repo from './task-schedules.repository.ts';
@@ -30,8 +32,23 @@ export interface TickResult {
 type Launched = { task_id: string } | { error: string } | null;
 
 /** Creates the schedule's task in the firing's transaction. */
-async function launch(_trx: Executor, _schedule: TaskScheduleRow): Promise<Launched> {
+async function createTask(_trx: Executor, _schedule: TaskScheduleRow): Promise<Launched> {
   return null;
+}
+
+/**
+ * Creates the task in a savepoint, so a refusal (a target that resolves to no agent, a template deleted since)
+ * undoes only the task's own writes and becomes a `failed` execution: the due time is settled either way, and a
+ * schedule that cannot fire never holds up the ones due after it.
+ */
+async function launch(trx: Executor, schedule: TaskScheduleRow, log: Logger): Promise<Launched> {
+  try {
+    return await inSavepoint(trx, 'schedule_firing', () => createTask(trx, schedule));
+  } catch (err) {
+    if (err instanceof ApiError) return { error: err.message };
+    log.error({ err, schedule_id: schedule.id }, 'scheduler: creating the task failed unexpectedly');
+    return { error: 'the task could not be created (an internal error; see the server log)' };
+  }
 }
 
 /** Handles one due schedule, if any is left, in one transaction; answers what became of it, or nothing when none was due. */
@@ -49,7 +66,7 @@ async function fireOne(db: Kysely<Database>, now: Date, graceMs: number, log: Lo
     let outcome: keyof TickResult | 'none' = 'none';
     if (recorded && skip) outcome = 'skipped';
     if (recorded && !skip) {
-      const launched = await launch(trx, schedule);
+      const launched = await launch(trx, schedule, log);
       if (launched) await repo.settleExecution(trx, id, launched);
       outcome = launched && 'error' in launched ? 'failed' : 'fired';
       if (launched && 'error' in launched) log.warn({ schedule_id: schedule.id, due_at: dueAt.toISOString(), error: launched.error }, 'scheduler: the schedule could not create its task');
