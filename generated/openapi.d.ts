@@ -4138,7 +4138,7 @@ export interface components {
          *     (`minute hour day-of-month month day-of-week`), or six with `second` first (`*\/30 * * * * *`). Names (`MON-FRI`,
          *     `JAN`), ranges, lists, steps, `L` (last day), `W` (nearest weekday) and `#` (nth weekday) are accepted, and so are
          *     the nicknames `@yearly`, `@monthly`, `@weekly`, `@daily` and `@hourly`. When both day fields are restricted, a day
-         *     must match both. An expression that cannot be read, or that is never due (`0 0 30 2 *`), is refused with
+         *     matching either is due, as in classic cron (`0 0 13 * FRI`: every 13th and every Friday). An expression that cannot be read, or that is never due (`0 0 30 2 *`), is refused with
          *     `422 VAL_INVALID_FORMAT` naming `cron`. Expressions are read by the maintained parser croner, not by hand.
          * @example 0 3 * * SUN
          */
