@@ -490,6 +490,36 @@ export interface paths {
         patch: operations["updateAgent"];
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an agent's tasks
+         * @description The agent's tasks, newest first, with the objects and filters of `listTasks` (its own actions' tasks and its children of fleet tasks). Another team's agent is 404.
+         */
+        get: operations["listAgentTasks"];
+        put?: never;
+        /**
+         * Create a task for an agent
+         * @description Queues any action on the agent, as `rebootAgent`, `shutdownAgent`, `updateAgentSoftware` and `runAgentCommand` queue theirs, and answers the same way. An offline agent is refused with 409 BIZ_AGENT_OFFLINE unless `queue_if_offline` asks to run it when the agent returns.
+         */
+        post: operations["createAgentTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents/{agent_id}/actions/reboot": {
         parameters: {
             query?: never;
@@ -722,11 +752,23 @@ export interface paths {
         };
         /**
          * List tasks
-         * @description The tasks of the caller's teams, newest first.
+         * @description The tasks of the caller's teams, newest first: agents' tasks, fleet tasks (`kind=fleet`) and their children (`parent_id`).
          */
         get: operations["listTasks"];
         put?: never;
-        post?: never;
+        /**
+         * Run an action on many agents
+         * @description Creates a fleet task: one parent task (`kind: fleet`, no agent) and, in the same transaction, one child task
+         *     per agent of `target` (a list of agents, an agent group or a filter, resolved once, now, within the task's
+         *     team). At most `concurrency` children are claimable at a time; each child that ends lets the next one go.
+         *     The parent's `fleet.counts` follow its children, and its `status` goes `pending` → `running` (at the first
+         *     claim) → `succeeded` (every child succeeded or was skipped as offline), `failed` (a child failed, or failures
+         *     reached `failure_threshold_percent`, which stops the rollout: the children not started are cancelled) or
+         *     `cancelled` (`cancelTask` on the parent cancels the children not started; running ones finish and are
+         *     counted). Agents offline now are skipped (their children `cancelled`, counted `skipped_offline`) unless
+         *     `queue_if_offline`. Watch the parent with `getTask`, its children with `listTasks?parent_id=…`.
+         */
+        post: operations["createTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -926,6 +968,90 @@ export interface paths {
          * @description Queues a new task with the same type and parameters as a failed or cancelled one. A pending or running task is refused with 409 BIZ_TASK_ALREADY_RUNNING, a succeeded one with 409 BIZ_TASK_NOT_RETRYABLE.
          */
         post: operations["retryTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List task templates
+         * @description The task templates of the caller's teams (or of one, with `team_id`), each at its current version, by name unless `sort` says otherwise; `search` matches names and `action` keeps one kind of action. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listTaskTemplates"];
+        put?: never;
+        /**
+         * Create a task template
+         * @description Creates a template, at version 1, in one of the caller's teams. Its name must not be taken in that team (regardless of case): 409 `RES_ALREADY_EXISTS`. `parameters_schema` must be a JSON Schema (draft 2020-12) the server can compile, else 422 `VAL_INVALID_SCHEMA`. `team_id` may be left out when the caller belongs to exactly one team.
+         */
+        post: operations["createTaskTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a task template
+         * @description One of the caller's teams' task templates, at its current version (`listTaskTemplateVersions` has the earlier ones).
+         */
+        get: operations["getTaskTemplate"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a task template
+         * @description Deletes a template: it can no longer be read, changed or run, and its name is free again. Its versions are kept, so the tasks that ran it still name the template and version they ran. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteTaskTemplate"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a task template
+         * @description Changes a template (JSON merge patch: a present key sets, `null` clears the description; `defaults` and `parameters_schema` are replaced as a whole) and makes a new version; the earlier versions are kept and tasks keep the version they ran. A patch that changes nothing makes no version. A name taken in the team is refused with 409, a schema the server cannot compile with 422 `VAL_INVALID_SCHEMA`. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateTaskTemplate"];
+        trace?: never;
+    };
+    "/api/v1/tasks/templates/{template_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the versions of a task template
+         * @description Every version of one of the caller's teams' task templates, as each was made, newest first unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listTaskTemplateVersions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1928,6 +2054,28 @@ export interface paths {
     };
 }
 export interface webhooks {
+    "task.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * task.created
+         * @description A task was created: an agent's task, a fleet task (`data.kind` is `fleet`, with its `fleet` counts) or each of a fleet task's children (`data.parent_id`).
+         *
+         *     Delivered as a signed `POST` to every active webhook of the team subscribed to `task.created`. Answer any `2xx` quickly (within `x-webhook-delivery.timeout_seconds`) and do the work afterwards; any other answer, or none, is retried with exponential backoff and jitter.
+         */
+        post: operations["onTaskCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "task.completed": {
         parameters: {
             query?: never;
@@ -2260,7 +2408,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -2441,7 +2589,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -3636,26 +3784,6 @@ export interface components {
             tags?: components["schemas"]["Tags"];
         };
         /**
-         * ActionRequest
-         * @description Options of an action on an agent.
-         * @example {
-         *       "reason": "Kernel update 6.8.0-49"
-         *     }
-         */
-        ActionRequest: {
-            /**
-             * @description Queue the task even though the agent is offline (it runs when the agent returns); otherwise an offline agent is refused with 409 BIZ_AGENT_OFFLINE.
-             * @default false
-             * @example false
-             */
-            queue_if_offline?: boolean;
-            /**
-             * @description Why, for the audit trail.
-             * @example Kernel update 6.8.0-49
-             */
-            reason?: string;
-        };
-        /**
          * TaskStatus
          * @description `pending` (waiting for its agent to claim it) → `running` → `succeeded` or `failed`; `cancelled` from
          *     pending or running. A finished task (succeeded, failed, cancelled) never changes again; `retryTask`
@@ -3664,6 +3792,451 @@ export interface components {
          * @enum {string}
          */
         TaskStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+        /**
+         * TaskType
+         * @description What a task does on its agent: `reboot`, `shutdown`, `update_agent` (to a version) or `command` (one program with arguments).
+         * @example reboot
+         * @enum {string}
+         */
+        TaskType: "reboot" | "shutdown" | "update_agent" | "command";
+        /**
+         * TaskKind
+         * @description `agent`: a task one agent runs. `fleet`: a fleet-wide task (no agent of its own) whose children, one `agent` task per agent of its target, do the work; its `fleet` object counts them.
+         * @example fleet
+         * @enum {string}
+         */
+        TaskKind: "agent" | "fleet";
+        /**
+         * AgentSelector
+         * @description The agents of a fleet task's team that match every filter given, as `listAgents` filters them (its `team_id`
+         *     is the task's `team_id` here). An empty object matches every agent of the team.
+         * @example {
+         *       "platform": "linux",
+         *       "search": "web-"
+         *     }
+         */
+        AgentSelector: {
+            status?: components["schemas"]["AgentStatus"];
+            platform?: components["schemas"]["Platform"];
+            /**
+             * @description Agents whose hostname contains this text (any case) or whose address starts with it.
+             * @example web-
+             */
+            search?: string;
+            /**
+             * Format: uuid
+             * @description Members of this agent group.
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            group_id?: string;
+            /**
+             * Format: date-time
+             * @description Agents created at or after this time (RFC 3339).
+             * @example 2026-11-01T00:00:00Z
+             */
+            created_after?: string;
+            /**
+             * Format: date-time
+             * @description Agents created before this time (RFC 3339).
+             * @example 2026-12-01T00:00:00Z
+             */
+            created_before?: string;
+        };
+        /**
+         * FleetTarget
+         * @description The agents a fleet task runs on, exactly one of: `agent_ids`, `group_id` (the members of an agent group) or
+         *     `filter`. It is resolved once, when the task is created, within the task's team: agents that join the group
+         *     or match the filter later are not added. Any id of `agent_ids` that is not an agent of the task's team
+         *     (whether it exists elsewhere or not) is refused with `422 BIZ_AGENT_NOT_IN_TEAM`, naming only its position.
+         * @example {
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *     }
+         */
+        FleetTarget: {
+            /** @description These agents, each once. */
+            agent_ids?: string[];
+            /**
+             * Format: uuid
+             * @description The members of this agent group (one of the team's) at the time of creation.
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            group_id?: string;
+            filter?: components["schemas"]["AgentSelector"];
+        };
+        /**
+         * FleetCounts
+         * @description A fleet task's children by state; they add up to `total`.
+         * @example {
+         *       "pending": 30,
+         *       "running": 10,
+         *       "succeeded": 12,
+         *       "failed": 1,
+         *       "cancelled": 0,
+         *       "skipped_offline": 2
+         *     }
+         */
+        FleetCounts: {
+            /**
+             * Format: int32
+             * @description Not started yet (waiting for their agent to claim them, or for their turn in the rollout).
+             * @example 30
+             */
+            pending: number;
+            /**
+             * Format: int32
+             * @description Claimed by their agents and not finished.
+             * @example 10
+             */
+            running: number;
+            /**
+             * Format: int32
+             * @description Finished well.
+             * @example 12
+             */
+            succeeded: number;
+            /**
+             * Format: int32
+             * @description Failed (reported so, or their agent stopped heartbeating while running them).
+             * @example 1
+             */
+            failed: number;
+            /**
+             * Format: int32
+             * @description Cancelled (by someone, or because the rollout stopped) before they finished.
+             * @example 0
+             */
+            cancelled: number;
+            /**
+             * Format: int32
+             * @description Not run because their agent was offline when the task was created (children `cancelled` with the error `BIZ_AGENT_OFFLINE: …`).
+             * @example 2
+             */
+            skipped_offline: number;
+        };
+        /**
+         * FleetProgress
+         * @description A fleet task's target, limits and children counted by state.
+         * @example {
+         *       "target": {
+         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       },
+         *       "concurrency": 10,
+         *       "failure_threshold_percent": 10,
+         *       "queue_if_offline": false,
+         *       "total": 55,
+         *       "counts": {
+         *         "pending": 30,
+         *         "running": 10,
+         *         "succeeded": 12,
+         *         "failed": 1,
+         *         "cancelled": 0,
+         *         "skipped_offline": 2
+         *       },
+         *       "stopped_reason": null
+         *     }
+         */
+        FleetProgress: {
+            target: components["schemas"]["FleetTarget"];
+            /**
+             * Format: int32
+             * @description At most this many children are pending for their agents or running at once.
+             * @example 10
+             */
+            concurrency: number;
+            /**
+             * Format: int32
+             * @description Failures (as a percentage of `total`) that stop the rollout; 100 never stops it.
+             * @example 10
+             */
+            failure_threshold_percent: number;
+            /**
+             * @description Whether agents offline at creation were given their child anyway.
+             * @example false
+             */
+            queue_if_offline: boolean;
+            /**
+             * Format: int32
+             * @description Children, one per agent the target resolved to.
+             * @example 55
+             */
+            total: number;
+            counts: components["schemas"]["FleetCounts"];
+            /**
+             * @description Why the rollout stopped before every child ran (the failure threshold, or a cancellation and by whom), or `null`.
+             * @example null
+             */
+            stopped_reason: string | null;
+        };
+        /**
+         * TaskParameters
+         * @description What the task was asked to do; which fields are present depends on its type.
+         * @example {
+         *       "command": "systemctl",
+         *       "args": [
+         *         "restart",
+         *         "nginx"
+         *       ],
+         *       "timeout_seconds": 60
+         *     }
+         */
+        TaskParameters: {
+            /** @description For `update_agent`, the agent version to install. */
+            version?: components["schemas"]["AgentVersion"];
+            /**
+             * @description For `command`, the program to run (no shell).
+             * @example systemctl
+             */
+            command?: string;
+            /** @description For `command`, its arguments. */
+            args?: string[];
+            /**
+             * Format: int32
+             * @description For `command`, how long it may run before the agent stops it.
+             * @example 300
+             */
+            timeout_seconds?: number;
+            /**
+             * @description Why the task was asked for, for the audit trail.
+             * @example Kernel update 6.8.0-49
+             */
+            reason?: string;
+        };
+        /**
+         * TaskResult
+         * @description What the agent reported when the task finished.
+         * @example {
+         *       "exit_code": 0,
+         *       "output": "nginx.service restarted"
+         *     }
+         */
+        TaskResult: {
+            /**
+             * Format: int32
+             * @description The program's exit code, for `command` tasks.
+             * @example 0
+             */
+            exit_code?: number;
+            /**
+             * @description The end of the program's output (at most 64 KiB).
+             * @example nginx.service restarted
+             */
+            output?: string;
+        };
+        /**
+         * TaskFields
+         * @description The fields of a task, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `Task`.
+         * @example {
+         *       "id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *       "type": "reboot",
+         *       "status": "running"
+         *     }
+         */
+        TaskFields: {
+            /**
+             * Format: uuid
+             * @description The task's id (UUIDv7).
+             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The task's team (its agent's, or for a fleet task the team its target was resolved in).
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * Format: uuid
+             * @description The agent that runs the task; `null` for a fleet task (its children have the agents).
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id?: string | null;
+            kind?: components["schemas"]["TaskKind"];
+            /**
+             * Format: uuid
+             * @description The fleet task this task is a child of, or `null`.
+             * @example null
+             */
+            parent_id?: string | null;
+            /**
+             * Format: uuid
+             * @description The task template the task was made from, or `null`.
+             * @example null
+             */
+            template_id?: string | null;
+            /**
+             * Format: int32
+             * @description The version of that template the task ran, or `null`.
+             * @example null
+             */
+            template_version?: number | null;
+            /** @description A fleet task's target, limits and children counted by state; `null` for an agent's task. */
+            fleet?: components["schemas"]["FleetProgress"] | null;
+            type?: components["schemas"]["TaskType"];
+            status?: components["schemas"]["TaskStatus"];
+            /**
+             * Format: int32
+             * @description How far the task is, in percent, as its agent reports it; for a fleet task, the share of its children that finished.
+             * @example 40
+             */
+            progress?: number;
+            /**
+             * Format: date-time
+             * @description When the agent expects to finish, or `null`.
+             * @example 2026-11-21T10:32:00.000Z
+             */
+            eta?: string | null;
+            parameters?: components["schemas"]["TaskParameters"];
+            /** @description What the agent reported at the end, or `null` before. */
+            result?: components["schemas"]["TaskResult"] | null;
+            /**
+             * @description Why the task failed or was cancelled, or `null` (`agent stopped heartbeating` when its agent went silent).
+             * @example null
+             */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description 1 for the first try; a retry counts on.
+             * @example 1
+             */
+            attempt?: number;
+            /**
+             * Format: uuid
+             * @description The task this one retries, or `null`.
+             * @example null
+             */
+            retry_of?: string | null;
+            /**
+             * @description Whether it was asked for while the agent was offline, on purpose, to run when it returns.
+             * @example false
+             */
+            queued_offline?: boolean;
+            /**
+             * Format: uuid
+             * @description The user who asked for the task, or `null`.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was asked for (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            created_at?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:40.000Z
+             */
+            updated_at?: string;
+            /**
+             * Format: date-time
+             * @description When its agent claimed it, or `null`.
+             * @example 2026-11-21T10:30:05.000Z
+             */
+            started_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When it finished, or `null`.
+             * @example null
+             */
+            finished_at?: string | null;
+        };
+        /**
+         * TaskPageEnvelope
+         * @description A page of tasks, in the success envelope.
+         */
+        TaskPageEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The tasks of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["TaskFields"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskAction
+         * @description An action to run, as `rebootAgent`, `shutdownAgent`, `updateAgentSoftware` and `runAgentCommand` run theirs:
+         *     `update_agent` needs `parameters.version`, `command` needs `parameters.command` (its `args` default to none
+         *     and its `timeout_seconds` to 300); a missing one is `422 VAL_REQUIRED_FIELD` naming it.
+         * @example {
+         *       "type": "command",
+         *       "parameters": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 60
+         *       }
+         *     }
+         */
+        TaskAction: {
+            type: components["schemas"]["TaskType"];
+            parameters?: components["schemas"]["TaskParameters"];
+        };
+        /**
+         * TaskTemplateRef
+         * @description Run a task template: its action, with its `defaults` merged under these `parameters` (key by key, these
+         *     winning), checked against its `parameters_schema`. Problems are answered `422` with one detail per failing
+         *     field, named `template.parameters.<path>`; a template of another team, or a deleted one, is `404`.
+         * @example {
+         *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "parameters": {
+         *         "reason": "Config reloaded by the on-call engineer"
+         *       }
+         *     }
+         */
+        TaskTemplateRef: {
+            /**
+             * Format: uuid
+             * @description The template's id.
+             * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+             */
+            id: string;
+            /**
+             * Format: int32
+             * @description Which version to run; the latest when left out.
+             * @example 2
+             */
+            version?: number;
+            /**
+             * @description The parameters of this run, merged over the template's `defaults`.
+             * @example {
+             *       "reason": "Config reloaded by the on-call engineer"
+             *     }
+             */
+            parameters?: Record<string, never>;
+        };
+        /**
+         * CreateAgentTaskRequest
+         * @description A task for one agent, as the action operations (`rebootAgent`, …) make it, from an `action` or a task `template` (exactly one of the two).
+         * @example {
+         *       "action": {
+         *         "type": "command",
+         *         "parameters": {
+         *           "command": "systemctl",
+         *           "args": [
+         *             "restart",
+         *             "nginx"
+         *           ]
+         *         }
+         *       }
+         *     }
+         */
+        CreateAgentTaskRequest: {
+            action?: components["schemas"]["TaskAction"];
+            template?: components["schemas"]["TaskTemplateRef"];
+            /**
+             * @description Queue the task even though the agent is offline (it runs when the agent returns); otherwise an offline agent is refused with 409 BIZ_AGENT_OFFLINE.
+             * @default false
+             * @example false
+             */
+            queue_if_offline?: boolean;
+        } & (unknown | unknown);
         /**
          * TaskAccepted
          * @description The answer to an action: the task that carries it out, and where to watch it.
@@ -3699,6 +4272,26 @@ export interface components {
             success: true;
             data: components["schemas"]["TaskAccepted"];
             meta: components["schemas"]["Meta"];
+        };
+        /**
+         * ActionRequest
+         * @description Options of an action on an agent.
+         * @example {
+         *       "reason": "Kernel update 6.8.0-49"
+         *     }
+         */
+        ActionRequest: {
+            /**
+             * @description Queue the task even though the agent is offline (it runs when the agent returns); otherwise an offline agent is refused with 409 BIZ_AGENT_OFFLINE.
+             * @default false
+             * @example false
+             */
+            queue_if_offline?: boolean;
+            /**
+             * @description Why, for the audit trail.
+             * @example Kernel update 6.8.0-49
+             */
+            reason?: string;
         };
         /**
          * UpdateAgentRequest
@@ -3944,181 +4537,54 @@ export interface components {
             meta: components["schemas"]["Meta"];
         };
         /**
-         * TaskType
-         * @description What a task does on its agent: `reboot`, `shutdown`, `update_agent` (to a version) or `command` (one program with arguments).
-         * @example reboot
-         * @enum {string}
-         */
-        TaskType: "reboot" | "shutdown" | "update_agent" | "command";
-        /**
-         * TaskParameters
-         * @description What the task was asked to do; which fields are present depends on its type.
+         * CreateTaskRequest
+         * @description A fleet-wide task: an `action` (or a task `template`: exactly one of the two) run on every agent of a `target`, one child task per agent, at most
+         *     `concurrency` of them claimable at a time, stopping once failures reach `failure_threshold_percent`.
          * @example {
-         *       "command": "systemctl",
-         *       "args": [
-         *         "restart",
-         *         "nginx"
-         *       ],
-         *       "timeout_seconds": 60
+         *       "action": {
+         *         "type": "reboot",
+         *         "parameters": {
+         *           "reason": "Kernel update 6.8.0-49"
+         *         }
+         *       },
+         *       "target": {
+         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       },
+         *       "concurrency": 10,
+         *       "failure_threshold_percent": 10
          *     }
          */
-        TaskParameters: {
-            /** @description For `update_agent`, the agent version to install. */
-            version?: components["schemas"]["AgentVersion"];
-            /**
-             * @description For `command`, the program to run (no shell).
-             * @example systemctl
-             */
-            command?: string;
-            /** @description For `command`, its arguments. */
-            args?: string[];
+        CreateTaskRequest: {
+            action?: components["schemas"]["TaskAction"];
+            template?: components["schemas"]["TaskTemplateRef"];
+            target: components["schemas"]["FleetTarget"];
             /**
              * Format: int32
-             * @description For `command`, how long it may run before the agent stops it.
-             * @example 300
+             * @description How many children may be pending for their agents or running at once; the rest wait their turn, in order, and each child that ends lets the next one go.
+             * @default 50
+             * @example 50
              */
-            timeout_seconds?: number;
-            /**
-             * @description Why the task was asked for, for the audit trail.
-             * @example Kernel update 6.8.0-49
-             */
-            reason?: string;
-        };
-        /**
-         * TaskResult
-         * @description What the agent reported when the task finished.
-         * @example {
-         *       "exit_code": 0,
-         *       "output": "nginx.service restarted"
-         *     }
-         */
-        TaskResult: {
+            concurrency?: number;
             /**
              * Format: int32
-             * @description The program's exit code, for `command` tasks.
-             * @example 0
+             * @description The rollout stops when failed children reach this percentage of the target (and at least one failed) — children not started are cancelled and the fleet task `failed`; `0` stops at the first failure, `100` never stops.
+             * @default 100
+             * @example 10
              */
-            exit_code?: number;
+            failure_threshold_percent?: number;
             /**
-             * @description The end of the program's output (at most 64 KiB).
-             * @example nginx.service restarted
+             * @description Give offline agents their child anyway, to run when they return. Otherwise (the default) an agent offline at creation gets a child that is `cancelled` at once with the error `BIZ_AGENT_OFFLINE: …`, counted as `skipped_offline`.
+             * @default false
+             * @example false
              */
-            output?: string;
-        };
-        /**
-         * TaskFields
-         * @description The fields of a task, of which only `id` is always present: a list asked for with `fields=…`
-         *     carries just the fields named. Without `fields`, every field is present, as in `Task`.
-         * @example {
-         *       "id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
-         *       "type": "reboot",
-         *       "status": "running"
-         *     }
-         */
-        TaskFields: {
+            queue_if_offline?: boolean;
             /**
              * Format: uuid
-             * @description The task's id (UUIDv7).
-             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
-             */
-            id: string;
-            /**
-             * Format: uuid
-             * @description The team of the task's agent.
+             * @description The team the task belongs to, and within which its target is resolved; needed only when the caller belongs to several teams (a `group_id` target then names its group's team).
              * @example 0192f0a0-0000-7000-8000-00000000000a
              */
             team_id?: string;
-            /**
-             * Format: uuid
-             * @description The agent that runs the task.
-             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
-             */
-            agent_id?: string;
-            type?: components["schemas"]["TaskType"];
-            status?: components["schemas"]["TaskStatus"];
-            /**
-             * Format: int32
-             * @description How far the task is, in percent, as its agent reports it.
-             * @example 40
-             */
-            progress?: number;
-            /**
-             * Format: date-time
-             * @description When the agent expects to finish, or `null`.
-             * @example 2026-11-21T10:32:00.000Z
-             */
-            eta?: string | null;
-            parameters?: components["schemas"]["TaskParameters"];
-            /** @description What the agent reported at the end, or `null` before. */
-            result?: components["schemas"]["TaskResult"] | null;
-            /**
-             * @description Why the task failed or was cancelled, or `null` (`agent stopped heartbeating` when its agent went silent).
-             * @example null
-             */
-            error?: string | null;
-            /**
-             * Format: int32
-             * @description 1 for the first try; a retry counts on.
-             * @example 1
-             */
-            attempt?: number;
-            /**
-             * Format: uuid
-             * @description The task this one retries, or `null`.
-             * @example null
-             */
-            retry_of?: string | null;
-            /**
-             * @description Whether it was asked for while the agent was offline, on purpose, to run when it returns.
-             * @example false
-             */
-            queued_offline?: boolean;
-            /**
-             * Format: uuid
-             * @description The user who asked for the task, or `null`.
-             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
-             */
-            created_by?: string | null;
-            /**
-             * Format: date-time
-             * @description When it was asked for (RFC 3339, UTC).
-             * @example 2026-11-21T10:30:00.000Z
-             */
-            created_at?: string;
-            /**
-             * Format: date-time
-             * @description When it last changed (RFC 3339, UTC).
-             * @example 2026-11-21T10:30:40.000Z
-             */
-            updated_at?: string;
-            /**
-             * Format: date-time
-             * @description When its agent claimed it, or `null`.
-             * @example 2026-11-21T10:30:05.000Z
-             */
-            started_at?: string | null;
-            /**
-             * Format: date-time
-             * @description When it finished, or `null`.
-             * @example null
-             */
-            finished_at?: string | null;
-        };
-        /**
-         * TaskPageEnvelope
-         * @description A page of tasks, in the success envelope.
-         */
-        TaskPageEnvelope: {
-            /**
-             * @description Always `true` on success.
-             * @constant
-             */
-            success: true;
-            /** @description The tasks of this page, each trimmed to `fields` when that was asked for. */
-            data: components["schemas"]["TaskFields"][];
-            meta: components["schemas"]["Meta"];
-            pagination: components["schemas"]["Pagination"];
-        };
+        } & (unknown | unknown);
         /**
          * TaskScheduleName
          * @description A schedule's name, unique within its team regardless of case.
@@ -4162,27 +4628,6 @@ export interface components {
          * @enum {string}
          */
         TaskScheduleMissedRuns: "skip" | "run_once";
-        /**
-         * CreateTaskRequest
-         * @description A fleet-wide task: an action or a template, run on a target (agent ids, an agent group or a filter) with a
-         *     concurrency limit and a failure threshold. Placeholder until the fleet-wide task request is merged.
-         * @example {
-         *       "action": {
-         *         "type": "reboot",
-         *         "parameters": {
-         *           "reason": "Weekly patch window"
-         *         }
-         *       },
-         *       "target": {
-         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
-         *       },
-         *       "concurrency": 5,
-         *       "failure_threshold_percent": 10
-         *     }
-         */
-        CreateTaskRequest: {
-            [key: string]: unknown;
-        };
         /**
          * TaskScheduleExecutionStatus
          * @description How a due time of a schedule ended: `fired` (a fleet-wide task was created, `task_id`), `skipped_missed` (the due
@@ -4476,7 +4921,7 @@ export interface components {
         };
         /**
          * Task
-         * @description A long-running operation on one agent, from the moment it is asked for until it finishes.
+         * @description A long-running operation on one agent, or on many (a fleet task and its children), from the moment it is asked for until it finishes.
          * @example {
          *       "id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
          *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
@@ -4497,10 +4942,15 @@ export interface components {
          *       "created_at": "2026-11-21T10:30:00.000Z",
          *       "updated_at": "2026-11-21T10:30:40.000Z",
          *       "started_at": "2026-11-21T10:30:05.000Z",
-         *       "finished_at": null
+         *       "finished_at": null,
+         *       "kind": "agent",
+         *       "parent_id": null,
+         *       "template_id": null,
+         *       "template_version": null,
+         *       "fleet": null
          *     }
          */
-        Task: WithRequired<components["schemas"]["TaskFields"], "team_id" | "agent_id" | "type" | "status" | "progress" | "eta" | "parameters" | "result" | "error" | "attempt" | "retry_of" | "queued_offline" | "created_by" | "created_at" | "updated_at" | "started_at" | "finished_at">;
+        Task: WithRequired<components["schemas"]["TaskFields"], "team_id" | "agent_id" | "kind" | "parent_id" | "template_id" | "template_version" | "fleet" | "type" | "status" | "progress" | "eta" | "parameters" | "result" | "error" | "attempt" | "retry_of" | "queued_offline" | "created_by" | "created_at" | "updated_at" | "started_at" | "finished_at">;
         /**
          * TaskEnvelope
          * @description A task, in the success envelope.
@@ -4561,6 +5011,390 @@ export interface components {
             success: true;
             /** @description The log lines of this page. */
             data: components["schemas"]["TaskLogLine"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskTemplateName
+         * @description A task template's name, unique within its team regardless of case.
+         * @example Restart a systemd unit
+         */
+        TaskTemplateName: string;
+        /**
+         * TaskTemplateDescription
+         * @description What the template is for, or `null`.
+         * @example Restarts one unit with systemctl; the caller names the unit and says why.
+         */
+        TaskTemplateDescription: string | null;
+        /**
+         * TaskTemplateDefaults
+         * @description The parameters a run of the template starts from: the caller's `parameters` are merged over them (key by
+         *     key, the caller's value winning), and the result is checked against `parameters_schema` and must be valid
+         *     task parameters (`TaskParameters`).
+         * @example {
+         *       "command": "systemctl",
+         *       "args": [
+         *         "restart",
+         *         "nginx"
+         *       ],
+         *       "timeout_seconds": 60
+         *     }
+         */
+        TaskTemplateDefaults: components["schemas"]["TaskParameters"];
+        /**
+         * TaskTemplateSchemaValue8
+         * @description A value at depth 8 of a template's parameters schema (`TaskTemplateParametersSchema`), the deepest allowed, where only scalars may stand.
+         * @example string
+         */
+        TaskTemplateSchemaValue8: string | number | boolean | null;
+        /**
+         * TaskTemplateSchemaValue7
+         * @description A value at depth 7 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue7: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue8"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue8"];
+        };
+        /**
+         * TaskTemplateSchemaValue6
+         * @description A value at depth 6 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue6: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue7"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue7"];
+        };
+        /**
+         * TaskTemplateSchemaValue5
+         * @description A value at depth 5 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue5: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue6"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue6"];
+        };
+        /**
+         * TaskTemplateSchemaValue4
+         * @description A value at depth 4 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue4: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue5"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue5"];
+        };
+        /**
+         * TaskTemplateSchemaValue3
+         * @description A value at depth 3 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue3: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue4"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue4"];
+        };
+        /**
+         * TaskTemplateSchemaValue2
+         * @description A value at depth 2 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue2: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue3"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue3"];
+        };
+        /**
+         * TaskTemplateSchemaValue1
+         * @description A value at depth 1 of a template's parameters schema (`TaskTemplateParametersSchema`); a scalar, or an array or object of values one level deeper.
+         * @example string
+         */
+        TaskTemplateSchemaValue1: (string | number | boolean | null) | components["schemas"]["TaskTemplateSchemaValue2"][] | {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue2"];
+        };
+        /**
+         * TaskTemplateParametersSchema
+         * @description A JSON Schema (draft 2020-12) the merged parameters of every run must satisfy; the server compiles it when the
+         *     template is written and refuses one it cannot compile with `422 VAL_INVALID_SCHEMA`. Its size is bounded: at
+         *     most 100 keys or items per object or array, strings of at most 4,096 characters, and 8 levels of nesting below
+         *     this object (deeper values are refused like any invalid body). `{}` accepts any parameters.
+         * @example {
+         *       "type": "object",
+         *       "required": [
+         *         "args",
+         *         "reason"
+         *       ],
+         *       "properties": {
+         *         "command": {
+         *           "const": "systemctl"
+         *         },
+         *         "args": {
+         *           "type": "array",
+         *           "prefixItems": [
+         *             {
+         *               "enum": [
+         *                 "restart",
+         *                 "reload"
+         *               ]
+         *             }
+         *           ],
+         *           "items": {
+         *             "type": "string",
+         *             "maxLength": 64,
+         *             "pattern": "^[a-z0-9@._-]+$"
+         *           },
+         *           "minItems": 2,
+         *           "maxItems": 2
+         *         },
+         *         "reason": {
+         *           "type": "string",
+         *           "minLength": 3,
+         *           "maxLength": 200
+         *         }
+         *       }
+         *     }
+         */
+        TaskTemplateParametersSchema: {
+            [key: string]: components["schemas"]["TaskTemplateSchemaValue1"];
+        };
+        /**
+         * TaskTemplateFields
+         * @description The fields of a task template, of which only `id` is always present: a list asked for with `fields=…`
+         *     carries just the fields named. Without `fields`, every field is present, as in `TaskTemplate`.
+         * @example {
+         *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "name": "Restart a systemd unit"
+         *     }
+         */
+        TaskTemplateFields: {
+            /**
+             * Format: uuid
+             * @description The template's id (UUIDv7).
+             * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the template; only its members see and run it.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly team_id?: string;
+            name?: components["schemas"]["TaskTemplateName"];
+            description?: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action a run of the template performs on each agent. */
+            action?: components["schemas"]["TaskType"];
+            defaults?: components["schemas"]["TaskTemplateDefaults"];
+            parameters_schema?: components["schemas"]["TaskTemplateParametersSchema"];
+            /**
+             * Format: int32
+             * @description The template's current version; it starts at 1 and each change makes a new one (`listTaskTemplateVersions`).
+             * @example 3
+             */
+            readonly version?: number;
+            /**
+             * Format: date-time
+             * @description When the template was created (RFC 3339, UTC).
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description When its current version was made (RFC 3339, UTC).
+             * @example 2026-12-02T16:20:00.000Z
+             */
+            readonly updated_at?: string;
+        };
+        /**
+         * TaskTemplateListEnvelope
+         * @description A page of task templates, in the success envelope.
+         */
+        TaskTemplateListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The task templates of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["TaskTemplateFields"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskTemplateCreate
+         * @description A new task template. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "Restart a systemd unit",
+         *       "action": "command",
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 60
+         *       },
+         *       "parameters_schema": {
+         *         "type": "object",
+         *         "required": [
+         *           "reason"
+         *         ],
+         *         "properties": {
+         *           "command": {
+         *             "const": "systemctl"
+         *           },
+         *           "reason": {
+         *             "type": "string",
+         *             "minLength": 3,
+         *             "maxLength": 200
+         *           }
+         *         }
+         *       }
+         *     }
+         */
+        TaskTemplateCreate: {
+            name: components["schemas"]["TaskTemplateName"];
+            description?: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action a run of the template performs on each agent. */
+            action: components["schemas"]["TaskType"];
+            /** @description The parameters a run starts from; `{}` when left out. */
+            defaults?: components["schemas"]["TaskTemplateDefaults"];
+            /** @description The JSON Schema the merged parameters of every run must satisfy; `{}` (anything) when left out. */
+            parameters_schema?: components["schemas"]["TaskTemplateParametersSchema"];
+            /**
+             * Format: uuid
+             * @description The team that will own the template (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+        };
+        /**
+         * TaskTemplate
+         * @description A named, reusable action of one team: what to do (`action`), the parameters it starts from (`defaults`) and
+         *     the JSON Schema the parameters of every run must satisfy (`parameters_schema`). Editing a template makes a new
+         *     version; tasks record the version they ran.
+         * @example {
+         *       "id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Restart a systemd unit",
+         *       "description": "Restarts one unit with systemctl; the caller names the unit and says why.",
+         *       "action": "command",
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 60
+         *       },
+         *       "parameters_schema": {
+         *         "type": "object",
+         *         "required": [
+         *           "reason"
+         *         ],
+         *         "properties": {
+         *           "command": {
+         *             "const": "systemctl"
+         *           },
+         *           "reason": {
+         *             "type": "string",
+         *             "minLength": 3,
+         *             "maxLength": 200
+         *           }
+         *         }
+         *       },
+         *       "version": 2,
+         *       "created_at": "2026-12-01T09:00:00.000Z",
+         *       "updated_at": "2026-12-02T16:20:00.000Z"
+         *     }
+         */
+        TaskTemplate: WithRequired<components["schemas"]["TaskTemplateFields"], "team_id" | "name" | "description" | "action" | "defaults" | "parameters_schema" | "version" | "created_at" | "updated_at">;
+        /**
+         * TaskTemplateEnvelope
+         * @description A task template, in the success envelope.
+         */
+        TaskTemplateEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TaskTemplate"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TaskTemplatePatch
+         * @description A JSON merge patch of a task template; a template never changes team. `defaults` and `parameters_schema` are
+         *     replaced as a whole when present. Any change makes a new version.
+         * @example {
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ],
+         *         "timeout_seconds": 120
+         *       }
+         *     }
+         */
+        TaskTemplatePatch: {
+            name?: components["schemas"]["TaskTemplateName"];
+            description?: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action a run of the template performs on each agent. */
+            action?: components["schemas"]["TaskType"];
+            /** @description The new defaults, replacing the old ones as a whole. */
+            defaults?: components["schemas"]["TaskTemplateDefaults"];
+            /** @description The new JSON Schema, replacing the old one as a whole. */
+            parameters_schema?: components["schemas"]["TaskTemplateParametersSchema"];
+        };
+        /**
+         * TaskTemplateVersion
+         * @description One version of a task template, as it was when that version was made; versions never change.
+         * @example {
+         *       "template_id": "0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01",
+         *       "version": 1,
+         *       "name": "Restart a systemd unit",
+         *       "description": null,
+         *       "action": "command",
+         *       "defaults": {
+         *         "command": "systemctl",
+         *         "args": [
+         *           "restart",
+         *           "nginx"
+         *         ]
+         *       },
+         *       "parameters_schema": {},
+         *       "created_at": "2026-12-01T09:00:00.000Z"
+         *     }
+         */
+        TaskTemplateVersion: {
+            /**
+             * Format: uuid
+             * @description The template this is a version of.
+             * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+             */
+            template_id: string;
+            /**
+             * Format: int32
+             * @description The version number, from 1.
+             * @example 1
+             */
+            version: number;
+            name: components["schemas"]["TaskTemplateName"];
+            description: components["schemas"]["TaskTemplateDescription"];
+            /** @description The action of this version. */
+            action: components["schemas"]["TaskType"];
+            defaults: components["schemas"]["TaskTemplateDefaults"];
+            parameters_schema: components["schemas"]["TaskTemplateParametersSchema"];
+            /**
+             * Format: date-time
+             * @description When this version was made (RFC 3339, UTC).
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            created_at: string;
+        };
+        /**
+         * TaskTemplateVersionListEnvelope
+         * @description A page of a task template's versions, in the success envelope.
+         */
+        TaskTemplateVersionListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The versions of this page. */
+            data: components["schemas"]["TaskTemplateVersion"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
         };
@@ -6524,7 +7358,7 @@ export interface components {
          * @description What happened. Webhooks subscribe to event types; the live stream delivers them by channel (`x-channel`). New types may be added within a version, so a consumer should ignore types it does not know.
          * @example alert.triggered
          */
-        EventType: string & ("task.completed" | "task.failed" | "task.cancelled" | "alert.triggered" | "alert.acknowledged" | "alert.resolved" | "deployment.finished" | "agent.enrolled" | "agent.offline");
+        EventType: string & ("task.created" | "task.completed" | "task.failed" | "task.cancelled" | "alert.triggered" | "alert.acknowledged" | "alert.resolved" | "deployment.finished" | "agent.enrolled" | "agent.offline");
         /**
          * Webhook
          * @description An HTTPS endpoint of a team that receives its events as signed `POST` requests. The secret that signs them is shown only once, when the webhook is created; `secret_hint` helps tell which secret is in use.
@@ -6901,7 +7735,7 @@ export interface components {
         };
         /**
          * TaskEvent
-         * @description A task reached its end (`task.completed`, `task.failed`, `task.cancelled`).
+         * @description A task was created (`task.created`) or reached its end (`task.completed`, `task.failed`, `task.cancelled`); fleet tasks raise them as their children do.
          * @example {
          *       "id": "0192f3c2-7a6b-7c5d-9e4f-3a2b1c0d9e8f",
          *       "event": "task.completed",
@@ -6927,7 +7761,12 @@ export interface components {
          *         "created_at": "2026-11-21T10:30:00.000Z",
          *         "updated_at": "2026-11-21T10:30:40.000Z",
          *         "started_at": "2026-11-21T10:30:05.000Z",
-         *         "finished_at": null
+         *         "finished_at": null,
+         *         "kind": "agent",
+         *         "parent_id": null,
+         *         "template_id": null,
+         *         "template_version": null,
+         *         "fleet": null
          *       }
          *     }
          */
@@ -6943,7 +7782,7 @@ export interface components {
              * @example task.completed
              * @enum {string}
              */
-            event: "task.completed" | "task.failed" | "task.cancelled";
+            event: "task.created" | "task.completed" | "task.failed" | "task.cancelled";
             /**
              * Format: date-time
              * @description When it happened (RFC 3339, UTC): the time of the change, not of the delivery.
@@ -8018,6 +8857,40 @@ export interface components {
          */
         AgentId: string;
         /**
+         * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
+         * @example created_at:desc
+         */
+        TaskSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "type",
+         *       "status"
+         *     ]
+         */
+        TaskFieldsParam: ("id" | "team_id" | "agent_id" | "kind" | "parent_id" | "template_id" | "template_version" | "fleet" | "type" | "status" | "progress" | "eta" | "parameters" | "result" | "error" | "attempt" | "retry_of" | "queued_offline" | "created_by" | "created_at" | "updated_at" | "started_at" | "finished_at")[];
+        /**
+         * @description Only tasks in this status.
+         * @example running
+         */
+        TaskStatusFilter: components["schemas"]["TaskStatus"];
+        /**
+         * @description Only tasks of this type.
+         * @example reboot
+         */
+        TaskTypeFilter: components["schemas"]["TaskType"];
+        /**
+         * @description Only tasks of this kind: `fleet` for fleet-wide tasks, `agent` for agents' tasks (children included).
+         * @example fleet
+         */
+        TaskKindFilter: components["schemas"]["TaskKind"];
+        /**
+         * @description Only the children of this fleet task.
+         * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+         */
+        ParentIdFilter: string;
+        /**
          * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
          * @example name:asc
          */
@@ -8040,30 +8913,6 @@ export interface components {
          * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         AgentGroupId: string;
-        /**
-         * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
-         * @example created_at:desc
-         */
-        TaskSort: string;
-        /**
-         * @description Trims every item to these fields (comma-separated); `id` is always kept.
-         * @example [
-         *       "id",
-         *       "type",
-         *       "status"
-         *     ]
-         */
-        TaskFieldsParam: ("id" | "team_id" | "agent_id" | "type" | "status" | "progress" | "eta" | "parameters" | "result" | "error" | "attempt" | "retry_of" | "queued_offline" | "created_by" | "created_at" | "updated_at" | "started_at" | "finished_at")[];
-        /**
-         * @description Only tasks in this status.
-         * @example running
-         */
-        TaskStatusFilter: components["schemas"]["TaskStatus"];
-        /**
-         * @description Only tasks of this type.
-         * @example reboot
-         */
-        TaskTypeFilter: components["schemas"]["TaskType"];
         /**
          * @description Only tasks of this agent.
          * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
@@ -8108,6 +8957,40 @@ export interface components {
          * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
          */
         TaskId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+         * @example name:asc
+         */
+        TaskTemplateSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "name",
+         *       "version"
+         *     ]
+         */
+        TaskTemplateFieldsParam: ("id" | "team_id" | "name" | "description" | "action" | "defaults" | "parameters_schema" | "version" | "created_at" | "updated_at")[];
+        /**
+         * @description Only templates whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
+         * @example restart
+         */
+        TaskTemplateSearch: string;
+        /**
+         * @description Only templates of this action.
+         * @example command
+         */
+        TaskTemplateActionFilter: components["schemas"]["TaskType"];
+        /**
+         * @description The task template's id.
+         * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+         */
+        TaskTemplateId: string;
+        /**
+         * @description Order: `version:desc` (the default, newest first) or `version:asc`.
+         * @example version:desc
+         */
+        TaskTemplateVersionSort: "version:asc" | "version:desc";
         /**
          * @description The enrollment token's id.
          * @example 0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
@@ -8543,6 +9426,11 @@ export interface components {
          * @example /api/v1/tasks/schedules/0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
          */
         LocationTaskSchedule: string;
+        /**
+         * @description The path of the task template that was created.
+         * @example /api/v1/tasks/templates/0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+         */
+        LocationTaskTemplate: string;
         /**
          * @description The path of the enrollment token that was created.
          * @example /api/v1/teams/0192f0a0-0000-7000-8000-00000000000a/enrollment-tokens/0192f1b0-2c3d-7e4f-8a50-6b7c8d9e0f1a
@@ -10559,6 +11447,175 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listAgentTasks: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["TaskSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "type",
+                 *       "status"
+                 *     ]
+                 */
+                fields?: components["parameters"]["TaskFieldsParam"];
+                /**
+                 * @description Only tasks in this status.
+                 * @example running
+                 */
+                status?: components["parameters"]["TaskStatusFilter"];
+                /**
+                 * @description Only tasks of this type.
+                 * @example reboot
+                 */
+                type?: components["parameters"]["TaskTypeFilter"];
+                /**
+                 * @description Only tasks of this kind: `fleet` for fleet-wide tasks, `agent` for agents' tasks (children included).
+                 * @example fleet
+                 */
+                kind?: components["parameters"]["TaskKindFilter"];
+                /**
+                 * @description Only the children of this fleet task.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                parent_id?: components["parameters"]["ParentIdFilter"];
+                /**
+                 * @description Only items created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_after?: components["parameters"]["CreatedAfter"];
+                /**
+                 * @description Only items created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                created_before?: components["parameters"]["CreatedBefore"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tasks. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPageEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAgentTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /** @description The action, and whether to queue it for an offline agent. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAgentTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the task was queued; `Location` is its status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationTask"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     rebootAgent: {
         parameters: {
             query?: never;
@@ -11311,6 +12368,16 @@ export interface operations {
                  */
                 agent_id?: components["parameters"]["AgentIdFilter"];
                 /**
+                 * @description Only tasks of this kind: `fleet` for fleet-wide tasks, `agent` for agents' tasks (children included).
+                 * @example fleet
+                 */
+                kind?: components["parameters"]["TaskKindFilter"];
+                /**
+                 * @description Only the children of this fleet task.
+                 * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+                 */
+                parent_id?: components["parameters"]["ParentIdFilter"];
+                /**
                  * @description Only items created at or after this time (RFC 3339).
                  * @example 2026-11-01T00:00:00Z
                  */
@@ -11355,6 +12422,59 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The action, its target and the rollout's limits. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTaskRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the fleet task and its children were created; `Location` is the fleet task's status URL. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationTask"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAcceptedEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -11943,6 +13063,378 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskTemplates: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["TaskTemplateSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "name",
+                 *       "version"
+                 *     ]
+                 */
+                fields?: components["parameters"]["TaskTemplateFieldsParam"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only templates whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
+                 * @example restart
+                 */
+                search?: components["parameters"]["TaskTemplateSearch"];
+                /**
+                 * @description Only templates of this action.
+                 * @example command
+                 */
+                action?: components["parameters"]["TaskTemplateActionFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of task templates. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new task template. `team_id` may be left out when the caller belongs to exactly one team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description The template was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationTaskTemplate"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template at its current version. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTaskTemplate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a task template; a template never changes team. */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["TaskTemplatePatch"];
+                "application/json": components["schemas"]["TaskTemplatePatch"];
+            };
+        };
+        responses: {
+            /** @description The template at its new version. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskTemplateVersions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: `version:desc` (the default, newest first) or `version:asc`.
+                 * @example version:desc
+                 */
+                sort?: components["parameters"]["TaskTemplateVersionSort"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The task template's id.
+                 * @example 0193a1c0-7d2e-7f10-9a4b-5c6d7e8f9a01
+                 */
+                template_id: components["parameters"]["TaskTemplateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the template's versions. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTemplateVersionListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -14902,6 +16394,69 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    onTaskCreated: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event type, as in the body's `event`.
+                 * @example alert.triggered
+                 */
+                "X-Opsdeck-Event": components["parameters"]["XOpsdeckEvent"];
+                /**
+                 * @description The delivery's id: the same on every attempt of one delivery, new for a redelivery; use the body's `id` to drop duplicate events.
+                 * @example 0192f3c4-9e8d-7c6b-8a59-4e3d2c1b0a99
+                 */
+                "X-Opsdeck-Delivery": components["parameters"]["XOpsdeckDelivery"];
+                /**
+                 * @description When this attempt was signed, in seconds since the epoch. Refuse deliveries whose timestamp is more than five minutes away from your clock: that stops replays of a captured request.
+                 * @example 1795257000
+                 */
+                "X-Opsdeck-Timestamp": components["parameters"]["XOpsdeckTimestamp"];
+                /**
+                 * @description `sha256=` and the hex HMAC-SHA256, keyed with the webhook's secret, of the timestamp header, a `.`, and the raw body exactly as received. `verifyOpsdeckSignature(body, headers, secret)` of the SDK checks it (and the timestamp); compare in constant time if you check it yourself.
+                 * @example sha256=5d9c68b9a1f8b2e6c4d3a2b1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1
+                 */
+                "X-Opsdeck-Signature": components["parameters"]["XOpsdeckSignature"];
+                /**
+                 * @description W3C Trace Context (https://www.w3.org/TR/trace-context/) of the request that caused the event, when the server
+                 *     exports traces: the delivery attempt is a span of that trace, and this names it as the parent. Absent when
+                 *     tracing is off.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent?: components["parameters"]["Traceparent"];
+                /**
+                 * @description W3C Trace Context vendor entries that came with the trace (`traceparent`), carried on unchanged.
+                 * @example vendor=t61rcWkgMzE
+                 */
+                tracestate?: components["parameters"]["Tracestate"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The event: `{ id, event, timestamp, team_id, data }`. Verify the signature over these exact bytes before parsing them. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; its body is recorded (the first 1 KiB) and otherwise ignored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer (a 4xx or 5xx, or none in time) fails the attempt; it is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     onTaskCompleted: {

@@ -9,6 +9,8 @@
 //   --duration <s> (default: until Ctrl-C)  --prefix sim
 //   --save-agents <file>: writes the enrolled agents' ids and keys there (JSON); --agents-file <file>: drives those
 //   agents instead of enrolling new ones (enrol a large fleet once, drive it many times).
+//   --execute: run each claimed task (a progress report, then `succeeded`), as hosts do; the summary's `report`
+//   counts the reports and the tasks run (`executed`). Without it, claimed tasks are left running.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: `sim-${Date.now().toString(36)}` },
     'save-agents': { type: 'string' },
     'agents-file': { type: 'string' },
+    execute: { type: 'boolean', default: false },
   },
 });
 
@@ -92,6 +95,7 @@ const tallies = await driveFleet({
   activities: intervals,
   durationS: values.duration ? positive('duration', 31 * 86_400) : Number.POSITIVE_INFINITY,
   stop,
+  execute: values.execute!,
   onProgress: (elapsed, t) => {
     const text = `${elapsed.toFixed(0)} s · ${line('heartbeats', t.heartbeat)} · ${line('claims', t.claim)} · ${line('metric reports', t.metrics)} · p99 ${summarise(t.heartbeat).latency_p99_ms} ms`;
     if (process.stderr.isTTY) process.stderr.write(`\r${text}   `);
@@ -107,6 +111,7 @@ process.stdout.write(
     heartbeat: summarise(tallies.heartbeat),
     claim: summarise(tallies.claim),
     metrics: summarise(tallies.metrics),
+    ...(values.execute ? { report: summarise(tallies.report) } : {}),
     simulator_event_loop_lag: tallies.simulatorLag,
   })}\n`,
 );

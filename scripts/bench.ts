@@ -27,6 +27,9 @@
 //                  one at a time, each timed from its answer to its arrival on the live stream and at a
 //                  webhook receiver in the bench process; rates, latencies, duplicates and missing ones
 //                  (scripts/bench/events.ts).
+//   fleet_task     POST /api/v1/tasks on a group of 5,000 agents (seeded by SQL), a few times: the parent, its
+//                  5,000 children and their events in one transaction, against the issue's 2 s
+//                  (scripts/bench/fleet-task.ts).
 // Between two runs the bench waits until the server has answered what the last one left queued.
 // The baselines-and-edge comparison above is the section `compare`; `--only` picks sections by name.
 //
@@ -36,6 +39,7 @@
 //   npm run bench -- --only cursor_depth,bulk_alerts --agents 100000
 //   npm run bench -- --only events --events 2000
 //   npm run bench -- --only fleet --fleet-agents 20000 --fleet-duration 30
+//   npm run bench -- --only fleet_task --agents 1000
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
 // database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
@@ -52,6 +56,7 @@ import { explainPages, FILTERED_LIST_PATH, PAGE_LIMIT, planDepths, probeFiltered
 import { ENDPOINTS, meanOf, runLoad, runRequests, stopLoad, type EndpointName, type LoadFigures } from './bench/load.ts';
 import { log, redactUrl } from './bench/log.ts';
 import { measureFleet, type FleetReport } from './bench/fleet.ts';
+import { measureFleetTask, type FleetTaskReport } from './bench/fleet-task.ts';
 import { ADMIN, DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
 import {
   edgeCost,
@@ -70,7 +75,7 @@ import { seedAgents } from './bench/seed.ts';
 import { measureStartup, type StartupReport } from './bench/startup.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
-const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet', 'startup'] as const;
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet_task', 'fleet', 'startup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -312,6 +317,7 @@ async function main(): Promise<void> {
   let filteredList: FilteredListReport | null = null;
   let bulk: BulkAlertsReport | null = null;
   let events: EventsReport | null = null;
+  let fleetTask: FleetTaskReport | null = null;
   try {
     for (const name of compare ? pair : [opsdeckOnly]) running.push(await start(name));
     if (compare) {
@@ -442,6 +448,8 @@ async function main(): Promise<void> {
       const config = configOf[target.name] ?? {};
       events = await measureEvents({ server: target, config, databaseUrl: database.url, token: access.token, teamId: access.teamId, agentIds: seeded.sampleIds, alerts: settings.events });
     }
+
+    if (want('fleet_task')) fleetTask = await measureFleetTask({ url: target.url, headers, databaseUrl: database.url, teamId: access.teamId });
   } finally {
     for (const server of running) await stop(server);
   }
@@ -480,6 +488,7 @@ async function main(): Promise<void> {
     filtered_list: filteredList,
     bulk_alerts: bulk,
     events,
+    fleet_task: fleetTask,
     fleet,
     startup,
     targets: targetsOf(results, idleRss, startup),

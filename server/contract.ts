@@ -90,6 +90,14 @@ export function constantsExtension<K extends string, V>(schemaName: string, exte
   );
 }
 
+/** One property of a named schema, its `$ref` followed: its bounds and default are read from the contract, not kept twice. */
+export function schemaProperty(schemaName: string, property: string): OpenAPIV3_1.SchemaObject {
+  const schema = resolveRef(spec.components?.schemas?.[schemaName] as OpenAPIV3_1.SchemaObject | undefined);
+  const found = schema?.properties?.[property];
+  if (!found) throw new Error(`schema ${schemaName} has no property ${property}`);
+  return resolveRef(found as OpenAPIV3_1.SchemaObject);
+}
+
 /** Each error code's HTTP status, as the ErrorCode schema declares it. */
 export const errorStatus: ReadonlyMap<ErrorCode, number> = constantsExtension<ErrorCode, number>('ErrorCode', 'x-http-status');
 

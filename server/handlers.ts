@@ -27,6 +27,8 @@ import { agentProtocolHandlers } from './modules/agent-protocol/agent-protocol.h
 import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.service.ts';
 import { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
+import { taskTemplateHandlers } from './modules/task-templates/task-templates.handlers.ts';
+import { TaskTemplateService } from './modules/task-templates/task-templates.service.ts';
 import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
 import { InventoryService } from './modules/inventory/inventory.service.ts';
 import { deploymentHandlers } from './modules/deployments/deployments.handlers.ts';
@@ -58,6 +60,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, agents)),
     ...taskHandlers(new TaskService(db)),
     ...taskScheduleHandlers(new TaskScheduleService(db)),
+    ...taskTemplateHandlers(new TaskTemplateService(db)),
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),

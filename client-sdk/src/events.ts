@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'task.completed',
   'task.failed',
   'task.cancelled',
+  'task.created',
   'alert.triggered',
   'alert.acknowledged',
   'alert.resolved',

@@ -15,6 +15,7 @@ export {
 export { EVENT_TYPES, SseParser, subscribeEvents, type EventSubscription, type SseMessage, type SubscribeEventsOptions } from './events.ts';
 export { pages, paginate, PaginationLoopError, type ListInit, type ListItem, type ListPage, type ListPath } from './pagination.ts';
 export type { Fetch, RetryOptions } from './retry.ts';
+export { taskChildren, waitForTask, type WaitForTaskOptions } from './tasks.ts';
 export {
   OpsdeckSignatureError,
   parseOpsdeckWebhook,

@@ -2,6 +2,7 @@
 // bulk sections (cursor against offset pages by depth, a filtered list, bulk alert creation), the path of
 // events to the live stream and to webhooks, then exactly one line of JSON.
 import { EVENTS_BULK_PATH, EVENTS_SINGLE_PATH, EVENTS_STREAM_PATH, type ArrivalFigures, type EventsReport } from './events.ts';
+import type { FleetTaskReport } from './fleet-task.ts';
 import type { ExplainFigures } from './lists.ts';
 import { ENDPOINTS, type EndpointName, type LoadFigures } from './load.ts';
 import { SERVERS, type ServerName } from './servers.ts';
@@ -33,7 +34,7 @@ export interface Report {
   /** What the edge (rate limits in Redis, the cache in Redis) costs Opsdeck per request, per endpoint. */
   edge_cost: Partial<Record<EndpointName, EdgeCost>>;
   idle_rss_mb: Partial<Record<ServerName, number>>;
-  /** The sections that ran (`--only`): `compare`, `cursor_depth`, `filtered_list`, `bulk_alerts`, `events`. */
+  /** The sections that ran (`--only`): `compare`, `cursor_depth`, `filtered_list`, `bulk_alerts`, `events`, `fleet_task`, `fleet`, `startup`. */
   sections: string[];
   /** Cursor pages against offset pages at several depths of the fleet; null when the section did not run. */
   cursor_depth: CursorDepthReport | null;
@@ -41,6 +42,8 @@ export interface Report {
   bulk_alerts: BulkAlertsReport | null;
   /** From a change to its consumers (live stream, webhooks); null when the section did not run. */
   events: EventsReport | null;
+  /** POST /api/v1/tasks on 5,000 agents (scripts/bench/fleet-task.ts); null when the section did not run. */
+  fleet_task: FleetTaskReport | null;
   /** How long `npm start` takes to be ready; null when the section did not run. */
   /** A fleet's steady load (scripts/bench/fleet.ts); null when the section did not run. */
   fleet: FleetReport | null;
@@ -386,6 +389,14 @@ export function printReport(report: Report): void {
     );
   }
   if (report.events) out.push(...eventsLines(report.events), '');
+  if (report.fleet_task) {
+    const f = report.fleet_task;
+    out.push(
+      `Fleet task: POST /api/v1/tasks on a group of ${int(f.agents)} agents (parent, children and events in one transaction), ${f.rounds} times:`,
+      `  ${f.ms.map((ms) => `${int(ms)} ms`).join(', ')}; median ${int(f.median_ms)} ms, max ${int(f.max_ms)} ms (target < ${int(f.target_ms)} ms: ${f.met ? 'met' : 'NOT met'})`,
+      '',
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }

@@ -21,6 +21,8 @@ export interface EnrolledAgent {
 }
 
 export type Activity = 'heartbeat' | 'claim' | 'metrics';
+/** What the fleet's requests are tallied under: its activities, and the reports on the tasks it runs (`execute`). */
+export type Tallied = Activity | 'report';
 
 export interface Tally {
   sent: number;
@@ -35,11 +37,13 @@ export interface Tally {
   samples: number;
   /** Tasks handed out by claims. */
   claimed: number;
+  /** Tasks run to the end (`--execute`: reports only). */
+  executed: number;
   /** Requests refused by a rate limit and sent again after its Retry-After (enrolment). */
   retried: number;
 }
 
-export const newTally = (): Tally => ({ sent: 0, acknowledged: 0, errors: 0, failures: {}, latency: createHistogram(), samples: 0, claimed: 0, retried: 0 });
+export const newTally = (): Tally => ({ sent: 0, acknowledged: 0, errors: 0, failures: {}, latency: createHistogram(), samples: 0, claimed: 0, executed: 0, retried: 0 });
 
 export interface TallySummary {
   sent: number;
@@ -51,6 +55,7 @@ export interface TallySummary {
   latency_max_ms: number;
   samples?: number;
   claimed?: number;
+  executed?: number;
   retried?: number;
 }
 
@@ -67,6 +72,7 @@ export function summarise(t: Tally): TallySummary {
     latency_max_ms: answered ? ms(t.latency.max) : 0,
     ...(t.samples > 0 ? { samples: t.samples } : {}),
     ...(t.claimed > 0 ? { claimed: t.claimed } : {}),
+    ...(t.executed > 0 ? { executed: t.executed } : {}),
     ...(t.retried > 0 ? { retried: t.retried } : {}),
   };
 }
@@ -312,9 +318,11 @@ export interface DriveOptions {
   /** Each activity the fleet does, every `intervalS` per agent; `points`: samples per metric in a metrics report. */
   activities: Partial<Record<Activity, { intervalS: number; points?: number }>>;
   durationS: number;
-  onProgress?: (elapsedS: number, tallies: Record<Activity, Tally>) => void;
+  onProgress?: (elapsedS: number, tallies: Record<Tallied, Tally>) => void;
   /** Stops early when it resolves (Ctrl-C). */
   stop?: Promise<void>;
+  /** Run each claimed task: a progress report, then one that it succeeded (else claimed tasks are left running). */
+  execute?: boolean;
 }
 
 const TICK_MS = 5;
@@ -323,8 +331,8 @@ const TICK_MS = 5;
  * Drives the fleet for `durationS`: agent i does each activity at offset i/N of its interval, then every
  * interval. Answers one tally per activity once every request sent has been answered.
  */
-export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tally> & { simulatorLag: { p99_ms: number; max_ms: number } }> {
-  const tallies: Record<Activity, Tally> = { heartbeat: newTally(), claim: newTally(), metrics: newTally() };
+export async function driveFleet(o: DriveOptions): Promise<Record<Tallied, Tally> & { simulatorLag: { p99_ms: number; max_ms: number } }> {
+  const tallies: Record<Tallied, Tally> = { heartbeat: newTally(), claim: newTally(), metrics: newTally(), report: newTally() };
   // The simulator's own event-loop delay: a latency figure includes it (a request is timed from when the loop
   // sent it to when the loop read its answer), so a large one says the load generator, not the server, was late.
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -337,14 +345,25 @@ export async function driveFleet(o: DriveOptions): Promise<Record<Activity, Tall
   void o.stop?.then(() => (stopped = true));
   let lastProgress = started;
 
+  /** Runs a claimed task as an agent would: halfway, then done. */
+  const execute = async (taskId: string, headers: Record<string, string>, lane: number) => {
+    const path = `/api/v1/agent/tasks/${taskId}/progress`;
+    const report = (body: unknown) => timed(o.client, tallies.report, { method: 'POST', path, headers, body: JSON.stringify(body), lane });
+    if (!(await report({ progress: 50, logs: ['simulated: working'] }))) return;
+    if (await report({ status: 'succeeded', logs: ['simulated: done'], result: { exit_code: 0 } })) tallies.report.executed += 1;
+  };
+
   const fire = (activity: Activity, lane: number, plan: { intervalS: number; points?: number }) => {
     const tally = tallies[activity];
     const headers = { 'x-api-key': o.agents[lane]!.key };
     let sent: Promise<unknown>;
     if (activity === 'heartbeat') sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/heartbeat', headers, lane });
     else if (activity === 'claim') {
-      sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/tasks/claim', headers, body: '{"max_tasks":1}', lane }).then((answer) => {
-        if (answer) tally.claimed += (JSON.parse(answer.body) as { data: unknown[] }).data.length;
+      sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/tasks/claim', headers, body: '{"max_tasks":1}', lane }).then(async (answer) => {
+        if (!answer) return;
+        const { data } = JSON.parse(answer.body) as { data: Array<{ id: string }> };
+        tally.claimed += data.length;
+        if (o.execute) for (const task of data) await execute(task.id, headers, lane);
       });
     } else {
       const points = plan.points ?? 1;

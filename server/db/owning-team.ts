@@ -4,7 +4,7 @@ import type { Caller } from '../auth/caller.ts';
 import { ApiError, notFound } from '../http/errors.ts';
 
 /** The team a new resource goes to: the one named (which must be the caller's), or the caller's only team. */
-export function owningTeam(caller: Caller, requested: string | undefined): string {
+export function owningTeam(caller: Pick<Caller, 'teamIds'>, requested: string | undefined): string {
   if (requested !== undefined) {
     if (!caller.teamIds.includes(requested)) throw notFound('Team', requested);
     return requested;

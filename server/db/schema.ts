@@ -34,6 +34,8 @@ export interface Database {
   agent_keys: AgentKeysTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
+  task_templates: TaskTemplatesTable;
+  task_template_versions: TaskTemplateVersionsTable;
   agent_packages: AgentPackagesTable;
   agent_services: AgentServicesTable;
   agent_hardware: AgentHardwareTable;
@@ -156,10 +158,29 @@ export interface AgentKeysTable {
 
 type Json<T> = ColumnType<T, string, string>;
 
+type Count = ColumnType<number, number | undefined, number>;
+
 export interface TasksTable {
   id: string;
   team_id: string;
-  agent_id: string;
+  /** Null only for a fleet task (a parent). */
+  agent_id: string | null;
+  kind: ColumnType<Schemas['TaskKind'], Schemas['TaskKind'] | undefined, never>;
+  parent_id: ColumnType<string | null, string | null | undefined, never>;
+  /** A child waiting for its turn in the rollout: pending, but not claimable. */
+  held: ColumnType<boolean, boolean | undefined, boolean>;
+  template_id: ColumnType<string | null, string | null | undefined, never>;
+  template_version: ColumnType<number | null, number | null | undefined, never>;
+  /** A parent's target and limits, as asked for. */
+  fleet: ColumnType<FleetSettings | null, string | null | undefined, never>;
+  stopped_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  fleet_total: Count;
+  fleet_pending: Count;
+  fleet_running: Count;
+  fleet_succeeded: Count;
+  fleet_failed: Count;
+  fleet_cancelled: Count;
+  fleet_skipped_offline: Count;
   type: Schemas['TaskType'];
   status: ColumnType<Schemas['TaskStatus'], Schemas['TaskStatus'] | undefined, Schemas['TaskStatus']>;
   progress: ColumnType<number, number | undefined, number>;
@@ -186,6 +207,7 @@ export interface TaskLogsTable {
 }
 
 export type TaskRow = Selectable<TasksTable>;
+export type FleetSettings = Pick<Schemas['FleetProgress'], 'target' | 'concurrency' | 'failure_threshold_percent' | 'queue_if_offline'>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
 
 export interface TaskSchedulesTable {
@@ -218,6 +240,31 @@ export interface TaskScheduleExecutionsTable {
 
 export type TaskScheduleRow = Selectable<TaskSchedulesTable>;
 export type TaskScheduleExecutionRow = Selectable<TaskScheduleExecutionsTable>;
+
+/** What every version of a template holds; the template row holds its current version's. */
+interface TaskTemplateContent {
+  name: string;
+  description: string | null;
+  action: Schemas['TaskType'];
+  defaults: Json<Schemas['TaskParameters']>;
+  parameters_schema: Json<Record<string, unknown>>;
+}
+
+export interface TaskTemplatesTable extends TaskTemplateContent {
+  id: string;
+  team_id: string;
+  version: number;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+  deleted_at: Timestamp | null;
+}
+
+export interface TaskTemplateVersionsTable extends TaskTemplateContent {
+  id: string;
+  template_id: string;
+  version: number;
+  created_at: CreatedAt;
+}
 
 export interface AgentGroupsTable {
   id: string;

@@ -18,13 +18,17 @@ export interface NewEvent<T extends EventType = EventType> {
  * that request's trace.
  */
 export async function recordEvents(db: Executor, events: readonly NewEvent[]): Promise<void> {
-  if (events.length === 0) return;
   const trace = currentTraceContext();
-  await db
-    .insertInto('events')
-    .values(events.map((e) => ({ id: uuidv7(), type: e.type, channel: channelOf.get(e.type) ?? null, team_id: e.teamId, data: JSON.stringify(e.data), ...trace })))
-    .execute();
+  // A statement takes at most 65,535 parameters: a fleet task's events (two per child, 5,000 children) go in chunks.
+  for (let i = 0; i < events.length; i += EVENTS_PER_STATEMENT) {
+    await db
+      .insertInto('events')
+      .values(events.slice(i, i + EVENTS_PER_STATEMENT).map((e) => ({ id: uuidv7(), type: e.type, channel: channelOf.get(e.type) ?? null, team_id: e.teamId, data: JSON.stringify(e.data), ...trace })))
+      .execute();
+  }
 }
+
+const EVENTS_PER_STATEMENT = 2_000;
 
 export const recordEvent = <T extends EventType>(db: Executor, type: T, teamId: string, data: EventData<T>): Promise<void> =>
   recordEvents(db, [{ type, teamId, data } as NewEvent]);

@@ -110,7 +110,8 @@ describe('tenant isolation walk', () => {
     const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/walk', events: ['alert.triggered'] } })).body.data;
     const webhookDelivery = (await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data;
     const schedule = (await server.call('POST', '/api/v1/tasks/schedules', { json: { name: 'Insiders', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } } })).body.data;
-    const ids = { schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id, group_id: group.id };
+    const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Insiders only', action: 'reboot' } })).body.data;
+    const ids = { schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, token_id: token.id, group_id: group.id, template_id: template.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -123,6 +124,8 @@ describe('tenant isolation walk', () => {
       shutdownAgent: { body: {} },
       updateAgentSoftware: { body: { version: '9.9.9' } },
       runAgentCommand: { body: { command: 'id' } },
+      createAgentTask: { body: { action: { type: 'reboot' } } },
+      listAgentTasks: {},
       getTask: {},
       listTaskLogs: {},
       cancelTask: {},
@@ -176,6 +179,10 @@ describe('tenant isolation walk', () => {
       updateTaskSchedule: { body: { enabled: false } },
       deleteTaskSchedule: {},
       listTaskScheduleExecutions: {},
+      getTaskTemplate: {},
+      updateTaskTemplate: { body: { description: 'Taken over' } },
+      deleteTaskTemplate: {},
+      listTaskTemplateVersions: {},
     };
     // Users are not owned by a team: only administrators (`admin:users`) reach them at all.
     const notTeamOwned = ['getUser', 'updateUser', 'deleteUser'];
@@ -220,6 +227,7 @@ describe('tenant isolation walk', () => {
     expect((await server.call('GET', `/api/v1/agent-groups/${group.id}`)).body.data).toMatchObject({ name: 'Insiders', agent_count: 1 });
     expect((await server.call('GET', `/api/v1/tasks/schedules/${schedule.id}`)).body.data).toEqual(schedule);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}`)).body.data).toMatchObject({ url: webhook.url, description: null, active: true, secret_hint: webhook.secret_hint });
+    expect((await server.call('GET', `/api/v1/tasks/templates/${template.id}`)).body.data).toEqual(template);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries`)).body.data.map((d: { id: string }) => d.id)).toEqual([webhookDelivery.id]);
     // It walks every operation that takes an id, twice; on a busy 2-core machine that outlasts the default 30 s.
   }, 120_000);

@@ -607,7 +607,7 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         cron: '0 3 * * SUN',
         timezone: 'Europe/Berlin',
         missed_runs: 'run_once' as const,
-        run: { action: { type: 'reboot', parameters: { reason: 'Contract patch window' } }, target: { agent_ids: ['0192f0c1-0000-7000-8000-000000000000'] } },
+        run: { action: { type: 'reboot' as const, parameters: { reason: 'Contract patch window' } }, target: { agent_ids: ['0192f0c1-0000-7000-8000-000000000000'] } },
       };
       const created = await client.POST('/api/v1/tasks/schedules', { body });
       expect(created.response.status).toBe(201);
@@ -638,6 +638,86 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         for (const item of trimmed) expect(Object.keys(item).sort()).toEqual(['id', 'name', 'next_runs']);
         expect(updated).toMatchObject({ enabled: false, next_runs: [] });
         expect(executions).toEqual([]);
+      }
+    });
+
+    it('runs an action on a group as a fleet task, lists its children and an agent\'s tasks, and cancels it', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'contract fleet', max_uses: 2 } }));
+      const hosts = [];
+      for (const address of ['10.96.0.1', '10.96.0.2']) {
+        hosts.push(await unwrap(clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: address, platform: 'linux' } })));
+      }
+      const group = await unwrap(client.POST('/api/v1/agent-groups', { body: { name: `contract fleet ${uniqueHost()}` } }));
+      await unwrap(client.POST('/api/v1/agent-groups/{group_id}/members', { params: { path: { group_id: group.id } }, body: { agent_ids: hosts.map((h) => h.agent.id) } }));
+      const created = await client.POST('/api/v1/tasks', { body: { action: { type: 'reboot', parameters: { reason: 'contract' } }, target: { group_id: group.id }, concurrency: 1 } });
+      expect(created.response.status).toBe(202);
+      expect(created.response.headers.get('location')).toBe(created.data!.data.status_url);
+      expect(linkedPath('createTask', '202', 'GetTask', { body: created.data })).toBe(created.data!.data.status_url);
+      const parentPath = { task_id: created.data!.data.task_id };
+      const parent = await unwrap(client.GET('/api/v1/tasks/{task_id}', { params: { path: parentPath } }));
+      const kids = await unwrap(client.GET('/api/v1/tasks', { params: { query: { parent_id: parentPath.task_id, kind: 'agent' } } }));
+      const agentPath = { agent_id: hosts[0]!.agent.id };
+      const own = await client.POST('/api/v1/agents/{agent_id}/tasks', { params: { path: agentPath }, body: { action: { type: 'command', parameters: { command: 'uptime' } } } });
+      expect(own.response.status).toBe(202);
+      expect(own.response.headers.get('location')).toBe(own.data!.data.status_url);
+      const ofAgent = await unwrap(client.GET('/api/v1/agents/{agent_id}/tasks', { params: { path: agentPath, query: { status: 'pending' } } }));
+      await expectError(unwrap(client.POST('/api/v1/tasks', { body: { action: { type: 'reboot' }, target: {} } as never, ...prefer(422) })), 422, ['VAL_INVALID_FORMAT', 'VAL_ERROR', 'VAL_MULTIPLE_ERRORS', 'VAL_REQUIRED_FIELD']);
+      await expectError(
+        unwrap(client.GET('/api/v1/agents/{agent_id}/tasks', { params: { path: { agent_id: '0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c00' } }, ...prefer(404) })),
+        404,
+        ['RES_NOT_FOUND'],
+      );
+      const cancelled = await unwrap(client.POST('/api/v1/tasks/{task_id}/cancel', { params: { path: parentPath } }));
+      if (options.stateful) {
+        expect(parent).toMatchObject({ kind: 'fleet', agent_id: null, status: 'pending', fleet: { total: 2, concurrency: 1, counts: { pending: 2 } } });
+        expect(kids.map((k) => k.parent_id)).toEqual([parentPath.task_id, parentPath.task_id]);
+        expect(ofAgent.map((t) => t.id)).toContain(own.data!.data.task_id);
+        expect(cancelled).toMatchObject({ status: 'cancelled', fleet: { counts: { cancelled: 2, pending: 0 } } });
+      }
+    });
+
+    it('manages task templates and their versions, beside task ids', async () => {
+      const body = {
+        name: `Template ${uniqueHost()}`.slice(0, 100),
+        action: 'command' as const,
+        defaults: { command: 'systemctl', args: ['restart', 'nginx'] },
+        parameters_schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string', minLength: 3, maxLength: 200 } } },
+      };
+      const created = await client.POST('/api/v1/tasks/templates', { body });
+      expect(created.response.status).toBe(201);
+      const template = created.data!.data;
+      const path = { template_id: template.id };
+      const listed = await unwrap(client.GET('/api/v1/tasks/templates', { params: { query: { sort: 'name:asc', action: 'command', search: 'Template' } } }));
+      const trimmed = await unwrap(client.GET('/api/v1/tasks/templates', { params: { query: { fields: ['name', 'version'], limit: 5, cursor: '' } } }));
+      const fetched = await client.GET('/api/v1/tasks/templates/{template_id}', { params: { path } });
+      expect(fetched.response.status).toBe(200);
+      const etag = fetched.response.headers.get('etag')!;
+      expect(etag).toBeTruthy();
+      const updated = await unwrap(
+        client.PATCH('/api/v1/tasks/templates/{template_id}', { params: { path, header: { 'If-Match': etag } }, body: { defaults: { command: 'systemctl', args: ['reload', 'nginx'] } } }),
+      );
+      await expectError(
+        unwrap(client.PATCH('/api/v1/tasks/templates/{template_id}', { params: { path, header: { 'If-Match': etag } }, body: { description: 'stale' }, ...prefer(412) })),
+        412,
+        ['RES_PRECONDITION_FAILED'],
+      );
+      await expectError(
+        unwrap(client.PATCH('/api/v1/tasks/templates/{template_id}', { params: { path }, body: { parameters_schema: { type: 'strin' } }, ...prefer(422) })),
+        422,
+        ['VAL_INVALID_SCHEMA', 'VAL_MULTIPLE_ERRORS'],
+      );
+      const versions = await unwrap(client.GET('/api/v1/tasks/templates/{template_id}/versions', { params: { path, query: { sort: 'version:desc', limit: 10 } } }));
+      const deleted = await client.DELETE('/api/v1/tasks/templates/{template_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/tasks/templates/{template_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(created.response.headers.get('location')).toBe(`/api/v1/tasks/templates/${template.id}`);
+        expect(template).toMatchObject({ ...body, version: 1 });
+        expect(listed.map((t) => t.id)).toContain(template.id);
+        for (const item of trimmed) expect(Object.keys(item).sort()).toEqual(['id', 'name', 'version']);
+        expect(updated.version).toBe(2);
+        expect(versions.map((v) => v.version)).toEqual([2, 1]);
       }
     });
 

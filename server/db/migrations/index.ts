@@ -14,6 +14,8 @@ import * as identityChanges from './2026-12-02T1000-identity-changes.ts';
 import * as changeFeed from './2026-12-02T2000-change-feed.ts';
 import * as eventTraceContext from './2026-12-03T0900-event-trace-context.ts';
 import * as agentRowsPerStatement from './2026-12-03T1000-agent-rows-per-statement.ts';
+import * as taskTemplates from './2026-12-03T1100-task-templates.ts';
+import * as fleetTasks from './2026-12-03T1200-fleet-tasks.ts';
 import * as taskSchedules from './2026-12-03T1300-task-schedules.ts';
 
 export const migrations: Record<string, Migration> = {
@@ -31,5 +33,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02T2000-change-feed': changeFeed,
   '2026-12-03T0900-event-trace-context': eventTraceContext,
   '2026-12-03T1000-agent-rows-per-statement': agentRowsPerStatement,
+  '2026-12-03T1100-task-templates': taskTemplates,
+  '2026-12-03T1200-fleet-tasks': fleetTasks,
   '2026-12-03T1300-task-schedules': taskSchedules,
 };

@@ -115,7 +115,7 @@ export interface SeenAgent {
   status: AgentStatus;
   previous: AgentStatus;
   team_id: string;
-  /** Its tasks waiting to be claimed. */
+  /** Its tasks waiting to be claimed (not those a fleet task's rollout holds back). */
   pending: number;
 }
 
@@ -138,6 +138,6 @@ export async function touchAgents(db: Executor, agentIds: readonly string[]): Pr
       from locked
      where a.id = locked.id
     returning a.id::text as id, a.status, locked.status as previous, a.team_id::text as team_id,
-              (select count(*)::int from tasks t where t.agent_id = a.id and t.status = 'pending') as pending`.execute(db);
+              (select count(*)::int from tasks t where t.agent_id = a.id and t.status = 'pending' and not t.held) as pending`.execute(db);
   return rows;
 }

@@ -19,7 +19,8 @@ import type { SignsOfLife } from './agent-protocol.sign-of-life.ts';
 import { findTeam } from '../teams/teams.repository.ts';
 import { visibleTeams } from '../teams/teams.service.ts';
 import { recordEvent } from '../../events/outbox.ts';
-import { isFinished, recordTaskEnds } from '../tasks/tasks.service.ts';
+import { settleParents } from '../tasks/tasks.fleet.ts';
+import { isFinished, recordTaskEnds } from '../tasks/tasks.lifecycle.ts';
 import { toTask } from '../tasks/tasks.mapper.ts';
 import * as tasks from '../tasks/tasks.repository.ts';
 import * as repo from './agent-protocol.repository.ts';
@@ -141,7 +142,8 @@ export class AgentProtocolService {
   async progress(agent: Caller, taskId: string, report: Schemas['TaskProgressReport']): Promise<Schemas['Task']> {
     const row = await this.#db.transaction().execute(async (trx) => {
       const task = await tasks.lockAgentTask(trx, taskId, agent.agentId!);
-      if (!task) throw notFound('Task', taskId);
+      // A child held back by its fleet task's rollout is not the agent's to run yet.
+      if (!task || task.held) throw notFound('Task', taskId);
       if (isFinished(task.status)) throw new ApiError('BIZ_TASK_FINISHED', `Task ${taskId} is ${task.status}; stop working on it`);
       await tasks.appendLogs(trx, taskId, report.logs ?? [], uuidv7);
       const updated = await tasks.updateTask(trx, taskId, {
@@ -153,6 +155,7 @@ export class AgentProtocolService {
           : {}),
       });
       if (report.status) await recordTaskEnds(trx, [updated]);
+      await settleParents(trx, [{ before: task, after: updated }]);
       return updated;
     });
     return toTask(row);
@@ -167,6 +170,7 @@ export async function sweepSilentAgents(db: Kysely<Database>, cache: TaggedCache
     const failed = await tasks.failTasksOfSilentAgents(trx, silentSince);
     for (const agent of offline) await recordEvent(trx, 'agent.offline', agent.team_id, toAgent(agent));
     await recordTaskEnds(trx, failed);
+    await settleParents(trx, failed.map((after) => ({ before: { status: 'running' as const, held: false }, after })));
     return { offline, failed };
   });
   const teams = [...new Set(offline.map((agent) => agent.team_id))];

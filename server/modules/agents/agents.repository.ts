@@ -13,6 +13,8 @@ export interface AgentFilter {
   /** The teams the caller may see; always applied. */
   teamIds: readonly string[];
   teamId?: string | undefined;
+  /** Only these agents (at least one). */
+  ids?: readonly string[] | undefined;
   status?: AgentRow['status'] | undefined;
   platform?: AgentRow['platform'] | undefined;
   search?: string | undefined;
@@ -62,6 +64,7 @@ const inGroup = (groupId: string) =>
 function filtered(db: QueryCreator<Database>, filter: AgentFilter) {
   let query = inTeams(db, filter.teamIds);
   if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
+  if (filter.ids) query = query.where('id', 'in', filter.ids);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.platform) query = query.where('platform', '=', filter.platform);
   query = query.$call(createdWithin(filter.createdAfter, filter.createdBefore));
@@ -83,6 +86,10 @@ export async function countAgents(db: Executor, filter: AgentFilter): Promise<nu
   const row = await filtered(db, filter).select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow();
   return row.total;
 }
+
+/** The matching agents' ids and statuses by hostname, at most `limit` of them (the agents a fleet task runs on). */
+export const matchingAgents = (db: Executor, filter: AgentFilter, limit: number): Promise<Array<Pick<AgentRow, 'id' | 'status'>>> =>
+  filtered(db, filter).select(['id', 'status']).orderBy('hostname').orderBy('id').limit(limit).execute();
 
 export async function findAgent(db: Executor, id: string, teamIds: readonly string[]): Promise<AgentRow | undefined> {
   return inTeams(db, teamIds).select(agentColumns).where('id', '=', id).executeTakeFirst();

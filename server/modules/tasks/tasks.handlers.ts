@@ -5,7 +5,18 @@ import type { TaskAccepted, TaskService } from './tasks.service.ts';
 
 type TaskHandlers = Pick<
   HandlerMap,
-  'rebootAgent' | 'shutdownAgent' | 'updateAgentSoftware' | 'runAgentCommand' | 'listTasks' | 'getTask' | 'listTaskLogs' | 'cancelTask' | 'retryTask'
+  | 'rebootAgent'
+  | 'shutdownAgent'
+  | 'updateAgentSoftware'
+  | 'runAgentCommand'
+  | 'createAgentTask'
+  | 'listAgentTasks'
+  | 'createTask'
+  | 'listTasks'
+  | 'getTask'
+  | 'listTaskLogs'
+  | 'cancelTask'
+  | 'retryTask'
 >;
 
 const acceptedAnswer = (task: TaskAccepted) => ({
@@ -17,18 +28,35 @@ const acceptedAnswer = (task: TaskAccepted) => ({
 export function taskHandlers(tasks: TaskService): TaskHandlers {
   return {
     async rebootAgent({ params, body, ctx }) {
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'reboot', { ...(body?.reason ? { reason: body.reason } : {}) }, body?.queue_if_offline ?? false));
+      const action = { type: 'reboot' as const, parameters: body?.reason ? { reason: body.reason } : {} };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action }, body?.queue_if_offline ?? false));
     },
     async shutdownAgent({ params, body, ctx }) {
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'shutdown', { ...(body?.reason ? { reason: body.reason } : {}) }, body?.queue_if_offline ?? false));
+      const action = { type: 'shutdown' as const, parameters: body?.reason ? { reason: body.reason } : {} };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action }, body?.queue_if_offline ?? false));
     },
     async updateAgentSoftware({ params, body, ctx }) {
-      const parameters = { version: body.version, ...(body.reason ? { reason: body.reason } : {}) };
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'update_agent', parameters, body.queue_if_offline ?? false));
+      const action = { type: 'update_agent' as const, parameters: { version: body.version, ...(body.reason ? { reason: body.reason } : {}) } };
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action }, body.queue_if_offline ?? false));
     },
     async runAgentCommand({ params, body, ctx }) {
-      const parameters = { command: body.command, args: body.args ?? [], timeout_seconds: body.timeout_seconds ?? 300, ...(body.reason ? { reason: body.reason } : {}) };
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, 'command', parameters, body.queue_if_offline ?? false));
+      const { queue_if_offline: queueIfOffline, ...parameters } = body;
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action: { type: 'command', parameters } }, queueIfOffline ?? false));
+    },
+    async createAgentTask({ params, body, ctx }) {
+      const { queue_if_offline: queueIfOffline, ...choice } = body;
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, choice, queueIfOffline ?? false));
+    },
+    async createTask({ body, ctx }) {
+      return acceptedAnswer(await tasks.createFleet(requireCaller(ctx), body));
+    },
+    async listAgentTasks({ params, query, ctx }) {
+      const { items, pagination } = await tasks.listOfAgent(requireCaller(ctx), params.agent_id, query, ctx);
+      return {
+        status: 200,
+        headers: { Link: linkHeader(pagination) },
+        body: { data: items.map((task) => pickFields(task, query.fields)), pagination },
+      };
     },
     async listTasks({ query, ctx }) {
       const { items, pagination } = await tasks.list(requireCaller(ctx), query, ctx);

@@ -5,11 +5,34 @@ type Schemas = components['schemas'];
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
+/** A fleet task's target, limits and children counted by state; null for an agent's task. */
+function toFleetProgress(row: TaskRow): Schemas['FleetProgress'] | null {
+  if (row.fleet === null) return null;
+  return {
+    ...row.fleet,
+    total: row.fleet_total,
+    counts: {
+      pending: row.fleet_pending,
+      running: row.fleet_running,
+      succeeded: row.fleet_succeeded,
+      failed: row.fleet_failed,
+      cancelled: row.fleet_cancelled,
+      skipped_offline: row.fleet_skipped_offline,
+    },
+    stopped_reason: row.stopped_reason,
+  };
+}
+
 export function toTask(row: TaskRow): Schemas['Task'] {
   return {
     id: row.id,
     team_id: row.team_id,
     agent_id: row.agent_id,
+    kind: row.kind,
+    parent_id: row.parent_id,
+    template_id: row.template_id,
+    template_version: row.template_version,
+    fleet: toFleetProgress(row),
     type: row.type,
     status: row.status,
     progress: row.progress,

@@ -1,5 +1,6 @@
 // Tasks and their log lines. Claims take an agent's oldest pending tasks with `FOR UPDATE SKIP LOCKED`,
-// so concurrent claimers (in any number of processes) never take the same task twice.
+// so concurrent claimers (in any number of processes) never take the same task twice. A fleet task's children
+// are written in one statement (arrays through `unnest`), and its counts move under its row lock.
 import { sql, type RawBuilder } from 'kysely';
 import type { TaskLogRow, TaskRow, TasksTable } from '../../db/schema.ts';
 import type { Insertable } from 'kysely';
@@ -15,6 +16,8 @@ export interface TaskFilter {
   status?: TaskRow['status'] | undefined;
   type?: TaskRow['type'] | undefined;
   agentId?: string | undefined;
+  kind?: TaskRow['kind'] | undefined;
+  parentId?: string | undefined;
   createdAfter?: string | undefined;
   createdBefore?: string | undefined;
 }
@@ -28,6 +31,8 @@ function filtered(db: Executor, filter: TaskFilter) {
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.type) query = query.where('type', '=', filter.type);
   if (filter.agentId) query = query.where('agent_id', '=', filter.agentId);
+  if (filter.kind) query = query.where('kind', '=', filter.kind);
+  if (filter.parentId) query = query.where('parent_id', '=', filter.parentId);
   query = query.$call(createdWithin(filter.createdAfter, filter.createdBefore));
   return query;
 }
@@ -42,6 +47,9 @@ export async function countTasks(db: Executor, filter: TaskFilter): Promise<numb
 export const findTask = (db: Executor, id: string, teamIds: readonly string[]): Promise<TaskRow | undefined> =>
   inTeams(db, teamIds).selectAll().where('id', '=', id).executeTakeFirst();
 
+/** A task, locked for the rest of the transaction (a fleet task, while its counts move). */
+export const lockTask = (db: Executor, id: string): Promise<TaskRow> => db.selectFrom('tasks').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+
 /** A task of one agent, locked for the rest of the transaction. */
 export const lockAgentTask = (db: Executor, id: string, agentId: string): Promise<TaskRow | undefined> =>
   db.selectFrom('tasks').selectAll().where('id', '=', id).where('agent_id', '=', agentId).forUpdate().executeTakeFirst();
@@ -49,29 +57,33 @@ export const lockAgentTask = (db: Executor, id: string, agentId: string): Promis
 export const insertTask = (db: Executor, row: Insertable<TasksTable>): Promise<TaskRow> =>
   db.insertInto('tasks').values(row).returningAll().executeTakeFirstOrThrow();
 
+/**
+ * Claims the agent's oldest claimable tasks (pending, not held back by a fleet task's rollout), and moves them
+ * from pending to running in their fleet tasks' counts (a fleet task runs from its first claim): one statement.
+ */
 export async function claimTasks(db: Executor, agentId: string, max: number): Promise<TaskRow[]> {
-  const claimed = await db
-    .updateTable('tasks')
-    .set({ status: 'running', started_at: sql`now()`, updated_at: sql`now()` })
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('tasks')
-        .select('id')
-        .where('agent_id', '=', agentId)
-        .where('status', '=', 'pending')
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(max)
-        .forUpdate()
-        .skipLocked(),
-    )
-    .returningAll()
-    .execute();
-  return claimed.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
+  const { rows } = await sql<TaskRow>`
+    with claimed as (
+      update tasks set status = 'running', started_at = now(), updated_at = now()
+       where id in (select id from tasks
+                     where agent_id = ${agentId} and status = 'pending' and not held
+                     order by created_at, id limit ${max}
+                       for update skip locked)
+      returning *),
+    parents as (
+      update tasks p
+         set fleet_pending = p.fleet_pending - c.n, fleet_running = p.fleet_running + c.n,
+             status = case when p.status = 'pending' then 'running' else p.status end,
+             started_at = coalesce(p.started_at, now()), updated_at = now()
+        from (select parent_id, count(*)::int as n from claimed where parent_id is not null group by parent_id) c
+       where p.id = c.parent_id)
+    select * from claimed order by created_at, id`.execute(db);
+  return rows;
 }
 
 export interface TaskChanges {
   status?: TaskRow['status'];
+  held?: boolean;
   progress?: number;
   eta?: Date | null;
   result?: string | null;
@@ -117,3 +129,68 @@ export const listLogs = (db: Executor, taskId: string, keys: SortKey<'seq'>[], w
 export async function countLogs(db: Executor, taskId: string): Promise<number> {
   return (await db.selectFrom('task_logs').select(sql<number>`count(*)::int`.as('n')).where('task_id', '=', taskId).executeTakeFirstOrThrow()).n;
 }
+
+/** A child of a fleet task to write: its agent, and whether it waits its turn or is skipped (cancelled at once). */
+export interface NewChild {
+  id: string;
+  agent_id: string;
+  held: boolean;
+  skipped: boolean;
+  queued_offline: boolean;
+}
+
+/** Writes a fleet task's children in one statement, each a copy of the parent's action; answers them. */
+export async function insertChildren(db: Executor, parent: TaskRow, children: readonly NewChild[], skippedError: string): Promise<TaskRow[]> {
+  const column = <K extends keyof NewChild>(key: K) => children.map((child) => child[key]);
+  const { rows } = await sql<TaskRow>`
+    insert into tasks (id, team_id, agent_id, kind, parent_id, type, parameters, template_id, template_version, queued_offline,
+                       created_by, held, status, error, finished_at)
+    select c.id, ${parent.team_id}, c.agent_id, 'agent', ${parent.id}, ${parent.type}, ${JSON.stringify(parent.parameters)}::jsonb,
+           ${parent.template_id}::uuid, ${parent.template_version}::int, c.queued_offline, ${parent.created_by}::uuid, c.held,
+           case when c.skipped then 'cancelled' else 'pending' end,
+           case when c.skipped then ${skippedError} end,
+           case when c.skipped then now() end
+      from unnest(${column('id')}::uuid[], ${column('agent_id')}::uuid[], ${column('held')}::boolean[], ${column('skipped')}::boolean[],
+                  ${column('queued_offline')}::boolean[]) with ordinality as c(id, agent_id, held, skipped, queued_offline, n)
+     order by c.n
+    returning *`.execute(db);
+  return rows;
+}
+
+/** Lets up to `n` held children of a fleet task go (claimable), oldest first. */
+export async function releaseHeld(db: Executor, parentId: string, n: number): Promise<void> {
+  if (n <= 0) return;
+  await sql`
+    update tasks set held = false, updated_at = now()
+     where id in (select id from tasks where parent_id = ${parentId} and held and status = 'pending'
+                   order by created_at, id limit ${n} for update skip locked)`.execute(db);
+}
+
+/**
+ * Cancels a fleet task's children that have not started (held or claimable, not claimed), skipping any another
+ * transaction holds (it is about to claim or end it, and the parent's counts follow it then); answers them.
+ */
+export async function cancelUnstarted(db: Executor, parentId: string, error: string): Promise<TaskRow[]> {
+  const { rows } = await sql<TaskRow>`
+    update tasks set status = 'cancelled', held = false, error = ${error}, updated_at = now(), finished_at = now()
+     where id in (select id from tasks where parent_id = ${parentId} and status = 'pending' for update skip locked)
+    returning *`.execute(db);
+  return rows;
+}
+
+export type FleetCountColumns = Pick<TaskRow, 'fleet_pending' | 'fleet_running' | 'fleet_succeeded' | 'fleet_failed' | 'fleet_cancelled'>;
+
+/** Writes a fleet task's counts and where they leave it. */
+export const updateFleet = (
+  db: Executor,
+  id: string,
+  changes: FleetCountColumns & { status: TaskRow['status']; progress: number; stopped_reason: string | null; error: string | null; finished: boolean },
+): Promise<TaskRow> => {
+  const { finished, ...columns } = changes;
+  return db
+    .updateTable('tasks')
+    .set({ ...columns, updated_at: sql`now()`, ...(finished ? { finished_at: sql`coalesce(finished_at, now())` } : {}) })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+};

@@ -1,6 +1,6 @@
 // Tasks as long-running operations: actions queue them (refusing an offline agent unless asked to
-// queue), operators list, cancel and retry them under state rules, and a sweeper fails the tasks of
-// agents that stopped heartbeating.
+// queue), fleet tasks run one on many agents (tasks.fleet.ts), operators list, cancel and retry them under
+// state rules, and a sweeper fails the tasks of agents that stopped heartbeating.
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
@@ -10,9 +10,9 @@ import { ApiError, notFound } from '../../http/errors.ts';
 import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
-import { recordEvents } from '../../events/outbox.ts';
-import type { Executor } from '../../db/executor.ts';
 import { findAgent } from '../agents/agents.repository.ts';
+import { cancelFleetTask, createFleetTask, settleParents, type CreateTaskRequest } from './tasks.fleet.ts';
+import { isFinished, recordTaskCreations, recordTaskEnds, resolveAction, type ActionChoice } from './tasks.lifecycle.ts';
 import { accepted, toTask, toTaskLogLine } from './tasks.mapper.ts';
 import * as repo from './tasks.repository.ts';
 
@@ -21,19 +21,6 @@ type Task = Schemas['Task'];
 export type TaskAccepted = Schemas['TaskAccepted'];
 export type TaskListQuery = NonNullable<operations['listTasks']['parameters']['query']>;
 
-const FINISHED = new Set<TaskRow['status']>(['succeeded', 'failed', 'cancelled']);
-export const isFinished = (status: TaskRow['status']) => FINISHED.has(status);
-
-const END_EVENT = { succeeded: 'task.completed', failed: 'task.failed', cancelled: 'task.cancelled' } as const;
-
-/** Records the end of each finished task (`task.completed`, `task.failed`, `task.cancelled`) in the caller's transaction. */
-export async function recordTaskEnds(db: Executor, rows: readonly TaskRow[]): Promise<void> {
-  await recordEvents(
-    db,
-    rows.flatMap((row) => (row.status in END_EVENT ? [{ type: END_EVENT[row.status as keyof typeof END_EVENT], teamId: row.team_id, data: toTask(row) }] : [])),
-  );
-}
-
 export class TaskService {
   readonly #db: Kysely<Database>;
 
@@ -41,23 +28,42 @@ export class TaskService {
     this.#db = db;
   }
 
-  /** Queues a task on one of the caller's agents. */
-  async act(caller: Caller, agentId: string, type: Schemas['TaskType'], parameters: Schemas['TaskParameters'], queueIfOffline: boolean): Promise<TaskAccepted> {
+  /** Queues a task on one of the caller's agents: an action, or a template of the agent's team. */
+  async act(caller: Caller, agentId: string, choice: ActionChoice, queueIfOffline: boolean): Promise<TaskAccepted> {
     const agent = await findAgent(this.#db, agentId, caller.teamIds);
     if (!agent) throw notFound('Agent', agentId);
+    const action = await resolveAction(this.#db, [agent.team_id], choice);
     if (agent.status !== 'online' && !queueIfOffline) {
       throw new ApiError('BIZ_AGENT_OFFLINE', `Agent ${agentId} is ${agent.status}; send queue_if_offline to run the task when it returns`);
     }
-    const task = await repo.insertTask(this.#db, {
-      id: uuidv7(),
-      team_id: agent.team_id,
-      agent_id: agent.id,
-      type,
-      parameters: JSON.stringify(parameters),
-      queued_offline: agent.status !== 'online',
-      created_by: caller.agentId ? null : caller.userId,
+    const task = await this.#db.transaction().execute(async (trx) => {
+      const row = await repo.insertTask(trx, {
+        id: uuidv7(),
+        team_id: agent.team_id,
+        agent_id: agent.id,
+        type: action.type,
+        parameters: JSON.stringify(action.parameters),
+        template_id: action.template_id,
+        template_version: action.template_version,
+        queued_offline: agent.status !== 'online',
+        created_by: caller.agentId ? null : caller.userId,
+      });
+      await recordTaskCreations(trx, [row]);
+      return row;
     });
     return accepted(task);
+  }
+
+  /** A fleet task: the parent and its children, in one transaction. */
+  async createFleet(caller: Caller, request: CreateTaskRequest): Promise<TaskAccepted> {
+    const parent = await this.#db.transaction().execute((trx) => createFleetTask(trx, { teamIds: caller.teamIds, userId: caller.agentId ? null : caller.userId }, request));
+    return accepted(parent);
+  }
+
+  /** An agent's tasks: `list`, within that agent (404 for another team's). */
+  async listOfAgent(caller: Caller, agentId: string, query: TaskListQuery, ctx: RequestContext): Promise<{ items: Task[]; pagination: Pagination }> {
+    if (!(await findAgent(this.#db, agentId, caller.teamIds))) throw notFound('Agent', agentId);
+    return this.list(caller, { ...query, agent_id: agentId }, ctx);
   }
 
   async list(caller: Caller, query: TaskListQuery, ctx: RequestContext): Promise<{ items: Task[]; pagination: Pagination }> {
@@ -66,6 +72,8 @@ export class TaskService {
       status: query.status,
       type: query.type,
       agentId: query.agent_id,
+      kind: query.kind,
+      parentId: query.parent_id,
       createdAfter: query.created_after,
       createdBefore: query.created_before,
     };
@@ -102,35 +110,47 @@ export class TaskService {
     return { items: rows.map(toTaskLogLine), pagination };
   }
 
+  /** Cancels a task; a fleet task's children not started are cancelled with it (tasks.fleet.ts). */
   async cancel(caller: Caller, id: string): Promise<Task> {
     const row = await this.#db.transaction().execute(async (trx) => {
       const task = await repo.findTask(trx, id, caller.teamIds);
       if (!task) throw notFound('Task', id);
-      const locked = (await repo.lockAgentTask(trx, id, task.agent_id))!;
+      const locked = await repo.lockTask(trx, id);
       if (isFinished(locked.status)) throw new ApiError('BIZ_TASK_FINISHED', `Task ${id} has already ${locked.status === 'cancelled' ? 'been cancelled' : locked.status}`);
-      const cancelled = await repo.updateTask(trx, id, { status: 'cancelled', error: `cancelled by ${caller.email}`, finished: true });
+      const reason = `cancelled by ${caller.email}`;
+      if (locked.kind === 'fleet') return cancelFleetTask(trx, locked, reason);
+      const cancelled = await repo.updateTask(trx, id, { status: 'cancelled', held: false, error: reason, finished: true });
       await recordTaskEnds(trx, [cancelled]);
+      await settleParents(trx, [{ before: locked, after: cancelled }]);
       return cancelled;
     });
     return toTask(row);
   }
 
+  /** A new try of a failed or cancelled agent's task (a fleet task's child is retried on its own, outside its fleet task). */
   async retry(caller: Caller, id: string): Promise<TaskAccepted> {
     const task = await this.#find(caller, id);
+    if (task.kind === 'fleet') throw new ApiError('BIZ_FLEET_TASK_NOT_RETRYABLE', `Task ${id} is a fleet task; retry its failed children, or create a new fleet task for their agents`);
     if (task.status === 'pending' || task.status === 'running') throw new ApiError('BIZ_TASK_ALREADY_RUNNING', `Task ${id} is still ${task.status}`);
     if (task.status === 'succeeded') throw new ApiError('BIZ_TASK_NOT_RETRYABLE', `Task ${id} succeeded; only failed or cancelled tasks are retried`);
-    const agent = await findAgent(this.#db, task.agent_id, caller.teamIds);
-    if (!agent) throw notFound('Agent', task.agent_id);
-    const retried = await repo.insertTask(this.#db, {
-      id: uuidv7(),
-      team_id: task.team_id,
-      agent_id: task.agent_id,
-      type: task.type,
-      parameters: JSON.stringify(task.parameters),
-      attempt: task.attempt + 1,
-      retry_of: task.id,
-      queued_offline: agent.status !== 'online',
-      created_by: caller.userId,
+    const agent = await findAgent(this.#db, task.agent_id!, caller.teamIds);
+    if (!agent) throw notFound('Agent', task.agent_id!);
+    const retried = await this.#db.transaction().execute(async (trx) => {
+      const row = await repo.insertTask(trx, {
+        id: uuidv7(),
+        team_id: task.team_id,
+        agent_id: agent.id,
+        type: task.type,
+        parameters: JSON.stringify(task.parameters),
+        template_id: task.template_id,
+        template_version: task.template_version,
+        attempt: task.attempt + 1,
+        retry_of: task.id,
+        queued_offline: agent.status !== 'online',
+        created_by: caller.userId,
+      });
+      await recordTaskCreations(trx, [row]);
+      return row;
     });
     return accepted(retried);
   }
