@@ -57,6 +57,19 @@ async function executionsOf(id: string, on: TestServer = server): Promise<Execut
   return res.body.data;
 }
 
+/** Each execution links to its own fleet-wide parent task, with one child on the schedule's agent, created by the schedule's creator. */
+async function expectParentTasks(executions: Execution[], on: TestServer = server): Promise<void> {
+  const ids = executions.map((e) => e.task_id);
+  expect(new Set(ids).size).toBe(ids.length);
+  const creator = (await on.call('GET', '/api/v1/auth/profile')).body.data.id;
+  for (const id of ids) {
+    expect(id).toEqual(expect.any(String));
+    const task = await on.call('GET', `/api/v1/tasks/${id}`);
+    expect(task.status, task.text).toBe(200);
+    expect(task.body.data).toMatchObject({ id, kind: 'fleet', agent_id: null, type: 'command', created_by: creator, fleet: { total: 1 } });
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -263,6 +276,7 @@ describe('due times', () => {
     const due = after.map((e) => Date.parse(e.due_at));
     for (let i = 1; i < due.length; i += 1) expect(due[i]! - due[i - 1]!).toBe(1000);
     for (const execution of after) expect(execution).toMatchObject({ schedule_id: schedule.id, status: 'fired', missed: false, error: null });
+    await expectParentTasks(after);
     expect(off.body.data.last_execution).toEqual(after.at(-1));
 
     // Enabled again, it goes on from now: the due times it was off for are not fired late.
@@ -283,6 +297,33 @@ describe('due times', () => {
     expect(executions).toHaveLength(1);
     const now = await server.call('GET', `/api/v1/tasks/schedules/${schedule.id}`);
     expect(now.body.data.next_runs[0]).toMatch(/-01-01T00:00:00\.000Z$/);
+  });
+});
+
+describe('firings that cannot create their task', () => {
+  it('record a failed execution with the reason, and the schedule goes on', async () => {
+    const group = await server.call('POST', '/api/v1/agent-groups', { json: { name: scheduleName('empty group') } });
+    const schedule = await newSchedule({ cron: '* * * * * *', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { group_id: group.body.data.id } } });
+    const failed = await waitFor('two failed executions', async () => {
+      const rows = await executionsOf(schedule.id);
+      return rows.length >= 2 ? rows : undefined;
+    });
+    await server.call('PATCH', `/api/v1/tasks/schedules/${schedule.id}`, { json: { enabled: false } });
+    for (const execution of failed) {
+      expect(execution).toMatchObject({ status: 'failed', task_id: null, missed: false });
+      expect(execution.error).toMatch(/matches no agent/);
+    }
+    const onlyFailed = await server.call('GET', `/api/v1/tasks/schedules/${schedule.id}/executions?status=failed&limit=1`);
+    expect(onlyFailed.body.pagination.total).toBeGreaterThanOrEqual(2);
+    expect(onlyFailed.body.data).toHaveLength(1);
+  });
+
+  it('refuses a run that names another team than the schedule’s', async () => {
+    const res = await server.call('POST', '/api/v1/tasks/schedules', {
+      json: { name: scheduleName(), cron: '0 * * * *', timezone: 'UTC', run: { ...run(), team_id: '0192f0a0-0000-7000-8000-00000000000a' } },
+    });
+    expect(res.status, res.text).toBe(422);
+    expect(res.body.error.details[0]).toMatchObject({ field: 'run.team_id' });
   });
 });
 
@@ -317,7 +358,8 @@ describe('two server processes on one database', () => {
     for (let i = 1; i < due.length; i += 1) expect(due[i]! - due[i - 1]!).toBe(2000);
     // The first due time is the first after creation: none was skipped at the start.
     expect(executions[0]!.due_at).toBe(schedule.next_runs[0]);
-    for (const execution of executions) expect(execution).toMatchObject({ status: 'fired', missed: false });
+    for (const execution of executions) expect(execution).toMatchObject({ status: 'fired', missed: false, error: null });
+    await expectParentTasks(executions);
     expect(child.process.exitCode).toBeNull();
   }, 40_000);
 });
@@ -374,6 +416,8 @@ describe('runs missed while no server ran', () => {
     expect(Date.parse(skipped[0]!.fired_at)).toBeGreaterThanOrEqual(started - 1000);
     expect(fired).toHaveLength(1);
     expect(fired[0]).toMatchObject({ due_at: latestMissed, status: 'fired', missed: true, error: null });
+    await expectParentTasks(fired, quiet);
+    expect((await quiet.call('GET', '/api/v1/tasks?limit=100')).body.data.filter((task: { kind: string }) => task.kind === 'fleet')).toHaveLength(1);
     for (const id of [skip.id, once.id]) {
       const now = await quiet.call('GET', `/api/v1/tasks/schedules/${id}`);
       expect(now.body.data.next_runs[0]).toBe(skip.next_runs[0]);

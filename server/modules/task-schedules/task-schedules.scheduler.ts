@@ -10,6 +10,7 @@ import type { Database, TaskScheduleRow } from '../../db/schema.ts';
 import type { Executor } from '../../db/executor.ts';
 import { inSavepoint } from '../../db/savepoint.ts';
 import { ApiError } from '../../http/errors.ts';
+import { createFleetTask } from '../tasks/tasks.fleet.ts';
 import type { Logger } from '../../logger.ts';
 import { latestDueBefore, nextDueAfter } from './task-schedules.cron.ts';
 import * as repo from './task-schedules.repository.ts';
@@ -29,12 +30,7 @@ export interface TickResult {
 }
 
 /** What came of a firing: the task it created, or why none could be. */
-type Launched = { task_id: string } | { error: string } | null;
-
-/** Creates the schedule's task in the firing's transaction. */
-async function createTask(_trx: Executor, _schedule: TaskScheduleRow): Promise<Launched> {
-  return null;
-}
+type Launched = { task_id: string } | { error: string };
 
 /**
  * Creates the task in a savepoint, so a refusal (a target that resolves to no agent, a template deleted since)
@@ -43,7 +39,10 @@ async function createTask(_trx: Executor, _schedule: TaskScheduleRow): Promise<L
  */
 async function launch(trx: Executor, schedule: TaskScheduleRow, log: Logger): Promise<Launched> {
   try {
-    return await inSavepoint(trx, 'schedule_firing', () => createTask(trx, schedule));
+    // As the schedule's creator would run it over HTTP, within the schedule's team only.
+    const actor = { teamIds: [schedule.team_id], userId: schedule.created_by, scheduleId: schedule.id };
+    const parent = await inSavepoint(trx, 'schedule_firing', () => createFleetTask(trx, actor, schedule.run));
+    return { task_id: parent.id };
   } catch (err) {
     if (err instanceof ApiError) return { error: err.message };
     log.error({ err, schedule_id: schedule.id }, 'scheduler: creating the task failed unexpectedly');
@@ -67,9 +66,9 @@ async function fireOne(db: Kysely<Database>, now: Date, graceMs: number, log: Lo
     if (recorded && skip) outcome = 'skipped';
     if (recorded && !skip) {
       const launched = await launch(trx, schedule, log);
-      if (launched) await repo.settleExecution(trx, id, launched);
-      outcome = launched && 'error' in launched ? 'failed' : 'fired';
-      if (launched && 'error' in launched) log.warn({ schedule_id: schedule.id, due_at: dueAt.toISOString(), error: launched.error }, 'scheduler: the schedule could not create its task');
+      await repo.settleExecution(trx, id, launched);
+      outcome = 'error' in launched ? 'failed' : 'fired';
+      if ('error' in launched) log.warn({ schedule_id: schedule.id, due_at: dueAt.toISOString(), error: launched.error }, 'scheduler: the schedule could not create its task');
     }
     if (missed) log.info({ schedule_id: schedule.id, missed_since: due.toISOString(), due_at: dueAt.toISOString(), policy: schedule.missed_runs }, 'scheduler: due times were missed while no server ran');
     await repo.advance(trx, schedule.id, nextDueAfter(schedule, missed ? now : due));

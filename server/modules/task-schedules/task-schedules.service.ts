@@ -31,6 +31,15 @@ function conflictOnName(err: unknown, name: string | undefined): never {
   throw err;
 }
 
+/** A run is resolved within its schedule's team at each firing, so it may name no other team. */
+function checkRunTeam(run: Schemas['CreateTaskRequest'], teamId: string): void {
+  if (run.team_id !== undefined && run.team_id !== teamId) {
+    throw new ApiError('VAL_ERROR', "The run's team_id must be the schedule's team (or be left out)", {
+      details: [{ field: 'run.team_id', message: "not the schedule's team", value: run.team_id }],
+    });
+  }
+}
+
 export class TaskScheduleService {
   readonly #db: Kysely<Database>;
 
@@ -63,6 +72,7 @@ export class TaskScheduleService {
 
   async create(caller: Caller, input: Schemas['TaskScheduleCreate']): Promise<TaskSchedule> {
     const teamId = owningTeam(caller, input.team_id);
+    checkRunTeam(input.run, teamId);
     const enabled = input.enabled ?? true;
     const firstDue = checkSchedule(input, new Date());
     const id = uuidv7();
@@ -91,7 +101,10 @@ export class TaskScheduleService {
     if (input.name !== undefined) changes.name = input.name;
     if (input.description !== undefined) changes.description = input.description;
     if (input.missed_runs !== undefined) changes.missed_runs = input.missed_runs;
-    if (input.run !== undefined) changes.run = JSON.stringify(input.run);
+    if (input.run !== undefined) {
+      checkRunTeam(input.run, current.team_id);
+      changes.run = JSON.stringify(input.run);
+    }
     if (input.cron !== undefined) changes.cron = input.cron;
     if (input.timezone !== undefined) changes.timezone = input.timezone;
     if (input.enabled !== undefined) changes.enabled = input.enabled;
