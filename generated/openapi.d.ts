@@ -4753,7 +4753,7 @@ export interface components {
             readonly created_at?: string;
             /**
              * Format: date-time
-             * @description When the schedule was last changed by a user (RFC 3339, UTC); firing does not change it.
+             * @description When the schedule last changed (RFC 3339, UTC), by a user or by firing (which moves `next_runs` and `last_execution`).
              * @example 2026-11-20T14:45:00.000Z
              */
             readonly updated_at?: string;

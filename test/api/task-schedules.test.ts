@@ -422,6 +422,8 @@ describe('runs missed while no server ran', () => {
       const now = await quiet.call('GET', `/api/v1/tasks/schedules/${id}`);
       expect(now.body.data.next_runs[0]).toBe(skip.next_runs[0]);
       expect(now.body.data.last_execution.due_at).toBe(latestMissed);
+      // The firing changed what the schedule shows, so it moved updated_at (Last-Modified) as well.
+      expect(Date.parse(now.body.data.updated_at)).toBeGreaterThanOrEqual(Date.parse(now.body.data.last_execution.fired_at));
     }
   }, 60_000);
 });

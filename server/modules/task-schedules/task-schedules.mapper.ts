@@ -24,7 +24,8 @@ export function toExecution(row: TaskScheduleExecutionRow | TaskScheduleExecutio
 
 /**
  * A row as the API shows it. `next_runs` starts at the due time the scheduler waits for, so it changes when the
- * schedule fires (or is changed), not with every passing second: the ETag of a schedule stays put between firings.
+ * schedule fires (or is changed), not with every passing second: the ETag of a schedule stays put between firings,
+ * and `updated_at` (Last-Modified) moves with each firing.
  */
 export function toTaskSchedule(row: TaskScheduleWithLast): TaskSchedule {
   return {

@@ -163,7 +163,10 @@ export async function settleExecution(db: Executor, id: string, outcome: { task_
   await db.updateTable('task_schedule_executions').set(changes).where('id', '=', id).execute();
 }
 
-/** The next due time the schedule waits for (not a user's change: `updated_at` stays). */
+/**
+ * The next due time the schedule waits for. A firing changes what the schedule shows (`next_runs`, `last_execution`),
+ * so it moves `updated_at` too: Last-Modified and an If-Match taken before the firing follow it.
+ */
 export async function advance(db: Executor, id: string, nextDueAt: Date | null): Promise<void> {
-  await db.updateTable('task_schedules').set({ next_due_at: nextDueAt }).where('id', '=', id).execute();
+  await db.updateTable('task_schedules').set({ next_due_at: nextDueAt, updated_at: sql`now()` }).where('id', '=', id).execute();
 }
