@@ -4824,7 +4824,7 @@ export interface components {
         /**
          * TaskSchedule
          * @description A fleet-wide task run on a cron expression in a time zone: at each due time one server process (of however many
-         *     run) creates the task in `run`, as `createFleetTask` would for the schedule's creator, and records an execution.
+         *     run) creates the fleet-wide task in `run`, as `createTask` would for the schedule's creator, and records an execution.
          * @example {
          *       "id": "0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
