@@ -2,10 +2,11 @@
 // here reads cron syntax by hand). Five fields, or six with seconds first; both the service (checking what a user
 // sends) and the scheduler (advancing `next_due_at`) compute with the same `compile`.
 import { Cron } from 'croner';
+import { schemaProperty } from '../../contract.ts';
 import { ApiError, echoed } from '../../http/errors.ts';
 
-/** How many due times a schedule lists (`next_runs`). */
-export const NEXT_RUNS = 5;
+/** How many due times a schedule lists: the `maxItems` of its `next_runs`. */
+const NEXT_RUNS = (schemaProperty('TaskScheduleFields', 'next_runs') as { maxItems: number }).maxItems;
 
 export interface CronSchedule {
   cron: string;
