@@ -939,7 +939,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a task
-         * @description Cancels a pending or running task (a running agent learns it at its next report). A finished task is refused with 409 BIZ_TASK_FINISHED.
+         * @description Cancels a pending or running task (a running agent learns it at its next report). A fleet task is cancelled with its children that have not started (running ones finish, and are counted); a child of a fleet task is counted cancelled in it, and the next child of the rollout goes. A finished task is refused with 409 BIZ_TASK_FINISHED.
          */
         post: operations["cancelTask"];
         delete?: never;
@@ -965,7 +965,7 @@ export interface paths {
         put?: never;
         /**
          * Retry a task
-         * @description Queues a new task with the same type and parameters as a failed or cancelled one. A pending or running task is refused with 409 BIZ_TASK_ALREADY_RUNNING, a succeeded one with 409 BIZ_TASK_NOT_RETRYABLE.
+         * @description Queues a new task with the same type and parameters as a failed or cancelled one. A pending or running task is refused with 409 BIZ_TASK_ALREADY_RUNNING, a succeeded one with 409 BIZ_TASK_NOT_RETRYABLE. A fleet task is not retried as a whole (409 BIZ_FLEET_TASK_NOT_RETRYABLE); retry its failed children, each of which becomes an agent's task of its own (outside the fleet task, whose counts stay as they were), or create a new fleet task.
          */
         post: operations["retryTask"];
         delete?: never;
@@ -3787,7 +3787,9 @@ export interface components {
          * TaskStatus
          * @description `pending` (waiting for its agent to claim it) → `running` → `succeeded` or `failed`; `cancelled` from
          *     pending or running. A finished task (succeeded, failed, cancelled) never changes again; `retryTask`
-         *     makes a new one.
+         *     makes a new one. A fleet task is `running` from its first child's claim, and ends `succeeded` (every child
+         *     succeeded or was skipped as offline), `failed` (a child failed, or failures reached the threshold) or
+         *     `cancelled`; a child held back by the rollout is `pending`.
          * @example running
          * @enum {string}
          */

@@ -97,7 +97,7 @@ describe('alerts', () => {
 });
 
 describe('agents and tasks', () => {
-  it('records agent.enrolled, and the end of each task: task.completed, task.failed, task.cancelled', async () => {
+  it('records agent.enrolled, and the creation and end of each task: task.created, then task.completed, task.failed, task.cancelled', async () => {
     const { agent, asAgent } = await enrol();
     expect((await eventsAbout(agent.id)).map((e) => [e.type, e.channel])).toEqual([['agent.enrolled', 'agents']]);
 
@@ -107,7 +107,8 @@ describe('agents and tasks', () => {
     const cancelled = await act();
     await asAgent('POST', '/api/v1/agent/tasks/claim', { max_tasks: 2 });
     await asAgent('POST', `/api/v1/agent/tasks/${ok}/progress`, { progress: 40 });
-    expect(await eventsAbout(ok)).toEqual([]); // progress is not an end
+    // Created, and progress is not an end.
+    expect((await eventsAbout(ok)).map((e) => [e.type, e.channel])).toEqual([['task.created', 'tasks']]);
     await asAgent('POST', `/api/v1/agent/tasks/${ok}/progress`, { status: 'succeeded', result: { exit_code: 0 } });
     await asAgent('POST', `/api/v1/agent/tasks/${bad}/progress`, { status: 'failed', error: 'exit code 1' });
     await server.call('POST', `/api/v1/tasks/${cancelled}/cancel`);
@@ -118,8 +119,9 @@ describe('agents and tasks', () => {
       [cancelled, 'task.cancelled'],
     ] as const) {
       const events = await eventsAbout(id);
-      expect(events.map((e) => [e.type, e.channel])).toEqual([[type, 'tasks']]);
-      expect(events[0]!.data).toEqual(await get(`/api/v1/tasks/${id}`));
+      expect(events.map((e) => [e.type, e.channel])).toEqual([['task.created', 'tasks'], [type, 'tasks']]);
+      expect(events[0]!.data).toMatchObject({ id, status: 'pending' });
+      expect(events[1]!.data).toEqual(await get(`/api/v1/tasks/${id}`));
     }
   });
 });

@@ -167,6 +167,41 @@ describe('a rollout run by agents', () => {
     for (const kid of kids) expect(about(kid.id)[0]).toBe('task.created');
   });
 
+  it('never lets more than `concurrency` children go at once while many agents claim and report at the same time', async () => {
+    const hosts = await enrol(16);
+    const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id) }, concurrency: 4, failure_threshold_percent: 100 });
+    // Claimable or running children of the parent, as the database holds them, sampled all along the run.
+    const released = async () =>
+      (await server.database.db.selectFrom('tasks').select(sql<number>`count(*)::int`.as('n')).where('parent_id', '=', parentId).where('held', '=', false).where('status', 'in', ['pending', 'running']).executeTakeFirstOrThrow()).n;
+    let running = true;
+    const samples: number[] = [];
+    const sampler = (async () => {
+      while (running) samples.push(await released());
+    })();
+    let failures = 0;
+    await Promise.all(
+      hosts.map(async (host, i) => {
+        for (let attempt = 0; attempt < 200; attempt += 1) {
+          const [task] = await asAgent(host).claim();
+          if (task) {
+            const fail = i % 5 === 0;
+            if (fail) failures += 1;
+            await asAgent(host).report(task.id, fail ? { status: 'failed', error: 'no' } : { status: 'succeeded' });
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }),
+    );
+    running = false;
+    await sampler;
+    expect(samples.length).toBeGreaterThan(5);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(4);
+    const done = await getTask(parentId);
+    expect(done.status).toBe('failed');
+    expect(done.fleet.counts).toEqual({ pending: 0, running: 0, succeeded: 16 - failures, failed: failures, cancelled: 0, skipped_offline: 0 });
+  });
+
   it('succeeds when every child succeeds, on an agent-ids target, in the order given', async () => {
     const hosts = await enrol(3);
     const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id).reverse() }, concurrency: 1 });
@@ -225,6 +260,16 @@ describe('a rollout run by agents', () => {
     const retry = await server.call('POST', `/api/v1/tasks/${parentId}/retry`);
     expect(retry.status).toBe(409);
     expect(retry.body.error.code).toBe('BIZ_FLEET_TASK_NOT_RETRYABLE');
+  });
+
+  it('counts the children of a deleted agent cancelled, so the fleet task still finishes', async () => {
+    const hosts = await enrol(2);
+    const parentId = await createFleet({ target: { agent_ids: hosts.map((h) => h.id) } });
+    const [task] = await asAgent(hosts[0]!).claim();
+    expect((await server.call('DELETE', `/api/v1/agents/${hosts[1]!.id}`)).status).toBe(204);
+    expect((await getTask(parentId)).fleet.counts).toMatchObject({ running: 1, pending: 0, cancelled: 1 });
+    await asAgent(hosts[0]!).report(task!.id, { status: 'succeeded' });
+    expect(await getTask(parentId)).toMatchObject({ status: 'cancelled', fleet: { total: 2, counts: { succeeded: 1, cancelled: 1 } } });
   });
 
   it('cancelling one child counts it and lets the next one go', async () => {
@@ -350,6 +395,20 @@ describe('targets', () => {
     const queueing = await createFleet({ target, queue_if_offline: true });
     expect((await getTask(queueing)).fleet.counts).toMatchObject({ pending: 2, skipped_offline: 0 });
     expect((await children(queueing)).find((k) => k.agent_id === offline.body.data.id)).toMatchObject({ status: 'pending', queued_offline: true });
+  });
+
+  it('replays a create sent again with the same Idempotency-Key: one fleet task, not two', async () => {
+    const hosts = await enrol(2);
+    const body = { action: reboot, target: { agent_ids: hosts.map((h) => h.id) } };
+    const headers = { 'idempotency-key': randomUUID() };
+    const first = await server.call('POST', '/api/v1/tasks', { json: body, headers });
+    const again = await server.call('POST', '/api/v1/tasks', { json: body, headers });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.data.task_id).toBe(first.body.data.task_id);
+    const fleetTasks = await server.call('GET', `/api/v1/agents/${hosts[0]!.id}/tasks`);
+    expect(fleetTasks.body.data).toHaveLength(1);
   });
 
   it('finishes at once, succeeded, when every agent is offline and none is queued', async () => {

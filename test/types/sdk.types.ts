@@ -10,6 +10,8 @@ import {
   OpsdeckError,
   paginate,
   pages,
+  taskChildren,
+  waitForTask,
   rateLimitOf,
   unwrap,
   subscribeEvents,
@@ -18,6 +20,7 @@ import {
   type EventSubscription,
   type StreamEvent,
   type TaskEvent,
+  type components,
   parseOpsdeckWebhook,
   verifyOpsdeckSignature,
   type WebhookPayload,
@@ -266,4 +269,15 @@ export function liveEvents(): EventSubscription {
   // @ts-expect-error: onEvent is required
   subscribeEvents({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_x' }, { channels: ['alerts'] });
   return subscription;
+}
+
+export async function fleetTaskTypes(client: ReturnType<typeof createOpsdeckClient>, taskId: string): Promise<void> {
+  const done = await waitForTask(client, taskId, { onProgress: (task) => expectTypeOf(task.fleet).toEqualTypeOf<components['schemas']['FleetProgress'] | null>() });
+  expectTypeOf(done.status).toEqualTypeOf<components['schemas']['TaskStatus']>();
+  expectTypeOf(done.agent_id).toEqualTypeOf<string | null>();
+  for await (const child of taskChildren(client, taskId, { status: 'failed', fields: ['id', 'agent_id'] })) expectTypeOf(child.id).toEqualTypeOf<string>();
+  // @ts-expect-error: the parent is named by taskChildren's own argument, not in the query
+  taskChildren(client, taskId, { parent_id: taskId });
+  // @ts-expect-error: a fleet task needs a target
+  await client.POST('/api/v1/tasks', { body: { action: { type: 'reboot' } } });
 }

@@ -18,6 +18,7 @@ import { toAgent, toAgentV2, type Agent, type AgentGroupRef, type AgentV2 } from
 import * as repo from './agents.repository.ts';
 import { groupsOfAgents } from '../agent-groups/agent-groups.repository.ts';
 import { unresolvedBySeverity } from '../alerts/alerts.repository.ts';
+import { cancelChildrenOfAgent } from '../tasks/tasks.fleet.ts';
 
 type Schemas = components['schemas'];
 export type AgentListQuery = NonNullable<operations['listAgents']['parameters']['query']>;
@@ -203,9 +204,15 @@ export class AgentService {
     return this.#update(caller, id, changes, input.hostname, ctx);
   }
 
+  /** Deletes the agent and its tasks; its unfinished children of fleet tasks are counted cancelled first. */
   async delete(caller: Caller, id: string, ctx: RequestContext): Promise<void> {
-    const deleted = await repo.deleteAgent(this.#db, id, caller.teamIds, ctx.expectedUpdatedAt);
-    if (!deleted) throw await this.#missingOrMoved(caller, id, ctx);
+    const deleted = await this.#db.transaction().execute(async (trx) => {
+      // First, while they exist (the delete cascades to them); undone with the rest if the delete finds no agent.
+      await cancelChildrenOfAgent(trx, id);
+      const row = await repo.deleteAgent(trx, id, caller.teamIds, ctx.expectedUpdatedAt);
+      if (!row) throw await this.#missingOrMoved(caller, id, ctx);
+      return row;
+    });
     await this.#cache.invalidate([teamTag(deleted.team_id)]);
   }
 

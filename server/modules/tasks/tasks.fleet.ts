@@ -155,6 +155,13 @@ function standing(parent: TaskRow, counts: repo.FleetCountColumns): { progress: 
   return { progress, done: counts.fleet_failed > 0 ? 'failed' : counts.fleet_cancelled > 0 ? 'cancelled' : 'succeeded' };
 }
 
+/** Why a fleet task that just ended did not succeed, or null. */
+function endError(status: TaskRow['status'], stopped: string | null, counts: repo.FleetCountColumns, total: number): string | null {
+  if (status === 'failed') return stopped ?? `${counts.fleet_failed} of ${total} children failed`;
+  if (status === 'cancelled') return `${counts.fleet_cancelled} of ${total} children were cancelled`;
+  return null;
+}
+
 /**
  * Moves the counts of the fleet tasks whose children moved (in the caller's transaction, which holds the
  * children's rows): for each parent, under its row lock, the counts; the next held children let go, one per
@@ -198,7 +205,7 @@ export async function settleParents(tx: Executor, moves: readonly ChildMove[]): 
       status,
       progress,
       stopped_reason: stopped,
-      error: status === 'failed' ? (stopped ?? `${counts.fleet_failed} of ${parent.fleet_total} children failed`) : parent.error,
+      error: parent.error ?? endError(status, stopped, counts, parent.fleet_total),
       finished: isFinished(status),
     });
     if (isFinished(status) && !isFinished(parent.status)) ended.push(updated);
@@ -222,4 +229,14 @@ export async function cancelFleetTask(tx: Executor, parent: TaskRow, reason: str
   });
   await recordTaskEnds(tx, [...cancelled, updated]);
   return updated;
+}
+
+/**
+ * Before an agent is deleted (its tasks go with it): its unfinished children of fleet tasks end as cancelled,
+ * counted so, so that their fleet tasks still finish. In the transaction that deletes the agent.
+ */
+export async function cancelChildrenOfAgent(tx: Executor, agentId: string): Promise<void> {
+  const moves = await repo.cancelChildrenOfAgent(tx, agentId, 'cancelled: the agent was deleted');
+  await recordTaskEnds(tx, moves.map((move) => move.after));
+  await settleParents(tx, moves);
 }

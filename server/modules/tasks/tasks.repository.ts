@@ -178,6 +178,18 @@ export async function cancelUnstarted(db: Executor, parentId: string, error: str
   return rows;
 }
 
+/** Cancels the agent's unfinished children of fleet tasks; answers each with its status and hold before. */
+export async function cancelChildrenOfAgent(db: Executor, agentId: string, error: string): Promise<Array<{ before: Pick<TaskRow, 'status' | 'held'>; after: TaskRow }>> {
+  const { rows } = await sql<TaskRow & { before_status: TaskRow['status']; before_held: boolean }>`
+    update tasks t set status = 'cancelled', held = false, error = ${error}, updated_at = now(), finished_at = now()
+      from (select id, status, held from tasks
+             where agent_id = ${agentId} and parent_id is not null and status in ('pending', 'running')
+               for update) old
+     where t.id = old.id
+    returning t.*, old.status as before_status, old.held as before_held`.execute(db);
+  return rows.map(({ before_status, before_held, ...after }) => ({ before: { status: before_status, held: before_held }, after }));
+}
+
 export type FleetCountColumns = Pick<TaskRow, 'fleet_pending' | 'fleet_running' | 'fleet_succeeded' | 'fleet_failed' | 'fleet_cancelled'>;
 
 /** Writes a fleet task's counts and where they leave it. */
