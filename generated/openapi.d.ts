@@ -792,7 +792,8 @@ export interface paths {
          * Create a task schedule
          * @description Creates a schedule in one of the caller's teams. Its name must not be taken in that team (regardless of case):
          *     409 `RES_ALREADY_EXISTS`. The cron expression and the time zone are checked at once (422 `VAL_INVALID_FORMAT`
-         *     naming `cron` or `timezone`); `run` is checked against the fleet-wide task request's schema now, and resolved at
+         *     naming `cron` or `timezone`); `run` is checked against the fleet-wide task request's schema now (it may name no
+         *     other team than the schedule's: 422 `VAL_ERROR` naming `run.team_id`), and resolved at
          *     each due time (its target within the schedule's team, its template at its then version), so a target that finds
          *     no agent or a template deleted since gives a `failed` execution, not an error here. Each firing creates its task
          *     in the name of the schedule's creator.
@@ -836,7 +837,7 @@ export interface paths {
          * @description Changes a schedule (JSON merge patch: a present key sets, `null` clears the description, `run` is replaced as a
          *     whole). A changed `cron` or `timezone`, or `enabled: true`, recomputes the next due time from now; the due times
          *     of a disabled schedule are never fired later. A name taken in the team is refused with 409, a bad cron expression
-         *     or time zone with 422. With `If-Match`, only the version read is changed (412 otherwise).
+         *     or time zone, or a `run` naming another team, with 422. With `If-Match`, only the version read is changed (412 otherwise).
          */
         patch: operations["updateTaskSchedule"];
         trace?: never;
