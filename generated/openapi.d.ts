@@ -775,6 +775,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List task schedules
+         * @description The task schedules of the caller's teams (or of one, with `team_id`; only enabled or disabled ones, with `enabled`), by name unless `sort` says otherwise, each with its next due times and its last execution. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listTaskSchedules"];
+        put?: never;
+        /**
+         * Create a task schedule
+         * @description Creates a schedule in one of the caller's teams. Its name must not be taken in that team (regardless of case):
+         *     409 `RES_ALREADY_EXISTS`. The cron expression and the time zone are checked at once (422 `VAL_INVALID_FORMAT`
+         *     naming `cron` or `timezone`); `run` is checked against the fleet-wide task request's schema now (it may name no
+         *     other team than the schedule's: 422 `VAL_ERROR` naming `run.team_id`), and resolved at
+         *     each due time (its target within the schedule's team, its template at its then version), so a target that finds
+         *     no agent or a template deleted since gives a `failed` execution, not an error here. Each firing creates its task
+         *     in the name of the schedule's creator.
+         */
+        post: operations["createTaskSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The schedule's id.
+                 * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                schedule_id: components["parameters"]["TaskScheduleId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a task schedule
+         * @description One of the caller's teams' task schedules, with its next due times and its last execution.
+         */
+        get: operations["getTaskSchedule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a task schedule
+         * @description Deletes a schedule and its executions; the tasks it created stay. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteTaskSchedule"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a task schedule
+         * @description Changes a schedule (JSON merge patch: a present key sets, `null` clears the description, `run` is replaced as a
+         *     whole). A changed `cron` or `timezone`, or `enabled: true`, recomputes the next due time from now; the due times
+         *     of a disabled schedule are never fired later. A name taken in the team is refused with 409, a bad cron expression
+         *     or time zone, or a `run` naming another team, with 422. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateTaskSchedule"];
+        trace?: never;
+    };
+    "/api/v1/tasks/schedules/{schedule_id}/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The schedule's id.
+                 * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                schedule_id: components["parameters"]["TaskScheduleId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a schedule's executions
+         * @description The executions of one of the caller's teams' schedules, latest due time first unless `sort` says otherwise: one
+         *     per due time the schedule reached, however many server processes ran (`fired` with the fleet-wide task it
+         *     created, `skipped_missed`, or `failed` with the reason). Offset mode by default; send `cursor` (empty for the
+         *     first page) for cursor mode.
+         */
+        get: operations["listTaskScheduleExecutions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -4757,6 +4853,340 @@ export interface components {
              */
             team_id?: string;
         } & (unknown | unknown);
+        /**
+         * TaskScheduleName
+         * @description A schedule's name, unique within its team regardless of case.
+         * @example Weekly reboot of the web servers
+         */
+        TaskScheduleName: string;
+        /**
+         * TaskScheduleDescription
+         * @description What the schedule is for, or `null`.
+         * @example Patch window
+         * @example Sundays at 03:00 Berlin time.
+         */
+        TaskScheduleDescription: string | null;
+        /**
+         * CronExpression
+         * @description When a schedule is due, as a cron expression read in the schedule's `timezone`: five fields
+         *     (`minute hour day-of-month month day-of-week`), or six with `second` first (`*\/30 * * * * *`). Names (`MON-FRI`,
+         *     `JAN`), ranges, lists, steps, `L` (last day), `W` (nearest weekday) and `#` (nth weekday) are accepted, and so are
+         *     the nicknames `@yearly`, `@monthly`, `@weekly`, `@daily` and `@hourly`. When both day fields are restricted, a day
+         *     matching either is due, as in classic cron (`0 0 13 * FRI`: every 13th and every Friday). An expression that cannot be read, or that is never due (`0 0 30 2 *`), is refused with
+         *     `422 VAL_INVALID_FORMAT` naming `cron`. Expressions are read by the maintained parser croner, not by hand.
+         * @example 0 3 * * SUN
+         */
+        CronExpression: string;
+        /**
+         * TimeZoneName
+         * @description An IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`): the zone a schedule's cron expression is read
+         *     in, daylight saving time included. A name the server's time zone database does not know is refused with
+         *     `422 VAL_INVALID_FORMAT` naming `timezone`; offsets such as `+01:00` are not zone names.
+         * @example Europe/Berlin
+         */
+        TimeZoneName: string;
+        /**
+         * TaskScheduleMissedRuns
+         * @description What happens to due times missed while no server was running (a due time is missed when no server reached it
+         *     within one scheduler tick, at least five seconds): `skip` records one `skipped_missed` execution for the latest
+         *     missed due time, creates no task, and goes on with the next due time to come; `run_once` fires once, for the
+         *     latest missed due time (an execution with `missed: true`), then goes on with the next due time to come. Either way
+         *     the due times before the latest are not recorded one by one.
+         * @example skip
+         * @enum {string}
+         */
+        TaskScheduleMissedRuns: "skip" | "run_once";
+        /**
+         * TaskScheduleExecutionStatus
+         * @description How a due time of a schedule ended: `fired` (a fleet-wide task was created, `task_id`), `skipped_missed` (the due
+         *     time was missed while no server ran and the schedule's `missed_runs` is `skip`) or `failed` (no task could be
+         *     created, `error` says why: for example the target resolved to no agent, or the template was deleted).
+         * @example fired
+         * @enum {string}
+         */
+        TaskScheduleExecutionStatus: "fired" | "skipped_missed" | "failed";
+        /**
+         * TaskScheduleExecution
+         * @description One due time of a schedule and what came of it. Each due time has at most one execution, however many server processes run.
+         * @example {
+         *       "id": "0192f3c1-7a00-7b00-8c00-0000000000e1",
+         *       "schedule_id": "0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+         *       "due_at": "2026-11-22T02:00:00.000Z",
+         *       "fired_at": "2026-11-22T02:00:00.412Z",
+         *       "task_id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *       "status": "fired",
+         *       "missed": false,
+         *       "error": null
+         *     }
+         */
+        TaskScheduleExecution: {
+            /**
+             * Format: uuid
+             * @description The execution's id (UUIDv7).
+             * @example 0192f3c1-7a00-7b00-8c00-0000000000e1
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The schedule it belongs to.
+             * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+             */
+            readonly schedule_id: string;
+            /**
+             * Format: date-time
+             * @description The due time of the cron expression this execution is for (RFC 3339, UTC).
+             * @example 2026-11-22T02:00:00.000Z
+             */
+            readonly due_at: string;
+            /**
+             * Format: date-time
+             * @description When a server acted on the due time (RFC 3339, UTC); later than `due_at` by up to one scheduler tick, or more when it was missed.
+             * @example 2026-11-22T02:00:00.412Z
+             */
+            readonly fired_at: string;
+            /**
+             * Format: uuid
+             * @description The fleet-wide (parent) task this firing created (`getTask`), or `null` when none was created.
+             * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
+             */
+            readonly task_id: string | null;
+            status: components["schemas"]["TaskScheduleExecutionStatus"];
+            /**
+             * @description Whether the due time had been missed while no server ran (see `missed_runs`).
+             * @example false
+             */
+            readonly missed: boolean;
+            /**
+             * @description Why no task was created (`failed`), or `null`.
+             * @example null
+             */
+            readonly error: string | null;
+        };
+        /**
+         * TaskScheduleFields
+         * @description The fields of a task schedule, of which only `id` is always present: a list asked for with `fields=…` carries
+         *     just the fields named. Without `fields`, every field is present, as in `TaskSchedule`.
+         * @example {
+         *       "id": "0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+         *       "name": "Weekly reboot of the web servers"
+         *     }
+         */
+        TaskScheduleFields: {
+            /**
+             * Format: uuid
+             * @description The schedule's id (UUIDv7).
+             * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the schedule; its tasks run on that team's agents only.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly team_id?: string;
+            name?: components["schemas"]["TaskScheduleName"];
+            description?: components["schemas"]["TaskScheduleDescription"];
+            cron?: components["schemas"]["CronExpression"];
+            timezone?: components["schemas"]["TimeZoneName"];
+            /**
+             * @description Whether the schedule fires. A disabled schedule has no `next_runs`; enabling it again starts from the next due time to come (the due times in between are not missed runs).
+             * @example true
+             */
+            enabled?: boolean;
+            missed_runs?: components["schemas"]["TaskScheduleMissedRuns"];
+            run?: components["schemas"]["CreateTaskRequest"];
+            /**
+             * @description The next (at most five) due times, RFC 3339 UTC, computed from the cron expression in the schedule's time
+             *     zone; the first is the one the scheduler waits for (it may be in the past for a moment, until a server
+             *     fires it). Empty when the schedule is disabled.
+             * @example [
+             *       "2026-11-22T02:00:00.000Z",
+             *       "2026-11-29T02:00:00.000Z"
+             *     ]
+             */
+            readonly next_runs?: string[];
+            /** @description The most recent execution (by due time), or `null` before the first. */
+            last_execution?: components["schemas"]["TaskScheduleExecution"] | null;
+            /**
+             * Format: uuid
+             * @description The user who created the schedule, or `null` (a deleted user); its tasks are created in that user's name.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            readonly created_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When the schedule was created (RFC 3339, UTC).
+             * @example 2026-11-10T09:00:00.000Z
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description When the schedule last changed (RFC 3339, UTC), by a user or by firing (which moves `next_runs` and `last_execution`).
+             * @example 2026-11-20T14:45:00.000Z
+             */
+            readonly updated_at?: string;
+        };
+        /**
+         * TaskScheduleListEnvelope
+         * @description A page of task schedules, in the success envelope.
+         */
+        TaskScheduleListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The schedules of this page, each trimmed to `fields` when that was asked for. */
+            data: components["schemas"]["TaskScheduleFields"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * TaskScheduleCreate
+         * @description A new schedule. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "Weekly reboot of the web servers",
+         *       "description": "Patch window, Sundays at 03:00 Berlin time.",
+         *       "cron": "0 3 * * SUN",
+         *       "timezone": "Europe/Berlin",
+         *       "missed_runs": "skip",
+         *       "run": {
+         *         "action": {
+         *           "type": "reboot",
+         *           "parameters": {
+         *             "reason": "Weekly patch window"
+         *           }
+         *         },
+         *         "target": {
+         *           "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *         },
+         *         "concurrency": 5,
+         *         "failure_threshold_percent": 10
+         *       }
+         *     }
+         */
+        TaskScheduleCreate: {
+            name: components["schemas"]["TaskScheduleName"];
+            description?: components["schemas"]["TaskScheduleDescription"];
+            cron: components["schemas"]["CronExpression"];
+            timezone: components["schemas"]["TimeZoneName"];
+            /**
+             * @description Whether the schedule fires (default `true`).
+             * @default true
+             * @example true
+             */
+            enabled?: boolean;
+            /**
+             * @description What happens to due times missed while no server ran (default `skip`); see `TaskScheduleMissedRuns`.
+             * @default skip
+             */
+            missed_runs?: components["schemas"]["TaskScheduleMissedRuns"];
+            run: components["schemas"]["CreateTaskRequest"];
+            /**
+             * Format: uuid
+             * @description The team that will own the schedule (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+        };
+        /**
+         * TaskSchedule
+         * @description A fleet-wide task run on a cron expression in a time zone: at each due time one server process (of however many
+         *     run) creates the fleet-wide task in `run`, as `createTask` would for the schedule's creator, and records an execution.
+         * @example {
+         *       "id": "0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Weekly reboot of the web servers",
+         *       "description": "Patch window, Sundays at 03:00 Berlin time.",
+         *       "cron": "0 3 * * SUN",
+         *       "timezone": "Europe/Berlin",
+         *       "enabled": true,
+         *       "missed_runs": "skip",
+         *       "run": {
+         *         "action": {
+         *           "type": "reboot",
+         *           "parameters": {
+         *             "reason": "Weekly patch window"
+         *           }
+         *         },
+         *         "target": {
+         *           "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *         },
+         *         "concurrency": 5,
+         *         "failure_threshold_percent": 10
+         *       },
+         *       "next_runs": [
+         *         "2026-11-22T02:00:00.000Z",
+         *         "2026-11-29T02:00:00.000Z",
+         *         "2026-12-06T02:00:00.000Z",
+         *         "2026-12-13T02:00:00.000Z",
+         *         "2026-12-20T02:00:00.000Z"
+         *       ],
+         *       "last_execution": {
+         *         "id": "0192f3c1-7a00-7b00-8c00-0000000000e1",
+         *         "schedule_id": "0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+         *         "due_at": "2026-11-15T02:00:00.000Z",
+         *         "fired_at": "2026-11-15T02:00:00.412Z",
+         *         "task_id": "0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+         *         "status": "fired",
+         *         "missed": false,
+         *         "error": null
+         *       },
+         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "created_at": "2026-11-10T09:00:00.000Z",
+         *       "updated_at": "2026-11-10T09:00:00.000Z"
+         *     }
+         */
+        TaskSchedule: WithRequired<components["schemas"]["TaskScheduleFields"], "team_id" | "name" | "description" | "cron" | "timezone" | "enabled" | "missed_runs" | "run" | "next_runs" | "last_execution" | "created_by" | "created_at" | "updated_at">;
+        /**
+         * TaskScheduleEnvelope
+         * @description A task schedule, in the success envelope.
+         */
+        TaskScheduleEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TaskSchedule"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TaskSchedulePatch
+         * @description A JSON merge patch of a schedule: a present key sets, `null` clears the description; `run` is replaced as a whole.
+         *     A changed `cron` or `timezone`, or enabling, recomputes the next due time from now. A schedule never changes team.
+         * @example {
+         *       "enabled": false
+         *     }
+         */
+        TaskSchedulePatch: {
+            name?: components["schemas"]["TaskScheduleName"];
+            description?: components["schemas"]["TaskScheduleDescription"];
+            cron?: components["schemas"]["CronExpression"];
+            timezone?: components["schemas"]["TimeZoneName"];
+            /**
+             * @description Turn the schedule on or off.
+             * @example false
+             */
+            enabled?: boolean;
+            missed_runs?: components["schemas"]["TaskScheduleMissedRuns"];
+            run?: components["schemas"]["CreateTaskRequest"];
+        };
+        /**
+         * TaskScheduleExecutionListEnvelope
+         * @description A page of a schedule's executions, in the success envelope.
+         */
+        TaskScheduleExecutionListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The executions of this page. */
+            data: components["schemas"]["TaskScheduleExecution"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
         /**
          * Task
          * @description A long-running operation on one agent, or on many (a fleet task and its children), from the moment it is asked for until it finishes.
@@ -9183,6 +9613,40 @@ export interface components {
          */
         AgentIdFilter: string;
         /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+         * @example name:asc
+         */
+        TaskScheduleSort: string;
+        /**
+         * @description Trims every item to these fields (comma-separated); `id` is always kept.
+         * @example [
+         *       "id",
+         *       "name",
+         *       "next_runs"
+         *     ]
+         */
+        TaskScheduleFieldsParam: ("id" | "team_id" | "name" | "description" | "cron" | "timezone" | "enabled" | "missed_runs" | "run" | "next_runs" | "last_execution" | "created_by" | "created_at" | "updated_at")[];
+        /**
+         * @description Only enabled (`true`) or disabled (`false`) schedules.
+         * @example true
+         */
+        TaskScheduleEnabledFilter: boolean;
+        /**
+         * @description The schedule's id.
+         * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+         */
+        TaskScheduleId: string;
+        /**
+         * @description Order by due time: `due_at:desc` (the default, latest first) or `due_at:asc`.
+         * @example due_at:desc
+         */
+        TaskScheduleExecutionSort: "due_at:desc" | "due_at:asc";
+        /**
+         * @description Only executions that ended this way.
+         * @example failed
+         */
+        TaskScheduleExecutionStatusFilter: components["schemas"]["TaskScheduleExecutionStatus"];
+        /**
          * @description The task's id.
          * @example 0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f
          */
@@ -9673,6 +10137,11 @@ export interface components {
          * @example /api/v1/agent-groups/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         LocationAgentGroup: string;
+        /**
+         * @description The path of the schedule that was created.
+         * @example /api/v1/tasks/schedules/0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+         */
+        LocationTaskSchedule: string;
         /**
          * @description How many bytes the body holds.
          * @example 48213
@@ -12748,6 +13217,378 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskSchedules: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example name:asc
+                 */
+                sort?: components["parameters"]["TaskScheduleSort"];
+                /**
+                 * @description Trims every item to these fields (comma-separated); `id` is always kept.
+                 * @example [
+                 *       "id",
+                 *       "name",
+                 *       "next_runs"
+                 *     ]
+                 */
+                fields?: components["parameters"]["TaskScheduleFieldsParam"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only enabled (`true`) or disabled (`false`) schedules.
+                 * @example true
+                 */
+                enabled?: components["parameters"]["TaskScheduleEnabledFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of task schedules. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskScheduleListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTaskSchedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new schedule. `team_id` may be left out when the caller belongs to exactly one team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskScheduleCreate"];
+            };
+        };
+        responses: {
+            /** @description The schedule was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationTaskSchedule"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskScheduleEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTaskSchedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The schedule's id.
+                 * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                schedule_id: components["parameters"]["TaskScheduleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskScheduleEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTaskSchedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The schedule's id.
+                 * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                schedule_id: components["parameters"]["TaskScheduleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTaskSchedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The schedule's id.
+                 * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                schedule_id: components["parameters"]["TaskScheduleId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a schedule; a schedule never changes team. */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["TaskSchedulePatch"];
+                "application/json": components["schemas"]["TaskSchedulePatch"];
+            };
+        };
+        responses: {
+            /** @description The schedule as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskScheduleEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskScheduleExecutions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order by due time: `due_at:desc` (the default, latest first) or `due_at:asc`.
+                 * @example due_at:desc
+                 */
+                sort?: components["parameters"]["TaskScheduleExecutionSort"];
+                /**
+                 * @description Only executions that ended this way.
+                 * @example failed
+                 */
+                status?: components["parameters"]["TaskScheduleExecutionStatusFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The schedule's id.
+                 * @example 0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                schedule_id: components["parameters"]["TaskScheduleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the schedule's executions. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskScheduleExecutionListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

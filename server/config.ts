@@ -54,6 +54,8 @@ export interface Config {
   readonly webConcurrency: number;
   /** How often the outbox dispatcher looks for new events. */
   readonly outboxPollMs: number;
+  /** How often each process's scheduler looks for task schedules that are due (and how late a due time may be found before it counts as missed). */
+  readonly schedulerTickMs: number;
   /** JSON overriding the spec's `x-webhook-delivery` policy (timeouts, attempts, backoff), e.g. for tests. */
   readonly webhookDeliveryOverrides: Record<string, number>;
   /** Deliver webhooks to private, loopback and link-local addresses (tests, on-premises receivers). */
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     backgroundWorkers: flag(env, 'BACKGROUND_WORKERS', true),
     webConcurrency: webConcurrency(env),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 200, 10, 60_000),
+    schedulerTickMs: integer(env, 'SCHEDULER_TICK_MS', 1000, 50, 60_000),
     webhookDeliveryOverrides: json(env, 'WEBHOOK_DELIVERY'),
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
     eventStreamOverrides: json(env, 'EVENT_STREAM'),

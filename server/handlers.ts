@@ -37,6 +37,8 @@ import { DeploymentService } from './modules/deployments/deployments.service.ts'
 import { pipelineHandlers } from './modules/pipelines/pipelines.handlers.ts';
 import { PipelineService } from './modules/pipelines/pipelines.service.ts';
 import { TaskService } from './modules/tasks/tasks.service.ts';
+import { taskScheduleHandlers } from './modules/task-schedules/task-schedules.handlers.ts';
+import { TaskScheduleService } from './modules/task-schedules/task-schedules.service.ts';
 import { UserService } from './modules/users/users.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
@@ -59,6 +61,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...agentHandlers(agents),
     ...agentGroupHandlers(new AgentGroupService(db, deps.edge.cache, agents)),
     ...taskHandlers(new TaskService(db)),
+    ...taskScheduleHandlers(new TaskScheduleService(db)),
     ...taskTemplateHandlers(new TaskTemplateService(db)),
     ...taskArtifactHandlers(new TaskArtifactService(db)),
     ...deploymentHandlers(new DeploymentService(db)),

@@ -1,8 +1,8 @@
 // The background work of a process, when BACKGROUND_WORKERS is on: the sweeper (silent agents go offline),
-// the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, and
-// retention (old events with their deliveries, old metric samples, old task artifacts). Every process of a deployment may run
-// them at once: the sweep and the deletions are idempotent, the dispatcher takes turns under an advisory
-// lock, and deliveries are claimed with SKIP LOCKED.
+// the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, the scheduler
+// (task schedules that are due), and retention (old events with their deliveries, old metric samples, old task
+// artifacts). Every process of a deployment may run them at once: the sweep and the deletions are idempotent, the
+// dispatcher takes turns under an advisory lock, and deliveries and due schedules are claimed with SKIP LOCKED.
 import type { Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import type { Database } from './db/schema.ts';
@@ -16,6 +16,7 @@ import { deleteSamplesBefore } from './modules/inventory/inventory.repository.ts
 import { artifactPolicy } from './modules/task-artifacts/task-artifacts.policy.ts';
 import { deleteArtifactsBefore } from './modules/task-artifacts/task-artifacts.repository.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
+import { fireDueSchedules, missedAfterMs } from './modules/task-schedules/task-schedules.scheduler.ts';
 
 const RETENTION_EVERY_MS = 10 * 60_000;
 const DAY_MS = 86_400_000;
@@ -74,7 +75,7 @@ export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDis
 
 export function startWorkers(
   deps: { db: Kysely<Database>; bus: EventBus; cache: TaggedCache; deliverer: WebhookDeliverer; log: Logger; onRun?: WorkerRunListener },
-  config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs'>,
+  config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs' | 'schedulerTickMs'>,
   retention: Retention,
 ): Workers {
   const { db, bus, cache, deliverer, log, onRun } = deps;
@@ -85,11 +86,15 @@ export function startWorkers(
   });
   dispatcher.start();
   deliverer.start();
-  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, retention');
+  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, scheduler, retention');
 
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
     const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);
     if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
+  }, onRun);
+  const graceMs = missedAfterMs(config.schedulerTickMs);
+  const stopScheduler = every(config.schedulerTickMs, log, 'scheduler', async () => {
+    await fireDueSchedules(db, log, { graceMs });
   }, onRun);
   const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {
     const deleted = await applyRetention(db, dispatcher, retention);
@@ -99,6 +104,7 @@ export function startWorkers(
   return {
     async stop() {
       stopSweeper();
+      stopScheduler();
       stopRetention();
       await dispatcher.stop();
       await deliverer.stop();

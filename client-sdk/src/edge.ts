@@ -154,6 +154,7 @@ export const IDEMPOTENT_POST_PATHS = [
   '/api/v1/agent-groups',
   '/api/v1/tasks',
   '/api/v1/tasks/{task_id}/retry',
+  '/api/v1/tasks/schedules',
   '/api/v1/tasks/templates',
   '/api/v1/alerts',
   '/api/v1/alerts/bulk',

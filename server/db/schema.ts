@@ -53,6 +53,8 @@ export interface Database {
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   instance_keys: InstanceKeysTable;
   change_feed: ChangeFeedTable;
+  task_schedules: TaskSchedulesTable;
+  task_schedule_executions: TaskScheduleExecutionsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -209,6 +211,37 @@ export interface TaskLogsTable {
 export type TaskRow = Selectable<TasksTable>;
 export type FleetSettings = Pick<Schemas['FleetProgress'], 'target' | 'concurrency' | 'failure_threshold_percent' | 'queue_if_offline'>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
+
+export interface TaskSchedulesTable {
+  id: string;
+  team_id: string;
+  name: string;
+  description: string | null;
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+  missed_runs: Schemas['TaskScheduleMissedRuns'];
+  run: Json<Schemas['CreateTaskRequest']>;
+  /** The due time the scheduler waits for; null while disabled (or when the expression is never due again). */
+  next_due_at: Timestamp | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface TaskScheduleExecutionsTable {
+  id: string;
+  schedule_id: string;
+  due_at: Timestamp;
+  fired_at: CreatedAt;
+  task_id: string | null;
+  status: Schemas['TaskScheduleExecutionStatus'];
+  missed: boolean;
+  error: string | null;
+}
+
+export type TaskScheduleRow = Selectable<TaskSchedulesTable>;
+export type TaskScheduleExecutionRow = Selectable<TaskScheduleExecutionsTable>;
 
 /** What every version of a template holds; the template row holds its current version's. */
 interface TaskTemplateContent {

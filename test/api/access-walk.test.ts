@@ -117,8 +117,9 @@ describe('tenant isolation walk', () => {
     const alert = (await server.call('POST', '/api/v1/alerts', { json: { agent_id: agent.id, title: 'Insiders only', severity: 'critical' } })).body.data;
     const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/walk', events: ['alert.triggered'] } })).body.data;
     const webhookDelivery = (await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data;
+    const schedule = (await server.call('POST', '/api/v1/tasks/schedules', { json: { name: 'Insiders', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } } })).body.data;
     const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Insiders only', action: 'reboot' } })).body.data;
-    const ids = { webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id };
+    const ids = { schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -185,6 +186,10 @@ describe('tenant isolation walk', () => {
       listWebhookDeliveries: {},
       getWebhookDelivery: {},
       redeliverWebhookDelivery: {},
+      getTaskSchedule: {},
+      updateTaskSchedule: { body: { enabled: false } },
+      deleteTaskSchedule: {},
+      listTaskScheduleExecutions: {},
       getTaskTemplate: {},
       updateTaskTemplate: { body: { description: 'Taken over' } },
       deleteTaskTemplate: {},
@@ -232,6 +237,7 @@ describe('tenant isolation walk', () => {
     expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}`)).body.data).toMatchObject({ status: 'active', last_run_status: 'queued' });
     expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}/runs`)).body.data).toEqual([pipelineRun]);
     expect((await server.call('GET', `/api/v1/agent-groups/${group.id}`)).body.data).toMatchObject({ name: 'Insiders', agent_count: 1 });
+    expect((await server.call('GET', `/api/v1/tasks/schedules/${schedule.id}`)).body.data).toEqual(schedule);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}`)).body.data).toMatchObject({ url: webhook.url, description: null, active: true, secret_hint: webhook.secret_hint });
     expect((await server.call('GET', `/api/v1/tasks/templates/${template.id}`)).body.data).toEqual(template);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries`)).body.data.map((d: { id: string }) => d.id)).toEqual([webhookDelivery.id]);

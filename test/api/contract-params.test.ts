@@ -157,6 +157,7 @@ describe('If-Modified-Since', () => {
       alert_id: (await created('/api/v1/alerts', { title: 'ims', severity: 'info', team_id })).id,
       webhook_id: (await created('/api/v1/webhooks', { url: 'http://127.0.0.1:9/ims', events: ['alert.triggered'], team_id })).id,
       template_id: (await created('/api/v1/tasks/templates', { name: 'ims', action: 'reboot', team_id })).id,
+      schedule_id: (await created('/api/v1/tasks/schedules', { name: 'ims', cron: '0 3 * * SUN', timezone: 'UTC', team_id, run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } })).id,
     };
     for (const info of declared) {
       const path = pathOf(info, ids);

@@ -30,7 +30,7 @@ describe('JSON merge patch', () => {
   it('every PATCH described as a merge patch declares application/merge-patch+json, with the schema of application/json', () => {
     const operations = mergePatchOperations();
     expect(operations.map((o) => o.operationId).sort()).toEqual(
-      ['updateAgent', 'updateAgentGroup', 'updateDeployment', 'updatePipeline', 'updatePipelineRun', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
+      ['updateAgent', 'updateAgentGroup', 'updateDeployment', 'updatePipeline', 'updatePipelineRun', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
     );
     for (const info of operations) {
       const content = (resolveRef(info.operation.requestBody) as { content: Record<string, { schema: unknown }> }).content;
@@ -48,6 +48,7 @@ describe('JSON merge patch', () => {
     const run = (await server.call('POST', `/api/v1/pipelines/${pipeline.id}/runs`, { json: { commit_sha: 'abcdef1' } })).body.data;
     const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Patched', action: 'reboot' } })).body.data;
     const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/patched', events: ['alert.triggered'] } })).body.data;
+    const schedule = (await server.call('POST', '/api/v1/tasks/schedules', { json: { name: 'Patched', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } } })).body.data;
 
     // Each patch twice: as merge-patch+json, then with a charset parameter; the answer shows the change.
     const patches: Record<string, [string, Record<string, unknown>]> = {
@@ -60,6 +61,7 @@ describe('JSON merge patch', () => {
       updateTeam: [`/api/v1/teams/${server.teamId}`, { description: 'Merge patched' }],
       updateUser: [`/api/v1/admin/users/${member.id}`, { name: 'Merge Patched' }],
       updateWebhook: [`/api/v1/webhooks/${webhook.id}`, { description: 'Merge patched' }],
+      updateTaskSchedule: [`/api/v1/tasks/schedules/${schedule.id}`, { description: 'Merge patched' }],
     };
     expect(Object.keys(patches).sort()).toEqual(mergePatchOperations().map((o) => o.operationId).sort());
     for (const [operationId, [path, patch]] of Object.entries(patches)) {

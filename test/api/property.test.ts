@@ -62,6 +62,7 @@ beforeAll(async () => {
   const delivery = await created('POST', `/api/v1/webhooks/${webhook.id}/ping`);
   const upload = await http(server.url, 'POST', `/api/v1/agent/tasks/${task.task_id}/artifacts?name=property.log`, { headers: { 'x-api-key': agentKey, 'content-type': 'text/plain' }, body: 'property\n' });
   const artifact = ok('POST', 'artifacts', upload);
+  const schedule = await created('POST', '/api/v1/tasks/schedules', { name: 'Property', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } });
   ids = {
     agent_id: agent.id,
     team_id: server.teamId,
@@ -77,6 +78,7 @@ beforeAll(async () => {
     webhook_id: webhook.id,
     delivery_id: delivery.id,
     artifact_id: artifact.id,
+    schedule_id: schedule.id,
   };
 });
 afterAll(async () => {

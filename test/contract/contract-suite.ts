@@ -605,6 +605,46 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       await expect(denied.closed).rejects.toMatchObject({ status: 403, code: 'PERM_DENIED' });
     });
 
+    it('schedules a fleet-wide task on a cron expression, reads, lists, changes and deletes the schedule, and lists its executions', async () => {
+      const body = {
+        name: `Schedule ${uniqueHost()}`.slice(0, 100),
+        cron: '0 3 * * SUN',
+        timezone: 'Europe/Berlin',
+        missed_runs: 'run_once' as const,
+        run: { action: { type: 'reboot' as const, parameters: { reason: 'Contract patch window' } }, target: { agent_ids: ['0192f0c1-0000-7000-8000-000000000000'] } },
+      };
+      const created = await client.POST('/api/v1/tasks/schedules', { body });
+      expect(created.response.status).toBe(201);
+      const schedule = created.data!.data;
+      const path = { schedule_id: schedule.id };
+      expect(linkedPath('createTaskSchedule', '201', 'GetTaskSchedule', { body: created.data })).toBe(`/api/v1/tasks/schedules/${schedule.id}`);
+      const listed = await unwrap(client.GET('/api/v1/tasks/schedules', { params: { query: { sort: 'created_at:desc', enabled: true, limit: 5 } } }));
+      const trimmed = await unwrap(client.GET('/api/v1/tasks/schedules', { params: { query: { fields: ['name', 'next_runs'], cursor: '' } } }));
+      const fetched = await unwrap(client.GET('/api/v1/tasks/schedules/{schedule_id}', { params: { path } }));
+      const updated = await unwrap(client.PATCH('/api/v1/tasks/schedules/{schedule_id}', { params: { path }, body: { enabled: false } }));
+      const executions = await unwrap(client.GET('/api/v1/tasks/schedules/{schedule_id}/executions', { params: { path, query: { limit: 10, sort: 'due_at:asc', status: 'fired' } } }));
+      await expectError(
+        unwrap(client.POST('/api/v1/tasks/schedules', { body: { ...body, name: `Bad ${uniqueHost()}`.slice(0, 100), cron: 'at noon' }, ...prefer(422) })),
+        422,
+        ['VAL_INVALID_FORMAT', 'VAL_MULTIPLE_ERRORS'],
+      );
+      // The literal collection stands beside task ids: a task id still reaches getTask.
+      await expectError(unwrap(client.GET('/api/v1/tasks/{task_id}', { params: { path: { task_id: '0192f1a0-0000-7000-8000-000000000000' } }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      const deleted = await client.DELETE('/api/v1/tasks/schedules/{schedule_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/tasks/schedules/{schedule_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(created.response.headers.get('location')).toBe(`/api/v1/tasks/schedules/${schedule.id}`);
+        expect(schedule).toMatchObject({ ...body, enabled: true, last_execution: null });
+        expect(schedule.next_runs).toHaveLength(5);
+        expect(fetched).toEqual(schedule);
+        expect(listed.map((s) => s.id)).toContain(schedule.id);
+        for (const item of trimmed) expect(Object.keys(item).sort()).toEqual(['id', 'name', 'next_runs']);
+        expect(updated).toMatchObject({ enabled: false, next_runs: [] });
+        expect(executions).toEqual([]);
+      }
+    });
+
     it('runs an action on a group as a fleet task, lists its children and an agent\'s tasks, and cancels it', async () => {
       const [team] = await unwrap(client.GET('/api/v1/teams'));
       const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'contract fleet', max_uses: 2 } }));

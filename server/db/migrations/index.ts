@@ -16,6 +16,7 @@ import * as eventTraceContext from './2026-12-03T0900-event-trace-context.ts';
 import * as agentRowsPerStatement from './2026-12-03T1000-agent-rows-per-statement.ts';
 import * as taskTemplates from './2026-12-03T1100-task-templates.ts';
 import * as fleetTasks from './2026-12-03T1200-fleet-tasks.ts';
+import * as taskSchedules from './2026-12-03T1300-task-schedules.ts';
 import * as taskArtifacts from './2026-12-03T1400-task-artifacts.ts';
 import * as deploymentRollbackReason from './2026-12-03T1500-deployment-rollback-reason.ts';
 import * as agentWorkChanges from './2026-12-03T1600-agent-work-changes.ts';
@@ -37,6 +38,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T1000-agent-rows-per-statement': agentRowsPerStatement,
   '2026-12-03T1100-task-templates': taskTemplates,
   '2026-12-03T1200-fleet-tasks': fleetTasks,
+  '2026-12-03T1300-task-schedules': taskSchedules,
   '2026-12-03T1400-task-artifacts': taskArtifacts,
   '2026-12-03T1500-deployment-rollback-reason': deploymentRollbackReason,
   '2026-12-03T1600-agent-work-changes': agentWorkChanges,
