@@ -279,7 +279,7 @@ describe('registering a webhook', () => {
     expect(res.body.error.details).toEqual([{ field: 'events.1', message: expect.stringContaining('pipeline.run.completed'), value: 'pipeline.completed' }]);
     expect(res.body.error.message).toContain('did you mean "pipeline.run.completed"');
     // Any field with a list of values is told them and the nearest, a parameter as a body field.
-    expect(res.body.error.details[0].message).toMatch(/^must be equal to one of the allowed values: task\.completed, .*pipeline\.run\.completed/);
+    expect(res.body.error.details[0].message).toMatch(/^must be equal to one of the allowed values: task\.created, task\.completed, .*pipeline\.run\.completed/);
     const query = await server.call('GET', '/api/v1/pipelines?status=activ');
     expect(query.status).toBe(400);
     expect(query.body.error.details).toEqual([{ field: 'status', message: 'must be equal to one of the allowed values: active, paused, disabled; did you mean "active"?', value: 'activ' }]);

@@ -134,7 +134,7 @@ export class AgentProtocolService {
    * a fleet polling for work costs what its heartbeats do.
    */
   async claim(agent: Caller, max: number): Promise<Schemas['Task'][]> {
-    const { pending } = await this.#signs.seen(agent.agentId!);
+    const { pending } = await this.#signs.seen(agent.agentId!, { exact: true });
     if (pending === 0) return [];
     return (await tasks.claimTasks(this.#db, agent.agentId!, max)).map(toTask);
   }

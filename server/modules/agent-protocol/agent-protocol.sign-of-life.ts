@@ -4,7 +4,8 @@
 //
 // What a sign of life answers (the agent's status, its pending tasks) rarely changes between two of them, so an
 // agent this process has written before is answered from what its last write returned, at once, while this
-// write joins the next batch ("write-behind"). The heartbeat's latency is then the server's own, not a batch
+// write joins the next batch ("write-behind"); a claim, which must see every task claimable now, waits for its
+// write (still in a shared batch, so an idle fleet's claims cost what its heartbeats do). The heartbeat's latency is then the server's own, not a batch
 // statement's: PostgreSQL's slow moments (a checkpoint, a vacuum) delay `last_seen`, not the fleet's answers.
 // What keeps those answers true:
 //   - a change of what they say drops the agent's entry: a task of the agent created or changing status, or the
@@ -98,11 +99,15 @@ export class SignsOfLife implements ChangeListener {
     this.#known.clear();
   }
 
-  /** Marks the agent seen; answers its status and pending tasks (see above for when without waiting for the write). */
-  async seen(agentId: string): Promise<Answer> {
+  /**
+   * Marks the agent seen; answers its status and pending tasks (see above for when without waiting for the write).
+   * `exact`: wait for the write and answer what it read (a claim: the tasks a rollout has just released to this
+   * agent must be claimable at once, not a feed read later).
+   */
+  async seen(agentId: string, { exact = false } = {}): Promise<Answer> {
     const sign = { id: agentId, at: new Date() };
     if (!this.#feed.trusted && this.#known.size > 0) this.dropAll();
-    const known = this.#known.get(agentId);
+    const known = exact ? undefined : this.#known.get(agentId);
     if (known && this.#batcher.backlog < MAX_BEHIND) {
       this.#writeBehind(sign);
       return known;
