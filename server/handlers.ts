@@ -36,6 +36,10 @@ import { TaskService } from './modules/tasks/tasks.service.ts';
 import { UserService } from './modules/users/users.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
+import { metricQueryHandlers } from './modules/metric-queries/metric-queries.handlers.ts';
+import { MetricQueryService } from './modules/metric-queries/metric-queries.service.ts';
+import { dashboardHandlers } from './modules/dashboards/dashboards.handlers.ts';
+import { DashboardService } from './modules/dashboards/dashboards.service.ts';
 import type { AppDeps } from './deps.ts';
 
 /** How many agents a process keeps as `getAgent` answered them (~1 KB each). */
@@ -65,6 +69,8 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
+    ...metricQueryHandlers(new MetricQueryService(db)),
+    ...dashboardHandlers(new DashboardService(db)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),

@@ -151,6 +151,7 @@ export const IDEMPOTENT_POST_PATHS = [
   '/api/v1/agents/{agent_id}/actions/update-agent',
   '/api/v1/agents/{agent_id}/actions/command',
   '/api/v1/agent-groups',
+  '/api/v1/metrics/dashboards',
   '/api/v1/tasks/{task_id}/retry',
   '/api/v1/alerts',
   '/api/v1/alerts/bulk',

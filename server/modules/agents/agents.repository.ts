@@ -59,7 +59,8 @@ const inTeams = (db: QueryCreator<Database>, teamIds: readonly string[]) => db.s
 const inGroup = (groupId: string) =>
   sql<boolean>`exists (select 1 from agent_group_members m where m.group_id = ${groupId} and m.agent_id = agents.id)`;
 
-function filtered(db: QueryCreator<Database>, filter: AgentFilter) {
+/** The agents a filter matches (the caller's teams only), for lists and for other modules' fleet-wide reads. */
+export function agentsMatching(db: QueryCreator<Database>, filter: AgentFilter) {
   let query = inTeams(db, filter.teamIds);
   if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
   if (filter.status) query = query.where('status', '=', filter.status);
@@ -76,11 +77,11 @@ function filtered(db: QueryCreator<Database>, filter: AgentFilter) {
 }
 
 export async function listAgents(db: Executor, filter: AgentFilter, keys: SortKey<AgentSortField>[], window: Window): Promise<AgentRow[]> {
-  return pageOf(filtered(db, filter).select(agentColumns), keys, window, sortExpression).execute();
+  return pageOf(agentsMatching(db, filter).select(agentColumns), keys, window, sortExpression).execute();
 }
 
 export async function countAgents(db: Executor, filter: AgentFilter): Promise<number> {
-  const row = await filtered(db, filter).select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow();
+  const row = await agentsMatching(db, filter).select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow();
   return row.total;
 }
 
@@ -119,7 +120,7 @@ export async function deleteAgent(db: Executor, id: string, teamIds: readonly st
  */
 export async function summarizeAgents(db: Executor, filter: AgentFilter) {
   return db
-    .with('matched', (qc) => filtered(qc, filter).select(['id', 'status']))
+    .with('matched', (qc) => agentsMatching(qc, filter).select(['id', 'status']))
     .selectFrom('matched')
     .select([
       'status',
