@@ -39,7 +39,7 @@ function checkPanels(caller: Caller, panels: readonly Schemas['DashboardPanel'][
     const { x, y, w, h } = panel.position;
     if (x + w > GRID.columns) outside.push({ field: `panels.${i}.position.w`, message: `x + w must be at most ${GRID.columns}`, value: w });
     if (y + h > GRID.rows) outside.push({ field: `panels.${i}.position.h`, message: `y + h must be at most ${GRID.rows}`, value: h });
-    planQuery(caller, panel.query, `panels.${i}.query`);
+    planQuery(caller.teamIds, panel.query, `panels.${i}.query`);
   });
   if (outside.length > 0) {
     throw new ApiError(outside.length > 1 ? 'VAL_MULTIPLE_ERRORS' : 'VAL_ERROR', `A panel does not fit the grid of ${GRID.columns} × ${GRID.rows}`, { details: outside });

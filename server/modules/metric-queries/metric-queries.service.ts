@@ -30,11 +30,11 @@ function tooLarge(field: string, message: string, value?: unknown): ApiError {
 }
 
 /**
- * The plan of a query, or a 422 naming the field (prefixed with `at`, e.g. `panels.2.query`) that is out of
+ * The plan of a query within these teams, or a 422 naming the field (prefixed with `at`, e.g. `panels.2.query`) that is out of
  * bounds: the range (`to` after `from`, at most `query_max_range_days`), the step, and the buckets the range
  * holds times the metrics (the fewest points the answer could hold) against `query_max_points`.
  */
-export function planQuery(caller: Caller, query: Schemas['MetricQuery'], at = ''): repo.QueryPlan {
+export function planQuery(teamIds: readonly string[], query: Schemas['MetricQuery'], at = ''): repo.QueryPlan {
   const field = (name: string) => (at ? `${at}.${name}` : name);
   const from = new Date(query.from);
   const to = new Date(query.to);
@@ -63,7 +63,7 @@ export function planQuery(caller: Caller, query: Schemas['MetricQuery'], at = ''
     aggregation: query.aggregation,
     groupBy: query.group_by ?? 'fleet',
     agents: {
-      teamIds: caller.teamIds,
+      teamIds,
       teamId: filter.team_id,
       status: filter.status,
       platform: filter.platform,
@@ -84,7 +84,7 @@ export class MetricQueryService {
   }
 
   async query(caller: Caller, query: Schemas['MetricQuery']): Promise<Schemas['MetricQueryResult']> {
-    const plan = planQuery(caller, query);
+    const plan = planQuery(caller.teamIds, query);
     const rows = await repo.queryPoints(this.#db, plan);
     if (rows.length > plan.maxPoints) {
       throw tooLarge('group_by', `the answer would hold more than ${plan.maxPoints} points; narrow the range, widen the step or filter the agents`, plan.groupBy);
