@@ -143,6 +143,7 @@ describe('If-Modified-Since', () => {
       user_id: (await created('/api/v1/admin/users', { email: 'ims@test.example.com', name: 'If Modified', role: 'viewer' })).id,
       agent_id: agent.id,
       group_id: (await created('/api/v1/agent-groups', { name: 'ims', team_id })).id,
+      dashboard_id: (await created('/api/v1/metrics/dashboards', { name: 'ims', team_id })).id,
       task_id: (await created(`/api/v1/agents/${agent.id}/actions/reboot`, { queue_if_offline: true })).task_id,
       deployment_id: (await created('/api/v1/deployments', { service: 'ims', version: 'v1', environment: 'staging', team_id })).id,
       pipeline_id: (await created('/api/v1/pipelines', { name: 'ims', repository: 'github.com/opsdeck/ims', team_id })).id,
