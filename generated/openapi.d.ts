@@ -1267,6 +1267,32 @@ export interface paths {
         patch: operations["updateDashboard"];
         trace?: never;
     };
+    "/api/v1/metrics/dashboards/{dashboard_id}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Answer a dashboard's queries
+         * @description Runs every panel's query as `queryMetrics` would now, within the caller's teams, and answers them in the dashboard's order. A panel whose answer would be past the `x-metrics` bounds (more than `query_max_points` points) refuses the whole request with 422 `VAL_QUERY_TOO_LARGE`, naming the panel (`panels.<i>.query`).
+         */
+        get: operations["getDashboardData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -5622,6 +5648,118 @@ export interface components {
             name?: components["schemas"]["DashboardName"];
             description?: components["schemas"]["DashboardDescription"];
             panels?: components["schemas"]["DashboardPanels"];
+        };
+        /**
+         * DashboardPanelData
+         * @description One panel of a dashboard with the answer to its query, as `queryMetrics` would give it now.
+         * @example {
+         *       "title": "CPU by platform",
+         *       "position": {
+         *         "x": 0,
+         *         "y": 0,
+         *         "w": 12,
+         *         "h": 8
+         *       },
+         *       "result": {
+         *         "from": "2026-11-14T00:00:00.000Z",
+         *         "to": "2026-11-21T00:00:00.000Z",
+         *         "step_seconds": 3600,
+         *         "aggregation": "avg",
+         *         "group_by": "platform",
+         *         "series": [
+         *           {
+         *             "metric": "cpu_usage",
+         *             "group": "linux",
+         *             "group_name": "linux",
+         *             "points": [
+         *               {
+         *                 "at": "2026-11-20T10:00:00.000Z",
+         *                 "value": 42.5,
+         *                 "samples": 54000
+         *               }
+         *             ]
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        DashboardPanelData: {
+            /**
+             * @description The panel's title.
+             * @example CPU by platform
+             */
+            title: string;
+            position: components["schemas"]["DashboardPanelPosition"];
+            result: components["schemas"]["MetricQueryResult"];
+        };
+        /**
+         * DashboardData
+         * @description Every panel of a dashboard with the answer to its query, in the dashboard's order.
+         * @example {
+         *       "dashboard_id": "0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "version": 3,
+         *       "panels": [
+         *         {
+         *           "title": "CPU by platform",
+         *           "position": {
+         *             "x": 0,
+         *             "y": 0,
+         *             "w": 12,
+         *             "h": 8
+         *           },
+         *           "result": {
+         *             "from": "2026-11-14T00:00:00.000Z",
+         *             "to": "2026-11-21T00:00:00.000Z",
+         *             "step_seconds": 3600,
+         *             "aggregation": "avg",
+         *             "group_by": "platform",
+         *             "series": [
+         *               {
+         *                 "metric": "cpu_usage",
+         *                 "group": "linux",
+         *                 "group_name": "linux",
+         *                 "points": [
+         *                   {
+         *                     "at": "2026-11-20T10:00:00.000Z",
+         *                     "value": 42.5,
+         *                     "samples": 54000
+         *                   }
+         *                 ]
+         *               }
+         *             ]
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        DashboardData: {
+            /**
+             * Format: uuid
+             * @description The dashboard.
+             * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            dashboard_id: string;
+            /**
+             * Format: int32
+             * @description The version of the dashboard whose panels were answered.
+             * @example 3
+             */
+            version: number;
+            /** @description The panels, each with its answer. */
+            panels: components["schemas"]["DashboardPanelData"][];
+        };
+        /**
+         * DashboardDataEnvelope
+         * @description A dashboard's panels with their answers, in the success envelope.
+         */
+        DashboardDataEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["DashboardData"];
+            meta: components["schemas"]["Meta"];
         };
         /**
          * DeploymentEnvironment
@@ -12904,6 +13042,55 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDashboardData: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The panels with their answers. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardDataEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];

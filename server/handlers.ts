@@ -47,6 +47,7 @@ const AGENT_CACHE_ENTRIES = 10_000;
 
 export function createHandlers(deps: AppDeps): HandlerMap {
   const db = deps.database.db;
+  const metricQueries = new MetricQueryService(db);
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
     ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
@@ -69,8 +70,8 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
-    ...metricQueryHandlers(new MetricQueryService(db)),
-    ...dashboardHandlers(new DashboardService(db)),
+    ...metricQueryHandlers(metricQueries),
+    ...dashboardHandlers(new DashboardService(db, metricQueries)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),

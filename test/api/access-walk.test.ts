@@ -166,6 +166,7 @@ describe('tenant isolation walk', () => {
       addAgentGroupMembers: { body: { agent_ids: [agent.id] } },
       removeAgentGroupMember: {},
       getDashboard: {},
+      getDashboardData: {},
       updateDashboard: { body: { name: 'Taken over' } },
       deleteDashboard: {},
       getWebhook: {},

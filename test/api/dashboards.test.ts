@@ -1,9 +1,11 @@
 // Dashboards over HTTP: CRUD with names unique per team, versions that count changes, If-Match (412 on a stale
 // ETag, and nothing changes), merge patch (`panels` replaces them all), panels checked like queryMetrics bodies and
-// against the grid, another team's dashboard 404 everywhere, and every write in the audit log.
+// against the grid, another team's dashboard 404 everywhere, every write in the audit log, and a dashboard's data:
+// each panel answered with the numbers its agents reported.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { http, newAgent } from '../support/http.ts';
 import { bearer, createOutsider, type TestUser } from '../support/identity.ts';
 
 let server: TestServer;
@@ -149,5 +151,48 @@ describe('dashboards', () => {
     // Newest first: the first one created comes last.
     expect(next.body.data[0].name).toMatch(/^zeta plank/);
     expect(listed).toHaveLength(3);
+  });
+
+  it("answers every panel's query with the numbers reported, in the dashboard's order; another team's is 404", async () => {
+    const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'dashboard data' } })).body.data.secret;
+    const enrol = async (platform: string) => {
+      const res = await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent({ platform }) } });
+      expect(res.status).toBe(201);
+      return res.body.data.agent_key as string;
+    };
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+    const at = (minutes: number) => new Date(hour + minutes * 60_000).toISOString();
+    const report = async (key: string, samples: unknown[]) =>
+      expect((await http(server.url, 'POST', '/api/v1/agent/metrics', { headers: { 'x-api-key': key }, json: { samples } })).status).toBe(204);
+    const linux = await enrol('linux');
+    const windows = await enrol('windows');
+    await report(linux, [
+      { name: 'dashboard_temp', at: at(0), value: 10 },
+      { name: 'dashboard_temp', at: at(30), value: 30 },
+      { name: 'dashboard_temp', at: at(70), value: 50 },
+    ]);
+    await report(windows, [{ name: 'dashboard_temp', at: at(10), value: 2 }]);
+    const range = { metrics: ['dashboard_temp'], from: at(0), to: at(120), step: 'PT1H' };
+    const dashboard = await newDashboard({
+      panels: [
+        panel('Max by platform', { x: 0, y: 0, w: 12, h: 4 }, { ...range, aggregation: 'max', group_by: 'platform' }),
+        panel('Fleet average', { x: 12, y: 0, w: 12, h: 4 }, { ...range, aggregation: 'avg' }),
+      ],
+    });
+    const res = await server.call('GET', `/api/v1/metrics/dashboards/${dashboard.id}/data`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers.get('etag')).toBeTruthy();
+    expect(res.body.data.dashboard_id).toBe(dashboard.id);
+    expect(res.body.data.version).toBe(1);
+    expect(res.body.data.panels.map((p: { title: string }) => p.title)).toEqual(['Max by platform', 'Fleet average']);
+    expect(res.body.data.panels[0].result.series).toEqual([
+      { metric: 'dashboard_temp', group: 'linux', group_name: 'linux', points: [{ at: at(0), value: 30, samples: 2 }, { at: at(60), value: 50, samples: 1 }] },
+      { metric: 'dashboard_temp', group: 'windows', group_name: 'windows', points: [{ at: at(0), value: 2, samples: 1 }] },
+    ]);
+    expect(res.body.data.panels[1].result.series).toEqual([
+      { metric: 'dashboard_temp', group: null, group_name: null, points: [{ at: at(0), value: 14, samples: 3 }, { at: at(60), value: 50, samples: 1 }] },
+    ]);
+    // The outsider's teams have no agents reporting it; the dashboard itself is not theirs.
+    expect((await server.call('GET', `/api/v1/metrics/dashboards/${dashboard.id}/data`, { headers: bearer(outsider.token) })).status).toBe(404);
   });
 });

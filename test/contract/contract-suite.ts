@@ -623,7 +623,7 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       await expectError(
         unwrap(client.POST('/api/v1/metrics/query', { body: { metrics: ['disk_usage'], from, to, step: 1, aggregation: 'avg' }, ...prefer(422) })),
         422,
-        ['VAL_QUERY_TOO_LARGE', 'VAL_ERROR'],
+        ['VAL_QUERY_TOO_LARGE', 'VAL_MULTIPLE_ERRORS'],
       );
       if (options.stateful) {
         expect(answer).toMatchObject({ step_seconds: 3600, group_by: 'label:mount', series: [{ metric: 'disk_usage', group: '/var', points: [{ at: from, value: 71.5, samples: 1 }] }] });
@@ -642,6 +642,7 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       expect(read.response.status).toBe(200);
       const etag = read.response.headers.get('etag')!;
       const updated = await unwrap(client.PATCH('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path }, body: { description: null }, headers: { 'If-Match': etag } }));
+      const data = await unwrap(client.GET('/api/v1/metrics/dashboards/{dashboard_id}/data', { params: { path } }));
       await expectError(
         unwrap(client.PATCH('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path }, body: { description: 'stale' }, headers: { 'If-Match': etag, Prefer: 'code=412' } })),
         412,
@@ -654,6 +655,7 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         expect(created.response.headers.get('location')).toBe(`/api/v1/metrics/dashboards/${dashboard.id}`);
         expect(listed.map((d) => d.id)).toContain(dashboard.id);
         expect(updated).toMatchObject({ description: null, version: 2, panels });
+        expect(data).toMatchObject({ dashboard_id: dashboard.id, version: 2, panels: [{ title: 'CPU by platform', result: { step_seconds: 3600, series: [] } }] });
       }
     });
 

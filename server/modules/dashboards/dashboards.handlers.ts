@@ -3,7 +3,7 @@ import type { HandlerMap } from '../../http/operation-types.ts';
 import { linkHeader } from '../../http/pagination.ts';
 import type { DashboardService } from './dashboards.service.ts';
 
-type DashboardHandlers = Pick<HandlerMap, 'listDashboards' | 'createDashboard' | 'getDashboard' | 'updateDashboard' | 'deleteDashboard'>;
+type DashboardHandlers = Pick<HandlerMap, 'listDashboards' | 'createDashboard' | 'getDashboard' | 'updateDashboard' | 'deleteDashboard' | 'getDashboardData'>;
 
 export function dashboardHandlers(dashboards: DashboardService): DashboardHandlers {
   return {
@@ -20,6 +20,9 @@ export function dashboardHandlers(dashboards: DashboardService): DashboardHandle
     },
     async updateDashboard({ params, body, ctx }) {
       return { status: 200, body: { data: await dashboards.patch(requireCaller(ctx), params.dashboard_id, body, ctx) } };
+    },
+    async getDashboardData({ params, ctx }) {
+      return { status: 200, body: { data: await dashboards.data(requireCaller(ctx), params.dashboard_id) } };
     },
     async deleteDashboard({ params, ctx }) {
       await dashboards.delete(requireCaller(ctx), params.dashboard_id, ctx);

@@ -94,9 +94,13 @@ export function pointsStatement(db: Executor, plan: QueryPlan): RawBuilder<Point
        where r.name in (${metrics}) and r.bucket >= ${plan.from} and r.bucket < ${plan.to} ${labelled('r')}
          and not exists (select 1 from marks m where m.name = r.name and m.bucket = r.bucket)
       union all
-      ${samples}
-        join marks m on m.name = s.name and s.at >= m.bucket and s.at < m.bucket + interval '1 hour'
-       where s.name in (${metrics}) and s.at >= ${plan.from} and s.at < ${plan.to} ${labelled('s')}`
+      -- Driven by the marks (few, usually the last hour or two): each one reads its hour's samples by time.
+      select s.agent_id, s.name, s.labels, s.at, 1 as samples, s.value as sum, s.value as min, s.value as max, s.value
+        from marks m
+       cross join lateral (
+             select s.agent_id, s.name, s.labels, s.at, s.value from agent_metrics s
+              where s.name = m.name and s.at >= m.bucket and s.at < m.bucket + interval '1 hour' ${labelled('s')}) s
+        join scope a on a.id = s.agent_id`
     : sql`${samples}
        where s.name in (${metrics}) and s.at >= ${plan.from} and s.at < ${plan.to} ${labelled('s')}`;
   const { key, name, joins } = grouping(plan.groupBy);

@@ -83,11 +83,13 @@ export class MetricQueryService {
     this.#db = db;
   }
 
-  async query(caller: Caller, query: Schemas['MetricQuery']): Promise<Schemas['MetricQueryResult']> {
-    const plan = planQuery(caller.teamIds, query);
+  /** The answer within the caller's teams; `at` prefixes the fields a refusal names (a dashboard's `panels.2.query`). */
+  async query(caller: Caller, query: Schemas['MetricQuery'], at = ''): Promise<Schemas['MetricQueryResult']> {
+    const plan = planQuery(caller.teamIds, query, at);
     const rows = await repo.queryPoints(this.#db, plan);
     if (rows.length > plan.maxPoints) {
-      throw tooLarge('group_by', `the answer would hold more than ${plan.maxPoints} points; narrow the range, widen the step or filter the agents`, plan.groupBy);
+      const field = at ? `${at}.group_by` : 'group_by';
+      throw tooLarge(field, `the answer would hold more than ${plan.maxPoints} points; narrow the range, widen the step or filter the agents`, plan.groupBy);
     }
     return toMetricQueryResult(plan, rows);
   }
