@@ -4,11 +4,11 @@
 // vacuumed and analyzed; then `POST /api/v1/metrics/query` (7 days, 1-hour buckets, avg, by platform) is timed over
 // HTTP, and EXPLAIN (ANALYZE, BUFFERS) of the very statement it runs is printed. A p95 over one day (read from the
 // samples, as percentiles always are) is timed once beside it.
-import { Kysely, PostgresDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../server/db/schema.ts';
 import { rollUpMarked } from '../../server/modules/inventory/inventory.repository.ts';
-import { pointsStatement } from '../../server/modules/metric-queries/metric-queries.repository.ts';
+import { inQuerySnapshot, markedHours, pointsStatement } from '../../server/modules/metric-queries/metric-queries.repository.ts';
 import { planQuery } from '../../server/modules/metric-queries/metric-queries.service.ts';
 import { log } from './log.ts';
 
@@ -98,9 +98,13 @@ export async function measureMetricsQuery(o: { databaseUrl: string; url: string;
     latencies.sort((a, b) => a - b);
     const median = latencies[Math.floor(latencies.length / 2)]!;
 
-    const compiled = pointsStatement(db, planQuery([o.teamId], body)).compile(db);
-    const explained = await pool.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${compiled.sql}`, [...compiled.parameters]);
-    const plan = explained.rows.map((r) => r['QUERY PLAN']);
+    // Explained as Opsdeck runs it: in its snapshot, with its marked hours.
+    const plan = await inQuerySnapshot(db, async (trx) => {
+      const queryPlan = planQuery([o.teamId], body);
+      const compiled = pointsStatement(trx, queryPlan, await markedHours(trx, queryPlan)).compile(trx);
+      const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain (analyze, buffers) ${compiled.sql}`, [...compiled.parameters]));
+      return rows.map((r) => r['QUERY PLAN']);
+    });
     const execution = Number(/Execution Time: ([\d.]+) ms/.exec(plan.join('\n'))?.[1] ?? NaN);
 
     const p95 = await timed(() =>

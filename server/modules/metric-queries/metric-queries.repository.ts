@@ -2,8 +2,11 @@
 // teams, then listAgents' filters); the samples come from the hourly rollups where the query's buckets are whole
 // hours and its aggregation can be combined from counts, sums, minima and maxima, else from the samples
 // themselves. An hour written since its rollup was computed (it has a mark) is always read from the samples, so
-// the answer is the same either way (see migration 2026-12-03T1700).
-import { sql, type RawBuilder } from 'kysely';
+// the answer is the same either way (see migration 2026-12-03T1700). The marked hours are read first and written
+// into the statement as constants, in one snapshot: the planner then knows how few samples it reads (a mark or two,
+// usually) and aggregates in memory, where a join on the marks table made it plan for millions.
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import type { Database } from '../../db/schema.ts';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Executor } from '../../db/executor.ts';
 import { agentsMatching, type AgentFilter } from '../agents/agents.repository.ts';
@@ -78,8 +81,24 @@ function grouping(groupBy: Schemas['MetricQueryGroupBy']): { key: RawBuilder<str
   return { key: sql`null::text`, name: sql`null::text`, joins: none };
 }
 
-/** The statement of a query (the bench explains it as is). */
-export function pointsStatement(db: Executor, plan: QueryPlan): RawBuilder<PointRow> {
+/** A metric's hour written since its rollup was computed. */
+export interface MarkedHour {
+  name: string;
+  bucket: Date;
+}
+
+/** The marked hours a query over the rollups must read from the samples instead. */
+export async function markedHours(db: Executor, plan: QueryPlan): Promise<MarkedHour[]> {
+  if (!rollupsAnswer(plan)) return [];
+  const { rows } = await sql<MarkedHour>`
+    select distinct name, bucket from agent_metric_rollup_marks
+     where name in (${sql.join(plan.metrics.map((m) => sql`${m}`))}) and bucket >= ${plan.from} and bucket < ${plan.to}
+     order by name, bucket`.execute(db);
+  return rows;
+}
+
+/** The statement of a query, given its marked hours (the bench explains it as is). */
+export function pointsStatement(db: Executor, plan: QueryPlan, marked: readonly MarkedHour[]): RawBuilder<PointRow> {
   let agents = agentsMatching(db, plan.agents).select(['id', 'platform', 'hostname']);
   if (plan.agentIds) agents = agents.where('id', 'in', [...plan.agentIds]);
   const metrics = sql.join(plan.metrics.map((m) => sql`${m}`));
@@ -87,29 +106,30 @@ export function pointsStatement(db: Executor, plan: QueryPlan): RawBuilder<Point
   const samples = sql`
       select s.agent_id, s.name, s.labels, s.at, 1 as samples, s.value as sum, s.value as min, s.value as max, s.value
         from agent_metrics s join scope a on a.id = s.agent_id`;
-  const parts = rollupsAnswer(plan)
-    ? sql`
+  const hours = sql.join(marked.map((m) => sql`(${m.name}::varchar, ${m.bucket}::timestamptz)`));
+  const inMarked = sql.join(
+    marked.map((m) => sql`(s.name = ${m.name} and s.at >= ${m.bucket}::timestamptz and s.at < ${m.bucket}::timestamptz + interval '1 hour')`),
+    sql` or `,
+  );
+  const parts = !rollupsAnswer(plan)
+    ? sql`${samples}
+       where s.name in (${metrics}) and s.at >= ${plan.from} and s.at < ${plan.to} ${labelled('s')}`
+    : marked.length === 0
+      ? sql`
+      select r.agent_id, r.name, r.labels, r.bucket as at, r.samples, r.sum, r.min, r.max, null::float8 as value
+        from agent_metric_rollups r join scope a on a.id = r.agent_id
+       where r.name in (${metrics}) and r.bucket >= ${plan.from} and r.bucket < ${plan.to} ${labelled('r')}`
+      : sql`
       select r.agent_id, r.name, r.labels, r.bucket as at, r.samples, r.sum, r.min, r.max, null::float8 as value
         from agent_metric_rollups r join scope a on a.id = r.agent_id
        where r.name in (${metrics}) and r.bucket >= ${plan.from} and r.bucket < ${plan.to} ${labelled('r')}
-         and not exists (select 1 from marks m where m.name = r.name and m.bucket = r.bucket)
+         and (r.name, r.bucket) not in (${hours})
       union all
-      -- Driven by the marks (few, usually the last hour or two): each one reads its hour's samples by time.
-      select s.agent_id, s.name, s.labels, s.at, 1 as samples, s.value as sum, s.value as min, s.value as max, s.value
-        from marks m
-       cross join lateral (
-             select s.agent_id, s.name, s.labels, s.at, s.value from agent_metrics s
-              where s.name = m.name and s.at >= m.bucket and s.at < m.bucket + interval '1 hour' ${labelled('s')}) s
-        join scope a on a.id = s.agent_id`
-    : sql`${samples}
-       where s.name in (${metrics}) and s.at >= ${plan.from} and s.at < ${plan.to} ${labelled('s')}`;
+      ${samples}
+       where (${inMarked}) ${labelled('s')}`;
   const { key, name, joins } = grouping(plan.groupBy);
   return sql<PointRow>`
     with scope as materialized (${agents}),
-    marks as materialized (
-      select distinct name, bucket from agent_metric_rollup_marks
-       where name in (${metrics}) and bucket >= date_bin('1 hour', ${plan.from}::timestamptz, ${EPOCH}) and bucket < ${plan.to}
-    ),
     p as (${parts})
     select p.name as metric, ${key} as "group", ${name} as group_name,
            date_bin(${sql.lit(`${plan.stepSeconds} seconds`)}::interval, p.at, ${EPOCH}) as at,
@@ -120,6 +140,21 @@ export function pointsStatement(db: Executor, plan: QueryPlan): RawBuilder<Point
      limit ${plan.maxPoints + 1}`;
 }
 
-export async function queryPoints(db: Executor, plan: QueryPlan): Promise<PointRow[]> {
-  return (await pointsStatement(db, plan).execute(db)).rows;
+/**
+ * Runs `work` in one read-only snapshot (the marks and the rollups they exclude read together), without JIT
+ * compilation: compiling costs more than these statements take to run.
+ */
+export async function inQuerySnapshot<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      await sql`set local jit = off`.execute(trx);
+      return work(trx);
+    });
+}
+
+export async function queryPoints(db: Kysely<Database>, plan: QueryPlan): Promise<PointRow[]> {
+  return inQuerySnapshot(db, async (trx) => (await pointsStatement(trx, plan, await markedHours(trx, plan)).execute(trx)).rows);
 }

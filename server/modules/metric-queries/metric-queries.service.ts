@@ -4,7 +4,8 @@
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import { policy, type MetricsPolicy } from '../../contract.ts';
-import type { Executor } from '../../db/executor.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.ts';
 import { ApiError, type ErrorDetail } from '../../http/errors.ts';
 import { toMetricQueryResult } from './metric-queries.mapper.ts';
 import * as repo from './metric-queries.repository.ts';
@@ -77,9 +78,9 @@ export function planQuery(teamIds: readonly string[], query: Schemas['MetricQuer
 }
 
 export class MetricQueryService {
-  readonly #db: Executor;
+  readonly #db: Kysely<Database>;
 
-  constructor(db: Executor) {
+  constructor(db: Kysely<Database>) {
     this.#db = db;
   }
 
