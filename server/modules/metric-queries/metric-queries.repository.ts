@@ -1,10 +1,10 @@
-// A fleet-wide metric query as one statement. The agents in scope are the agents module's own filter (the caller's
-// teams, then listAgents' filters); the samples come from the hourly rollups where the query's buckets are whole
-// hours and its aggregation can be combined from counts, sums, minima and maxima, else from the samples
-// themselves. An hour written since its rollup was computed (it has a mark) is always read from the samples, so
-// the answer is the same either way (see migration 2026-12-03T1700). The marked hours are read first and written
-// into the statement as constants, in one snapshot: the planner then knows how few samples it reads (a mark or two,
-// usually) and aggregates in memory, where a join on the marks table made it plan for millions.
+// A fleet-wide metric query: a read of the marked hours, then one statement. The agents in scope are the agents
+// module's own filter (the caller's teams, then listAgents' filters); the samples come from the hourly rollups where
+// the query's buckets are whole hours and its aggregation can be combined from counts, sums, minima and maxima, else
+// from the samples themselves. An hour written since its rollup was computed (it has a mark) is always read from the
+// samples, so the answer is the same either way (see migration 2026-12-03T1700). The marked hours are read first and
+// written into the statement as constants, in one snapshot: the planner then knows how few samples it reads (a mark
+// or two, usually) and aggregates in memory, where a join on the marks table made it plan for millions.
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import type { components } from '../../../generated/openapi.d.ts';
