@@ -1502,6 +1502,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Query metrics across the fleet
+         * @description Aggregates one or more metrics of the caller's teams' agents (narrowed by `filter`, with the filters of
+         *     `listAgents`) between `from` and `to`, per `step` bucket aligned to the UTC clock, and per `group_by` (the whole
+         *     fleet, agent, agent group, platform or a label's value). A read: nothing is changed or recorded in the audit log,
+         *     and sending it again is safe (no `Idempotency-Key`). Bounded by the root's `x-metrics` policy: a range longer
+         *     than `query_max_range_days`, a step outside `query_min_step_seconds`–`query_max_step_seconds` or an answer of
+         *     more than `query_max_points` points is refused with 422 `VAL_QUERY_TOO_LARGE`. Another team's agents never
+         *     count, even when named in `filter.agent_ids`.
+         */
+        post: operations["queryMetrics"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/dashboards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List dashboards
+         * @description The dashboards of the caller's teams (or of one, with `team_id`), by name unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listDashboards"];
+        put?: never;
+        /**
+         * Create a dashboard
+         * @description Saves a dashboard in one of the caller's teams. Its name must not be taken in that team (regardless of case): 409 `RES_ALREADY_EXISTS`. `team_id` may be left out when the caller belongs to exactly one team. Each panel's query is checked like a `queryMetrics` body (422 beyond the `x-metrics` bounds, with the panel named).
+         */
+        post: operations["createDashboard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/dashboards/{dashboard_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a dashboard
+         * @description One of the caller's teams' dashboards, with its panels and version.
+         */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a dashboard
+         * @description Deletes a dashboard. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteDashboard"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a dashboard
+         * @description Renames, re-describes or re-lays out a dashboard (JSON merge patch: a present key sets, `null` clears the description, `panels` replaces all panels). A name taken in the team is refused with 409. Every change adds one to `version`. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateDashboard"];
+        trace?: never;
+    };
+    "/api/v1/metrics/dashboards/{dashboard_id}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Answer a dashboard's queries
+         * @description Runs every panel's query as `queryMetrics` would now, within the caller's teams, and answers them in the dashboard's order. A panel whose answer would be past the `x-metrics` bounds (more than `query_max_points` points) refuses the whole request with 422 `VAL_QUERY_TOO_LARGE`, naming the panel (`panels.<i>.query`).
+         */
+        get: operations["getDashboardData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -2671,7 +2781,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -6324,19 +6434,42 @@ export interface components {
         };
         /**
          * MetricName
-         * @description A metric an agent reports: `cpu_usage`, `memory_usage` and `disk_usage` in percent (0–100), `load_1m` the
-         *     one-minute load average.
+         * @description The name of a metric, chosen by the agent that reports it: lowercase letters, digits and underscores, starting
+         *     with a letter or an underscore, at most 100 characters (the names Prometheus accepts, without colons or capitals,
+         *     so a series can be exported as is). The four names agents have always reported keep their meaning:
+         *     `cpu_usage`, `memory_usage` and `disk_usage` in percent (0–100), `load_1m` the one-minute load average.
          * @example cpu_usage
-         * @enum {string}
+         * @example http_requests_per_second
          */
-        MetricName: "cpu_usage" | "memory_usage" | "disk_usage" | "load_1m";
+        MetricName: string;
+        /**
+         * MetricLabels
+         * @description Labels that tell series of one metric apart (`{"mount": "/var"}` for `disk_usage`, `{"interface": "eth0"}`):
+         *     at most 8, each key lowercase letters, digits and underscores (at most 63 characters, not starting with a digit),
+         *     each value 1 to 128 characters. A sample without labels has the empty set. Samples with different labels are
+         *     different series; `getAgentMetrics` aggregates all of a metric's series, `queryMetrics` can group by a label.
+         * @example {
+         *       "mount": "/var"
+         *     }
+         */
+        MetricLabels: {
+            [key: string]: string;
+        };
         /**
          * MetricSample
-         * @description One measurement of one metric at one time. A second sample of the same metric at the same time replaces the first.
+         * @description One measurement of one metric (and labels) at one time. A second sample of the same metric with the same labels at the same time replaces the first.
          * @example {
          *       "name": "cpu_usage",
          *       "at": "2026-11-21T10:30:00Z",
          *       "value": 42.5
+         *     }
+         * @example {
+         *       "name": "disk_usage",
+         *       "at": "2026-11-21T10:30:00Z",
+         *       "value": 71.5,
+         *       "labels": {
+         *         "mount": "/var"
+         *       }
          *     }
          */
         MetricSample: {
@@ -6349,14 +6482,16 @@ export interface components {
             at: string;
             /**
              * Format: double
-             * @description The measured value; a percentage (0–100) for the `*_usage` metrics.
+             * @description The measured value; a percentage (0–100) for `cpu_usage`, `memory_usage` and `disk_usage`.
              * @example 42.5
              */
             value: number;
+            labels?: components["schemas"]["MetricLabels"];
         };
         /**
          * MetricReport
-         * @description A batch of metric samples from an agent.
+         * @description A batch of metric samples from an agent: at most 1,000 samples of at most `x-metrics.report_max_names` (100)
+         *     distinct metric names.
          * @example {
          *       "samples": [
          *         {
@@ -6368,6 +6503,14 @@ export interface components {
          *           "name": "memory_usage",
          *           "at": "2026-11-21T10:30:00Z",
          *           "value": 61.2
+         *         },
+         *         {
+         *           "name": "disk_usage",
+         *           "at": "2026-11-21T10:30:00Z",
+         *           "value": 71.5,
+         *           "labels": {
+         *             "mount": "/var"
+         *           }
          *         }
          *       ]
          *     }
@@ -6704,6 +6847,576 @@ export interface components {
             data: components["schemas"]["PackageUpdate"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * MetricQueryStep
+         * @description The width of the buckets: a whole number of seconds, or an ISO 8601 duration of days, hours, minutes and seconds
+         *     (`PT1M`, `PT5M`, `PT1H`, `P1D`). Buckets are aligned to the UTC clock (whole steps since 1970-01-01T00:00Z). At
+         *     least `x-metrics.query_min_step_seconds` (60), at most `x-metrics.query_max_step_seconds` (86,400); otherwise 422.
+         * @example PT1H
+         */
+        MetricQueryStep: number | string;
+        /**
+         * MetricQueryAggregation
+         * @description How the samples of one bucket and group are combined: `avg`, `min`, `max`, `sum`, `count` (how many samples), or a
+         *     percentile of their values (`p50`, `p95`, `p99`, PostgreSQL's `percentile_cont`, interpolated).
+         * @example avg
+         * @enum {string}
+         */
+        MetricQueryAggregation: "avg" | "min" | "max" | "sum" | "count" | "p50" | "p95" | "p99";
+        /**
+         * MetricQueryGroupBy
+         * @description What one series of the answer stands for: `fleet` (all matching agents together, the default), `agent`, `group`
+         *     (an agent in several agent groups counts in each; agents in none form the series whose `group` is `null`),
+         *     `platform`, or `label:<key>` (the value of one label; samples without that label form the series whose `group`
+         *     is `null`).
+         * @example platform
+         */
+        MetricQueryGroupBy: string;
+        /**
+         * MetricQueryFilter
+         * @description Which agents' samples count, always within the caller's teams: the same filters as `listAgents` (all given must
+         *     hold), and `agent_ids` (at most 1,000; ids that are not the caller's agents match nothing) and `labels` (samples
+         *     whose labels include all of these).
+         * @example {
+         *       "platform": "linux",
+         *       "labels": {
+         *         "mount": "/var"
+         *       }
+         *     }
+         */
+        MetricQueryFilter: {
+            /**
+             * @description Only these agents.
+             * @example [
+             *       "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d"
+             *     ]
+             */
+            agent_ids?: string[];
+            /**
+             * Format: uuid
+             * @description Only agents of this team (one of the caller's).
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * Format: uuid
+             * @description Only members of this agent group.
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            group_id?: string;
+            status?: components["schemas"]["AgentStatus"];
+            platform?: components["schemas"]["Platform"];
+            /**
+             * @description Only agents whose hostname contains this text (any case), or whose address starts with it.
+             * @example web-
+             */
+            search?: string;
+            labels?: components["schemas"]["MetricLabels"];
+        };
+        /**
+         * MetricQuery
+         * @description A fleet-wide metric query: one or more metrics of the caller's teams' agents between `from` (inclusive) and `to`
+         *     (exclusive), aggregated per `step` bucket and per group. Bounded by the spec's `x-metrics` policy: the range may
+         *     span at most `query_max_range_days` (31) days and the answer may hold at most `query_max_points` (10,000) points
+         *     (buckets × series, counted over all metrics); beyond either the query is refused with 422 `VAL_QUERY_TOO_LARGE`.
+         * @example {
+         *       "metrics": [
+         *         "cpu_usage"
+         *       ],
+         *       "from": "2026-11-14T00:00:00Z",
+         *       "to": "2026-11-21T00:00:00Z",
+         *       "step": "PT1H",
+         *       "aggregation": "avg",
+         *       "group_by": "platform"
+         *     }
+         */
+        MetricQuery: {
+            /**
+             * @description The metrics (1 to 10, no repeats); each is a series of its own in the answer.
+             * @example [
+             *       "cpu_usage"
+             *     ]
+             */
+            metrics: components["schemas"]["MetricName"][];
+            /**
+             * Format: date-time
+             * @description The start of the range, inclusive (RFC 3339).
+             * @example 2026-11-14T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description The end of the range, exclusive (RFC 3339); after `from`.
+             * @example 2026-11-21T00:00:00Z
+             */
+            to: string;
+            step: components["schemas"]["MetricQueryStep"];
+            aggregation: components["schemas"]["MetricQueryAggregation"];
+            group_by?: components["schemas"]["MetricQueryGroupBy"];
+            filter?: components["schemas"]["MetricQueryFilter"];
+        };
+        /**
+         * MetricQuerySeries
+         * @description One metric of one group over the range, as buckets; buckets without samples are left out.
+         * @example {
+         *       "metric": "cpu_usage",
+         *       "group": "linux",
+         *       "group_name": "linux",
+         *       "points": [
+         *         {
+         *           "at": "2026-11-20T10:00:00.000Z",
+         *           "value": 42.5,
+         *           "samples": 60000
+         *         }
+         *       ]
+         *     }
+         */
+        MetricQuerySeries: {
+            metric: components["schemas"]["MetricName"];
+            /**
+             * @description What the series stands for, by `group_by`: `null` for `fleet`; the agent's id; the agent group's id (`null`:
+             *     agents in no group); the platform; the label's value (`null`: samples without the label).
+             * @example linux
+             */
+            group: string | null;
+            /**
+             * @description The group for people to read: the agent's hostname, the agent group's name, else as `group`.
+             * @example linux
+             */
+            group_name: string | null;
+            /** @description The non-empty buckets, oldest first. */
+            points: components["schemas"]["MetricPoint"][];
+        };
+        /**
+         * MetricQueryResult
+         * @description The answer to a metric query: the range and step as understood, and one series per metric and group that has
+         *     samples, by metric then group (`null` last).
+         * @example {
+         *       "from": "2026-11-14T00:00:00.000Z",
+         *       "to": "2026-11-21T00:00:00.000Z",
+         *       "step_seconds": 3600,
+         *       "aggregation": "avg",
+         *       "group_by": "platform",
+         *       "series": [
+         *         {
+         *           "metric": "cpu_usage",
+         *           "group": "linux",
+         *           "group_name": "linux",
+         *           "points": [
+         *             {
+         *               "at": "2026-11-20T10:00:00.000Z",
+         *               "value": 42.5,
+         *               "samples": 60000
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        MetricQueryResult: {
+            /**
+             * Format: date-time
+             * @description The start of the range, inclusive (RFC 3339, UTC).
+             * @example 2026-11-14T00:00:00.000Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description The end of the range, exclusive (RFC 3339, UTC).
+             * @example 2026-11-21T00:00:00.000Z
+             */
+            to: string;
+            /**
+             * Format: int32
+             * @description The width of the buckets, in seconds.
+             * @example 3600
+             */
+            step_seconds: number;
+            aggregation: components["schemas"]["MetricQueryAggregation"];
+            group_by: components["schemas"]["MetricQueryGroupBy"];
+            /** @description The series; at most `x-metrics.query_max_points` points in all. */
+            series: components["schemas"]["MetricQuerySeries"][];
+        };
+        /**
+         * MetricQueryResultEnvelope
+         * @description The answer to a metric query, in the success envelope.
+         */
+        MetricQueryResultEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["MetricQueryResult"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * DashboardName
+         * @description The dashboard's name, unique in its team regardless of case.
+         * @example Fleet overview
+         */
+        DashboardName: string;
+        /**
+         * DashboardDescription
+         * @description What the dashboard is for; `null` when not described.
+         * @example CPU and memory of the whole fleet over the last week.
+         */
+        DashboardDescription: string | null;
+        /**
+         * DashboardPanelPosition
+         * @description Where a panel sits on the dashboard's grid of 24 columns (`x` + `w` at most 24) and at most 100 rows (`y` + `h` at most 100).
+         * @example {
+         *       "x": 0,
+         *       "y": 0,
+         *       "w": 12,
+         *       "h": 8
+         *     }
+         */
+        DashboardPanelPosition: {
+            /**
+             * Format: int32
+             * @description The first column (0–23).
+             * @example 0
+             */
+            x: number;
+            /**
+             * Format: int32
+             * @description The first row (0–99).
+             * @example 0
+             */
+            y: number;
+            /**
+             * Format: int32
+             * @description The width, in columns (1–24).
+             * @example 12
+             */
+            w: number;
+            /**
+             * Format: int32
+             * @description The height, in rows (1–100).
+             * @example 8
+             */
+            h: number;
+        };
+        /**
+         * DashboardPanel
+         * @description One panel of a dashboard, a titled metric query at a place on the grid.
+         * @example {
+         *       "title": "CPU by platform",
+         *       "position": {
+         *         "x": 0,
+         *         "y": 0,
+         *         "w": 12,
+         *         "h": 8
+         *       },
+         *       "query": {
+         *         "metrics": [
+         *           "cpu_usage"
+         *         ],
+         *         "from": "2026-11-14T00:00:00Z",
+         *         "to": "2026-11-21T00:00:00Z",
+         *         "step": "PT1H",
+         *         "aggregation": "avg",
+         *         "group_by": "platform"
+         *       }
+         *     }
+         */
+        DashboardPanel: {
+            /**
+             * @description The panel's title.
+             * @example CPU by platform
+             */
+            title: string;
+            position: components["schemas"]["DashboardPanelPosition"];
+            query: components["schemas"]["MetricQuery"];
+        };
+        /**
+         * DashboardPanels
+         * @description The panels, at most 24, in the order they are listed (the grid positions place them).
+         * @example [
+         *       {
+         *         "title": "CPU by platform",
+         *         "position": {
+         *           "x": 0,
+         *           "y": 0,
+         *           "w": 12,
+         *           "h": 8
+         *         },
+         *         "query": {
+         *           "metrics": [
+         *             "cpu_usage"
+         *           ],
+         *           "from": "2026-11-14T00:00:00Z",
+         *           "to": "2026-11-21T00:00:00Z",
+         *           "step": "PT1H",
+         *           "aggregation": "avg",
+         *           "group_by": "platform"
+         *         }
+         *       }
+         *     ]
+         */
+        DashboardPanels: components["schemas"]["DashboardPanel"][];
+        /**
+         * Dashboard
+         * @description A saved, named layout of metric queries, owned by a team.
+         * @example {
+         *       "id": "0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "Fleet overview",
+         *       "description": "CPU and memory of the whole fleet over the last week.",
+         *       "panels": [
+         *         {
+         *           "title": "CPU by platform",
+         *           "position": {
+         *             "x": 0,
+         *             "y": 0,
+         *             "w": 12,
+         *             "h": 8
+         *           },
+         *           "query": {
+         *             "metrics": [
+         *               "cpu_usage"
+         *             ],
+         *             "from": "2026-11-14T00:00:00Z",
+         *             "to": "2026-11-21T00:00:00Z",
+         *             "step": "PT1H",
+         *             "aggregation": "avg",
+         *             "group_by": "platform"
+         *           }
+         *         }
+         *       ],
+         *       "version": 3,
+         *       "created_at": "2026-11-10T09:00:00.000Z",
+         *       "updated_at": "2026-11-20T14:45:00.000Z"
+         *     }
+         */
+        Dashboard: {
+            /**
+             * Format: uuid
+             * @description The dashboard's id (UUIDv7).
+             * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the dashboard.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly team_id: string;
+            name: components["schemas"]["DashboardName"];
+            description: components["schemas"]["DashboardDescription"];
+            panels: components["schemas"]["DashboardPanels"];
+            /**
+             * Format: int32
+             * @description 1 when created, one more on every change.
+             * @example 3
+             */
+            readonly version: number;
+            /**
+             * Format: date-time
+             * @description When the dashboard was created (RFC 3339, UTC).
+             * @example 2026-11-10T09:00:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description When the dashboard last changed (RFC 3339, UTC).
+             * @example 2026-11-20T14:45:00.000Z
+             */
+            readonly updated_at: string;
+        };
+        /**
+         * DashboardListEnvelope
+         * @description A page of dashboards, in the success envelope.
+         */
+        DashboardListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The dashboards of this page. */
+            data: components["schemas"]["Dashboard"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * DashboardCreate
+         * @description A new dashboard. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "Fleet overview",
+         *       "description": "CPU and memory of the whole fleet over the last week.",
+         *       "panels": [
+         *         {
+         *           "title": "CPU by platform",
+         *           "position": {
+         *             "x": 0,
+         *             "y": 0,
+         *             "w": 12,
+         *             "h": 8
+         *           },
+         *           "query": {
+         *             "metrics": [
+         *               "cpu_usage"
+         *             ],
+         *             "from": "2026-11-14T00:00:00Z",
+         *             "to": "2026-11-21T00:00:00Z",
+         *             "step": "PT1H",
+         *             "aggregation": "avg",
+         *             "group_by": "platform"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        DashboardCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the dashboard (one of the caller's).
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            name: components["schemas"]["DashboardName"];
+            description?: components["schemas"]["DashboardDescription"];
+            panels?: components["schemas"]["DashboardPanels"];
+        };
+        /**
+         * DashboardEnvelope
+         * @description A dashboard, in the success envelope.
+         */
+        DashboardEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Dashboard"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * DashboardPatch
+         * @description A JSON merge patch of a dashboard; `panels`, when present, replaces all of them. A dashboard never changes team.
+         * @example {
+         *       "description": "CPU, memory and disk of the whole fleet over the last week."
+         *     }
+         */
+        DashboardPatch: {
+            name?: components["schemas"]["DashboardName"];
+            description?: components["schemas"]["DashboardDescription"];
+            panels?: components["schemas"]["DashboardPanels"];
+        };
+        /**
+         * DashboardPanelData
+         * @description One panel of a dashboard with the answer to its query, as `queryMetrics` would give it now.
+         * @example {
+         *       "title": "CPU by platform",
+         *       "position": {
+         *         "x": 0,
+         *         "y": 0,
+         *         "w": 12,
+         *         "h": 8
+         *       },
+         *       "result": {
+         *         "from": "2026-11-14T00:00:00.000Z",
+         *         "to": "2026-11-21T00:00:00.000Z",
+         *         "step_seconds": 3600,
+         *         "aggregation": "avg",
+         *         "group_by": "platform",
+         *         "series": [
+         *           {
+         *             "metric": "cpu_usage",
+         *             "group": "linux",
+         *             "group_name": "linux",
+         *             "points": [
+         *               {
+         *                 "at": "2026-11-20T10:00:00.000Z",
+         *                 "value": 42.5,
+         *                 "samples": 54000
+         *               }
+         *             ]
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
+        DashboardPanelData: {
+            /**
+             * @description The panel's title.
+             * @example CPU by platform
+             */
+            title: string;
+            position: components["schemas"]["DashboardPanelPosition"];
+            result: components["schemas"]["MetricQueryResult"];
+        };
+        /**
+         * DashboardData
+         * @description Every panel of a dashboard with the answer to its query, in the dashboard's order.
+         * @example {
+         *       "dashboard_id": "0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "version": 3,
+         *       "panels": [
+         *         {
+         *           "title": "CPU by platform",
+         *           "position": {
+         *             "x": 0,
+         *             "y": 0,
+         *             "w": 12,
+         *             "h": 8
+         *           },
+         *           "result": {
+         *             "from": "2026-11-14T00:00:00.000Z",
+         *             "to": "2026-11-21T00:00:00.000Z",
+         *             "step_seconds": 3600,
+         *             "aggregation": "avg",
+         *             "group_by": "platform",
+         *             "series": [
+         *               {
+         *                 "metric": "cpu_usage",
+         *                 "group": "linux",
+         *                 "group_name": "linux",
+         *                 "points": [
+         *                   {
+         *                     "at": "2026-11-20T10:00:00.000Z",
+         *                     "value": 42.5,
+         *                     "samples": 54000
+         *                   }
+         *                 ]
+         *               }
+         *             ]
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        DashboardData: {
+            /**
+             * Format: uuid
+             * @description The dashboard.
+             * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            dashboard_id: string;
+            /**
+             * Format: int32
+             * @description The version of the dashboard whose panels were answered.
+             * @example 3
+             */
+            version: number;
+            /** @description The panels, each with its answer. */
+            panels: components["schemas"]["DashboardPanelData"][];
+        };
+        /**
+         * DashboardDataEnvelope
+         * @description A dashboard's panels with their answers, in the success envelope.
+         */
+        DashboardDataEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["DashboardData"];
+            meta: components["schemas"]["Meta"];
         };
         /**
          * DeploymentEnvironment
@@ -9794,6 +10507,21 @@ export interface components {
          */
         PackageUpdateSort: string;
         /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+         * @example updated_at:desc
+         */
+        DashboardSort: string;
+        /**
+         * @description Only dashboards whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
+         * @example fleet
+         */
+        DashboardSearch: string;
+        /**
+         * @description The dashboard's id.
+         * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        DashboardId: string;
+        /**
          * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
          * @example created_at:desc
          */
@@ -10178,6 +10906,11 @@ export interface components {
          * @example /api/v1/tasks/0192f1a0-1b2c-7d3e-8f40-5a6b7c8d9e0f/artifacts/0192f1b0-4d5e-7f60-8a1b-2c3d4e5f6a7b
          */
         LocationTaskArtifact: string;
+        /**
+         * @description The path of the dashboard that was created.
+         * @example /api/v1/metrics/dashboards/0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+         */
+        LocationDashboard: string;
         /**
          * @description The path of the deployment that was recorded.
          * @example /api/v1/deployments/0192f2b0-5c6d-7e8f-9a0b-1c2d3e4f5a6b
@@ -15303,6 +16036,382 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    queryMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The metrics, range, step, aggregation, grouping and filter. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetricQuery"];
+            };
+        };
+        responses: {
+            /** @description The series. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricQueryResultEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listDashboards: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example updated_at:desc
+                 */
+                sort?: components["parameters"]["DashboardSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only dashboards whose name contains this text (any case). Reserved characters may be sent unencoded (`allowReserved`), and `+` stands for a space, as HTML forms and `URLSearchParams` encode one.
+                 * @example fleet
+                 */
+                search?: components["parameters"]["DashboardSearch"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of dashboards. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createDashboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new dashboard. `team_id` may be left out when the caller belongs to exactly one team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DashboardCreate"];
+            };
+        };
+        responses: {
+            /** @description The dashboard was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Location: components["headers"]["LocationDashboard"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dashboard. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteDashboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dashboard was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateDashboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a dashboard; a dashboard never changes team. */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["DashboardPatch"];
+                "application/json": components["schemas"]["DashboardPatch"];
+            };
+        };
+        responses: {
+            /** @description The dashboard as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getDashboardData: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The dashboard's id.
+                 * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+                 */
+                dashboard_id: components["parameters"]["DashboardId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The panels with their answers. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardDataEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -26,10 +26,13 @@
 //   events         from a change to its consumers (no warm-up): `--events` alerts raised in bulk, then 50
 //                  one at a time, each timed from its answer to its arrival on the live stream and at a
 //                  webhook receiver in the bench process; rates, latencies, duplicates and missing ones
-//                  (scripts/bench/events.ts).
+//                  (scripts/bench/events.ts);
 //   fleet_task     POST /api/v1/tasks on a group of 5,000 agents (seeded by SQL), a few times: the parent, its
 //                  5,000 children and their events in one transaction, against the issue's 2 s
-//                  (scripts/bench/fleet-task.ts).
+//                  (scripts/bench/fleet-task.ts);
+//   metrics_query  a week of 1-minute `cpu_usage` samples for up to `--metrics-agents` (1,000) of the team's
+//                  agents, rolled up; then POST /api/v1/metrics/query (7 days, 1-hour buckets, by platform)
+//                  timed over HTTP, with the EXPLAIN plan of its statement (scripts/bench/metrics-query.ts).
 // Between two runs the bench waits until the server has answered what the last one left queued.
 // The baselines-and-edge comparison above is the section `compare`; `--only` picks sections by name.
 //
@@ -40,6 +43,7 @@
 //   npm run bench -- --only events --events 2000
 //   npm run bench -- --only fleet --fleet-agents 20000 --fleet-duration 30
 //   npm run bench -- --only fleet_task --agents 1000
+//   npm run bench -- --only metrics_query --agents 1000
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
 // database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
@@ -57,6 +61,7 @@ import { ENDPOINTS, meanOf, runLoad, runRequests, stopLoad, type EndpointName, t
 import { log, redactUrl } from './bench/log.ts';
 import { measureFleet, type FleetReport } from './bench/fleet.ts';
 import { measureFleetTask, type FleetTaskReport } from './bench/fleet-task.ts';
+import { measureMetricsQuery, type MetricsQueryReport } from './bench/metrics-query.ts';
 import { ADMIN, DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
 import {
   edgeCost,
@@ -75,7 +80,7 @@ import { seedAgents } from './bench/seed.ts';
 import { measureStartup, type StartupReport } from './bench/startup.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
-const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet_task', 'fleet', 'startup'] as const;
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet_task', 'fleet', 'metrics_query', 'startup'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -89,6 +94,8 @@ interface Settings {
   /** Agents the fleet section enrols, and how long it drives each activity. */
   fleetAgents: number;
   fleetDurationS: number;
+  /** Agents the metrics_query section gives a week of samples. */
+  metricsAgents: number;
   adminUrl: string;
   redisUrl: string;
 }
@@ -103,6 +110,7 @@ function readSettings(): Settings {
       events: { type: 'string', default: '5000' },
       'fleet-agents': { type: 'string', default: '100000' },
       'fleet-duration': { type: 'string', default: '60' },
+      'metrics-agents': { type: 'string', default: '1000' },
       only: { type: 'string', default: SECTIONS.join(',') },
     },
     strict: true,
@@ -127,6 +135,7 @@ function readSettings(): Settings {
     events: int('events', values.events, 1, 1_000_000),
     fleetAgents: int('fleet-agents', values['fleet-agents'], 100, 1_000_000),
     fleetDurationS: int('fleet-duration', values['fleet-duration'], 5, 3600),
+    metricsAgents: int('metrics-agents', values['metrics-agents'], 1, 100_000),
     adminUrl: process.env.BENCH_DATABASE_URL || DEFAULT_ADMIN_URL,
     redisUrl: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL,
   };
@@ -318,6 +327,7 @@ async function main(): Promise<void> {
   let bulk: BulkAlertsReport | null = null;
   let events: EventsReport | null = null;
   let fleetTask: FleetTaskReport | null = null;
+  let metricsQuery: MetricsQueryReport | null = null;
   try {
     for (const name of compare ? pair : [opsdeckOnly]) running.push(await start(name));
     if (compare) {
@@ -450,6 +460,9 @@ async function main(): Promise<void> {
     }
 
     if (want('fleet_task')) fleetTask = await measureFleetTask({ url: target.url, headers, databaseUrl: database.url, teamId: access.teamId });
+    if (want('metrics_query')) {
+      metricsQuery = await measureMetricsQuery({ databaseUrl: database.url, url: target.url, teamId: access.teamId, headers, agents: settings.metricsAgents, days: 7 });
+    }
   } finally {
     for (const server of running) await stop(server);
   }
@@ -490,6 +503,7 @@ async function main(): Promise<void> {
     events,
     fleet_task: fleetTask,
     fleet,
+    metrics_query: metricsQuery,
     startup,
     targets: targetsOf(results, idleRss, startup),
   };

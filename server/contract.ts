@@ -28,13 +28,23 @@ type Bucket = { requests_per_minute: number; burst: number };
 export type LimiterKey = 'client_address' | 'enrollment_token';
 export type Limiter = Bucket & { per?: LimiterKey };
 
+/** The root's `x-metrics` policy: retention, and the bounds of metric reports and queries. */
+export interface MetricsPolicy {
+  retention_days: number;
+  report_max_names: number;
+  query_max_range_days: number;
+  query_min_step_seconds: number;
+  query_max_step_seconds: number;
+  query_max_points: number;
+}
+
 export interface RootExtensions {
   'x-permissions': Record<string, string>;
   'x-roles': Record<string, { description: string; permissions: string[] }>;
   'x-rate-limits': { description: string; when_redis_fails: 'allow'; tiers: Record<'anonymous' | 'authenticated' | 'premium' | 'admin', Bucket>; limiters: Record<string, Limiter> };
   'x-webhook-delivery': Record<string, unknown> & { description: string };
   'x-event-stream': Record<string, unknown> & { description: string };
-  'x-metrics': { description: string; retention_days: number };
+  'x-metrics': { description: string } & MetricsPolicy;
   'x-artifacts': Record<string, unknown> & { description: string };
 }
 export const rootExtensions = spec as unknown as RootExtensions;

@@ -144,9 +144,24 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
   {
     name: 'x-metrics',
     on: 'Root',
-    meaning: 'How long reported metric samples are kept.',
-    example: { description: 'Metric samples are kept retention_days.', retention_days: 30 },
-    schema: policy({ retention_days: count }),
+    meaning: 'How long reported metric samples are kept, how many metric names a report may hold, and the bounds of a fleet-wide metric query (range, step, points).',
+    example: {
+      description: 'Metric samples are kept retention_days; queries are bounded.',
+      retention_days: 30,
+      report_max_names: 100,
+      query_max_range_days: 31,
+      query_min_step_seconds: 60,
+      query_max_step_seconds: 86400,
+      query_max_points: 10000,
+    },
+    schema: policy({
+      retention_days: count,
+      report_max_names: count,
+      query_max_range_days: count,
+      query_min_step_seconds: count,
+      query_max_step_seconds: count,
+      query_max_points: count,
+    }),
   },
   {
     name: 'x-artifacts',

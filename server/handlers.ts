@@ -42,6 +42,10 @@ import { TaskScheduleService } from './modules/task-schedules/task-schedules.ser
 import { UserService } from './modules/users/users.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
+import { metricQueryHandlers } from './modules/metric-queries/metric-queries.handlers.ts';
+import { MetricQueryService } from './modules/metric-queries/metric-queries.service.ts';
+import { dashboardHandlers } from './modules/dashboards/dashboards.handlers.ts';
+import { DashboardService } from './modules/dashboards/dashboards.service.ts';
 import type { AppDeps } from './deps.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 
@@ -51,6 +55,7 @@ const AGENT_CACHE_ENTRIES = 10_000;
 /** `authenticator`: the pipeline's, which the live WebSocket's `auth` message goes through too. */
 export function createHandlers(deps: AppDeps, authenticator: Authenticator): HandlerMap {
   const db = deps.database.db;
+  const metricQueries = new MetricQueryService(db);
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
     ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
@@ -76,6 +81,8 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
+    ...metricQueryHandlers(metricQueries),
+    ...dashboardHandlers(new DashboardService(db, metricQueries)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),

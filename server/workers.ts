@@ -1,8 +1,9 @@
 // The background work of a process, when BACKGROUND_WORKERS is on: the sweeper (silent agents go offline),
 // the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, the scheduler
-// (task schedules that are due), and retention (old events with their deliveries, old metric samples, old task
-// artifacts). Every process of a deployment may run them at once: the sweep and the deletions are idempotent, the
-// dispatcher takes turns under an advisory lock, and deliveries and due schedules are claimed with SKIP LOCKED.
+// (task schedules that are due), retention (old events with their deliveries, old metric samples, old task
+// artifacts) and the hourly metric rollups. Every process of a deployment may run them at once: the sweep and the
+// deletions are idempotent, the dispatcher takes turns under an advisory lock, deliveries and due schedules are
+// claimed with SKIP LOCKED, and rollups are computed by one process at a time.
 import type { Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import type { Database } from './db/schema.ts';
@@ -12,13 +13,15 @@ import { OutboxDispatcher } from './events/dispatcher.ts';
 import type { EventBus } from './events/event-bus.ts';
 import type { Logger } from './logger.ts';
 import { sweepSilentAgents } from './modules/agent-protocol/agent-protocol.service.ts';
-import { deleteSamplesBefore } from './modules/inventory/inventory.repository.ts';
+import { deleteSamplesBefore, rollUpMarked } from './modules/inventory/inventory.repository.ts';
 import { artifactPolicy } from './modules/task-artifacts/task-artifacts.policy.ts';
 import { deleteArtifactsBefore } from './modules/task-artifacts/task-artifacts.repository.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { fireDueSchedules, missedAfterMs } from './modules/task-schedules/task-schedules.scheduler.ts';
 
 const RETENTION_EVERY_MS = 10 * 60_000;
+/** How often the metric rollups catch up; queries never wait for them (a marked hour is read from the samples). */
+const ROLLUP_EVERY_MS = 15_000;
 const DAY_MS = 86_400_000;
 
 export interface Workers {
@@ -86,7 +89,7 @@ export function startWorkers(
   });
   dispatcher.start();
   deliverer.start();
-  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, scheduler, retention');
+  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, scheduler, retention, metric rollups');
 
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
     const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);
@@ -100,12 +103,16 @@ export function startWorkers(
     const deleted = await applyRetention(db, dispatcher, retention);
     if (deleted.events > 0 || deleted.metric_samples > 0 || deleted.artifacts > 0) log.info({ ...deleted, ...retention }, 'retention: old events, deliveries, metric samples and task artifacts deleted');
   }, onRun);
+  const stopRollups = every(ROLLUP_EVERY_MS, log, 'rollups', async () => {
+    await rollUpMarked(db);
+  }, onRun);
 
   return {
     async stop() {
       stopSweeper();
       stopScheduler();
       stopRetention();
+      stopRollups();
       await dispatcher.stop();
       await deliverer.stop();
     },

@@ -153,6 +153,7 @@ export const IDEMPOTENT_POST_PATHS = [
   '/api/v1/agents/{agent_id}/tasks',
   '/api/v1/agent-groups',
   '/api/v1/tasks',
+  '/api/v1/metrics/dashboards',
   '/api/v1/tasks/{task_id}/retry',
   '/api/v1/tasks/schedules',
   '/api/v1/tasks/templates',

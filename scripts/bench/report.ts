@@ -8,6 +8,7 @@ import { ENDPOINTS, type EndpointName, type LoadFigures } from './load.ts';
 import { SERVERS, type ServerName } from './servers.ts';
 import type { StartupReport } from './startup.ts';
 import { fleetLines, type FleetReport } from './fleet.ts';
+import { metricsQueryLines, type MetricsQueryReport } from './metrics-query.ts';
 
 export interface RunFigures extends LoadFigures {
   /** RSS of the server's own process at the end of the measured run, in MB. */
@@ -47,6 +48,8 @@ export interface Report {
   /** How long `npm start` takes to be ready; null when the section did not run. */
   /** A fleet's steady load (scripts/bench/fleet.ts); null when the section did not run. */
   fleet: FleetReport | null;
+  /** A fleet-wide metric query on a week of samples (scripts/bench/metrics-query.ts); null when the section did not run. */
+  metrics_query: MetricsQueryReport | null;
   startup: StartupReport | null;
   /** The request pipeline's targets, each with its figure and whether it was met (null: not measured this run). */
   targets: Record<string, { figure: number | null; target: string; met: boolean | null }>;
@@ -358,6 +361,7 @@ export function printReport(report: Report): void {
     '',
   );
   if (report.fleet) out.push(...fleetLines(report.fleet), '');
+  if (report.metrics_query) out.push(...metricsQueryLines(report.metrics_query), '');
   if (report.cursor_depth) out.push(...cursorDepthLines(report.cursor_depth), '');
   if (report.filtered_list) {
     const f = report.filtered_list;

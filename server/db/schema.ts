@@ -42,6 +42,9 @@ export interface Database {
   agent_services: AgentServicesTable;
   agent_hardware: AgentHardwareTable;
   agent_metrics: AgentMetricsTable;
+  agent_metric_rollups: AgentMetricRollupsTable;
+  agent_metric_rollup_marks: AgentMetricRollupMarksTable;
+  dashboards: DashboardsTable;
   deployments: DeploymentsTable;
   pipelines: PipelinesTable;
   pipeline_runs: PipelineRunsTable;
@@ -417,6 +420,38 @@ export interface AgentMetricsTable {
   name: Schemas['MetricName'];
   at: Timestamp;
   value: number;
+  /** `{}` when the sample has none (migration 2026-12-03T1700). */
+  labels: ColumnType<Schemas['MetricLabels'], string | undefined, string>;
+}
+
+/** Per agent, metric, labels and hour: the samples' count, sum, min and max (migration 2026-12-03T1700). */
+export interface AgentMetricRollupsTable {
+  name: string;
+  bucket: Timestamp;
+  agent_id: string;
+  labels: ColumnType<Schemas['MetricLabels'], string, string>;
+  samples: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** The (metric, hour) pairs written since their rollups were last computed; appended, never updated. */
+export interface AgentMetricRollupMarksTable {
+  name: string;
+  bucket: Timestamp;
+}
+
+/** A team's saved layout of metric queries (migration 2026-12-03T1700). */
+export interface DashboardsTable {
+  id: string;
+  team_id: string;
+  name: string;
+  description: string | null;
+  panels: ColumnType<Schemas['DashboardPanel'][], string, string>;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
 }
 
 /** The outbox: one row per event, written in the transaction of the change that causes it. */

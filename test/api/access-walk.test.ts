@@ -110,6 +110,7 @@ describe('tenant isolation walk', () => {
     const artifact = uploaded.body.data;
     const group = (await server.call('POST', '/api/v1/agent-groups', { json: { name: 'Insiders' } })).body.data;
     expect((await server.call('POST', `/api/v1/agent-groups/${group.id}/members`, { json: { agent_ids: [agent.id] } })).status).toBe(200);
+    const dashboard = (await server.call('POST', '/api/v1/metrics/dashboards', { json: { name: 'Insiders' } })).body.data;
     // A deployment, a pipeline and a run of the insiders' team.
     const deployment = (await server.call('POST', '/api/v1/deployments', { json: { service: 'walk', version: 'v1', environment: 'production' } })).body.data;
     const pipeline = (await server.call('POST', '/api/v1/pipelines', { json: { name: 'walk', repository: 'github.com/opsdeck/walk' } })).body.data;
@@ -119,7 +120,7 @@ describe('tenant isolation walk', () => {
     const webhookDelivery = (await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data;
     const schedule = (await server.call('POST', '/api/v1/tasks/schedules', { json: { name: 'Insiders', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } } })).body.data;
     const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Insiders only', action: 'reboot' } })).body.data;
-    const ids = { schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id };
+    const ids = { schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id, dashboard_id: dashboard.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -179,6 +180,10 @@ describe('tenant isolation walk', () => {
       listAgentGroupMembers: {},
       addAgentGroupMembers: { body: { agent_ids: [agent.id] } },
       removeAgentGroupMember: {},
+      getDashboard: {},
+      getDashboardData: {},
+      updateDashboard: { body: { name: 'Taken over' } },
+      deleteDashboard: {},
       getWebhook: {},
       updateWebhook: { body: { description: 'Taken over' } },
       deleteWebhook: {},
@@ -238,6 +243,7 @@ describe('tenant isolation walk', () => {
     expect((await server.call('GET', `/api/v1/pipelines/${pipeline.id}/runs`)).body.data).toEqual([pipelineRun]);
     expect((await server.call('GET', `/api/v1/agent-groups/${group.id}`)).body.data).toMatchObject({ name: 'Insiders', agent_count: 1 });
     expect((await server.call('GET', `/api/v1/tasks/schedules/${schedule.id}`)).body.data).toEqual(schedule);
+    expect((await server.call('GET', `/api/v1/metrics/dashboards/${dashboard.id}`)).body.data).toEqual(dashboard);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}`)).body.data).toMatchObject({ url: webhook.url, description: null, active: true, secret_hint: webhook.secret_hint });
     expect((await server.call('GET', `/api/v1/tasks/templates/${template.id}`)).body.data).toEqual(template);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries`)).body.data.map((d: { id: string }) => d.id)).toEqual([webhookDelivery.id]);
@@ -253,7 +259,8 @@ describe('tenant isolation walk', () => {
     await server.call('POST', '/api/v1/deployments', { json: { service: 'walk-list', version: 'v1', environment: 'staging' } });
     await server.call('POST', '/api/v1/pipelines', { json: { name: 'walk-list', repository: 'github.com/opsdeck/walk' } });
     await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/walk-list', events: ['task.failed'] } });
-    for (const list of ['/api/v1/deployments', '/api/v1/pipelines', '/api/v1/webhooks']) {
+    await server.call('POST', '/api/v1/metrics/dashboards', { json: { name: 'walk-list' } });
+    for (const list of ['/api/v1/deployments', '/api/v1/pipelines', '/api/v1/webhooks', '/api/v1/metrics/dashboards']) {
       const mine = await server.call('GET', `${list}?team_id=${server.teamId}`);
       expect(mine.body.data.length, list).toBeGreaterThan(0);
       const seen = await http(server.url, 'GET', `${list}?limit=100`, { headers: bearer(outsider.token) });

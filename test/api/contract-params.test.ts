@@ -150,6 +150,7 @@ describe('If-Modified-Since', () => {
       user_id: (await created('/api/v1/admin/users', { email: 'ims@test.example.com', name: 'If Modified', role: 'viewer' })).id,
       agent_id: agent.id,
       group_id: (await created('/api/v1/agent-groups', { name: 'ims', team_id })).id,
+      dashboard_id: (await created('/api/v1/metrics/dashboards', { name: 'ims', team_id })).id,
       task_id,
       artifact_id: artifact.id,
       deployment_id: (await created('/api/v1/deployments', { service: 'ims', version: 'v1', environment: 'staging', team_id })).id,

@@ -30,7 +30,7 @@ describe('JSON merge patch', () => {
   it('every PATCH described as a merge patch declares application/merge-patch+json, with the schema of application/json', () => {
     const operations = mergePatchOperations();
     expect(operations.map((o) => o.operationId).sort()).toEqual(
-      ['updateAgent', 'updateAgentGroup', 'updateDeployment', 'updatePipeline', 'updatePipelineRun', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
+      ['updateAgent', 'updateAgentGroup', 'updateDashboard', 'updateDeployment', 'updatePipeline', 'updatePipelineRun', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
     );
     for (const info of operations) {
       const content = (resolveRef(info.operation.requestBody) as { content: Record<string, { schema: unknown }> }).content;
@@ -43,6 +43,7 @@ describe('JSON merge patch', () => {
     const member = await createUser(server.url, server.adminToken, 'viewer', [server.teamId], 'patched');
     const agent = (await server.call('POST', '/api/v1/agents', { json: newAgent() })).body.data;
     const group = (await server.call('POST', '/api/v1/agent-groups', { json: { name: 'Patched' } })).body.data;
+    const dashboard = (await server.call('POST', '/api/v1/metrics/dashboards', { json: { name: 'Patched' } })).body.data;
     const deployment = (await server.call('POST', '/api/v1/deployments', { json: { service: 'patched', version: 'v1', environment: 'staging' } })).body.data;
     const pipeline = (await server.call('POST', '/api/v1/pipelines', { json: { name: 'patched', repository: 'github.com/opsdeck/patched' } })).body.data;
     const run = (await server.call('POST', `/api/v1/pipelines/${pipeline.id}/runs`, { json: { commit_sha: 'abcdef1' } })).body.data;
@@ -54,6 +55,7 @@ describe('JSON merge patch', () => {
     const patches: Record<string, [string, Record<string, unknown>]> = {
       updateAgent: [`/api/v1/agents/${agent.id}`, { status: 'maintenance' }],
       updateAgentGroup: [`/api/v1/agent-groups/${group.id}`, { description: 'Merge patched' }],
+      updateDashboard: [`/api/v1/metrics/dashboards/${dashboard.id}`, { description: 'Merge patched' }],
       updateDeployment: [`/api/v1/deployments/${deployment.id}`, { status: 'running' }],
       updatePipeline: [`/api/v1/pipelines/${pipeline.id}`, { status: 'paused' }],
       updatePipelineRun: [`/api/v1/pipelines/${pipeline.id}/runs/${run.id}`, { status: 'running' }],

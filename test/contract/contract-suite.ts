@@ -830,6 +830,63 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('queries metrics across the fleet, with any metric name and labels, and refuses a query past its bounds', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'metrics contract' } }));
+      const enrolled = await unwrap(
+        clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.92.0.1', platform: 'linux' } }),
+      );
+      const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+      asAgent.use(checker.middleware);
+      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+      const at = new Date(hour).toISOString();
+      const reported = await asAgent.POST('/api/v1/agent/metrics', {
+        body: { samples: [{ name: 'http_requests_per_second', at, value: 12 }, { name: 'disk_usage', at, value: 71.5, labels: { mount: '/var' } }] },
+      });
+      expect(reported.response.status).toBe(204);
+      const from = new Date(hour).toISOString();
+      const to = new Date(hour + 3_600_000).toISOString();
+      const answer = await unwrap(
+        client.POST('/api/v1/metrics/query', { body: { metrics: ['disk_usage'], from, to, step: 'PT1H', aggregation: 'max', group_by: 'label:mount', filter: { agent_ids: [enrolled.agent.id] } } }),
+      );
+      await expectError(
+        unwrap(client.POST('/api/v1/metrics/query', { body: { metrics: ['disk_usage'], from, to, step: 1, aggregation: 'avg' }, ...prefer(422) })),
+        422,
+        ['VAL_QUERY_TOO_LARGE', 'VAL_MULTIPLE_ERRORS'],
+      );
+      if (options.stateful) {
+        expect(answer).toMatchObject({ step_seconds: 3600, group_by: 'label:mount', series: [{ metric: 'disk_usage', group: '/var', points: [{ at: from, value: 71.5, samples: 1 }] }] });
+      }
+    });
+    it('saves dashboards of metric queries, with versions and If-Match', async () => {
+      const query = { metrics: ['cpu_usage'], from: '2026-11-14T00:00:00Z', to: '2026-11-21T00:00:00Z', step: 'PT1H', aggregation: 'avg' as const, group_by: 'platform' };
+      const panels = [{ title: 'CPU by platform', position: { x: 0, y: 0, w: 12, h: 8 }, query }];
+      const created = await client.POST('/api/v1/metrics/dashboards', { body: { name: `Dashboard ${uniqueHost()}`.slice(0, 100), description: 'Contract dashboard', panels } });
+      expect(created.response.status).toBe(201);
+      const dashboard = created.data!.data;
+      const path = { dashboard_id: dashboard.id };
+      const listed = await unwrap(client.GET('/api/v1/metrics/dashboards', { params: { query: { sort: 'updated_at:desc', search: 'Dashboard', limit: 5 } } }));
+      const read = await client.GET('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path } });
+      expect(read.response.status).toBe(200);
+      const etag = read.response.headers.get('etag')!;
+      const updated = await unwrap(client.PATCH('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path }, body: { description: null }, headers: { 'If-Match': etag } }));
+      const data = await unwrap(client.GET('/api/v1/metrics/dashboards/{dashboard_id}/data', { params: { path } }));
+      await expectError(
+        unwrap(client.PATCH('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path }, body: { description: 'stale' }, headers: { 'If-Match': etag, Prefer: 'code=412' } })),
+        412,
+        ['RES_PRECONDITION_FAILED'],
+      );
+      const deleted = await client.DELETE('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path } });
+      expect(deleted.response.status).toBe(204);
+      await expectError(unwrap(client.GET('/api/v1/metrics/dashboards/{dashboard_id}', { params: { path }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(created.response.headers.get('location')).toBe(`/api/v1/metrics/dashboards/${dashboard.id}`);
+        expect(listed.map((d) => d.id)).toContain(dashboard.id);
+        expect(updated).toMatchObject({ description: null, version: 2, panels });
+        expect(data).toMatchObject({ dashboard_id: dashboard.id, version: 2, panels: [{ title: 'CPU by platform', result: { step_seconds: 3600, series: [] } }] });
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

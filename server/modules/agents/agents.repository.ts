@@ -61,7 +61,8 @@ const inTeams = (db: QueryCreator<Database>, teamIds: readonly string[]) => db.s
 const inGroup = (groupId: string) =>
   sql<boolean>`exists (select 1 from agent_group_members m where m.group_id = ${groupId} and m.agent_id = agents.id)`;
 
-function filtered(db: QueryCreator<Database>, filter: AgentFilter) {
+/** The agents a filter matches (the caller's teams only), for lists and for other modules' fleet-wide reads. */
+export function agentsMatching(db: QueryCreator<Database>, filter: AgentFilter) {
   let query = inTeams(db, filter.teamIds);
   if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
   if (filter.ids) query = query.where('id', 'in', filter.ids);
@@ -79,17 +80,17 @@ function filtered(db: QueryCreator<Database>, filter: AgentFilter) {
 }
 
 export async function listAgents(db: Executor, filter: AgentFilter, keys: SortKey<AgentSortField>[], window: Window): Promise<AgentRow[]> {
-  return pageOf(filtered(db, filter).select(agentColumns), keys, window, sortExpression).execute();
+  return pageOf(agentsMatching(db, filter).select(agentColumns), keys, window, sortExpression).execute();
 }
 
 export async function countAgents(db: Executor, filter: AgentFilter): Promise<number> {
-  const row = await filtered(db, filter).select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow();
+  const row = await agentsMatching(db, filter).select(sql<number>`count(*)::int`.as('total')).executeTakeFirstOrThrow();
   return row.total;
 }
 
 /** The matching agents' ids and statuses by hostname, at most `limit` of them (the agents a fleet task runs on). */
 export const matchingAgents = (db: Executor, filter: AgentFilter, limit: number): Promise<Array<Pick<AgentRow, 'id' | 'status'>>> =>
-  filtered(db, filter).select(['id', 'status']).orderBy('hostname').orderBy('id').limit(limit).execute();
+  agentsMatching(db, filter).select(['id', 'status']).orderBy('hostname').orderBy('id').limit(limit).execute();
 
 export async function findAgent(db: Executor, id: string, teamIds: readonly string[]): Promise<AgentRow | undefined> {
   return inTeams(db, teamIds).select(agentColumns).where('id', '=', id).executeTakeFirst();
@@ -126,7 +127,7 @@ export async function deleteAgent(db: Executor, id: string, teamIds: readonly st
  */
 export async function summarizeAgents(db: Executor, filter: AgentFilter) {
   return db
-    .with('matched', (qc) => filtered(qc, filter).select(['id', 'status']))
+    .with('matched', (qc) => agentsMatching(qc, filter).select(['id', 'status']))
     .selectFrom('matched')
     .select([
       'status',

@@ -1,7 +1,8 @@
 // What agents report about themselves, in explicit columns. A report replaces an agent's packages and
 // services in one transaction (bulk inserts from one JSON parameter, so 10,000 packages are one statement);
 // metric samples are upserted by (agent, metric, time). Reads are scoped by joining the agent's team.
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from '../../db/schema.ts';
 import type { components } from '../../../generated/openapi.d.ts';
 import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
 import type { Executor } from '../../db/executor.ts';
@@ -93,33 +94,56 @@ export interface SampleInsert {
   name: Schemas['MetricName'];
   at: string;
   value: number;
+  /** Keys in order (see `labelsKey`), `{}` when none. */
+  labels: Schemas['MetricLabels'];
 }
 
-/** One agent's report: no repeated (name, at). */
+/** A sample's labels with their keys in order, and as text: the same labels in any order are the same series. */
+export function canonicalLabels(labels: Schemas['MetricLabels'] | undefined): { labels: Schemas['MetricLabels']; key: string } {
+  const sorted = Object.fromEntries(Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { labels: sorted, key: JSON.stringify(sorted) };
+}
+
+/** One agent's report: no repeated (name, at, labels). */
 export interface AgentSamples {
   agentId: string;
   samples: readonly SampleInsert[];
 }
 
+/** The hours of the rollups (agent_metric_rollups), aligned to the epoch like every bucket. */
+const HOUR = sql`date_bin('1 hour', s.at, timestamptz '1970-01-01T00:00:00Z')`;
+
 /**
- * Stores the samples of many reports in one statement; a sample of a metric at a time already stored is
- * replaced, and of two reports in one batch with the same sample, the later wins (as if written one after
- * the other). Samples of agents that do not exist are left out (their reports are refused by the caller).
+ * Stores the samples of many reports in one statement; a sample of a metric and labels at a time already stored
+ * is replaced, and of two reports in one batch with the same sample, the later wins (as if written one after the
+ * other). Samples of agents that do not exist are left out (their reports are refused by the caller). The same
+ * statement appends a rollup mark for each metric and hour it writes to (a few rows): the rollup worker
+ * recomputes those hours, and until it has, queries read them from the samples.
  */
 export async function upsertSamplesOfAgents(db: Executor, reports: readonly AgentSamples[]): Promise<void> {
   const rows = new Map<string, { agent_id: string } & SampleInsert>();
-  for (const { agentId, samples } of reports) for (const s of samples) rows.set(`${agentId} ${s.name} ${s.at}`, { agent_id: agentId, ...s });
+  for (const { agentId, samples } of reports) for (const s of samples) rows.set(`${agentId} ${s.name} ${s.at} ${JSON.stringify(s.labels)}`, { agent_id: agentId, ...s });
   await sql`
-    insert into agent_metrics (agent_id, name, at, value)
-    select s.agent_id, s.name, s.at, s.value
-      from jsonb_to_recordset(${JSON.stringify([...rows.values()])}::jsonb) as s(agent_id uuid, name varchar(32), at timestamptz(3), value double precision)
-      join agents a on a.id = s.agent_id
-    on conflict (agent_id, name, at) do update set value = excluded.value`.execute(db);
+    with s as materialized (
+      select s.agent_id, s.name, s.at, s.value, s.labels
+        from jsonb_to_recordset(${JSON.stringify([...rows.values()])}::jsonb)
+          as s(agent_id uuid, name varchar(100), at timestamptz(3), value double precision, labels jsonb)
+        join agents a on a.id = s.agent_id
+    ), marked as (
+      insert into agent_metric_rollup_marks (name, bucket) select distinct s.name, ${HOUR} from s
+    )
+    insert into agent_metrics (agent_id, name, at, value, labels)
+    select s.agent_id, s.name, s.at, s.value, s.labels from s
+    on conflict (agent_id, name, at, labels) do update set value = excluded.value`.execute(db);
 }
 
 const PRUNE_BATCH = 10_000;
 
-/** Deletes samples taken before `cutoff`, a batch at a time (short locks); answers how many. */
+/**
+ * Deletes samples taken before `cutoff`, a batch at a time (short locks), and the rollups of the hours before
+ * it; the hour it cuts through is marked, so its rollup is recomputed from the samples left. Answers how many
+ * samples were deleted.
+ */
 export async function deleteSamplesBefore(db: Executor, cutoff: Date): Promise<number> {
   let total = 0;
   for (;;) {
@@ -127,8 +151,41 @@ export async function deleteSamplesBefore(db: Executor, cutoff: Date): Promise<n
       delete from agent_metrics where ctid in (select ctid from agent_metrics where at < ${cutoff} limit ${PRUNE_BATCH})`.execute(db);
     const deleted = Number(numAffectedRows ?? 0);
     total += deleted;
-    if (deleted < PRUNE_BATCH) return total;
+    if (deleted < PRUNE_BATCH) break;
   }
+  const hour = sql`date_bin('1 hour', ${cutoff}::timestamptz, timestamptz '1970-01-01T00:00:00Z')`;
+  await sql`delete from agent_metric_rollups where bucket < ${hour}`.execute(db);
+  await sql`insert into agent_metric_rollup_marks (name, bucket) select distinct name, bucket from agent_metric_rollups where bucket = ${hour}`.execute(db);
+  return total;
+}
+
+/** Takes turns between processes: one rolls up at a time (pg_try_advisory_xact_lock). */
+const ROLLUP_LOCK = 0x6d657472; // 'metr'
+
+/**
+ * Recomputes the rollups of the marked (metric, hour) pairs from the samples, in one transaction: the marks are
+ * taken first, so a sample committed before that is read by the recomputation, and one committed after has left
+ * a mark of its own for the next run. Answers how many pairs were recomputed (0 when another process is at it).
+ */
+export async function rollUpMarked(db: Kysely<Database>): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const { rows: locked } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${ROLLUP_LOCK}) as ok`.execute(trx);
+    if (!locked[0]?.ok) return 0;
+    const { rows: taken } = await sql<{ name: string; bucket: Date }>`
+      with taken as (delete from agent_metric_rollup_marks returning name, bucket)
+      select distinct name, bucket from taken`.execute(trx);
+    if (taken.length === 0) return 0;
+    const keys = JSON.stringify(taken.map((k) => ({ name: k.name, bucket: k.bucket.toISOString() })));
+    const marked = sql`jsonb_to_recordset(${keys}::jsonb) as k(name varchar(100), bucket timestamptz(3))`;
+    await sql`delete from agent_metric_rollups r using ${marked} where r.name = k.name and r.bucket = k.bucket`.execute(trx);
+    await sql`
+      insert into agent_metric_rollups (name, bucket, agent_id, labels, samples, sum, min, max)
+      select s.name, k.bucket, s.agent_id, s.labels, count(*)::int, sum(s.value), min(s.value), max(s.value)
+        from ${marked}
+        join agent_metrics s on s.name = k.name and s.at >= k.bucket and s.at < k.bucket + interval '1 hour'
+       group by s.name, k.bucket, s.agent_id, s.labels`.execute(trx);
+    return taken.length;
+  });
 }
 
 // ---- reads of one agent (the service has checked the agent is the caller's)

@@ -12,6 +12,7 @@ import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { Batcher } from '../../db/batcher.ts';
+import { policy, type MetricsPolicy } from '../../contract.ts';
 import { findAgent } from '../agents/agents.repository.ts';
 import type { SignsOfLife } from '../agent-protocol/agent-protocol.sign-of-life.ts';
 import { teamTag } from '../agents/agents.service.ts';
@@ -27,6 +28,8 @@ export const MAX_BUCKETS = 1440;
 /** How far ahead of the server's clock a sample may be (clock skew). */
 const FUTURE_SKEW_MS = 5 * 60_000;
 const PERCENT_METRICS = new Set<Schemas['MetricName']>(['cpu_usage', 'memory_usage', 'disk_usage']);
+/** The bounds of reports (and queries): the contract's `x-metrics` policy. */
+const METRICS = policy<MetricsPolicy>('x-metrics');
 /** At most this many problems are listed in one refusal. */
 const MAX_DETAILS = 20;
 
@@ -117,13 +120,20 @@ export class InventoryService {
     const latest = Date.now() + FUTURE_SKEW_MS;
     const problems: ErrorDetail[] = [];
     const samples = new Map<string, repo.SampleInsert>();
+    const names = new Set(report.samples.map((s) => s.name));
+    if (names.size > METRICS.report_max_names) {
+      throw new ApiError('VAL_QUERY_TOO_LARGE', `The report holds ${names.size} distinct metric names; at most ${METRICS.report_max_names} are allowed`, {
+        details: [{ field: 'samples', message: `at most ${METRICS.report_max_names} distinct metric names per report`, value: names.size }],
+      });
+    }
     report.samples.forEach((sample, i) => {
       const at = new Date(sample.at);
       if (at.getTime() > latest) problems.push({ field: `samples.${i}.at`, message: 'is more than 5 minutes in the future', value: sample.at });
       if (PERCENT_METRICS.has(sample.name) && sample.value > 100) problems.push({ field: `samples.${i}.value`, message: `${sample.name} is a percentage (0 to 100)`, value: sample.value });
       // Times are kept to the millisecond, so two samples within one millisecond are the same sample.
       const ms = at.toISOString();
-      samples.set(`${sample.name} ${ms}`, { name: sample.name, at: ms, value: sample.value });
+      const { labels, key } = repo.canonicalLabels(sample.labels);
+      samples.set(`${sample.name} ${ms} ${key}`, { name: sample.name, at: ms, value: sample.value, labels });
     });
     if (problems.length > 0) refuse(problems);
     // The sign of life and the samples go with other agents' in their own batches, side by side; the samples of
