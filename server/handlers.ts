@@ -28,6 +28,8 @@ import { AgentProtocolService } from './modules/agent-protocol/agent-protocol.se
 import { taskHandlers } from './modules/tasks/tasks.handlers.ts';
 import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
 import { InventoryService } from './modules/inventory/inventory.service.ts';
+import { vulnerabilityHandlers } from './modules/vulnerabilities/vulnerabilities.handlers.ts';
+import { VulnerabilityService } from './modules/vulnerabilities/vulnerabilities.service.ts';
 import { deploymentHandlers } from './modules/deployments/deployments.handlers.ts';
 import { DeploymentService } from './modules/deployments/deployments.service.ts';
 import { pipelineHandlers } from './modules/pipelines/pipelines.handlers.ts';
@@ -65,6 +67,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
+    ...vulnerabilityHandlers(new VulnerabilityService(db)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),
