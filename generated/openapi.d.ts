@@ -5224,8 +5224,8 @@ export interface components {
             summary: string | null;
             severity: components["schemas"]["VulnerabilitySeverity"];
             /**
-             * @description The versions that fix the problem for this package, lowest first: the `fixed` events above the installed
-             *     version in the ranges that affect it. Empty when no fix is known.
+             * @description The versions that fix the problem for this package: in each range that affects it, the first `fixed`
+             *     version above the installed one. Empty when no fix is known.
              */
             fixed_versions: components["schemas"]["OsvVersion"][];
             /**
@@ -5455,7 +5455,9 @@ export interface components {
              *       "severity": "HIGH"
              *     }
              */
-            database_specific?: Record<string, never>;
+            database_specific?: {
+                [key: string]: unknown;
+            };
         };
         /**
          * AdvisoryImport

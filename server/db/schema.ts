@@ -339,7 +339,6 @@ export interface AdvisoryPackagesTable {
 
 /** An installed package that an advisory affects. */
 export interface PackageVulnerabilitiesTable {
-  id: string;
   package_id: string;
   agent_id: string;
   advisory_id: string;

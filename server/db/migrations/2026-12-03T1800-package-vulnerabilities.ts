@@ -46,12 +46,13 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('package_vulnerabilities')
-    .addColumn('id', 'uuid', (c) => c.primaryKey())
     .addColumn('package_id', 'uuid', (c) => c.notNull().references('agent_packages.id').onDelete('cascade'))
-    .addColumn('agent_id', 'uuid', (c) => c.notNull().references('agents.id').onDelete('cascade'))
+    // The package's agent, for the per-agent and team-scoped reads; it goes with the package (no key of its own
+    // to check on each of the many rows an import writes).
+    .addColumn('agent_id', 'uuid', (c) => c.notNull())
     .addColumn('advisory_id', 'varchar(128)', (c) => c.notNull().references('advisories.id').onDelete('cascade'))
     .addColumn('fixed_versions', sql`varchar(100)[]`, (c) => c.notNull())
-    .addUniqueConstraint('package_vulnerabilities_package_advisory_key', ['package_id', 'advisory_id'])
+    .addPrimaryKeyConstraint('package_vulnerabilities_pkey', ['package_id', 'advisory_id'])
     .execute();
   await db.schema.createIndex('package_vulnerabilities_agent_idx').on('package_vulnerabilities').column('agent_id').execute();
   await db.schema.createIndex('package_vulnerabilities_advisory_idx').on('package_vulnerabilities').column('advisory_id').execute();

@@ -87,49 +87,63 @@ interface ParsedEvent {
   parsed: unknown;
 }
 
-/** OSV's evaluation of one range: the last event at or below the version decides. */
-function inRange(order: VersionOrder, version: unknown, events: readonly Event[]): { affected: boolean; fixed: string | undefined } {
-  const parsed: ParsedEvent[] = [];
-  for (const event of events) {
-    if (event.limit !== undefined) continue;
-    const kind = event.introduced !== undefined ? 'introduced' : event.fixed !== undefined ? 'fixed' : 'last_affected';
-    const text = eventVersion(event);
-    const value = kind === 'introduced' && text === '0' ? null : order.parse(text);
-    if (value === null && !(kind === 'introduced' && text === '0')) continue;
-    parsed.push({ kind, version: text, parsed: value });
-  }
-  parsed.sort((a, b) => (a.parsed === null ? -1 : b.parsed === null ? 1 : order.compare(a.parsed, b.parsed)));
-  let affected = false;
-  for (const e of parsed) {
-    const cmp = e.parsed === null ? 1 : order.compare(version, e.parsed);
-    if (e.kind === 'introduced' && cmp >= 0) affected = true;
-    else if (e.kind === 'fixed' && cmp >= 0) affected = false;
-    else if (e.kind === 'last_affected' && cmp > 0) affected = false;
-  }
-  const fixed = parsed.find((e) => e.kind === 'fixed' && order.compare(e.parsed, version) > 0)?.version;
-  return { affected, fixed };
+/** An advisory's entry for one package, its ranges' events parsed and sorted once for every version it is asked about. */
+export interface CompiledEntry {
+  ranges: { order: VersionOrder; events: ParsedEvent[] }[];
+  versions: ReadonlySet<string>;
 }
 
-/** Whether `version` of a package of `ecosystem` is affected by an advisory's entry for it. */
-export function verdict(ecosystem: string, version: string, ranges: readonly Schemas['OsvRange'][], versions: readonly string[]): Verdict {
+export function compileEntry(ecosystem: string, ranges: readonly Schemas['OsvRange'][], versions: readonly string[]): CompiledEntry {
+  const compiled: CompiledEntry['ranges'] = [];
+  for (const range of ranges) {
+    const order = orderOf(range.type, ecosystem);
+    if (!order) continue;
+    const events: ParsedEvent[] = [];
+    for (const event of range.events) {
+      if (event.limit !== undefined) continue;
+      const kind = event.introduced !== undefined ? 'introduced' : event.fixed !== undefined ? 'fixed' : 'last_affected';
+      const text = eventVersion(event);
+      const zero = kind === 'introduced' && text === '0';
+      const parsed = zero ? null : order.parse(text);
+      // Checked at import (advisoryProblems); an advisory stored before a stricter check is read leniently.
+      if (parsed === null && !zero) continue;
+      events.push({ kind, version: text, parsed });
+    }
+    events.sort((a, b) => (a.parsed === null ? -1 : b.parsed === null ? 1 : order.compare(a.parsed, b.parsed)));
+    compiled.push({ order, events });
+  }
+  return { ranges: compiled, versions: new Set(versions) };
+}
+
+/** OSV's evaluation: in each range the last event at or below the version decides; listed versions match as written. */
+export function verdictOf(entry: CompiledEntry, version: string): Verdict {
   const fixed = new Set<string>();
   const fixesOfAll = new Set<string>();
   let affected = false;
-  for (const range of ranges) {
-    const order = orderOf(range.type, ecosystem);
-    const parsed = order?.parse(version);
-    if (!order || parsed === null || parsed === undefined) continue;
-    const result = inRange(order, parsed, range.events);
-    if (result.fixed !== undefined) fixesOfAll.add(result.fixed);
-    if (!result.affected) continue;
+  for (const { order, events } of entry.ranges) {
+    const parsed = order.parse(version);
+    if (parsed === null) continue;
+    let inRange = false;
+    for (const e of events) {
+      const cmp = e.parsed === null ? 1 : order.compare(parsed, e.parsed);
+      if (e.kind === 'introduced' && cmp >= 0) inRange = true;
+      else if (e.kind === 'fixed' && cmp >= 0) inRange = false;
+      else if (e.kind === 'last_affected' && cmp > 0) inRange = false;
+    }
+    const fix = events.find((e) => e.kind === 'fixed' && order.compare(e.parsed, parsed) > 0)?.version;
+    if (fix !== undefined) fixesOfAll.add(fix);
+    if (!inRange) continue;
     affected = true;
-    if (result.fixed !== undefined) fixed.add(result.fixed);
+    if (fix !== undefined) fixed.add(fix);
   }
   if (affected) return { affected, fixed: [...fixed] };
-  // Listed one by one: the versions are compared as text, as OSV lists them.
-  if (versions.includes(version)) return { affected: true, fixed: [...fixesOfAll] };
+  if (entry.versions.has(version)) return { affected: true, fixed: [...fixesOfAll] };
   return { affected: false, fixed: [] };
 }
+
+/** Whether `version` of a package is affected by an advisory's entry for it (of `ecosystem`). */
+export const verdict = (ecosystem: string, version: string, ranges: readonly Schemas['OsvRange'][], versions: readonly string[]): Verdict =>
+  verdictOf(compileEntry(ecosystem, ranges, versions), version);
 
 /**
  * The ecosystem of the packages of an agent's operating system, from its `os_version` as hosts report it

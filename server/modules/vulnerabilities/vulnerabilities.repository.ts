@@ -82,8 +82,10 @@ export interface Candidate {
   package_id: string;
   agent_id: string;
   version: string;
-  ecosystem: string;
   advisory_id: string;
+  /** The advisory entry's position in `affected` and its ecosystem, whose version order applies. */
+  position: number;
+  advisory_ecosystem: string;
   ranges: Schemas['OsvRange'][];
   versions: string[];
 }
@@ -99,7 +101,16 @@ function candidates(db: Executor) {
     .where('p.ecosystem', '<>', '')
     .where(ecosystemsMatch)
     .where('v.withdrawn_at', 'is', null)
-    .select(['p.id as package_id', 'p.agent_id', 'p.version', 'p.ecosystem', 'ap.advisory_id', sql<Schemas['OsvRange'][]>`ap.ranges`.as('ranges'), sql<string[]>`ap.versions`.as('versions')]);
+    .select([
+      'p.id as package_id',
+      'p.agent_id',
+      'p.version',
+      'ap.advisory_id',
+      'ap.position',
+      'ap.ecosystem as advisory_ecosystem',
+      sql<Schemas['OsvRange'][]>`ap.ranges`.as('ranges'),
+      sql<string[]>`ap.versions`.as('versions'),
+    ]);
 }
 
 export const candidatesOfAgent = (db: Executor, agentId: string): Promise<Candidate[]> => candidates(db).where('p.agent_id', '=', agentId).execute();
@@ -112,7 +123,6 @@ export async function deleteMatchesOfAdvisories(db: Executor, advisoryIds: reado
 }
 
 export interface MatchInsert {
-  id: string;
   package_id: string;
   agent_id: string;
   advisory_id: string;
@@ -123,10 +133,10 @@ export interface MatchInsert {
 export async function insertMatches(db: Executor, matches: readonly MatchInsert[]): Promise<void> {
   for (let i = 0; i < matches.length; i += 5_000) {
     await sql`
-      insert into package_vulnerabilities (id, package_id, agent_id, advisory_id, fixed_versions)
-      select m.id, m.package_id, m.agent_id, m.advisory_id, array(select jsonb_array_elements_text(m.fixed_versions))::varchar(100)[]
+      insert into package_vulnerabilities (package_id, agent_id, advisory_id, fixed_versions)
+      select m.package_id, m.agent_id, m.advisory_id, m.fixed_versions
         from jsonb_to_recordset(${JSON.stringify(matches.slice(i, i + 5_000))}::jsonb)
-          as m(id uuid, package_id uuid, agent_id uuid, advisory_id varchar(128), fixed_versions jsonb)
+          as m(package_id uuid, agent_id uuid, advisory_id varchar(128), fixed_versions varchar(100)[])
       on conflict (package_id, advisory_id) do nothing`.execute(db);
   }
 }
@@ -169,13 +179,15 @@ function matches(db: Executor, filter: VulnerabilityFilter) {
   return query;
 }
 
-const SORT_COLUMNS: Record<VulnerabilitySortField | 'id', string> = { severity: 'v.severity_rank', hostname: 'a.hostname', name: 'p.name', advisory_id: 'v.id', id: 'm.id' };
-const sortExpression = (field: VulnerabilitySortField | 'id'): RawBuilder<unknown> => sql.ref(SORT_COLUMNS[field]);
+const SORT_COLUMNS: Record<VulnerabilitySortField, string> = { severity: 'v.severity_rank', hostname: 'a.hostname', name: 'p.name', advisory_id: 'v.id' };
+/** A match is keyed by its package and advisory: that pair, as text, is the tie-breaker of the order and of cursors. */
+const matchId = sql<string>`m.package_id::text || ' ' || m.advisory_id`;
+const sortExpression = (field: VulnerabilitySortField | 'id'): RawBuilder<unknown> => (field === 'id' ? matchId : sql.ref(SORT_COLUMNS[field]));
 
 export const listMatches = (db: Executor, filter: VulnerabilityFilter, keys: SortKey<VulnerabilitySortField>[], window: Window) =>
   pageOf(
     matches(db, filter).select([
-      'm.id',
+      matchId.as('id'),
       'm.agent_id',
       'a.hostname',
       'a.team_id',

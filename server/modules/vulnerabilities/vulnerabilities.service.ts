@@ -3,7 +3,6 @@
 // stored (package_vulnerabilities) when either arrives, so the lists are plain indexed reads scoped to the
 // caller's teams; deciding a match needs each ecosystem's version order (version-order.ts), which SQL lacks.
 import type { Kysely } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
 import type { Executor } from '../../db/executor.ts';
@@ -13,7 +12,7 @@ import { listPage } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { findAgent } from '../agents/agents.repository.ts';
-import { advisoryProblems, osEcosystem, SEVERITY_RANK, severityOf, verdict } from './osv.ts';
+import { advisoryProblems, compileEntry, osEcosystem, SEVERITY_RANK, severityOf, verdictOf, type CompiledEntry } from './osv.ts';
 import { toPackageVulnerability } from './vulnerabilities.mapper.ts';
 import * as repo from './vulnerabilities.repository.ts';
 
@@ -27,10 +26,14 @@ const MAX_DETAILS = 100;
 const ADVISORIES_PER_MATCH = 50;
 
 function matchesOf(candidates: readonly repo.Candidate[]): repo.MatchInsert[] {
+  const entries = new Map<string, CompiledEntry>();
   const found: repo.MatchInsert[] = [];
   for (const c of candidates) {
-    const { affected, fixed } = verdict(c.ecosystem, c.version, c.ranges, c.versions);
-    if (affected) found.push({ id: uuidv7(), package_id: c.package_id, agent_id: c.agent_id, advisory_id: c.advisory_id, fixed_versions: fixed });
+    const key = `${c.advisory_id}\u0000${c.position}`;
+    let entry = entries.get(key);
+    if (!entry) entries.set(key, (entry = compileEntry(c.advisory_ecosystem, c.ranges, c.versions)));
+    const { affected, fixed } = verdictOf(entry, c.version);
+    if (affected) found.push({ package_id: c.package_id, agent_id: c.agent_id, advisory_id: c.advisory_id, fixed_versions: fixed });
   }
   return found;
 }
