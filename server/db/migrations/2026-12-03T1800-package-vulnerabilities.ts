@@ -2,7 +2,7 @@
 // reads of them pulled out into columns; each affected package of an advisory is a row, looked up by name.
 // Reported packages gain their ecosystem. Matches (an installed package an advisory affects) are stored when
 // an inventory report or an import arrives, because deciding one needs each ecosystem's version order, which
-// lives in the server's libraries, not in SQL; they go with their package, agent or advisory.
+// lives in the server's libraries, not in SQL; they go with their agent or advisory.
 import { sql, type Kysely } from 'kysely';
 
 const ts = sql`timestamptz(3)`;
@@ -46,10 +46,11 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('package_vulnerabilities')
-    .addColumn('package_id', 'uuid', (c) => c.notNull().references('agent_packages.id').onDelete('cascade'))
-    // The package's agent, for the per-agent and team-scoped reads; it goes with the package (no key of its own
-    // to check on each of the many rows an import writes).
-    .addColumn('agent_id', 'uuid', (c) => c.notNull())
+    // No foreign key to the package: checking one locks each package row an import matches (measured: 6× the
+    // cost of the insert at 1,000 agents). An agent's matches are rewritten with its packages, in the report's
+    // transaction, and go with the agent.
+    .addColumn('package_id', 'uuid', (c) => c.notNull())
+    .addColumn('agent_id', 'uuid', (c) => c.notNull().references('agents.id').onDelete('cascade'))
     .addColumn('advisory_id', 'varchar(128)', (c) => c.notNull().references('advisories.id').onDelete('cascade'))
     .addColumn('fixed_versions', sql`varchar(100)[]`, (c) => c.notNull())
     .addPrimaryKeyConstraint('package_vulnerabilities_pkey', ['package_id', 'advisory_id'])

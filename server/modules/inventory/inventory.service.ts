@@ -112,7 +112,7 @@ export class InventoryService {
         ecosystem: p.ecosystem ?? osEcosystem,
       }));
       await repo.replacePackages(trx, agentId, packages);
-      // Replacing the packages dropped their matches; the new ones are matched before the report commits.
+      // The new packages are matched against the advisories before the report commits.
       await matchAgentPackages(trx, agentId);
       await repo.replaceServices(trx, agentId, services);
       const reportedAt = await repo.upsertHardware(trx, agentId, report.hardware);

@@ -118,6 +118,10 @@ export const candidatesOfAgent = (db: Executor, agentId: string): Promise<Candid
 export const candidatesOfAdvisories = (db: Executor, advisoryIds: readonly string[]): Promise<Candidate[]> =>
   candidates(db).where('ap.advisory_id', 'in', advisoryIds).execute();
 
+export async function deleteMatchesOfAgent(db: Executor, agentId: string): Promise<void> {
+  await db.deleteFrom('package_vulnerabilities').where('agent_id', '=', agentId).execute();
+}
+
 export async function deleteMatchesOfAdvisories(db: Executor, advisoryIds: readonly string[]): Promise<void> {
   await db.deleteFrom('package_vulnerabilities').where('advisory_id', 'in', advisoryIds).execute();
 }

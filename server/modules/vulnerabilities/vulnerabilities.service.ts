@@ -39,11 +39,12 @@ function matchesOf(candidates: readonly repo.Candidate[]): repo.MatchInsert[] {
 }
 
 /**
- * Matches an agent's packages (just replaced, so it has no matches) against every advisory; runs in the
- * report's transaction. Called by the inventory service.
+ * Matches an agent's packages, just replaced, against every advisory in place of their previous matches; runs in
+ * the report's transaction. Called by the inventory service.
  */
 export async function matchAgentPackages(trx: Executor, agentId: string): Promise<void> {
   await repo.lockMatchingShared(trx);
+  await repo.deleteMatchesOfAgent(trx, agentId);
   await repo.insertMatches(trx, matchesOf(await repo.candidatesOfAgent(trx, agentId)));
 }
 
