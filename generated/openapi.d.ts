@@ -1009,7 +1009,7 @@ export interface paths {
         get?: never;
         /**
          * Report inventory
-         * @description The agent reports its whole inventory: installed packages, system services and hardware facts. The report replaces the previous one at once (readers never see half of it) and counts as a heartbeat. A package repeated with the same name, version and architecture, or a service repeated by name, is refused with 422.
+         * @description The agent reports its whole inventory: installed packages, system services and hardware facts. The report replaces the previous one at once (readers never see half of it) and counts as a heartbeat. A package repeated with the same name, version, architecture and ecosystem (its own or its system's), or a service repeated by name, is refused with 422.
          */
         put: operations["reportInventory"];
         post?: never;
@@ -4675,7 +4675,7 @@ export interface components {
         /**
          * InventoryReport
          * @description An agent's whole inventory: every installed package, every system service and the hardware facts. It
-         *     replaces the previous report entirely. A package appears once per name, version and architecture; a
+         *     replaces the previous report entirely. A package appears once per name, version, architecture and ecosystem; a
          *     service once per name. The body must also fit the server's body limit (1 MiB by default), else 413.
          * @example {
          *       "packages": [
@@ -12009,7 +12009,7 @@ export interface operations {
         };
         /**
          * @description An agent's whole inventory: every installed package, every system service and the hardware facts. It
-         *     replaces the previous report entirely. A package appears once per name, version and architecture; a
+         *     replaces the previous report entirely. A package appears once per name, version, architecture and ecosystem; a
          *     service once per name. The body must also fit the server's body limit (1 MiB by default), else 413.
          */
         requestBody: {

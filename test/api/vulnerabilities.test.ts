@@ -35,6 +35,7 @@ async function enrol(osVersion: string | null, asOutsider = false) {
   const key = res.body.data.agent_key as string;
   return {
     id: res.body.data.agent.id as string,
+    key,
     hostname: res.body.data.agent.hostname as string,
     report: async (packages: Record<string, unknown>[]) => {
       const reported = await http(server.url, 'PUT', '/api/v1/agent/inventory', { headers: { 'x-api-key': key }, json: { packages, services: [], hardware } });
@@ -198,6 +199,13 @@ describe('package vulnerabilities', () => {
       { name: 'requests', version: '2.3.0', ecosystem: 'PyPI' },
     ]);
     expect(rows(await list(`?agent_id=${ubuntu.id}`), hosts)).toEqual(['ubuntu requests 2.3.0 PYSEC-test-requests-0004']);
+    // `Ubuntu:24.04` given and taken from the system are one ecosystem: the same package twice.
+    const twice = await http(server.url, 'PUT', '/api/v1/agent/inventory', {
+      headers: { 'x-api-key': ubuntu.key },
+      json: { packages: [{ name: 'zlib1g', version: '1.3' }, { name: 'zlib1g', version: '1.3', ecosystem: 'Ubuntu:24.04' }], services: [], hardware },
+    });
+    expect(twice.status).toBe(422);
+    expect(twice.body.error.details).toEqual([{ field: 'packages.1', message: 'repeats package zlib1g 1.3 of Ubuntu:24.04' }]);
     const late = await enrol('Ubuntu 24.04.1 LTS');
     hosts[late.id] = 'late';
     await late.report([{ name: 'openssl', version: '3.0.13-0ubuntu3' }]);

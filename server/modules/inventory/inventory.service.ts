@@ -86,37 +86,38 @@ export class InventoryService {
   /** Replaces the agent's packages, services and hardware at once; counts as a heartbeat. */
   async report(agent: Caller, report: Schemas['InventoryReport']): Promise<Schemas['InventorySummary']> {
     const agentId = agent.agentId!;
+    // A package that names no ecosystem is of its operating system's (read before the repeats are looked for, as
+    // `Debian:12` given and `Debian:12` taken from the system are the same).
+    const osEcosystem = report.packages.some((p) => p.ecosystem === undefined) ? await defaultEcosystem(this.#db, agentId) : '';
+    const packages = report.packages.map((p) => ({
+      id: uuidv7(),
+      name: p.name,
+      version: p.version,
+      available_version: p.available_version ?? null,
+      architecture: p.architecture ?? '',
+      ecosystem: p.ecosystem ?? osEcosystem,
+    }));
     const problems = [
       ...repeats(
-        report.packages,
+        packages,
         'packages',
-        (p) => JSON.stringify([p.name, p.version, p.architecture ?? '', p.ecosystem ?? '']),
+        (p) => JSON.stringify([p.name, p.version, p.architecture, p.ecosystem]),
         (p) => `package ${p.name} ${p.version}${p.architecture ? ` (${p.architecture})` : ''}${p.ecosystem ? ` of ${p.ecosystem}` : ''}`,
       ),
       ...repeats(report.services, 'services', (s) => s.name, (s) => `service ${s.name}`),
     ];
     if (problems.length > 0) refuse(problems);
     const services = report.services.map((s) => ({ id: uuidv7(), name: s.name, state: s.state, enabled: s.enabled }));
-    const { seen, reportedAt, packages, updates } = await this.#db.transaction().execute(async (trx) => {
+    const { seen, reportedAt, updates } = await this.#db.transaction().execute(async (trx) => {
       // The agent's row stays locked until commit, so two reports of one agent never interleave.
       const seen = await repo.touchAgent(trx, agentId);
       if (!seen) throw notFound('Agent', agentId);
-      // A package that names no ecosystem is of its operating system's, as the agent now reports it.
-      const osEcosystem = report.packages.some((p) => p.ecosystem === undefined) ? await defaultEcosystem(trx, agentId) : '';
-      const packages = report.packages.map((p) => ({
-        id: uuidv7(),
-        name: p.name,
-        version: p.version,
-        available_version: p.available_version ?? null,
-        architecture: p.architecture ?? '',
-        ecosystem: p.ecosystem ?? osEcosystem,
-      }));
       await repo.replacePackages(trx, agentId, packages);
       // The new packages are matched against the advisories before the report commits.
       await matchAgentPackages(trx, agentId);
       await repo.replaceServices(trx, agentId, services);
       const reportedAt = await repo.upsertHardware(trx, agentId, report.hardware);
-      return { seen, reportedAt, packages, updates: packages.filter((p) => p.available_version !== null).length };
+      return { seen, reportedAt, updates: packages.filter((p) => p.available_version !== null).length };
     });
     if (seen.status !== seen.previous) await this.#cache.invalidate([teamTag(seen.team_id)]);
     return { agent_id: agentId, packages: packages.length, services: services.length, updates_available: updates, reported_at: reportedAt.toISOString() };
