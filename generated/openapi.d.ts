@@ -1328,7 +1328,7 @@ export interface paths {
         get?: never;
         /**
          * Report inventory
-         * @description The agent reports its whole inventory: installed packages, system services and hardware facts. The report replaces the previous one at once (readers never see half of it) and counts as a heartbeat. A package repeated with the same name, version and architecture, or a service repeated by name, is refused with 422.
+         * @description The agent reports its whole inventory: installed packages, system services and hardware facts. The report replaces the previous one at once (readers never see half of it) and counts as a heartbeat. A package repeated with the same name, version, architecture and ecosystem (its own or its system's), or a service repeated by name, is refused with 422.
          */
         put: operations["reportInventory"];
         post?: never;
@@ -1604,6 +1604,95 @@ export interface paths {
          * @description Runs every panel's query as `queryMetrics` would now, within the caller's teams, and answers them in the dashboard's order. A panel whose answer would be past the `x-metrics` bounds (more than `query_max_points` points) refuses the whole request with 422 `VAL_QUERY_TOO_LARGE`, naming the panel (`panels.<i>.query`).
          */
         get: operations["getDashboardData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory/packages/vulnerabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List vulnerable packages
+         * @description The installed packages of the caller's teams' agents that an imported advisory (`importAdvisories`) affects:
+         *     one item per agent, package and advisory, with the advisory's severity, ids and the versions that fix it.
+         *     Most severe first by default. Filter by `severity`, `agent_id`, `advisory_id` (an id or an alias), package
+         *     `name`, `ecosystem` and `team_id`.
+         *
+         *     A package is affected when the advisory names its ecosystem (see `PackageEcosystem`) and name, and its
+         *     version is listed in the advisory's `versions` or falls in one of its `ranges`: at or above an `introduced`
+         *     version and below the next `fixed` one (a version equal to `fixed` is not affected), or at or below a
+         *     `last_affected` one. Versions compare as their ecosystem does: SemVer for npm and `SEMVER` ranges, PEP 440
+         *     for PyPI, dpkg's order for Debian and Ubuntu; `ECOSYSTEM` ranges of other ecosystems are not compared (their
+         *     explicit `versions` still match). The list follows every inventory report and every import at once: matches
+         *     are stored when either arrives. Withdrawn advisories match nothing.
+         */
+        get: operations["listPackageVulnerabilities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inventory/packages/vulnerabilities/advisories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import security advisories
+         * @description Imports up to 500 advisories in the OSV format (https://ossf.github.io/osv-schema/) and matches them against
+         *     the packages every agent of every team reports; `listPackageVulnerabilities` then shows each team its own.
+         *     Advisories are global, so this is an administrator's operation (`admin:advisories`).
+         *
+         *     An advisory is kept by its `id`: a new id is `created`; a stored one is replaced (`updated`) only by a
+         *     document with a later `modified`, else it is `unchanged`, so importing the same documents again changes
+         *     nothing. A `withdrawn` advisory is kept but matches no package.
+         *
+         *     The request is taken whole or not at all: a document that breaks `OsvAdvisory`, repeats an id of the same
+         *     request, or whose ranges do not make sense (no `introduced` event, a `SEMVER` version that is not SemVer, an
+         *     npm, PyPI, Debian or Ubuntu version its ecosystem cannot read) is refused with `422`, one detail per problem
+         *     naming the document and field (`advisories.3.affected.0.ranges.0.events.1.fixed`), and nothing is stored.
+         *     More than 500 documents is `422`; a body over the server's body limit (1 MiB by default) is `413`.
+         */
+        post: operations["importAdvisories"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/vulnerabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an agent's vulnerable packages
+         * @description The installed packages of one of the caller's agents that an imported advisory affects, as `listPackageVulnerabilities` finds them, with the same filters and order. Another team's agent is 404.
+         */
+        get: operations["listAgentVulnerabilities"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2962,7 +3051,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe" | "admin:advisories";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -6227,6 +6316,16 @@ export interface components {
          */
         PackageArchitecture: string | null;
         /**
+         * PackageEcosystem
+         * @description The ecosystem a package comes from, named as OSV names it (`npm`, `PyPI`, `Debian:12`, `Ubuntu:24.04`,
+         *     `Alpine:v3.20`, `Go`, `crates.io`, …): the name, optionally followed by `:` and a release. An advisory for an
+         *     ecosystem without a release (`Debian`) applies to packages of every release of it (`Debian:12`), and one with
+         *     a release (`Ubuntu:24.04:LTS`) to packages of that release (`Ubuntu:24.04`): two ecosystems match when one is
+         *     the other followed by `:` and more.
+         * @example Debian:12
+         */
+        PackageEcosystem: string;
+        /**
          * PackageReport
          * @description One installed package, as an agent reports it.
          * @example {
@@ -6245,6 +6344,12 @@ export interface components {
              */
             available_version?: string | null;
             architecture?: components["schemas"]["PackageArchitecture"];
+            /**
+             * @description The package's ecosystem (`npm`, `PyPI`, `Debian:12`…), which advisories are matched by. Left out, it is
+             *     the ecosystem of the agent's operating system, read from its `os_version` (`Ubuntu 24.04.1 LTS` →
+             *     `Ubuntu:24.04`), or none.
+             */
+            ecosystem?: components["schemas"]["PackageEcosystem"];
         };
         /**
          * SystemServiceState
@@ -6337,7 +6442,7 @@ export interface components {
         /**
          * InventoryReport
          * @description An agent's whole inventory: every installed package, every system service and the hardware facts. It
-         *     replaces the previous report entirely. A package appears once per name, version and architecture; a
+         *     replaces the previous report entirely. A package appears once per name, version, architecture and ecosystem; a
          *     service once per name. The body must also fit the server's body limit (1 MiB by default), else 413.
          * @example {
          *       "packages": [
@@ -7416,6 +7521,441 @@ export interface components {
              */
             success: true;
             data: components["schemas"]["DashboardData"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * VulnerabilitySeverity
+         * @description How severe an advisory is: its `database_specific.severity` when it has one (`LOW`, `MODERATE`/`MEDIUM`,
+         *     `HIGH`, `CRITICAL`), else the band of the highest CVSS base score among its `severity` vectors (CVSS v2, v3.0,
+         *     v3.1, v4.0: 0.1–3.9 `low`, 4.0–6.9 `medium`, 7.0–8.9 `high`, 9.0–10.0 `critical`), else `unknown`.
+         * @example high
+         * @enum {string}
+         */
+        VulnerabilitySeverity: "unknown" | "low" | "medium" | "high" | "critical";
+        /**
+         * OsvVersion
+         * @description A version of a package in its ecosystem's own syntax, as in an OSV document.
+         * @example 3.0.11-1~deb12u1
+         */
+        OsvVersion: string;
+        /**
+         * PackageVulnerability
+         * @description One installed package of one agent that an advisory affects.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "hostname": "web-01.prod.example.com",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "ecosystem": "Debian:12",
+         *       "name": "openssl",
+         *       "version": "3.0.9-1",
+         *       "architecture": "amd64",
+         *       "advisory_id": "DSA-5532-1",
+         *       "aliases": [
+         *         "CVE-2023-5678"
+         *       ],
+         *       "summary": "openssl - security update",
+         *       "severity": "medium",
+         *       "fixed_versions": [
+         *         "3.0.11-1~deb12u1"
+         *       ],
+         *       "published_at": "2026-09-30T08:00:00.000Z",
+         *       "modified_at": "2026-10-01T12:00:00.000Z"
+         *     }
+         */
+        PackageVulnerability: {
+            /**
+             * Format: uuid
+             * @description The agent that has the package.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            hostname: components["schemas"]["Hostname"];
+            /**
+             * Format: uuid
+             * @description The agent's team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            ecosystem: components["schemas"]["PackageEcosystem"];
+            name: components["schemas"]["PackageName"];
+            version: components["schemas"]["PackageVersion"];
+            architecture: components["schemas"]["PackageArchitecture"];
+            /**
+             * @description The advisory's id.
+             * @example DSA-5532-1
+             */
+            advisory_id: string;
+            /** @description The advisory's other ids. */
+            aliases: string[];
+            /**
+             * @description The advisory's summary, or `null`.
+             * @example openssl - security update
+             */
+            summary: string | null;
+            severity: components["schemas"]["VulnerabilitySeverity"];
+            /**
+             * @description The versions that fix the problem for this package: in each range that affects it, the first `fixed`
+             *     version above the installed one. Empty when no fix is known.
+             */
+            fixed_versions: components["schemas"]["OsvVersion"][];
+            /**
+             * Format: date-time
+             * @description When the advisory was published, or `null`.
+             * @example 2026-09-30T08:00:00.000Z
+             */
+            published_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the advisory last changed.
+             * @example 2026-10-01T12:00:00.000Z
+             */
+            modified_at: string;
+        };
+        /**
+         * PackageVulnerabilityListEnvelope
+         * @description A page of vulnerable packages, in the success envelope.
+         */
+        PackageVulnerabilityListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The vulnerable packages of this page. */
+            data: components["schemas"]["PackageVulnerability"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * OsvSeverity
+         * @description A severity score of an OSV advisory; CVSS vectors (v2, v3.0, v3.1, v4.0) are scored by Opsdeck.
+         * @example {
+         *       "type": "CVSS_V3",
+         *       "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+         *     }
+         */
+        OsvSeverity: {
+            /**
+             * @description The scoring system.
+             * @example CVSS_V3
+             */
+            type: string;
+            /**
+             * @description The vector (`CVSS:3.1/AV:N/…`) or score in that system.
+             * @example CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
+             */
+            score: string;
+        };
+        /**
+         * OsvEvent
+         * @description One event of an OSV range: exactly one of `introduced` (the first affected version; `0` means every version
+         *     before the next event), `fixed` (the first version no longer affected), `last_affected` (the last affected
+         *     version) or `limit`.
+         * @example {
+         *       "introduced": "0"
+         *     }
+         * @example {
+         *       "fixed": "3.0.11-1~deb12u1"
+         *     }
+         */
+        OsvEvent: {
+            introduced?: components["schemas"]["OsvVersion"];
+            fixed?: components["schemas"]["OsvVersion"];
+            last_affected?: components["schemas"]["OsvVersion"];
+            limit?: components["schemas"]["OsvVersion"];
+        };
+        /**
+         * OsvRange
+         * @description A range of affected versions as a list of events. `SEMVER` ranges compare versions as Semantic Versioning 2.0
+         *     does; `ECOSYSTEM` ranges compare them as the package's ecosystem does (npm: SemVer; PyPI: PEP 440; Debian and
+         *     Ubuntu: dpkg's order); `GIT` ranges name commits and are stored but never matched against versions.
+         * @example {
+         *       "type": "ECOSYSTEM",
+         *       "events": [
+         *         {
+         *           "introduced": "0"
+         *         },
+         *         {
+         *           "fixed": "3.0.11-1~deb12u1"
+         *         }
+         *       ]
+         *     }
+         */
+        OsvRange: {
+            /**
+             * @description How the events' versions compare.
+             * @example ECOSYSTEM
+             * @enum {string}
+             */
+            type: "SEMVER" | "ECOSYSTEM" | "GIT";
+            /**
+             * @description The repository of a `GIT` range.
+             * @example https://github.com/openssl/openssl
+             */
+            repo?: string;
+            /** @description The events, each introducing or ending an affected stretch; at least one `introduced`. */
+            events: components["schemas"]["OsvEvent"][];
+        };
+        /**
+         * OsvAffected
+         * @description One affected package of an advisory: its ecosystem and name, and the versions affected, as `ranges`, as an
+         *     explicit list of `versions`, or both (a version is affected when either says so).
+         * @example {
+         *       "package": {
+         *         "ecosystem": "Debian:12",
+         *         "name": "openssl"
+         *       },
+         *       "ranges": [
+         *         {
+         *           "type": "ECOSYSTEM",
+         *           "events": [
+         *             {
+         *               "introduced": "0"
+         *             },
+         *             {
+         *               "fixed": "3.0.11-1~deb12u1"
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        OsvAffected: {
+            /** @description The affected package. */
+            package: {
+                ecosystem: components["schemas"]["PackageEcosystem"];
+                name: components["schemas"]["PackageName"];
+                /**
+                 * @description The package's URL (purl), kept as given.
+                 * @example pkg:deb/debian/openssl?arch=source
+                 */
+                purl?: string;
+            };
+            /** @description Ranges of affected versions. */
+            ranges?: components["schemas"]["OsvRange"][];
+            /** @description Affected versions, listed one by one. */
+            versions?: components["schemas"]["OsvVersion"][];
+        };
+        /**
+         * OsvAdvisory
+         * @description A security advisory in the OSV format (https://ossf.github.io/osv-schema/). Opsdeck reads `id`, `aliases`,
+         *     `summary`, `details`, `severity`, `database_specific.severity`, `affected`, `modified`, `published` and
+         *     `withdrawn`; any other field of the format (`references`, `credits`, `schema_version`, …) is accepted and
+         *     kept with the document.
+         * @example {
+         *       "id": "DSA-5532-1",
+         *       "aliases": [
+         *         "CVE-2023-5678"
+         *       ],
+         *       "summary": "openssl - security update",
+         *       "modified": "2026-10-01T12:00:00Z",
+         *       "published": "2026-09-30T08:00:00Z",
+         *       "severity": [
+         *         {
+         *           "type": "CVSS_V3",
+         *           "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L"
+         *         }
+         *       ],
+         *       "affected": [
+         *         {
+         *           "package": {
+         *             "ecosystem": "Debian:12",
+         *             "name": "openssl"
+         *           },
+         *           "ranges": [
+         *             {
+         *               "type": "ECOSYSTEM",
+         *               "events": [
+         *                 {
+         *                   "introduced": "0"
+         *                 },
+         *                 {
+         *                   "fixed": "3.0.11-1~deb12u1"
+         *                 }
+         *               ]
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        OsvAdvisory: {
+            /**
+             * @description The advisory's id in its database (`GHSA-…`, `PYSEC-…`, `DSA-…`, `CVE-…`); the key of the import.
+             * @example DSA-5532-1
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the advisory last changed; an import replaces a stored advisory only with a later one.
+             * @example 2026-10-01T12:00:00Z
+             */
+            modified: string;
+            /**
+             * Format: date-time
+             * @description When the advisory was first published.
+             * @example 2026-09-30T08:00:00Z
+             */
+            published?: string;
+            /**
+             * Format: date-time
+             * @description When the advisory was withdrawn; a withdrawn advisory matches no package.
+             * @example 2026-10-02T08:00:00Z
+             */
+            withdrawn?: string;
+            /** @description Other ids of the same problem (`CVE-2023-5678`). */
+            aliases?: string[];
+            /**
+             * @description One line about the problem.
+             * @example openssl - security update
+             */
+            summary?: string;
+            /**
+             * @description The problem in more words (CommonMark).
+             * @example Excessive time spent in DH key generation and checks.
+             */
+            details?: string;
+            /** @description Severity scores (CVSS vectors). */
+            severity?: components["schemas"]["OsvSeverity"][];
+            /** @description The affected packages. */
+            affected?: components["schemas"]["OsvAffected"][];
+            /**
+             * @description Fields of the advisory's database; Opsdeck reads `severity` (`LOW`, `MODERATE`, `MEDIUM`, `HIGH`, `CRITICAL`).
+             * @example {
+             *       "severity": "HIGH"
+             *     }
+             */
+            database_specific?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * AdvisoryImport
+         * @description Up to 500 OSV advisories to import at once. The body must also fit the server's body limit (1 MiB by
+         *     default), else 413. An advisory id may appear once per request.
+         * @example {
+         *       "advisories": [
+         *         {
+         *           "id": "DSA-5532-1",
+         *           "aliases": [
+         *             "CVE-2023-5678"
+         *           ],
+         *           "summary": "openssl - security update",
+         *           "modified": "2026-10-01T12:00:00Z",
+         *           "published": "2026-09-30T08:00:00Z",
+         *           "database_specific": {
+         *             "severity": "MEDIUM"
+         *           },
+         *           "affected": [
+         *             {
+         *               "package": {
+         *                 "ecosystem": "Debian:12",
+         *                 "name": "openssl"
+         *               },
+         *               "ranges": [
+         *                 {
+         *                   "type": "ECOSYSTEM",
+         *                   "events": [
+         *                     {
+         *                       "introduced": "0"
+         *                     },
+         *                     {
+         *                       "fixed": "3.0.11-1~deb12u1"
+         *                     }
+         *                   ]
+         *                 }
+         *               ]
+         *             }
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        AdvisoryImport: {
+            /** @description The advisories, in OSV format. */
+            advisories: components["schemas"]["OsvAdvisory"][];
+        };
+        /**
+         * AdvisoryImportItem
+         * @description What an import did with one advisory, at its position in the request.
+         * @example {
+         *       "id": "DSA-5532-1",
+         *       "status": "created",
+         *       "severity": "medium",
+         *       "matches": 14
+         *     }
+         */
+        AdvisoryImportItem: {
+            /**
+             * @description The advisory's id.
+             * @example DSA-5532-1
+             */
+            id: string;
+            /**
+             * @description `created` (a new advisory), `updated` (it replaced a stored one with an earlier `modified`) or `unchanged`
+             *     (a stored one was as recent or more recent: nothing changed, so importing the same documents again is safe).
+             * @example created
+             * @enum {string}
+             */
+            status: "created" | "updated" | "unchanged";
+            severity: components["schemas"]["VulnerabilitySeverity"];
+            /**
+             * Format: int32
+             * @description How many installed packages of the whole fleet (every team) the advisory, as now stored, affects.
+             * @example 14
+             */
+            matches: number;
+        };
+        /**
+         * AdvisoryImportResult
+         * @description The outcome of an import, advisory by advisory, in the order of the request.
+         * @example {
+         *       "created": 1,
+         *       "updated": 0,
+         *       "unchanged": 0,
+         *       "results": [
+         *         {
+         *           "id": "DSA-5532-1",
+         *           "status": "created",
+         *           "severity": "medium",
+         *           "matches": 14
+         *         }
+         *       ]
+         *     }
+         */
+        AdvisoryImportResult: {
+            /**
+             * Format: int32
+             * @description How many advisories were new.
+             * @example 1
+             */
+            created: number;
+            /**
+             * Format: int32
+             * @description How many replaced a stored advisory.
+             * @example 0
+             */
+            updated: number;
+            /**
+             * Format: int32
+             * @description How many were stored already, as recent or more recent.
+             * @example 0
+             */
+            unchanged: number;
+            /** @description One result per advisory of the request, in its order. */
+            results: components["schemas"]["AdvisoryImportItem"][];
+        };
+        /**
+         * AdvisoryImportResultEnvelope
+         * @description The outcome of an advisory import, in the success envelope.
+         */
+        AdvisoryImportResultEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AdvisoryImportResult"];
             meta: components["schemas"]["Meta"];
         };
         /**
@@ -10521,6 +11061,34 @@ export interface components {
          * @example 0192f3c0-1a2b-7c3d-8e4f-5a6b7c8d9e0f
          */
         DashboardId: string;
+        /**
+         * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `severity`
+         *     (`unknown` < `low` < `medium` < `high` < `critical`), `hostname`, `name` (the package's), `advisory_id`;
+         *     directions `asc` and `desc`. Default `severity:desc,hostname:asc,name:asc`. Each field may appear once; a
+         *     repeated field is refused with 400.
+         * @example severity:desc,hostname:asc
+         */
+        PackageVulnerabilitySort: string;
+        /**
+         * @description Only vulnerabilities of this severity.
+         * @example critical
+         */
+        VulnerabilitySeverityFilter: components["schemas"]["VulnerabilitySeverity"];
+        /**
+         * @description Only vulnerabilities of the advisory with this id or alias (`DSA-5532-1`, `CVE-2023-5678`).
+         * @example CVE-2023-5678
+         */
+        AdvisoryIdFilter: string;
+        /**
+         * @description Only packages of this ecosystem, exactly as stored (`Debian:12`, `npm`).
+         * @example Debian:12
+         */
+        EcosystemFilter: components["schemas"]["PackageEcosystem"];
+        /**
+         * @description Only vulnerable packages of this agent.
+         * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        VulnerabilityAgentIdFilter: string;
         /**
          * @description Order by `created_at` (default `created_at:desc`) or `updated_at`, `asc` or `desc`; ties broken by `id`.
          * @example created_at:desc
@@ -15494,7 +16062,7 @@ export interface operations {
         };
         /**
          * @description An agent's whole inventory: every installed package, every system service and the hardware facts. It
-         *     replaces the previous report entirely. A package appears once per name, version and architecture; a
+         *     replaces the previous report entirely. A package appears once per name, version, architecture and ecosystem; a
          *     service once per name. The body must also fit the server's body limit (1 MiB by default), else 413.
          */
         requestBody: {
@@ -16412,6 +16980,248 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPackageVulnerabilities: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `severity`
+                 *     (`unknown` < `low` < `medium` < `high` < `critical`), `hostname`, `name` (the package's), `advisory_id`;
+                 *     directions `asc` and `desc`. Default `severity:desc,hostname:asc,name:asc`. Each field may appear once; a
+                 *     repeated field is refused with 400.
+                 * @example severity:desc,hostname:asc
+                 */
+                sort?: components["parameters"]["PackageVulnerabilitySort"];
+                /**
+                 * @description Only vulnerabilities of this severity.
+                 * @example critical
+                 */
+                severity?: components["parameters"]["VulnerabilitySeverityFilter"];
+                /**
+                 * @description Only vulnerabilities of the advisory with this id or alias (`DSA-5532-1`, `CVE-2023-5678`).
+                 * @example CVE-2023-5678
+                 */
+                advisory_id?: components["parameters"]["AdvisoryIdFilter"];
+                /**
+                 * @description Only packages with exactly this name.
+                 * @example openssl
+                 */
+                name?: components["parameters"]["PackageNameFilter"];
+                /**
+                 * @description Only packages of this ecosystem, exactly as stored (`Debian:12`, `npm`).
+                 * @example Debian:12
+                 */
+                ecosystem?: components["parameters"]["EcosystemFilter"];
+                /**
+                 * @description Only vulnerable packages of this agent.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id?: components["parameters"]["VulnerabilityAgentIdFilter"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of vulnerable packages. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageVulnerabilityListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    importAdvisories: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Up to 500 OSV advisories; see `importAdvisories`. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdvisoryImport"];
+            };
+        };
+        responses: {
+            /** @description Every advisory was imported; `results` says what became of each and how many packages it affects. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdvisoryImportResultEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAgentVulnerabilities: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order of the list: comma-separated `field:direction` pairs, most significant first. Sortable fields: `severity`
+                 *     (`unknown` < `low` < `medium` < `high` < `critical`), `hostname`, `name` (the package's), `advisory_id`;
+                 *     directions `asc` and `desc`. Default `severity:desc,hostname:asc,name:asc`. Each field may appear once; a
+                 *     repeated field is refused with 400.
+                 * @example severity:desc,hostname:asc
+                 */
+                sort?: components["parameters"]["PackageVulnerabilitySort"];
+                /**
+                 * @description Only vulnerabilities of this severity.
+                 * @example critical
+                 */
+                severity?: components["parameters"]["VulnerabilitySeverityFilter"];
+                /**
+                 * @description Only vulnerabilities of the advisory with this id or alias (`DSA-5532-1`, `CVE-2023-5678`).
+                 * @example CVE-2023-5678
+                 */
+                advisory_id?: components["parameters"]["AdvisoryIdFilter"];
+                /**
+                 * @description Only packages with exactly this name.
+                 * @example openssl
+                 */
+                name?: components["parameters"]["PackageNameFilter"];
+                /**
+                 * @description Only packages of this ecosystem, exactly as stored (`Debian:12`, `npm`).
+                 * @example Debian:12
+                 */
+                ecosystem?: components["parameters"]["EcosystemFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the agent's vulnerable packages. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    Link: components["headers"]["Link"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageVulnerabilityListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -7,6 +7,8 @@
 //   --password opsdeck-demo-password  --team <team id>  --connections 50  --enrol-concurrency 32
 //   --heartbeat-s 30  --claim-s 30  --metrics-s 300 (0: not at all)  --points 40 (samples per metric per report)
 //   --duration <s> (default: until Ctrl-C)  --prefix sim
+//   --inventory true|false (default true): each agent reports a small inventory once, after enrolling (Ubuntu and
+//   Debian hosts, openssl, libc6, an npm and a PyPI package, half of them a patch behind), for imported advisories to match
 //   --save-agents <file>: writes the enrolled agents' ids and keys there (JSON); --agents-file <file>: drives those
 //   agents instead of enrolling new ones (enrol a large fleet once, drive it many times).
 //   --execute: run each claimed task (a progress report, then `succeeded`), as hosts do; the summary's `report`
@@ -14,7 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';
-import { driveFleet, enrolFleet, FleetClient, newTally, summarise, type Activity, type EnrolledAgent, type Tally } from './sim/fleet.ts';
+import { driveFleet, enrolFleet, FleetClient, newTally, reportInventories, summarise, type Activity, type EnrolledAgent, type Tally } from './sim/fleet.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     points: { type: 'string', default: '40' },
     duration: { type: 'string' },
     prefix: { type: 'string', default: `sim-${Date.now().toString(36)}` },
+    inventory: { type: 'string', default: 'true' },
     'save-agents': { type: 'string' },
     'agents-file': { type: 'string' },
     execute: { type: 'boolean', default: false },
@@ -81,6 +84,8 @@ const enrolled = values['agents-file']
       onProgress: (done, t) => log('enrolling', { enrolled: done, of: count, errors: t.errors }),
     });
 if (values['save-agents']) writeFileSync(values['save-agents'], JSON.stringify(enrolled.agents), { mode: 0o600 });
+const inventory = values.inventory === 'false' ? undefined : await reportInventories(client, enrolled.agents, positive('enrol-concurrency', 1000));
+if (inventory) log('inventories reported', { reported: inventory.acknowledged, errors: inventory.errors });
 log(`${enrolled.agents.length} agents ${values['agents-file'] ? 'read' : `enrolled in ${enrolled.seconds.toFixed(1)} s`}; heartbeating, claiming and reporting (Ctrl-C stops)`, { errors: enrolled.tally.errors });
 
 const intervals: Partial<Record<Activity, { intervalS: number; points?: number }>> = {};
@@ -108,6 +113,7 @@ process.stdout.write(
   `${JSON.stringify({
     agents: enrolled.agents.length,
     enrol: { ...summarise(enrolled.tally), seconds: Math.round(enrolled.seconds * 10) / 10 },
+    ...(inventory ? { inventory: summarise(inventory) } : {}),
     heartbeat: summarise(tallies.heartbeat),
     claim: summarise(tallies.claim),
     metrics: summarise(tallies.metrics),

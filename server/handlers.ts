@@ -32,6 +32,8 @@ import { taskArtifactHandlers } from './modules/task-artifacts/task-artifacts.ha
 import { TaskArtifactService } from './modules/task-artifacts/task-artifacts.service.ts';
 import { inventoryHandlers } from './modules/inventory/inventory.handlers.ts';
 import { InventoryService } from './modules/inventory/inventory.service.ts';
+import { vulnerabilityHandlers } from './modules/vulnerabilities/vulnerabilities.handlers.ts';
+import { VulnerabilityService } from './modules/vulnerabilities/vulnerabilities.service.ts';
 import { deploymentHandlers } from './modules/deployments/deployments.handlers.ts';
 import { DeploymentService } from './modules/deployments/deployments.service.ts';
 import { pipelineHandlers } from './modules/pipelines/pipelines.handlers.ts';
@@ -83,6 +85,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
     ...metricQueryHandlers(metricQueries),
     ...dashboardHandlers(new DashboardService(db, metricQueries)),
+    ...vulnerabilityHandlers(new VulnerabilityService(db)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),

@@ -279,6 +279,7 @@ export async function enrolFleet(o: EnrolOptions): Promise<{ agents: EnrolledAge
         hostname: `${o.prefix}-${i}.sim.example.com`,
         ip_address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
         platform: i % 10 === 0 ? 'windows' : 'linux',
+        ...(i % 10 === 0 ? {} : { os_version: LINUX_RELEASES[i % LINUX_RELEASES.length] }),
         agent_version: '2.4.1',
       });
       let answer: Answer | undefined;
@@ -301,6 +302,43 @@ export async function enrolFleet(o: EnrolOptions): Promise<{ agents: EnrolledAge
   };
   await Promise.all(Array.from({ length: o.concurrency }, worker));
   return { agents, tally, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The operating systems of the Linux agents (their packages' ecosystems, for advisories to match). */
+const LINUX_RELEASES = ['Ubuntu 24.04.1 LTS', 'Debian GNU/Linux 12 (bookworm)'];
+
+/**
+ * A small inventory per agent, its versions spread over the fleet (half the hosts one patch behind), so an imported
+ * advisory (`importAdvisories`) has some hosts to list: the operating system's openssl and libc, an npm and a PyPI
+ * package.
+ */
+function inventoryOf(i: number): string {
+  const behind = Math.floor(i / 2) % 2 === 0;
+  const ubuntu = LINUX_RELEASES[i % LINUX_RELEASES.length]!.startsWith('Ubuntu');
+  return JSON.stringify({
+    packages: [
+      { name: 'openssl', version: ubuntu ? (behind ? '3.0.13-0ubuntu3.4' : '3.0.13-0ubuntu3.5') : behind ? '3.0.9-1' : '3.0.11-1~deb12u2', architecture: 'amd64' },
+      { name: 'libc6', version: ubuntu ? '2.39-0ubuntu8.3' : '2.36-9+deb12u7', architecture: 'amd64' },
+      { name: 'lodash', version: behind ? '4.17.20' : '4.17.21', ecosystem: 'npm' },
+      { name: 'requests', version: behind ? '2.28.1' : '2.32.3', ecosystem: 'PyPI' },
+    ],
+    services: [{ name: 'nginx.service', state: 'running', enabled: true }],
+    hardware: { cpu_model: 'AMD EPYC 7R13 Processor', cpu_cores: 4, memory_bytes: 17_179_869_184, disk_bytes: 214_748_364_800 },
+  });
+}
+
+/** Each agent reports its inventory once (`reportInventory`), `concurrency` at a time; answers the tally. */
+export async function reportInventories(client: FleetClient, agents: readonly EnrolledAgent[], concurrency: number): Promise<Tally> {
+  const tally = newTally();
+  let next = 0;
+  const worker = async () => {
+    while (next < agents.length) {
+      const i = next++;
+      await timed(client, tally, { method: 'PUT', path: '/api/v1/agent/inventory', headers: { 'X-API-Key': agents[i]!.key }, body: inventoryOf(i), lane: i });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return tally;
 }
 
 /** Four metrics, `points` samples each, ending now: what an agent that reports in batches sends. */

@@ -45,6 +45,9 @@ export interface Database {
   agent_metric_rollups: AgentMetricRollupsTable;
   agent_metric_rollup_marks: AgentMetricRollupMarksTable;
   dashboards: DashboardsTable;
+  advisories: AdvisoriesTable;
+  advisory_packages: AdvisoryPackagesTable;
+  package_vulnerabilities: PackageVulnerabilitiesTable;
   deployments: DeploymentsTable;
   pipelines: PipelinesTable;
   pipeline_runs: PipelineRunsTable;
@@ -391,6 +394,8 @@ export interface AgentPackagesTable {
   architecture: ColumnType<string, string | undefined, string>;
   /** Generated from `version`: its runs of digits as numbers. */
   version_key: ColumnType<string[], never, never>;
+  /** '' when neither the agent nor its operating system says. */
+  ecosystem: ColumnType<string, string | undefined, string>;
 }
 
 export interface AgentServicesTable {
@@ -413,6 +418,39 @@ export interface AgentHardwareTable {
   manufacturer: string | null;
   model: string | null;
   reported_at: CreatedAt;
+}
+
+/** An imported OSV advisory (global, not a team's). */
+export interface AdvisoriesTable {
+  id: string;
+  aliases: string[];
+  summary: string | null;
+  severity: Schemas['VulnerabilitySeverity'];
+  severity_rank: number;
+  modified_at: Timestamp;
+  published_at: Timestamp | null;
+  withdrawn_at: Timestamp | null;
+  document: ColumnType<unknown, string, string>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** One affected package of an advisory (its `affected[position]`). */
+export interface AdvisoryPackagesTable {
+  advisory_id: string;
+  position: number;
+  ecosystem: string;
+  name: string;
+  ranges: ColumnType<unknown, string, string>;
+  versions: ColumnType<string[], string, string>;
+}
+
+/** An installed package that an advisory affects. */
+export interface PackageVulnerabilitiesTable {
+  package_id: string;
+  agent_id: string;
+  advisory_id: string;
+  fixed_versions: string[];
 }
 
 export interface AgentMetricsTable {

@@ -162,6 +162,7 @@ describe('tenant isolation walk', () => {
       resolveAlert: {},
       listAgentPackages: {},
       listAgentServices: {},
+      listAgentVulnerabilities: {},
       getAgentHardware: {},
       getAgentMetrics: { query: '?name=cpu_usage&start_date=2026-11-21T10:00:00Z&end_date=2026-11-21T11:00:00Z' },
       getDeployment: {},

@@ -887,6 +887,45 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('imports OSV advisories as an administrator and lists the vulnerable packages of the fleet and of one agent', async () => {
+      const [team] = await unwrap(client.GET('/api/v1/teams'));
+      const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'vulnerabilities contract' } }));
+      const enrolled = await unwrap(
+        clientWith(undefined).POST('/api/v1/agent/enroll', {
+          body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.92.0.1', platform: 'linux', os_version: 'Debian GNU/Linux 12 (bookworm)' },
+        }),
+      );
+      const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+      asAgent.use(checker.middleware);
+      const hardware = { cpu_model: 'AMD EPYC 7R13 Processor', cpu_cores: 2, memory_bytes: 4294967296, disk_bytes: 53687091200 };
+      await unwrap(asAgent.PUT('/api/v1/agent/inventory', { body: { packages: [{ name: 'openssl', version: '3.0.9-1', architecture: 'amd64' }, { name: 'lodash', version: '4.17.20', ecosystem: 'npm' }], services: [], hardware } }));
+      const advisoryId = `DSA-contract-${process.pid}-${(serial += 1)}`;
+      const advisory = {
+        id: advisoryId,
+        aliases: [`CVE-2099-${serial}`],
+        summary: 'openssl - security update',
+        modified: '2026-11-01T10:00:00Z',
+        database_specific: { severity: 'MEDIUM' },
+        affected: [{ package: { ecosystem: 'Debian:12', name: 'openssl' }, ranges: [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }, { fixed: '3.0.11-1~deb12u1' }] }] }],
+      };
+      const imported = await unwrap(client.POST('/api/v1/inventory/packages/vulnerabilities/advisories', { body: { advisories: [advisory] } }));
+      await expectError(
+        unwrap(client.POST('/api/v1/inventory/packages/vulnerabilities/advisories', { body: { advisories: [{ ...advisory, affected: [{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'SEMVER', events: [{ introduced: 'one' }] }] }] }] }, ...prefer(422) })),
+        422,
+        ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS'],
+      );
+      const fleet = await unwrap(client.GET('/api/v1/inventory/packages/vulnerabilities', { params: { query: { advisory_id: advisoryId, severity: 'medium', sort: 'severity:desc,hostname:asc', limit: 10 } } }));
+      const path = { agent_id: enrolled.agent.id };
+      const ofAgent = await unwrap(client.GET('/api/v1/agents/{agent_id}/vulnerabilities', { params: { path, query: { name: 'openssl', cursor: '' } } }));
+      const missing = { agent_id: '0192f0c1-0000-7000-8000-000000000000' };
+      await expectError(unwrap(client.GET('/api/v1/agents/{agent_id}/vulnerabilities', { params: { path: missing }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(imported.results).toEqual([{ id: advisoryId, status: 'created', severity: 'medium', matches: 1 }]);
+        expect(fleet.map((v) => [v.agent_id, v.name, v.version, v.ecosystem, v.fixed_versions])).toEqual([[enrolled.agent.id, 'openssl', '3.0.9-1', 'Debian:12', ['3.0.11-1~deb12u1']]]);
+        expect(ofAgent.map((v) => v.advisory_id)).toEqual([advisoryId]);
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

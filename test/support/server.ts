@@ -15,6 +15,8 @@ export interface TestServer extends RunningServer {
   readonly teamId: string;
   /** The prefix of this server's Redis keys. */
   readonly redisKeyPrefix: string;
+  /** The largest body it reads (BODY_LIMIT_BYTES); a larger one is 413 whatever it holds. */
+  readonly bodyLimitBytes: number;
   /** Plain HTTP as the administrator (pass `headers.authorization` to act as someone else). */
   call(method: string, path: string, options?: Parameters<typeof http>[3]): Promise<RawResponse>;
   close(): Promise<void>;
@@ -82,6 +84,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     adminToken,
     teamId,
     redisKeyPrefix: config.redisKeyPrefix,
+    bodyLimitBytes: config.bodyLimitBytes,
     call: (method, path, options = {}) =>
       http(running.url, method, path, { ...options, headers: { authorization: `Bearer ${adminToken}`, ...options.headers } }),
     async close() {

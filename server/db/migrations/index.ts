@@ -21,6 +21,7 @@ import * as taskArtifacts from './2026-12-03T1400-task-artifacts.ts';
 import * as deploymentRollbackReason from './2026-12-03T1500-deployment-rollback-reason.ts';
 import * as agentWorkChanges from './2026-12-03T1600-agent-work-changes.ts';
 import * as metricNamesAndRollups from './2026-12-03T1700-metric-names-and-rollups.ts';
+import * as packageVulnerabilities from './2026-12-03T1800-package-vulnerabilities.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -44,4 +45,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T1500-deployment-rollback-reason': deploymentRollbackReason,
   '2026-12-03T1600-agent-work-changes': agentWorkChanges,
   '2026-12-03T1700-metric-names-and-rollups': metricNamesAndRollups,
+  '2026-12-03T1800-package-vulnerabilities': packageVulnerabilities,
 };

@@ -31,16 +31,18 @@ export interface PackageInsert {
   version: string;
   available_version: string | null;
   architecture: string;
+  /** '' when neither the agent nor its operating system says. */
+  ecosystem: string;
 }
 
 export async function replacePackages(db: Executor, agentId: string, packages: readonly PackageInsert[]): Promise<void> {
   await db.deleteFrom('agent_packages').where('agent_id', '=', agentId).execute();
   if (packages.length === 0) return;
   await sql`
-    insert into agent_packages (id, agent_id, name, version, available_version, architecture)
-    select p.id, ${agentId}::uuid, p.name, p.version, p.available_version, p.architecture
+    insert into agent_packages (id, agent_id, name, version, available_version, architecture, ecosystem)
+    select p.id, ${agentId}::uuid, p.name, p.version, p.available_version, p.architecture, p.ecosystem
       from jsonb_to_recordset(${JSON.stringify(packages)}::jsonb)
-        as p(id uuid, name varchar(200), version varchar(100), available_version varchar(100), architecture varchar(32))`.execute(db);
+        as p(id uuid, name varchar(200), version varchar(100), available_version varchar(100), architecture varchar(32), ecosystem varchar(64))`.execute(db);
 }
 
 export interface ServiceInsert {

@@ -16,6 +16,7 @@ import { policy, type MetricsPolicy } from '../../contract.ts';
 import { findAgent } from '../agents/agents.repository.ts';
 import type { SignsOfLife } from '../agent-protocol/agent-protocol.sign-of-life.ts';
 import { teamTag } from '../agents/agents.service.ts';
+import { defaultEcosystem, matchAgentPackages } from '../vulnerabilities/vulnerabilities.service.ts';
 import { toFleetPackage, toHardware, toPackage, toPackageUpdate, toSystemService } from './inventory.mapper.ts';
 import * as repo from './inventory.repository.ts';
 
@@ -88,24 +89,35 @@ export class InventoryService {
   /** Replaces the agent's packages, services and hardware at once; counts as a heartbeat. */
   async report(agent: Caller, report: Schemas['InventoryReport']): Promise<Schemas['InventorySummary']> {
     const agentId = agent.agentId!;
-    const problems = [
-      ...repeats(report.packages, 'packages', (p) => JSON.stringify([p.name, p.version, p.architecture ?? '']), (p) => `package ${p.name} ${p.version}${p.architecture ? ` (${p.architecture})` : ''}`),
-      ...repeats(report.services, 'services', (s) => s.name, (s) => `service ${s.name}`),
-    ];
-    if (problems.length > 0) refuse(problems);
+    // A package that names no ecosystem is of its operating system's (read before the repeats are looked for, as
+    // `Debian:12` given and `Debian:12` taken from the system are the same).
+    const osEcosystem = report.packages.some((p) => p.ecosystem === undefined) ? await defaultEcosystem(this.#db, agentId) : '';
     const packages = report.packages.map((p) => ({
       id: uuidv7(),
       name: p.name,
       version: p.version,
       available_version: p.available_version ?? null,
       architecture: p.architecture ?? '',
+      ecosystem: p.ecosystem ?? osEcosystem,
     }));
+    const problems = [
+      ...repeats(
+        packages,
+        'packages',
+        (p) => JSON.stringify([p.name, p.version, p.architecture, p.ecosystem]),
+        (p) => `package ${p.name} ${p.version}${p.architecture ? ` (${p.architecture})` : ''}${p.ecosystem ? ` of ${p.ecosystem}` : ''}`,
+      ),
+      ...repeats(report.services, 'services', (s) => s.name, (s) => `service ${s.name}`),
+    ];
+    if (problems.length > 0) refuse(problems);
     const services = report.services.map((s) => ({ id: uuidv7(), name: s.name, state: s.state, enabled: s.enabled }));
     const { seen, reportedAt, updates } = await this.#db.transaction().execute(async (trx) => {
       // The agent's row stays locked until commit, so two reports of one agent never interleave.
       const seen = await repo.touchAgent(trx, agentId);
       if (!seen) throw notFound('Agent', agentId);
       await repo.replacePackages(trx, agentId, packages);
+      // The new packages are matched against the advisories before the report commits.
+      await matchAgentPackages(trx, agentId);
       await repo.replaceServices(trx, agentId, services);
       const reportedAt = await repo.upsertHardware(trx, agentId, report.hardware);
       return { seen, reportedAt, updates: packages.filter((p) => p.available_version !== null).length };
