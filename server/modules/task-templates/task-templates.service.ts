@@ -45,13 +45,23 @@ const MAX_COMPILED = 1_000;
 const compiled = new Map<string, (value: unknown) => SchemaProblem | null>();
 
 const checkTaskParameters = schemaChecker('TaskParameters', PARAMETERS_FIELD);
-/** Each action's own request schema (of `rebootAgent`, `runAgentCommand`…): what a run of it must carry (a command, a version). */
-const checkAction: Record<TaskType, (value: unknown) => SchemaProblem | null> = {
-  reboot: schemaChecker('ActionRequest', PARAMETERS_FIELD),
-  shutdown: schemaChecker('ActionRequest', PARAMETERS_FIELD),
-  update_agent: schemaChecker('UpdateAgentRequest', PARAMETERS_FIELD),
-  command: schemaChecker('CommandRequest', PARAMETERS_FIELD),
-};
+/**
+ * Each action's own request schema (of `rebootAgent`, `runAgentCommand`…): what a run of it must carry (a command, a
+ * version), with its problems named under `field` (where the parameters stand in the request that runs it).
+ */
+export const actionCheckers = (field: string): Record<TaskType, (value: unknown) => SchemaProblem | null> => ({
+  reboot: schemaChecker('ActionRequest', field),
+  shutdown: schemaChecker('ActionRequest', field),
+  update_agent: schemaChecker('UpdateAgentRequest', field),
+  command: schemaChecker('CommandRequest', field),
+});
+const checkAction = actionCheckers(PARAMETERS_FIELD);
+
+/** Parameters a schema refused, as the 422 the caller gets: one detail per failing field. */
+export function parametersRefused(problem: SchemaProblem, whose: string): ApiError {
+  const message = problem.details.length > 1 ? `${whose} parameters are invalid` : `Invalid field ${problem.details[0]?.field}: ${problem.details[0]?.message}`;
+  return new ApiError(problem.code, message, { details: problem.details });
+}
 
 /** The checker of one version's parameters schema, compiled once per process. */
 function checkerOf(templateId: string, version: number, schema: Record<string, unknown>): (value: unknown) => SchemaProblem | null {
@@ -76,10 +86,7 @@ export async function resolveTemplateAction(db: Executor, teamIds: readonly stri
   if (!row) throw notFound('Task template', ref.version === undefined ? ref.id : `${ref.id} version ${ref.version}`);
   const parameters: Record<string, unknown> = { ...row.defaults, ...ref.parameters };
   const problem = checkerOf(row.id, row.version, row.parameters_schema)(parameters) ?? checkTaskParameters(parameters) ?? checkAction[row.action](parameters);
-  if (problem) {
-    const message = problem.details.length > 1 ? "The template's parameters are invalid" : `Invalid field ${problem.details[0]?.field}: ${problem.details[0]?.message}`;
-    throw new ApiError(problem.code, message, { details: problem.details });
-  }
+  if (problem) throw parametersRefused(problem, "The template's");
   return { team_id: row.team_id, type: row.action, parameters, template_id: row.id, template_version: row.version };
 }
 

@@ -6,8 +6,7 @@ import type { Executor } from '../../db/executor.ts';
 import type { TaskRow } from '../../db/schema.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import { ApiError } from '../../http/errors.ts';
-import { schemaChecker, type SchemaProblem } from '../../http/schema-check.ts';
-import { resolveTemplateAction } from '../task-templates/task-templates.service.ts';
+import { actionCheckers, parametersRefused, resolveTemplateAction } from '../task-templates/task-templates.service.ts';
 import { toTask } from './tasks.mapper.ts';
 
 type Schemas = components['schemas'];
@@ -38,16 +37,8 @@ export interface TaskAction {
   template_version: number | null;
 }
 
-/**
- * Each action's own request schema (of `rebootAgent`, `runAgentCommand`…): what an action given as
- * `{ type, parameters }` must carry (a command, a version), as its operation would require it.
- */
-const checkAction: Record<Schemas['TaskType'], (value: unknown) => SchemaProblem | null> = {
-  reboot: schemaChecker('ActionRequest', 'action.parameters'),
-  shutdown: schemaChecker('ActionRequest', 'action.parameters'),
-  update_agent: schemaChecker('UpdateAgentRequest', 'action.parameters'),
-  command: schemaChecker('CommandRequest', 'action.parameters'),
-};
+/** What an action given as `{ type, parameters }` must carry, as its own operation would require it. */
+const checkAction = actionCheckers('action.parameters');
 const COMMAND_TIMEOUT = schemaProperty('CommandRequest', 'timeout_seconds').default as number;
 
 /** What asks for an action: one of `action` (`{ type, parameters }`) or `template` (a task template to run). */
@@ -69,10 +60,7 @@ export async function resolveAction(db: Executor, teamIds: readonly string[], ch
   } else if (choice.action) {
     const parameters = choice.action.parameters ?? {};
     const problem = checkAction[choice.action.type](parameters);
-    if (problem) {
-      const message = problem.details.length > 1 ? 'The action\'s parameters are invalid' : `Invalid field ${problem.details[0]?.field}: ${problem.details[0]?.message}`;
-      throw new ApiError(problem.code, message, { details: problem.details });
-    }
+    if (problem) throw parametersRefused(problem, "The action's");
     action = { type: choice.action.type, parameters, template_id: null, template_version: null };
   } else throw new ApiError('VAL_REQUIRED_FIELD', 'Send an action or a template', { details: [{ field: 'action', message: 'required unless template is given' }] });
   if (action.type !== 'command') return action;
