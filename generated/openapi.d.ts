@@ -1534,6 +1534,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List alert rules
+         * @description The alert rules of the caller's teams (or of one, with `team_id`), newest first unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listAlertRules"];
+        put?: never;
+        /**
+         * Create an alert rule
+         * @description Creates a rule in one of the caller's teams; it is evaluated from the next evaluation interval on. `scope.agent_id` and `scope.group_id` must name an agent or group of that team (404 otherwise). `team_id` may be left out when the caller belongs to exactly one team.
+         */
+        post: operations["createAlertRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an alert rule
+         * @description One alert rule of the caller's teams.
+         */
+        get: operations["getAlertRule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an alert rule
+         * @description Deletes a rule; the alerts it has firing are resolved (`alert.resolved`), and its alerts stay listed (their `rule_id` becomes `null`). With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteAlertRule"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an alert rule
+         * @description Changes a rule (JSON merge patch; `scope`, `condition` and `labels` are replaced whole). The agents' pending and firing states are kept, and the next evaluation uses the new definition; turning the rule off (`enabled: false`) resolves the alerts it has firing. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateAlertRule"];
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -5688,6 +5746,18 @@ export interface components {
          */
         AlertStatus: "open" | "acknowledged" | "resolved";
         /**
+         * AlertLabels
+         * @description Labels: up to 20 name/value pairs, names of lowercase letters, digits and `_` (starting with a letter),
+         *     values of at most 200 characters. Notification channels and silences match alerts by them.
+         * @example {
+         *       "service": "web",
+         *       "env": "production"
+         *     }
+         */
+        AlertLabels: {
+            [key: string]: string;
+        };
+        /**
          * AlertFields
          * @description The fields of an alert, of which only `id` is always present: a list asked for with `fields=…`
          *     carries just the fields named. Without `fields`, every field is present, as in `Alert`.
@@ -5738,6 +5808,14 @@ export interface components {
              * @example node_filesystem_avail:web-01:/var
              */
             fingerprint?: string | null;
+            /**
+             * Format: uuid
+             * @description The alert rule that raised the alert, or `null` for an alert raised through the API. Absent on alerts read from an older server.
+             * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+             */
+            rule_id?: string | null;
+            /** @description The labels of the rule that raised the alert (notification channels and silences match them), or `null`. */
+            labels?: components["schemas"]["AlertLabels"] | null;
             /**
              * Format: uuid
              * @description The user who acknowledged it, or `null`.
@@ -6073,6 +6151,282 @@ export interface components {
             success: true;
             data: components["schemas"]["AlertBulkResult"];
             meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertRuleName
+         * @description The rule's name, also the title of the alerts it raises.
+         * @example CPU above 90%
+         */
+        AlertRuleName: string;
+        /**
+         * AlertRuleScope
+         * @description Which agents of the rule's team the rule watches: every criterion given must hold (an empty object is the
+         *     whole team). `agent_id` names one agent, `group_id` the members of an agent group, and `platform`,
+         *     `status` and `tags` filter as `listAgents` does (`tags`: the agent carries every one of them).
+         * @example {
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *     }
+         * @example {}
+         */
+        AlertRuleScope: {
+            /**
+             * Format: uuid
+             * @description Only this agent (an agent of the rule's team).
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id?: string;
+            /**
+             * Format: uuid
+             * @description Only the members of this agent group (a group of the rule's team).
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            group_id?: string;
+            platform?: components["schemas"]["Platform"];
+            status?: components["schemas"]["AgentStatus"];
+            /**
+             * @description Only agents that carry every one of these tags.
+             * @example [
+             *       "production"
+             *     ]
+             */
+            tags?: string[];
+        };
+        /**
+         * AlertRuleCondition
+         * @description What makes a rule's condition true for one agent: `aggregation` of the agent's samples of the rule's metric
+         *     over the last `window_seconds`, compared with `threshold` by `operator`. `count` counts the samples.
+         * @example {
+         *       "aggregation": "avg",
+         *       "window_seconds": 300,
+         *       "operator": ">",
+         *       "threshold": 90
+         *     }
+         */
+        AlertRuleCondition: {
+            /**
+             * @description How the samples of the window become one number.
+             * @example avg
+             * @enum {string}
+             */
+            aggregation: "avg" | "min" | "max" | "last" | "count";
+            /**
+             * Format: int32
+             * @description How far back the samples are taken, in seconds (5 seconds to 1 day).
+             * @example 300
+             */
+            window_seconds: number;
+            /**
+             * @description How the aggregated value is compared with the threshold.
+             * @example >
+             * @enum {string}
+             */
+            operator: ">" | ">=" | "<" | "<=" | "==" | "!=";
+            /**
+             * @description The number the aggregated value is compared with.
+             * @example 90
+             */
+            threshold: number;
+        };
+        /**
+         * AlertRuleNoDataSeconds
+         * Format: int32
+         * @description What the rule does for an agent in scope that reports no sample of the metric: `null` ignores it (the
+         *     condition is false); a number of seconds fires once the agent has sent no sample for that long (its alert
+         *     then says `no data` for the value).
+         * @example 600
+         */
+        AlertRuleNoDataSeconds: number | null;
+        /**
+         * AlertRuleDescriptionTemplate
+         * @description The message of the alerts the rule raises. Placeholders in double braces are replaced, nothing else is
+         *     interpreted: `{{value}}` (the aggregated value, or `no data`), `{{threshold}}`, `{{metric}}`, `{{rule.name}}`,
+         *     `{{agent.id}}`, `{{agent.hostname}}`, `{{agent.platform}}` and `{{labels.<name>}}`; an unknown placeholder
+         *     is left as written.
+         * @example CPU {{value}}% on {{agent.hostname}}
+         */
+        AlertRuleDescriptionTemplate: string;
+        /**
+         * AlertRule
+         * @description A rule that raises alerts from the metrics agents report. Every evaluation interval, for each agent in
+         *     `scope`, the `condition` is computed over the agent's samples; an agent whose condition holds is pending,
+         *     and after `for_seconds` its alert fires (one alert per rule and agent, carrying `rule_id` and `labels`, raised
+         *     with the `alert.triggered` event); when the condition clears, that alert is resolved (`alert.resolved`).
+         * @example {
+         *       "id": "0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "CPU above 90%",
+         *       "metric": "cpu_usage",
+         *       "scope": {
+         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       },
+         *       "condition": {
+         *         "aggregation": "avg",
+         *         "window_seconds": 300,
+         *         "operator": ">",
+         *         "threshold": 90
+         *       },
+         *       "for_seconds": 120,
+         *       "no_data_seconds": null,
+         *       "severity": "critical",
+         *       "labels": {
+         *         "service": "web"
+         *       },
+         *       "description_template": "CPU {{value}}% on {{agent.hostname}}",
+         *       "enabled": true,
+         *       "created_at": "2026-12-03T10:00:00.000Z",
+         *       "updated_at": "2026-12-03T10:00:00.000Z"
+         *     }
+         */
+        AlertRule: {
+            /**
+             * Format: uuid
+             * @description The rule's id (UUIDv7).
+             * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the rule; it watches only that team's agents.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            name: components["schemas"]["AlertRuleName"];
+            metric: components["schemas"]["MetricName"];
+            scope: components["schemas"]["AlertRuleScope"];
+            condition: components["schemas"]["AlertRuleCondition"];
+            /**
+             * Format: int32
+             * @description How long the condition must hold for an agent before its alert fires (0 fires at the first evaluation that finds it true); until then the agent is pending.
+             * @example 120
+             */
+            for_seconds: number;
+            no_data_seconds: components["schemas"]["AlertRuleNoDataSeconds"];
+            severity: components["schemas"]["AlertSeverity"];
+            labels: components["schemas"]["AlertLabels"];
+            description_template: components["schemas"]["AlertRuleDescriptionTemplate"];
+            /**
+             * @description Whether the rule is evaluated; turning it off resolves the alerts it has firing.
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When the rule was created (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the rule last changed (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * AlertRuleListEnvelope
+         * @description A page of alert rules, in the success envelope.
+         */
+        AlertRuleListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The alert rules of this page. */
+            data: components["schemas"]["AlertRule"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AlertRuleCreate
+         * @description A new alert rule. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "CPU above 90%",
+         *       "metric": "cpu_usage",
+         *       "scope": {
+         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       },
+         *       "condition": {
+         *         "aggregation": "avg",
+         *         "window_seconds": 300,
+         *         "operator": ">",
+         *         "threshold": 90
+         *       },
+         *       "for_seconds": 120,
+         *       "severity": "critical",
+         *       "labels": {
+         *         "service": "web"
+         *       },
+         *       "description_template": "CPU {{value}}% on {{agent.hostname}}"
+         *     }
+         */
+        AlertRuleCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the rule (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            name: components["schemas"]["AlertRuleName"];
+            metric: components["schemas"]["MetricName"];
+            scope?: components["schemas"]["AlertRuleScope"];
+            condition: components["schemas"]["AlertRuleCondition"];
+            /**
+             * Format: int32
+             * @description How long the condition must hold before the alert fires (default 0).
+             * @example 120
+             */
+            for_seconds?: number;
+            no_data_seconds?: components["schemas"]["AlertRuleNoDataSeconds"];
+            severity: components["schemas"]["AlertSeverity"];
+            labels?: components["schemas"]["AlertLabels"];
+            description_template?: components["schemas"]["AlertRuleDescriptionTemplate"];
+            /**
+             * @description Whether the rule is evaluated (default `true`).
+             * @example true
+             */
+            enabled?: boolean;
+        };
+        /**
+         * AlertRuleEnvelope
+         * @description An alert rule, in the success envelope.
+         */
+        AlertRuleEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AlertRule"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertRulePatch
+         * @description A JSON merge patch of an alert rule; an object field (`scope`, `condition`, `labels`) is replaced whole. A rule never changes team.
+         * @example {
+         *       "enabled": false
+         *     }
+         */
+        AlertRulePatch: {
+            name?: components["schemas"]["AlertRuleName"];
+            metric?: components["schemas"]["MetricName"];
+            scope?: components["schemas"]["AlertRuleScope"];
+            condition?: components["schemas"]["AlertRuleCondition"];
+            /**
+             * Format: int32
+             * @description How long the condition must hold before the alert fires.
+             * @example 60
+             */
+            for_seconds?: number;
+            no_data_seconds?: components["schemas"]["AlertRuleNoDataSeconds"];
+            severity?: components["schemas"]["AlertSeverity"];
+            labels?: components["schemas"]["AlertLabels"];
+            description_template?: components["schemas"]["AlertRuleDescriptionTemplate"];
+            /**
+             * @description Whether the rule is evaluated; turning it off resolves the alerts it has firing.
+             * @example false
+             */
+            enabled?: boolean;
         };
         /**
          * EventType
@@ -7819,7 +8173,7 @@ export interface components {
          *       "status"
          *     ]
          */
-        AlertFieldsParam: ("id" | "team_id" | "agent_id" | "title" | "message" | "severity" | "status" | "source" | "fingerprint" | "acknowledged_by" | "acknowledged_at" | "resolved_by" | "resolved_at" | "created_at" | "updated_at")[];
+        AlertFieldsParam: ("id" | "team_id" | "agent_id" | "title" | "message" | "severity" | "status" | "source" | "fingerprint" | "rule_id" | "labels" | "acknowledged_by" | "acknowledged_at" | "resolved_by" | "resolved_at" | "created_at" | "updated_at")[];
         /**
          * @description Only alerts of this severity.
          * @example critical
@@ -7840,6 +8194,16 @@ export interface components {
          * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         AlertId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+         * @example created_at:desc
+         */
+        AlertRuleSort: string;
+        /**
+         * @description The alert rule's id.
+         * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+         */
+        AlertRuleId: string;
         /**
          * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
          * @example updated_at:desc
@@ -8089,6 +8453,11 @@ export interface components {
          * @example /api/v1/alerts/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         LocationAlert: string;
+        /**
+         * @description The path of the alert rule that was created.
+         * @example /api/v1/metrics/alerts/rules/0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+         */
+        LocationAlertRule: string;
         /**
          * @description The path of the webhook that was registered.
          * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
@@ -13272,6 +13641,287 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAlertRules: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["AlertRuleSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of alert rules. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new alert rule. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description The alert rule was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationAlertRule"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert rule. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert rule was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        /** @description The fields to change (JSON merge patch). */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["AlertRulePatch"];
+                "application/json": components["schemas"]["AlertRulePatch"];
+            };
+        };
+        responses: {
+            /** @description The alert rule as it is now. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

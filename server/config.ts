@@ -54,6 +54,8 @@ export interface Config {
   readonly webConcurrency: number;
   /** How often the outbox dispatcher looks for new events. */
   readonly outboxPollMs: number;
+  /** ALERT_EVALUATION_INTERVAL_MS: how often each enabled alert rule is evaluated. */
+  readonly alertEvaluationIntervalMs: number;
   /** JSON overriding the spec's `x-webhook-delivery` policy (timeouts, attempts, backoff), e.g. for tests. */
   readonly webhookDeliveryOverrides: Record<string, number>;
   /** Deliver webhooks to private, loopback and link-local addresses (tests, on-premises receivers). */
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     backgroundWorkers: flag(env, 'BACKGROUND_WORKERS', true),
     webConcurrency: webConcurrency(env),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 200, 10, 60_000),
+    alertEvaluationIntervalMs: integer(env, 'ALERT_EVALUATION_INTERVAL_MS', 10_000, 100, 3_600_000),
     webhookDeliveryOverrides: json(env, 'WEBHOOK_DELIVERY'),
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
     eventStreamOverrides: json(env, 'EVENT_STREAM'),

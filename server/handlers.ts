@@ -2,6 +2,8 @@
 // Leaving one out, or answering with a status the spec does not declare, fails `npm run typecheck`.
 import type { HandlerMap } from './http/operation-types.ts';
 import { alertHandlers } from './modules/alerts/alerts.handlers.ts';
+import { alertRuleHandlers } from './modules/alert-rules/alert-rules.handlers.ts';
+import { AlertRuleService } from './modules/alert-rules/alert-rules.service.ts';
 import { eventHandlers } from './modules/events/events.handlers.ts';
 import { EventStreamService } from './modules/events/events.service.ts';
 import { AlertService } from './modules/alerts/alerts.service.ts';
@@ -56,6 +58,7 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),
+    ...alertRuleHandlers(new AlertRuleService(db)),
     ...eventHandlers(new EventStreamService(db, deps.bus, deps.eventStream)),
     ...webhookHandlers(
       new WebhookService(db, deps.secretBox, {

@@ -1,5 +1,5 @@
 // The background work of a process, when BACKGROUND_WORKERS is on: the sweeper (silent agents go offline),
-// the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, and
+// the alert rule evaluator, the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, and
 // retention (old events with their deliveries, old metric samples). Every process of a deployment may run
 // them at once: the sweep and the deletions are idempotent, the dispatcher takes turns under an advisory
 // lock, and deliveries are claimed with SKIP LOCKED.
@@ -11,6 +11,7 @@ import { policy } from './contract.ts';
 import { OutboxDispatcher } from './events/dispatcher.ts';
 import type { EventBus } from './events/event-bus.ts';
 import type { Logger } from './logger.ts';
+import { AlertRuleEvaluator } from './modules/alert-rules/alert-rules.evaluator.ts';
 import { sweepSilentAgents } from './modules/agent-protocol/agent-protocol.service.ts';
 import { deleteSamplesBefore } from './modules/inventory/inventory.repository.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
@@ -65,7 +66,7 @@ export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDis
 
 export function startWorkers(
   deps: { db: Kysely<Database>; bus: EventBus; cache: TaggedCache; deliverer: WebhookDeliverer; log: Logger; onRun?: WorkerRunListener },
-  config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs'>,
+  config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs' | 'alertEvaluationIntervalMs'>,
   retention: Retention,
 ): Workers {
   const { db, bus, cache, deliverer, log, onRun } = deps;
@@ -76,11 +77,16 @@ export function startWorkers(
   });
   dispatcher.start();
   deliverer.start();
-  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, retention');
+  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, alert rule evaluator, retention');
 
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
     const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);
     if (swept.offline > 0 || swept.failed > 0) log.info(swept, 'sweeper: silent agents marked offline, their running tasks failed');
+  }, onRun);
+  // Rules fall due every interval; polling at that interval again keeps a due rule waiting at most one interval.
+  const evaluator = new AlertRuleEvaluator(db, log, config.alertEvaluationIntervalMs);
+  const stopEvaluator = every(config.alertEvaluationIntervalMs, log, 'alert-rules', async () => {
+    await evaluator.runOnce();
   }, onRun);
   const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {
     const deleted = await applyRetention(db, dispatcher, retention);
@@ -90,6 +96,7 @@ export function startWorkers(
   return {
     async stop() {
       stopSweeper();
+      stopEvaluator();
       stopRetention();
       await dispatcher.stop();
       await deliverer.stop();

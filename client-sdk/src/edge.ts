@@ -154,6 +154,7 @@ export const IDEMPOTENT_POST_PATHS = [
   '/api/v1/tasks/{task_id}/retry',
   '/api/v1/alerts',
   '/api/v1/alerts/bulk',
+  '/api/v1/metrics/alerts/rules',
   '/api/v1/deployments',
   '/api/v1/deployments/{deployment_id}/rollback',
   '/api/v1/pipelines',

@@ -23,6 +23,8 @@ export interface AgentsTable {
 
 export interface Database {
   alerts: AlertsTable;
+  alert_rules: AlertRulesTable;
+  alert_rule_states: AlertRuleStatesTable;
   agents: AgentsTable;
   teams: TeamsTable;
   users: UsersTable;
@@ -217,11 +219,46 @@ export interface AlertsTable {
   acknowledged_at: Timestamp | null;
   resolved_by: string | null;
   resolved_at: Timestamp | null;
+  /** The alert rule that raised it; null for alerts raised through the API. */
+  rule_id: ColumnType<string | null, string | null | undefined, string | null>;
+  labels: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }
 
 export type AlertRow = Selectable<AlertsTable>;
+
+export interface AlertRulesTable {
+  id: string;
+  team_id: string;
+  name: string;
+  metric: Schemas['MetricName'];
+  scope: ColumnType<Schemas['AlertRuleScope'], string, string>;
+  aggregation: Schemas['AlertRuleCondition']['aggregation'];
+  window_seconds: number;
+  operator: Schemas['AlertRuleCondition']['operator'];
+  threshold: number;
+  for_seconds: number;
+  no_data_seconds: number | null;
+  severity: Schemas['AlertSeverity'];
+  labels: ColumnType<Record<string, string>, string, string>;
+  description_template: string;
+  enabled: boolean;
+  /** When an evaluator next takes the rule (claimed FOR UPDATE SKIP LOCKED once due). */
+  next_evaluation_at: CreatedAt;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export type AlertRuleRow = Selectable<AlertRulesTable>;
+
+/** A (rule, agent) whose condition holds: pending since `since`, firing once it has an alert. */
+export interface AlertRuleStatesTable {
+  rule_id: string;
+  agent_id: string;
+  since: Timestamp;
+  alert_id: string | null;
+}
 export type NewAlertRow = Insertable<AlertsTable>;
 
 export interface DeploymentsTable {

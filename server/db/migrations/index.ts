@@ -15,6 +15,7 @@ import * as changeFeed from './2026-12-02T2000-change-feed.ts';
 import * as eventTraceContext from './2026-12-03T0900-event-trace-context.ts';
 import * as agentRowsPerStatement from './2026-12-03T1000-agent-rows-per-statement.ts';
 import * as agentWorkChanges from './2026-12-03T1600-agent-work-changes.ts';
+import * as alertRules from './2026-12-03T1900-alert-rules.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T0900-event-trace-context': eventTraceContext,
   '2026-12-03T1000-agent-rows-per-statement': agentRowsPerStatement,
   '2026-12-03T1600-agent-work-changes': agentWorkChanges,
+  '2026-12-03T1900-alert-rules': alertRules,
 };
