@@ -54,6 +54,10 @@ export interface Config {
   readonly webConcurrency: number;
   /** How often the outbox dispatcher looks for new events. */
   readonly outboxPollMs: number;
+  /** SMTP_URL: the relay that sends `email` notification channels' mails (`smtp://user:password@host:port`, `smtps://…`); unset: no email channels. */
+  readonly smtpUrl: string | undefined;
+  /** SMTP_FROM: the sender of notification mails. */
+  readonly smtpFrom: string;
   /** ALERT_EVALUATION_INTERVAL_MS: how often each enabled alert rule is evaluated. */
   readonly alertEvaluationIntervalMs: number;
   /** JSON overriding the spec's `x-webhook-delivery` policy (timeouts, attempts, backoff), e.g. for tests. */
@@ -217,6 +221,8 @@ export function loadConfig(env: Env = process.env): Config {
     backgroundWorkers: flag(env, 'BACKGROUND_WORKERS', true),
     webConcurrency: webConcurrency(env),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 200, 10, 60_000),
+    smtpUrl: env.SMTP_URL || undefined,
+    smtpFrom: env.SMTP_FROM || 'Opsdeck <opsdeck@localhost>',
     alertEvaluationIntervalMs: integer(env, 'ALERT_EVALUATION_INTERVAL_MS', 10_000, 100, 3_600_000),
     webhookDeliveryOverrides: json(env, 'WEBHOOK_DELIVERY'),
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),

@@ -36,6 +36,8 @@ import { pipelineHandlers } from './modules/pipelines/pipelines.handlers.ts';
 import { PipelineService } from './modules/pipelines/pipelines.service.ts';
 import { TaskService } from './modules/tasks/tasks.service.ts';
 import { UserService } from './modules/users/users.service.ts';
+import { notificationHandlers } from './modules/notifications/notifications.handlers.ts';
+import { NotificationService } from './modules/notifications/notifications.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
 import type { AppDeps } from './deps.ts';
@@ -63,6 +65,13 @@ export function createHandlers(deps: AppDeps): HandlerMap {
     ...webhookHandlers(
       new WebhookService(db, deps.secretBox, {
         allowPrivateTargets: deps.config.webhookAllowPrivateTargets,
+        onDeliveryQueued: () => deps.webhookDeliverer.wake(),
+      }),
+    ),
+    ...notificationHandlers(
+      new NotificationService(db, deps.secretBox, {
+        allowPrivateTargets: deps.config.webhookAllowPrivateTargets,
+        smtpConfigured: deps.config.smtpUrl !== undefined,
         onDeliveryQueued: () => deps.webhookDeliverer.wake(),
       }),
     ),

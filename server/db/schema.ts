@@ -48,6 +48,8 @@ export interface Database {
   events: EventsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  notification_channels: NotificationChannelsTable;
+  alert_silences: AlertSilencesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   instance_keys: InstanceKeysTable;
   change_feed: ChangeFeedTable;
@@ -389,7 +391,12 @@ export type WebhookRow = Selectable<WebhooksTable>;
 
 export interface WebhookDeliveriesTable {
   id: string;
+  /**
+   * The webhook; null on a notification to a channel (`channel_id`), which only the notification queue
+   * (modules/notifications) writes and only the deliverer's own SQL reads, so Kysely code sees webhooks'.
+   */
   webhook_id: string;
+  channel_id: ColumnType<string | null, string | null | undefined, string | null>;
   event_id: string;
   event: string;
   status: Generated<Schemas['WebhookDeliveryStatus']>;
@@ -400,7 +407,40 @@ export interface WebhookDeliveriesTable {
   created_at: CreatedAt;
   completed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
-export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+/** A webhook's delivery (notifications to channels are the deliverer's own). */
+export type WebhookDeliveryRow = Omit<Selectable<WebhookDeliveriesTable>, 'channel_id'>;
+
+/** Where a team's alerts are sent; exactly the target column of its kind is set. */
+export interface NotificationChannelsTable {
+  id: string;
+  team_id: string;
+  name: string;
+  kind: Schemas['NotificationChannelKind'];
+  webhook_id: string | null;
+  /** A `slack` channel's incoming-webhook URL, sealed with the secret box (bound to the channel id). */
+  slack_url_ciphertext: string | null;
+  slack_url_hint: string | null;
+  email_to: string[] | null;
+  min_severity: Schemas['AlertSeverity'];
+  label_matchers: ColumnType<Record<string, string>, string, string>;
+  enabled: boolean;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+export type NotificationChannelRow = Selectable<NotificationChannelsTable>;
+
+export interface AlertSilencesTable {
+  id: string;
+  team_id: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  matchers: ColumnType<Record<string, string>, string, string>;
+  comment: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+export type AlertSilenceRow = Selectable<AlertSilencesTable>;
 
 export interface WebhookDeliveryAttemptsTable {
   delivery_id: string;

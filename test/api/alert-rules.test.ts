@@ -33,7 +33,7 @@ const report = async (key: string, value: number) => {
   expect(res.status, res.text).toBeLessThan(300);
 };
 const alertsOfRule = async (ruleId: string, agentId: string) =>
-  ((await server.call('GET', `/api/v1/alerts?agent_id=${agentId}&limit=100`)).body.data as Array<{ rule_id: string | null; status: string }>).filter((a) => a.rule_id === ruleId);
+  ((await server.call('GET', `/api/v1/alerts?agent_id=${agentId}&limit=100`)).body.data as Array<{ id: string; rule_id: string | null; status: string }>).filter((a) => a.rule_id === ruleId);
 
 const cpuRule = (agentId: string, extra: Record<string, unknown> = {}) => ({
   name: 'CPU above 90%',

@@ -16,6 +16,7 @@ import * as eventTraceContext from './2026-12-03T0900-event-trace-context.ts';
 import * as agentRowsPerStatement from './2026-12-03T1000-agent-rows-per-statement.ts';
 import * as agentWorkChanges from './2026-12-03T1600-agent-work-changes.ts';
 import * as alertRules from './2026-12-03T1900-alert-rules.ts';
+import * as alertNotifications from './2026-12-03T1910-alert-notifications.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T1000-agent-rows-per-statement': agentRowsPerStatement,
   '2026-12-03T1600-agent-work-changes': agentWorkChanges,
   '2026-12-03T1900-alert-rules': alertRules,
+  '2026-12-03T1910-alert-notifications': alertNotifications,
 };
