@@ -148,6 +148,9 @@ describe('If-Modified-Since', () => {
       pipeline_id: (await created('/api/v1/pipelines', { name: 'ims', repository: 'github.com/opsdeck/ims', team_id })).id,
       alert_id: (await created('/api/v1/alerts', { title: 'ims', severity: 'info', team_id })).id,
       webhook_id: (await created('/api/v1/webhooks', { url: 'http://127.0.0.1:9/ims', events: ['alert.triggered'], team_id })).id,
+      rule_id: (await created('/api/v1/metrics/alerts/rules', { name: 'ims', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info', team_id })).id,
+      channel_id: (await created('/api/v1/metrics/alerts/notifications', { name: 'ims', kind: 'slack', slack_url: 'http://127.0.0.1:9/ims', team_id })).id,
+      silence_id: (await created('/api/v1/metrics/alerts/silences', { ends_at: new Date(Date.now() + 60_000).toISOString(), matchers: { service: 'ims' }, comment: 'ims', team_id })).id,
     };
     for (const info of declared) {
       const path = pathOf(info, ids);
