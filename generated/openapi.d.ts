@@ -2052,6 +2052,206 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List alert rules
+         * @description The alert rules of the caller's teams (or of one, with `team_id`), newest first unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listAlertRules"];
+        put?: never;
+        /**
+         * Create an alert rule
+         * @description Creates a rule in one of the caller's teams; it is evaluated from the next evaluation interval on. `scope.agent_id` and `scope.group_id` must name an agent or group of that team (404 otherwise). `team_id` may be left out when the caller belongs to exactly one team.
+         */
+        post: operations["createAlertRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an alert rule
+         * @description One alert rule of the caller's teams.
+         */
+        get: operations["getAlertRule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an alert rule
+         * @description Deletes a rule; the alerts it has firing are resolved (`alert.resolved`), and its alerts stay listed (their `rule_id` becomes `null`). With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteAlertRule"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an alert rule
+         * @description Changes a rule (JSON merge patch; `scope`, `condition` and `labels` are replaced whole). The agents' pending and firing states are kept, and the next evaluation uses the new definition; turning the rule off (`enabled: false`) resolves the alerts it has firing. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateAlertRule"];
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification channels
+         * @description The notification channels of the caller's teams (or of one, with `team_id`), newest first unless `sort` says otherwise; secrets (a Slack URL) are never shown. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listNotificationChannels"];
+        put?: never;
+        /**
+         * Create a notification channel
+         * @description Creates a channel in one of the caller's teams; the team's alerts that match its routing notify it from now on. A `webhook` channel's `webhook_id` must be one of the team's webhooks (404 otherwise); a `slack` URL is checked as webhook URLs are (422 `VAL_WEBHOOK_TARGET_FORBIDDEN` for private addresses unless the server allows them) and stored encrypted; an `email` channel needs the server's `SMTP_URL`.
+         */
+        post: operations["createNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/notifications/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The notification channel's id.
+                 * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+                 */
+                channel_id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a notification channel
+         * @description One notification channel of the caller's teams; its Slack URL is never shown (`slack_url_hint`).
+         */
+        get: operations["getNotificationChannel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a notification channel
+         * @description Deletes a channel, with its pending notifications. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteNotificationChannel"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a notification channel
+         * @description Changes a channel (JSON merge patch; `email_to` and `label_matchers` are replaced whole). Its kind never changes. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateNotificationChannel"];
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/notifications/{channel_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The notification channel's id.
+                 * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+                 */
+                channel_id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test notification
+         * @description Queues a test notification to this channel only (a `webhook.ping` for a `webhook` channel; a short test message for `slack` and `email`), sent and retried as any notification, and answers `202` at once with the queued delivery; `Location` is the channel. A disabled channel is refused with 409 `BIZ_NOTIFICATION_CHANNEL_DISABLED`.
+         */
+        post: operations["testNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/silences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List silences
+         * @description The silences of the caller's teams (or of one, with `team_id`), past, active and future, newest first unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listAlertSilences"];
+        put?: never;
+        /**
+         * Create a silence
+         * @description Creates a silence in one of the caller's teams: while it is active, the team's alerts whose labels match it notify no channel (they are still raised and listed). `ends_at` must be after `starts_at` (422).
+         */
+        post: operations["createAlertSilence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/alerts/silences/{silence_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The silence's id.
+                 * @example 0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+                 */
+                silence_id: components["parameters"]["AlertSilenceId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a silence
+         * @description One silence of the caller's teams.
+         */
+        get: operations["getAlertSilence"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a silence
+         * @description Deletes a silence; alerts from now on notify as if it never was. With `If-Match`, only the version read is deleted (412 otherwise).
+         */
+        delete: operations["deleteAlertSilence"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a silence
+         * @description Changes a silence (JSON merge patch; `matchers` is replaced whole); set `ends_at` to now to end it early. With `If-Match`, only the version read is changed (412 otherwise).
+         */
+        patch: operations["updateAlertSilence"];
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -2870,7 +3070,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -8647,6 +8847,18 @@ export interface components {
          */
         AlertStatus: "open" | "acknowledged" | "resolved";
         /**
+         * AlertLabels
+         * @description Labels: up to 20 name/value pairs, names of lowercase letters, digits and `_` (starting with a letter),
+         *     values of at most 200 characters. Notification channels and silences match alerts by them.
+         * @example {
+         *       "service": "web",
+         *       "env": "production"
+         *     }
+         */
+        AlertLabels: {
+            [key: string]: string;
+        };
+        /**
          * AlertFields
          * @description The fields of an alert, of which only `id` is always present: a list asked for with `fields=…`
          *     carries just the fields named. Without `fields`, every field is present, as in `Alert`.
@@ -8697,6 +8909,14 @@ export interface components {
              * @example node_filesystem_avail:web-01:/var
              */
             fingerprint?: string | null;
+            /**
+             * Format: uuid
+             * @description The alert rule that raised the alert, or `null` for an alert raised through the API. Absent on alerts read from an older server.
+             * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+             */
+            rule_id?: string | null;
+            /** @description The labels of the rule that raised the alert (notification channels and silences match them), or `null`. */
+            labels?: components["schemas"]["AlertLabels"] | null;
             /**
              * Format: uuid
              * @description The user who acknowledged it, or `null`.
@@ -9032,6 +9252,690 @@ export interface components {
             success: true;
             data: components["schemas"]["AlertBulkResult"];
             meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertRuleName
+         * @description The rule's name, also the title of the alerts it raises.
+         * @example CPU above 90%
+         */
+        AlertRuleName: string;
+        /**
+         * AlertRuleScope
+         * @description Which agents of the rule's team the rule watches: every criterion given must hold (an empty object is the
+         *     whole team). `agent_id` names one agent, `group_id` the members of an agent group, and `platform`,
+         *     `status` and `tags` filter as `listAgents` does (`tags`: the agent carries every one of them).
+         * @example {
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *     }
+         * @example {}
+         */
+        AlertRuleScope: {
+            /**
+             * Format: uuid
+             * @description Only this agent (an agent of the rule's team).
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id?: string;
+            /**
+             * Format: uuid
+             * @description Only the members of this agent group (a group of the rule's team).
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            group_id?: string;
+            platform?: components["schemas"]["Platform"];
+            status?: components["schemas"]["AgentStatus"];
+            /**
+             * @description Only agents that carry every one of these tags.
+             * @example [
+             *       "production"
+             *     ]
+             */
+            tags?: string[];
+        };
+        /**
+         * AlertRuleCondition
+         * @description What makes a rule's condition true for one agent: `aggregation` of the agent's samples of the rule's metric
+         *     over the last `window_seconds`, compared with `threshold` by `operator`. `count` counts the samples.
+         * @example {
+         *       "aggregation": "avg",
+         *       "window_seconds": 300,
+         *       "operator": ">",
+         *       "threshold": 90
+         *     }
+         */
+        AlertRuleCondition: {
+            /**
+             * @description How the samples of the window become one number.
+             * @example avg
+             * @enum {string}
+             */
+            aggregation: "avg" | "min" | "max" | "last" | "count";
+            /**
+             * Format: int32
+             * @description How far back the samples are taken, in seconds (5 seconds to 1 day).
+             * @example 300
+             */
+            window_seconds: number;
+            /**
+             * @description How the aggregated value is compared with the threshold.
+             * @example >
+             * @enum {string}
+             */
+            operator: ">" | ">=" | "<" | "<=" | "==" | "!=";
+            /**
+             * @description The number the aggregated value is compared with.
+             * @example 90
+             */
+            threshold: number;
+        };
+        /**
+         * AlertRuleNoDataSeconds
+         * Format: int32
+         * @description What the rule does for an agent in scope that reports no sample of the metric: `null` ignores it (the
+         *     condition is false); a number of seconds fires once the agent has sent no sample for that long (its alert
+         *     then says `no data` for the value).
+         * @example 600
+         */
+        AlertRuleNoDataSeconds: number | null;
+        /**
+         * AlertRuleDescriptionTemplate
+         * @description The message of the alerts the rule raises. Placeholders in double braces are replaced, nothing else is
+         *     interpreted: `{{value}}` (the aggregated value, or `no data`), `{{threshold}}`, `{{metric}}`, `{{rule.name}}`,
+         *     `{{agent.id}}`, `{{agent.hostname}}`, `{{agent.platform}}` and `{{labels.<name>}}`; an unknown placeholder
+         *     is left as written.
+         * @example CPU {{value}}% on {{agent.hostname}}
+         */
+        AlertRuleDescriptionTemplate: string;
+        /**
+         * AlertRule
+         * @description A rule that raises alerts from the metrics agents report. Every evaluation interval, for each agent in
+         *     `scope`, the `condition` is computed over the agent's samples; an agent whose condition holds is pending,
+         *     and after `for_seconds` its alert fires (one alert per rule and agent, carrying `rule_id` and `labels`, raised
+         *     with the `alert.triggered` event); when the condition clears, that alert is resolved (`alert.resolved`).
+         * @example {
+         *       "id": "0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "CPU above 90%",
+         *       "metric": "cpu_usage",
+         *       "scope": {
+         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       },
+         *       "condition": {
+         *         "aggregation": "avg",
+         *         "window_seconds": 300,
+         *         "operator": ">",
+         *         "threshold": 90
+         *       },
+         *       "for_seconds": 120,
+         *       "no_data_seconds": null,
+         *       "severity": "critical",
+         *       "labels": {
+         *         "service": "web"
+         *       },
+         *       "description_template": "CPU {{value}}% on {{agent.hostname}}",
+         *       "enabled": true,
+         *       "created_at": "2026-12-03T10:00:00.000Z",
+         *       "updated_at": "2026-12-03T10:00:00.000Z"
+         *     }
+         */
+        AlertRule: {
+            /**
+             * Format: uuid
+             * @description The rule's id (UUIDv7).
+             * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the rule; it watches only that team's agents.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            name: components["schemas"]["AlertRuleName"];
+            metric: components["schemas"]["MetricName"];
+            scope: components["schemas"]["AlertRuleScope"];
+            condition: components["schemas"]["AlertRuleCondition"];
+            /**
+             * Format: int32
+             * @description How long the condition must hold for an agent before its alert fires (0 fires at the first evaluation that finds it true); until then the agent is pending.
+             * @example 120
+             */
+            for_seconds: number;
+            no_data_seconds: components["schemas"]["AlertRuleNoDataSeconds"];
+            severity: components["schemas"]["AlertSeverity"];
+            labels: components["schemas"]["AlertLabels"];
+            description_template: components["schemas"]["AlertRuleDescriptionTemplate"];
+            /**
+             * @description Whether the rule is evaluated; turning it off resolves the alerts it has firing.
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When the rule was created (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the rule last changed (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * AlertRuleListEnvelope
+         * @description A page of alert rules, in the success envelope.
+         */
+        AlertRuleListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The alert rules of this page. */
+            data: components["schemas"]["AlertRule"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AlertRuleCreate
+         * @description A new alert rule. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "name": "CPU above 90%",
+         *       "metric": "cpu_usage",
+         *       "scope": {
+         *         "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       },
+         *       "condition": {
+         *         "aggregation": "avg",
+         *         "window_seconds": 300,
+         *         "operator": ">",
+         *         "threshold": 90
+         *       },
+         *       "for_seconds": 120,
+         *       "severity": "critical",
+         *       "labels": {
+         *         "service": "web"
+         *       },
+         *       "description_template": "CPU {{value}}% on {{agent.hostname}}"
+         *     }
+         */
+        AlertRuleCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the rule (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            name: components["schemas"]["AlertRuleName"];
+            metric: components["schemas"]["MetricName"];
+            scope?: components["schemas"]["AlertRuleScope"];
+            condition: components["schemas"]["AlertRuleCondition"];
+            /**
+             * Format: int32
+             * @description How long the condition must hold before the alert fires (default 0).
+             * @example 120
+             */
+            for_seconds?: number;
+            no_data_seconds?: components["schemas"]["AlertRuleNoDataSeconds"];
+            severity: components["schemas"]["AlertSeverity"];
+            labels?: components["schemas"]["AlertLabels"];
+            description_template?: components["schemas"]["AlertRuleDescriptionTemplate"];
+            /**
+             * @description Whether the rule is evaluated (default `true`).
+             * @example true
+             */
+            enabled?: boolean;
+        };
+        /**
+         * AlertRuleEnvelope
+         * @description An alert rule, in the success envelope.
+         */
+        AlertRuleEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AlertRule"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertRulePatch
+         * @description A JSON merge patch of an alert rule; an object field (`scope`, `condition`, `labels`) is replaced whole. A rule never changes team.
+         * @example {
+         *       "enabled": false
+         *     }
+         */
+        AlertRulePatch: {
+            name?: components["schemas"]["AlertRuleName"];
+            metric?: components["schemas"]["MetricName"];
+            scope?: components["schemas"]["AlertRuleScope"];
+            condition?: components["schemas"]["AlertRuleCondition"];
+            /**
+             * Format: int32
+             * @description How long the condition must hold before the alert fires.
+             * @example 60
+             */
+            for_seconds?: number;
+            no_data_seconds?: components["schemas"]["AlertRuleNoDataSeconds"];
+            severity?: components["schemas"]["AlertSeverity"];
+            labels?: components["schemas"]["AlertLabels"];
+            description_template?: components["schemas"]["AlertRuleDescriptionTemplate"];
+            /**
+             * @description Whether the rule is evaluated; turning it off resolves the alerts it has firing.
+             * @example false
+             */
+            enabled?: boolean;
+        };
+        /**
+         * NotificationChannelName
+         * @description The channel's name, for people.
+         * @example #ops-alerts
+         */
+        NotificationChannelName: string;
+        /**
+         * NotificationChannelKind
+         * @description How a channel notifies: `webhook` queues a signed delivery to one of the team's webhooks (as its other
+         *     deliveries, listed under it), `slack` posts `{ text, blocks }` to a Slack-compatible incoming-webhook URL,
+         *     `email` sends a mail through the server's SMTP relay (`SMTP_URL`, from `SMTP_FROM`) to `email_to`.
+         * @example slack
+         * @enum {string}
+         */
+        NotificationChannelKind: "webhook" | "slack" | "email";
+        /**
+         * NotificationEmailTo
+         * @description The addresses an `email` channel writes to (1 to 20).
+         * @example [
+         *       "oncall@example.com"
+         *     ]
+         */
+        NotificationEmailTo: string[];
+        /**
+         * NotificationChannel
+         * @description Where a team's alerts are sent. An alert of the team notifies every enabled channel whose `min_severity` it
+         *     reaches and whose `label_matchers` its labels all equal, when it is raised (`alert.triggered`) and when it
+         *     is resolved (`alert.resolved`), unless an active silence matches it. Notifications go through the outbox and
+         *     are retried as webhook deliveries are (`x-webhook-delivery`).
+         * @example {
+         *       "id": "0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "name": "#ops-alerts",
+         *       "kind": "slack",
+         *       "webhook_id": null,
+         *       "email_to": null,
+         *       "slack_url_hint": "…XXXX",
+         *       "min_severity": "warning",
+         *       "label_matchers": {
+         *         "service": "web"
+         *       },
+         *       "enabled": true,
+         *       "created_at": "2026-12-03T10:00:00.000Z",
+         *       "updated_at": "2026-12-03T10:00:00.000Z"
+         *     }
+         */
+        NotificationChannel: {
+            /**
+             * Format: uuid
+             * @description The channel's id (UUIDv7).
+             * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team whose alerts the channel sends.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            name: components["schemas"]["NotificationChannelName"];
+            kind: components["schemas"]["NotificationChannelKind"];
+            /**
+             * Format: uuid
+             * @description The webhook a `webhook` channel delivers to (one of the team's); `null` for other kinds.
+             * @example null
+             */
+            webhook_id: string | null;
+            /** @description The addresses of an `email` channel; `null` for other kinds. */
+            email_to: components["schemas"]["NotificationEmailTo"] | null;
+            /**
+             * @description The last characters of a `slack` channel's URL, to tell channels apart (the URL itself is never shown); `null` for other kinds.
+             * @example …XXXX
+             */
+            slack_url_hint: string | null;
+            min_severity: components["schemas"]["AlertSeverity"];
+            label_matchers: components["schemas"]["AlertLabels"];
+            /**
+             * @description Whether the channel is notified.
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When the channel was created (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the channel last changed (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * NotificationChannelListEnvelope
+         * @description A page of notification channels, in the success envelope.
+         */
+        NotificationChannelListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The notification channels of this page. */
+            data: components["schemas"]["NotificationChannel"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * NotificationSlackUrl
+         * Format: uri
+         * @description The incoming-webhook URL of a `slack` channel (`https://hooks.slack.com/services/…` or any Slack-compatible receiver). It is a secret, stored encrypted and never shown again; the channel shows `slack_url_hint`.
+         * @example https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXX
+         */
+        NotificationSlackUrl: string;
+        /**
+         * NotificationChannelCreate
+         * @description A new notification channel: a `webhook` channel needs `webhook_id`, a `slack` channel `slack_url`, an
+         *     `email` channel `email_to` (422 `VAL_REQUIRED_FIELD` otherwise). `team_id` may be left out when the caller
+         *     belongs to exactly one team.
+         * @example {
+         *       "name": "#ops-alerts",
+         *       "kind": "slack",
+         *       "slack_url": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXX",
+         *       "min_severity": "warning",
+         *       "label_matchers": {
+         *         "service": "web"
+         *       }
+         *     }
+         */
+        NotificationChannelCreate: {
+            /**
+             * Format: uuid
+             * @description The team whose alerts the channel sends (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            name: components["schemas"]["NotificationChannelName"];
+            kind: components["schemas"]["NotificationChannelKind"];
+            /**
+             * Format: uuid
+             * @description For a `webhook` channel, one of the team's webhooks.
+             * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+             */
+            webhook_id?: string;
+            slack_url?: components["schemas"]["NotificationSlackUrl"];
+            email_to?: components["schemas"]["NotificationEmailTo"];
+            min_severity?: components["schemas"]["AlertSeverity"];
+            label_matchers?: components["schemas"]["AlertLabels"];
+            /**
+             * @description Whether the channel is notified (default `true`).
+             * @example true
+             */
+            enabled?: boolean;
+        };
+        /**
+         * NotificationChannelEnvelope
+         * @description A notification channel, in the success envelope.
+         */
+        NotificationChannelEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["NotificationChannel"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * NotificationChannelPatch
+         * @description A JSON merge patch of a notification channel; its kind and team never change, and the fields of another kind are refused (422).
+         * @example {
+         *       "min_severity": "critical"
+         *     }
+         */
+        NotificationChannelPatch: {
+            name?: components["schemas"]["NotificationChannelName"];
+            /**
+             * Format: uuid
+             * @description For a `webhook` channel, another of the team's webhooks.
+             * @example 0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
+             */
+            webhook_id?: string;
+            slack_url?: components["schemas"]["NotificationSlackUrl"];
+            email_to?: components["schemas"]["NotificationEmailTo"];
+            min_severity?: components["schemas"]["AlertSeverity"];
+            label_matchers?: components["schemas"]["AlertLabels"];
+            /**
+             * @description Whether the channel is notified.
+             * @example false
+             */
+            enabled?: boolean;
+        };
+        /**
+         * NotificationTest
+         * @description A test notification queued for one channel; it goes out as any notification does (retried if it fails).
+         * @example {
+         *       "channel_id": "0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12",
+         *       "delivery_id": "0192f4d0-4e5f-7a60-9b70-8d9e0f1a2b34",
+         *       "status": "pending"
+         *     }
+         */
+        NotificationTest: {
+            /**
+             * Format: uuid
+             * @description The channel tested.
+             * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+             */
+            channel_id: string;
+            /**
+             * Format: uuid
+             * @description The queued delivery (for a `webhook` channel, a delivery of its webhook, listed with the webhook's deliveries).
+             * @example 0192f4d0-4e5f-7a60-9b70-8d9e0f1a2b34
+             */
+            delivery_id: string;
+            /**
+             * @description Always `pending` when queued.
+             * @example pending
+             * @enum {string}
+             */
+            status: "pending";
+        };
+        /**
+         * NotificationTestEnvelope
+         * @description A queued test notification, in the success envelope.
+         */
+        NotificationTestEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["NotificationTest"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertSilenceMatchers
+         * @description The labels an alert must carry, each with exactly this value, to be silenced (1 to 20; an alert without labels is never silenced).
+         * @example {
+         *       "service": "web"
+         *     }
+         */
+        AlertSilenceMatchers: {
+            [key: string]: string;
+        };
+        /**
+         * AlertSilence
+         * @description A time window in which the team's alerts whose labels equal all of `matchers` notify no channel. The alerts
+         *     are still raised, resolved and listed, and webhooks registered for alert events still receive them; only
+         *     notification channels stay quiet. A silence is active from `starts_at` until `ends_at`.
+         * @example {
+         *       "id": "0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "starts_at": "2026-12-03T22:00:00.000Z",
+         *       "ends_at": "2026-12-04T02:00:00.000Z",
+         *       "matchers": {
+         *         "service": "web"
+         *       },
+         *       "comment": "Database migration on the web tier",
+         *       "created_by": "0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "created_at": "2026-12-03T10:00:00.000Z",
+         *       "updated_at": "2026-12-03T10:00:00.000Z"
+         *     }
+         */
+        AlertSilence: {
+            /**
+             * Format: uuid
+             * @description The silence's id (UUIDv7).
+             * @example 0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The team whose alerts it silences.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * Format: date-time
+             * @description When it starts (RFC 3339, UTC).
+             * @example 2026-12-03T22:00:00.000Z
+             */
+            starts_at: string;
+            /**
+             * Format: date-time
+             * @description When it ends (RFC 3339, UTC), after `starts_at`.
+             * @example 2026-12-04T02:00:00.000Z
+             */
+            ends_at: string;
+            matchers: components["schemas"]["AlertSilenceMatchers"];
+            /**
+             * @description Why, for the people who will wonder.
+             * @example Database migration on the web tier
+             */
+            comment: string;
+            /**
+             * Format: uuid
+             * @description The user (or API key owner) who created it.
+             * @example 0192f0d2-1a2b-7c3d-8e4f-5a6b7c8d9e0f
+             */
+            created_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was created (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (RFC 3339, UTC).
+             * @example 2026-12-03T10:00:00.000Z
+             */
+            updated_at: string;
+        };
+        /**
+         * AlertSilenceListEnvelope
+         * @description A page of silences, in the success envelope.
+         */
+        AlertSilenceListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The silences of this page. */
+            data: components["schemas"]["AlertSilence"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AlertSilenceCreate
+         * @description A new silence; `starts_at` defaults to now. `team_id` may be left out when the caller belongs to exactly one team.
+         * @example {
+         *       "starts_at": "2026-12-03T22:00:00.000Z",
+         *       "ends_at": "2026-12-04T02:00:00.000Z",
+         *       "matchers": {
+         *         "service": "web"
+         *       },
+         *       "comment": "Database migration on the web tier"
+         *     }
+         */
+        AlertSilenceCreate: {
+            /**
+             * Format: uuid
+             * @description The team whose alerts it silences (one of the caller's); defaults to the caller's only team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            /**
+             * Format: date-time
+             * @description When it starts (default now).
+             * @example 2026-12-03T22:00:00.000Z
+             */
+            starts_at?: string;
+            /**
+             * Format: date-time
+             * @description When it ends, after `starts_at` (422 otherwise).
+             * @example 2026-12-04T02:00:00.000Z
+             */
+            ends_at: string;
+            matchers: components["schemas"]["AlertSilenceMatchers"];
+            /**
+             * @description Why, for the people who will wonder.
+             * @example Database migration on the web tier
+             */
+            comment: string;
+        };
+        /**
+         * AlertSilenceEnvelope
+         * @description A silence, in the success envelope.
+         */
+        AlertSilenceEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AlertSilence"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AlertSilencePatch
+         * @description A JSON merge patch of a silence (`matchers` is replaced whole); ending it early is setting `ends_at` to now.
+         * @example {
+         *       "ends_at": "2026-12-04T04:00:00.000Z"
+         *     }
+         */
+        AlertSilencePatch: {
+            /**
+             * Format: date-time
+             * @description When it starts.
+             * @example 2026-12-03T22:00:00.000Z
+             */
+            starts_at?: string;
+            /**
+             * Format: date-time
+             * @description When it ends, after `starts_at` (422 otherwise).
+             * @example 2026-12-04T04:00:00.000Z
+             */
+            ends_at?: string;
+            matchers?: components["schemas"]["AlertSilenceMatchers"];
+            /**
+             * @description Why, for the people who will wonder.
+             * @example Migration runs late
+             */
+            comment?: string;
         };
         /**
          * EventType
@@ -11193,7 +12097,7 @@ export interface components {
          *       "status"
          *     ]
          */
-        AlertFieldsParam: ("id" | "team_id" | "agent_id" | "title" | "message" | "severity" | "status" | "source" | "fingerprint" | "acknowledged_by" | "acknowledged_at" | "resolved_by" | "resolved_at" | "created_at" | "updated_at")[];
+        AlertFieldsParam: ("id" | "team_id" | "agent_id" | "title" | "message" | "severity" | "status" | "source" | "fingerprint" | "rule_id" | "labels" | "acknowledged_by" | "acknowledged_at" | "resolved_by" | "resolved_at" | "created_at" | "updated_at")[];
         /**
          * @description Only alerts of this severity.
          * @example critical
@@ -11214,6 +12118,36 @@ export interface components {
          * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         AlertId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+         * @example created_at:desc
+         */
+        AlertRuleSort: string;
+        /**
+         * @description The alert rule's id.
+         * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+         */
+        AlertRuleId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+         * @example created_at:desc
+         */
+        NotificationChannelSort: string;
+        /**
+         * @description The notification channel's id.
+         * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+         */
+        NotificationChannelId: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+         * @example created_at:desc
+         */
+        AlertSilenceSort: string;
+        /**
+         * @description The silence's id.
+         * @example 0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+         */
+        AlertSilenceId: string;
         /**
          * @description Order of the list: comma-separated `field:direction` pairs; sortable fields `created_at` and `updated_at`. Ties are broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
          * @example updated_at:desc
@@ -11504,6 +12438,21 @@ export interface components {
          * @example /api/v1/alerts/0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
          */
         LocationAlert: string;
+        /**
+         * @description The path of the alert rule that was created.
+         * @example /api/v1/metrics/alerts/rules/0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+         */
+        LocationAlertRule: string;
+        /**
+         * @description The path of the notification channel that was created.
+         * @example /api/v1/metrics/alerts/notifications/0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+         */
+        LocationNotificationChannel: string;
+        /**
+         * @description The path of the silence that was created.
+         * @example /api/v1/metrics/alerts/silences/0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+         */
+        LocationAlertSilence: string;
         /**
          * @description The path of the webhook that was registered.
          * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b
@@ -18518,6 +19467,901 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAlertRules: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["AlertRuleSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of alert rules. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new alert rule. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description The alert rule was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationAlertRule"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert rule. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The alert rule was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAlertRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The alert rule's id.
+                 * @example 0192f4a0-1b2c-7d3e-8f40-5a6b7c8d9e01
+                 */
+                rule_id: components["parameters"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        /** @description The fields to change (JSON merge patch). */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["AlertRulePatch"];
+                "application/json": components["schemas"]["AlertRulePatch"];
+            };
+        };
+        responses: {
+            /** @description The alert rule as it is now. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listNotificationChannels: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["NotificationChannelSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of notification channels. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new notification channel. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description The notification channel was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationNotificationChannel"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The notification channel's id.
+                 * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+                 */
+                channel_id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notification channel. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The notification channel's id.
+                 * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+                 */
+                channel_id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notification channel was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The notification channel's id.
+                 * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+                 */
+                channel_id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        /** @description The fields to change (JSON merge patch). */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["NotificationChannelPatch"];
+                "application/json": components["schemas"]["NotificationChannelPatch"];
+            };
+        };
+        responses: {
+            /** @description The notification channel as it is now. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    testNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The notification channel's id.
+                 * @example 0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12
+                 */
+                channel_id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the test notification is queued; `Location` is the channel. */
+            202: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationNotificationChannel"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationTestEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAlertSilences: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `created_at`, `updated_at`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example created_at:desc
+                 */
+                sort?: components["parameters"]["AlertSilenceSort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of silences. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSilenceListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAlertSilence: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new silence. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertSilenceCreate"];
+            };
+        };
+        responses: {
+            /** @description The silence was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationAlertSilence"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSilenceEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAlertSilence: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The silence's id.
+                 * @example 0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+                 */
+                silence_id: components["parameters"]["AlertSilenceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The silence. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSilenceEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAlertSilence: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The silence's id.
+                 * @example 0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+                 */
+                silence_id: components["parameters"]["AlertSilenceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The silence was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAlertSilence: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The silence's id.
+                 * @example 0192f4c0-3d4e-7f50-8a60-7c8d9e0f1a23
+                 */
+                silence_id: components["parameters"]["AlertSilenceId"];
+            };
+            cookie?: never;
+        };
+        /** @description The fields to change (JSON merge patch). */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["AlertSilencePatch"];
+                "application/json": components["schemas"]["AlertSilencePatch"];
+            };
+        };
+        responses: {
+            /** @description The silence as it is now. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSilenceEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

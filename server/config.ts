@@ -56,6 +56,12 @@ export interface Config {
   readonly outboxPollMs: number;
   /** How often each process's scheduler looks for task schedules that are due (and how late a due time may be found before it counts as missed). */
   readonly schedulerTickMs: number;
+  /** SMTP_URL: the relay that sends `email` notification channels' mails (`smtp://user:password@host:port`, `smtps://…`); unset: no email channels. */
+  readonly smtpUrl: string | undefined;
+  /** SMTP_FROM: the sender of notification mails. */
+  readonly smtpFrom: string;
+  /** ALERT_EVALUATION_INTERVAL_MS: how often each enabled alert rule is evaluated. */
+  readonly alertEvaluationIntervalMs: number;
   /** JSON overriding the spec's `x-webhook-delivery` policy (timeouts, attempts, backoff), e.g. for tests. */
   readonly webhookDeliveryOverrides: Record<string, number>;
   /** Deliver webhooks to private, loopback and link-local addresses (tests, on-premises receivers). */
@@ -218,6 +224,9 @@ export function loadConfig(env: Env = process.env): Config {
     webConcurrency: webConcurrency(env),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 200, 10, 60_000),
     schedulerTickMs: integer(env, 'SCHEDULER_TICK_MS', 1000, 50, 60_000),
+    smtpUrl: env.SMTP_URL || undefined,
+    smtpFrom: env.SMTP_FROM || 'Opsdeck <opsdeck@localhost>',
+    alertEvaluationIntervalMs: integer(env, 'ALERT_EVALUATION_INTERVAL_MS', 10_000, 100, 3_600_000),
     webhookDeliveryOverrides: json(env, 'WEBHOOK_DELIVERY'),
     webhookAllowPrivateTargets: flag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
     eventStreamOverrides: json(env, 'EVENT_STREAM'),

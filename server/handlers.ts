@@ -2,6 +2,8 @@
 // Leaving one out, or answering with a status the spec does not declare, fails `npm run typecheck`.
 import type { HandlerMap } from './http/operation-types.ts';
 import { alertHandlers } from './modules/alerts/alerts.handlers.ts';
+import { alertRuleHandlers } from './modules/alert-rules/alert-rules.handlers.ts';
+import { AlertRuleService } from './modules/alert-rules/alert-rules.service.ts';
 import { eventHandlers } from './modules/events/events.handlers.ts';
 import { EventStreamService } from './modules/events/events.service.ts';
 import { AlertService } from './modules/alerts/alerts.service.ts';
@@ -42,6 +44,8 @@ import { TaskService } from './modules/tasks/tasks.service.ts';
 import { taskScheduleHandlers } from './modules/task-schedules/task-schedules.handlers.ts';
 import { TaskScheduleService } from './modules/task-schedules/task-schedules.service.ts';
 import { UserService } from './modules/users/users.service.ts';
+import { notificationHandlers } from './modules/notifications/notifications.handlers.ts';
+import { NotificationService } from './modules/notifications/notifications.service.ts';
 import { webhookHandlers } from './modules/webhooks/webhooks.handlers.ts';
 import { WebhookService } from './modules/webhooks/webhooks.service.ts';
 import { metricQueryHandlers } from './modules/metric-queries/metric-queries.handlers.ts';
@@ -74,10 +78,18 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...deploymentHandlers(new DeploymentService(db)),
     ...pipelineHandlers(new PipelineService(db)),
     ...alertHandlers(new AlertService(db)),
+    ...alertRuleHandlers(new AlertRuleService(db)),
     ...eventHandlers(new EventStreamService(db, deps.bus, deps.eventStream), authenticator),
     ...webhookHandlers(
       new WebhookService(db, deps.secretBox, {
         allowPrivateTargets: deps.config.webhookAllowPrivateTargets,
+        onDeliveryQueued: () => deps.webhookDeliverer.wake(),
+      }),
+    ),
+    ...notificationHandlers(
+      new NotificationService(db, deps.secretBox, {
+        allowPrivateTargets: deps.config.webhookAllowPrivateTargets,
+        smtpConfigured: deps.config.smtpUrl !== undefined,
         onDeliveryQueued: () => deps.webhookDeliverer.wake(),
       }),
     ),

@@ -26,6 +26,7 @@ import { retentionOf, startWorkers } from './workers.ts';
 import { Metrics } from './observability/metrics.ts';
 import { operationTable } from './http/operation-table.ts';
 import { openSecretBox } from './auth/secret-box.ts';
+import { ChannelSender } from './modules/notifications/notifications.sender.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
 
@@ -76,6 +77,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onAttempt: (outcome) => metrics.webhookAttempt(outcome),
     policy: delivery,
     allowPrivateTargets: config.webhookAllowPrivateTargets,
+    channels: new ChannelSender(secretBox, {
+      allowPrivateTargets: config.webhookAllowPrivateTargets,
+      smtpUrl: config.smtpUrl,
+      smtpFrom: config.smtpFrom,
+      timeoutMs: Math.round(delivery.timeout_seconds * 1000),
+      excerptBytes: delivery.response_excerpt_bytes,
+    }),
   });
   const streams = new OpenStreams();
   metrics.observe({ database, redis, streams, timeoutMs: Math.min(config.dbTimeoutMs, 1000), log });

@@ -1,9 +1,9 @@
 // The background work of a process, when BACKGROUND_WORKERS is on: the sweeper (silent agents go offline),
-// the outbox dispatcher (events to the stream and to webhook deliveries), the webhook deliverer, the scheduler
-// (task schedules that are due), retention (old events with their deliveries, old metric samples, old task
-// artifacts) and the hourly metric rollups. Every process of a deployment may run them at once: the sweep and the
-// deletions are idempotent, the dispatcher takes turns under an advisory lock, deliveries and due schedules are
-// claimed with SKIP LOCKED, and rollups are computed by one process at a time.
+// the alert rule evaluator, the outbox dispatcher (events to the stream and to webhook deliveries), the webhook
+// deliverer, the scheduler (task schedules that are due), retention (old events with their deliveries, old metric
+// samples, old task artifacts) and the hourly metric rollups. Every process of a deployment may run them at once:
+// the sweep and the deletions are idempotent, the dispatcher takes turns under an advisory lock, deliveries, due
+// schedules and due alert rules are claimed with SKIP LOCKED, and rollups are computed by one process at a time.
 import type { Kysely } from 'kysely';
 import type { Config } from './config.ts';
 import type { Database } from './db/schema.ts';
@@ -12,6 +12,7 @@ import { policy } from './contract.ts';
 import { OutboxDispatcher } from './events/dispatcher.ts';
 import type { EventBus } from './events/event-bus.ts';
 import type { Logger } from './logger.ts';
+import { AlertRuleEvaluator } from './modules/alert-rules/alert-rules.evaluator.ts';
 import { sweepSilentAgents } from './modules/agent-protocol/agent-protocol.service.ts';
 import { deleteSamplesBefore, rollUpMarked } from './modules/inventory/inventory.repository.ts';
 import { artifactPolicy } from './modules/task-artifacts/task-artifacts.policy.ts';
@@ -78,7 +79,7 @@ export async function applyRetention(db: Kysely<Database>, dispatcher: OutboxDis
 
 export function startWorkers(
   deps: { db: Kysely<Database>; bus: EventBus; cache: TaggedCache; deliverer: WebhookDeliverer; log: Logger; onRun?: WorkerRunListener },
-  config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs' | 'schedulerTickMs'>,
+  config: Pick<Config, 'outboxPollMs' | 'heartbeatTimeoutSeconds' | 'sweepIntervalMs' | 'schedulerTickMs' | 'alertEvaluationIntervalMs'>,
   retention: Retention,
 ): Workers {
   const { db, bus, cache, deliverer, log, onRun } = deps;
@@ -89,7 +90,7 @@ export function startWorkers(
   });
   dispatcher.start();
   deliverer.start();
-  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, scheduler, retention, metric rollups');
+  log.info('background workers started: offline sweeper, outbox dispatcher, webhook deliverer, scheduler, alert rule evaluator, retention, metric rollups');
 
   const stopSweeper = every(config.sweepIntervalMs, log, 'sweeper', async () => {
     const swept = await sweepSilentAgents(db, cache, config.heartbeatTimeoutSeconds);
@@ -98,6 +99,11 @@ export function startWorkers(
   const graceMs = missedAfterMs(config.schedulerTickMs);
   const stopScheduler = every(config.schedulerTickMs, log, 'scheduler', async () => {
     await fireDueSchedules(db, log, { graceMs });
+  }, onRun);
+  // Rules fall due every interval; polling at that interval again keeps a due rule waiting at most one interval.
+  const evaluator = new AlertRuleEvaluator(db, log, config.alertEvaluationIntervalMs);
+  const stopEvaluator = every(config.alertEvaluationIntervalMs, log, 'alert-rules', async () => {
+    await evaluator.runOnce();
   }, onRun);
   const stopRetention = every(RETENTION_EVERY_MS, log, 'retention', async () => {
     const deleted = await applyRetention(db, dispatcher, retention);
@@ -111,6 +117,7 @@ export function startWorkers(
     async stop() {
       stopSweeper();
       stopScheduler();
+      stopEvaluator();
       stopRetention();
       stopRollups();
       await dispatcher.stop();

@@ -23,6 +23,8 @@ export interface AgentsTable {
 
 export interface Database {
   alerts: AlertsTable;
+  alert_rules: AlertRulesTable;
+  alert_rule_states: AlertRuleStatesTable;
   agents: AgentsTable;
   teams: TeamsTable;
   users: UsersTable;
@@ -56,6 +58,8 @@ export interface Database {
   events: EventsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  notification_channels: NotificationChannelsTable;
+  alert_silences: AlertSilencesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   instance_keys: InstanceKeysTable;
   change_feed: ChangeFeedTable;
@@ -325,11 +329,46 @@ export interface AlertsTable {
   acknowledged_at: Timestamp | null;
   resolved_by: string | null;
   resolved_at: Timestamp | null;
+  /** The alert rule that raised it; null for alerts raised through the API. */
+  rule_id: ColumnType<string | null, string | null | undefined, string | null>;
+  labels: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }
 
 export type AlertRow = Selectable<AlertsTable>;
+
+export interface AlertRulesTable {
+  id: string;
+  team_id: string;
+  name: string;
+  metric: Schemas['MetricName'];
+  scope: ColumnType<Schemas['AlertRuleScope'], string, string>;
+  aggregation: Schemas['AlertRuleCondition']['aggregation'];
+  window_seconds: number;
+  operator: Schemas['AlertRuleCondition']['operator'];
+  threshold: number;
+  for_seconds: number;
+  no_data_seconds: number | null;
+  severity: Schemas['AlertSeverity'];
+  labels: ColumnType<Record<string, string>, string, string>;
+  description_template: string;
+  enabled: boolean;
+  /** When an evaluator next takes the rule (claimed FOR UPDATE SKIP LOCKED once due). */
+  next_evaluation_at: CreatedAt;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export type AlertRuleRow = Selectable<AlertRulesTable>;
+
+/** A (rule, agent) whose condition holds: pending since `since`, firing once it has an alert. */
+export interface AlertRuleStatesTable {
+  rule_id: string;
+  agent_id: string;
+  since: Timestamp;
+  alert_id: string | null;
+}
 export type NewAlertRow = Insertable<AlertsTable>;
 
 export interface DeploymentsTable {
@@ -530,7 +569,12 @@ export type WebhookRow = Selectable<WebhooksTable>;
 
 export interface WebhookDeliveriesTable {
   id: string;
+  /**
+   * The webhook; null on a notification to a channel (`channel_id`), which only the notification queue
+   * (modules/notifications) writes and only the deliverer's own SQL reads, so Kysely code sees webhooks'.
+   */
   webhook_id: string;
+  channel_id: ColumnType<string | null, string | null | undefined, string | null>;
   event_id: string;
   event: string;
   status: Generated<Schemas['WebhookDeliveryStatus']>;
@@ -541,7 +585,40 @@ export interface WebhookDeliveriesTable {
   created_at: CreatedAt;
   completed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
-export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+/** A webhook's delivery (notifications to channels are the deliverer's own). */
+export type WebhookDeliveryRow = Omit<Selectable<WebhookDeliveriesTable>, 'channel_id'>;
+
+/** Where a team's alerts are sent; exactly the target column of its kind is set. */
+export interface NotificationChannelsTable {
+  id: string;
+  team_id: string;
+  name: string;
+  kind: Schemas['NotificationChannelKind'];
+  webhook_id: string | null;
+  /** A `slack` channel's incoming-webhook URL, sealed with the secret box (bound to the channel id). */
+  slack_url_ciphertext: string | null;
+  slack_url_hint: string | null;
+  email_to: string[] | null;
+  min_severity: Schemas['AlertSeverity'];
+  label_matchers: ColumnType<Record<string, string>, string, string>;
+  enabled: boolean;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+export type NotificationChannelRow = Selectable<NotificationChannelsTable>;
+
+export interface AlertSilencesTable {
+  id: string;
+  team_id: string;
+  starts_at: Timestamp;
+  ends_at: Timestamp;
+  matchers: ColumnType<Record<string, string>, string, string>;
+  comment: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+export type AlertSilenceRow = Selectable<AlertSilencesTable>;
 
 export interface WebhookDeliveryAttemptsTable {
   delivery_id: string;

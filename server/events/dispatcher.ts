@@ -1,7 +1,7 @@
 // Moves events from the outbox to their consumers. Every process runs one; an advisory lock lets one
 // dispatch at a time, so stream positions (`seq`) are handed out and published in one order. For each
 // batch, in one transaction: give streamed events their positions, queue a delivery for every active
-// webhook of the team subscribed to the type, publish to the event bus, mark the events dispatched.
+// webhook of the team subscribed to the type and for every notification channel an alert event is routed to, publish to the event bus, mark the events dispatched.
 // A process that dies mid-batch rolls it back and another dispatches it again: an event may then be
 // published twice (with the same event id), never lost.
 import { sql, type Kysely } from 'kysely';
@@ -11,6 +11,7 @@ import { traceDispatch } from '../observability/tracing.ts';
 import type { EventChannel, StreamEvent } from './catalogue.ts';
 import type { EventBus, PublishedEvent } from './event-bus.ts';
 import { queueDeliveries } from '../modules/webhooks/webhooks.repository.ts';
+import { isNotified, queueNotifications } from '../modules/notifications/notifications.repository.ts';
 import { toEventPayload } from './event.mapper.ts';
 
 /**
@@ -94,6 +95,8 @@ export class OutboxDispatcher {
           await queueDeliveries(trx, targets.map((t) => ({ webhook_id: t.webhook_id, event_id: t.event_id, event: t.type })));
           queued = targets.length;
         }
+        // Alert events also notify the team's notification channels (routing and silences: modules/notifications).
+        queued += await queueNotifications(trx, events.filter((e) => isNotified(e.type)).map((e) => e.id));
 
         // Published while the lock is held, so processes publish in position order.
         const published: PublishedEvent[] = events.flatMap((e) => {

@@ -120,7 +120,10 @@ describe('tenant isolation walk', () => {
     const webhookDelivery = (await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data;
     const schedule = (await server.call('POST', '/api/v1/tasks/schedules', { json: { name: 'Insiders', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } } })).body.data;
     const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Insiders only', action: 'reboot' } })).body.data;
-    const ids = { schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id, dashboard_id: dashboard.id };
+    const rule = (await server.call('POST', '/api/v1/metrics/alerts/rules', { json: { name: 'Insiders only', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info' } })).body.data;
+    const channel = (await server.call('POST', '/api/v1/metrics/alerts/notifications', { json: { name: 'Insiders only', kind: 'webhook', webhook_id: webhook.id } })).body.data;
+    const silence = (await server.call('POST', '/api/v1/metrics/alerts/silences', { json: { ends_at: new Date(Date.now() + 3_600_000).toISOString(), matchers: { service: 'insiders' }, comment: 'Insiders only' } })).body.data;
+    const ids = { rule_id: rule.id, channel_id: channel.id, silence_id: silence.id, schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id, dashboard_id: dashboard.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -200,6 +203,16 @@ describe('tenant isolation walk', () => {
       updateTaskTemplate: { body: { description: 'Taken over' } },
       deleteTaskTemplate: {},
       listTaskTemplateVersions: {},
+      getAlertRule: {},
+      updateAlertRule: { body: { enabled: false } },
+      deleteAlertRule: {},
+      getNotificationChannel: {},
+      updateNotificationChannel: { body: { name: 'Taken over' } },
+      deleteNotificationChannel: {},
+      testNotificationChannel: {},
+      getAlertSilence: {},
+      updateAlertSilence: { body: { comment: 'Taken over' } },
+      deleteAlertSilence: {},
     };
     // Users are not owned by a team: only administrators (`admin:users`) reach them at all.
     const notTeamOwned = ['getUser', 'updateUser', 'deleteUser'];
@@ -248,6 +261,9 @@ describe('tenant isolation walk', () => {
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}`)).body.data).toMatchObject({ url: webhook.url, description: null, active: true, secret_hint: webhook.secret_hint });
     expect((await server.call('GET', `/api/v1/tasks/templates/${template.id}`)).body.data).toEqual(template);
     expect((await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries`)).body.data.map((d: { id: string }) => d.id)).toEqual([webhookDelivery.id]);
+    expect((await server.call('GET', `/api/v1/metrics/alerts/rules/${rule.id}`)).body.data).toEqual(rule);
+    expect((await server.call('GET', `/api/v1/metrics/alerts/notifications/${channel.id}`)).body.data).toEqual(channel);
+    expect((await server.call('GET', `/api/v1/metrics/alerts/silences/${silence.id}`)).body.data).toEqual(silence);
     // It walks every operation that takes an id, twice; on a busy 2-core machine that outlasts the default 30 s.
   }, 120_000);
 

@@ -159,6 +159,9 @@ describe('If-Modified-Since', () => {
       webhook_id: (await created('/api/v1/webhooks', { url: 'http://127.0.0.1:9/ims', events: ['alert.triggered'], team_id })).id,
       template_id: (await created('/api/v1/tasks/templates', { name: 'ims', action: 'reboot', team_id })).id,
       schedule_id: (await created('/api/v1/tasks/schedules', { name: 'ims', cron: '0 3 * * SUN', timezone: 'UTC', team_id, run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } })).id,
+      rule_id: (await created('/api/v1/metrics/alerts/rules', { name: 'ims', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info', team_id })).id,
+      channel_id: (await created('/api/v1/metrics/alerts/notifications', { name: 'ims', kind: 'slack', slack_url: 'http://127.0.0.1:9/ims', team_id })).id,
+      silence_id: (await created('/api/v1/metrics/alerts/silences', { ends_at: new Date(Date.now() + 60_000).toISOString(), matchers: { service: 'ims' }, comment: 'ims', team_id })).id,
     };
     for (const info of declared) {
       const path = pathOf(info, ids);

@@ -30,7 +30,7 @@ describe('JSON merge patch', () => {
   it('every PATCH described as a merge patch declares application/merge-patch+json, with the schema of application/json', () => {
     const operations = mergePatchOperations();
     expect(operations.map((o) => o.operationId).sort()).toEqual(
-      ['updateAgent', 'updateAgentGroup', 'updateDashboard', 'updateDeployment', 'updatePipeline', 'updatePipelineRun', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
+      ['updateAgent', 'updateAgentGroup', 'updateAlertRule', 'updateAlertSilence', 'updateDashboard', 'updateDeployment', 'updateNotificationChannel', 'updatePipeline', 'updatePipelineRun', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
     );
     for (const info of operations) {
       const content = (resolveRef(info.operation.requestBody) as { content: Record<string, { schema: unknown }> }).content;
@@ -50,6 +50,9 @@ describe('JSON merge patch', () => {
     const template = (await server.call('POST', '/api/v1/tasks/templates', { json: { name: 'Patched', action: 'reboot' } })).body.data;
     const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: 'http://127.0.0.1:9/patched', events: ['alert.triggered'] } })).body.data;
     const schedule = (await server.call('POST', '/api/v1/tasks/schedules', { json: { name: 'Patched', cron: '0 3 * * SUN', timezone: 'UTC', run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } } })).body.data;
+    const rule = (await server.call('POST', '/api/v1/metrics/alerts/rules', { json: { name: 'patched', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info' } })).body.data;
+    const channel = (await server.call('POST', '/api/v1/metrics/alerts/notifications', { json: { name: 'patched', kind: 'webhook', webhook_id: webhook.id } })).body.data;
+    const silence = (await server.call('POST', '/api/v1/metrics/alerts/silences', { json: { ends_at: new Date(Date.now() + 60_000).toISOString(), matchers: { service: 'patched' }, comment: 'patched' } })).body.data;
 
     // Each patch twice: as merge-patch+json, then with a charset parameter; the answer shows the change.
     const patches: Record<string, [string, Record<string, unknown>]> = {
@@ -64,6 +67,9 @@ describe('JSON merge patch', () => {
       updateUser: [`/api/v1/admin/users/${member.id}`, { name: 'Merge Patched' }],
       updateWebhook: [`/api/v1/webhooks/${webhook.id}`, { description: 'Merge patched' }],
       updateTaskSchedule: [`/api/v1/tasks/schedules/${schedule.id}`, { description: 'Merge patched' }],
+      updateAlertRule: [`/api/v1/metrics/alerts/rules/${rule.id}`, { severity: 'warning' }],
+      updateNotificationChannel: [`/api/v1/metrics/alerts/notifications/${channel.id}`, { name: 'Merge patched' }],
+      updateAlertSilence: [`/api/v1/metrics/alerts/silences/${silence.id}`, { comment: 'Merge patched' }],
     };
     expect(Object.keys(patches).sort()).toEqual(mergePatchOperations().map((o) => o.operationId).sort());
     for (const [operationId, [path, patch]] of Object.entries(patches)) {

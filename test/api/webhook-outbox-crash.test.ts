@@ -1,8 +1,9 @@
 // The outbox's promise: a change that was answered has its event, and its webhook delivery goes out, even
 // when the server dies right after. A server runs as a child process without background workers (so it
 // cannot deliver), takes a webhook and an alert, and is killed with SIGKILL; a second server on the same
-// database, with workers, then delivers the signed `alert.triggered` for that alert. The two share
-// SECRETS_KEY, as the processes of one deployment do, so the second can sign with the first's secret.
+// database, with workers, then delivers the signed `alert.triggered` for that alert, and its notification to a
+// Slack channel. The two share SECRETS_KEY, as the processes of one deployment do, so the second can sign with
+// the first's secret and open the Slack URL it sealed.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -76,6 +77,13 @@ describe('the outbox survives a crash', () => {
       });
       expect(registered.status, registered.text).toBe(201);
       const secret: string = registered.body.data.secret;
+      // A Slack channel too: its notification is queued by the same dispatch, from the same event.
+      const slackPath = '/crash-slack';
+      const channel = await http(first.url, 'POST', '/api/v1/metrics/alerts/notifications', {
+        headers: bearer(token),
+        json: { name: 'crash', kind: 'slack', slack_url: `${receiver.url}${slackPath}`, team_id: teamId },
+      });
+      expect(channel.status, channel.text).toBe(201);
       const raised = await http(first.url, 'POST', '/api/v1/alerts', { headers: bearer(token), json: { title: 'Raised just before the crash', severity: 'critical', team_id: teamId } });
       expect(raised.status, raised.text).toBe(201);
       const alert = raised.body.data;
@@ -103,9 +111,13 @@ describe('the outbox survives a crash', () => {
       const body = JSON.parse(request!.body);
       expect(body).toMatchObject({ event: 'alert.triggered', team_id: teamId, data: { id: alert.id, title: 'Raised just before the crash', status: 'open' } });
 
+      const [notified] = await receiver.waitFor(slackPath, 1, 10_000);
+      expect(JSON.parse(notified!.body).text).toContain('[FIRING] [CRITICAL] Raised just before the crash');
+
       // Delivered once, and recorded as delivered.
       await sleep(300);
       expect(receiver.received(path)).toHaveLength(1);
+      expect(receiver.received(slackPath)).toHaveLength(1);
       const secondToken = (await login(second.url, TEST_ADMIN.email, TEST_ADMIN.password)).access_token;
       const deliveries = await http(second.url, 'GET', `/api/v1/webhooks/${registered.body.data.id}/deliveries`, { headers: bearer(secondToken) });
       expect(deliveries.body.data).toMatchObject([{ id: request!.headers['x-opsdeck-delivery'], event_id: body.id, status: 'succeeded', attempt_count: 1 }]);

@@ -379,7 +379,7 @@ describe('claiming deliveries (the deliverer’s lease)', () => {
     for (let i = 0; i < 6; i += 1) pinged.push((await server.call('POST', `/api/v1/webhooks/${webhook.id}/ping`)).body.data.id as string);
     const upTo = (limit: number, perWebhook = 100, room: ReadonlyMap<string, number> = new Map()) => ({ limit, perWebhook, room });
     // A worker takes no more of one webhook than it has room for: none while its slots are full, else up to perWebhook.
-    const ofThisWebhook = <T extends { webhook_id: string }>(claimed: T[]) => claimed.filter((c) => c.webhook_id === webhook.id);
+    const ofThisWebhook = <T extends { webhook_id: string | null }>(claimed: T[]) => claimed.filter((c) => c.webhook_id === webhook.id);
     expect(ofThisWebhook(await claimDue(db, upTo(100, 2, new Map([[webhook.id, 0]])), 60))).toEqual([]);
     const two = ofThisWebhook(await claimDue(db, upTo(100, 2), 60));
     expect(two.map((c) => c.webhook_id)).toEqual([webhook.id, webhook.id]);

@@ -926,6 +926,78 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    it('manages alert rules, notification channels and silences, and test-sends a channel', async () => {
+      const agent = await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.97.0.1', platform: 'linux' } }));
+      const invalid = ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS', 'VAL_INVALID_FORMAT', 'VAL_REQUIRED_FIELD'];
+      const ruleBody = {
+        name: 'CPU above 90%',
+        metric: 'cpu_usage' as const,
+        scope: { agent_id: agent.id },
+        condition: { aggregation: 'avg' as const, window_seconds: 300, operator: '>' as const, threshold: 90 },
+        for_seconds: 120,
+        severity: 'critical' as const,
+        labels: { service: 'web' },
+        description_template: 'CPU {{value}}% on {{agent.hostname}}',
+      };
+      const createdRule = await client.POST('/api/v1/metrics/alerts/rules', { body: ruleBody });
+      expect(createdRule.response.status).toBe(201);
+      const rule = createdRule.data!.data;
+      const rulePath = { rule_id: rule.id };
+      const rules = await unwrap(client.GET('/api/v1/metrics/alerts/rules', { params: { query: { sort: 'updated_at:desc', limit: 100 } } }));
+      await unwrap(client.GET('/api/v1/metrics/alerts/rules', { params: { query: { limit: 1, cursor: '' } } }));
+      const fetchedRule = await unwrap(client.GET('/api/v1/metrics/alerts/rules/{rule_id}', { params: { path: rulePath } }));
+      const patchedRule = await unwrap(client.PATCH('/api/v1/metrics/alerts/rules/{rule_id}', { params: { path: rulePath }, body: { enabled: false } }));
+      await expectError(unwrap(client.POST('/api/v1/metrics/alerts/rules', { body: { ...ruleBody, severity: 'fatal' as never }, ...prefer(422) })), 422, invalid);
+
+      const createdChannel = await client.POST('/api/v1/metrics/alerts/notifications', {
+        // A closed local port: the real server of this suite allows private targets, and nothing listens there.
+        body: { name: '#ops-alerts', kind: 'slack', slack_url: 'http://127.0.0.1:9/contract-slack', min_severity: 'warning', label_matchers: { service: 'web' } },
+      });
+      expect(createdChannel.response.status).toBe(201);
+      const channel = createdChannel.data!.data;
+      const channelPath = { channel_id: channel.id };
+      const channels = await unwrap(client.GET('/api/v1/metrics/alerts/notifications', { params: { query: { sort: 'created_at:asc' } } }));
+      const fetchedChannel = await unwrap(client.GET('/api/v1/metrics/alerts/notifications/{channel_id}', { params: { path: channelPath } }));
+      const patchedChannel = await unwrap(client.PATCH('/api/v1/metrics/alerts/notifications/{channel_id}', { params: { path: channelPath }, body: { min_severity: 'critical' } }));
+      const tested = await client.POST('/api/v1/metrics/alerts/notifications/{channel_id}/test', { params: { path: channelPath } });
+      expect(tested.response.status).toBe(202);
+      await expectError(unwrap(client.POST('/api/v1/metrics/alerts/notifications', { body: { name: 'x', kind: 'pager' as never }, ...prefer(422) })), 422, invalid);
+
+      const silenceBody = { ends_at: new Date(Date.now() + 3_600_000).toISOString(), matchers: { service: 'web' }, comment: 'Database migration on the web tier' };
+      const createdSilence = await client.POST('/api/v1/metrics/alerts/silences', { body: silenceBody });
+      expect(createdSilence.response.status).toBe(201);
+      const silence = createdSilence.data!.data;
+      const silencePath = { silence_id: silence.id };
+      const silences = await unwrap(client.GET('/api/v1/metrics/alerts/silences', { params: { query: { limit: 10 } } }));
+      const fetchedSilence = await unwrap(client.GET('/api/v1/metrics/alerts/silences/{silence_id}', { params: { path: silencePath } }));
+      const patchedSilence = await unwrap(client.PATCH('/api/v1/metrics/alerts/silences/{silence_id}', { params: { path: silencePath }, body: { comment: 'Runs late' } }));
+
+      for (const deleted of [
+        await client.DELETE('/api/v1/metrics/alerts/silences/{silence_id}', { params: { path: silencePath } }),
+        await client.DELETE('/api/v1/metrics/alerts/notifications/{channel_id}', { params: { path: channelPath } }),
+        await client.DELETE('/api/v1/metrics/alerts/rules/{rule_id}', { params: { path: rulePath } }),
+      ]) {
+        expect(deleted.response.status).toBe(204);
+      }
+      await expectError(unwrap(client.GET('/api/v1/metrics/alerts/rules/{rule_id}', { params: { path: rulePath }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+      if (options.stateful) {
+        expect(createdRule.response.headers.get('location')).toBe(`/api/v1/metrics/alerts/rules/${rule.id}`);
+        expect(rule).toMatchObject({ team_id: agent.team_id, enabled: true, no_data_seconds: null, scope: { agent_id: agent.id } });
+        expect(rules.map((r) => r.id)).toContain(rule.id);
+        expect(fetchedRule).toEqual(rule);
+        expect(patchedRule.enabled).toBe(false);
+        expect(channel).toMatchObject({ kind: 'slack', slack_url_hint: '…lack', webhook_id: null });
+        expect(channels.map((c) => c.id)).toContain(channel.id);
+        expect(fetchedChannel).toEqual(channel);
+        expect(patchedChannel.min_severity).toBe('critical');
+        expect(tested.data!.data).toMatchObject({ channel_id: channel.id, status: 'pending' });
+        expect(silence).toMatchObject({ matchers: { service: 'web' }, ends_at: silenceBody.ends_at });
+        expect(silences.map((x) => x.id)).toContain(silence.id);
+        expect(fetchedSilence).toEqual(silence);
+        expect(patchedSilence.comment).toBe('Runs late');
+      }
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

@@ -22,6 +22,8 @@ import * as deploymentRollbackReason from './2026-12-03T1500-deployment-rollback
 import * as agentWorkChanges from './2026-12-03T1600-agent-work-changes.ts';
 import * as metricNamesAndRollups from './2026-12-03T1700-metric-names-and-rollups.ts';
 import * as packageVulnerabilities from './2026-12-03T1800-package-vulnerabilities.ts';
+import * as alertRules from './2026-12-03T1900-alert-rules.ts';
+import * as alertNotifications from './2026-12-03T1910-alert-notifications.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -46,4 +48,6 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T1600-agent-work-changes': agentWorkChanges,
   '2026-12-03T1700-metric-names-and-rollups': metricNamesAndRollups,
   '2026-12-03T1800-package-vulnerabilities': packageVulnerabilities,
+  '2026-12-03T1900-alert-rules': alertRules,
+  '2026-12-03T1910-alert-notifications': alertNotifications,
 };

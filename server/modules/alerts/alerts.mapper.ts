@@ -14,6 +14,8 @@ export function toAlert(row: AlertRow): components['schemas']['Alert'] {
     status: row.status,
     source: row.source,
     fingerprint: row.fingerprint,
+    rule_id: row.rule_id,
+    labels: row.labels,
     acknowledged_by: row.acknowledged_by,
     acknowledged_at: iso(row.acknowledged_at),
     resolved_by: row.resolved_by,

@@ -33,6 +33,8 @@ const alertColumns = [
   'status',
   'source',
   'fingerprint',
+  'rule_id',
+  'labels',
   'acknowledged_by',
   'acknowledged_at',
   'resolved_by',
@@ -83,6 +85,10 @@ export const lockAlert = (db: Executor, id: string, teamIds: readonly string[]):
 export const insertAlert = (db: Executor, row: NewAlertRow): Promise<AlertRow> =>
   db.insertInto('alerts').values(row).returning(alertColumns).executeTakeFirstOrThrow();
 
+/** The unresolved alert of a team with this fingerprint, locked for the rest of the transaction. */
+export const lockUnresolvedByFingerprint = (db: Executor, teamId: string, fingerprint: string): Promise<AlertRow | undefined> =>
+  db.selectFrom('alerts').select(alertColumns).where('team_id', '=', teamId).where('fingerprint', '=', fingerprint).where('status', '<>', 'resolved').forUpdate().executeTakeFirst();
+
 /** Many alerts in one statement (their ids are chosen by the caller). */
 export async function insertAlerts(db: Executor, rows: readonly NewAlertRow[]): Promise<AlertRow[]> {
   return rows.length > 0 ? db.insertInto('alerts').values([...rows]).returningAll().execute() : [];
@@ -96,7 +102,8 @@ export const acknowledge = (db: Executor, id: string, userId: string): Promise<A
     .returning(alertColumns)
     .executeTakeFirstOrThrow();
 
-export const resolve = (db: Executor, id: string, userId: string): Promise<AlertRow> =>
+/** `userId` null: resolved by Opsdeck itself (an alert rule whose condition cleared). */
+export const resolve = (db: Executor, id: string, userId: string | null): Promise<AlertRow> =>
   db
     .updateTable('alerts')
     .set({ status: 'resolved', resolved_by: userId, resolved_at: sql`now()`, updated_at: sql`now()` })

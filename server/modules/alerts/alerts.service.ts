@@ -78,10 +78,18 @@ function storeProblem(err: unknown, row: NewAlertRow, ctx: RequestContext): Item
   return { code: 'SYS_INTERNAL_ERROR', message: 'The alert could not be stored', details: [] };
 }
 
-/** Stores alerts with their `alert.triggered` events, in the caller's transaction. */
-async function insertTriggered(trx: Executor, rows: readonly NewAlertRow[]): Promise<void> {
-  const stored = await repo.insertAlerts(trx, rows);
-  await recordEvents(trx, stored.map((alert) => ({ type: 'alert.triggered', teamId: alert.team_id, data: toAlert(alert) })));
+/** Stores alerts with their `alert.triggered` events, in the caller's transaction (alert rules raise theirs so too). */
+export async function insertTriggered(trx: Executor, rows: readonly NewAlertRow[]): Promise<Alert[]> {
+  const stored = (await repo.insertAlerts(trx, rows)).map(toAlert);
+  await recordEvents(trx, stored.map((alert) => ({ type: 'alert.triggered', teamId: alert.team_id, data: alert })));
+  return stored;
+}
+
+/** Resolves a locked, unresolved alert with its `alert.resolved` event; `userId` null when Opsdeck resolves it. */
+export async function resolveLocked(trx: Executor, id: string, userId: string | null): Promise<Alert> {
+  const resolved = toAlert(await repo.resolve(trx, id, userId));
+  await recordEvent(trx, 'alert.resolved', resolved.team_id, resolved);
+  return resolved;
 }
 
 export class AlertService {
@@ -151,9 +159,7 @@ export class AlertService {
       const alert = await repo.lockAlert(trx, id, caller.teamIds);
       if (!alert) throw notFound('Alert', id);
       if (alert.status === 'resolved') throw new ApiError('BIZ_ALERT_RESOLVED', `Alert ${id} has already been resolved`);
-      const resolved = toAlert(await repo.resolve(trx, id, caller.userId));
-      await recordEvent(trx, 'alert.resolved', resolved.team_id, resolved);
-      return resolved;
+      return resolveLocked(trx, id, caller.userId);
     });
   }
 

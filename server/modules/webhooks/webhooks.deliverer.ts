@@ -20,6 +20,8 @@ import type { Logger } from '../../logger.ts';
 import { traceDelivery } from '../../observability/tracing.ts';
 import { version } from '../../version.ts';
 import { backoffSeconds, type DeliveryPolicy } from './webhooks.policy.ts';
+import { channelAttemptTarget } from '../notifications/notifications.repository.ts';
+import type { ChannelSender } from '../notifications/notifications.sender.ts';
 import * as repo from './webhooks.repository.ts';
 import { checkBeforeConnect, pinnedLookup, TargetRefused } from './webhooks.target-check.ts';
 
@@ -53,6 +55,8 @@ export interface DelivererOptions {
   concurrency?: number;
   /** Told of every attempt's outcome once it is over (the metrics count them). */
   onAttempt?: (outcome: AttemptOutcome) => void;
+  /** Sends notifications to `slack` and `email` channels; without it, those deliveries fail. */
+  channels?: Pick<ChannelSender, 'send'>;
 }
 
 const clip = (text: string, length: number) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
@@ -165,6 +169,7 @@ export class WebhookDeliverer {
   readonly #pollMs: number;
   readonly #concurrency: number;
   readonly #onAttempt: DelivererOptions['onAttempt'];
+  readonly #channels: DelivererOptions['channels'];
   readonly #inFlight = new Set<Promise<void>>();
   /** Attempts in flight per webhook, bounded by `max_in_flight_per_webhook`. */
   readonly #perWebhook = new Map<string, number>();
@@ -183,6 +188,7 @@ export class WebhookDeliverer {
     this.#pollMs = options.pollMs ?? 500;
     this.#concurrency = options.concurrency ?? 16;
     this.#onAttempt = options.onAttempt;
+    this.#channels = options.channels;
   }
 
   start(): void {
@@ -232,16 +238,16 @@ export class WebhookDeliverer {
         return;
       }
       for (const delivery of claimed) {
-        this.#perWebhook.set(delivery.webhook_id, (this.#perWebhook.get(delivery.webhook_id) ?? 0) + 1);
+        this.#perWebhook.set(delivery.target_id, (this.#perWebhook.get(delivery.target_id) ?? 0) + 1);
         const running: Promise<void> = this.#attempt(delivery)
           .catch((err: unknown) => {
             // The lease runs out and the delivery is claimed again.
-            this.#log.warn({ err: (err as Error).message, delivery_id: delivery.id, webhook_id: delivery.webhook_id }, 'webhooks: an attempt could not be recorded');
+            this.#log.warn({ err: (err as Error).message, delivery_id: delivery.id, webhook_id: delivery.webhook_id, channel_id: delivery.channel_id }, 'webhooks: an attempt could not be recorded');
           })
           .finally(() => {
-            const left = (this.#perWebhook.get(delivery.webhook_id) ?? 1) - 1;
-            if (left > 0) this.#perWebhook.set(delivery.webhook_id, left);
-            else this.#perWebhook.delete(delivery.webhook_id);
+            const left = (this.#perWebhook.get(delivery.target_id) ?? 1) - 1;
+            if (left > 0) this.#perWebhook.set(delivery.target_id, left);
+            else this.#perWebhook.delete(delivery.target_id);
             this.#inFlight.delete(running);
             this.wake();
           });
@@ -252,23 +258,49 @@ export class WebhookDeliverer {
   }
 
   async #attempt(delivery: repo.ClaimedDelivery): Promise<void> {
-    const target = await repo.attemptTarget(this.#db, delivery.id);
-    // Its webhook (or its event) was deleted meanwhile, and the delivery with it.
-    if (!target || target.status !== 'pending') return;
-    if (!target.active) {
-      // Turned off after it was claimed: nothing is sent to a webhook that is off.
-      await repo.updateDelivery(this.#db, delivery.id, { status: 'failed', next_attempt_at: null, completed_at: sql<Date>`now()` as never });
-      this.#log.debug({ delivery_id: delivery.id, webhook_id: target.webhook_id }, 'webhooks: delivery failed, its webhook is off');
-      return;
-    }
     const attemptedAt = new Date();
-    // Traced, the attempt is a span in the trace of the request that caused the event, and carries its traceparent.
-    const attempt = { deliveryId: delivery.id, webhookId: target.webhook_id, eventId: target.id, eventType: target.type, url: target.url, traceparent: target.traceparent, tracestate: target.tracestate };
-    const outcome = await traceDelivery(attempt, (traceHeaders) => this.#send(delivery, target, attemptedAt, traceHeaders));
+    let outcome: AttemptOutcome;
+    if (delivery.channel_id !== null) {
+      const sent = await this.#sendToChannel(delivery);
+      if (!sent) return;
+      outcome = sent;
+    } else {
+      const sent = await this.#sendToWebhook(delivery, attemptedAt);
+      if (!sent) return;
+      outcome = sent;
+    }
     this.#onAttempt?.(outcome);
     const retryIn = await this.#record(delivery, attemptedAt, outcome);
     // A retry due before the next poll (short waits, as in tests) is looked for when it is due.
     if (retryIn !== null && retryIn * 1000 < this.#pollMs) setTimeout(() => this.wake(), Math.ceil(retryIn * 1000)).unref();
+  }
+
+  /** A notification to a channel (modules/notifications); undefined when there is nothing to send. */
+  async #sendToChannel(delivery: repo.ClaimedDelivery): Promise<AttemptOutcome | undefined> {
+    const target = await channelAttemptTarget(this.#db, delivery.id);
+    if (!target || target.status !== 'pending') return undefined;
+    if (!target.enabled || !this.#channels) {
+      await repo.updateDelivery(this.#db, delivery.id, { status: 'failed', next_attempt_at: null, completed_at: sql<Date>`now()` as never });
+      this.#log.debug({ delivery_id: delivery.id, channel_id: target.channel_id }, 'notifications: delivery failed, its channel is off');
+      return undefined;
+    }
+    return this.#channels.send(target);
+  }
+
+  /** A signed POST to a webhook; undefined when there is nothing to send. */
+  async #sendToWebhook(delivery: repo.ClaimedDelivery, attemptedAt: Date): Promise<AttemptOutcome | undefined> {
+    const target = await repo.attemptTarget(this.#db, delivery.id);
+    // Its webhook (or its event) was deleted meanwhile, and the delivery with it.
+    if (!target || target.status !== 'pending') return undefined;
+    if (!target.active) {
+      // Turned off after it was claimed: nothing is sent to a webhook that is off.
+      await repo.updateDelivery(this.#db, delivery.id, { status: 'failed', next_attempt_at: null, completed_at: sql<Date>`now()` as never });
+      this.#log.debug({ delivery_id: delivery.id, webhook_id: target.webhook_id }, 'webhooks: delivery failed, its webhook is off');
+      return undefined;
+    }
+    // Traced, the attempt is a span in the trace of the request that caused the event, and carries its traceparent.
+    const attempt = { deliveryId: delivery.id, webhookId: target.webhook_id, eventId: target.id, eventType: target.type, url: target.url, traceparent: target.traceparent, tracestate: target.tracestate };
+    return traceDelivery(attempt, (traceHeaders) => this.#send(delivery, target, attemptedAt, traceHeaders));
   }
 
   async #send(
@@ -331,20 +363,20 @@ export class WebhookDeliverer {
       return number;
     });
     if (number === null) return null;
-    await repo.markDelivered(this.#db, delivery.webhook_id);
-    this.#log.debug({ delivery_id: delivery.id, webhook_id: delivery.webhook_id, event: delivery.event, attempt: number, status_code: outcome.statusCode, latency_ms: outcome.latencyMs }, 'webhooks: delivered');
+    if (delivery.webhook_id !== null) await repo.markDelivered(this.#db, delivery.webhook_id);
+    this.#log.debug({ delivery_id: delivery.id, webhook_id: delivery.webhook_id, channel_id: delivery.channel_id, event: delivery.event, attempt: number, status_code: outcome.statusCode, latency_ms: outcome.latencyMs }, 'webhooks: delivered');
     return null;
   }
 
   /** A failure: the attempt, the delivery (retry or give up) and the webhook's failures in a row (turned off after too many), together. */
   async #recordFailure(delivery: repo.ClaimedDelivery, attemptedAt: Date, outcome: AttemptOutcome): Promise<number | null> {
     const p = this.#policy;
-    const logged = { delivery_id: delivery.id, webhook_id: delivery.webhook_id, event: delivery.event };
+    const logged = { delivery_id: delivery.id, webhook_id: delivery.webhook_id, channel_id: delivery.channel_id, event: delivery.event };
     return this.#db.transaction().execute(async (trx) => {
-      // Webhook first, then delivery: the order every writer of both takes.
-      const webhook = await repo.lockWebhookForDelivery(trx, delivery.webhook_id);
-      const current = webhook && (await repo.lockDelivery(trx, delivery.id));
-      if (!webhook || !current) return null; // deleted meanwhile
+      // Webhook first, then delivery: the order every writer of both takes. A channel keeps no health.
+      const webhook = delivery.webhook_id === null ? null : await repo.lockWebhookForDelivery(trx, delivery.webhook_id);
+      const current = (webhook || delivery.webhook_id === null) && (await repo.lockDelivery(trx, delivery.id));
+      if (!current) return null; // deleted meanwhile
       const number = current.attempt_count + 1;
       await insertAttempt(trx, delivery.id, number, attemptedAt, outcome);
       const counts = { attempt_count: number, last_status_code: outcome.statusCode };
@@ -356,6 +388,10 @@ export class WebhookDeliverer {
         await repo.updateDelivery(trx, delivery.id, { ...counts, next_attempt_at: sql<Date>`now() + make_interval(secs => ${retryIn}::float8)` as never });
       }
 
+      if (!webhook) {
+        this.#log.info({ ...logged, attempt: number, error: outcome.error, retry_in_s: retryIn }, retryIn === null ? 'notifications: attempt failed, delivery failed' : 'notifications: attempt failed, will retry');
+        return retryIn;
+      }
       const failures = webhook.consecutive_failures + 1;
       const disable = webhook.active && failures >= p.disable_after_consecutive_failures;
       const last = outcome.statusCode !== null ? `HTTP ${outcome.statusCode}` : (outcome.error ?? 'no answer');

@@ -157,7 +157,12 @@ export const attemptsOf = (db: Executor, deliveryId: string): Promise<WebhookDel
 
 export interface ClaimedDelivery {
   id: string;
-  webhook_id: string;
+  /** The webhook, or the notification channel: what `max_in_flight_per_webhook` counts per. */
+  target_id: string;
+  /** Null for a notification to a channel. */
+  webhook_id: string | null;
+  /** Set for a notification to a channel (modules/notifications), instead of `webhook_id`. */
+  channel_id: string | null;
   event_id: string;
   event: string;
   attempt_count: number;
@@ -166,13 +171,14 @@ export interface ClaimedDelivery {
 export interface ClaimLimits {
   /** Deliveries to take in all. */
   limit: number;
-  /** How many more attempts each webhook may have in flight in this worker (webhooks absent: `perWebhook`). */
+  /** How many more attempts each target (webhook or channel) may have in flight in this worker (absent: `perWebhook`). */
   room: ReadonlyMap<string, number>;
   perWebhook: number;
 }
 
 /**
- * Takes up to `limit` due deliveries, oldest due first, at most as many of one webhook as it has room for
+ * Takes up to `limit` due deliveries (to webhooks and to notification channels alike), oldest due first, at
+ * most as many of one webhook or channel as it has room for
  * (so one slow endpoint cannot take every slot), and, in the same statement, moves their `next_attempt_at`
  * on by `leaseSeconds` (a lease): other workers skip them meanwhile, and a worker that dies mid-attempt
  * leaves them due again when the lease ends, never lost. SKIP LOCKED lets several workers claim side by side.
@@ -184,10 +190,10 @@ export async function claimDue(db: Executor, limits: ClaimLimits, leaseSeconds: 
     with room(webhook_id, free) as (select * from unnest(${busy}::uuid[], ${room}::int[])),
          ranked as (
            select d.id, d.next_attempt_at,
-                  row_number() over (partition by d.webhook_id order by d.next_attempt_at, d.id) as place,
+                  row_number() over (partition by coalesce(d.webhook_id, d.channel_id) order by d.next_attempt_at, d.id) as place,
                   coalesce(r.free, ${limits.perWebhook}::int) as free
              from webhook_deliveries d
-             left join room r on r.webhook_id = d.webhook_id
+             left join room r on r.webhook_id = coalesce(d.webhook_id, d.channel_id)
             where d.status = 'pending' and d.next_attempt_at <= now())
     update webhook_deliveries d
        set next_attempt_at = now() + make_interval(secs => ${leaseSeconds}::float8)
@@ -199,7 +205,7 @@ export async function claimDue(db: Executor, limits: ClaimLimits, leaseSeconds: 
              limit ${limits.limit}::int
              for update skip locked) due
      where d.id = due.id
-    returning d.id, d.webhook_id, d.event_id, d.event, d.attempt_count`.execute(db);
+    returning d.id, coalesce(d.webhook_id, d.channel_id) as target_id, d.webhook_id, d.channel_id, d.event_id, d.event, d.attempt_count`.execute(db);
   return rows;
 }
 

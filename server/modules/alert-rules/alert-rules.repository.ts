@@ -1,0 +1,171 @@
+// Thin Kysely queries for alert rules and their per-agent states, with explicit columns. Reads for callers
+// are scoped to their teams; the evaluator's queries (claim, evaluate, states) work on one rule it holds.
+import { sql, type Insertable, type Updateable } from 'kysely';
+import type { AlertRuleRow, AlertRulesTable } from '../../db/schema.ts';
+import { pageOf, type SortKey, type Window } from '../../db/keyset.ts';
+import type { Executor } from '../../db/executor.ts';
+import { onlyTeams } from '../../db/team-scope.ts';
+
+export const SORTABLE_FIELDS = ['created_at', 'updated_at'] as const;
+export type AlertRuleSortField = (typeof SORTABLE_FIELDS)[number];
+
+const ruleColumns = [
+  'id',
+  'team_id',
+  'name',
+  'metric',
+  'scope',
+  'aggregation',
+  'window_seconds',
+  'operator',
+  'threshold',
+  'for_seconds',
+  'no_data_seconds',
+  'severity',
+  'labels',
+  'description_template',
+  'enabled',
+  'next_evaluation_at',
+  'created_at',
+  'updated_at',
+] as const;
+
+export interface AlertRuleFilter {
+  /** The teams the caller may see; always applied. */
+  teamIds: readonly string[];
+  teamId?: string | undefined;
+}
+
+function filtered(db: Executor, filter: AlertRuleFilter) {
+  let query = db.selectFrom('alert_rules').$call(onlyTeams(filter.teamIds));
+  if (filter.teamId) query = query.where('team_id', '=', filter.teamId);
+  return query;
+}
+
+export const listRules = (db: Executor, filter: AlertRuleFilter, keys: SortKey<AlertRuleSortField>[], window: Window): Promise<AlertRuleRow[]> =>
+  pageOf(filtered(db, filter).select(ruleColumns), keys, window, (field) => sql.ref(field)).execute();
+
+export async function countRules(db: Executor, filter: AlertRuleFilter): Promise<number> {
+  return (await filtered(db, filter).select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow()).n;
+}
+
+export const findRule = (db: Executor, id: string, teamIds: readonly string[]): Promise<AlertRuleRow | undefined> =>
+  filtered(db, { teamIds }).select(ruleColumns).where('id', '=', id).executeTakeFirst();
+
+/** One of the caller's rules, locked for the rest of the transaction. */
+export const lockRule = (db: Executor, id: string, teamIds: readonly string[]): Promise<AlertRuleRow | undefined> =>
+  filtered(db, { teamIds }).select(ruleColumns).where('id', '=', id).forUpdate().executeTakeFirst();
+
+export const insertRule = (db: Executor, row: Insertable<AlertRulesTable>): Promise<AlertRuleRow> =>
+  db.insertInto('alert_rules').values(row).returning(ruleColumns).executeTakeFirstOrThrow();
+
+export const updateRule = (db: Executor, id: string, changes: Updateable<AlertRulesTable>): Promise<AlertRuleRow> =>
+  db.updateTable('alert_rules').set({ ...changes, updated_at: sql`now()` }).where('id', '=', id).returning(ruleColumns).executeTakeFirstOrThrow();
+
+export async function deleteRule(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('alert_rules').where('id', '=', id).execute();
+}
+
+/** Whether the agent, or the agent group, belongs to the team. */
+export async function agentInTeam(db: Executor, agentId: string, teamId: string): Promise<boolean> {
+  return (await db.selectFrom('agents').select('id').where('id', '=', agentId).where('team_id', '=', teamId).executeTakeFirst()) !== undefined;
+}
+
+export async function groupInTeam(db: Executor, groupId: string, teamId: string): Promise<boolean> {
+  return (await db.selectFrom('agent_groups').select('id').where('id', '=', groupId).where('team_id', '=', teamId).executeTakeFirst()) !== undefined;
+}
+
+// ---- The evaluator's side ----
+
+/**
+ * Takes one enabled rule that is due, skipping rules another evaluator holds, and moves its due time on by
+ * `intervalMs` in the same transaction: the rule stays locked until the caller's transaction (which writes
+ * the evaluation's state changes) ends, so each due time is evaluated by exactly one process.
+ */
+export async function claimDueRule(db: Executor, intervalMs: number): Promise<AlertRuleRow | undefined> {
+  const rule = await db
+    .selectFrom('alert_rules')
+    .select(ruleColumns)
+    .where('enabled', '=', true)
+    .where('next_evaluation_at', '<=', sql<Date>`now()`)
+    .orderBy('next_evaluation_at')
+    .limit(1)
+    .forUpdate()
+    .skipLocked()
+    .executeTakeFirst();
+  if (rule) {
+    await db
+      .updateTable('alert_rules')
+      .set({ next_evaluation_at: sql`now() + make_interval(secs => ${intervalMs / 1000}::float8)` })
+      .where('id', '=', rule.id)
+      .execute();
+  }
+  return rule;
+}
+
+export interface AgentReading {
+  agent_id: string;
+  hostname: string;
+  platform: string;
+  /** The aggregation over the window; null without samples in it. */
+  value: number | null;
+  /** The agent has sent no sample for `no_data_seconds` (always false when the rule ignores no data). */
+  no_data: boolean;
+  now: Date;
+}
+
+const AGGREGATIONS: Record<AlertRuleRow['aggregation'], ReturnType<typeof sql>> = {
+  avg: sql`avg(m.value) filter (where m.at >= w.since)`,
+  min: sql`min(m.value) filter (where m.at >= w.since)`,
+  max: sql`max(m.value) filter (where m.at >= w.since)`,
+  last: sql`(array_agg(m.value order by m.at desc) filter (where m.at >= w.since))[1]`,
+  count: sql`(count(*) filter (where m.at >= w.since))::float8`,
+};
+
+/** One statement: every agent in the rule's scope, with the rule's aggregation over its window. */
+export async function readRule(db: Executor, rule: AlertRuleRow): Promise<AgentReading[]> {
+  const scope = rule.scope;
+  const lookBack = Math.max(rule.window_seconds, rule.no_data_seconds ?? 0);
+  const { rows } = await sql<AgentReading>`
+    with w as (select now() - make_interval(secs => ${rule.window_seconds}) as since,
+                      now() - make_interval(secs => ${lookBack}) as look_back)
+    select a.id as agent_id, a.hostname, a.platform, r.value,
+           (${rule.no_data_seconds}::int is not null
+             and coalesce(r.last_at, a.created_at) < now() - make_interval(secs => coalesce(${rule.no_data_seconds}::int, 0))) as no_data,
+           now() as now
+      from agents a
+      left join lateral (
+        select ${AGGREGATIONS[rule.aggregation]} as value, max(m.at) as last_at
+          from agent_metrics m, w
+         where m.agent_id = a.id and m.name = ${rule.metric} and m.at >= w.look_back) r on true
+     where a.team_id = ${rule.team_id}
+       and (${scope.agent_id ?? null}::uuid is null or a.id = ${scope.agent_id ?? null}::uuid)
+       and (${scope.group_id ?? null}::uuid is null
+            or exists (select 1 from agent_group_members g where g.group_id = ${scope.group_id ?? null}::uuid and g.agent_id = a.id))
+       and (${scope.platform ?? null}::text is null or a.platform = ${scope.platform ?? null}::text)
+       and (${scope.status ?? null}::text is null or a.status = ${scope.status ?? null}::text)
+       and (${scope.tags ?? null}::text[] is null or a.tags @> ${scope.tags ?? null}::text[])`.execute(db);
+  return rows;
+}
+
+export interface RuleState {
+  agent_id: string;
+  since: Date;
+  alert_id: string | null;
+}
+
+export const statesOf = (db: Executor, ruleId: string): Promise<RuleState[]> =>
+  db.selectFrom('alert_rule_states').select(['agent_id', 'since', 'alert_id']).where('rule_id', '=', ruleId).execute();
+
+export async function insertState(db: Executor, ruleId: string, agentId: string, since: Date): Promise<void> {
+  await db.insertInto('alert_rule_states').values({ rule_id: ruleId, agent_id: agentId, since }).execute();
+}
+
+export async function setStateAlert(db: Executor, ruleId: string, agentId: string, alertId: string): Promise<void> {
+  await db.updateTable('alert_rule_states').set({ alert_id: alertId }).where('rule_id', '=', ruleId).where('agent_id', '=', agentId).execute();
+}
+
+export async function deleteStates(db: Executor, ruleId: string, agentIds: readonly string[]): Promise<void> {
+  if (agentIds.length === 0) return;
+  await db.deleteFrom('alert_rule_states').where('rule_id', '=', ruleId).where('agent_id', 'in', [...agentIds]).execute();
+}
