@@ -11027,7 +11027,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "2.1.0",
+         *       "api_version": "3.0.0",
          *       "node_version": "v24.21.0",
          *       "database": "postgresql",
          *       "started_at": "2026-11-21T06:00:00.000Z"
@@ -11046,7 +11046,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 2.1.0
+             * @example 3.0.0
              */
             api_version: string;
             /**
@@ -11162,7 +11162,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "2.1.0",
+         *       "api_version": "3.0.0",
          *       "links": {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
@@ -11190,7 +11190,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 2.1.0
+             * @example 3.0.0
              */
             api_version: string;
             /** @description Where to go next, as paths on this server. */
@@ -20058,7 +20058,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Accepted: the test notification is queued; `Location` is the channel. */
+            /** @description Accepted: the test notification is queued as delivery `delivery_id` and sent (and retried) like any notification. */
             202: {
                 headers: {
                     "X-Request-ID": components["headers"]["XRequestId"];
@@ -20067,7 +20067,6 @@ export interface operations {
                     "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
                     "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
-                    Location: components["headers"]["LocationNotificationChannel"];
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };

@@ -29,6 +29,8 @@ export type Schema = Record<string, unknown> & {
   uniqueItems?: boolean;
   minProperties?: number;
   maxProperties?: number;
+  additionalProperties?: boolean | Schema;
+  propertyNames?: Schema;
   examples?: unknown[];
   example?: unknown;
   default?: unknown;
@@ -179,6 +181,12 @@ function validOfType(schema: Schema, type: string, hostility: number): fc.Arbitr
     }
     case 'object': {
       const properties = schema.properties ?? {};
+      // A map (labels, matchers): keys of its propertyNames, values of its additionalProperties, as many as it takes.
+      if (Object.keys(properties).length === 0 && typeof schema.additionalProperties === 'object') {
+        const keys = schema.propertyNames ? validString(schema.propertyNames) : fc.string({ minLength: 1, maxLength: 20 });
+        const minKeys = schema.minProperties ?? 0;
+        return fc.dictionary(keys, value(schema.additionalProperties, hostility), { minKeys, maxKeys: Math.max(minKeys, Math.min(schema.maxProperties ?? 4, 4)) });
+      }
       const model = Object.fromEntries(Object.entries(properties).map(([name, property]) => [name, value(property, hostility)]));
       const record = fc.record(model, { requiredKeys: (schema.required ?? []).filter((name) => name in properties) });
       return record.filter((o) => Object.keys(o).length >= (schema.minProperties ?? 0) && Object.keys(o).length <= (schema.maxProperties ?? Infinity));

@@ -43,7 +43,7 @@ export function notificationHandlers(notifications: NotificationService): Notifi
     },
     async testNotificationChannel({ params, ctx }) {
       const queued = await notifications.testChannel(requireCaller(ctx), params.channel_id);
-      return { status: 202, headers: { Location: `${CHANNELS}/${params.channel_id}` }, body: { data: queued } };
+      return { status: 202, body: { data: queued } };
     },
     async listAlertSilences({ query, ctx }) {
       const { items, pagination } = await notifications.listSilences(requireCaller(ctx), query, ctx);
