@@ -82,7 +82,8 @@ describe('the Redis event bus', () => {
     await until(() => interruptions > 0, 'the interruption to be told');
     // Back and subscribed again: a new event arrives.
     await until(() => {
-      void publisher.publish([event(heard.length + 10)]);
+      // Published again until one is heard; one still under way when the file ends and closes the connection is moot.
+      publisher.publish([event(heard.length + 10)]).catch(() => {});
       return heard.length > 0;
     }, 'an event after the reconnect');
     stop();
