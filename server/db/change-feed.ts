@@ -35,8 +35,8 @@ export interface ChangeFeed {
   latest(): Promise<number>;
   /** Changes after `id` and those of `missing` that are there now, oldest first, at most `limit`. */
   since(id: number, missing: readonly number[], limit: number): Promise<Change[]>;
-  /** Deletes changes older than `before`. */
-  prune(before: Date): Promise<void>;
+  /** Deletes the changes up to `id` (on the primary key: no scan of the whole table, however large it is). */
+  prune(throughId: number): Promise<void>;
 }
 
 /** What a cache does with the feed: drop what a change names, or everything (the feed ran ahead of a read). */
@@ -57,8 +57,28 @@ const BATCH = 5000;
 const SETTLE_MS = 10_000;
 /** More ids missing than this (a huge rolled-back batch): they are given up at once and every cache dropped. */
 const MAX_MISSING = 10_000;
-const PRUNE_EVERY_MS = 5 * 60_000;
-const KEEP_CHANGES_MS = 10 * 60_000;
+/**
+ * Pruning: what each read was at, sampled every PRUNE_EVERY_MS; changes older than KEEP_CHANGES_MS (far past
+ * SETTLE_MS) are deleted by id, in small steps: a fleet's heartbeats write thousands of changes a second, and
+ * one delete of ten minutes' worth (millions of rows) stalled PostgreSQL. A process whose reads stop is not
+ * trusted, so its caches are empty when it reads again: changes pruned meanwhile cannot leave anything stale.
+ */
+const PRUNE_EVERY_MS = 15_000;
+const KEEP_CHANGES_MS = 2 * 60_000;
+
+/** A follower's read: the changes after `id` and those of `missing`, oldest first, at most `limit`. */
+export function changesSince(db: Executor, id: number, missing: readonly number[], limit: number) {
+  return (
+    db
+      .selectFrom('change_feed')
+      .select(['kind', 'subject', sql<string>`id::text`.as('id')])
+      .where((w) => (missing.length === 0 ? w('id', '>', String(id)) : w.or([w('id', '>', String(id)), w('id', 'in', missing.map(String))])))
+      // The column, not the output `id` (text): ordering by that sorted every row past the cursor as strings
+      // ('10000' before '9999') and could not use the primary key, a sort of the whole table on every read.
+      .orderBy('change_feed.id')
+      .limit(limit)
+  );
+}
 
 export function changeFeed(db: Executor): ChangeFeed {
   return {
@@ -67,17 +87,11 @@ export function changeFeed(db: Executor): ChangeFeed {
       return Number(row?.id ?? 0);
     },
     async since(id, missing, limit) {
-      const rows = await db
-        .selectFrom('change_feed')
-        .select(['kind', 'subject', sql<string>`id::text`.as('id')])
-        .where((w) => (missing.length === 0 ? w('id', '>', String(id)) : w.or([w('id', '>', String(id)), w('id', 'in', missing.map(String))])))
-        .orderBy('id')
-        .limit(limit)
-        .execute();
+      const rows = await changesSince(db, id, missing, limit).execute();
       return rows.map((r): Change => ({ id: Number(r.id), kind: r.kind, subject: r.subject }));
     },
-    async prune(before) {
-      await db.deleteFrom('change_feed').where('changed_at', '<', before).execute();
+    async prune(throughId) {
+      await db.deleteFrom('change_feed').where('id', '<=', String(throughId)).execute();
     },
   };
 }
@@ -95,7 +109,8 @@ export class ChangeFeedFollower {
   /** When the last successful read of the feed began (0: never). */
   #readAt = 0;
   #timer: NodeJS.Timeout | undefined;
-  #lastPrune = Date.now();
+  /** Where the cursor stood at times past (sampled every PRUNE_EVERY_MS, oldest first): what may be pruned. */
+  readonly #marks: { at: number; cursor: number }[] = [];
   #polling: Promise<void> | undefined;
   #refreshing: Promise<void> | undefined;
 
@@ -175,12 +190,18 @@ export class ChangeFeedFollower {
         this.#missing.clear();
       }
       this.#readAt = startedAt;
-      if (startedAt - this.#lastPrune > PRUNE_EVERY_MS) {
-        this.#lastPrune = startedAt;
-        await this.#feed.prune(new Date(startedAt - KEEP_CHANGES_MS));
-      }
+      await this.#prune(startedAt);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'change feed: could not be read');
     }
+  }
+
+  async #prune(now: number): Promise<void> {
+    const last = this.#marks.at(-1);
+    if (last !== undefined && now - last.at < PRUNE_EVERY_MS) return;
+    this.#marks.push({ at: now, cursor: this.#cursor });
+    let through: number | undefined;
+    while (this.#marks.length > 0 && now - this.#marks[0]!.at >= KEEP_CHANGES_MS) through = this.#marks.shift()!.cursor;
+    if (through !== undefined && through > 0) await this.#feed.prune(through);
   }
 }
