@@ -3,7 +3,7 @@
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Kysely } from 'kysely';
-import { Authenticator, type CallerDirectory } from './auth/authenticate.ts';
+import { Authenticator, type AgentKeyIdentity, type CallerDirectory } from './auth/authenticate.ts';
 import { CachedCallerDirectory } from './auth/caller-cache.ts';
 import type { ChangeFeedFollower } from './db/change-feed.ts';
 import type { Database } from './db/schema.ts';
@@ -15,7 +15,8 @@ import { securityHeaders } from './http/security-headers.ts';
 import { ServedContract } from './http/served-contract.ts';
 import { StaticTokens } from './http/static-token.ts';
 import type { Logger } from './logger.ts';
-import { findAgentKey } from './modules/agent-protocol/agent-protocol.repository.ts';
+import { findAgentKeys } from './modules/agent-protocol/agent-protocol.repository.ts';
+import { Batcher } from './db/batcher.ts';
 import { findKeyForAuth, touchApiKey } from './modules/api-keys/api-keys.repository.ts';
 import { auditSink } from './modules/audit/audit-recorder.ts';
 import { findCaller } from './modules/users/users.repository.ts';
@@ -25,10 +26,20 @@ import { findCaller } from './modules/users/users.repository.ts';
  * per-process cache that follows the change feed (auth/caller-cache.ts).
  */
 export function callerDirectory(db: Kysely<Database>, feed: ChangeFeedFollower): CachedCallerDirectory {
+  // A process that has just started knows none of a fleet's keys, and its agents' first heartbeats come at
+  // thousands a second: their keys are read a few hundred per statement, not one statement each.
+  const agentKeys = new Batcher<string, AgentKeyIdentity | undefined>({
+    maxItems: 500,
+    concurrency: 2,
+    write: async (prefixes) => {
+      const rows = new Map((await findAgentKeys(db, prefixes)).map(({ prefix, ...row }) => [prefix, row]));
+      return prefixes.map((prefix) => rows.get(prefix));
+    },
+  });
   const repositories: CallerDirectory = {
     findUser: (id) => findCaller(db, id),
     findApiKey: (prefix) => findKeyForAuth(db, prefix),
-    findAgentKey: (prefix) => findAgentKey(db, prefix),
+    findAgentKey: (prefix) => agentKeys.add(prefix),
     touchApiKey: (id) => touchApiKey(db, id),
   };
   return new CachedCallerDirectory(repositories, feed);

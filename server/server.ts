@@ -89,7 +89,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   metrics.observe({ database, redis, streams, timeoutMs: Math.min(config.dbTimeoutMs, 1000), log });
   // The feed is read on a connection of its own, so that under load it is not queued behind requests (the
   // caches are trusted only while the feed is read in time).
-  const feed = new ChangeFeedFollower(changeFeed(database.side), log);
+  const feed = new ChangeFeedFollower(changeFeed(database.side, database.db), log);
   await feed.start();
   const callers = callerDirectory(database.db, feed);
   const signs = new SignsOfLife(database.db, edge.cache, feed, log);

@@ -64,10 +64,7 @@ export class CachedCallerDirectory implements CallerDirectory, ChangeListener {
 
   async #lookup<T>(map: Map<string, Entry<T>>, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     const now = Date.now();
-    if (!this.#feed.trusted) {
-      if (map.size > 0) this.dropAll();
-      return load();
-    }
+    if (!this.#feed.trusted) return load();
     const hit = map.get(key);
     if (hit && now - hit.at < MAX_AGE_MS) return hit.value;
     const generation = this.#generation;

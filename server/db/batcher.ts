@@ -1,5 +1,6 @@
 // Group commit: many requests' small writes of one kind (a heartbeat's sign of life, a report's metric samples)
-// made as one statement, each request answered once its part is committed. A fleet's steady load is a great many
+// made as one statement, each request answered once its part is committed. (The same serves many requests'
+// reads of one kind, e.g. a fleet's agent keys after a restart: one statement for a few hundred.) A fleet's steady load is a great many
 // tiny writes; one `UPDATE … FROM` over a few hundred rows costs PostgreSQL far less than as many statements, so a
 // process that writes row by row spends its database on round trips and per-statement overhead instead.
 //

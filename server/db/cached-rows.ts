@@ -46,10 +46,7 @@ export class CachedRows<T> implements ChangeListener {
 
   /** The resource `id` if it belongs to one of `teamIds`: from the cache when it is current, else from `load` (the team-scoped query). */
   async get(id: string, teamIds: readonly string[], load: () => Promise<T | undefined>): Promise<T | undefined> {
-    if (!this.#feed.trusted) {
-      if (this.#entries.size > 0) this.dropAll();
-      return load();
-    }
+    if (!this.#feed.trusted) return load();
     const hit = this.#entries.get(id);
     if (hit) return teamIds.includes(hit.teamId) ? hit.value : undefined;
     const generation = this.#generation;

@@ -13,7 +13,9 @@
 // ago. A change committed before that read is seen by every process within POLL_MS plus one read (well under
 // 1 s); when the database cannot be read, caches stop being trusted after TRUST_MS and every request reads
 // PostgreSQL again (or fails with 503 while it is down). Staleness is never more than TRUST_MS, whatever
-// fails. A process that writes reads the feed once more before it answers (`refresh`), so its own caches
+// fails. The caches keep their entries through such a gap, unused: the read that ends it applies every change
+// made meanwhile before the caches are trusted again, so a fleet's 100,000 agents are not all read from
+// PostgreSQL again after a one-second hiccup (only a gap long enough for changes to be pruned drops them). A process that writes reads the feed once more before it answers (`refresh`), so its own caches
 // reflect its own writes at once.
 import { sql } from 'kysely';
 import type { Logger } from '../logger.ts';
@@ -80,7 +82,10 @@ export function changesSince(db: Executor, id: number, missing: readonly number[
   );
 }
 
-export function changeFeed(db: Executor): ChangeFeed {
+/** `reads` follow the feed (a connection of its own, see server.ts); `writes` prune it (the pool: a delete and its
+ * commit may wait on the disk, and must not hold up the reads). */
+export function changeFeed(reads: Executor, writes: Executor = reads): ChangeFeed {
+  const db = reads;
   return {
     async latest() {
       const row = await db.selectFrom('change_feed').select(sql<string | null>`max(id)::text`.as('id')).executeTakeFirst();
@@ -91,7 +96,7 @@ export function changeFeed(db: Executor): ChangeFeed {
       return rows.map((r): Change => ({ id: Number(r.id), kind: r.kind, subject: r.subject }));
     },
     async prune(throughId) {
-      await db.deleteFrom('change_feed').where('id', '<=', String(throughId)).execute();
+      await writes.deleteFrom('change_feed').where('id', '<=', String(throughId)).execute();
     },
   };
 }
@@ -100,7 +105,7 @@ export function changeFeed(db: Executor): ChangeFeed {
 export class ChangeFeedFollower {
   readonly #feed: ChangeFeed;
   readonly #log: Logger;
-  readonly #options: { pollMs: number; trustMs: number };
+  readonly #options: { pollMs: number; trustMs: number; keepMs: number };
   readonly #listeners: ChangeListener[] = [];
   /** The highest id read. */
   #cursor = 0;
@@ -113,11 +118,12 @@ export class ChangeFeedFollower {
   readonly #marks: { at: number; cursor: number }[] = [];
   #polling: Promise<void> | undefined;
   #refreshing: Promise<void> | undefined;
+  #pruning: Promise<void> | undefined;
 
-  constructor(feed: ChangeFeed, log: Logger, options: Partial<{ pollMs: number; trustMs: number }> = {}) {
+  constructor(feed: ChangeFeed, log: Logger, options: Partial<{ pollMs: number; trustMs: number; keepMs: number }> = {}) {
     this.#feed = feed;
     this.#log = log;
-    this.#options = { pollMs: options.pollMs ?? POLL_MS, trustMs: options.trustMs ?? TRUST_MS };
+    this.#options = { pollMs: options.pollMs ?? POLL_MS, trustMs: options.trustMs ?? TRUST_MS, keepMs: options.keepMs ?? KEEP_CHANGES_MS };
   }
 
   listen(listener: ChangeListener): void {
@@ -140,6 +146,7 @@ export class ChangeFeedFollower {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#polling;
+    await this.#pruning;
   }
 
   /** Whether cached entries may be used now (see the ceiling above). */
@@ -183,14 +190,20 @@ export class ChangeFeedFollower {
           this.#cursor = change.id;
         }
       }
-      if (changes.length === BATCH || this.#missing.size > MAX_MISSING) {
+      // A gap in the reads leaves the caches' entries in place, unused (not trusted) until a read has applied every
+      // change made meanwhile; a gap long enough that changes may have been pruned before this process read them
+      // (other processes prune what is KEEP_CHANGES_MS old) drops them all instead, as does a backlog past one read.
+      const gap = this.#readAt > 0 && startedAt - this.#readAt > this.#options.keepMs / 2;
+      if (gap || changes.length === BATCH || this.#missing.size > MAX_MISSING) {
         // More than one read holds: every cache starts again, from the newest change.
         for (const listener of this.#listeners) listener.dropAll();
         this.#cursor = Math.max(this.#cursor, await this.#feed.latest());
         this.#missing.clear();
       }
+      // Caches were bypassed meanwhile: a fleet then reads PostgreSQL on every request, worth an operator's look.
+      if (this.#readAt > 0 && startedAt - this.#readAt >= this.#options.trustMs) this.#log.warn({ untrusted_ms: startedAt - this.#readAt }, 'change feed: read again after a gap; caches were bypassed meanwhile');
       this.#readAt = startedAt;
-      await this.#prune(startedAt);
+      this.#pruning ??= this.#prune(startedAt).finally(() => (this.#pruning = undefined));
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'change feed: could not be read');
     }
@@ -201,7 +214,12 @@ export class ChangeFeedFollower {
     if (last !== undefined && now - last.at < PRUNE_EVERY_MS) return;
     this.#marks.push({ at: now, cursor: this.#cursor });
     let through: number | undefined;
-    while (this.#marks.length > 0 && now - this.#marks[0]!.at >= KEEP_CHANGES_MS) through = this.#marks.shift()!.cursor;
-    if (through !== undefined && through > 0) await this.#feed.prune(through);
+    while (this.#marks.length > 0 && now - this.#marks[0]!.at >= this.#options.keepMs) through = this.#marks.shift()!.cursor;
+    if (through === undefined || through <= 0) return;
+    try {
+      await this.#feed.prune(through);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'change feed: could not be pruned');
+    }
   }
 }

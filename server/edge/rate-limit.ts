@@ -80,6 +80,7 @@ function verdict(bucket: Bucket, allowed: boolean, tokens: number, fullInMs: num
  * the last lease spent. Redis's own refusal is never leased: a refused request asked Redis.
  */
 const LEASE_MS = 100;
+const MAX_LEASES = 100_000;
 const LEASE_SHARE = 0.01;
 
 interface Lease {
@@ -123,10 +124,20 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   #open(key: string): Lease {
-    if (this.#leases.size >= 100_000) this.#leases.clear();
+    if (this.#leases.size >= MAX_LEASES) this.#evict();
     const lease: Lease = { tokens: 0, granted: 0, until: 0, verdict: { allowed: false, limit: 0, remaining: 0, reset: 0, retryAfter: 1 }, refill: undefined };
     this.#leases.set(key, lease);
     return lease;
+  }
+
+  /**
+   * Past MAX_LEASES keys (a fleet's agents each have their own bucket), the leases that have run out are
+   * forgotten, not every lease: a key seen once every half minute gains nothing from its old lease but its size.
+   */
+  #evict(): void {
+    const now = performance.now();
+    for (const [key, lease] of this.#leases) if (lease.refill === undefined && (lease.tokens === 0 || lease.until < now)) this.#leases.delete(key);
+    if (this.#leases.size >= MAX_LEASES) this.#leases.clear();
   }
 
   /** A new lease from Redis (undefined), or the answer every waiting request gets: refused (a verdict) or Redis failed (null). */

@@ -3,7 +3,7 @@
 // pruning deletes by id what every follower has long read, keeping the newest.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeFeed, changesSince } from '../../server/db/change-feed.ts';
+import { ChangeFeedFollower, changeFeed, changesSince, type Change } from '../../server/db/change-feed.ts';
 import { openDatabase, type DatabaseHandle } from '../../server/db/database.ts';
 import { migrateToLatest } from '../../server/db/migrator.ts';
 import { createLogger } from '../../server/logger.ts';
@@ -60,5 +60,46 @@ describe('change feed on postgresql', () => {
     await feed.prune(39_000);
     const { rows } = await sql<{ min: string; n: string }>`select min(id)::text as min, count(*)::text as n from change_feed`.execute(handle.db);
     expect(rows[0]).toEqual({ min: '39001', n: '999' });
+  });
+
+  describe('a follower', () => {
+    /** A cache as the follower sees it: what it was told. */
+    const listener = () => {
+      const heard = { applied: [] as string[], drops: 0 };
+      return { heard, apply: (c: Change) => void heard.applied.push(c.subject), dropAll: () => void (heard.drops += 1) };
+    };
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const change = (subject: string) => sql`insert into change_feed (kind, subject) values ('user', ${subject})`.execute(handle.db);
+
+    it('after a short gap in its reads, applies what changed meanwhile and keeps the caches (no drop)', async () => {
+      const follower = new ChangeFeedFollower(changeFeed(handle.db), log, { pollMs: 3_600_000, trustMs: 200, keepMs: 60_000 });
+      const cache = listener();
+      follower.listen(cache);
+      await follower.start();
+      expect(follower.trusted).toBe(true);
+      await pause(300);
+      expect(follower.trusted).toBe(false);
+      await change('short-gap');
+      await follower.poll();
+      expect(follower.trusted).toBe(true);
+      expect(cache.heard).toEqual({ applied: ['short-gap'], drops: 0 });
+      await follower.stop();
+    });
+
+    it('after a gap long enough for changes to have been pruned, drops every cache and starts from the newest change', async () => {
+      const follower = new ChangeFeedFollower(changeFeed(handle.db), log, { pollMs: 3_600_000, trustMs: 100, keepMs: 400 });
+      const cache = listener();
+      follower.listen(cache);
+      await follower.start();
+      await pause(300);
+      await change('long-gap');
+      await follower.poll();
+      expect(cache.heard.drops).toBe(1);
+      expect(follower.trusted).toBe(true);
+      await change('after');
+      await follower.poll();
+      expect(cache.heard.applied.at(-1)).toBe('after');
+      await follower.stop();
+    });
   });
 });

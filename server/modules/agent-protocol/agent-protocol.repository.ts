@@ -79,13 +79,14 @@ export async function replaceAgentKey(db: Executor, key: { id: string; agent_id:
   await db.insertInto('agent_keys').values(key).execute();
 }
 
-export const findAgentKey = (db: Executor, prefix: string) =>
+/** The agent keys with these prefixes and their agents, for authentication (many at once: see app.ts). */
+export const findAgentKeys = (db: Executor, prefixes: readonly string[]) =>
   db
     .selectFrom('agent_keys')
     .innerJoin('agents', 'agents.id', 'agent_keys.agent_id')
-    .select(['agent_keys.secret_hash', 'agent_keys.revoked_at', 'agents.id as agent_id', 'agents.team_id', 'agents.hostname'])
-    .where('agent_keys.prefix', '=', prefix)
-    .executeTakeFirst();
+    .select(['agent_keys.prefix', 'agent_keys.secret_hash', 'agent_keys.revoked_at', 'agents.id as agent_id', 'agents.team_id', 'agents.hostname'])
+    .where('agent_keys.prefix', 'in', prefixes)
+    .execute();
 
 /** Turns online agents silent since `silentSince` offline; answers them as they are now. */
 export const markSilentAgentsOffline = (db: Executor, silentSince: Date): Promise<AgentRow[]> =>

@@ -106,8 +106,7 @@ export class SignsOfLife implements ChangeListener {
    */
   async seen(agentId: string, { exact = false } = {}): Promise<Answer> {
     const sign = { id: agentId, at: new Date() };
-    if (!this.#feed.trusted && this.#known.size > 0) this.dropAll();
-    const known = exact ? undefined : this.#known.get(agentId);
+    const known = exact || !this.#feed.trusted ? undefined : this.#known.get(agentId);
     if (known && this.#batcher.backlog < MAX_BEHIND) {
       this.#writeBehind(sign);
       return known;
