@@ -61,12 +61,16 @@ export async function clearStates(trx: Executor, rule: Pick<AlertRuleRow, 'id' |
   await repo.deleteStates(trx, rule.id, states.map((s) => s.agent_id));
 }
 
-/** One rule's evaluation, in the transaction that holds it. */
-export async function evaluateRule(trx: Executor, rule: AlertRuleRow): Promise<void> {
+/**
+ * One rule's evaluation, in the transaction that holds it. Answers when its earliest pending condition has held
+ * `for_seconds` (the rule is due again then at the latest), or undefined when none is pending.
+ */
+export async function evaluateRule(trx: Executor, rule: AlertRuleRow): Promise<Date | undefined> {
   const [readings, states] = await Promise.all([repo.readRule(trx, rule), repo.statesOf(trx, rule.id)]);
   const stateOf = new Map(states.map((s) => [s.agent_id, s]));
   const cleared: repo.RuleState[] = [];
   const seen = new Set<string>();
+  let pendingUntil: number | undefined;
   for (const reading of readings) {
     seen.add(reading.agent_id);
     const state = stateOf.get(reading.agent_id);
@@ -76,12 +80,18 @@ export async function evaluateRule(trx: Executor, rule: AlertRuleRow): Promise<v
     }
     const since = state?.since ?? reading.now;
     if (!state) await repo.insertState(trx, rule.id, reading.agent_id, since);
-    if (state?.alert_id || reading.now.getTime() - since.getTime() < rule.for_seconds * 1000) continue;
+    if (state?.alert_id) continue;
+    const firesAt = since.getTime() + rule.for_seconds * 1000;
+    if (reading.now.getTime() < firesAt) {
+      pendingUntil = Math.min(pendingUntil ?? firesAt, firesAt);
+      continue;
+    }
     await repo.setStateAlert(trx, rule.id, reading.agent_id, await fire(trx, rule, reading));
   }
   // Agents no longer in scope (or gone) clear too.
   for (const state of states) if (!seen.has(state.agent_id)) cleared.push(state);
   await clearStates(trx, rule, cleared);
+  return pendingUntil === undefined ? undefined : new Date(pendingUntil);
 }
 
 /** The firing alert's id: raised now, or the unresolved one the (rule, agent) already has. */
@@ -106,15 +116,72 @@ async function fire(trx: Executor, rule: AlertRuleRow, reading: repo.AgentReadin
   return raised!.id;
 }
 
+/** How often an evaluating process looks for due rules (one indexed read) between its timer's runs. */
+export const DUE_POLL_MS = 250;
+
+/**
+ * Runs due rules: every `intervalMs` as before, and also whenever a rule was made due early (a nudge from a
+ * metrics report, in this process or another; see alert-rules.nudger.ts), which it finds by a cheap look every
+ * DUE_POLL_MS or at once when this process nudged. Never two runs at once in a process; across processes each
+ * due time is claimed by one (SKIP LOCKED).
+ */
 export class AlertRuleEvaluator {
   readonly #db: Kysely<Database>;
   readonly #log: Logger;
   readonly #intervalMs: number;
+  readonly #onRun: ((ok: boolean) => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
 
-  constructor(db: Kysely<Database>, log: Logger, intervalMs: number) {
+  constructor(db: Kysely<Database>, log: Logger, intervalMs: number, onRun?: (ok: boolean) => void) {
     this.#db = db;
     this.#log = log;
     this.#intervalMs = intervalMs;
+    this.#onRun = onRun;
+  }
+
+  /** Rules fall due by their own times (every interval, or earlier when nudged); polling more often than the interval costs one indexed read. */
+  start(): void {
+    this.#timer = setInterval(() => this.#run(), Math.min(DUE_POLL_MS, this.#intervalMs));
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  /** Some rule may have just become due (this process nudged it): look now rather than at the next poll. */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) this.#again = true;
+    else this.#run();
+  }
+
+  #run(): void {
+    if (this.#running || this.#stopped) return;
+    let ran = false;
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        if (!(await repo.anyDue(this.#db))) continue;
+        ran = true;
+        await this.runOnce();
+      } while (this.#again && !this.#stopped);
+    })()
+      .then(
+        () => {
+          if (ran) this.#onRun?.(true);
+        },
+        (err: unknown) => {
+          this.#onRun?.(false);
+          this.#log.warn({ err: (err as Error).message }, 'alert-rules failed; it tries again');
+        },
+      )
+      .finally(() => (this.#running = undefined));
   }
 
   /** Evaluates the rules that are due, one transaction each; answers how many. */
@@ -124,7 +191,8 @@ export class AlertRuleEvaluator {
       const done = await this.#db.transaction().execute(async (trx) => {
         const rule = await repo.claimDueRule(trx, this.#intervalMs);
         if (!rule) return false;
-        await evaluateRule(trx, rule);
+        const pendingUntil = await evaluateRule(trx, rule);
+        if (pendingUntil) await repo.dueBy(trx, rule.id, pendingUntil);
         return true;
       });
       if (!done) break;

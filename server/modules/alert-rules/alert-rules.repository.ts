@@ -103,6 +103,54 @@ export async function claimDueRule(db: Executor, intervalMs: number): Promise<Al
   return rule;
 }
 
+/** Whether some enabled rule is due: one read of the due index, the evaluator's look before it opens a transaction. */
+export async function anyDue(db: Executor): Promise<boolean> {
+  const row = await db
+    .selectFrom('alert_rules')
+    .select('id')
+    .where('enabled', '=', true)
+    .where('next_evaluation_at', '<=', sql<Date>`now()`)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Brings forward the due time of the enabled rules on these (team, metric) pairs, the nudge of freshly reported
+ * samples. A rule already due within `gapMs` is left alone; any other becomes due `gapMs` after its last claim
+ * (its due time less `intervalMs`, which the claim set), or now if that has passed: each rule is evaluated at
+ * most once per `gapMs` because of nudges, whatever the number of reports and processes. Rows are locked in id
+ * order (two processes nudging overlapping rules never deadlock); a rule under evaluation is waited for, so
+ * samples committed while it was being read still make it due again. Answers how many rules were nudged.
+ */
+export async function nudgeRules(db: Executor, pairs: readonly { team_id: string; name: string }[], intervalMs: number, gapMs: number): Promise<number> {
+  if (pairs.length === 0) return 0;
+  const gap = sql`make_interval(secs => ${gapMs / 1000}::float8)`;
+  const { numAffectedRows } = await sql`
+    with wanted as (
+      select distinct w.team_id, w.name from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as w(team_id uuid, name text)
+    ), target as (
+      select r.id from alert_rules r join wanted w on w.team_id = r.team_id and w.name = r.metric
+       where r.enabled and r.next_evaluation_at > now() + ${gap}
+       order by r.id
+       for update of r
+    )
+    update alert_rules r
+       set next_evaluation_at = greatest(now(), r.next_evaluation_at - make_interval(secs => ${intervalMs / 1000}::float8) + ${gap})
+      from target t
+     where r.id = t.id and r.next_evaluation_at > now() + ${gap}`.execute(db);
+  return Number(numAffectedRows ?? 0);
+}
+
+/** Makes the rule (held by the caller) due at `at` at the latest: a pending condition is looked at when its `for_seconds` ends. */
+export async function dueBy(db: Executor, ruleId: string, at: Date): Promise<void> {
+  await db
+    .updateTable('alert_rules')
+    .set({ next_evaluation_at: sql`least(next_evaluation_at, ${at.toISOString()}::timestamptz)` })
+    .where('id', '=', ruleId)
+    .execute();
+}
+
 export interface AgentReading {
   agent_id: string;
   hostname: string;

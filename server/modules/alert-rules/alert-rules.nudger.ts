@@ -1,0 +1,86 @@
+// The nudge: rules are evaluated as metrics arrive, not only every ALERT_EVALUATION_INTERVAL_MS. When a batch of
+// metric samples commits (inventory.service.ts), the (team, metric) pairs it wrote are collected here; once per
+// NUDGE_GAP_MS at most, one statement brings forward the due time of the enabled rules on those pairs
+// (alert-rules.repository.ts `nudgeRules`), so a thousand agents reporting cost one statement per gap, and each
+// rule is evaluated at most once per gap because of them.
+//
+// How it reaches the process that evaluates: through the rule's row. The due time is what every evaluator claims
+// by (FOR UPDATE SKIP LOCKED, so each due time is still evaluated by exactly one process); evaluators look at the
+// due index every DUE_POLL_MS (alert-rules.evaluator.ts), and this process's own evaluator, if it runs the
+// background workers, is woken at once. No Redis is needed, and a Redis outage changes nothing.
+//
+// The delay bound, from a report's answer to the evaluation that sees its samples: at most NUDGE_GAP_MS (the
+// collection) + the nudge statement + DUE_POLL_MS (another process's look; 0 in this one) + the evaluation of the
+// rules due before it, so about 0.5 s plus database time; a rule evaluated less than NUDGE_GAP_MS ago waits out
+// the rest of that gap.
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.ts';
+import type { Logger } from '../../logger.ts';
+import * as repo from './alert-rules.repository.ts';
+
+/** The collection window of nudges, and the shortest time between two nudged evaluations of a rule. */
+export const NUDGE_GAP_MS = 250;
+
+export class AlertRuleNudger {
+  readonly #db: Kysely<Database>;
+  readonly #log: Logger;
+  readonly #intervalMs: number;
+  readonly #gapMs: number;
+  /** Pairs waiting for the next statement, by `team metric`. */
+  #pending = new Map<string, { team_id: string; name: string }>();
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(db: Kysely<Database>, log: Logger, options: { intervalMs: number; gapMs?: number }) {
+    this.#db = db;
+    this.#log = log;
+    this.#intervalMs = options.intervalMs;
+    this.#gapMs = options.gapMs ?? NUDGE_GAP_MS;
+  }
+
+  /** This process's evaluator, woken after each nudge (set when it runs the background workers). */
+  set onNudged(wake: (() => void) | undefined) {
+    this.#wake = wake;
+  }
+
+  /** Samples of these metrics of these teams have just been committed. */
+  nudge(pairs: readonly { team_id: string; name: string }[]): void {
+    for (const pair of pairs) this.#pending.set(`${pair.team_id} ${pair.name}`, pair);
+    if (this.#pending.size > 0 && !this.#timer) {
+      this.#timer = setTimeout(() => this.#flush(), this.#gapMs);
+      this.#timer.unref();
+    }
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    // One statement at a time: pairs arriving meanwhile go in the next one, a gap later.
+    if (this.#writing) {
+      this.#timer = setTimeout(() => this.#flush(), this.#gapMs);
+      this.#timer.unref();
+      return;
+    }
+    const pairs = [...this.#pending.values()];
+    this.#pending = new Map();
+    this.#writing = repo
+      .nudgeRules(this.#db, pairs, this.#intervalMs, this.#gapMs)
+      .then(
+        (nudged) => {
+          if (nudged > 0) this.#wake?.();
+        },
+        // The rules are then evaluated on their timer, as without the nudge.
+        (err: unknown) => this.#log.warn({ err: (err as Error).message }, 'alert rules: could not nudge rules after a metrics report'),
+      )
+      .finally(() => (this.#writing = undefined));
+  }
+
+  /** Writes what is waiting, and the statement under way (a graceful stop). */
+  async drain(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#flush();
+    }
+    await this.#writing;
+  }
+}
