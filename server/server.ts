@@ -94,7 +94,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   await feed.start();
   const callers = callerDirectory(database.db, feed);
   const signs = new SignsOfLife(database.db, edge.cache, feed, log);
-  const alertNudger = new AlertRuleNudger(database.db, log, { intervalMs: config.alertEvaluationIntervalMs });
+  const alertNudger = new AlertRuleNudger(database.db, log);
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs, alertNudger });
 
   const server = createServer(app);

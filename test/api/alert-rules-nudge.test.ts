@@ -96,19 +96,19 @@ describe('alert rules: evaluated as metrics arrive', () => {
     const claimedAt = await db.transaction().execute(async (trx) => {
       let claimed;
       // Another team's rules may be due too: claim until ours is held.
-      while ((claimed = await claimDueRule(trx, INTERVAL_MS)) && claimed.id !== rule.id);
-      const { rows } = await sql<{ due: Date }>`select next_evaluation_at - interval '60 seconds' as due from alert_rules where id = ${rule.id}`.execute(trx);
+      while ((claimed = await claimDueRule(trx, INTERVAL_MS)) && claimed.rule.id !== rule.id);
+      const { rows } = await sql<{ due: Date }>`select evaluated_at as due from alert_rules where id = ${rule.id}`.execute(trx);
       return rows[0]!.due;
     });
     const pair = [{ team_id: b.teamId, name: 'load_1m' }];
-    expect(await nudgeRules(db, pair, INTERVAL_MS, NUDGE_GAP_MS)).toBeGreaterThanOrEqual(1);
+    expect(await nudgeRules(db, pair, NUDGE_GAP_MS)).toBeGreaterThanOrEqual(1);
     const { rows } = await sql<{ due: Date }>`select next_evaluation_at as due from alert_rules where id = ${rule.id}`.execute(db);
     const due = rows[0]!.due.getTime();
     expect(due).toBeGreaterThanOrEqual(claimedAt.getTime());
     expect(due).toBeLessThanOrEqual(Math.max(Date.now(), claimedAt.getTime() + NUDGE_GAP_MS) + 5);
     // Already due within the gap: a second nudge is a no-op (no second evaluation).
-    expect(await nudgeRules(db, pair, INTERVAL_MS, NUDGE_GAP_MS)).toBe(0);
+    expect(await nudgeRules(db, pair, NUDGE_GAP_MS)).toBe(0);
     // A metric no rule watches nudges nothing.
-    expect(await nudgeRules(db, [{ team_id: b.teamId, name: 'net_rx_bytes' }], INTERVAL_MS, NUDGE_GAP_MS)).toBe(0);
+    expect(await nudgeRules(db, [{ team_id: b.teamId, name: 'net_rx_bytes' }], NUDGE_GAP_MS)).toBe(0);
   });
 });

@@ -65,8 +65,8 @@ export async function clearStates(trx: Executor, rule: Pick<AlertRuleRow, 'id' |
  * One rule's evaluation, in the transaction that holds it. Answers when its earliest pending condition has held
  * `for_seconds` (the rule is due again then at the latest), or undefined when none is pending.
  */
-export async function evaluateRule(trx: Executor, rule: AlertRuleRow): Promise<Date | undefined> {
-  const [readings, states] = await Promise.all([repo.readRule(trx, rule), repo.statesOf(trx, rule.id)]);
+export async function evaluateRule(trx: Executor, rule: AlertRuleRow, freshSince: Date | null = null): Promise<Date | undefined> {
+  const [readings, states] = await Promise.all([repo.readRule(trx, rule, freshSince), repo.statesOf(trx, rule.id)]);
   const stateOf = new Map(states.map((s) => [s.agent_id, s]));
   const cleared: repo.RuleState[] = [];
   const seen = new Set<string>();
@@ -189,9 +189,10 @@ export class AlertRuleEvaluator {
     let evaluated = 0;
     while (evaluated < RULES_PER_RUN) {
       const done = await this.#db.transaction().execute(async (trx) => {
-        const rule = await repo.claimDueRule(trx, this.#intervalMs);
-        if (!rule) return false;
-        const pendingUntil = await evaluateRule(trx, rule);
+        const claimed = await repo.claimDueRule(trx, this.#intervalMs);
+        if (!claimed) return false;
+        const { rule, freshSince } = claimed;
+        const pendingUntil = await evaluateRule(trx, rule, freshSince);
         if (pendingUntil) await repo.dueBy(trx, rule.id, pendingUntil);
         return true;
       });

@@ -24,7 +24,6 @@ export const NUDGE_GAP_MS = 250;
 export class AlertRuleNudger {
   readonly #db: Kysely<Database>;
   readonly #log: Logger;
-  readonly #intervalMs: number;
   readonly #gapMs: number;
   /** Pairs waiting for the next statement, by `team metric`. */
   #pending = new Map<string, { team_id: string; name: string }>();
@@ -32,10 +31,9 @@ export class AlertRuleNudger {
   #writing: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(db: Kysely<Database>, log: Logger, options: { intervalMs: number; gapMs?: number }) {
+  constructor(db: Kysely<Database>, log: Logger, options: { gapMs?: number } = {}) {
     this.#db = db;
     this.#log = log;
-    this.#intervalMs = options.intervalMs;
     this.#gapMs = options.gapMs ?? NUDGE_GAP_MS;
   }
 
@@ -64,7 +62,7 @@ export class AlertRuleNudger {
     const pairs = [...this.#pending.values()];
     this.#pending = new Map();
     this.#writing = repo
-      .nudgeRules(this.#db, pairs, this.#intervalMs, this.#gapMs)
+      .nudgeRules(this.#db, pairs, this.#gapMs)
       .then(
         (nudged) => {
           if (nudged > 0) this.#wake?.();

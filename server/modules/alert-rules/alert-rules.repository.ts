@@ -26,6 +26,8 @@ const ruleColumns = [
   'description_template',
   'enabled',
   'next_evaluation_at',
+  'evaluated_at',
+  'full_evaluation_at',
   'created_at',
   'updated_at',
 ] as const;
@@ -78,14 +80,31 @@ export async function groupInTeam(db: Executor, groupId: string, teamId: string)
 // ---- The evaluator's side ----
 
 /**
- * Takes one enabled rule that is due, skipping rules another evaluator holds, and moves its due time on by
- * `intervalMs` in the same transaction: the rule stays locked until the caller's transaction (which writes
- * the evaluation's state changes) ends, so each due time is evaluated by exactly one process.
+ * How far before a rule's last evaluation a nudged evaluation looks for fresh samples: samples carry the agent's
+ * time, a little behind their arrival (a batch, the network, a clock a little late).
  */
-export async function claimDueRule(db: Executor, intervalMs: number): Promise<AlertRuleRow | undefined> {
+export const FRESH_SLACK_MS = 2_000;
+
+export interface ClaimedRule {
+  rule: AlertRuleRow;
+  /**
+   * Null for a full evaluation (every agent in scope: every `intervalMs`, and the first); else a nudged one, which
+   * reads the agents with a sample taken since this time, and those with a pending or firing state.
+   */
+  freshSince: Date | null;
+}
+
+/**
+ * Takes one enabled rule that is due, skipping rules another evaluator holds, and moves its due times on in the same
+ * transaction: the rule stays locked until the caller's transaction (which writes the evaluation's state changes)
+ * ends, so each due time is evaluated by exactly one process. A full evaluation is due every `intervalMs`; one
+ * made due earlier by a nudge (`nudgeRules`) reads only the agents that reported since the last evaluation.
+ */
+export async function claimDueRule(db: Executor, intervalMs: number): Promise<ClaimedRule | undefined> {
   const rule = await db
     .selectFrom('alert_rules')
     .select(ruleColumns)
+    .select(sql<boolean>`evaluated_at is null or full_evaluation_at <= now()`.as('full'))
     .where('enabled', '=', true)
     .where('next_evaluation_at', '<=', sql<Date>`now()`)
     .orderBy('next_evaluation_at')
@@ -93,14 +112,15 @@ export async function claimDueRule(db: Executor, intervalMs: number): Promise<Al
     .forUpdate()
     .skipLocked()
     .executeTakeFirst();
-  if (rule) {
-    await db
-      .updateTable('alert_rules')
-      .set({ next_evaluation_at: sql`now() + make_interval(secs => ${intervalMs / 1000}::float8)` })
-      .where('id', '=', rule.id)
-      .execute();
-  }
-  return rule;
+  if (!rule) return undefined;
+  const next = rule.full ? sql<Date>`now() + make_interval(secs => ${intervalMs / 1000}::float8)` : sql<Date>`full_evaluation_at`;
+  await db
+    .updateTable('alert_rules')
+    .set({ full_evaluation_at: next, next_evaluation_at: next, evaluated_at: sql<string>`now()` })
+    .where('id', '=', rule.id)
+    .execute();
+  const { full, ...row } = rule;
+  return { rule: row, freshSince: full ? null : new Date(row.evaluated_at!.getTime() - FRESH_SLACK_MS) };
 }
 
 /** Whether some enabled rule is due: one read of the due index, the evaluator's look before it opens a transaction. */
@@ -117,13 +137,13 @@ export async function anyDue(db: Executor): Promise<boolean> {
 
 /**
  * Brings forward the due time of the enabled rules on these (team, metric) pairs, the nudge of freshly reported
- * samples. A rule already due within `gapMs` is left alone; any other becomes due `gapMs` after its last claim
- * (its due time less `intervalMs`, which the claim set), or now if that has passed: each rule is evaluated at
- * most once per `gapMs` because of nudges, whatever the number of reports and processes. Rows are locked in id
- * order (two processes nudging overlapping rules never deadlock); a rule under evaluation is waited for, so
- * samples committed while it was being read still make it due again. Answers how many rules were nudged.
+ * samples. A rule already due within `gapMs` is left alone; any other becomes due `gapMs` after its last
+ * evaluation, or now if that has passed: each rule is evaluated at most once per `gapMs` because of nudges,
+ * whatever the number of reports and processes. Rows are locked in id order (two processes nudging overlapping
+ * rules never deadlock); a rule under evaluation is waited for, so samples committed while it was being read
+ * still make it due again. Answers how many rules were nudged.
  */
-export async function nudgeRules(db: Executor, pairs: readonly { team_id: string; name: string }[], intervalMs: number, gapMs: number): Promise<number> {
+export async function nudgeRules(db: Executor, pairs: readonly { team_id: string; name: string }[], gapMs: number): Promise<number> {
   if (pairs.length === 0) return 0;
   const gap = sql`make_interval(secs => ${gapMs / 1000}::float8)`;
   const { numAffectedRows } = await sql`
@@ -136,7 +156,7 @@ export async function nudgeRules(db: Executor, pairs: readonly { team_id: string
        for update of r
     )
     update alert_rules r
-       set next_evaluation_at = greatest(now(), r.next_evaluation_at - make_interval(secs => ${intervalMs / 1000}::float8) + ${gap})
+       set next_evaluation_at = greatest(now(), coalesce(r.evaluated_at, now()) + ${gap})
       from target t
      where r.id = t.id and r.next_evaluation_at > now() + ${gap}`.execute(db);
   return Number(numAffectedRows ?? 0);
@@ -170,10 +190,18 @@ const AGGREGATIONS: Record<AlertRuleRow['aggregation'], ReturnType<typeof sql>> 
   count: sql`(count(*) filter (where m.at >= w.since))::float8`,
 };
 
-/** One statement: every agent in the rule's scope, with the rule's aggregation over its window. */
-export async function readRule(db: Executor, rule: AlertRuleRow): Promise<AgentReading[]> {
+/**
+ * One statement: every agent in the rule's scope, with the rule's aggregation over its window; with `freshSince`
+ * (a nudged evaluation), only those with a sample of the metric taken since then (found by the samples' time
+ * index: a few rows, whatever the fleet) and those with a state for the rule.
+ */
+export async function readRule(db: Executor, rule: AlertRuleRow, freshSince: Date | null = null): Promise<AgentReading[]> {
   const scope = rule.scope;
   const lookBack = Math.max(rule.window_seconds, rule.no_data_seconds ?? 0);
+  const fresh = freshSince
+    ? sql`join (select m.agent_id from agent_metrics m where m.at >= ${freshSince.toISOString()}::timestamptz and m.name = ${rule.metric}
+                union select s.agent_id from alert_rule_states s where s.rule_id = ${rule.id}) f on f.agent_id = a.id`
+    : sql``;
   const { rows } = await sql<AgentReading>`
     with w as (select now() - make_interval(secs => ${rule.window_seconds}) as since,
                       now() - make_interval(secs => ${lookBack}) as look_back)
@@ -182,6 +210,7 @@ export async function readRule(db: Executor, rule: AlertRuleRow): Promise<AgentR
              and coalesce(r.last_at, a.created_at) < now() - make_interval(secs => coalesce(${rule.no_data_seconds}::int, 0))) as no_data,
            now() as now
       from agents a
+      ${fresh}
       left join lateral (
         select ${AGGREGATIONS[rule.aggregation]} as value, max(m.at) as last_at
           from agent_metrics m, w
