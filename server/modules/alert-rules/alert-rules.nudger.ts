@@ -19,7 +19,7 @@ import type { Logger } from '../../logger.ts';
 import * as repo from './alert-rules.repository.ts';
 
 /** The collection window of nudges, and the shortest time between two nudged evaluations of a rule. */
-export const NUDGE_GAP_MS = 250;
+export const NUDGE_GAP_MS = 500;
 
 export class AlertRuleNudger {
   readonly #db: Kysely<Database>;

@@ -83,7 +83,7 @@ export async function groupInTeam(db: Executor, groupId: string, teamId: string)
  * How far before a rule's last evaluation a nudged evaluation looks for fresh samples: samples carry the agent's
  * time, a little behind their arrival (a batch, the network, a clock a little late).
  */
-export const FRESH_SLACK_MS = 2_000;
+export const FRESH_SLACK_MS = 1_000;
 
 export interface ClaimedRule {
   rule: AlertRuleRow;
