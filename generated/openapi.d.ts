@@ -9561,6 +9561,11 @@ export interface components {
          *     reaches and whose `label_matchers` its labels all equal, when it is raised (`alert.triggered`) and when it
          *     is resolved (`alert.resolved`), unless an active silence matches it. Notifications go through the outbox and
          *     are retried as webhook deliveries are (`x-webhook-delivery`).
+         *
+         *     A `webhook` channel sends the alert event to its webhook as the webhook's own subscription would (same
+         *     `X-Opsdeck-Event`, same body). A webhook receives each event at most once: when it is also subscribed to that
+         *     event type, its subscription's delivery is the only one (the channel adds none, and a silence does not hold
+         *     back what a subscription receives); two channels routed to one webhook deliver once.
          * @example {
          *       "id": "0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12",
          *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
