@@ -92,8 +92,10 @@ describe('alert rules: evaluated as metrics arrive', () => {
     const rule = (await b.call('POST', RULES, { json: { ...cpuRule(agent.id), metric: 'load_1m' } })).body.data;
     const db = b.database.db;
     // Take the rule as an evaluator does (pushed a minute away), then nudge it twice, as two reports (or processes) would.
-    await sql`update alert_rules set next_evaluation_at = now() where id = ${rule.id}`.execute(db);
     const claimedAt = await db.transaction().execute(async (trx) => {
+      // Made due and claimed in one transaction: B's evaluator cannot take it in between.
+      // (A second back: times are stored to the millisecond, so `now()` itself may be stored a little after now.)
+      await sql`update alert_rules set next_evaluation_at = now() - interval '1 second' where id = ${rule.id}`.execute(trx);
       let claimed;
       // Another team's rules may be due too: claim until ours is held.
       while ((claimed = await claimDueRule(trx, INTERVAL_MS)) && claimed.rule.id !== rule.id);
@@ -101,14 +103,33 @@ describe('alert rules: evaluated as metrics arrive', () => {
       return rows[0]!.due;
     });
     const pair = [{ team_id: b.teamId, name: 'load_1m' }];
-    expect(await nudgeRules(db, pair, NUDGE_GAP_MS)).toBeGreaterThanOrEqual(1);
+    expect((await nudgeRules(db, pair, NUDGE_GAP_MS)).nudged).toContain(rule.id);
     const { rows } = await sql<{ due: Date }>`select next_evaluation_at as due from alert_rules where id = ${rule.id}`.execute(db);
     const due = rows[0]!.due.getTime();
     expect(due).toBeGreaterThanOrEqual(claimedAt.getTime());
     expect(due).toBeLessThanOrEqual(Math.max(Date.now(), claimedAt.getTime() + NUDGE_GAP_MS) + 5);
     // Already due within the gap: a second nudge is a no-op (no second evaluation).
-    expect(await nudgeRules(db, pair, NUDGE_GAP_MS)).toBe(0);
+    expect((await nudgeRules(db, pair, NUDGE_GAP_MS)).nudged).not.toContain(rule.id);
+    // A rule under evaluation (its row locked) is not waited for: it is answered busy, for the nudger to retry.
+    await sql`update alert_rules set next_evaluation_at = now() + interval '1 minute' where id = ${rule.id}`.execute(db);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = db.transaction().execute(async (trx) => {
+      await sql`select id from alert_rules where id = ${rule.id} for update`.execute(trx);
+      locked();
+      await released;
+    });
+    await isLocked;
+    const started = Date.now();
+    const whileBusy = await nudgeRules(db, pair, NUDGE_GAP_MS);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(whileBusy.busy).toContain(rule.id);
+    release();
+    await holder;
+    expect((await nudgeRules(db, [], NUDGE_GAP_MS, whileBusy.busy)).nudged).toContain(rule.id);
     // A metric no rule watches nudges nothing.
-    expect(await nudgeRules(db, [{ team_id: b.teamId, name: 'net_rx_bytes' }], NUDGE_GAP_MS)).toBe(0);
+    expect(await nudgeRules(db, [{ team_id: b.teamId, name: 'net_rx_bytes' }], NUDGE_GAP_MS)).toEqual({ nudged: [], busy: [] });
   });
 });

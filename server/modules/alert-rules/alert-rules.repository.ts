@@ -136,30 +136,43 @@ export async function anyDue(db: Executor): Promise<boolean> {
 }
 
 /**
- * Brings forward the due time of the enabled rules on these (team, metric) pairs, the nudge of freshly reported
- * samples. A rule already due within `gapMs` is left alone; any other becomes due `gapMs` after its last
- * evaluation, or now if that has passed: each rule is evaluated at most once per `gapMs` because of nudges,
- * whatever the number of reports and processes. Rows are locked in id order (two processes nudging overlapping
- * rules never deadlock); a rule under evaluation is waited for, so samples committed while it was being read
- * still make it due again. Answers how many rules were nudged.
+ * Brings forward the due time of the enabled rules on these (team, metric) pairs (and of the rules in `retry`), the
+ * nudge of freshly reported samples. A rule already due within `gapMs` is left alone; any other becomes due `gapMs`
+ * after its last evaluation, or now if that has passed: each rule is evaluated at most once per `gapMs` because of
+ * nudges, whatever the number of reports and processes. A rule under evaluation right now (its row locked) is not
+ * waited for — that would hold the nudge, and every rule it has locked, behind the evaluation — but answered in
+ * `busy`: the caller nudges it again a gap later, since the evaluation under way may have read before the samples
+ * committed. Answers the rules nudged and the busy ones.
  */
-export async function nudgeRules(db: Executor, pairs: readonly { team_id: string; name: string }[], gapMs: number): Promise<number> {
-  if (pairs.length === 0) return 0;
+export async function nudgeRules(
+  db: Executor,
+  pairs: readonly { team_id: string; name: string }[],
+  gapMs: number,
+  retry: readonly string[] = [],
+): Promise<{ nudged: string[]; busy: string[] }> {
+  if (pairs.length === 0 && retry.length === 0) return { nudged: [], busy: [] };
   const gap = sql`make_interval(secs => ${gapMs / 1000}::float8)`;
-  const { numAffectedRows } = await sql`
+  const { rows } = await sql<{ id: string; nudged: boolean }>`
     with wanted as (
       select distinct w.team_id, w.name from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as w(team_id uuid, name text)
-    ), target as (
+    ), candidates as (
       select r.id from alert_rules r join wanted w on w.team_id = r.team_id and w.name = r.metric
        where r.enabled and r.next_evaluation_at > now() + ${gap}
+      union
+      select r.id from alert_rules r where r.id = any(${[...retry]}::uuid[]) and r.enabled and r.next_evaluation_at > now() + ${gap}
+    ), target as (
+      select r.id from alert_rules r where r.id in (select id from candidates) and r.next_evaluation_at > now() + ${gap}
        order by r.id
-       for update of r
+       for update skip locked
+    ), updated as (
+      update alert_rules r
+         set next_evaluation_at = greatest(now(), coalesce(r.evaluated_at, now()) + ${gap})
+        from target t
+       where r.id = t.id
+      returning r.id
     )
-    update alert_rules r
-       set next_evaluation_at = greatest(now(), coalesce(r.evaluated_at, now()) + ${gap})
-      from target t
-     where r.id = t.id and r.next_evaluation_at > now() + ${gap}`.execute(db);
-  return Number(numAffectedRows ?? 0);
+    select c.id::text as id, (u.id is not null) as nudged from candidates c left join updated u on u.id = c.id`.execute(db);
+  return { nudged: rows.filter((r) => r.nudged).map((r) => r.id), busy: rows.filter((r) => !r.nudged).map((r) => r.id) };
 }
 
 /** Makes the rule (held by the caller) due at `at` at the latest: a pending condition is looked at when its `for_seconds` ends. */
