@@ -360,6 +360,8 @@ export interface AlertRulesTable {
   evaluated_at: ColumnType<Date | null, never, string>;
   /** When the next evaluation over every agent in scope is due; one before it (nudged) reads only agents that just reported. */
   full_evaluation_at: CreatedAt;
+  /** The oldest sample time of the reports that nudged the rule since its last evaluation (null: none). */
+  fresh_since: ColumnType<Date | null, never, string | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }

@@ -102,7 +102,7 @@ describe('alert rules: evaluated as metrics arrive', () => {
       const { rows } = await sql<{ due: Date }>`select evaluated_at as due from alert_rules where id = ${rule.id}`.execute(trx);
       return rows[0]!.due;
     });
-    const pair = [{ team_id: b.teamId, name: 'load_1m' }];
+    const pair = [{ team_id: b.teamId, name: 'load_1m', since: new Date() }];
     expect((await nudgeRules(db, pair, NUDGE_GAP_MS)).nudged).toContain(rule.id);
     const { rows } = await sql<{ due: Date }>`select next_evaluation_at as due from alert_rules where id = ${rule.id}`.execute(db);
     const due = rows[0]!.due.getTime();
@@ -125,11 +125,11 @@ describe('alert rules: evaluated as metrics arrive', () => {
     const started = Date.now();
     const whileBusy = await nudgeRules(db, pair, NUDGE_GAP_MS);
     expect(Date.now() - started).toBeLessThan(1_000);
-    expect(whileBusy.busy).toContain(rule.id);
+    expect([...whileBusy.busy.keys()]).toContain(rule.id);
     release();
     await holder;
     expect((await nudgeRules(db, [], NUDGE_GAP_MS, whileBusy.busy)).nudged).toContain(rule.id);
     // A metric no rule watches nudges nothing.
-    expect(await nudgeRules(db, [{ team_id: b.teamId, name: 'net_rx_bytes' }], NUDGE_GAP_MS)).toEqual({ nudged: [], busy: [] });
+    expect(await nudgeRules(db, [{ team_id: b.teamId, name: 'net_rx_bytes', since: new Date() }], NUDGE_GAP_MS)).toEqual({ nudged: [], busy: new Map() });
   });
 });

@@ -16,6 +16,8 @@ import { renderTemplate } from './alert-rules.template.ts';
 
 /** The most rules one run evaluates before yielding to the next tick. */
 const RULES_PER_RUN = 1_000;
+/** Rules evaluated side by side by one process. */
+const CONCURRENCY = 2;
 
 const COMPARE: Record<AlertRuleRow['operator'], (value: number, threshold: number) => boolean> = {
   '>': (v, t) => v > t,
@@ -65,8 +67,8 @@ export async function clearStates(trx: Executor, rule: Pick<AlertRuleRow, 'id' |
  * One rule's evaluation, in the transaction that holds it. Answers when its earliest pending condition has held
  * `for_seconds` (the rule is due again then at the latest), or undefined when none is pending.
  */
-export async function evaluateRule(trx: Executor, rule: AlertRuleRow, freshSince: Date | null = null): Promise<Date | undefined> {
-  const [readings, states] = await Promise.all([repo.readRule(trx, rule, freshSince), repo.statesOf(trx, rule.id)]);
+export async function evaluateRule(trx: Executor, rule: AlertRuleRow, partial: { since: Date | null } | null = null): Promise<Date | undefined> {
+  const [readings, states] = await Promise.all([repo.readRule(trx, rule, partial), repo.statesOf(trx, rule.id)]);
   const stateOf = new Map(states.map((s) => [s.agent_id, s]));
   const cleared: repo.RuleState[] = [];
   const seen = new Set<string>();
@@ -184,22 +186,29 @@ export class AlertRuleEvaluator {
       .finally(() => (this.#running = undefined));
   }
 
-  /** Evaluates the rules that are due, one transaction each; answers how many. */
+  /**
+   * Evaluates the rules that are due, one transaction each, CONCURRENCY at a time (each claims its own rule, SKIP
+   * LOCKED, so the database works on one while this process waits on another); answers how many.
+   */
   async runOnce(): Promise<number> {
     let evaluated = 0;
-    while (evaluated < RULES_PER_RUN) {
-      const done = await this.#db.transaction().execute(async (trx) => {
-        const claimed = await repo.claimDueRule(trx, this.#intervalMs);
-        if (!claimed) return false;
-        const { rule, freshSince } = claimed;
-        const pendingUntil = await evaluateRule(trx, rule, freshSince);
-        if (pendingUntil) await repo.dueBy(trx, rule.id, pendingUntil);
-        return true;
-      });
-      if (!done) break;
-      evaluated += 1;
-    }
+    const worker = async () => {
+      while (evaluated < RULES_PER_RUN) {
+        const done = await this.#db.transaction().execute(async (trx) => {
+          const claimed = await repo.claimDueRule(trx, this.#intervalMs);
+          if (!claimed) return false;
+          const { rule, partial } = claimed;
+          const pendingUntil = await evaluateRule(trx, rule, partial);
+          if (pendingUntil) await repo.dueBy(trx, rule.id, pendingUntil);
+          return true;
+        });
+        if (!done) break;
+        evaluated += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     if (evaluated > 0) this.#log.debug({ evaluated }, 'alert rules evaluated');
     return evaluated;
   }
+
 }

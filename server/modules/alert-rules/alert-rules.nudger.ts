@@ -9,9 +9,10 @@
 // due index every DUE_POLL_MS (alert-rules.evaluator.ts), and this process's own evaluator, if it runs the
 // background workers, is woken at once. No Redis is needed, and a Redis outage changes nothing.
 //
-// An evaluation (alert-rules.evaluator.ts) reads, before the next full one, only the agents with a sample taken
-// since its previous evaluation (less FRESH_SLACK_MS) and those with a pending or firing state, so its cost follows
-// the reports, not the fleet. The nudge never waits for a rule under evaluation (it would hold every rule it has
+// A nudge also moves the rule's `fresh_since` back to the oldest sample time of the reports that nudged it; the
+// evaluation it makes due (alert-rules.evaluator.ts) reads, before the next full one, only the agents with a sample
+// taken since then and those with a pending or firing state, so its cost follows the reports, not the fleet, and a
+// nudged sample is never left out (it is judged by its own time, however late it was committed). The nudge never waits for a rule under evaluation (it would hold every rule it has
 // locked behind it): such a rule is nudged again a gap later.
 //
 // The delay bound, from a report's answer to the evaluation that sees its samples, while the evaluators keep up:
@@ -32,9 +33,9 @@ export class AlertRuleNudger {
   readonly #log: Logger;
   readonly #gapMs: number;
   /** Pairs waiting for the next statement, by `team metric`. */
-  #pending = new Map<string, { team_id: string; name: string }>();
-  /** Rules that were under evaluation at the last nudge: nudged again (see `nudgeRules`). */
-  #retry = new Set<string>();
+  #pending = new Map<string, repo.NudgePair>();
+  /** Rules that were under evaluation at the last nudge, with their oldest sample time: nudged again (see `nudgeRules`). */
+  #retry = new Map<string, Date>();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -51,8 +52,12 @@ export class AlertRuleNudger {
   }
 
   /** Samples of these metrics of these teams have just been committed. */
-  nudge(pairs: readonly { team_id: string; name: string }[]): void {
-    for (const pair of pairs) this.#pending.set(`${pair.team_id} ${pair.name}`, pair);
+  nudge(pairs: readonly repo.NudgePair[]): void {
+    for (const pair of pairs) {
+      const key = `${pair.team_id} ${pair.name}`;
+      const waiting = this.#pending.get(key);
+      if (!waiting || pair.since < waiting.since) this.#pending.set(key, pair);
+    }
     this.#schedule();
   }
 
@@ -72,14 +77,17 @@ export class AlertRuleNudger {
       return;
     }
     const pairs = [...this.#pending.values()];
-    const retry = [...this.#retry];
+    const retry = this.#retry;
     this.#pending = new Map();
-    this.#retry = new Set();
+    this.#retry = new Map();
     this.#writing = repo
       .nudgeRules(this.#db, pairs, this.#gapMs, retry)
       .then(
         ({ nudged, busy }) => {
-          for (const id of busy) this.#retry.add(id);
+          for (const [id, since] of busy) {
+            const waiting = this.#retry.get(id);
+            if (!waiting || since < waiting) this.#retry.set(id, since);
+          }
           if (nudged.length > 0) this.#wake?.();
           this.#schedule();
         },

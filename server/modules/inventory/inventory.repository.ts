@@ -138,7 +138,7 @@ export async function upsertSamplesOfAgents(db: Executor, reports: readonly Agen
       select s.agent_id, s.name, s.at, s.value, s.labels from s
       on conflict (agent_id, name, at, labels) do update set value = excluded.value
     )
-    select distinct s.team_id, s.name from s`.execute(db);
+    select s.team_id, s.name, min(s.at) as since from s group by s.team_id, s.name`.execute(db);
   return written;
 }
 
@@ -146,6 +146,8 @@ export async function upsertSamplesOfAgents(db: Executor, reports: readonly Agen
 export interface TeamMetric {
   team_id: string;
   name: string;
+  /** The oldest of the samples' times. */
+  since: Date;
 }
 
 const PRUNE_BATCH = 10_000;
