@@ -1,9 +1,11 @@
 // Evaluates alert rules in the background. Each run claims due rules one at a time (FOR UPDATE SKIP LOCKED
-// on `next_evaluation_at`, see the repository), and in the same transaction reads every agent in the rule's
-// scope with one statement, moves each (rule, agent) on — pending when the condition starts to hold, firing
-// (an alert, raised as any alert is, with `alert.triggered`) once it has held `for_seconds`, resolved
-// (`alert.resolved`) when it clears — and commits the rule's next due time with those changes. Several
-// processes may run it side by side: a due time is evaluated by the one that holds the rule.
+// on `next_evaluation_at`, see the repository), and in the same transaction reads the agents in the rule's
+// scope with one statement — every one on a full evaluation (each ALERT_EVALUATION_INTERVAL_MS), only those whose
+// samples nudged it and those pending or firing on one made due by metrics reports (alert-rules.nudger.ts) —, moves
+// each (rule, agent) on — pending when the condition starts to hold, firing (an alert, raised as any alert is, with
+// `alert.triggered`) once it has held `for_seconds`, resolved (`alert.resolved`) when it clears — and commits the
+// rule's next due time with those changes (no later than the end of a pending `for_seconds`). Several processes may
+// run it side by side: a due time is evaluated by the one that holds the rule.
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { AlertRuleRow, Database } from '../../db/schema.ts';

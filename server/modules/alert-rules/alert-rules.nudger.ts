@@ -12,8 +12,9 @@
 // A nudge also moves the rule's `fresh_since` back to the oldest sample time of the reports that nudged it; the
 // evaluation it makes due (alert-rules.evaluator.ts) reads, before the next full one, only the agents with a sample
 // taken since then and those with a pending or firing state, so its cost follows the reports, not the fleet, and a
-// nudged sample is never left out (it is judged by its own time, however late it was committed). The nudge never waits for a rule under evaluation (it would hold every rule it has
-// locked behind it): such a rule is nudged again a gap later.
+// nudged sample is never left out (it is judged by its own time, however late it was committed). The nudge never
+// waits for a rule under evaluation (it would hold every rule it has locked behind it): such a rule is nudged again
+// a gap later.
 //
 // The delay bound, from a report's answer to the evaluation that sees its samples, while the evaluators keep up:
 // NUDGE_GAP_MS (the collection) + the nudge statement + DUE_POLL_MS (another process's look; 0 in this one) + the
