@@ -81,8 +81,17 @@ async function seed(client: pg.Client, teamId: string): Promise<Seeded> {
   return { tag, agents: agents.map(({ id, key }) => ({ id, key })) };
 }
 
+/** fetch, tried once more when the connection fails (a kept-alive socket the loaded server closed meanwhile). */
+async function fetchAgain(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
 async function api(url: string, headers: Record<string, string>, method: string, path: string, body?: unknown): Promise<{ status: number; json: { data?: unknown } }> {
-  const response = await fetch(`${url}${path}`, {
+  const response = await fetchAgain(`${url}${path}`, {
     method,
     headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -91,7 +100,7 @@ async function api(url: string, headers: Record<string, string>, method: string,
 }
 
 const reportCpu = (url: string, key: string, value: number) =>
-  fetch(`${url}/api/v1/agent/metrics`, {
+  fetchAgain(`${url}/api/v1/agent/metrics`, {
     method: 'POST',
     headers: { 'x-api-key': key, 'content-type': 'application/json' },
     body: JSON.stringify({ samples: [{ name: 'cpu_usage', at: new Date().toISOString(), value }] }),
