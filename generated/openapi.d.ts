@@ -5356,7 +5356,7 @@ export interface components {
              */
             readonly missed: boolean;
             /**
-             * @description Why no task was created (`failed`), or `null`.
+             * @description Why no task was created (`failed`), or `null`. It starts with `skipped:` when the schedule's creator may no longer run it (see `TaskSchedule`).
              * @example null
              */
             readonly error: string | null;
@@ -5492,6 +5492,9 @@ export interface components {
          * TaskSchedule
          * @description A fleet-wide task run on a cron expression in a time zone: at each due time one server process (of however many
          *     run) creates the fleet-wide task in `run`, as `createTask` would for the schedule's creator, and records an execution.
+         *     The schedule acts in its creator's name only while that user exists, is active, is a member of the schedule's team
+         *     and has `tasks:execute`; otherwise a due time creates no task and is recorded as a `failed` execution whose `error`
+         *     starts with `skipped:` and says which of these no longer holds (the schedule stays enabled and `last_execution` shows it).
          * @example {
          *       "id": "0192f3c0-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
@@ -9558,6 +9561,11 @@ export interface components {
          *     reaches and whose `label_matchers` its labels all equal, when it is raised (`alert.triggered`) and when it
          *     is resolved (`alert.resolved`), unless an active silence matches it. Notifications go through the outbox and
          *     are retried as webhook deliveries are (`x-webhook-delivery`).
+         *
+         *     A `webhook` channel sends the alert event to its webhook as the webhook's own subscription would (same
+         *     `X-Opsdeck-Event`, same body). A webhook receives each event at most once: when it is also subscribed to that
+         *     event type, its subscription's delivery is the only one (the channel adds none, and a silence does not hold
+         *     back what a subscription receives); two channels routed to one webhook deliver once.
          * @example {
          *       "id": "0192f4b0-2c3d-7e4f-9a50-6b7c8d9e0f12",
          *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",

@@ -11,6 +11,7 @@
 //   Debian hosts, openssl, libc6, an npm and a PyPI package, half of them a patch behind), for imported advisories to match
 //   --save-agents <file>: writes the enrolled agents' ids and keys there (JSON); --agents-file <file>: drives those
 //   agents instead of enrolling new ones (enrol a large fleet once, drive it many times).
+//   --busy-agents N (default 0): the first N agents report a busy CPU (`cpu_usage` 92–99 %), to fire CPU alert rules
 //   --execute: run each claimed task (a progress report, then `succeeded`), as hosts do; the summary's `report`
 //   counts the reports and the tasks run (`executed`). Without it, claimed tasks are left running.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'save-agents': { type: 'string' },
     'agents-file': { type: 'string' },
     execute: { type: 'boolean', default: false },
+    'busy-agents': { type: 'string', default: '0' },
   },
 });
 
@@ -101,6 +103,7 @@ const tallies = await driveFleet({
   durationS: values.duration ? positive('duration', 31 * 86_400) : Number.POSITIVE_INFINITY,
   stop,
   execute: values.execute!,
+  busyAgents: positive('busy-agents', 1_000_000, true),
   onProgress: (elapsed, t) => {
     const text = `${elapsed.toFixed(0)} s · ${line('heartbeats', t.heartbeat)} · ${line('claims', t.claim)} · ${line('metric reports', t.metrics)} · p99 ${summarise(t.heartbeat).latency_p99_ms} ms`;
     if (process.stderr.isTTY) process.stderr.write(`\r${text}   `);

@@ -32,7 +32,10 @@
 //                  (scripts/bench/fleet-task.ts);
 //   metrics_query  a week of 1-minute `cpu_usage` samples for up to `--metrics-agents` (1,000) of the team's
 //                  agents, rolled up; then POST /api/v1/metrics/query (7 days, 1-hour buckets, by platform)
-//                  timed over HTTP, with the EXPLAIN plan of its statement (scripts/bench/metrics-query.ts).
+//                  timed over HTTP, with the EXPLAIN plan of its statement (scripts/bench/metrics-query.ts);
+//   alert_rules    1,000 agents (seeded with keys) and 100 rules: rules evaluated per second when all are due at
+//                  once, and the delay from a crossing sample reported over HTTP to its firing alert (p50/p99 over
+//                  30 probes) while the agents report (scripts/bench/alert-rules.ts).
 // Between two runs the bench waits until the server has answered what the last one left queued.
 // The baselines-and-edge comparison above is the section `compare`; `--only` picks sections by name.
 //
@@ -44,6 +47,7 @@
 //   npm run bench -- --only fleet --fleet-agents 20000 --fleet-duration 30
 //   npm run bench -- --only fleet_task --agents 1000
 //   npm run bench -- --only metrics_query --agents 1000
+//   npm run bench -- --only alert_rules
 //
 // PostgreSQL: BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres; the run creates a
 // database opsdeck_bench_<random> there and drops it at the end. Redis: BENCH_REDIS_URL, else
@@ -62,6 +66,7 @@ import { log, redactUrl } from './bench/log.ts';
 import { measureFleet, type FleetReport } from './bench/fleet.ts';
 import { measureFleetTask, type FleetTaskReport } from './bench/fleet-task.ts';
 import { measureMetricsQuery, type MetricsQueryReport } from './bench/metrics-query.ts';
+import { measureAlertRules, type AlertRulesReport } from './bench/alert-rules.ts';
 import { ADMIN, DEFAULT_REDIS_URL, dropRedisKeys, opsdeckSetup, redisVersion, signInAndMakeTeam } from './bench/opsdeck.ts';
 import {
   edgeCost,
@@ -80,7 +85,7 @@ import { seedAgents } from './bench/seed.ts';
 import { measureStartup, type StartupReport } from './bench/startup.ts';
 import { killAllServers, SERVERS, startServerProcess, type ServerName, type ServerUnderTest } from './bench/servers.ts';
 
-const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet_task', 'fleet', 'metrics_query', 'startup'] as const;
+const SECTIONS = ['compare', 'cursor_depth', 'filtered_list', 'bulk_alerts', 'events', 'fleet_task', 'fleet', 'metrics_query', 'startup', 'alert_rules'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -328,6 +333,7 @@ async function main(): Promise<void> {
   let events: EventsReport | null = null;
   let fleetTask: FleetTaskReport | null = null;
   let metricsQuery: MetricsQueryReport | null = null;
+  let alertRules: AlertRulesReport | null = null;
   try {
     for (const name of compare ? pair : [opsdeckOnly]) running.push(await start(name));
     if (compare) {
@@ -463,6 +469,7 @@ async function main(): Promise<void> {
     if (want('metrics_query')) {
       metricsQuery = await measureMetricsQuery({ databaseUrl: database.url, url: target.url, teamId: access.teamId, headers, agents: settings.metricsAgents, days: 7 });
     }
+    if (want('alert_rules')) alertRules = await measureAlertRules({ url: target.url, headers, databaseUrl: database.url, teamId: access.teamId });
   } finally {
     for (const server of running) await stop(server);
   }
@@ -504,6 +511,7 @@ async function main(): Promise<void> {
     fleet_task: fleetTask,
     fleet,
     metrics_query: metricsQuery,
+    alert_rules: alertRules,
     startup,
     targets: targetsOf(results, idleRss, startup),
   };

@@ -36,6 +36,8 @@ export interface MetricsPolicy {
   query_min_step_seconds: number;
   query_max_step_seconds: number;
   query_max_points: number;
+  /** The longest range of a percentile query (p50, p95, p99), read from the raw samples. */
+  query_percentile_max_range_hours: number;
 }
 
 export interface RootExtensions {

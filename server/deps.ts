@@ -15,6 +15,7 @@ import type { HealthMonitor } from './health.ts';
 import type { OpenStreams } from './http/event-stream.ts';
 import type { Logger } from './logger.ts';
 import type { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
+import type { AlertRuleNudger } from './modules/alert-rules/alert-rules.nudger.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import type { Metrics } from './observability/metrics.ts';
 
@@ -46,4 +47,6 @@ export interface AppDeps {
   metrics: Metrics;
   /** Agents' signs of life, written in batches; a graceful stop drains them before the pool closes. */
   signs: SignsOfLife;
+  /** Makes alert rules due soon when metric samples of theirs are committed (alert-rules.nudger.ts). */
+  alertNudger: Pick<AlertRuleNudger, 'nudge'>;
 }

@@ -144,7 +144,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
   {
     name: 'x-metrics',
     on: 'Root',
-    meaning: 'How long reported metric samples are kept, how many metric names a report may hold, and the bounds of a fleet-wide metric query (range, step, points).',
+    meaning: 'How long reported metric samples are kept, how many metric names a report may hold, and the bounds of a fleet-wide metric query (range, step, points, the range of a percentile).',
     example: {
       description: 'Metric samples are kept retention_days; queries are bounded.',
       retention_days: 30,
@@ -153,6 +153,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
       query_min_step_seconds: 60,
       query_max_step_seconds: 86400,
       query_max_points: 10000,
+      query_percentile_max_range_hours: 24,
     },
     schema: policy({
       retention_days: count,
@@ -161,6 +162,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
       query_min_step_seconds: count,
       query_max_step_seconds: count,
       query_max_points: count,
+      query_percentile_max_range_hours: count,
     }),
   },
   {

@@ -94,7 +94,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
       }),
     ),
     ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
-    ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
+    ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs, deps.alertNudger)),
     ...metricQueryHandlers(metricQueries),
     ...dashboardHandlers(new DashboardService(db, metricQueries)),
     ...vulnerabilityHandlers(new VulnerabilityService(db)),

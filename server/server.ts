@@ -29,6 +29,7 @@ import { openSecretBox } from './auth/secret-box.ts';
 import { ChannelSender } from './modules/notifications/notifications.sender.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
+import { AlertRuleNudger } from './modules/alert-rules/alert-rules.nudger.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -93,7 +94,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   await feed.start();
   const callers = callerDirectory(database.db, feed);
   const signs = new SignsOfLife(database.db, edge.cache, feed, log);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs });
+  const alertNudger = new AlertRuleNudger(database.db, log);
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs, alertNudger });
 
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
@@ -106,7 +108,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // The background workers start once the server listens: their first runs (a sweep, a dispatch, on the embedded
   // database's one connection) do not hold up readiness, and a server that cannot listen starts none.
   const workers = config.backgroundWorkers
-    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log, onRun: (worker, ok) => metrics.workerRun(worker, ok) }, config, retentionOf(delivery.retention_days))
+    ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log, alertNudger, onRun: (worker, ok) => metrics.workerRun(worker, ok) }, config, retentionOf(delivery.retention_days))
     : undefined;
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -131,6 +133,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       // Signs of life answered before their batch was written (agent-protocol.sign-of-life.ts) are written now.
       // They share the grace period (with a second at least, which a healthy database needs far less of).
       await signs.drain(Math.max(graceEnds, Date.now() + 1000));
+      await alertNudger.drain();
       await bus.close();
       await feed.stop();
       await database.close();

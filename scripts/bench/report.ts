@@ -9,6 +9,7 @@ import { SERVERS, type ServerName } from './servers.ts';
 import type { StartupReport } from './startup.ts';
 import { fleetLines, type FleetReport } from './fleet.ts';
 import { metricsQueryLines, type MetricsQueryReport } from './metrics-query.ts';
+import { alertRulesLines, type AlertRulesReport } from './alert-rules.ts';
 
 export interface RunFigures extends LoadFigures {
   /** RSS of the server's own process at the end of the measured run, in MB. */
@@ -50,6 +51,8 @@ export interface Report {
   fleet: FleetReport | null;
   /** A fleet-wide metric query on a week of samples (scripts/bench/metrics-query.ts); null when the section did not run. */
   metrics_query: MetricsQueryReport | null;
+  /** Alert rules on 1,000 agents: evaluation rate, sample-to-alert delay (scripts/bench/alert-rules.ts); null when the section did not run. */
+  alert_rules: AlertRulesReport | null;
   startup: StartupReport | null;
   /** The request pipeline's targets, each with its figure and whether it was met (null: not measured this run). */
   targets: Record<string, { figure: number | null; target: string; met: boolean | null }>;
@@ -362,6 +365,7 @@ export function printReport(report: Report): void {
   );
   if (report.fleet) out.push(...fleetLines(report.fleet), '');
   if (report.metrics_query) out.push(...metricsQueryLines(report.metrics_query), '');
+  if (report.alert_rules) out.push(...alertRulesLines(report.alert_rules), '');
   if (report.cursor_depth) out.push(...cursorDepthLines(report.cursor_depth), '');
   if (report.filtered_list) {
     const f = report.filtered_list;

@@ -342,10 +342,12 @@ export async function reportInventories(client: FleetClient, agents: readonly En
 }
 
 /** Four metrics, `points` samples each, ending now: what an agent that reports in batches sends. */
-function metricReport(points: number, stepMs: number, now: number): { body: string; samples: number } {
+function metricReport(points: number, stepMs: number, now: number, busy = false): { body: string; samples: number } {
   const samples = [];
   for (const name of ['cpu_usage', 'memory_usage', 'disk_usage', 'load_1m']) {
-    for (let p = 0; p < points; p++) samples.push({ name, at: new Date(now - (points - p) * stepMs).toISOString(), value: Math.round(Math.random() * 1000) / 10 });
+    // A busy agent's CPU stays at 92–99 % (for alert rules); otherwise any value from 0 to 100.
+    const value = () => (busy && name === 'cpu_usage' ? 920 + Math.round(Math.random() * 70) : Math.round(Math.random() * 1000)) / 10;
+    for (let p = 0; p < points; p++) samples.push({ name, at: new Date(now - (points - p) * stepMs).toISOString(), value: value() });
   }
   return { body: JSON.stringify({ samples }), samples: samples.length };
 }
@@ -361,6 +363,8 @@ export interface DriveOptions {
   stop?: Promise<void>;
   /** Run each claimed task: a progress report, then one that it succeeded (else claimed tasks are left running). */
   execute?: boolean;
+  /** The first `busyAgents` agents report a busy CPU (`cpu_usage` 92–99 %). */
+  busyAgents?: number;
 }
 
 const TICK_MS = 5;
@@ -405,7 +409,7 @@ export async function driveFleet(o: DriveOptions): Promise<Record<Tallied, Tally
       });
     } else {
       const points = plan.points ?? 1;
-      const report = metricReport(points, Math.max(1000, Math.floor((plan.intervalS * 1000) / points)), Date.now());
+      const report = metricReport(points, Math.max(1000, Math.floor((plan.intervalS * 1000) / points)), Date.now(), lane < (o.busyAgents ?? 0));
       sent = timed(o.client, tally, { method: 'POST', path: '/api/v1/agent/metrics', headers, body: report.body, lane }).then((answer) => {
         if (answer) tally.samples += report.samples;
       });

@@ -356,6 +356,12 @@ export interface AlertRulesTable {
   enabled: boolean;
   /** When an evaluator next takes the rule (claimed FOR UPDATE SKIP LOCKED once due). */
   next_evaluation_at: CreatedAt;
+  /** When an evaluator last took the rule (null: never); nudges keep a gap after it. */
+  evaluated_at: ColumnType<Date | null, never, string>;
+  /** When the next evaluation over every agent in scope is due; one before it (nudged) reads only agents that just reported. */
+  full_evaluation_at: CreatedAt;
+  /** The oldest sample time of the reports that nudged the rule since its last evaluation (null: none). */
+  fresh_since: ColumnType<Date | null, never, string | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }

@@ -1,5 +1,5 @@
 // A fleet of simulated hosts, for `npm run agent:sim` and for the embedded demo.
-import { SimulatedHost, type HostCounters } from './simulated-host.ts';
+import { SimulatedHost, type CpuProfile, type HostCounters } from './simulated-host.ts';
 
 export interface FleetOptions {
   baseUrl: string;
@@ -9,6 +9,9 @@ export interface FleetOptions {
   taskMs?: number;
   /** Hostname prefix, so several fleets can share a team. */
   prefix?: string;
+  /** The first `busy` hosts report a busy CPU (92–99 %); the rest `cpuProfile` (default `normal`). */
+  busy?: number;
+  cpuProfile?: CpuProfile;
 }
 
 export interface Fleet {
@@ -29,6 +32,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         ipAddress: `10.${200 + Math.floor(i / 65_536) % 50}.${Math.floor(i / 256) % 256}.${i % 256}`,
         heartbeatMs: options.heartbeatMs ?? 5_000,
         taskMs: options.taskMs ?? 2_000,
+        cpuProfile: i < (options.busy ?? 0) ? 'busy' : (options.cpuProfile ?? 'normal'),
       }),
   );
   // Enrol a few at a time, so a big fleet does not arrive as one burst.

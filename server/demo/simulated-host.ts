@@ -6,6 +6,13 @@ import type { components } from '@opsdeck/sdk';
 
 type Task = components['schemas']['Task'];
 
+/**
+ * What a host's `cpu_usage` looks like: `normal` 20–50 %, `busy` 92–99 % (a host under load, for alert rules and
+ * their demos), `idle` 2–8 %. Settable while the host runs (`host.cpuProfile = 'normal'`: the load drops).
+ */
+export type CpuProfile = 'normal' | 'busy' | 'idle';
+const CPU_RANGES: Record<CpuProfile, [number, number]> = { normal: [20, 50], busy: [92, 99], idle: [2, 8] };
+
 export interface HostOptions {
   baseUrl: string;
   enrollmentToken: string;
@@ -14,6 +21,8 @@ export interface HostOptions {
   heartbeatMs: number;
   /** How long a pretend task takes. */
   taskMs: number;
+  /** Its CPU load (default `normal`). */
+  cpuProfile?: CpuProfile;
 }
 
 export interface HostCounters {
@@ -34,11 +43,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class SimulatedHost {
   readonly counters: HostCounters = { heartbeats: 0, metrics: 0, claimed: 0, succeeded: 0, failed: 0, errors: 0 };
   agentId: string | undefined;
+  /** The load it reports from its next metrics report on. */
+  cpuProfile: CpuProfile;
   readonly #options: HostOptions;
   #client: OpsdeckClient | undefined;
 
   constructor(options: HostOptions) {
     this.#options = options;
+    this.cpuProfile = options.cpuProfile ?? 'normal';
   }
 
   async enrol(): Promise<void> {
@@ -84,7 +96,8 @@ export class SimulatedHost {
         await unwrap(client.POST('/api/v1/agent/heartbeat'));
         this.counters.heartbeats += 1;
         const at = new Date().toISOString();
-        const load = 20 + 30 * Math.random();
+        const [low, high] = CPU_RANGES[this.cpuProfile];
+        const load = Math.round((low + (high - low) * Math.random()) * 10) / 10;
         await client.POST('/api/v1/agent/metrics', {
           body: { samples: [{ name: 'cpu_usage', at, value: load }, { name: 'memory_usage', at, value: 40 + load / 3 }] },
         });

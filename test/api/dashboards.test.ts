@@ -66,7 +66,7 @@ describe('dashboards', () => {
     expect(renamed.status).toBe(200);
     expect(renamed.body.data).toMatchObject({ name: 'Overview', description: null, version: 2, panels: [panel('CPU by platform')] });
     const relaid = await server.call('PATCH', `/api/v1/metrics/dashboards/${dashboard.id}`, {
-      json: { panels: [panel('Memory', { x: 0, y: 0, w: 24, h: 4 }, { ...cpuQuery, metrics: ['memory_usage'] }), panel('Disk p95', { x: 0, y: 4, w: 6, h: 4 }, { ...cpuQuery, aggregation: 'p95', step: 900, group_by: 'label:mount' })] },
+      json: { panels: [panel('Memory', { x: 0, y: 0, w: 24, h: 4 }, { ...cpuQuery, metrics: ['memory_usage'] }), panel('Disk p95', { x: 0, y: 4, w: 6, h: 4 }, { ...cpuQuery, from: '2026-11-20T00:00:00Z', aggregation: 'p95', step: 900, group_by: 'label:mount' })] },
       headers: { 'content-type': 'application/merge-patch+json' },
     });
     expect(relaid.status, relaid.text).toBe(200);

@@ -330,3 +330,32 @@ describe('queryMetrics', () => {
     expect(before.body.data).toEqual([]);
   });
 });
+
+describe('percentiles over long ranges', () => {
+  // A percentile reads every raw sample of its range (the rollups cannot combine percentiles): past
+  // `query_percentile_max_range_hours` it is refused at once with 422 naming `to`, before anything is read, so it
+  // never runs into the database's time limit (503) however large the fleet; within the bound, and for the
+  // aggregations the rollups answer over any range, it is answered.
+  it('refuses p50/p95/p99 past the declared range with 422 at once, and answers within it', async () => {
+    expect(LIMITS.query_percentile_max_range_hours).toBe(24);
+    await report(await enrol('linux'), [{ name: 'cpu_usage', at: at(5), value: 42 }]);
+    const to = new Date(BASE + HOUR).toISOString();
+    const hoursBefore = (h: number) => new Date(BASE + HOUR - h * HOUR).toISOString();
+    for (const aggregation of ['p50', 'p95', 'p99'] as const) {
+      const started = Date.now();
+      const week = await query({ metrics: ['cpu_usage'], from: hoursBefore(7 * 24), to, step: 'PT1H', aggregation });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(week.status, week.text).toBe(422);
+      expect(week.body.error.code).toBe('VAL_QUERY_TOO_LARGE');
+      expect(week.body.error.details[0]).toMatchObject({ field: 'to', value: to });
+      expect(week.body.error.message).toContain(`at most ${LIMITS.query_percentile_max_range_hours} hours`);
+      // Just past the bound, refused; exactly at it, answered.
+      expect((await query({ metrics: ['cpu_usage'], from: new Date(Date.parse(hoursBefore(24)) - 60_000).toISOString(), to, step: 'PT1H', aggregation })).status).toBe(422);
+      const day = await query({ metrics: ['cpu_usage'], from: hoursBefore(24), to, step: 'PT1H', aggregation });
+      expect(day.status, day.text).toBe(200);
+    }
+    // The aggregations the rollups answer are not bounded so.
+    const avg = await query({ metrics: ['cpu_usage'], from: hoursBefore(7 * 24), to, step: 'PT1H', aggregation: 'avg' });
+    expect(avg.status, avg.text).toBe(200);
+  });
+});

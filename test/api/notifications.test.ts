@@ -201,3 +201,46 @@ describe('channels and silences', () => {
     expect(missing.status).toBe(404);
   });
 });
+
+describe('a webhook that is also a notification channel', () => {
+  // It receives each alert event once: its subscription's delivery when it subscribes to the event type (the
+  // channel adds none), the channel's when it does not; two channels routed to one webhook deliver once. (Alerts
+  // raised over HTTP carry no labels: these channels match every alert of the team; each test counts its own.)
+  const raise = async (tag: string) => {
+    const res = await server.call('POST', '/api/v1/alerts', { json: { title: `Double ${tag}`, severity: 'critical' } });
+    expect(res.status, res.text).toBe(201);
+    return res.body.data as { id: string };
+  };
+  const deliveriesOf = (path: string, alertId: string) =>
+    receiver.received(path).filter((r) => (JSON.parse(r.body) as { data: { id: string } }).data.id === alertId);
+
+  it('delivers once when the webhook also subscribes to the alert events', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const path = `/hook/both-${tag}`;
+    const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: `${receiver.url}${path}`, events: ['alert.triggered', 'alert.resolved'] } })).body.data;
+    await create(CHANNELS, { name: `hook ${tag}`, kind: 'webhook', webhook_id: webhook.id });
+    await create(CHANNELS, { name: `hook again ${tag}`, kind: 'webhook', webhook_id: webhook.id });
+    const alert = await raise(tag);
+    await eventually(async () => (deliveriesOf(path, alert.id).length > 0 ? true : undefined));
+    await sleep(1_000);
+    const delivered = deliveriesOf(path, alert.id);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.headers['x-opsdeck-event']).toBe('alert.triggered');
+    const recorded = await server.call('GET', `/api/v1/webhooks/${webhook.id}/deliveries?limit=100`);
+    expect(recorded.body.data.filter((d: { event: string }) => d.event === 'alert.triggered')).toHaveLength(1);
+  });
+
+  it('delivers once through the channel when the webhook does not subscribe to them', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const path = `/hook/channel-${tag}`;
+    const webhook = (await server.call('POST', '/api/v1/webhooks', { json: { url: `${receiver.url}${path}`, events: ['task.failed'] } })).body.data;
+    await create(CHANNELS, { name: `hook ${tag}`, kind: 'webhook', webhook_id: webhook.id });
+    await create(CHANNELS, { name: `hook twice ${tag}`, kind: 'webhook', webhook_id: webhook.id });
+    const alert = await raise(tag);
+    await eventually(async () => (deliveriesOf(path, alert.id).length > 0 ? true : undefined));
+    await sleep(1_000);
+    const delivered = deliveriesOf(path, alert.id);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.headers['x-opsdeck-event']).toBe('alert.triggered');
+  });
+});

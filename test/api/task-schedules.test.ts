@@ -427,3 +427,60 @@ describe('runs missed while no server ran', () => {
     }
   }, 60_000);
 });
+
+describe('a schedule whose creator lost the right to run it', () => {
+  // A schedule acts in its creator's name: each case makes an operator of the team, lets it create a schedule that
+  // fires every second (and does fire), then takes the right away in one way; the next due times are settled as
+  // failed executions carrying the reason, and no task is created in its name.
+  const cases: { label: string; revoke: (user: TestUser) => Promise<void>; reason: RegExp }[] = [
+    {
+      label: 'removed from the team',
+      revoke: async (user) => void expect((await server.call('DELETE', `/api/v1/teams/${server.teamId}/members/${user.id}`)).status).toBe(204),
+      reason: /no longer a member of the team/,
+    },
+    {
+      label: 'demoted to viewer',
+      revoke: async (user) => void expect((await server.call('PATCH', `/api/v1/admin/users/${user.id}`, { json: { role: 'viewer' } })).status).toBe(200),
+      reason: /no longer has the permission tasks:execute/,
+    },
+    {
+      label: 'deactivated',
+      revoke: async (user) => void expect((await server.call('PATCH', `/api/v1/admin/users/${user.id}`, { json: { active: false } })).status).toBe(200),
+      reason: /is deactivated/,
+    },
+    {
+      label: 'deleted',
+      revoke: async (user) => void expect((await server.call('DELETE', `/api/v1/admin/users/${user.id}`)).status).toBe(204),
+      reason: /no longer exists/,
+    },
+  ];
+  for (const { label, revoke, reason } of cases) {
+    it(`skips its runs once the creator is ${label}, recording why`, async () => {
+      const operator = await createUser(server.url, server.adminToken, 'operator', [server.teamId], 'scheduler');
+      const created = await http(server.url, 'POST', '/api/v1/tasks/schedules', {
+        headers: bearer(operator.token),
+        json: { name: scheduleName(label), cron: '* * * * * *', timezone: 'UTC', run: run() },
+      });
+      expect(created.status, created.text).toBe(201);
+      const id = created.body.data.id as string;
+      try {
+        await waitFor('a fired execution', async () => ((await executionsOf(id)).some((e) => e.status === 'fired') ? true : undefined));
+        await revoke(operator);
+        const revokedAt = Date.now();
+        const skipped = await waitFor('a skipped execution', async () => (await executionsOf(id)).find((e) => e.status === 'failed' && Date.parse(e.fired_at) >= revokedAt));
+        expect(skipped).toMatchObject({ task_id: null, missed: false });
+        expect(skipped.error).toMatch(reason);
+        expect(skipped.error).toMatch(/^skipped: /);
+        // Every execution after the revocation is skipped (none created a task), and the schedule shows the reason.
+        await sleep(1_200);
+        const later = (await executionsOf(id)).filter((e) => Date.parse(e.fired_at) >= revokedAt + 200);
+        expect(later.length).toBeGreaterThan(0);
+        for (const execution of later) expect(execution).toMatchObject({ status: 'failed', task_id: null });
+        const schedule = await server.call('GET', `/api/v1/tasks/schedules/${id}`);
+        expect(schedule.body.data.last_execution.error).toMatch(reason);
+      } finally {
+        await server.call('PATCH', `/api/v1/tasks/schedules/${id}`, { json: { enabled: false } });
+      }
+    });
+  }
+});

@@ -26,6 +26,9 @@ const ruleColumns = [
   'description_template',
   'enabled',
   'next_evaluation_at',
+  'evaluated_at',
+  'full_evaluation_at',
+  'fresh_since',
   'created_at',
   'updated_at',
 ] as const;
@@ -77,15 +80,27 @@ export async function groupInTeam(db: Executor, groupId: string, teamId: string)
 
 // ---- The evaluator's side ----
 
+export interface ClaimedRule {
+  rule: AlertRuleRow;
+  /**
+   * Null for a full evaluation (every agent in scope: every `intervalMs`, and the first). Else a nudged one (or one
+   * due when a pending condition's `for_seconds` ends), which reads the agents with a sample taken since `since`
+   * (the oldest sample of the reports that nudged it; null when none did) and those with a pending or firing state.
+   */
+  partial: { since: Date | null } | null;
+}
+
 /**
- * Takes one enabled rule that is due, skipping rules another evaluator holds, and moves its due time on by
- * `intervalMs` in the same transaction: the rule stays locked until the caller's transaction (which writes
- * the evaluation's state changes) ends, so each due time is evaluated by exactly one process.
+ * Takes one enabled rule that is due, skipping rules another evaluator holds, and moves its due times on in the same
+ * transaction: the rule stays locked until the caller's transaction (which writes the evaluation's state changes)
+ * ends, so each due time is evaluated by exactly one process. A full evaluation is due every `intervalMs`; one
+ * made due earlier by a nudge (`nudgeRules`) reads only the agents whose samples nudged it.
  */
-export async function claimDueRule(db: Executor, intervalMs: number): Promise<AlertRuleRow | undefined> {
+export async function claimDueRule(db: Executor, intervalMs: number): Promise<ClaimedRule | undefined> {
   const rule = await db
     .selectFrom('alert_rules')
     .select(ruleColumns)
+    .select(sql<boolean>`evaluated_at is null or full_evaluation_at <= now()`.as('full'))
     .where('enabled', '=', true)
     .where('next_evaluation_at', '<=', sql<Date>`now()`)
     .orderBy('next_evaluation_at')
@@ -93,14 +108,94 @@ export async function claimDueRule(db: Executor, intervalMs: number): Promise<Al
     .forUpdate()
     .skipLocked()
     .executeTakeFirst();
-  if (rule) {
-    await db
-      .updateTable('alert_rules')
-      .set({ next_evaluation_at: sql`now() + make_interval(secs => ${intervalMs / 1000}::float8)` })
-      .where('id', '=', rule.id)
-      .execute();
-  }
-  return rule;
+  if (!rule) return undefined;
+  const next = rule.full ? sql<Date>`now() + make_interval(secs => ${intervalMs / 1000}::float8)` : sql<Date>`full_evaluation_at`;
+  await db
+    .updateTable('alert_rules')
+    .set({ full_evaluation_at: next, next_evaluation_at: next, evaluated_at: sql<string>`now()`, fresh_since: null })
+    .where('id', '=', rule.id)
+    .execute();
+  const { full, ...row } = rule;
+  return { rule: row, partial: full ? null : { since: row.fresh_since } };
+}
+
+/** Whether some enabled rule is due: one read of the due index, the evaluator's look before it opens a transaction. */
+export async function anyDue(db: Executor): Promise<boolean> {
+  const row = await db
+    .selectFrom('alert_rules')
+    .select('id')
+    .where('enabled', '=', true)
+    .where('next_evaluation_at', '<=', sql<Date>`now()`)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** What a nudge names: a (team, metric) whose samples just committed, with the oldest sample's time. */
+export interface NudgePair {
+  team_id: string;
+  name: string;
+  since: Date;
+}
+
+/**
+ * The nudge of freshly reported samples, for the enabled rules on these (team, metric) pairs and the rules in
+ * `retry`: each rule's `fresh_since` moves back to the oldest sample that nudged it (what its next evaluation reads
+ * from), and a rule not already due within `gapMs` becomes due `gapMs` after its last evaluation, or now if that has
+ * passed: each rule is evaluated at most once per `gapMs` because of nudges, whatever the number of reports and
+ * processes. A rule under evaluation right now (its row locked) is not waited for — that would hold the nudge, and
+ * every rule it has locked, behind the evaluation — but answered in `busy` (with its oldest sample time): the caller
+ * nudges it again a gap later, since the evaluation under way may have read before the samples committed. Answers
+ * the rules changed (due sooner, or reading from an older sample) and the busy ones.
+ */
+export async function nudgeRules(
+  db: Executor,
+  pairs: readonly NudgePair[],
+  gapMs: number,
+  retry: ReadonlyMap<string, Date> = new Map(),
+): Promise<{ nudged: string[]; busy: Map<string, Date> }> {
+  if (pairs.length === 0 && retry.size === 0) return { nudged: [], busy: new Map() };
+  const gap = sql`make_interval(secs => ${gapMs / 1000}::float8)`;
+  const retried = [...retry].map(([id, since]) => ({ id, since: since.toISOString() }));
+  const { rows } = await sql<{ id: string; since: Date; taken: boolean; nudged: boolean }>`
+    with wanted as (
+      select w.team_id, w.name, min(w.since) as since
+        from jsonb_to_recordset(${JSON.stringify(pairs.map((p) => ({ ...p, since: p.since.toISOString() })))}::jsonb)
+          as w(team_id uuid, name text, since timestamptz)
+       group by w.team_id, w.name
+    ), candidates as (
+      select x.id, min(x.since) as since from (
+        select r.id, w.since from alert_rules r join wanted w on w.team_id = r.team_id and w.name = r.metric where r.enabled
+        union all
+        select t.id, t.since from jsonb_to_recordset(${JSON.stringify(retried)}::jsonb) as t(id uuid, since timestamptz)
+      ) x group by x.id
+    ), target as materialized (
+      select r.id from alert_rules r where r.id in (select id from candidates) and r.enabled
+       order by r.id
+       for update skip locked
+    ), updated as (
+      update alert_rules r
+         set fresh_since = least(coalesce(r.fresh_since, c.since), c.since),
+             next_evaluation_at = case when r.next_evaluation_at > now() + ${gap}
+                                       then greatest(now(), coalesce(r.evaluated_at, now()) + ${gap})
+                                       else r.next_evaluation_at end
+        from target t join candidates c on c.id = t.id
+       where r.id = t.id
+         and (r.next_evaluation_at > now() + ${gap} or r.fresh_since is null or r.fresh_since > c.since)
+      returning r.id
+    )
+    select c.id::text as id, c.since, (t.id is not null) as taken, (u.id is not null) as nudged
+      from candidates c left join target t on t.id = c.id left join updated u on u.id = c.id`.execute(db);
+  return { nudged: rows.filter((r) => r.nudged).map((r) => r.id), busy: new Map(rows.filter((r) => !r.taken).map((r) => [r.id, new Date(r.since)])) };
+}
+
+/** Makes the rule (held by the caller) due at `at` at the latest: a pending condition is looked at when its `for_seconds` ends. */
+export async function dueBy(db: Executor, ruleId: string, at: Date): Promise<void> {
+  await db
+    .updateTable('alert_rules')
+    .set({ next_evaluation_at: sql`least(next_evaluation_at, ${at.toISOString()}::timestamptz)` })
+    .where('id', '=', ruleId)
+    .execute();
 }
 
 export interface AgentReading {
@@ -122,10 +217,22 @@ const AGGREGATIONS: Record<AlertRuleRow['aggregation'], ReturnType<typeof sql>> 
   count: sql`(count(*) filter (where m.at >= w.since))::float8`,
 };
 
-/** One statement: every agent in the rule's scope, with the rule's aggregation over its window. */
-export async function readRule(db: Executor, rule: AlertRuleRow): Promise<AgentReading[]> {
+/**
+ * One statement: every agent in the rule's scope, with the rule's aggregation over its window; with `partial` (a
+ * nudged evaluation), only those with a sample of the metric taken since `partial.since` (found by the samples' time
+ * index: a few rows, whatever the fleet; samples older than the rule looks back are left to the full evaluation) and
+ * those with a state for the rule.
+ */
+export async function readRule(db: Executor, rule: AlertRuleRow, partial: { since: Date | null } | null = null): Promise<AgentReading[]> {
   const scope = rule.scope;
   const lookBack = Math.max(rule.window_seconds, rule.no_data_seconds ?? 0);
+  const since = partial?.since ? new Date(Math.max(partial.since.getTime(), Date.now() - lookBack * 1000 - 60_000)) : null;
+  const fresh = !partial
+    ? sql``
+    : since
+      ? sql`join (select m.agent_id from agent_metrics m where m.at >= ${since.toISOString()}::timestamptz and m.name = ${rule.metric}
+                  union select s.agent_id from alert_rule_states s where s.rule_id = ${rule.id}) f on f.agent_id = a.id`
+      : sql`join alert_rule_states f on f.agent_id = a.id and f.rule_id = ${rule.id}`;
   const { rows } = await sql<AgentReading>`
     with w as (select now() - make_interval(secs => ${rule.window_seconds}) as since,
                       now() - make_interval(secs => ${lookBack}) as look_back)
@@ -134,6 +241,7 @@ export async function readRule(db: Executor, rule: AlertRuleRow): Promise<AgentR
              and coalesce(r.last_at, a.created_at) < now() - make_interval(secs => coalesce(${rule.no_data_seconds}::int, 0))) as no_data,
            now() as now
       from agents a
+      ${fresh}
       left join lateral (
         select ${AGGREGATIONS[rule.aggregation]} as value, max(m.at) as last_at
           from agent_metrics m, w

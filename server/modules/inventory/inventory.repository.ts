@@ -122,21 +122,32 @@ const HOUR = sql`date_bin('1 hour', s.at, timestamptz '1970-01-01T00:00:00Z')`;
  * statement appends a rollup mark for each metric and hour it writes to (a few rows): the rollup worker
  * recomputes those hours, and until it has, queries read them from the samples.
  */
-export async function upsertSamplesOfAgents(db: Executor, reports: readonly AgentSamples[]): Promise<void> {
+export async function upsertSamplesOfAgents(db: Executor, reports: readonly AgentSamples[]): Promise<TeamMetric[]> {
   const rows = new Map<string, { agent_id: string } & SampleInsert>();
   for (const { agentId, samples } of reports) for (const s of samples) rows.set(`${agentId} ${s.name} ${s.at} ${JSON.stringify(s.labels)}`, { agent_id: agentId, ...s });
-  await sql`
+  const { rows: written } = await sql<TeamMetric>`
     with s as materialized (
-      select s.agent_id, s.name, s.at, s.value, s.labels
+      select s.agent_id, a.team_id, s.name, s.at, s.value, s.labels
         from jsonb_to_recordset(${JSON.stringify([...rows.values()])}::jsonb)
           as s(agent_id uuid, name varchar(100), at timestamptz(3), value double precision, labels jsonb)
         join agents a on a.id = s.agent_id
     ), marked as (
       insert into agent_metric_rollup_marks (name, bucket) select distinct s.name, ${HOUR} from s
+    ), stored as (
+      insert into agent_metrics (agent_id, name, at, value, labels)
+      select s.agent_id, s.name, s.at, s.value, s.labels from s
+      on conflict (agent_id, name, at, labels) do update set value = excluded.value
     )
-    insert into agent_metrics (agent_id, name, at, value, labels)
-    select s.agent_id, s.name, s.at, s.value, s.labels from s
-    on conflict (agent_id, name, at, labels) do update set value = excluded.value`.execute(db);
+    select s.team_id, s.name, min(s.at) as since from s group by s.team_id, s.name`.execute(db);
+  return written;
+}
+
+/** A metric some agent of a team has just reported (what alert rules are nudged by). */
+export interface TeamMetric {
+  team_id: string;
+  name: string;
+  /** The oldest of the samples' times. */
+  since: Date;
 }
 
 const PRUNE_BATCH = 10_000;

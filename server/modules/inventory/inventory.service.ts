@@ -14,6 +14,7 @@ import type { RequestContext } from '../../http/request-context.ts';
 import { Batcher } from '../../db/batcher.ts';
 import { policy, type MetricsPolicy } from '../../contract.ts';
 import { findAgent } from '../agents/agents.repository.ts';
+import type { AlertRuleNudger } from '../alert-rules/alert-rules.nudger.ts';
 import type { SignsOfLife } from '../agent-protocol/agent-protocol.sign-of-life.ts';
 import { teamTag } from '../agents/agents.service.ts';
 import { defaultEcosystem, matchAgentPackages } from '../vulnerabilities/vulnerabilities.service.ts';
@@ -70,7 +71,7 @@ export class InventoryService {
   readonly #signs: SignsOfLife;
   readonly #samples: Batcher<repo.AgentSamples, undefined>;
 
-  constructor(db: Kysely<Database>, cache: TaggedCache, signs: SignsOfLife) {
+  constructor(db: Kysely<Database>, cache: TaggedCache, signs: SignsOfLife, nudger?: Pick<AlertRuleNudger, 'nudge'>) {
     this.#db = db;
     this.#cache = cache;
     this.#signs = signs;
@@ -80,7 +81,8 @@ export class InventoryService {
       maxItems: MAX_REPORTS_PER_BATCH,
       concurrency: 2,
       write: async (reports) => {
-        await repo.upsertSamplesOfAgents(db, reports);
+        // Committed: the alert rules on these metrics are evaluated soon, not only on their timer.
+        nudger?.nudge(await repo.upsertSamplesOfAgents(db, reports));
         return reports.map(() => undefined);
       },
     });

@@ -15,6 +15,8 @@ type Schemas = components['schemas'];
 /** The bounds of every query: the contract's `x-metrics` policy. */
 const LIMITS = policy<MetricsPolicy>('x-metrics');
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const PERCENTILES: ReadonlySet<Schemas['MetricQueryAggregation']> = new Set(['p50', 'p95', 'p99']);
 const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 
 /** A step in seconds: a whole number as is, an ISO 8601 duration of days, hours, minutes and seconds converted. */
@@ -44,6 +46,14 @@ export function planQuery(teamIds: readonly string[], query: Schemas['MetricQuer
   }
   if (to.getTime() - from.getTime() > LIMITS.query_max_range_days * DAY_MS) {
     throw tooLarge(field('to'), `the range may span at most ${LIMITS.query_max_range_days} days`, query.to);
+  }
+  // Percentiles read every raw sample of the range (the rollups cannot combine them): bounded before anything is read.
+  if (PERCENTILES.has(query.aggregation) && to.getTime() - from.getTime() > LIMITS.query_percentile_max_range_hours * HOUR_MS) {
+    throw tooLarge(
+      field('to'),
+      `a ${query.aggregation} query reads the raw samples: its range may span at most ${LIMITS.query_percentile_max_range_hours} hours (use avg, min or max over longer ranges, or split the range)`,
+      query.to,
+    );
   }
   const step = stepSeconds(query.step);
   if (step < LIMITS.query_min_step_seconds || step > LIMITS.query_max_step_seconds) {

@@ -127,7 +127,9 @@ export async function queueChannelDeliveries(db: Executor, rows: ReadonlyArray<{
  * event, every enabled channel of its team created before it, whose minimum severity the alert reaches and
  * whose label matchers its labels contain, unless a silence of the team active when the event happened
  * matches the alert's labels. A `webhook` channel queues a delivery of its webhook; the others, their own.
- * Answers how many were queued.
+ * A webhook gets each event once, whatever the ways it is reached: one subscribed to the event already has its
+ * delivery (the dispatcher queued it first, in this transaction), so a channel routed to it adds none, and two
+ * channels routed to one webhook queue one delivery. Answers how many were queued.
  */
 export async function queueNotifications(db: Executor, eventIds: readonly string[]): Promise<number> {
   if (eventIds.length === 0) return 0;
@@ -146,12 +148,16 @@ export async function queueNotifications(db: Executor, eventIds: readonly string
        and e.labels @> c.label_matchers
      where not exists (select 1 from alert_silences s
                         where s.team_id = e.team_id and s.starts_at <= e.occurred_at and s.ends_at > e.occurred_at and e.labels @> s.matchers)
+       and (c.webhook_id is null
+            or not exists (select 1 from webhook_deliveries d where d.webhook_id = c.webhook_id and d.event_id = e.id and d.redelivery_of is null))
      order by e.occurred_at, e.id`.execute(db);
-  const toWebhooks = rows.flatMap((r) => (r.webhook_id ? [{ webhook_id: r.webhook_id, event_id: r.event_id, event: r.event }] : []));
+  const toWebhook = new Map<string, { webhook_id: string; event_id: string; event: string }>();
+  for (const r of rows) if (r.webhook_id) toWebhook.set(`${r.webhook_id} ${r.event_id}`, { webhook_id: r.webhook_id, event_id: r.event_id, event: r.event });
+  const toWebhooks = [...toWebhook.values()];
   const toChannels = rows.filter((r) => !r.webhook_id);
   await queueDeliveries(db, toWebhooks);
   await queueChannelDeliveries(db, toChannels);
-  return rows.length;
+  return toWebhooks.length + toChannels.length;
 }
 
 /** What an attempt to a channel needs: the channel (with its sealed URL) and the event; undefined when gone. */

@@ -131,6 +131,18 @@ export async function countExecutions(db: Executor, filter: ExecutionFilter): Pr
  * holds are skipped (SKIP LOCKED), so processes share the due schedules instead of waiting on each other. Under
  * READ COMMITTED a row another process advanced meanwhile is read again and no longer qualifies.
  */
+/** The schedule's creator as the scheduler checks it before acting in its name: whether active, its role, whether a member of the team. */
+export async function creatorOf(db: Executor, userId: string, teamId: string): Promise<{ active: boolean; role: TaskScheduleCreatorRole; member: boolean } | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['active', 'role'])
+    .select((eb) => eb.exists(eb.selectFrom('team_members').select('user_id').where('team_members.user_id', '=', userId).where('team_members.team_id', '=', teamId)).as('member'))
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return row && { active: row.active, role: row.role, member: Boolean(row.member) };
+}
+export type TaskScheduleCreatorRole = import('../../db/schema.ts').UsersTable['role'];
+
 export const lockDue = (db: Executor, now: Date): Promise<TaskScheduleRow | undefined> =>
   db
     .selectFrom('task_schedules')

@@ -10,6 +10,7 @@ import type { Database, TaskScheduleRow } from '../../db/schema.ts';
 import type { Executor } from '../../db/executor.ts';
 import { inSavepoint } from '../../db/savepoint.ts';
 import { ApiError } from '../../http/errors.ts';
+import { permissionsOf } from '../../auth/permissions.ts';
 import { createFleetTask } from '../tasks/tasks.fleet.ts';
 import type { Logger } from '../../logger.ts';
 import { latestDueBefore, nextDueAfter } from './task-schedules.cron.ts';
@@ -33,11 +34,31 @@ export interface TickResult {
 type Launched = { task_id: string } | { error: string };
 
 /**
+ * Why the schedule's creator may not run its task now, or undefined when it may: a schedule acts in its creator's
+ * name, so it fires only while that user exists, is active, is still a member of the schedule's team and its role
+ * still grants `tasks:execute` (what `createTask` requires). Otherwise the due time is settled as a `failed`
+ * execution carrying this reason (the schedule's `last_execution` shows it) and no task is created; the schedule
+ * stays enabled, so it fires again once the creator is allowed again (or someone recreates it).
+ */
+async function creatorRefusal(trx: Executor, schedule: TaskScheduleRow): Promise<string | undefined> {
+  const prefix = 'skipped: the schedule\'s creator';
+  if (!schedule.created_by) return `${prefix} no longer exists`;
+  const creator = await repo.creatorOf(trx, schedule.created_by, schedule.team_id);
+  if (!creator) return `${prefix} no longer exists`;
+  if (!creator.active) return `${prefix} is deactivated`;
+  if (!creator.member) return `${prefix} is no longer a member of the team`;
+  if (!permissionsOf(creator.role).has('tasks:execute')) return `${prefix} no longer has the permission tasks:execute (role ${creator.role})`;
+  return undefined;
+}
+
+/**
  * Creates the task in a savepoint, so a refusal (a target that resolves to no agent, a template deleted since)
  * undoes only the task's own writes and becomes a `failed` execution: the due time is settled either way, and a
  * schedule that cannot fire never holds up the ones due after it.
  */
 async function launch(trx: Executor, schedule: TaskScheduleRow, log: Logger): Promise<Launched> {
+  const refusal = await creatorRefusal(trx, schedule);
+  if (refusal) return { error: refusal };
   try {
     // As the schedule's creator would run it over HTTP, within the schedule's team only.
     const actor = { teamIds: [schedule.team_id], userId: schedule.created_by, scheduleId: schedule.id };
