@@ -11210,6 +11210,7 @@ export interface components {
          *       "description": "How often the agent sends a heartbeat.",
          *       "value_schema": {
          *         "type": "integer",
+         *         "format": "int32",
          *         "minimum": 5,
          *         "maximum": 3600
          *       },
@@ -11252,6 +11253,7 @@ export interface components {
              * @description The JSON Schema a value of the key must satisfy, from `x-settings`.
              * @example {
              *       "type": "integer",
+             *       "format": "int32",
              *       "minimum": 5,
              *       "maximum": 3600
              *     }
@@ -11535,6 +11537,12 @@ export interface components {
         /**
          * EffectiveSetting
          * @description A setting's value for one agent and where it comes from.
+         * @example {
+         *       "value": 15,
+         *       "source": "group",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *     }
          */
         EffectiveSetting: {
             value: components["schemas"]["SettingValue"];
