@@ -2652,6 +2652,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent's package compliance
+         * @description Each package the `required_packages` policies on the agent ask for (its team's and its groups'), against the inventory it last reported: `ok`, `outdated`, `missing` or `unknown`, versions compared in dpkg order; `compliant` when all are `ok`. Another team's agent is 404.
+         */
+        get: operations["getAgentCompliance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/version": {
         parameters: {
             query?: never;
@@ -11653,6 +11679,98 @@ export interface components {
              */
             success: true;
             data: components["schemas"]["AgentConfig"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PackageCompliance
+         * @description One package a `required_packages` policy asks for, against what the agent last reported: `ok` (installed at `min_version` or later), `outdated` (older), `missing` (not reported), `unknown` (a version that does not compare in dpkg order).
+         * @example {
+         *       "policy_id": "0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f",
+         *       "policy_name": "Patched OpenSSL",
+         *       "name": "openssl",
+         *       "min_version": "3.0.13",
+         *       "installed_version": "3.0.2-0ubuntu1.15",
+         *       "status": "outdated"
+         *     }
+         */
+        PackageCompliance: {
+            /**
+             * Format: uuid
+             * @description The policy that asks for it.
+             * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+             */
+            policy_id: string;
+            /**
+             * @description The policy's name.
+             * @example Patched OpenSSL
+             */
+            policy_name: string;
+            /**
+             * @description The package's name.
+             * @example openssl
+             */
+            name: string;
+            /**
+             * @description The lowest acceptable version.
+             * @example 3.0.13
+             */
+            min_version: string;
+            /**
+             * @description The highest version of it the agent reported; `null` when it reported none.
+             * @example 3.0.2-0ubuntu1.15
+             */
+            installed_version: string | null;
+            /**
+             * @description How the installed version stands against `min_version`.
+             * @example outdated
+             * @enum {string}
+             */
+            status: "ok" | "outdated" | "missing" | "unknown";
+        };
+        /**
+         * AgentCompliance
+         * @description How an agent's last reported inventory stands against the `required_packages` policies that apply to it (its team's and its groups'), versions compared in dpkg order. `compliant` is true when every package is `ok` (also when no such policy applies).
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "compliant": false,
+         *       "packages": [
+         *         {
+         *           "policy_id": "0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f",
+         *           "policy_name": "Patched OpenSSL",
+         *           "name": "openssl",
+         *           "min_version": "3.0.13",
+         *           "installed_version": "3.0.2-0ubuntu1.15",
+         *           "status": "outdated"
+         *         }
+         *       ]
+         *     }
+         */
+        AgentCompliance: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            /**
+             * @description Whether every required package is installed at its minimum version or later.
+             * @example false
+             */
+            compliant: boolean;
+            /** @description Each required package, by policy name, then in the policy's order. */
+            packages: components["schemas"]["PackageCompliance"][];
+        };
+        /**
+         * AgentComplianceEnvelope
+         * @description An agent's compliance with its required packages, in the success envelope.
+         */
+        AgentComplianceEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AgentCompliance"];
             meta: components["schemas"]["Meta"];
         };
         /**
@@ -22324,6 +22442,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AgentConfigEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentCompliance: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's compliance. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentComplianceEnvelope"];
                 };
             };
             304: components["responses"]["NotModified"];

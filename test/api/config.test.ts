@@ -330,4 +330,33 @@ describe('policies', () => {
     for (const id of [created.body.data.id, loose.body.data.id]) expect((await server.call('DELETE', `/api/v1/config/policies/${id}`)).status).toBe(204);
     expect((await claim(10)).body.data).toHaveLength(1);
   });
+
+  it("answers an agent's compliance with its required_packages policies (ok, outdated, missing), 404 for another team", async () => {
+    const agent = await enrolledAgent();
+    const group = await newGroup([agent.id]);
+    const hardware = { cpu_model: 'AMD EPYC', cpu_cores: 4, memory_bytes: 8_589_934_592, disk_bytes: 107_374_182_400, architecture: 'x86_64', virtualization: 'kvm' };
+    const packages = [
+      { name: 'openssl', version: '3.0.13-0ubuntu3.4' },
+      { name: 'curl', version: '7.81.0-1ubuntu1.15' },
+    ];
+    expect((await http(server.url, 'PUT', '/api/v1/agent/inventory', { headers: { 'x-api-key': agent.key }, json: { packages, services: [], hardware } })).status).toBe(200);
+    const noPolicy = await server.call('GET', `/api/v1/agents/${agent.id}/compliance`);
+    expect(noPolicy.status, noPolicy.text).toBe(200);
+    // Policies of other tests may apply team-wide; this agent's group policy is the one looked at.
+    const created = await server.call('POST', '/api/v1/config/policies', {
+      json: { name: policyName('Patched'), group_id: group, rules: { kind: 'required_packages', packages: [{ name: 'openssl', min_version: '3.0.13' }, { name: 'curl', min_version: '8.5.0' }, { name: 'auditd', min_version: '1.0' }] } },
+    });
+    expect(created.status).toBe(201);
+    const compliance = await as(viewer)('GET', `/api/v1/agents/${agent.id}/compliance`);
+    expect(compliance.status, compliance.text).toBe(200);
+    expect(compliance.body.data.compliant).toBe(false);
+    const mine = compliance.body.data.packages.filter((p: { policy_id: string }) => p.policy_id === created.body.data.id);
+    expect(mine.map((p: { name: string; status: string; installed_version: string | null }) => [p.name, p.status, p.installed_version])).toEqual([
+      ['openssl', 'ok', '3.0.13-0ubuntu3.4'],
+      ['curl', 'outdated', '7.81.0-1ubuntu1.15'],
+      ['auditd', 'missing', null],
+    ]);
+    expect((await as(outsider)('GET', `/api/v1/agents/${agent.id}/compliance`)).status).toBe(404);
+    expect((await server.call('DELETE', `/api/v1/config/policies/${created.body.data.id}`)).status).toBe(204);
+  });
 });

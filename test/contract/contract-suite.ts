@@ -1078,6 +1078,13 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
           422,
           options.stateful ? ['BIZ_POLICY_VIOLATION'] : ['VAL_MULTIPLE_ERRORS'],
         );
+        const compliance = await unwrap(client.GET('/api/v1/agents/{agent_id}/compliance', { params: { path: { agent_id: created_agent.id } } }));
+        expect(typeof compliance.compliant).toBe('boolean');
+        await expectError(
+          unwrap(client.GET('/api/v1/agents/{agent_id}/compliance', { params: { path: { agent_id: '0192f0c1-0000-7000-8000-000000000000' } }, ...prefer(404) })),
+          404,
+          ['RES_NOT_FOUND'],
+        );
         const deleted = await client.DELETE('/api/v1/config/policies/{policy_id}', { params: { path: policyPath } });
         expect(deleted.response.status).toBe(204);
         await expectError(unwrap(client.GET('/api/v1/config/policies/{policy_id}', { params: { path: policyPath }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);

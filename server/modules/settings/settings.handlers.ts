@@ -2,7 +2,7 @@ import { requireCaller } from '../../auth/caller.ts';
 import type { HandlerMap } from '../../http/operation-types.ts';
 import type { SettingService } from './settings.service.ts';
 
-type SettingHandlers = Pick<HandlerMap, 'listSettings' | 'getSetting' | 'replaceSetting' | 'deleteSetting' | 'getAgentConfig' | 'getAgentEffectiveConfig'>;
+type SettingHandlers = Pick<HandlerMap, 'listSettings' | 'getSetting' | 'replaceSetting' | 'deleteSetting' | 'getAgentConfig' | 'getAgentEffectiveConfig' | 'getAgentCompliance'>;
 
 /** The path of a setting at its scope, as `Location` names it. */
 function settingPath(setting: { key: string; scope: string; team_id: string | null; group_id: string | null }): string {
@@ -29,6 +29,9 @@ export function settingHandlers(settings: SettingService): SettingHandlers {
     },
     async getAgentConfig({ ctx }) {
       return { status: 200, body: { data: await settings.ofAgentItself(requireCaller(ctx)) } };
+    },
+    async getAgentCompliance({ params, ctx }) {
+      return { status: 200, body: { data: await settings.complianceOf(requireCaller(ctx), params.agent_id) } };
     },
     async getAgentEffectiveConfig({ params, ctx }) {
       return { status: 200, body: { data: await settings.ofAgent(requireCaller(ctx), params.agent_id) } };

@@ -101,3 +101,9 @@ export async function appliedConfiguration(db: Executor, agentId: string, teamId
                 where team_id = ${teamId} and (group_id is null or group_id in (select group_id from groups))) p) as policies`.execute(db);
   return rows[0]!;
 }
+
+/** The versions the agent last reported of these packages (several when it has several architectures). */
+export const reportedVersions = (db: Executor, agentId: string, names: readonly string[]) =>
+  names.length === 0
+    ? Promise.resolve([])
+    : db.selectFrom('agent_packages').select(['name', 'version']).where('agent_id', '=', agentId).where('name', 'in', [...names]).execute();

@@ -13,6 +13,7 @@ import type { RequestContext } from '../../http/request-context.ts';
 import { findGroup } from '../agent-groups/agent-groups.repository.ts';
 import { findAgent } from '../agents/agents.repository.ts';
 import { toPolicy } from '../policies/policies.mapper.ts';
+import { compareDebVersions, parseDebVersion } from '../vulnerabilities/deb-version.ts';
 import { checkedValue, SETTING_KEYS, settingKey } from './settings.catalogue.ts';
 import { toSetting, type Setting, type SettingScope } from './settings.mapper.ts';
 import * as repo from './settings.repository.ts';
@@ -57,6 +58,16 @@ export function effectiveConfiguration(agentId: string, teamId: string, applied:
     policies,
     max_task_concurrency: limits.length > 0 ? Math.min(...limits) : null,
   };
+}
+
+/** How an installed version stands against a minimum, in dpkg order (`unknown` when either does not parse). */
+function standing(installed: string[], minimum: string): { installed_version: string | null; status: Schemas['PackageCompliance']['status'] } {
+  if (installed.length === 0) return { installed_version: null, status: 'missing' };
+  const min = parseDebVersion(minimum);
+  const parsed = installed.map((text) => ({ text, version: parseDebVersion(text) }));
+  if (!min || parsed.some((p) => p.version === null)) return { installed_version: installed.sort().at(-1)!, status: 'unknown' };
+  const highest = parsed.reduce((a, b) => (compareDebVersions(a.version!, b.version!) >= 0 ? a : b));
+  return { installed_version: highest.text, status: compareDebVersions(highest.version!, min) >= 0 ? 'ok' : 'outdated' };
 }
 
 export class SettingService {
@@ -126,6 +137,20 @@ export class SettingService {
     const agentId = agent.agentId!;
     const teamId = agent.teamIds[0]!;
     return effectiveConfiguration(agentId, teamId, await repo.appliedConfiguration(this.#db, agentId, teamId));
+  }
+
+  /** How one of the caller's teams' agents stands against its `required_packages` policies (404 for another team's). */
+  async complianceOf(caller: Caller, agentId: string): Promise<Schemas['AgentCompliance']> {
+    const agent = await findAgent(this.#db, agentId, caller.teamIds);
+    if (!agent) throw notFound('Agent', agentId);
+    const { policies } = await repo.appliedConfiguration(this.#db, agent.id, agent.team_id);
+    const required = policies.flatMap((policy) =>
+      policy.rules.kind === 'required_packages' ? policy.rules.packages.map((pkg) => ({ policy_id: policy.id, policy_name: policy.name, ...pkg })) : [],
+    );
+    const reported = new Map<string, string[]>();
+    for (const row of await repo.reportedVersions(this.#db, agent.id, [...new Set(required.map((r) => r.name))])) reported.set(row.name, [...(reported.get(row.name) ?? []), row.version]);
+    const packages = required.map((r) => ({ ...r, ...standing([...(reported.get(r.name) ?? [])], r.min_version) }));
+    return { agent_id: agent.id, compliant: packages.every((p) => p.status === 'ok'), packages };
   }
 
   /** One of the caller's teams' agents' effective configuration (404 for another team's). */
