@@ -2494,6 +2494,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/config/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List settings
+         * @description Every setting key declared in the root's `x-settings`, at one scope (`scope`, with `team_id` or `group_id`): its value there when set (`is_set`), else its default, with the key's description and value schema. Reading any scope needs `config:read`; a team or group scope must be the caller's (another team's is 404).
+         */
+        get: operations["listSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/settings/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A setting key declared in the root's `x-settings`; any other is `404 RES_NOT_FOUND`.
+                 * @example heartbeat_interval_seconds
+                 */
+                key: components["parameters"]["SettingKey"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a setting
+         * @description One key at one scope: its value there when set, else its default (`is_set: false`, `version: 0`). A key not declared in `x-settings` is 404.
+         */
+        get: operations["getSetting"];
+        /**
+         * Set a setting
+         * @description Creates or replaces the value of a key at a scope (`201` with `Location` when the scope had no value for it, `200` when it replaces one; `version` counts the writes). The value must satisfy the key's schema in `x-settings` (`422 VAL_ERROR` naming `value`, e.g. a string for an integer or a number out of bounds); an undeclared key is 404. With `If-Match`, only the representation read is replaced (412 otherwise). The `global` scope needs `config:policies` (an administrator's), team and group scopes `config:write`. Audited.
+         */
+        put: operations["replaceSetting"];
+        post?: never;
+        /**
+         * Unset a setting
+         * @description Removes the value of a key at a scope, so the wider scopes (then the default) apply again; unsetting a key that is not set is `204` too. With `If-Match`, only the representation read is removed (412 otherwise). Permissions as `replaceSetting`. Audited.
+         */
+        delete: operations["deleteSetting"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List policies
+         * @description The security policies of the caller's teams (or of one, with `team_id`; of one group, with `group_id`; of one kind, with `kind`), by name unless `sort` says otherwise. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listPolicies"];
+        put?: never;
+        /**
+         * Create a policy
+         * @description Creates a security policy in one of the caller's teams, attached to the whole team or, with `group_id`, to one of its agent groups (another team's group is 404). It applies at once: it is in the effective configuration of its agents (`getAgentConfig`) and enforced (see `PolicyRules`). Its name must not be taken in the team (regardless of case): 409 `RES_ALREADY_EXISTS`. Needs `config:policies`. Audited.
+         */
+        post: operations["createPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/policies/{policy_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The policy's id.
+                 * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+                 */
+                policy_id: components["parameters"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a policy
+         * @description One of the caller's teams' policies.
+         */
+        get: operations["getPolicy"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a policy
+         * @description Deletes a policy; it stops applying at once. With `If-Match`, only the version read is deleted (412 otherwise). Needs `config:policies`. Audited.
+         */
+        delete: operations["deletePolicy"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a policy
+         * @description Renames, re-describes, re-attaches (`group_id`; `null` for the whole team) or replaces the rules of a policy (JSON merge patch). A name taken in the team is refused with 409. Every change adds one to `version`. With `If-Match`, only the version read is changed (412 otherwise). Needs `config:policies`. Audited.
+         */
+        patch: operations["updatePolicy"];
+        trace?: never;
+    };
+    "/api/v1/agent/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get my configuration
+         * @description The calling agent's effective configuration (`AgentConfig`): every setting's value for it and where it comes from (group > team > global > default), and the policies that apply to it. Poll it with `If-None-Match`: the strong `ETag` changes exactly when the content does (a setting or policy written at any scope that applies, a group joined or left), else `304` with no body. Costs one indexed query.
+         */
+        get: operations["getAgentConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent's effective configuration
+         * @description What `getAgentConfig` answers the agent: every setting's effective value for it with its source, and the policies that apply to it. Another team's agent is 404.
+         */
+        get: operations["getAgentEffectiveConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent_id}/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent's package compliance
+         * @description Each package the `required_packages` policies on the agent ask for (its team's and its groups'), against the inventory it last reported: `ok`, `outdated`, `missing` or `unknown`, versions compared in dpkg order; `compliant` when all are `ok`. Another team's agent is 404.
+         */
+        get: operations["getAgentCompliance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/version": {
         parameters: {
             query?: never;
@@ -3070,7 +3254,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -3251,7 +3435,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe" | "admin:advisories";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe" | "admin:advisories" | "config:read" | "config:write" | "config:policies";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -11030,6 +11214,574 @@ export interface components {
             type: "pong";
         };
         /**
+         * SettingScope
+         * @description Where a setting's value is stored and to whom it applies: `global` (every agent of every team; needs
+         *     `config:policies`), `team` (every agent of one team) or `group` (every agent of one agent group). An agent's
+         *     effective value is the one of the most specific scope that sets it: group > team > global > the key's default.
+         * @example team
+         * @enum {string}
+         */
+        SettingScope: "global" | "team" | "group";
+        /**
+         * SettingValue
+         * @description A setting's value, of the type its key declares in the root's `x-settings` (an integer within bounds, or one of an enum's strings).
+         * @example 30
+         */
+        SettingValue: string | number | boolean;
+        /**
+         * Setting
+         * @description One declared setting key at one scope: its value there (`is_set`), else its default, with what the key is
+         *     (`description`, `value_schema`, `default`, all from the root's `x-settings`). `version` counts the writes of
+         *     the value at this scope (0 while it is not set).
+         * @example {
+         *       "key": "heartbeat_interval_seconds",
+         *       "scope": "team",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "group_id": null,
+         *       "value": 15,
+         *       "is_set": true,
+         *       "default": 30,
+         *       "description": "How often the agent sends a heartbeat.",
+         *       "value_schema": {
+         *         "type": "integer",
+         *         "format": "int32",
+         *         "minimum": 5,
+         *         "maximum": 3600
+         *       },
+         *       "version": 2,
+         *       "updated_at": "2026-12-04T10:00:00.000Z"
+         *     }
+         */
+        Setting: {
+            /**
+             * @description The setting's key, one declared in `x-settings`.
+             * @example heartbeat_interval_seconds
+             */
+            key: string;
+            scope: components["schemas"]["SettingScope"];
+            /**
+             * Format: uuid
+             * @description The team of a `team` or `group` scope; `null` for `global`.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string | null;
+            /**
+             * Format: uuid
+             * @description The agent group of a `group` scope; `null` otherwise.
+             * @example null
+             */
+            group_id: string | null;
+            value: components["schemas"]["SettingValue"];
+            /**
+             * @description Whether a value is stored at this scope; `false` means `value` is the key's default.
+             * @example true
+             */
+            is_set: boolean;
+            default: components["schemas"]["SettingValue"];
+            /**
+             * @description What the setting does, from `x-settings`.
+             * @example How often the agent sends a heartbeat.
+             */
+            description: string;
+            /**
+             * @description The JSON Schema a value of the key must satisfy, from `x-settings`.
+             * @example {
+             *       "type": "integer",
+             *       "format": "int32",
+             *       "minimum": 5,
+             *       "maximum": 3600
+             *     }
+             */
+            value_schema: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int32
+             * @description How many times the value at this scope was written (0 while unset; a `deleteSetting` starts again at 0).
+             * @example 2
+             */
+            version: number;
+            /**
+             * Format: date-time
+             * @description When the value at this scope was last written (RFC 3339, UTC); `null` while unset.
+             * @example 2026-12-04T10:00:00.000Z
+             */
+            updated_at: string | null;
+        };
+        /**
+         * SettingListEnvelope
+         * @description Every declared setting key at one scope, in the order of `x-settings`, in the success envelope (one short list, not paged).
+         */
+        SettingListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description Every key of `x-settings`, set or not at this scope. */
+            data: components["schemas"]["Setting"][];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * SettingEnvelope
+         * @description A setting at one scope, in the success envelope.
+         */
+        SettingEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Setting"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * SettingWrite
+         * @description The value to store for a key at a scope (`replaceSetting`). It must satisfy the key's schema in `x-settings`: a value of the wrong type or out of bounds is refused with `422 VAL_ERROR` naming `value`.
+         * @example {
+         *       "value": 15
+         *     }
+         */
+        SettingWrite: {
+            value: components["schemas"]["SettingValue"];
+        };
+        /**
+         * PolicyKind
+         * @description What a policy rules: `allowed_commands` (the only commands the `command` action may run on its agents),
+         *     `required_packages` (packages and minimum versions its agents must have; listed in their effective
+         *     configuration), `max_task_concurrency` (how many tasks one of its agents may run at once).
+         * @example allowed_commands
+         * @enum {string}
+         */
+        PolicyKind: "allowed_commands" | "required_packages" | "max_task_concurrency";
+        /**
+         * PolicyGroupId
+         * Format: uuid
+         * @description The agent group (of the policy's team) the policy is attached to; `null` attaches it to the whole team.
+         * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        PolicyGroupId: string | null;
+        /**
+         * PolicyName
+         * @description The policy's name, unique within its team regardless of case.
+         * @example Production commands
+         */
+        PolicyName: string;
+        /**
+         * PolicyDescription
+         * @description What the policy is for; `null` for none.
+         * @example Only service restarts and package index updates on production hosts.
+         */
+        PolicyDescription: string | null;
+        /**
+         * PolicyRules
+         * @description A policy's rules, told apart by `kind`:
+         *     - `allowed_commands`: `commands` are patterns; a `command` action (`runAgentCommand`, a fleet task or a
+         *       template whose action is `command`, a retry of one) runs only when its command line (the program, then each
+         *       argument, joined by single spaces) matches one of them whole. In a pattern `*` matches any run of characters
+         *       (also none) and `?` exactly one; anything else matches itself. Several such policies on one agent all apply:
+         *       a command must be allowed by each. A refused command is `422 BIZ_POLICY_VIOLATION`, naming the policy.
+         *     - `required_packages`: each `name` must be installed at `min_version` or later; listed in the agent's
+         *       effective configuration for the agent to act on.
+         *     - `max_task_concurrency`: an agent runs at most `max` tasks at once; a claim (`claimTasks`) returns no more
+         *       than `max` minus the tasks the agent is already running. With several, the smallest applies.
+         * @example {
+         *       "kind": "allowed_commands",
+         *       "commands": [
+         *         "systemctl restart *",
+         *         "apt-get update"
+         *       ]
+         *     }
+         */
+        PolicyRules: {
+            /**
+             * @description Always `allowed_commands`.
+             * @constant
+             */
+            kind: "allowed_commands";
+            /** @description Patterns of allowed command lines (`*` any run of characters, `?` one character). */
+            commands: string[];
+        } | {
+            /**
+             * @description Always `required_packages`.
+             * @constant
+             */
+            kind: "required_packages";
+            /** @description The packages, each named once. */
+            packages: {
+                /**
+                 * @description The package's name, as inventories report it.
+                 * @example openssl
+                 */
+                name: string;
+                /**
+                 * @description The lowest acceptable version.
+                 * @example 3.0.13
+                 */
+                min_version: string;
+            }[];
+        } | {
+            /**
+             * @description Always `max_task_concurrency`.
+             * @constant
+             */
+            kind: "max_task_concurrency";
+            /**
+             * Format: int32
+             * @description The most tasks one agent runs at once.
+             * @example 2
+             */
+            max: number;
+        };
+        /**
+         * Policy
+         * @description A named security policy of a team, attached to the whole team or to one of its agent groups, and enforced on their agents (see `PolicyRules`).
+         * @example {
+         *       "id": "0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "name": "Production commands",
+         *       "description": "Only service restarts and package index updates on production hosts.",
+         *       "kind": "allowed_commands",
+         *       "rules": {
+         *         "kind": "allowed_commands",
+         *         "commands": [
+         *           "systemctl restart *",
+         *           "apt-get update"
+         *         ]
+         *       },
+         *       "version": 1,
+         *       "created_at": "2026-12-04T10:00:00.000Z",
+         *       "updated_at": "2026-12-04T10:00:00.000Z"
+         *     }
+         */
+        Policy: {
+            /**
+             * Format: uuid
+             * @description The policy's id (UUIDv7).
+             * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The team that owns the policy.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            readonly team_id: string;
+            group_id: components["schemas"]["PolicyGroupId"];
+            name: components["schemas"]["PolicyName"];
+            description: components["schemas"]["PolicyDescription"];
+            kind: components["schemas"]["PolicyKind"];
+            rules: components["schemas"]["PolicyRules"];
+            /**
+             * Format: int32
+             * @description 1 when created, one more on every change.
+             * @example 1
+             */
+            readonly version: number;
+            /**
+             * Format: date-time
+             * @description When the policy was created (RFC 3339, UTC).
+             * @example 2026-12-04T10:00:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description When the policy last changed (RFC 3339, UTC).
+             * @example 2026-12-04T10:00:00.000Z
+             */
+            readonly updated_at: string;
+        };
+        /**
+         * PolicyListEnvelope
+         * @description A page of policies, in the success envelope.
+         */
+        PolicyListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The policies of this page. */
+            data: components["schemas"]["Policy"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * PolicyCreate
+         * @description A new policy. `team_id` may be left out when the caller belongs to exactly one team; `group_id` (a group of that team) attaches it to the group only.
+         * @example {
+         *       "name": "Production commands",
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60",
+         *       "description": "Only service restarts and package index updates on production hosts.",
+         *       "rules": {
+         *         "kind": "allowed_commands",
+         *         "commands": [
+         *           "systemctl restart *",
+         *           "apt-get update"
+         *         ]
+         *       }
+         *     }
+         */
+        PolicyCreate: {
+            /**
+             * Format: uuid
+             * @description The team that will own the policy (one of the caller's).
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id?: string;
+            group_id?: components["schemas"]["PolicyGroupId"];
+            name: components["schemas"]["PolicyName"];
+            description?: components["schemas"]["PolicyDescription"];
+            rules: components["schemas"]["PolicyRules"];
+        };
+        /**
+         * PolicyEnvelope
+         * @description A policy, in the success envelope.
+         */
+        PolicyEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["Policy"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PolicyPatch
+         * @description A JSON merge patch of a policy; `rules`, when present, replaces them (the kind may change). A policy never changes team.
+         * @example {
+         *       "rules": {
+         *         "kind": "allowed_commands",
+         *         "commands": [
+         *           "systemctl restart *",
+         *           "systemctl status *",
+         *           "apt-get update"
+         *         ]
+         *       }
+         *     }
+         */
+        PolicyPatch: {
+            group_id?: components["schemas"]["PolicyGroupId"];
+            name?: components["schemas"]["PolicyName"];
+            description?: components["schemas"]["PolicyDescription"];
+            rules?: components["schemas"]["PolicyRules"];
+        };
+        /**
+         * EffectiveSetting
+         * @description A setting's value for one agent and where it comes from.
+         * @example {
+         *       "value": 15,
+         *       "source": "group",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *     }
+         */
+        EffectiveSetting: {
+            value: components["schemas"]["SettingValue"];
+            /**
+             * @description The scope that gave the value: `group`, `team`, `global`, or `default` when none sets it.
+             * @example group
+             * @enum {string}
+             */
+            source: "group" | "team" | "global" | "default";
+            /**
+             * Format: uuid
+             * @description The team of a `team` or `group` source; `null` otherwise.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string | null;
+            /**
+             * Format: uuid
+             * @description The agent group of a `group` source (of the agent's groups that set the key, the one whose value was written last); `null` otherwise.
+             * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+             */
+            group_id: string | null;
+        };
+        /**
+         * AgentConfig
+         * @description An agent's effective configuration: every key of `x-settings` with its value for this agent and its source
+         *     (group > team > global > default; among the agent's groups that set a key, the value written last wins, then
+         *     the smallest group id), and the policies that apply to it (its team's, and its groups'), by name.
+         *     `max_task_concurrency` is the smallest of its `max_task_concurrency` policies (`null`: no limit). The answer's
+         *     strong `ETag` changes exactly when this content does, so an agent polls with `If-None-Match` and gets `304`.
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "group_ids": [
+         *         "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *       ],
+         *       "settings": {
+         *         "heartbeat_interval_seconds": {
+         *           "value": 15,
+         *           "source": "group",
+         *           "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *           "group_id": "0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60"
+         *         },
+         *         "metric_report_interval_seconds": {
+         *           "value": 60,
+         *           "source": "default",
+         *           "team_id": null,
+         *           "group_id": null
+         *         },
+         *         "inventory_interval_seconds": {
+         *           "value": 3600,
+         *           "source": "default",
+         *           "team_id": null,
+         *           "group_id": null
+         *         },
+         *         "agent_log_level": {
+         *           "value": "debug",
+         *           "source": "team",
+         *           "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *           "group_id": null
+         *         },
+         *         "update_channel": {
+         *           "value": "stable",
+         *           "source": "global",
+         *           "team_id": null,
+         *           "group_id": null
+         *         }
+         *       },
+         *       "policies": [],
+         *       "max_task_concurrency": null
+         *     }
+         */
+        AgentConfig: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            /**
+             * Format: uuid
+             * @description The agent's team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /** @description The agent groups the agent belongs to, by id. */
+            group_ids: string[];
+            /** @description Every key of `x-settings`, by key. */
+            settings: {
+                [key: string]: components["schemas"]["EffectiveSetting"];
+            };
+            /** @description The policies that apply to the agent, by name then id. */
+            policies: components["schemas"]["Policy"][];
+            /**
+             * Format: int32
+             * @description The most tasks the agent runs at once (the smallest `max_task_concurrency` policy); `null` when no policy limits it.
+             * @example 2
+             */
+            max_task_concurrency: number | null;
+        };
+        /**
+         * AgentConfigEnvelope
+         * @description An agent's effective configuration, in the success envelope.
+         */
+        AgentConfigEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AgentConfig"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * PackageCompliance
+         * @description One package a `required_packages` policy asks for, against what the agent last reported: `ok` (installed at `min_version` or later), `outdated` (older), `missing` (not reported), `unknown` (a version that does not compare in dpkg order).
+         * @example {
+         *       "policy_id": "0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f",
+         *       "policy_name": "Patched OpenSSL",
+         *       "name": "openssl",
+         *       "min_version": "3.0.13",
+         *       "installed_version": "3.0.2-0ubuntu1.15",
+         *       "status": "outdated"
+         *     }
+         */
+        PackageCompliance: {
+            /**
+             * Format: uuid
+             * @description The policy that asks for it.
+             * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+             */
+            policy_id: string;
+            /**
+             * @description The policy's name.
+             * @example Patched OpenSSL
+             */
+            policy_name: string;
+            /**
+             * @description The package's name.
+             * @example openssl
+             */
+            name: string;
+            /**
+             * @description The lowest acceptable version.
+             * @example 3.0.13
+             */
+            min_version: string;
+            /**
+             * @description The highest version of it the agent reported; `null` when it reported none.
+             * @example 3.0.2-0ubuntu1.15
+             */
+            installed_version: string | null;
+            /**
+             * @description How the installed version stands against `min_version`.
+             * @example outdated
+             * @enum {string}
+             */
+            status: "ok" | "outdated" | "missing" | "unknown";
+        };
+        /**
+         * AgentCompliance
+         * @description How an agent's last reported inventory stands against the `required_packages` policies that apply to it (its team's and its groups'), versions compared in dpkg order. `compliant` is true when every package is `ok` (also when no such policy applies).
+         * @example {
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "compliant": false,
+         *       "packages": [
+         *         {
+         *           "policy_id": "0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f",
+         *           "policy_name": "Patched OpenSSL",
+         *           "name": "openssl",
+         *           "min_version": "3.0.13",
+         *           "installed_version": "3.0.2-0ubuntu1.15",
+         *           "status": "outdated"
+         *         }
+         *       ]
+         *     }
+         */
+        AgentCompliance: {
+            /**
+             * Format: uuid
+             * @description The agent.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            /**
+             * @description Whether every required package is installed at its minimum version or later.
+             * @example false
+             */
+            compliant: boolean;
+            /** @description Each required package, by policy name, then in the policy's order. */
+            packages: components["schemas"]["PackageCompliance"][];
+        };
+        /**
+         * AgentComplianceEnvelope
+         * @description An agent's compliance with its required packages, in the success envelope.
+         */
+        AgentComplianceEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AgentCompliance"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
          * VersionInfo
          * @description What is running.
          * @example {
@@ -12210,6 +12962,46 @@ export interface components {
          */
         LastEventIdQuery: string;
         /**
+         * @description The scope: `global` (the default; writing it needs `config:policies`), `team` (with `team_id`, which may be left out when the caller belongs to exactly one team) or `group` (with `group_id`). A `team_id` or `group_id` that the scope does not take is refused with 400.
+         * @example team
+         */
+        SettingScopeParam: components["schemas"]["SettingScope"];
+        /**
+         * @description The team of a `team` scope (one of the caller's; another team is 404).
+         * @example 0192f0a0-0000-7000-8000-00000000000a
+         */
+        SettingTeamId: string;
+        /**
+         * @description The agent group of a `group` scope (of one of the caller's teams; another team's is 404).
+         * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        SettingGroupId: string;
+        /**
+         * @description A setting key declared in the root's `x-settings`; any other is `404 RES_NOT_FOUND`.
+         * @example heartbeat_interval_seconds
+         */
+        SettingKey: string;
+        /**
+         * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+         * @example updated_at:desc
+         */
+        PolicySort: string;
+        /**
+         * @description Only policies attached to this agent group.
+         * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+         */
+        PolicyGroupIdFilter: string;
+        /**
+         * @description Only policies of this kind.
+         * @example allowed_commands
+         */
+        PolicyKindFilter: components["schemas"]["PolicyKind"];
+        /**
+         * @description The policy's id.
+         * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+         */
+        PolicyId: string;
+        /**
          * @description The event type, as in the body's `event`.
          * @example alert.triggered
          */
@@ -12476,6 +13268,16 @@ export interface components {
          * @example /api/v1/webhooks/0192f3c0-2d4e-7f60-8a1b-2c3d4e5f6a7b/deliveries/0192f3c8-3c4d-7e5f-8a6b-7c8d9e0f1a2b
          */
         LocationWebhookRedelivery: string;
+        /**
+         * @description The path of the setting that was created, with its scope.
+         * @example /api/v1/config/settings/heartbeat_interval_seconds?scope=team&team_id=0192f0a0-0000-7000-8000-00000000000a
+         */
+        LocationSetting: string;
+        /**
+         * @description The path of the policy that was created.
+         * @example /api/v1/config/policies/0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+         */
+        LocationPolicy: string;
         /**
          * @description `nosniff`, on every answer: browsers must take the declared `Content-Type` as it is and never guess
          *     another (a JSON body is never run as a script or rendered as HTML).
@@ -21004,6 +21806,705 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listSettings: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The scope: `global` (the default; writing it needs `config:policies`), `team` (with `team_id`, which may be left out when the caller belongs to exactly one team) or `group` (with `group_id`). A `team_id` or `group_id` that the scope does not take is refused with 400.
+                 * @example team
+                 */
+                scope?: components["parameters"]["SettingScopeParam"];
+                /**
+                 * @description The team of a `team` scope (one of the caller's; another team is 404).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["SettingTeamId"];
+                /**
+                 * @description The agent group of a `group` scope (of one of the caller's teams; another team's is 404).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["SettingGroupId"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every declared key at the scope. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSetting: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The scope: `global` (the default; writing it needs `config:policies`), `team` (with `team_id`, which may be left out when the caller belongs to exactly one team) or `group` (with `group_id`). A `team_id` or `group_id` that the scope does not take is refused with 400.
+                 * @example team
+                 */
+                scope?: components["parameters"]["SettingScopeParam"];
+                /**
+                 * @description The team of a `team` scope (one of the caller's; another team is 404).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["SettingTeamId"];
+                /**
+                 * @description The agent group of a `group` scope (of one of the caller's teams; another team's is 404).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["SettingGroupId"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description A setting key declared in the root's `x-settings`; any other is `404 RES_NOT_FOUND`.
+                 * @example heartbeat_interval_seconds
+                 */
+                key: components["parameters"]["SettingKey"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The setting at the scope. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    replaceSetting: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The scope: `global` (the default; writing it needs `config:policies`), `team` (with `team_id`, which may be left out when the caller belongs to exactly one team) or `group` (with `group_id`). A `team_id` or `group_id` that the scope does not take is refused with 400.
+                 * @example team
+                 */
+                scope?: components["parameters"]["SettingScopeParam"];
+                /**
+                 * @description The team of a `team` scope (one of the caller's; another team is 404).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["SettingTeamId"];
+                /**
+                 * @description The agent group of a `group` scope (of one of the caller's teams; another team's is 404).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["SettingGroupId"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description A setting key declared in the root's `x-settings`; any other is `404 RES_NOT_FOUND`.
+                 * @example heartbeat_interval_seconds
+                 */
+                key: components["parameters"]["SettingKey"];
+            };
+            cookie?: never;
+        };
+        /** @description The value, of the type the key declares in `x-settings`. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingWrite"];
+            };
+        };
+        responses: {
+            /** @description The value was replaced. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingEnvelope"];
+                };
+            };
+            /** @description The value was set for the first time at this scope; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationSetting"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteSetting: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The scope: `global` (the default; writing it needs `config:policies`), `team` (with `team_id`, which may be left out when the caller belongs to exactly one team) or `group` (with `group_id`). A `team_id` or `group_id` that the scope does not take is refused with 400.
+                 * @example team
+                 */
+                scope?: components["parameters"]["SettingScopeParam"];
+                /**
+                 * @description The team of a `team` scope (one of the caller's; another team is 404).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["SettingTeamId"];
+                /**
+                 * @description The agent group of a `group` scope (of one of the caller's teams; another team's is 404).
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["SettingGroupId"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description A setting key declared in the root's `x-settings`; any other is `404 RES_NOT_FOUND`.
+                 * @example heartbeat_interval_seconds
+                 */
+                key: components["parameters"]["SettingKey"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The value is unset at this scope. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPolicies: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `name`, `created_at`, `updated_at`; ties broken by `id`. Default `name:asc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example updated_at:desc
+                 */
+                sort?: components["parameters"]["PolicySort"];
+                /**
+                 * @description Only resources of this team (one of the caller's).
+                 * @example 0192f0a0-0000-7000-8000-00000000000a
+                 */
+                team_id?: components["parameters"]["TeamIdFilter"];
+                /**
+                 * @description Only policies attached to this agent group.
+                 * @example 0192f2b0-4c5d-7e6f-8a90-1b2c3d4e5f60
+                 */
+                group_id?: components["parameters"]["PolicyGroupIdFilter"];
+                /**
+                 * @description Only policies of this kind.
+                 * @example allowed_commands
+                 */
+                kind?: components["parameters"]["PolicyKindFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of policies. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new policy. `team_id` may be left out when the caller belongs to exactly one team. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyCreate"];
+            };
+        };
+        responses: {
+            /** @description The policy was created; `Location` is its path. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationPolicy"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description An HTTP date, usually the `Last-Modified` of a representation you hold: the answer is `304 Not Modified`
+                 *     (no body) unless the resource changed after it (to the second, as HTTP dates go). Ignored when
+                 *     `If-None-Match` is sent (the more precise check), when the value is not an HTTP date, and when the request
+                 *     carries `Cache-Control: no-cache`, which `fetch()` adds to a request with a conditional header unless you set
+                 *     `Cache-Control` yourself (e.g. `max-age=0`).
+                 * @example Fri, 20 Nov 2026 17:02:12 GMT
+                 */
+                "If-Modified-Since"?: components["parameters"]["IfModifiedSince"];
+            };
+            path: {
+                /**
+                 * @description The policy's id.
+                 * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+                 */
+                policy_id: components["parameters"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deletePolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The policy's id.
+                 * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+                 */
+                policy_id: components["parameters"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy was deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /**
+                 * @description The policy's id.
+                 * @example 0192f5a0-3b4c-7d5e-8f60-7a8b9c0d1e2f
+                 */
+                policy_id: components["parameters"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        /** @description A JSON merge patch of a policy; a policy never changes team. */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["PolicyPatch"];
+                "application/json": components["schemas"]["PolicyPatch"];
+            };
+        };
+        responses: {
+            /** @description The policy as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's effective configuration. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentConfigEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentEffectiveConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's effective configuration. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentConfigEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAgentCompliance: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The agent's id.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id: components["parameters"]["AgentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agent's compliance. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentComplianceEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -48,6 +48,14 @@ export interface RootExtensions {
   'x-event-stream': Record<string, unknown> & { description: string };
   'x-metrics': { description: string } & MetricsPolicy;
   'x-artifacts': Record<string, unknown> & { description: string };
+  'x-settings': { description: string; keys: Record<string, SettingDeclaration> };
+}
+
+/** One key of the root's `x-settings`: what it does, the JSON Schema of its values, its default. */
+export interface SettingDeclaration {
+  description: string;
+  schema: { type: 'integer' | 'number' | 'string' | 'boolean'; minimum?: number; maximum?: number; enum?: unknown[] };
+  default: string | number | boolean;
 }
 export const rootExtensions = spec as unknown as RootExtensions;
 

@@ -187,6 +187,39 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     }),
   },
   {
+    name: 'x-settings',
+    on: 'Root',
+    meaning:
+      'The setting keys of the central configuration (`/api/v1/config/settings`): each key with its description, the JSON Schema of its values and its default. Agents read them in their effective configuration (`getAgentConfig`).',
+    example: {
+      description: 'Settings agents read.',
+      keys: { heartbeat_interval_seconds: { description: 'How often the agent sends a heartbeat, in seconds.', schema: { type: 'integer', minimum: 5, maximum: 3600 }, default: 30 } },
+    },
+    schema: policy({
+      keys: {
+        type: 'object',
+        minProperties: 1,
+        maxProperties: 100,
+        propertyNames: { pattern: '^[a-z][a-z0-9_]{0,63}$' },
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['description', 'schema', 'default'],
+          properties: {
+            description: { type: 'string', minLength: 1, maxLength: 1000 },
+            // A value is a scalar (SettingValue): an integer with bounds, or one of an enum's strings.
+            schema: {
+              type: 'object',
+              required: ['type'],
+              properties: { type: { enum: ['integer', 'number', 'string', 'boolean'] }, minimum: { type: 'number' }, maximum: { type: 'number' }, enum: { type: 'array', minItems: 1 } },
+            },
+            default: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+          },
+        },
+      },
+    }),
+  },
+  {
     name: 'x-generated',
     on: 'Root',
     meaning: 'The "do not edit" banner `npm run generate` puts on the bundled contract in generated/; never written in spec/.',

@@ -52,6 +52,10 @@ import { metricQueryHandlers } from './modules/metric-queries/metric-queries.han
 import { MetricQueryService } from './modules/metric-queries/metric-queries.service.ts';
 import { dashboardHandlers } from './modules/dashboards/dashboards.handlers.ts';
 import { DashboardService } from './modules/dashboards/dashboards.service.ts';
+import { settingHandlers } from './modules/settings/settings.handlers.ts';
+import { SettingService } from './modules/settings/settings.service.ts';
+import { policyHandlers } from './modules/policies/policies.handlers.ts';
+import { PolicyService } from './modules/policies/policies.service.ts';
 import type { AppDeps } from './deps.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 
@@ -98,6 +102,8 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...metricQueryHandlers(metricQueries),
     ...dashboardHandlers(new DashboardService(db, metricQueries)),
     ...vulnerabilityHandlers(new VulnerabilityService(db)),
+    ...settingHandlers(new SettingService(db)),
+    ...policyHandlers(new PolicyService(db)),
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),

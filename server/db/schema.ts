@@ -65,6 +65,8 @@ export interface Database {
   change_feed: ChangeFeedTable;
   task_schedules: TaskSchedulesTable;
   task_schedule_executions: TaskScheduleExecutionsTable;
+  config_settings: ConfigSettingsTable;
+  config_policies: ConfigPoliciesTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -653,4 +655,31 @@ export interface ChangeFeedTable {
   kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row' | 'agent_work';
   subject: string;
   changed_at: ColumnType<Date, never, never>;
+}
+
+/** A setting's value at one scope (migration 2026-12-04T1000): `scope_id` is the team, the group, or the nil UUID for global. */
+export interface ConfigSettingsTable {
+  scope_id: string;
+  key: string;
+  scope: Schemas['SettingScope'];
+  team_id: string | null;
+  group_id: string | null;
+  value: ColumnType<Schemas['SettingValue'], string, string>;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+/** A team's security policy, attached to the team or one of its groups (migration 2026-12-04T1000). */
+export interface ConfigPoliciesTable {
+  id: string;
+  team_id: string;
+  group_id: string | null;
+  name: string;
+  description: string | null;
+  kind: Schemas['PolicyKind'];
+  rules: ColumnType<Schemas['PolicyRules'], string, string>;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
 }

@@ -998,6 +998,104 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       }
     });
 
+    describe('central configuration: settings, policies, effective configuration', () => {
+      it('sets, reads and unsets settings per scope; an agent reads its effective configuration', async () => {
+        const [team] = await unwrap(client.GET('/api/v1/teams'));
+        const teamScope = { scope: 'team' as const, team_id: team!.id };
+        const key = { key: 'heartbeat_interval_seconds' };
+        const globals = await unwrap(client.GET('/api/v1/config/settings', { params: { query: { scope: 'global' } } }));
+        const written = await client.PUT('/api/v1/config/settings/{key}', { params: { path: key, query: teamScope }, body: { value: 15 } });
+        expect([200, 201]).toContain(written.response.status);
+        const read = await unwrap(client.GET('/api/v1/config/settings/{key}', { params: { path: key, query: teamScope } }));
+        const replaced = await client.PUT('/api/v1/config/settings/{key}', { params: { path: key, query: teamScope }, body: { value: 20 } });
+        expect(replaced.response.status).toBe(200);
+        await expectError(
+          unwrap(client.PUT('/api/v1/config/settings/{key}', { params: { path: key, query: teamScope }, body: { value: 'often' }, ...prefer(422) })),
+          422,
+          ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS'],
+        );
+        await expectError(
+          unwrap(client.PUT('/api/v1/config/settings/{key}', { params: { path: key, query: teamScope }, body: { value: 25 }, headers: { 'If-Match': '"stale"', Prefer: 'code=412' } })),
+          412,
+          ['RES_PRECONDITION_FAILED'],
+        );
+        await expectError(unwrap(client.GET('/api/v1/config/settings/{key}', { params: { path: { key: 'no_such_key' } }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+
+        const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'contract config' } }));
+        const enrolled = await unwrap(
+          clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.91.0.1', platform: 'linux' } }),
+        );
+        const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+        asAgent.use(checker.middleware);
+        const own = await asAgent.GET('/api/v1/agent/config');
+        expect(own.response.status).toBe(200);
+        const etag = own.response.headers.get('etag');
+        expect(etag).toBeTruthy();
+        const operatorView = await unwrap(client.GET('/api/v1/agents/{agent_id}/config', { params: { path: { agent_id: enrolled.agent.id } } }));
+        await expectError(
+          unwrap(client.GET('/api/v1/agents/{agent_id}/config', { params: { path: { agent_id: '0192f0c1-0000-7000-8000-000000000000' } }, ...prefer(404) })),
+          404,
+          ['RES_NOT_FOUND'],
+        );
+        const unset = await client.DELETE('/api/v1/config/settings/{key}', { params: { path: key, query: teamScope } });
+        expect(unset.response.status).toBe(204);
+
+        expect(globals.map((s) => s.key)).toContain('heartbeat_interval_seconds');
+        expect(Object.keys(own.data!.data.settings)).toContain('heartbeat_interval_seconds');
+        if (options.stateful) {
+          expect(written.response.status).toBe(201);
+          expect(written.response.headers.get('location')).toBe(`/api/v1/config/settings/heartbeat_interval_seconds?scope=team&team_id=${team!.id}`);
+          expect(read).toMatchObject({ value: 15, is_set: true, scope: 'team' });
+          expect(replaced.data!.data).toMatchObject({ value: 20, version: 2 });
+          expect(own.data!.data.settings.heartbeat_interval_seconds).toEqual({ value: 20, source: 'team', team_id: team!.id, group_id: null });
+          expect(operatorView).toEqual(own.data!.data);
+          const again = await asAgent.GET('/api/v1/agent/config', { headers: { 'If-None-Match': etag! } });
+          // Unset since: the ETag moved.
+          expect(again.response.status).toBe(200);
+          expect(again.data!.data.settings.heartbeat_interval_seconds?.source).toBe('default');
+          const unchanged = await asAgent.GET('/api/v1/agent/config', { headers: { 'If-None-Match': again.response.headers.get('etag')! } });
+          expect(unchanged.response.status).toBe(304);
+        }
+      });
+
+      it('creates, reads, lists, patches and deletes a policy; a forbidden command is refused naming it', async () => {
+        const created = await client.POST('/api/v1/config/policies', { body: { name: `Contract commands ${uniqueHost()}`.slice(0, 100), rules: { kind: 'allowed_commands', commands: ['systemctl restart *'] } } });
+        expect(created.response.status).toBe(201);
+        const policy = created.data!.data;
+        const policyPath = { policy_id: policy.id };
+        expect(created.response.headers.get('location')).toBe(`/api/v1/config/policies/${policy.id}`);
+        expect(linkedPath('createPolicy', '201', 'GetPolicy', { body: created.data })).toBe(`/api/v1/config/policies/${policy.id}`);
+        const listed = await unwrap(client.GET('/api/v1/config/policies', { params: { query: { kind: 'allowed_commands', sort: 'created_at:desc' } } }));
+        const fetched = await unwrap(client.GET('/api/v1/config/policies/{policy_id}', { params: { path: policyPath } }));
+        const patched = await unwrap(
+          client.PATCH('/api/v1/config/policies/{policy_id}', { params: { path: policyPath }, body: { rules: { kind: 'allowed_commands', commands: ['systemctl restart *', 'uptime'] } } }),
+        );
+        await expectError(unwrap(client.POST('/api/v1/config/policies', { body: { name: 'x', rules: { kind: 'max_task_concurrency', max: 0 } }, ...prefer(422) })), 422, ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS']);
+
+        const created_agent = await unwrap(client.POST('/api/v1/agents', { body: { hostname: uniqueHost(), ip_address: '10.91.0.2', platform: 'linux' } }));
+        await expectError(
+          unwrap(client.POST('/api/v1/agents/{agent_id}/actions/command', { params: { path: { agent_id: created_agent.id } }, body: { command: 'rm', args: ['-rf', '/'], queue_if_offline: true }, ...prefer(422) })),
+          422,
+          options.stateful ? ['BIZ_POLICY_VIOLATION'] : ['VAL_MULTIPLE_ERRORS'],
+        );
+        const compliance = await unwrap(client.GET('/api/v1/agents/{agent_id}/compliance', { params: { path: { agent_id: created_agent.id } } }));
+        expect(typeof compliance.compliant).toBe('boolean');
+        await expectError(
+          unwrap(client.GET('/api/v1/agents/{agent_id}/compliance', { params: { path: { agent_id: '0192f0c1-0000-7000-8000-000000000000' } }, ...prefer(404) })),
+          404,
+          ['RES_NOT_FOUND'],
+        );
+        const deleted = await client.DELETE('/api/v1/config/policies/{policy_id}', { params: { path: policyPath } });
+        expect(deleted.response.status).toBe(204);
+        await expectError(unwrap(client.GET('/api/v1/config/policies/{policy_id}', { params: { path: policyPath }, ...prefer(404) })), 404, ['RES_NOT_FOUND']);
+        if (options.stateful) {
+          expect(listed.map((p) => p.id)).toContain(policy.id);
+          expect(fetched).toEqual(policy);
+          expect(patched).toMatchObject({ version: 2, kind: 'allowed_commands' });
+        }
+      });
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

@@ -37,7 +37,8 @@ function templateOf(path: string): string | undefined {
   return templates.find((t) => t.regex.test(path))?.path;
 }
 
-const locationExample = (a: Answer) => resolveRef<OpenAPIV3_1.HeaderObject>(a.response.headers!.Location as never).example as string;
+// A Location's path, without the query that some carry (a setting's scope: `?scope=team&team_id=…`).
+const locationExample = (a: Answer) => (resolveRef<OpenAPIV3_1.HeaderObject>(a.response.headers!.Location as never).example as string).split('?')[0]!;
 const bodyExample = (a: Answer): unknown => {
   const examples = (a.response.content?.['application/json']?.examples ?? {}) as Record<string, unknown>;
   const first = Object.values(examples)[0];
@@ -45,6 +46,13 @@ const bodyExample = (a: Answer): unknown => {
 };
 const idOf = (path: string) => path.split('/').at(-1);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** What a path parameter's value looks like: a UUID, or a name of the pattern it declares (a setting's `key`). */
+function valueShape(target: { operationId: string }, param: string): RegExp {
+  const info = operationsById.get(target.operationId as never)!;
+  const declared = [...((spec.paths?.[info.path]?.parameters ?? []) as never[]), ...((info.operation.parameters ?? []) as never[])].map((p) => resolveRef<OpenAPIV3_1.ParameterObject>(p));
+  const schema = declared.find((p) => p.in === 'path' && p.name === param)?.schema as OpenAPIV3_1.SchemaObject | undefined;
+  return schema?.format === 'uuid' || !schema?.pattern ? UUID : new RegExp(schema.pattern);
+}
 
 const METHODS = ['get', 'put', 'patch', 'delete'] as const;
 const label = (a: Answer) => `${a.info.operationId} ${a.status}`;
@@ -67,7 +75,7 @@ describe('links and Location examples', () => {
     expect(templateOf(location), location).toBeDefined();
     const data = (bodyExample(a) as { data: Record<string, unknown> }).data;
     // The last id of the path is the body's own id (a membership's user, an enrolment's agent, a task's id).
-    const own = data.status_url ?? data.id ?? data.user_id ?? (data.agent as { id?: string } | undefined)?.id ?? data.task_id;
+    const own = data.status_url ?? data.id ?? data.user_id ?? (data.agent as { id?: string } | undefined)?.id ?? data.task_id ?? data.key;
     if (typeof own === 'string' && own.startsWith('/')) expect(location).toBe(own);
     else expect(idOf(location)).toBe(own);
     // Where the body says its team or parent, the path agrees.
@@ -101,7 +109,7 @@ describe('links and Location examples', () => {
         expect(expression, `${name}.${param}`).toMatch(/^\$response\.body#\/|^\$request\.path\./);
         if (expression.startsWith('$request.path.')) expect(sourceNames, `${name}.${param}`).toContain(expression.slice('$request.path.'.length));
         const value = evaluate(expression, { body: bodyExample(a), path: requestPath });
-        expect(value, `${name}.${param} on the example`).toMatch(UUID);
+        expect(value, `${name}.${param} on the example`).toMatch(valueShape(target, param));
         return String(value);
       });
       // A link to the resource's (or task's) own operations leads where Location points.

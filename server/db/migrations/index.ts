@@ -25,6 +25,7 @@ import * as packageVulnerabilities from './2026-12-03T1800-package-vulnerabiliti
 import * as alertRules from './2026-12-03T1900-alert-rules.ts';
 import * as alertNotifications from './2026-12-03T1910-alert-notifications.ts';
 import * as alerting from './2026-12-04T1400-alerting.ts';
+import * as configSettingsPolicies from './2026-12-04T1000-config-settings-policies.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T1900-alert-rules': alertRules,
   '2026-12-03T1910-alert-notifications': alertNotifications,
   '2026-12-04T1400-alerting': alerting,
+  '2026-12-04T1000-config-settings-policies': configSettingsPolicies,
 };

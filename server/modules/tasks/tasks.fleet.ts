@@ -13,6 +13,7 @@ import type { FleetSettings, TaskRow } from '../../db/schema.ts';
 import { ApiError, notFound, type ErrorDetail } from '../../http/errors.ts';
 import { findGroup } from '../agent-groups/agent-groups.repository.ts';
 import { matchingAgents, type AgentFilter } from '../agents/agents.repository.ts';
+import { assertCommandAllowed } from '../policies/policies.enforce.ts';
 import { isFinished, recordTaskCreations, recordTaskEnds, resolveAction } from './tasks.lifecycle.ts';
 import * as repo from './tasks.repository.ts';
 
@@ -88,6 +89,8 @@ export async function createFleetTask(tx: Executor, actor: FleetActor, request: 
   const { teamId, agents } = await resolveTarget(tx, actor, request);
   // A template runs only within the task's team.
   const action = await resolveAction(tx, [teamId], request);
+  // A command any policy on the target's agents forbids is refused as a whole: nothing is created.
+  if (action.type === 'command') await assertCommandAllowed(tx, teamId, agents.map((agent) => agent.id), action.parameters, request.template ? 'template' : 'action.parameters.command');
   const concurrency = request.concurrency ?? DEFAULT_CONCURRENCY;
   const settings: FleetSettings = {
     target: request.target,

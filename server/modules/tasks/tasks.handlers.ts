@@ -41,7 +41,7 @@ export function taskHandlers(tasks: TaskService): TaskHandlers {
     },
     async runAgentCommand({ params, body, ctx }) {
       const { queue_if_offline: queueIfOffline, ...parameters } = body;
-      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action: { type: 'command', parameters } }, queueIfOffline ?? false));
+      return acceptedAnswer(await tasks.act(requireCaller(ctx), params.agent_id, { action: { type: 'command', parameters } }, queueIfOffline ?? false, 'command'));
     },
     async createAgentTask({ params, body, ctx }) {
       const { queue_if_offline: queueIfOffline, ...choice } = body;

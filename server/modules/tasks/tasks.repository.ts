@@ -62,12 +62,24 @@ export const insertTask = (db: Executor, row: Insertable<TasksTable>): Promise<T
  * from pending to running in their fleet tasks' counts (a fleet task runs from its first claim): one statement.
  */
 export async function claimTasks(db: Executor, agentId: string, max: number): Promise<TaskRow[]> {
+  // The agent's max_task_concurrency policies (its team's, on the team or one of its groups; the smallest
+  // applies) cap the claim at that many minus the tasks it is already running. Its running tasks are counted only
+  // when a policy applies; both lookups are indexed and part of this one statement.
   const { rows } = await sql<TaskRow>`
-    with claimed as (
+    with cap as (
+      select min((p.rules->>'max')::int) as max
+        from config_policies p
+       where p.kind = 'max_task_concurrency'
+         and p.team_id = (select team_id from agents where id = ${agentId})
+         and (p.group_id is null or p.group_id in (select group_id from agent_group_members where agent_id = ${agentId}))),
+    claimed as (
       update tasks set status = 'running', started_at = now(), updated_at = now()
        where id in (select id from tasks
                      where agent_id = ${agentId} and status = 'pending' and not held
-                     order by created_at, id limit ${max}
+                     order by created_at, id
+                     limit (select case when cap.max is null then ${max}::int
+                                        else least(${max}::int, greatest(0, cap.max - (select count(*)::int from tasks r where r.agent_id = ${agentId} and r.status = 'running')))
+                                   end from cap)
                        for update skip locked)
       returning *),
     parents as (

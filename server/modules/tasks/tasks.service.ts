@@ -11,6 +11,7 @@ import { listPage, type ListQuery } from '../../http/list-page.ts';
 import type { Pagination } from '../../http/pagination.ts';
 import type { RequestContext } from '../../http/request-context.ts';
 import { findAgent } from '../agents/agents.repository.ts';
+import { assertCommandAllowed } from '../policies/policies.enforce.ts';
 import { cancelFleetTask, createFleetTask, settleParents, type CreateTaskRequest } from './tasks.fleet.ts';
 import { isFinished, recordTaskCreations, recordTaskEnds, resolveAction, type ActionChoice } from './tasks.lifecycle.ts';
 import { accepted, toTask, toTaskLogLine } from './tasks.mapper.ts';
@@ -29,10 +30,12 @@ export class TaskService {
   }
 
   /** Queues a task on one of the caller's agents: an action, or a template of the agent's team. */
-  async act(caller: Caller, agentId: string, choice: ActionChoice, queueIfOffline: boolean): Promise<TaskAccepted> {
+  /** `commandField`: where a command stands in the request, for a policy's refusal (`command` in runAgentCommand's body). */
+  async act(caller: Caller, agentId: string, choice: ActionChoice, queueIfOffline: boolean, commandField = choice.template ? 'template' : 'action.parameters.command'): Promise<TaskAccepted> {
     const agent = await findAgent(this.#db, agentId, caller.teamIds);
     if (!agent) throw notFound('Agent', agentId);
     const action = await resolveAction(this.#db, [agent.team_id], choice);
+    if (action.type === 'command') await assertCommandAllowed(this.#db, agent.team_id, [agent.id], action.parameters, commandField);
     if (agent.status !== 'online' && !queueIfOffline) {
       throw new ApiError('BIZ_AGENT_OFFLINE', `Agent ${agentId} is ${agent.status}; send queue_if_offline to run the task when it returns`);
     }
@@ -135,6 +138,8 @@ export class TaskService {
     if (task.status === 'succeeded') throw new ApiError('BIZ_TASK_NOT_RETRYABLE', `Task ${id} succeeded; only failed or cancelled tasks are retried`);
     const agent = await findAgent(this.#db, task.agent_id!, caller.teamIds);
     if (!agent) throw notFound('Agent', task.agent_id!);
+    // A policy written since the task first ran applies to its retry.
+    if (task.type === 'command') await assertCommandAllowed(this.#db, agent.team_id, [agent.id], task.parameters, 'command');
     const retried = await this.#db.transaction().execute(async (trx) => {
       const row = await repo.insertTask(trx, {
         id: uuidv7(),
