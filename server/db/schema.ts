@@ -65,6 +65,7 @@ export interface Database {
   change_feed: ChangeFeedTable;
   task_schedules: TaskSchedulesTable;
   task_schedule_executions: TaskScheduleExecutionsTable;
+  oauth_grants: OAuthGrantsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -647,4 +648,15 @@ export interface ChangeFeedTable {
   kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row' | 'agent_work';
   subject: string;
   changed_at: ColumnType<Date, never, never>;
+}
+
+/** One-time grants of sign-in through an identity provider (identity-providers module): a state or a code. */
+export interface OAuthGrantsTable {
+  /** SHA-256 (hex) of the secret. */
+  id: string;
+  kind: 'state' | 'code';
+  provider: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
 }
