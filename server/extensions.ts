@@ -220,7 +220,7 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
   {
     name: 'x-audit',
     on: 'Operation',
-    meaning: 'Whether the audit log records the operation\'s requests. Every mutating operation is recorded unless it says `false` (an agent\'s own telemetry); a read is recorded when it says `true` (where a sign-in through an identity provider is decided).',
+    meaning: 'Whether the audit log records the operation\'s requests. Every mutating operation is recorded unless it says `false` (an agent\'s own telemetry).',
     example: false,
     schema: { type: 'boolean' },
   },

@@ -29,7 +29,7 @@ export interface OperationEntry {
   readonly permission: Permission | null;
   /** `x-rate-limit`: the caller's tier, a named limiter of `x-rate-limits`, or exempt. */
   readonly rateLimit: { kind: 'tier' } | { kind: 'exempt' } | { kind: 'limiter'; name: string; per: LimiterKey };
-  /** Recorded in the audit log: every mutating operation unless it says `x-audit: false`, and a read that says `x-audit: true` (a sign-in's callback). */
+  /** Recorded in the audit log: every mutating operation unless it says `x-audit: false`. */
   readonly audited: boolean;
   /** The level of the access line of a successful answer (`x-access-log: failures`: debug). */
   readonly successLogLevel: 'info' | 'debug';
@@ -119,7 +119,7 @@ function entryOf(info: OperationInfo): OperationEntry {
     expressPath: expressPath(info.path),
     permission: permissionOf(info),
     rateLimit: rateLimitOf(info, declared['x-rate-limit']),
-    audited: declared['x-audit'] ?? MUTATING.has(info.method),
+    audited: MUTATING.has(info.method) && declared['x-audit'] !== false,
     successLogLevel: declared['x-access-log'] === 'failures' ? 'debug' : 'info',
     cacheControl,
     deprecation: deprecationOf(info),
