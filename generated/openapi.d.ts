@@ -187,7 +187,7 @@ export interface paths {
          *
          *     The answer: when the sign-in started with a `redirect_uri` (a browser), `302` to it with the one-time
          *     `code` and the `provider` in its query; else (an API client, a CLI) `200` with the one-time code as JSON.
-         *     Errors are always the JSON error envelope. The code is spent by the first `exchangeOAuthCode` and expires
+         *     Errors are always the JSON error envelope. The parameters are printable ASCII (RFC 6749's characters for them). The code is spent by the first `exchangeOAuthCode` and expires
          *     after `OAUTH_CODE_TTL_SECONDS` (60 seconds by default). The sign-in is recorded in the audit log when the code is
          *     exchanged (`exchangeOAuthCode`), as `login` is; a refused callback is in the access log with its error code.
          */
