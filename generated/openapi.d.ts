@@ -119,7 +119,8 @@ export interface paths {
          *     token pair as `login`: an access token and a refresh token of a new session. The code is spent by the first
          *     exchange, lives `OAUTH_CODE_TTL_SECONDS`, and belongs to the provider it came from; an unknown, spent,
          *     expired or other provider's code is `400 AUTH_OAUTH_CODE_INVALID`, a user deactivated since is
-         *     `401 AUTH_INVALID_CREDENTIALS`. Recorded in the audit log like `login`.
+         *     `401 AUTH_INVALID_CREDENTIALS`. Recorded in the audit log like `login`; an accepted exchange names the user it
+         *     signed in as the record's actor.
          */
         post: operations["exchangeOAuthCode"];
         delete?: never;

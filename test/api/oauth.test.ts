@@ -380,5 +380,8 @@ describe('sign-in through OpenID Connect', () => {
     expect(operations).toContain('exchangeOAuthCode');
     const exchanges = res.body.data.filter((e: { operation_id: string }) => e.operation_id === 'exchangeOAuthCode');
     expect(exchanges.map((e: { status: number }) => e.status)).toEqual(expect.arrayContaining([200, 400]));
+    // An accepted exchange names the user it signed in.
+    const accepted = exchanges.find((e: { status: number }) => e.status === 200);
+    expect(accepted.actor).toMatchObject({ user_id: expect.stringMatching(/^[0-9a-f-]{36}$/), email: expect.stringMatching(/@/) });
   });
 });

@@ -1,3 +1,4 @@
+import { permissionsOf } from '../../auth/permissions.ts';
 import type { HandlerMap, HandlerResult } from '../../http/operation-types.ts';
 import type { IdentityProviderService } from './identity-providers.service.ts';
 
@@ -33,8 +34,21 @@ export function identityProviderHandlers(service: IdentityProviderService): Iden
       if (outcome.kind === 'redirect') return { status: 302, headers: { Location: outcome.location } };
       return { status: 200, body: { data: outcome.code } };
     },
-    async exchangeOAuthCode({ body }) {
-      return { status: 200, body: { data: await service.exchange(body.provider, body.code) } };
+    async exchangeOAuthCode({ body, ctx }) {
+      const { pair, user } = await service.exchange(body.provider, body.code);
+      // The operation is anonymous; once it has signed a user in, the audit record names that user as its actor.
+      ctx.caller = {
+        userId: user.id,
+        agentId: null,
+        email: user.email,
+        role: user.role,
+        permissions: permissionsOf(user.role),
+        teamIds: [],
+        apiKeyId: null,
+        tier: user.role === 'admin' ? 'admin' : 'authenticated',
+        expiresAt: null,
+      };
+      return { status: 200, body: { data: pair } };
     },
   };
 }

@@ -142,13 +142,13 @@ export class IdentityProviderService {
     return { kind: 'code', code: { provider, code, expires_in: this.#config.codeTtlSeconds } };
   }
 
-  /** The one-time code for a token pair, once. */
-  async exchange(provider: ProviderName, code: string): Promise<TokenPair> {
+  /** The one-time code for a token pair, once; with the user it signed in (for the audit record). */
+  async exchange(provider: ProviderName, code: string): Promise<{ pair: TokenPair; user: { id: string; email: string; role: RoleName } }> {
     const grant = await repo.spendGrant(this.#db, sha256(code), 'code');
     if (!grant || grant.provider !== provider || grant.expiresAt.getTime() <= Date.now()) throw codeInvalid();
     const user = await repo.findUserById(this.#db, String(grant.payload.user_id));
     if (!user?.active) throw new ApiError('AUTH_INVALID_CREDENTIALS', 'The user of this sign-in is deactivated');
-    return this.#issue(user);
+    return { pair: await this.#issue(user), user };
   }
 
   /** The teams and the highest role the provider's groups are mapped to. */
