@@ -104,6 +104,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a sign-in code for tokens
+         * @description Exchanges the one-time code of a sign-in through an identity provider (`completeOAuthSignIn`) for the same
+         *     token pair as `login`: an access token and a refresh token of a new session. The code is spent by the first
+         *     exchange, lives `OAUTH_CODE_TTL_SECONDS`, and belongs to the provider it came from; an unknown, spent,
+         *     expired or other provider's code is `400 AUTH_OAUTH_CODE_INVALID`, a user deactivated since is
+         *     `401 AUTH_INVALID_CREDENTIALS`. Recorded in the audit log like `login`; an accepted exchange names the user it
+         *     signed in as the record's actor.
+         */
+        post: operations["exchangeOAuthCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start a sign-in through an identity provider
+         * @description Sends the user's browser to the identity provider (`302`; a client whose `Accept` prefers
+         *     `application/json` to `text/html` gets the same URL as JSON, `200`, and opens it itself): GitHub's authorize URL (`github`), or the
+         *     authorization endpoint of the OpenID Connect issuer found by discovery (`oidc`), with a `state` and a PKCE
+         *     challenge (S256), and for OpenID Connect a `nonce`. The state, kept by the server (in PostgreSQL, so any
+         *     process can finish the sign-in), is spent by the first callback that presents it and expires after
+         *     `OAUTH_STATE_TTL_SECONDS` (10 minutes by default).
+         *
+         *     `redirect_uri` decides how `completeOAuthSignIn` answers: given, it must be one of the server's
+         *     `OAUTH_REDIRECT_URIS` exactly (else `400 VAL_REDIRECT_URI_NOT_ALLOWED`; the server never redirects
+         *     anywhere else), and the callback sends the browser there with a one-time `code`; absent, the callback
+         *     answers the one-time code as JSON. Either way the code is exchanged for a token pair at `exchangeOAuthCode`.
+         *     A provider that is not configured answers `404 AUTH_PROVIDER_NOT_CONFIGURED`; one whose discovery does not
+         *     answer, `503 EXT_IDENTITY_PROVIDER_UNAVAILABLE`.
+         */
+        get: operations["startOAuthSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finish a sign-in through an identity provider
+         * @description Where the identity provider sends the browser back (register `<PUBLIC_URL>/api/v1/auth/oauth/{provider}/callback`
+         *     as the OAuth application's callback URL). The `state` must be one `startOAuthSignIn` made for this provider,
+         *     not yet used and not expired (else `400 AUTH_OAUTH_STATE_INVALID`; it is spent even when the sign-in fails
+         *     later). The code is exchanged with the PKCE verifier (openid-client); for OpenID Connect the ID token is
+         *     validated (signature, issuer, audience, expiry, `nonce`) and must say `email_verified: true`; for GitHub
+         *     the user's verified emails, organisations and teams are read from GitHub's API. A code the provider refuses
+         *     (spent, expired) is `400 AUTH_OAUTH_CODE_INVALID`; no verified email is `403 AUTH_EMAIL_UNVERIFIED`; an
+         *     `error` from the provider (the user declined) is `403 AUTH_OAUTH_DENIED`; a provider that does not answer
+         *     within `OAUTH_PROVIDER_TIMEOUT_MS` is `503 EXT_IDENTITY_PROVIDER_UNAVAILABLE`.
+         *
+         *     The user is the Opsdeck user with that verified email (compared regardless of case; a deactivated user is
+         *     `401 AUTH_INVALID_CREDENTIALS`), or a new user without a password (`viewer` unless the team map says
+         *     more), who can sign in only through a provider. The provider's team map (`GITHUB_TEAM_MAP`, `OIDC_TEAM_MAP`)
+         *     adds the user to the mapped Opsdeck teams and raises the user's role to the highest mapped role; it never
+         *     removes a membership or lowers a role.
+         *
+         *     The answer: when the sign-in started with a `redirect_uri` (a browser), `302` to it with the one-time
+         *     `code` and the `provider` in its query; else (an API client, a CLI) `200` with the one-time code as JSON.
+         *     Errors are always the JSON error envelope. The parameters are printable ASCII (RFC 6749's characters for them). The code is spent by the first `exchangeOAuthCode` and expires
+         *     after `OAUTH_CODE_TTL_SECONDS` (60 seconds by default). The sign-in is recorded in the audit log when the code is
+         *     exchanged (`exchangeOAuthCode`), as `login` is; a refused callback is in the access log with its error code.
+         */
+        get: operations["completeOAuthSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/api-keys": {
         parameters: {
             query?: never;
@@ -3254,7 +3351,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "AUTH_PROVIDER_NOT_CONFIGURED" | "AUTH_OAUTH_STATE_INVALID" | "AUTH_OAUTH_CODE_INVALID" | "AUTH_OAUTH_DENIED" | "AUTH_EMAIL_UNVERIFIED" | "VAL_REDIRECT_URI_NOT_ALLOWED" | "EXT_IDENTITY_PROVIDER_UNAVAILABLE");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -3428,6 +3525,101 @@ export interface components {
              */
             current_password: string;
             new_password: components["schemas"]["Password"];
+        };
+        /**
+         * OAuthProvider
+         * @description An identity provider users sign in through: `github` (GitHub OAuth2, `GITHUB_*`) or `oidc` (the OpenID Connect issuer of `OIDC_ISSUER`).
+         * @example github
+         * @enum {string}
+         */
+        OAuthProvider: "github" | "oidc";
+        /**
+         * OAuthCodeExchange
+         * @description The one-time Opsdeck code a sign-in through an identity provider answered, with the provider it came from.
+         * @example {
+         *       "provider": "github",
+         *       "code": "osc_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE4rT6y"
+         *     }
+         */
+        OAuthCodeExchange: {
+            provider: components["schemas"]["OAuthProvider"];
+            /**
+             * @description The one-time code from `completeOAuthSignIn` (its JSON answer, or the `code` of its redirect). Spent on first use; lives `expires_in` seconds.
+             * @example osc_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE4rT6y
+             */
+            code: string;
+        };
+        /**
+         * OAuthAuthorization
+         * @description Where to send the user to sign in at the identity provider (what the `302` of `startOAuthSignIn` points to), for a client that asked for JSON.
+         * @example {
+         *       "provider": "github",
+         *       "authorization_url": "https://github.com/login/oauth/authorize?client_id=Iv1.8a61f9b3a7aba766&redirect_uri=https%3A%2F%2Fopsdeck.example.com%2Fapi%2Fv1%2Fauth%2Foauth%2Fgithub%2Fcallback&response_type=code&scope=read%3Auser+user%3Aemail+read%3Aorg&state=hX3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+         *       "expires_in": 600
+         *     }
+         */
+        OAuthAuthorization: {
+            provider: components["schemas"]["OAuthProvider"];
+            /**
+             * @description The identity provider's authorization URL, with `state`, the PKCE challenge and, for OpenID Connect, the `nonce`; open it in a browser.
+             * @example https://github.com/login/oauth/authorize?client_id=Iv1.8a61f9b3a7aba766&redirect_uri=https%3A%2F%2Fopsdeck.example.com%2Fapi%2Fv1%2Fauth%2Foauth%2Fgithub%2Fcallback&response_type=code&scope=read%3Auser+user%3Aemail+read%3Aorg&state=hX3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+             */
+            authorization_url: string;
+            /**
+             * Format: int32
+             * @description Seconds until the sign-in's `state` expires; the callback must come before.
+             * @example 600
+             */
+            expires_in: number;
+        };
+        /**
+         * OAuthAuthorizationEnvelope
+         * @description Where to sign in at the identity provider, in the success envelope.
+         */
+        OAuthAuthorizationEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["OAuthAuthorization"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * OAuthSignInCode
+         * @description A one-time Opsdeck code for a user signed in through an identity provider; exchange it at `exchangeOAuthCode` for a token pair.
+         * @example {
+         *       "provider": "github",
+         *       "code": "osc_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE4rT6y",
+         *       "expires_in": 60
+         *     }
+         */
+        OAuthSignInCode: {
+            provider: components["schemas"]["OAuthProvider"];
+            /**
+             * @description Spent on first use at `exchangeOAuthCode`; keep it secret.
+             * @example osc_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE4rT6y
+             */
+            code: string;
+            /**
+             * Format: int32
+             * @description Seconds until the code can no longer be exchanged.
+             * @example 60
+             */
+            expires_in: number;
+        };
+        /**
+         * OAuthSignInCodeEnvelope
+         * @description A one-time sign-in code, in the success envelope.
+         */
+        OAuthSignInCodeEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["OAuthSignInCode"];
+            meta: components["schemas"]["Meta"];
         };
         /**
          * Permission
@@ -11787,7 +11979,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "3.0.0",
+         *       "api_version": "3.1.0",
          *       "node_version": "v24.21.0",
          *       "database": "postgresql",
          *       "started_at": "2026-11-21T06:00:00.000Z"
@@ -11806,7 +11998,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 3.0.0
+             * @example 3.1.0
              */
             api_version: string;
             /**
@@ -11922,7 +12114,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "3.0.0",
+         *       "api_version": "3.1.0",
          *       "links": {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
@@ -11950,7 +12142,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 3.0.0
+             * @example 3.1.0
              */
             api_version: string;
             /** @description Where to go next, as paths on this server. */
@@ -12226,6 +12418,51 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
+        /** @description The sign-in cannot go on: the `state` is unknown, spent or expired, the code is refused or spent, the `redirect_uri` is not allowed, or a parameter is invalid. */
+        OAuthRefused: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description The identity provider is not configured on this server. */
+        ProviderNotConfigured: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description The identity provider authenticated the user, but Opsdeck does not sign them in (no verified email), or the user or the provider refused the sign-in. */
+        SignInForbidden: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
         /** @description The change conflicts with the current state, for example a duplicate unique key. */
         Conflict: {
             headers: {
@@ -12316,6 +12553,11 @@ export interface components {
          * @example "x3mY9qLr0Zt1b8VwKc2PjA"
          */
         IfMatch: string;
+        /**
+         * @description The identity provider: `github` (GitHub OAuth2) or `oidc` (the configured OpenID Connect issuer).
+         * @example github
+         */
+        OAuthProvider: components["schemas"]["OAuthProvider"];
         /**
          * @description How many items a page holds.
          * @example 50
@@ -13098,6 +13340,21 @@ export interface components {
          */
         LastModified: string;
         /**
+         * @description The request headers the answer depends on, so that caches keep one copy per value.
+         * @example Accept
+         */
+        Vary: string;
+        /**
+         * @description The identity provider's authorization URL (absolute), with `client_id`, `redirect_uri`, `state`, `code_challenge` (S256) and, for OpenID Connect, `nonce`.
+         * @example https://github.com/login/oauth/authorize?client_id=Iv1.8a61f9b3a7aba766&redirect_uri=https%3A%2F%2Fopsdeck.example.com%2Fapi%2Fv1%2Fauth%2Foauth%2Fgithub%2Fcallback&response_type=code&scope=read%3Auser+user%3Aemail+read%3Aorg&state=hX3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+         */
+        LocationIdentityProvider: string;
+        /**
+         * @description The `redirect_uri` the sign-in started with (one of `OAUTH_REDIRECT_URIS`), with the one-time `code` and the `provider` added to its query.
+         * @example https://console.example.com/signed-in?code=osc_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE4rT6y&provider=github
+         */
+        LocationSignInRedirect: string;
+        /**
          * @description The pagination links (RFC 8288) with `rel` `first`, `prev`, `next` and `last` where they exist.
          * @example </api/v1/agents?status=online&limit=2&offset=0>; rel="first", </api/v1/agents?status=online&limit=2&offset=0>; rel="prev", </api/v1/agents?status=online&limit=2&offset=4>; rel="next", </api/v1/agents?status=online&limit=2&offset=4>; rel="last"
          */
@@ -13304,11 +13561,6 @@ export interface components {
          * @example max-age=31536000
          */
         StrictTransportSecurity: string;
-        /**
-         * @description The request headers the answer depends on, so that caches keep one copy per value.
-         * @example Accept
-         */
-        Vary: string;
         /**
          * @description Where the docs are (`/docs`), relative to this server.
          * @example /docs
@@ -13568,6 +13820,205 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exchangeOAuthCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The one-time code and its provider. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OAuthCodeExchange"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairEnvelope"];
+                };
+            };
+            400: components["responses"]["OAuthRefused"];
+            401: components["responses"]["InvalidCredentials"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startOAuthSignIn: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where the browser goes with the one-time code once signed in; one of `OAUTH_REDIRECT_URIS`, compared exactly.
+                 * @example https://console.example.com/signed-in
+                 */
+                redirect_uri?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The identity provider: `github` (GitHub OAuth2) or `oidc` (the configured OpenID Connect issuer).
+                 * @example github
+                 */
+                provider: components["parameters"]["OAuthProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client asked for JSON; open `authorization_url` in a browser. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    ETag: components["headers"]["ETag"];
+                    Vary: components["headers"]["Vary"];
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthAuthorizationEnvelope"];
+                };
+            };
+            /** @description Go to the identity provider (`Location`). */
+            302: {
+                headers: {
+                    Location: components["headers"]["LocationIdentityProvider"];
+                    Vary: components["headers"]["Vary"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["OAuthRefused"];
+            404: components["responses"]["ProviderNotConfigured"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    completeOAuthSignIn: {
+        parameters: {
+            query: {
+                /**
+                 * @description The `state` that `startOAuthSignIn` sent to the provider, as the provider returns it.
+                 * @example hX3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c
+                 */
+                state: string;
+                /**
+                 * @description The provider's authorization code (absent when the provider answers an `error`).
+                 * @example e5a8f1c3d2b4a6978f01
+                 */
+                code?: string;
+                /**
+                 * @description The provider's OAuth error (`access_denied` when the user declined).
+                 * @example access_denied
+                 */
+                error?: string;
+                /**
+                 * @description The provider's explanation of its `error`.
+                 * @example The user has denied your application access.
+                 */
+                error_description?: string;
+                /**
+                 * @description A page about the provider's `error`.
+                 * @example https://docs.github.com/apps/troubleshooting-oauth-app-access-token-request-errors
+                 */
+                error_uri?: string;
+                /**
+                 * @description The issuer of the answer (RFC 9207), which an OpenID Connect provider may add; checked when present.
+                 * @example https://login.example.com
+                 */
+                iss?: string;
+                /**
+                 * @description An OpenID Connect provider's session state (session management); ignored.
+                 * @example 7d3a9b7e3f1c2a4b
+                 */
+                session_state?: string;
+                /**
+                 * @description The scopes the provider granted, which some providers add; ignored.
+                 * @example openid email profile
+                 */
+                scope?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The identity provider: `github` (GitHub OAuth2) or `oidc` (the configured OpenID Connect issuer).
+                 * @example github
+                 */
+                provider: components["parameters"]["OAuthProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (the sign-in started without `redirect_uri`); exchange the one-time code at `exchangeOAuthCode`. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    ETag: components["headers"]["ETag"];
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthSignInCodeEnvelope"];
+                };
+            };
+            /** @description Signed in (the sign-in started with a `redirect_uri`); the browser goes there with the one-time code. */
+            302: {
+                headers: {
+                    Location: components["headers"]["LocationSignInRedirect"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["OAuthRefused"];
+            401: components["responses"]["InvalidCredentials"];
+            403: components["responses"]["SignInForbidden"];
+            404: components["responses"]["ProviderNotConfigured"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -74,6 +74,40 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** OpenTelemetry tracing, on when an OTLP endpoint is set (the SDK reads the other OTEL_* variables itself); undefined: off. */
   readonly tracing: TracingConfig | undefined;
+  /** Sign-in through GitHub and OpenID Connect (server/modules/identity-providers/); a provider left unset is off. */
+  readonly oauth: OAuthConfig;
+}
+
+/** A provider's group (GitHub `org` or `org/team`, an OIDC group) → the Opsdeck team (id or name) and role it grants. */
+export type TeamMap = Readonly<Record<string, { readonly team: string; readonly role: 'admin' | 'operator' | 'viewer' }>>;
+
+export interface OAuthConfig {
+  /** OAUTH_REDIRECT_URIS: where a finished sign-in may send the browser (compared exactly). */
+  readonly redirectUris: readonly string[];
+  readonly stateTtlSeconds: number;
+  readonly codeTtlSeconds: number;
+  /** How long one request to a provider may take before the sign-in fails with 503. */
+  readonly providerTimeoutMs: number;
+  readonly github: GithubProviderConfig | undefined;
+  readonly oidc: OidcProviderConfig | undefined;
+}
+
+export interface GithubProviderConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly authorizeUrl: string;
+  readonly tokenUrl: string;
+  readonly apiUrl: string;
+  readonly teamMap: TeamMap;
+}
+
+export interface OidcProviderConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string | undefined;
+  readonly scopes: string;
+  readonly groupsClaim: string;
+  readonly teamMap: TeamMap;
 }
 
 /** How spans are exported (observability/tracing.ts). */
@@ -187,6 +221,87 @@ function secret(env: Env, mode: Config['env']): string | undefined {
   return value;
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** An absolute https URL (http only on a loopback address, for tests and local providers), without a fragment. */
+function providerUrl(env: Env, name: string, fallback?: string): string {
+  const raw = env[name] || fallback;
+  if (raw === undefined) throw new ConfigError(name, `${name} is required`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `${name} must be an absolute URL, got "${raw}"`);
+  }
+  if (url.hash || !(url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)))) {
+    throw new ConfigError(name, `${name} must be an https URL (http only on a loopback address) without a fragment, got "${raw}"`);
+  }
+  return raw;
+}
+
+function teamMap(env: Env, name: string): TeamMap {
+  const value = json(env, name) as Record<string, unknown>;
+  const map: Record<string, { team: string; role: 'admin' | 'operator' | 'viewer' }> = {};
+  for (const [group, grant] of Object.entries(value)) {
+    const { team, role = 'viewer' } = (grant ?? {}) as { team?: unknown; role?: unknown };
+    if (typeof team !== 'string' || team === '' || (role !== 'admin' && role !== 'operator' && role !== 'viewer')) {
+      throw new ConfigError(name, `${name}: "${group}" must map to {"team": "<team id or name>", "role": "admin" | "operator" | "viewer"}`);
+    }
+    map[group] = { team, role };
+  }
+  return map;
+}
+
+function oauth(env: Env): OAuthConfig {
+  const redirectUris = (env.OAUTH_REDIRECT_URIS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const uri of redirectUris) {
+    let url: URL | undefined;
+    try {
+      url = new URL(uri);
+    } catch {
+      // reported below
+    }
+    if (!url || url.hash || !['https:', 'http:'].includes(url.protocol)) {
+      throw new ConfigError('OAUTH_REDIRECT_URIS', `OAUTH_REDIRECT_URIS must be absolute http(s) URLs without fragments, separated by commas; got "${uri}"`);
+    }
+  }
+  const both = (a: string, b: string): boolean => {
+    if (!env[a] !== !env[b]) throw new ConfigError(env[a] ? b : a, `${a} and ${b} go together: set both or neither`);
+    return Boolean(env[a]);
+  };
+  const github: GithubProviderConfig | undefined = both('GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET')
+    ? {
+        clientId: env.GITHUB_CLIENT_ID!,
+        clientSecret: env.GITHUB_CLIENT_SECRET!,
+        authorizeUrl: providerUrl(env, 'GITHUB_AUTHORIZE_URL', 'https://github.com/login/oauth/authorize'),
+        tokenUrl: providerUrl(env, 'GITHUB_TOKEN_URL', 'https://github.com/login/oauth/access_token'),
+        apiUrl: providerUrl(env, 'GITHUB_API_URL', 'https://api.github.com'),
+        teamMap: teamMap(env, 'GITHUB_TEAM_MAP'),
+      }
+    : undefined;
+  const oidc: OidcProviderConfig | undefined = both('OIDC_ISSUER', 'OIDC_CLIENT_ID')
+    ? {
+        issuer: providerUrl(env, 'OIDC_ISSUER'),
+        clientId: env.OIDC_CLIENT_ID!,
+        clientSecret: env.OIDC_CLIENT_SECRET || undefined,
+        scopes: env.OIDC_SCOPES || 'openid email profile',
+        groupsClaim: env.OIDC_GROUPS_CLAIM || 'groups',
+        teamMap: teamMap(env, 'OIDC_TEAM_MAP'),
+      }
+    : undefined;
+  if ((github || oidc) && !env.PUBLIC_URL) {
+    throw new ConfigError('PUBLIC_URL', 'PUBLIC_URL is required with GITHUB_CLIENT_ID or OIDC_ISSUER: the providers send the browser back to <PUBLIC_URL>/api/v1/auth/oauth/<provider>/callback');
+  }
+  return {
+    redirectUris,
+    stateTtlSeconds: integer(env, 'OAUTH_STATE_TTL_SECONDS', 600, 30, 3600),
+    codeTtlSeconds: integer(env, 'OAUTH_CODE_TTL_SECONDS', 60, 5, 600),
+    providerTimeoutMs: integer(env, 'OAUTH_PROVIDER_TIMEOUT_MS', 5000, 100, 60_000),
+    github,
+    oidc,
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const mode = nodeEnv(env.NODE_ENV);
   return Object.freeze({
@@ -233,6 +348,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretsKey: secretsKey(env, mode),
     metricsToken: metricsToken(env),
     tracing: tracing(env),
+    oauth: oauth(env),
     demoAgents: integer(env, 'OPSDECK_DEMO_AGENTS', flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL) ? 3 : 0, 0, 100),
   });
 }

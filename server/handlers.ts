@@ -56,6 +56,8 @@ import { settingHandlers } from './modules/settings/settings.handlers.ts';
 import { SettingService } from './modules/settings/settings.service.ts';
 import { policyHandlers } from './modules/policies/policies.handlers.ts';
 import { PolicyService } from './modules/policies/policies.service.ts';
+import { identityProviderHandlers } from './modules/identity-providers/identity-providers.handlers.ts';
+import { IdentityProviderService } from './modules/identity-providers/identity-providers.service.ts';
 import type { AppDeps } from './deps.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 
@@ -66,9 +68,11 @@ const AGENT_CACHE_ENTRIES = 10_000;
 export function createHandlers(deps: AppDeps, authenticator: Authenticator): HandlerMap {
   const db = deps.database.db;
   const metricQueries = new MetricQueryService(db);
+  const auth = new AuthService(db, deps.tokens, deps.loginThrottle);
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
-    ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
+    ...authHandlers(auth),
+    ...identityProviderHandlers(new IdentityProviderService(db, deps.config.oauth, deps.config.publicUrl, (user) => auth.issueSession(user))),
     ...apiKeyHandlers(new ApiKeyService(db)),
     ...teamHandlers(new TeamService(db)),
     ...userHandlers(new UserService(db)),

@@ -10,6 +10,9 @@ export function hashPassword(password: string): Promise<string> {
 }
 
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
+  // A user without a password (signed up through an identity provider) stores no argon2 hash: nothing verifies,
+  // and the refusal takes as long as a real check, so it does not tell such accounts apart.
+  if (!stored.startsWith('$argon2')) return burnPasswordCheck(password).then(() => false);
   try {
     return await verify(stored, password);
   } catch {

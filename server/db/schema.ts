@@ -67,6 +67,7 @@ export interface Database {
   task_schedule_executions: TaskScheduleExecutionsTable;
   config_settings: ConfigSettingsTable;
   config_policies: ConfigPoliciesTable;
+  oauth_grants: OAuthGrantsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -682,4 +683,15 @@ export interface ConfigPoliciesTable {
   version: ColumnType<number, number | undefined, number>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
+}
+
+/** One-time grants of sign-in through an identity provider (identity-providers module): a state or a code. */
+export interface OAuthGrantsTable {
+  /** SHA-256 (hex) of the secret. */
+  id: string;
+  kind: 'state' | 'code';
+  provider: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
 }

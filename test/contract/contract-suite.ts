@@ -1096,6 +1096,36 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       });
     });
 
+    describe('sign-in through an identity provider', () => {
+      // Neither target has a provider configured: the server answers 404 AUTH_PROVIDER_NOT_CONFIGURED, the
+      // mock its 404 example. The mock's success examples are checked against the contract as well.
+      const anonymous = () => clientWith(undefined);
+
+      it('refuses a sign-in through a provider that is not configured, and an unknown one-time code', async () => {
+        const provider = { provider: 'github' as const };
+        await expectError(unwrap(anonymous().GET('/api/v1/auth/oauth/{provider}', { params: { path: provider }, ...prefer(404) })), 404, ['AUTH_PROVIDER_NOT_CONFIGURED']);
+        await expectError(
+          unwrap(anonymous().GET('/api/v1/auth/oauth/{provider}/callback', { params: { path: { provider: 'oidc' }, query: { state: 'hX3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c', code: 'e5a8f1c3' } }, ...prefer(404) })),
+          404,
+          ['AUTH_PROVIDER_NOT_CONFIGURED'],
+        );
+        await expectError(
+          unwrap(anonymous().POST('/api/v1/auth/oauth/token', { body: { provider: 'github', code: 'osc_never-issued' }, headers: { Prefer: 'code=400, example=AUTH_OAUTH_CODE_INVALID' } })),
+          400,
+          ['AUTH_OAUTH_CODE_INVALID'],
+        );
+        await expectError(unwrap(anonymous().POST('/api/v1/auth/oauth/token', { body: { provider: 'gitlab' as never, code: 'x' }, ...prefer(422) })), 422, ['VAL_ERROR', 'VAL_MULTIPLE_ERRORS', 'VAL_INVALID_FORMAT']);
+        if (!options.stateful) {
+          const started = await unwrap(anonymous().GET('/api/v1/auth/oauth/{provider}', { params: { path: provider }, headers: { Accept: 'application/json' } }));
+          expect(started.authorization_url).toMatch(/^https:\/\//);
+          const signedIn = await unwrap(anonymous().GET('/api/v1/auth/oauth/{provider}/callback', { params: { path: provider, query: { state: 'hX3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7c', code: 'e5a8f1c3' } } }));
+          expect(signedIn.code).toBeTruthy();
+          const tokens = await unwrap(anonymous().POST('/api/v1/auth/oauth/token', { body: { provider: 'github', code: signedIn.code } }));
+          expect(tokens.token_type).toBe('Bearer');
+        }
+      });
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

@@ -42,6 +42,11 @@ export class AuthService {
     return this.#issue(this.#db, user, uuidv7());
   }
 
+  /** A new session's token pair for a user who signed in another way (an identity provider), as `login` issues it. */
+  issueSession(user: { id: string; password_changed_at: Date }): Promise<TokenPair> {
+    return this.#issue(this.#db, user, uuidv7());
+  }
+
   async refresh(refreshToken: string): Promise<TokenPair> {
     const outcome = await this.#db.transaction().execute(async (trx) => {
       const spent = await sessions.spendRefreshToken(trx, sha256(refreshToken));
