@@ -13,6 +13,7 @@ import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import * as users from '../users/users.repository.ts';
 import { toUser, type User } from '../users/users.mapper.ts';
 import * as sessions from './sessions.repository.ts';
+import type { SecondFactorGate } from './auth.totp.ts';
 
 type TokenPair = components['schemas']['TokenPair'];
 
@@ -23,14 +24,21 @@ export class AuthService {
   readonly #db: Kysely<Database>;
   readonly #tokens: TokenService;
   readonly #throttle: LoginThrottle;
+  readonly #secondFactor: SecondFactorGate | undefined;
 
-  constructor(db: Kysely<Database>, tokens: TokenService, throttle: LoginThrottle) {
+  /** `secondFactor`: asked after a right password whether a code is needed (auth.totp.ts). */
+  constructor(db: Kysely<Database>, tokens: TokenService, throttle: LoginThrottle, secondFactor?: SecondFactorGate) {
     this.#db = db;
     this.#tokens = tokens;
     this.#throttle = throttle;
+    this.#secondFactor = secondFactor;
   }
 
-  async login(email: string, password: string, client: string): Promise<TokenPair> {
+  /**
+   * A token pair, or, for an account with a second factor, the challenge to complete at `loginMfa`. The account's
+   * failure count is reset only once every factor is proven, so a known password does not buy endless code guesses.
+   */
+  async login(email: string, password: string, client: string): Promise<TokenPair | { mfa: components['schemas']['MfaChallenge'] }> {
     await this.#throttle.check(email, client);
     const user = await users.findLoginByEmail(this.#db, email);
     const valid = user ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
@@ -38,6 +46,8 @@ export class AuthService {
       await this.#throttle.recordFailure(email, client);
       throw new ApiError('AUTH_INVALID_CREDENTIALS', 'The email and password do not match an active user');
     }
+    const challenge = await this.#secondFactor?.afterPassword(user);
+    if (challenge) return challenge;
     await this.#throttle.recordSuccess(email, client);
     return this.#issue(this.#db, user, uuidv7());
   }
@@ -91,6 +101,11 @@ export class AuthService {
       await users.updateUser(trx, caller.userId, { password_hash: passwordHash, password_changed_at: new Date() });
       await sessions.revokeAllOfUser(trx, caller.userId);
     });
+  }
+
+  /** A new session (token pair) for a user whose every factor was proven elsewhere (`loginMfa`). */
+  issueTokens(user: { id: string; password_changed_at: Date }): Promise<TokenPair> {
+    return this.#issue(this.#db, user, uuidv7());
   }
 
   async #issue(db: Parameters<typeof sessions.insertRefreshToken>[0], user: { id: string; password_changed_at: Date }, familyId: string): Promise<TokenPair> {
