@@ -11460,7 +11460,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "3.0.0",
+         *       "api_version": "3.1.0",
          *       "node_version": "v24.21.0",
          *       "database": "postgresql",
          *       "started_at": "2026-11-21T06:00:00.000Z"
@@ -11479,7 +11479,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 3.0.0
+             * @example 3.1.0
              */
             api_version: string;
             /**
@@ -11595,7 +11595,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "3.0.0",
+         *       "api_version": "3.1.0",
          *       "links": {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
@@ -11623,7 +11623,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 3.0.0
+             * @example 3.1.0
              */
             api_version: string;
             /** @description Where to go next, as paths on this server. */
