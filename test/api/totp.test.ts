@@ -3,6 +3,7 @@
 // administrators' policy, and what is stored (sealed secrets and digests, never plain text). Codes are made with
 // `otpauth` from the secret the API answered, as an authenticator app would.
 import { Secret, TOTP } from 'otpauth';
+import { createOpsdeckClient, MfaRequiredError, unwrap } from '@opsdeck/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger.ts';
 import { resetAuthPolicy } from '../../server/modules/auth/auth.totp.ts';
@@ -322,5 +323,31 @@ describe('administrators and the authentication policy', () => {
     // The way back in after a lock-out: OPSDECK_AUTH_POLICY_RESET empties the policy at start.
     await resetAuthPolicy(server.database.db, createLogger('silent'));
     expect((await as(server.adminToken)('GET', '/api/v1/admin/auth-policy')).body.data.require_totp_for_roles).toEqual([]);
+  });
+});
+
+describe('the SDK', () => {
+  it('completes a login with a second factor: through secondFactor, or later with completeLogin', async () => {
+    const user = await createUser(server.url, server.adminToken, 'viewer', [server.teamId], 'totp-sdk');
+    const { app, recoveryCodes } = await enrol(user);
+    const asked: string[] = [];
+    const client = createOpsdeckClient({ baseUrl: server.url, retries: false });
+    const pair = await client.login(user.email, TEST_PASSWORD, {
+      secondFactor: async (challenge) => {
+        asked.push(challenge.mfa_token);
+        return { code: await app.next() };
+      },
+    });
+    expect(asked).toHaveLength(1);
+    expect(client.session.accessToken).toBe(pair.access_token);
+    expect((await unwrap(client.GET('/api/v1/auth/profile'))).email).toBe(user.email);
+
+    const later = createOpsdeckClient({ baseUrl: server.url, retries: false });
+    const error = await later.login(user.email, TEST_PASSWORD).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MfaRequiredError);
+    expect(error).toMatchObject({ code: 'AUTH_MFA_REQUIRED', status: 401 });
+    expect(later.session.accessToken).toBeUndefined();
+    await later.completeLogin((error as MfaRequiredError).challenge.mfa_token, { recovery_code: recoveryCodes[0]! });
+    expect((await unwrap(later.GET('/api/v1/auth/mfa/totp'))).recovery_codes_remaining).toBe(9);
   });
 });
