@@ -151,6 +151,7 @@ describe('TOTP enrolment and login', () => {
     expect(res.body.error.code).toBe('AUTH_MFA_REQUIRED');
     expect(res.body.mfa).toMatchObject({ expires_in: 300, methods: ['totp', 'recovery_code'] });
     expect(res.body.mfa.mfa_token).toMatch(/^omt_/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.text).not.toContain('access_token');
     // A wrong password is still the plain refusal, without a challenge.
     const wrong = await post('/api/v1/auth/login', { email: user.email, password: 'not-the-password' });
