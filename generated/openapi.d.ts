@@ -117,7 +117,7 @@ export interface paths {
          * Complete a login with a second factor
          * @description The second step of a password login for an account with a TOTP second factor: the `mfa_token` that `login`
          *     answered (`401 AUTH_MFA_REQUIRED`) with a current TOTP code or one recovery code, for the usual token pair.
-         *     The challenge lives five minutes, is spent by its first success, and is bound to its user. A TOTP code works
+         *     The challenge lives five minutes, is spent by its first success (or a password change), and is bound to its user. A TOTP code works
          *     once (replaying one is refused), and so does a recovery code. Wrong codes count as failed logins of the account
          *     (`x-login-throttle` of `login`); five wrong codes on one challenge spend it.
          */

@@ -187,6 +187,17 @@ describe('TOTP enrolment and login', () => {
     expect(unknown.body.error.code).toBe('AUTH_INVALID_TOKEN');
   });
 
+  it('a password change spends the challenges won with the old password', async () => {
+    const other = await createUser(server.url, server.adminToken, 'viewer', [], 'totp-password');
+    const { app: otherApp } = await enrol(other);
+    const token = await challenge(other.email);
+    const changed = await as(other.token)('POST', '/api/v1/auth/password', { current_password: TEST_PASSWORD, new_password: 'another-password-123' });
+    expect(changed.status).toBe(204);
+    const res = await post('/api/v1/auth/login/mfa', { mfa_token: token, code: await otherApp.next() });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('AUTH_INVALID_TOKEN');
+  });
+
   it('takes a recovery code once', async () => {
     const [first] = recoveryCodes;
     const ok = await post('/api/v1/auth/login/mfa', { mfa_token: await challenge(user.email), recovery_code: first!.toUpperCase() });

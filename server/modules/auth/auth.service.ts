@@ -14,6 +14,7 @@ import * as users from '../users/users.repository.ts';
 import { toUser, type User } from '../users/users.mapper.ts';
 import * as sessions from './sessions.repository.ts';
 import type { SecondFactorGate } from './auth.totp.ts';
+import { deleteChallengesOf } from './totp.repository.ts';
 
 type TokenPair = components['schemas']['TokenPair'];
 
@@ -100,6 +101,7 @@ export class AuthService {
       // issued before this change stops working, even one issued in the same second.
       await users.updateUser(trx, caller.userId, { password_hash: passwordHash, password_changed_at: new Date() });
       await sessions.revokeAllOfUser(trx, caller.userId);
+      await deleteChallengesOf(trx, caller.userId);
     });
   }
 

@@ -61,6 +61,11 @@ export async function deleteSecondFactor(db: Executor, userId: string): Promise<
   await db.deleteFrom('mfa_challenges').where('user_id', '=', userId).execute();
 }
 
+/** Every challenge of a user goes (a password change: a challenge won with the old password completes nothing). */
+export async function deleteChallengesOf(db: Executor, userId: string): Promise<void> {
+  await db.deleteFrom('mfa_challenges').where('user_id', '=', userId).execute();
+}
+
 export async function replaceRecoveryCodes(db: Executor, userId: string, rows: Array<{ id: string; code_hash: string }>): Promise<void> {
   await db.deleteFrom('user_recovery_codes').where('user_id', '=', userId).execute();
   await db
