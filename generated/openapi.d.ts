@@ -11,7 +11,7 @@ export interface paths {
         put?: never;
         /**
          * Log in
-         * @description Exchanges an email and password for a short-lived access token and a refresh token. Failed attempts are throttled per account and per client (`x-login-throttle`); the answer does not say whether the email exists.
+         * @description Exchanges an email and password for a short-lived access token and a refresh token. Failed attempts are throttled per account and per client (`x-login-throttle`); the answer does not say whether the email exists. For an account with a TOTP second factor, the right password is answered `401 AUTH_MFA_REQUIRED` with a challenge (`mfa.mfa_token`) to complete at `loginMfa`; when the authentication policy requires a second factor for the user's role and the user has none, it is refused with `403 AUTH_MFA_ENROLMENT_REQUIRED`.
          */
         post: operations["login"];
         delete?: never;
@@ -195,6 +195,106 @@ export interface paths {
         get: operations["completeOAuthSignIn"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a login with a second factor
+         * @description The second step of a password login for an account with a TOTP second factor: the `mfa_token` that `login`
+         *     answered (`401 AUTH_MFA_REQUIRED`) with a current TOTP code or one recovery code, for the usual token pair.
+         *     The challenge lives five minutes, is spent by its first success (or a password change), and is bound to its user. A TOTP code works
+         *     once (replaying one is refused), and so does a recovery code. Wrong codes count as failed logins of the account
+         *     (`x-login-throttle` of `login`); five wrong codes on one challenge spend it.
+         */
+        post: operations["loginMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get my second factor
+         * @description Whether the caller has a TOTP second factor (or an enrolment pending), and how many recovery codes are left.
+         */
+        get: operations["getTotp"];
+        put?: never;
+        /**
+         * Start TOTP enrolment
+         * @description Makes a new TOTP secret for the caller (RFC 6238: SHA-1, 6 digits, 30 seconds) and answers it once, as base32
+         *     and as an `otpauth://` URI for a QR code. It is pending until `confirmTotp` receives a code made from it;
+         *     starting again replaces a pending secret. The secret is stored encrypted with `SECRETS_KEY`. An account whose
+         *     second factor is already enabled is refused (409): turn it off first (`disableTotp`).
+         */
+        post: operations["enrolTotp"];
+        /**
+         * Turn my second factor off
+         * @description Removes the caller's TOTP secret and recovery codes, proven by a current TOTP code or the account's password.
+         *     Password logins no longer ask for a code; when the authentication policy requires a second factor for the
+         *     caller's role, password logins are then refused until the caller enrols again (this session goes on).
+         */
+        delete: operations["disableTotp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm TOTP enrolment
+         * @description Activates the pending secret of `enrolTotp` once a code made from it is sent, and answers ten recovery codes,
+         *     shown once (only their digests are kept). From then on a password login asks for a code (`loginMfa`).
+         *     Without a pending enrolment, or with the second factor already enabled, it is refused (409).
+         */
+        post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make new recovery codes
+         * @description Replaces the caller's recovery codes with ten new ones, shown once; every earlier code stops working. Proven by
+         *     a current TOTP code. Refused (409) when the second factor is not enabled.
+         */
+        post: operations["regenerateRecoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -461,6 +561,34 @@ export interface paths {
          */
         get: operations["listAuditEvents"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the authentication policy
+         * @description How users sign in, for the whole installation (which roles must use a TOTP second factor).
+         */
+        get: operations["getAuthPolicy"];
+        /**
+         * Replace the authentication policy
+         * @description Replaces the policy. A password login of a user whose role is in `require_totp_for_roles` and who has no TOTP
+         *     second factor is then refused with `403 AUTH_MFA_ENROLMENT_REQUIRED` (sessions already open go on, so such a
+         *     user can still enrol from one). So that nobody locks the installation out by mistake, requiring a second
+         *     factor for the caller's own role is refused (409) until the caller has one; and an operator who lost every
+         *     administrator's second factor starts the server once with `OPSDECK_AUTH_POLICY_RESET=true`, which empties the policy.
+         */
+        put: operations["replaceAuthPolicy"];
         post?: never;
         delete?: never;
         options?: never;
@@ -3351,7 +3479,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "AUTH_PROVIDER_NOT_CONFIGURED" | "AUTH_OAUTH_STATE_INVALID" | "AUTH_OAUTH_CODE_INVALID" | "AUTH_OAUTH_DENIED" | "AUTH_EMAIL_UNVERIFIED" | "VAL_REDIRECT_URI_NOT_ALLOWED" | "EXT_IDENTITY_PROVIDER_UNAVAILABLE");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "AUTH_PROVIDER_NOT_CONFIGURED" | "AUTH_OAUTH_STATE_INVALID" | "AUTH_OAUTH_CODE_INVALID" | "AUTH_OAUTH_DENIED" | "AUTH_EMAIL_UNVERIFIED" | "VAL_REDIRECT_URI_NOT_ALLOWED" | "EXT_IDENTITY_PROVIDER_UNAVAILABLE" | "AUTH_MFA_REQUIRED" | "AUTH_MFA_INVALID_CODE" | "AUTH_MFA_ENROLMENT_REQUIRED");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -3405,6 +3533,47 @@ export interface components {
                 help_url?: string;
             };
             meta: components["schemas"]["Meta"];
+        };
+        /**
+         * MfaChallenge
+         * @description What a password login of an account with a second factor answers instead of tokens: a short-lived, single-use
+         *     token bound to the user, to send to `loginMfa` with a TOTP code or a recovery code.
+         * @example {
+         *       "mfa_token": "omt_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE9rT0yU1",
+         *       "expires_in": 300,
+         *       "methods": [
+         *         "totp",
+         *         "recovery_code"
+         *       ]
+         *     }
+         */
+        MfaChallenge: {
+            /**
+             * @description Sent to `loginMfa`; good once, for `expires_in` seconds, and for a few wrong codes at most.
+             * @example omt_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE9rT0yU1
+             */
+            mfa_token: string;
+            /**
+             * Format: int32
+             * @description Seconds until the challenge expires.
+             * @example 300
+             */
+            expires_in: number;
+            /**
+             * @description What `loginMfa` accepts with the token.
+             * @example [
+             *       "totp",
+             *       "recovery_code"
+             *     ]
+             */
+            methods: ("totp" | "recovery_code")[];
+        };
+        /**
+         * LoginRefusedEnvelope
+         * @description The error envelope of a refused `login`; with `AUTH_MFA_REQUIRED` it also holds the challenge (`mfa`) to complete at `loginMfa`.
+         */
+        LoginRefusedEnvelope: components["schemas"]["ErrorEnvelope"] & {
+            mfa?: components["schemas"]["MfaChallenge"];
         };
         /**
          * RefreshRequest
@@ -3619,6 +3788,213 @@ export interface components {
              */
             success: true;
             data: components["schemas"]["OAuthSignInCode"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * LoginMfaRequest
+         * @description The second step of a password login - the challenge token `login` answered, with a TOTP code or one recovery code.
+         * @example {
+         *       "mfa_token": "omt_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE9rT0yU1",
+         *       "code": "492039"
+         *     }
+         */
+        LoginMfaRequest: {
+            /**
+             * @description The `mfa.mfa_token` of the `AUTH_MFA_REQUIRED` answer of `login`.
+             * @example omt_hP3kq9VtL0mZ2xW8yR4sN6dF1gH5jK7cQ2wE9rT0yU1
+             */
+            mfa_token: string;
+            /**
+             * @description A current TOTP code (six digits); each works once.
+             * @example 492039
+             */
+            code?: string;
+            /**
+             * @description One of the account's recovery codes; each works once.
+             * @example k7qm-3xw2-pd5t-h4ns
+             */
+            recovery_code?: string;
+        };
+        /**
+         * TotpStatus
+         * @description Whether the caller's account has a TOTP second factor, and how many recovery codes are left.
+         * @example {
+         *       "enabled": true,
+         *       "pending": false,
+         *       "confirmed_at": "2026-12-04T13:00:00.000Z",
+         *       "recovery_codes_remaining": 10
+         *     }
+         */
+        TotpStatus: {
+            /**
+             * @description A confirmed TOTP secret is in use; password logins then ask for a code.
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description An enrolment was started (`enrolTotp`) and awaits `confirmTotp`.
+             * @example false
+             */
+            pending: boolean;
+            /**
+             * Format: date-time
+             * @description When the second factor was confirmed; `null` when it is not enabled.
+             * @example 2026-12-04T13:00:00.000Z
+             */
+            confirmed_at: string | null;
+            /**
+             * Format: int32
+             * @description Recovery codes not yet used.
+             * @example 10
+             */
+            recovery_codes_remaining: number;
+        };
+        /**
+         * TotpStatusEnvelope
+         * @description A TotpStatus, in the success envelope.
+         */
+        TotpStatusEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TotpStatus"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TotpEnrolment
+         * @description A new TOTP secret for the caller, pending until `confirmTotp` proves the authenticator app holds it. Shown
+         *     once: the server keeps it encrypted and never answers it again. Starting again replaces a pending secret.
+         * @example {
+         *       "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+         *       "otpauth_uri": "otpauth://totp/Opsdeck:ada%40example.com?issuer=Opsdeck&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30",
+         *       "algorithm": "SHA1",
+         *       "digits": 6,
+         *       "period": 30,
+         *       "issuer": "Opsdeck",
+         *       "account": "ada@example.com"
+         *     }
+         */
+        TotpEnrolment: {
+            /**
+             * @description The shared secret in base32 (RFC 4648), for typing into an authenticator app by hand.
+             * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            secret: string;
+            /**
+             * @description The same secret as an `otpauth://totp/…` URI (Google Authenticator's key URI format), to show as a QR code.
+             * @example otpauth://totp/Opsdeck:ada%40example.com?issuer=Opsdeck&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30
+             */
+            otpauth_uri: string;
+            /**
+             * @description The HMAC of the codes.
+             * @constant
+             */
+            algorithm: "SHA1";
+            /**
+             * Format: int32
+             * @description Digits per code.
+             * @constant
+             */
+            digits: 6;
+            /**
+             * Format: int32
+             * @description Seconds per code.
+             * @constant
+             */
+            period: 30;
+            /**
+             * @description The issuer the app shows beside the account.
+             * @example Opsdeck
+             */
+            issuer: string;
+            /**
+             * @description The account the app shows (the caller's email).
+             * @example ada@example.com
+             */
+            account: string;
+        };
+        /**
+         * TotpEnrolmentEnvelope
+         * @description A TotpEnrolment, in the success envelope.
+         */
+        TotpEnrolmentEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["TotpEnrolment"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * TotpDisable
+         * @description Proof for turning the second factor off - a current TOTP code, or the account's password.
+         * @example {
+         *       "code": "492039"
+         *     }
+         */
+        TotpDisable: {
+            /**
+             * @description A current TOTP code (six digits).
+             * @example 492039
+             */
+            code?: string;
+            /**
+             * @description The account's password.
+             * @example correct-horse-battery-staple
+             */
+            password?: string;
+        };
+        /**
+         * TotpCode
+         * @description A current code of the caller's authenticator app (TOTP, RFC 6238).
+         * @example {
+         *       "code": "492039"
+         *     }
+         */
+        TotpCode: {
+            /**
+             * @description Six digits, as the authenticator app shows them now (30-second steps; the step before and after are accepted too). A code works once.
+             * @example 492039
+             */
+            code: string;
+        };
+        /**
+         * RecoveryCodes
+         * @description Ten single-use recovery codes, each usable once instead of a TOTP code at `loginMfa` (when the authenticator app
+         *     is lost). Shown once: only their digests are kept. A new set replaces every earlier code.
+         * @example {
+         *       "recovery_codes": [
+         *         "k7qm-3xw2-pd5t-h4ns",
+         *         "b2vx-7kq4-mz3a-w6ye",
+         *         "r5ht-2njc-qx7m-s3lf",
+         *         "y4wd-6pbk-t2zm-c7qa",
+         *         "f3na-5vyr-k2xh-m7dw",
+         *         "p6ts-4gqz-w3ck-n2ev",
+         *         "h2mz-7rxa-d5qb-y3kt",
+         *         "v4ce-3wnj-s6pm-a2zq",
+         *         "t7kd-2fxs-q4yh-b5mr",
+         *         "m3ry-6aqw-z2vt-k4pc"
+         *       ]
+         *     }
+         */
+        RecoveryCodes: {
+            /** @description The codes (case and dashes do not matter when typed). */
+            recovery_codes: string[];
+        };
+        /**
+         * RecoveryCodesEnvelope
+         * @description A RecoveryCodes, in the success envelope.
+         */
+        RecoveryCodesEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["RecoveryCodes"];
             meta: components["schemas"]["Meta"];
         };
         /**
@@ -4358,6 +4734,63 @@ export interface components {
             data: components["schemas"]["AuditEvent"][];
             meta: components["schemas"]["Meta"];
             pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AuthPolicy
+         * @description How users sign in, for the whole installation. A role listed in `require_totp_for_roles` must use a TOTP second
+         *     factor: a password login of a user of that role without one is refused with `403 AUTH_MFA_ENROLMENT_REQUIRED`.
+         * @example {
+         *       "require_totp_for_roles": [
+         *         "admin"
+         *       ],
+         *       "updated_at": "2026-12-04T13:00:00.000Z"
+         *     }
+         */
+        AuthPolicy: {
+            /**
+             * @description The roles whose users must have a TOTP second factor to sign in with a password.
+             * @example [
+             *       "admin"
+             *     ]
+             */
+            require_totp_for_roles: components["schemas"]["RoleName"][];
+            /**
+             * Format: date-time
+             * @description When the policy last changed.
+             * @example 2026-12-04T13:00:00.000Z
+             */
+            readonly updated_at: string;
+        };
+        /**
+         * AuthPolicyEnvelope
+         * @description An AuthPolicy, in the success envelope.
+         */
+        AuthPolicyEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AuthPolicy"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * AuthPolicyReplace
+         * @description The whole authentication policy, replacing the current one.
+         * @example {
+         *       "require_totp_for_roles": [
+         *         "admin"
+         *       ]
+         *     }
+         */
+        AuthPolicyReplace: {
+            /**
+             * @description The roles whose users must have a TOTP second factor to sign in with a password; empty for none.
+             * @example [
+             *       "admin"
+             *     ]
+             */
+            require_totp_for_roles: components["schemas"]["RoleName"][];
         };
         /**
          * AgentStatus
@@ -12229,8 +12662,8 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description The credentials do not match an active user (or, for a password change, the current password is wrong). */
-        InvalidCredentials: {
+        /** @description The credentials do not match an active user (`AUTH_INVALID_CREDENTIALS`), or the password is right and the account asks for its second factor (`AUTH_MFA_REQUIRED`, with the challenge in `mfa`). */
+        LoginRefused: {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
@@ -12239,6 +12672,21 @@ export interface components {
                  * @example Bearer realm="opsdeck"
                  */
                 "WWW-Authenticate"?: string;
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["LoginRefusedEnvelope"];
+            };
+        };
+        /** @description The password is right, but the authentication policy requires a TOTP second factor for the user's role and the user has none. */
+        MfaEnrolmentRequired: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
                 "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                 "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                 "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -12423,6 +12871,26 @@ export interface components {
             headers: {
                 "X-Request-ID": components["headers"]["XRequestId"];
                 "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description The credentials do not match an active user (or, for a password change, the current password is wrong). */
+        InvalidCredentials: {
+            headers: {
+                "X-Request-ID": components["headers"]["XRequestId"];
+                "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                /**
+                 * @description How to authenticate (RFC 6750).
+                 * @example Bearer realm="opsdeck"
+                 */
+                "WWW-Authenticate"?: string;
                 "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
                 "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
                 "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
@@ -13602,7 +14070,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["InvalidCredentials"];
+            401: components["responses"]["LoginRefused"];
+            403: components["responses"]["MfaEnrolmentRequired"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
@@ -14019,6 +14488,301 @@ export interface operations {
             401: components["responses"]["InvalidCredentials"];
             403: components["responses"]["SignInForbidden"];
             404: components["responses"]["ProviderNotConfigured"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    loginMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The challenge token with a TOTP code or a recovery code. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginMfaRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The code is wrong or already used (`AUTH_MFA_INVALID_CODE`), or the challenge token is unknown, expired or spent (`AUTH_INVALID_TOKEN`). */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTotp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state of the second factor of the caller. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpStatusEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    enrolTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new pending secret; shown once. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolmentEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    disableTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A current TOTP code, or the account's password. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpDisable"];
+            };
+        };
+        responses: {
+            /** @description The second factor is off. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The code is wrong or was already used (`AUTH_MFA_INVALID_CODE`), or the access token is missing or not valid. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    confirmTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A code made from the pending secret. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
+        responses: {
+            /** @description The second factor is on; the recovery codes are shown once. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The code is wrong or was already used (`AUTH_MFA_INVALID_CODE`), or the access token is missing or not valid. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A current TOTP code. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpCode"];
+            };
+        };
+        responses: {
+            /** @description The new recovery codes, shown once. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodesEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description The code is wrong or was already used (`AUTH_MFA_INVALID_CODE`), or the access token is missing or not valid. */
+            401: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -15044,6 +15808,97 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAuthPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthPolicyEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    replaceAuthPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version you read. The change is made only if the resource is still that version;
+                 *     otherwise `412 RES_PRECONDITION_FAILED`, so two editors cannot overwrite each other.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The whole policy. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthPolicyReplace"];
+            };
+        };
+        responses: {
+            /** @description The policy as it now is. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthPolicyEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

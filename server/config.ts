@@ -44,6 +44,8 @@ export interface Config {
   /** The first administrator, created at start-up when no user exists. */
   readonly initialAdminEmail: string | undefined;
   readonly initialAdminPassword: string | undefined;
+  /** OPSDECK_AUTH_POLICY_RESET: empty the authentication policy at start (the way back in after a lock-out). */
+  readonly authPolicyReset: boolean;
   /** Demo teams, users and agents in an empty database (default: on for the embedded database). */
   readonly demoData: boolean;
   /** Simulated hosts the server runs against itself, so a new user sees a living fleet (default 3 with demo data). */
@@ -334,6 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86400, 60, 365 * 86400),
     initialAdminEmail: env.OPSDECK_ADMIN_EMAIL || undefined,
     initialAdminPassword: env.OPSDECK_ADMIN_PASSWORD || undefined,
+    authPolicyReset: flag(env, 'OPSDECK_AUTH_POLICY_RESET', false),
     demoData: flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL),
     backgroundWorkers: flag(env, 'BACKGROUND_WORKERS', true),
     webConcurrency: webConcurrency(env),

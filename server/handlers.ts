@@ -19,6 +19,8 @@ import { auditHandlers } from './modules/audit/audit.handlers.ts';
 import { AuditService } from './modules/audit/audit.service.ts';
 import { authHandlers } from './modules/auth/auth.handlers.ts';
 import { AuthService } from './modules/auth/auth.service.ts';
+import { TotpService } from './modules/auth/auth.totp.ts';
+import { totpHandlers } from './modules/auth/totp.handlers.ts';
 import { systemHandlers } from './modules/system/system.handlers.ts';
 import { frontDoorHandlers } from './modules/system/front-door.handlers.ts';
 import { metricsHandlers } from './modules/system/metrics.handlers.ts';
@@ -68,11 +70,12 @@ const AGENT_CACHE_ENTRIES = 10_000;
 export function createHandlers(deps: AppDeps, authenticator: Authenticator): HandlerMap {
   const db = deps.database.db;
   const metricQueries = new MetricQueryService(db);
-  const auth = new AuthService(db, deps.tokens, deps.loginThrottle);
+  const totp: TotpService = new TotpService(db, deps.secretBox, deps.loginThrottle, (user) => auth.issueTokens(user));
+  const auth = new AuthService(db, deps.tokens, deps.loginThrottle, totp);
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
     ...authHandlers(auth),
-    ...identityProviderHandlers(new IdentityProviderService(db, deps.config.oauth, deps.config.publicUrl, (user) => auth.issueSession(user))),
+    ...identityProviderHandlers(new IdentityProviderService(db, deps.config.oauth, deps.config.publicUrl, (user) => auth.issueTokens(user))),
     ...apiKeyHandlers(new ApiKeyService(db)),
     ...teamHandlers(new TeamService(db)),
     ...userHandlers(new UserService(db)),
@@ -111,5 +114,6 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),
+    ...totpHandlers(totp),
   } satisfies HandlerMap;
 }

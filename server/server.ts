@@ -16,6 +16,7 @@ import type { Logger } from './logger.ts';
 import { closeRedis, openRedis, type RedisClient } from './redis/client.ts';
 import { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import { bootstrapIdentity } from './auth/bootstrap.ts';
+import { resetAuthPolicy } from './modules/auth/auth.totp.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenService } from './auth/tokens.ts';
 import { createEdge } from './edge/edge.ts';
@@ -63,6 +64,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   await migrateToLatest(database.db, log);
   await bootstrapIdentity(database.db, config, log);
+  if (config.authPolicyReset) await resetAuthPolicy(database.db, log);
   if (!config.jwtSecret) log.warn('JWT_SECRET is not set: access tokens are signed with a random key and end with this process');
   const redis = config.redisUrl ? await openRedis(config.redisUrl, log, Math.min(config.dbTimeoutMs, 1000)) : undefined;
   const health = new HealthMonitor(database, redis, Math.min(config.dbTimeoutMs, 1000));

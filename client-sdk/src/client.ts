@@ -67,7 +67,7 @@ export function createOpsdeckClient(options: OpsdeckClientOptions): OpsdeckClien
   const client = make(session.wrap(fetch));
   client.use(auth(options, session.holdsTokens));
   if (options.idempotencyKeys) client.use(idempotencyKeys);
-  return Object.assign(client, { login: session.login, logout: session.logout, session: session.session });
+  return Object.assign(client, { login: session.login, completeLogin: session.completeLogin, logout: session.logout, session: session.session });
 }
 
 /** A fresh `X-Request-ID` per call (retries of the call keep it), unless the caller set one. */

@@ -26,7 +26,8 @@ export {
   type WebhookEventType,
   type WebhookPayload,
 } from './webhooks.ts';
-export type { OpsdeckAuth, OpsdeckSession, SessionOptions } from './session.ts';
+export type { LoginOptions, OpsdeckAuth, OpsdeckSession, SecondFactor, SessionOptions } from './session.ts';
+export { MfaRequiredError } from './session.ts';
 export type {
   Agent,
   AgentCreate,
@@ -61,5 +62,6 @@ export type {
   StreamEvent,
   TaskEvent,
   TokenPair,
+  MfaChallenge,
   VersionInfo,
 } from './types.ts';

@@ -1,7 +1,29 @@
 import type { Client } from 'openapi-fetch';
 import { OpsdeckError } from './errors.ts';
 import type { Fetch } from './retry.ts';
-import type { paths, TokenPair } from './types.ts';
+import type { MfaChallenge, paths, TokenPair } from './types.ts';
+
+/** The second factor that completes a login: a current TOTP code, or one recovery code. */
+export type SecondFactor = { code: string } | { recovery_code: string };
+
+export interface LoginOptions {
+  /**
+   * Asked for a TOTP code (or a recovery code) when the account has a second factor and the server answers
+   * `401 AUTH_MFA_REQUIRED`; the login then completes at `loginMfa`. Without it, such a login throws
+   * `MfaRequiredError`, whose `challenge` can be completed later with `completeLogin()`.
+   */
+  secondFactor?: (challenge: MfaChallenge) => SecondFactor | Promise<SecondFactor>;
+}
+
+/** A right password for an account with a second factor: complete with `completeLogin(error.challenge.mfa_token, …)`. */
+export class MfaRequiredError extends OpsdeckError {
+  readonly challenge: MfaChallenge;
+
+  constructor(base: OpsdeckError, challenge: MfaChallenge) {
+    super({ code: base.code, message: base.message, status: base.status, requestId: base.requestId, details: base.details, helpUrl: base.helpUrl, headers: base.headers });
+    this.challenge = challenge;
+  }
+}
 
 export interface SessionOptions {
   /** An access token kept from an earlier run; used until the server answers that it expired. */
@@ -40,7 +62,13 @@ export interface OpsdeckAuth {
    * Exchanges an email and password for a token pair, which the client keeps and sends from then on.
    * Throws `OpsdeckError` (`AUTH_INVALID_CREDENTIALS`, `RATE_LIMIT_EXCEEDED`, …). Not for API-key clients.
    */
-  login(email: string, password: string): Promise<TokenPair>;
+  login(email: string, password: string, options?: LoginOptions): Promise<TokenPair>;
+  /**
+   * The second step of a login for an account with a second factor (`loginMfa`): the challenge's token with a TOTP
+   * code or a recovery code. The pair is kept like `login()`'s. Throws `OpsdeckError` (`AUTH_MFA_INVALID_CODE`,
+   * `AUTH_INVALID_TOKEN` for an expired or spent challenge, `RATE_LIMIT_EXCEEDED`).
+   */
+  completeLogin(mfaToken: string, factor: SecondFactor): Promise<TokenPair>;
   /** Revokes the refresh token (and its family) at the server and clears the session, even when that fails. */
   logout(): Promise<void>;
   readonly session: OpsdeckSession;
@@ -55,7 +83,7 @@ export interface SessionManager extends OpsdeckAuth {
 }
 
 // These authenticate by their body; a bearer token means nothing to them.
-const TOKEN_ENDPOINT = /\/api\/v1\/auth\/(?:login|refresh|logout)$/;
+const TOKEN_ENDPOINT = /\/api\/v1\/auth\/(?:login|login\/mfa|refresh|logout)$/;
 
 /**
  * `tokens` is a client without the session (no bearer, no refresh on 401) for the token endpoints.
@@ -120,9 +148,23 @@ export function createSession(tokens: Client<paths>, options: SessionOptions | u
     }
   }
 
-  async function login(email: string, password: string): Promise<TokenPair> {
+  async function login(email: string, password: string, loginOptions: LoginOptions = {}): Promise<TokenPair> {
     if (!enabled) throw new Error('Opsdeck client: this client authenticates with an API key; it does not log in');
     const { data, error, response } = await tokens.POST('/api/v1/auth/login', { body: { email, password } });
+    if (!data) {
+      const refused = OpsdeckError.fromResponse(response, error);
+      const challenge = refused.code === 'AUTH_MFA_REQUIRED' ? (error as { mfa?: MfaChallenge } | undefined)?.mfa : undefined;
+      if (!challenge) throw refused;
+      if (!loginOptions.secondFactor) throw new MfaRequiredError(refused, challenge);
+      return completeLogin(challenge.mfa_token, await loginOptions.secondFactor(challenge));
+    }
+    await begin(data.data);
+    return data.data;
+  }
+
+  async function completeLogin(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
+    if (!enabled) throw new Error('Opsdeck client: this client authenticates with an API key; it does not log in');
+    const { data, error, response } = await tokens.POST('/api/v1/auth/login/mfa', { body: { mfa_token: mfaToken, ...factor } });
     if (!data) throw OpsdeckError.fromResponse(response, error);
     await begin(data.data);
     return data.data;
@@ -195,6 +237,7 @@ export function createSession(tokens: Client<paths>, options: SessionOptions | u
 
   return {
     login,
+    completeLogin,
     logout,
     session,
     holdsTokens: () => accessToken !== undefined || refreshToken !== undefined,

@@ -31,6 +31,8 @@ export type VersionInfo = Schemas['VersionInfo'];
 export type Health = Schemas['Health'];
 /** An access token and a refresh token, as `login` and `refresh` answer them. */
 export type TokenPair = Schemas['TokenPair'];
+/** What `login` answers, inside `401 AUTH_MFA_REQUIRED`, for an account with a second factor: the token for `loginMfa`. */
+export type MfaChallenge = Schemas['MfaChallenge'];
 /** An event of the live stream (`subscribeEvents`): narrow on `event` to get its typed `data`. */
 export type StreamEvent = Schemas['StreamEvent'];
 /** `task.completed`, `task.failed`, `task.cancelled`: `data` is the task. */

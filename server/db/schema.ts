@@ -68,6 +68,10 @@ export interface Database {
   config_settings: ConfigSettingsTable;
   config_policies: ConfigPoliciesTable;
   oauth_grants: OAuthGrantsTable;
+  user_totp: UserTotpTable;
+  user_recovery_codes: UserRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
+  auth_policy: AuthPolicyTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -694,4 +698,41 @@ export interface OAuthGrantsTable {
   payload: ColumnType<Record<string, unknown>, string, string>;
   expires_at: Timestamp;
   created_at: CreatedAt;
+}
+
+/** A user's TOTP secret, sealed with the secret box (migration 2026-12-04T1300); pending while `confirmed_at` is null. */
+export interface UserTotpTable {
+  user_id: string;
+  secret_ciphertext: string;
+  confirmed_at: Timestamp | null;
+  /** The time step (Unix seconds / 30) of the last code accepted, so each code works once. */
+  last_used_step: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface UserRecoveryCodesTable {
+  id: string;
+  user_id: string;
+  /** SHA-256 (hex) of the normalised code. */
+  code_hash: string;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface MfaChallengesTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  failures: ColumnType<number, number | undefined, number>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+/** One row (id 1). */
+export interface AuthPolicyTable {
+  id: number;
+  require_totp_for_roles: ColumnType<Schemas['RoleName'][], Schemas['RoleName'][] | undefined, Schemas['RoleName'][]>;
+  updated_at: CreatedAt;
 }

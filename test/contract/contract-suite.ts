@@ -1126,6 +1126,67 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
       });
     });
 
+    describe('second factor (TOTP) and the authentication policy', () => {
+      const totpCode = (base32: string, stepOffset: number) =>
+        TOTP.generate({ secret: Secret.fromBase32(base32), algorithm: 'SHA1', digits: 6, period: 30, timestamp: Date.now() + stepOffset * 30_000 });
+
+      it('enrols, confirms, regenerates recovery codes, completes a login with a recovery code, and turns TOTP off', async () => {
+        const password = 'contract-totp-password-1';
+        const user = await unwrap(client.POST('/api/v1/admin/users', { body: { email: `totp@${uniqueHost()}`, name: 'TOTP user', role: 'operator', password } }));
+        const anonymous = clientWith(undefined);
+        const tokens = await unwrap(anonymous.POST('/api/v1/auth/login', { body: { email: user.email, password } }));
+        const asUser = clientWith(options.stateful ? tokens.access_token : target.token);
+        const before = await unwrap(asUser.GET('/api/v1/auth/mfa/totp'));
+        const enrolment = await unwrap(asUser.POST('/api/v1/auth/mfa/totp'));
+        expect(enrolment.otpauth_uri.startsWith('otpauth://totp/')).toBe(true);
+        const confirmed = await unwrap(asUser.POST('/api/v1/auth/mfa/totp/confirm', { body: { code: totpCode(enrolment.secret, 0) } }));
+        expect(confirmed.recovery_codes).toHaveLength(10);
+        // Each code works once: the next one is of the following step, which the server's window takes.
+        const regenerated = await unwrap(asUser.POST('/api/v1/auth/mfa/recovery-codes', { body: { code: totpCode(enrolment.secret, 1) } }));
+        expect(regenerated.recovery_codes).toHaveLength(10);
+
+        const refused = await anonymous.POST('/api/v1/auth/login', { body: { email: user.email, password }, headers: { Prefer: 'code=401, example=AUTH_MFA_REQUIRED' } });
+        expect(refused.response.status).toBe(401);
+        expect(refused.error?.error.code).toBe('AUTH_MFA_REQUIRED');
+        const mfa = (refused.error as { mfa?: { mfa_token: string; expires_in: number } } | undefined)?.mfa;
+        expect(mfa?.mfa_token).toEqual(expect.any(String));
+        await expectError(
+          unwrap(anonymous.POST('/api/v1/auth/login/mfa', { body: { mfa_token: mfa!.mfa_token, code: '000000' }, ...prefer(401) })),
+          401,
+          ['AUTH_MFA_INVALID_CODE'],
+        );
+        const signedIn = await unwrap(anonymous.POST('/api/v1/auth/login/mfa', { body: { mfa_token: mfa!.mfa_token, recovery_code: regenerated.recovery_codes[0]! } }));
+        expect(signedIn.token_type).toBe('Bearer');
+        await expectError(unwrap(asUser.POST('/api/v1/auth/mfa/totp', { ...prefer(409) })), 409, ['RES_CONFLICT', 'RES_ALREADY_EXISTS']);
+
+        const off = await asUser.DELETE('/api/v1/auth/mfa/totp', { body: { password } });
+        expect(off.response.status).toBe(204);
+        const after = await unwrap(asUser.GET('/api/v1/auth/mfa/totp'));
+        if (options.stateful) {
+          expect(before).toEqual({ enabled: false, pending: false, confirmed_at: null, recovery_codes_remaining: 0 });
+          expect(confirmed.recovery_codes.some((c) => regenerated.recovery_codes.includes(c))).toBe(false);
+          expect(after.enabled).toBe(false);
+          expect((await unwrap(anonymous.POST('/api/v1/auth/login', { body: { email: user.email, password } }))).token_type).toBe('Bearer');
+        }
+      });
+
+      it('reads and replaces the authentication policy with If-Match, and refuses to lock its caller out', async () => {
+        const read = await client.GET('/api/v1/admin/auth-policy');
+        expect(read.response.status).toBe(200);
+        const etag = read.response.headers.get('etag')!;
+        const policy = read.data!.data;
+        const replaced = await unwrap(
+          client.PUT('/api/v1/admin/auth-policy', { params: { header: { 'If-Match': etag } }, body: { require_totp_for_roles: options.stateful ? policy.require_totp_for_roles : ['admin'] } }),
+        );
+        // The administrator of the suite has no second factor: requiring one for its own role would lock it out.
+        await expectError(unwrap(client.PUT('/api/v1/admin/auth-policy', { body: { require_totp_for_roles: ['admin'] }, ...prefer(409) })), 409, ['RES_CONFLICT', 'RES_ALREADY_EXISTS']);
+        if (options.stateful) {
+          expect(policy.require_totp_for_roles).toEqual([]);
+          expect(replaced.require_totp_for_roles).toEqual([]);
+        }
+      });
+    });
+
     it('checked every operation of the spec', () => {
       const exercised = new Set(checker.checked.map((c) => c.split(' ')[0]));
       expect([...operationsById.keys()].filter((id) => !exercised.has(id))).toEqual([]);

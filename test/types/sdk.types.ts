@@ -162,6 +162,12 @@ export async function session(stored: string | undefined): Promise<void> {
   createOpsdeckClient({ baseUrl: 'https://opsdeck.test', apiKey: 'opk_1', session: { refreshToken: 'rt_1' } });
   // @ts-expect-error: login takes an email and a password
   await opsdeck.login('ada@example.com');
+  // A second factor: asked for when the account has one, or completed later.
+  expectTypeOf(await opsdeck.login('ada@example.com', 'pw', { secondFactor: (challenge) => ({ code: challenge.mfa_token.slice(0, 6) }) })).toEqualTypeOf<TokenPair>();
+  await opsdeck.login('ada@example.com', 'pw', { secondFactor: async () => ({ recovery_code: 'k7qm-3xw2-pd5t-h4ns' }) });
+  expectTypeOf(opsdeck.completeLogin('omt_1', { code: '123456' })).toEqualTypeOf<Promise<TokenPair>>();
+  // @ts-expect-error: a second factor is a code or a recovery code
+  await opsdeck.completeLogin('omt_1', { password: 'pw' });
   // @ts-expect-error: the session's tokens are read-only; log in, refresh or clear to change them
   opsdeck.session.accessToken = 'at_forged';
 }

@@ -27,6 +27,7 @@ import * as alertNotifications from './2026-12-03T1910-alert-notifications.ts';
 import * as alerting from './2026-12-04T1400-alerting.ts';
 import * as configSettingsPolicies from './2026-12-04T1000-config-settings-policies.ts';
 import * as identityProviders from './2026-12-04T1200-identity-providers.ts';
+import * as totp from './2026-12-04T1300-totp.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -56,4 +57,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-04T1400-alerting': alerting,
   '2026-12-04T1000-config-settings-policies': configSettingsPolicies,
   '2026-12-04T1200-identity-providers': identityProviders,
+  '2026-12-04T1300-totp': totp,
 };

@@ -13,6 +13,8 @@ import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import * as users from '../users/users.repository.ts';
 import { toUser, type User } from '../users/users.mapper.ts';
 import * as sessions from './sessions.repository.ts';
+import type { SecondFactorGate } from './auth.totp.ts';
+import { deleteChallengesOf } from './totp.repository.ts';
 
 type TokenPair = components['schemas']['TokenPair'];
 
@@ -23,14 +25,21 @@ export class AuthService {
   readonly #db: Kysely<Database>;
   readonly #tokens: TokenService;
   readonly #throttle: LoginThrottle;
+  readonly #secondFactor: SecondFactorGate | undefined;
 
-  constructor(db: Kysely<Database>, tokens: TokenService, throttle: LoginThrottle) {
+  /** `secondFactor`: asked after a right password whether a code is needed (auth.totp.ts). */
+  constructor(db: Kysely<Database>, tokens: TokenService, throttle: LoginThrottle, secondFactor?: SecondFactorGate) {
     this.#db = db;
     this.#tokens = tokens;
     this.#throttle = throttle;
+    this.#secondFactor = secondFactor;
   }
 
-  async login(email: string, password: string, client: string): Promise<TokenPair> {
+  /**
+   * A token pair, or, for an account with a second factor, the challenge to complete at `loginMfa`. The account's
+   * failure count is reset only once every factor is proven, so a known password does not buy endless code guesses.
+   */
+  async login(email: string, password: string, client: string): Promise<TokenPair | { mfa: components['schemas']['MfaChallenge'] }> {
     await this.#throttle.check(email, client);
     const user = await users.findLoginByEmail(this.#db, email);
     const valid = user ? await verifyPassword(user.password_hash, password) : (await burnPasswordCheck(password), false);
@@ -38,12 +47,9 @@ export class AuthService {
       await this.#throttle.recordFailure(email, client);
       throw new ApiError('AUTH_INVALID_CREDENTIALS', 'The email and password do not match an active user');
     }
+    const challenge = await this.#secondFactor?.afterPassword(user);
+    if (challenge) return challenge;
     await this.#throttle.recordSuccess(email, client);
-    return this.#issue(this.#db, user, uuidv7());
-  }
-
-  /** A new session's token pair for a user who signed in another way (an identity provider), as `login` issues it. */
-  issueSession(user: { id: string; password_changed_at: Date }): Promise<TokenPair> {
     return this.#issue(this.#db, user, uuidv7());
   }
 
@@ -95,7 +101,16 @@ export class AuthService {
       // issued before this change stops working, even one issued in the same second.
       await users.updateUser(trx, caller.userId, { password_hash: passwordHash, password_changed_at: new Date() });
       await sessions.revokeAllOfUser(trx, caller.userId);
+      await deleteChallengesOf(trx, caller.userId);
     });
+  }
+
+  /**
+   * A new session's token pair, as `login` issues it, for a user proven another way: the second factor
+   * (`loginMfa`) or an identity provider (which answers for its own factors: a TOTP of Opsdeck's is not asked).
+   */
+  issueTokens(user: { id: string; password_changed_at: Date }): Promise<TokenPair> {
+    return this.#issue(this.#db, user, uuidv7());
   }
 
   async #issue(db: Parameters<typeof sessions.insertRefreshToken>[0], user: { id: string; password_changed_at: Date }, familyId: string): Promise<TokenPair> {
