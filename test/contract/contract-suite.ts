@@ -10,6 +10,7 @@ import { operationsById, spec } from '../../server/contract.ts';
 import { beforeSunset } from '../support/sunset.ts';
 import { TestSocket } from '../support/websocket.ts';
 import { schemaChecker } from '../../server/http/schema-check.ts';
+import { Secret, TOTP } from 'otpauth';
 
 const serverMessageProblem = schemaChecker('EventSocketServerMessage');
 
