@@ -32,7 +32,7 @@ export interface SettingWrite {
  * held). Answers the row and whether it was created, or undefined when the version read moved on.
  */
 export async function upsertSetting(db: Executor, write: SettingWrite, expectedUpdatedAt: string | null): Promise<{ row: SettingRow; created: boolean } | undefined> {
-  let query = db
+  const query = db
     .insertInto('config_settings')
     .values({ ...write, value: JSON.stringify(write.value) })
     .onConflict((oc) => {
