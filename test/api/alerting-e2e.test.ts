@@ -6,9 +6,8 @@
 // to `alerts` receives it. A second busy host under a silenced rule raises an alert that is listed but notifies no
 // one. When the load drops, both alerts resolve by themselves; the unsilenced one notifies its resolution.
 // The evaluation interval is the default 10 s: what fires within seconds does so because reports nudge their rules.
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { SMTPServer } from 'smtp-server';
+import { startMailSink, type MailSink } from '../support/smtp-server.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../server/demo/simulated-fleet.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -21,32 +20,18 @@ const RULES = '/api/v1/metrics/alerts/rules';
 
 let server: TestServer;
 let receiver: WebhookReceiver;
-let smtp: SMTPServer;
+let smtp: MailSink | undefined;
 let fleet: Fleet | undefined;
 let socket: TestSocket | undefined;
-const mails: { to: string[]; text: string }[] = [];
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), text: Buffer.concat(chunks).toString('utf8') });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  smtp = await startMailSink();
   receiver = await startReceiver();
   server = await startTestServer({
     OUTBOX_POLL_MS: '50',
     WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     WEBHOOK_DELIVERY: JSON.stringify({ timeout_seconds: 2, max_attempts: 3, base_seconds: 0.05, max_seconds: 0.2 }),
-    SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`,
+    SMTP_URL: smtp.url,
     SMTP_FROM: 'Opsdeck <alerts@opsdeck.test>',
   });
 }, 60_000);
@@ -55,7 +40,7 @@ afterAll(async () => {
   await fleet?.stop();
   await server?.close();
   await receiver?.close();
-  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+  await smtp?.close();
 });
 
 const create = async (path: string, json: unknown) => {
@@ -108,7 +93,7 @@ describe('alerting, end to end with simulated agents', () => {
     const pushed = await socket.eventAbout(fired!.id, 'alert.triggered', 10_000);
     expect(pushed).toMatchObject({ channel: 'alerts', event: 'alert.triggered', data: { team_id: server.teamId, data: { id: fired!.id, rule_id: webRule.id } } });
     await receiver.waitFor(slackPath, 1);
-    await eventually(async () => (mails.some((m) => m.to.includes(oncall)) ? true : undefined), 10_000, 'the email');
+    await eventually(async () => (smtp!.mails.some((m) => m.to.includes(oncall)) ? true : undefined), 10_000, 'the email');
 
     // The busy host keeps reporting and the rule keeps being evaluated: still one alert, one message, one email.
     db.cpuProfile = 'busy';
@@ -117,7 +102,7 @@ describe('alerting, end to end with simulated agents', () => {
     expect(slackTexts(slackPath)).toHaveLength(1);
     expect(slackTexts(slackPath)[0]).toContain(`[FIRING] [CRITICAL] Web CPU ${tag}`);
     expect(slackTexts(slackPath)[0]).toMatch(/CPU 9\d(\.\d+)?% on e2e-/);
-    expect(mails.filter((m) => m.to.includes(oncall))).toHaveLength(1);
+    expect(smtp!.mails.filter((m) => m.to.includes(oncall))).toHaveLength(1);
     expect(socket.events().filter((m) => m.event === 'alert.triggered' && m.data.data.id === fired!.id)).toHaveLength(1);
 
     // The db host is busy too, under a silenced rule: its alert is raised and listed, and nobody is told.
@@ -129,7 +114,7 @@ describe('alerting, end to end with simulated agents', () => {
     expect((await server.call('GET', `/api/v1/alerts/${silenced!.id}`)).status).toBe(200);
     await sleep(1_500);
     expect(slackTexts(slackPath).some((t) => t.includes(`DB CPU ${tag}`))).toBe(false);
-    expect(mails.some((m) => m.text.includes(`DB CPU ${tag}`))).toBe(false);
+    expect(smtp!.mails.some((m) => m.text.includes(`DB CPU ${tag}`))).toBe(false);
     // The quiet host never fired.
     expect(await alertsOf(quietRule.id)).toEqual([]);
 
@@ -139,11 +124,11 @@ describe('alerting, end to end with simulated agents', () => {
     await eventually(async () => ((await alertsOf(webRule.id))[0]?.status === 'resolved' && (await alertsOf(dbRule.id))[0]?.status === 'resolved' ? true : undefined), 20_000, 'both alerts to resolve');
     await receiver.waitFor(slackPath, 2);
     expect(slackTexts(slackPath)[1]).toContain(`[RESOLVED] [CRITICAL] Web CPU ${tag}`);
-    await eventually(async () => (mails.filter((m) => m.to.includes(oncall)).length === 2 ? true : undefined), 10_000, 'the resolution email');
+    await eventually(async () => (smtp!.mails.filter((m) => m.to.includes(oncall)).length === 2 ? true : undefined), 10_000, 'the resolution email');
     await socket.eventAbout(fired!.id, 'alert.resolved', 10_000);
     await sleep(1_000);
     expect(slackTexts(slackPath)).toHaveLength(2);
-    expect(mails.some((m) => m.text.includes(`DB CPU ${tag}`))).toBe(false);
+    expect(smtp!.mails.some((m) => m.text.includes(`DB CPU ${tag}`))).toBe(false);
     expect(await alertsOf(webRule.id)).toHaveLength(1);
     expect(fleet.totals().errors).toBe(0);
   }, 90_000);

@@ -3,9 +3,8 @@
 // and the email channel once each; a silence mutes a second rule's notifications while its alert is still
 // raised and listed; low CPU resolves the alert and notifies that too; a test-send reaches one channel and a
 // failed attempt is retried; channels and silences are team-scoped, their bodies checked, the Slack URL never shown.
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { SMTPServer } from 'smtp-server';
+import { startMailSink, type MailSink } from '../support/smtp-server.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createOutsider, type TestUser } from '../support/identity.ts';
@@ -17,40 +16,20 @@ const SILENCES = '/api/v1/metrics/alerts/silences';
 const RULES = '/api/v1/metrics/alerts/rules';
 const POLICY = { timeout_seconds: 2, max_attempts: 3, base_seconds: 0.05, max_seconds: 0.2 };
 
-interface Mail {
-  to: string[];
-  text: string;
-}
-
 let server: TestServer;
 let receiver: WebhookReceiver;
-let smtp: SMTPServer;
-const mails: Mail[] = [];
+let smtp: MailSink | undefined;
 let outsider: TestUser;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), text: Buffer.concat(chunks).toString('utf8') });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const smtpPort = (smtp.server.address() as AddressInfo).port;
+  smtp = await startMailSink();
   receiver = await startReceiver();
   server = await startTestServer({
     ALERT_EVALUATION_INTERVAL_MS: '200',
     OUTBOX_POLL_MS: '50',
     WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     WEBHOOK_DELIVERY: JSON.stringify(POLICY),
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    SMTP_URL: smtp.url,
     SMTP_FROM: 'Opsdeck <alerts@opsdeck.test>',
   });
   ({ outsider } = await createOutsider(server.url, server.adminToken));
@@ -58,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await receiver?.close();
-  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+  await smtp?.close();
 });
 
 async function enrol() {
@@ -111,17 +90,17 @@ describe('notifications of rule alerts', () => {
     // Both alerts are raised and listed, the silenced one too.
     await eventually(async () => ((await ruleAlerts(webRule.id)).length === 1 && (await ruleAlerts(dbRule.id)).length === 1 ? true : undefined));
     await receiver.waitFor(slackPath, 1);
-    await eventually(async () => (mails.some((m) => m.to.includes(`oncall-${tag}@example.com`)) ? true : undefined));
+    await eventually(async () => (smtp!.mails.some((m) => m.to.includes(`oncall-${tag}@example.com`)) ? true : undefined));
     await sleep(1_000);
     const texts = slackTexts(slackPath);
     expect(texts).toHaveLength(1);
     expect(texts[0]!.text).toContain(`[FIRING] [CRITICAL] Web CPU ${tag}`);
     expect(texts[0]!.text).toContain(`CPU 97% on ${web.agent.hostname}`);
     expect(texts[0]!.blocks).toHaveLength(1);
-    const mailed = mails.filter((m) => m.to.includes(`oncall-${tag}@example.com`));
+    const mailed = smtp!.mails.filter((m) => m.to.includes(`oncall-${tag}@example.com`));
     expect(mailed).toHaveLength(1);
     expect(mailed[0]!.text).toContain(`Web CPU ${tag}`);
-    expect(mails.some((m) => m.text.includes(`DB CPU ${tag}`))).toBe(false);
+    expect(smtp!.mails.some((m) => m.text.includes(`DB CPU ${tag}`))).toBe(false);
 
     // Low CPU for a whole window: the web alert resolves itself and says so.
     const until = Date.now() + 6_000;
@@ -132,7 +111,7 @@ describe('notifications of rule alerts', () => {
     await eventually(async () => ((await ruleAlerts(webRule.id))[0]?.status === 'resolved' ? true : undefined));
     await receiver.waitFor(slackPath, 2);
     expect(slackTexts(slackPath)[1]!.text).toContain(`[RESOLVED] [CRITICAL] Web CPU ${tag}`);
-    await eventually(async () => (mails.filter((m) => m.to.includes(`oncall-${tag}@example.com`)).length === 2 ? true : undefined));
+    await eventually(async () => (smtp!.mails.filter((m) => m.to.includes(`oncall-${tag}@example.com`)).length === 2 ? true : undefined));
     expect((await server.call('GET', `${CHANNELS}/${email.id}`)).body.data.email_to).toEqual([`oncall-${tag}@example.com`]);
   }, 40_000);
 });

@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Executor } from '../../db/executor.ts';
+import type { PolicyColumns } from '../policies/policies.mapper.ts';
 
 type Schemas = components['schemas'];
 
@@ -63,18 +64,7 @@ export interface AppliedSetting {
 }
 
 /** A policy that applies to an agent, as the effective query answers it (JSON: times as text). */
-export interface AppliedPolicy {
-  id: string;
-  team_id: string;
-  group_id: string | null;
-  name: string;
-  description: string | null;
-  kind: Schemas['PolicyKind'];
-  rules: Schemas['PolicyRules'];
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
+export type AppliedPolicy = PolicyColumns & { created_at: string; updated_at: string };
 
 export interface AppliedConfiguration {
   group_ids: string[];
