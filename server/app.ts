@@ -16,6 +16,7 @@ import { ServedContract } from './http/served-contract.ts';
 import { StaticTokens } from './http/static-token.ts';
 import type { Logger } from './logger.ts';
 import { findAgentKey } from './modules/agent-protocol/agent-protocol.repository.ts';
+import { findCertificateForAuth } from './modules/certificates/certificates.repository.ts';
 import { findKeyForAuth, touchApiKey } from './modules/api-keys/api-keys.repository.ts';
 import { auditSink } from './modules/audit/audit-recorder.ts';
 import { findCaller } from './modules/users/users.repository.ts';
@@ -29,6 +30,7 @@ export function callerDirectory(db: Kysely<Database>, feed: ChangeFeedFollower):
     findUser: (id) => findCaller(db, id),
     findApiKey: (prefix) => findKeyForAuth(db, prefix),
     findAgentKey: (prefix) => findAgentKey(db, prefix),
+    findAgentCertificate: (serialNumber) => findCertificateForAuth(db, serialNumber),
     touchApiKey: (id) => touchApiKey(db, id),
   };
   return new CachedCallerDirectory(repositories, feed);

@@ -17,6 +17,7 @@ import type { Logger } from './logger.ts';
 import type { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-of-life.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import type { Metrics } from './observability/metrics.ts';
+import type { CertificateAuthority } from './modules/certificates/certificates.authority.ts';
 
 export interface AppDeps {
   config: Config;
@@ -46,4 +47,6 @@ export interface AppDeps {
   metrics: Metrics;
   /** Agents' signs of life, written in batches; a graceful stop drains them before the pool closes. */
   signs: SignsOfLife;
+  /** The certificate authority for agents (its key opened with the secret box). */
+  authority: CertificateAuthority;
 }

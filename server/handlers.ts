@@ -53,6 +53,8 @@ import { MetricQueryService } from './modules/metric-queries/metric-queries.serv
 import { dashboardHandlers } from './modules/dashboards/dashboards.handlers.ts';
 import { DashboardService } from './modules/dashboards/dashboards.service.ts';
 import type { AppDeps } from './deps.ts';
+import { certificateHandlers } from './modules/certificates/certificates.handlers.ts';
+import { CertificateService } from './modules/certificates/certificates.service.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 
 /** How many agents a process keeps as `getAgent` answered them (~1 KB each). */
@@ -62,6 +64,7 @@ const AGENT_CACHE_ENTRIES = 10_000;
 export function createHandlers(deps: AppDeps, authenticator: Authenticator): HandlerMap {
   const db = deps.database.db;
   const metricQueries = new MetricQueryService(db);
+  const certificates = new CertificateService(db, deps.authority);
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
     ...authHandlers(new AuthService(db, deps.tokens, deps.loginThrottle)),
@@ -93,7 +96,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
         onDeliveryQueued: () => deps.webhookDeliverer.wake(),
       }),
     ),
-    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
+    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs, certificates)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs)),
     ...metricQueryHandlers(metricQueries),
     ...dashboardHandlers(new DashboardService(db, metricQueries)),
@@ -101,5 +104,6 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...systemHandlers(deps.health, deps.database.backend, deps.startedAt),
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),
+    ...certificateHandlers(certificates),
   } satisfies HandlerMap;
 }

@@ -24,6 +24,7 @@ import * as metricNamesAndRollups from './2026-12-03T1700-metric-names-and-rollu
 import * as packageVulnerabilities from './2026-12-03T1800-package-vulnerabilities.ts';
 import * as alertRules from './2026-12-03T1900-alert-rules.ts';
 import * as alertNotifications from './2026-12-03T1910-alert-notifications.ts';
+import * as agentCertificates from './2026-12-04T1100-agent-certificates.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T1800-package-vulnerabilities': packageVulnerabilities,
   '2026-12-03T1900-alert-rules': alertRules,
   '2026-12-03T1910-alert-notifications': alertNotifications,
+  '2026-12-04T1100-agent-certificates': agentCertificates,
 };
