@@ -4,6 +4,7 @@
 // checks CSRs (format, signature, key type and size), issues agent certificates bound to the agent's id (CN and
 // SAN URI `urn:opsdeck:agent:<id>`), and signs CRLs.
 import { createHash, createPublicKey, randomBytes, type webcrypto } from 'node:crypto';
+import '../../reflect-shim.ts';
 import * as x509 from '@peculiar/x509';
 import type { SecretBox } from '../../auth/secret-box.ts';
 import { policy } from '../../contract.ts';
