@@ -6499,6 +6499,25 @@ export interface components {
          * @description An X.509 client certificate the Opsdeck CA issued to an agent. It names the agent twice: its subject's common
          *     name is the agent's id, and its subject alternative name is the URI `urn:opsdeck:agent:<agent id>` (the one
          *     mutual TLS reads). Its serial number is 16 random bytes.
+         * @example {
+         *       "id": "0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b",
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "serial_number": "0192f1a03c4d7e5f8a6b07318d9e0f1a",
+         *       "subject": "CN=0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d, O=Opsdeck agents",
+         *       "subject_alt_uri": "urn:opsdeck:agent:0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "fingerprint_sha256": "5e1a9c2f7d4b8e3a6c0f1d2b3a4c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+         *       "key_algorithm": "ecdsa-p256",
+         *       "key_bits": 256,
+         *       "status": "active",
+         *       "not_before": "2026-11-21T10:29:00.000Z",
+         *       "not_after": "2026-12-21T10:30:00.000Z",
+         *       "revoked_at": null,
+         *       "revocation_reason": null,
+         *       "pem": "-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w\n-----END CERTIFICATE-----\n",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:30:00.000Z"
+         *     }
          */
         AgentCertificate: {
             /**
@@ -6546,6 +6565,7 @@ export interface components {
              */
             key_algorithm: "ecdsa-p256" | "ecdsa-p384" | "rsa";
             /**
+             * Format: int32
              * @description The key's size in bits (the curve's for ECDSA, the modulus's for RSA).
              * @example 256
              */
@@ -11552,6 +11572,9 @@ export interface components {
         /**
          * CertificateRenewRequest
          * @description An agent asking for a (new) certificate for its own key pair.
+         * @example {
+         *       "csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIHrMIGSAgEAMDAxLjAsBgNVBAMMJTAxOTJmMGMxLTdjMWUtN2QzYS05YjdlLTNm\n-----END CERTIFICATE REQUEST-----\n"
+         *     }
          */
         CertificateRenewRequest: {
             csr: components["schemas"]["CertificateSigningRequest"];
@@ -11559,6 +11582,30 @@ export interface components {
         /**
          * IssuedCertificate
          * @description A certificate just issued to the calling agent, with the chain to trust it by (the Opsdeck CA).
+         * @example {
+         *       "certificate": {
+         *         "id": "0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b",
+         *         "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "serial_number": "0192f1a03c4d7e5f8a6b07318d9e0f1a",
+         *         "subject": "CN=0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d, O=Opsdeck agents",
+         *         "subject_alt_uri": "urn:opsdeck:agent:0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "fingerprint_sha256": "5e1a9c2f7d4b8e3a6c0f1d2b3a4c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+         *         "key_algorithm": "ecdsa-p256",
+         *         "key_bits": 256,
+         *         "status": "active",
+         *         "not_before": "2026-11-21T10:29:00.000Z",
+         *         "not_after": "2026-12-21T10:30:00.000Z",
+         *         "revoked_at": null,
+         *         "revocation_reason": null,
+         *         "pem": "-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w\n-----END CERTIFICATE-----\n",
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:30:00.000Z"
+         *       },
+         *       "ca_chain": [
+         *         "-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w\n-----END CERTIFICATE-----\n"
+         *       ]
+         *     }
          */
         IssuedCertificate: {
             certificate: components["schemas"]["AgentCertificate"];
