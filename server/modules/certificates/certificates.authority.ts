@@ -169,9 +169,9 @@ export class CertificateAuthority {
     };
   }
 
-  /** The CRL of these revocations, signed now, valid `crl_lifetime_hours`. */
-  async crl(revoked: ReadonlyArray<{ serial_number: string; revoked_at: Date | null; revocation_reason: string | null }>, now = new Date()): Promise<x509.X509Crl> {
-    return x509.X509CrlGenerator.create({
+  /** The CRL of these revocations, signed now, valid `crl_lifetime_hours`: DER, and PEM (RFC 7468's `X509 CRL`). */
+  async crl(revoked: ReadonlyArray<{ serial_number: string; revoked_at: Date | null; revocation_reason: string | null }>, now = new Date()): Promise<{ der: Uint8Array; pem: string }> {
+    const crl = await x509.X509CrlGenerator.create({
       issuer: this.certificate.subject,
       thisUpdate: now,
       nextUpdate: new Date(now.getTime() + this.#policy.crl_lifetime_hours * 3_600_000),
@@ -180,6 +180,8 @@ export class CertificateAuthority {
       extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.certificate)],
       entries: revoked.map((r) => ({ serialNumber: r.serial_number, revocationDate: r.revoked_at ?? now, reason: CRL_REASONS[r.revocation_reason ?? 'unspecified'] ?? x509.X509CrlReason.unspecified })),
     });
+    // The library labels it `CRL`; RFC 7468 (and OpenSSL) say `X509 CRL`.
+    return { der: new Uint8Array(crl.rawData), pem: x509.PemConverter.encode(crl.rawData, 'X509 CRL') };
   }
 }
 

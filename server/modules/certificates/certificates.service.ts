@@ -1,7 +1,6 @@
 // Agent certificates: issued by the CA (certificates.authority.ts) at enrolment or on the agent's request, listed,
 // read and revoked by the operators of the agent's team (another team's is 404), and published: the CA
 // certificate and the signed CRL, DER or PEM by `Accept`.
-import { PemConverter } from '@peculiar/x509';
 import { v7 as uuidv7 } from 'uuid';
 import type { components, operations } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
@@ -114,7 +113,6 @@ export class CertificateService {
   async revocationList(accept: string | undefined): Promise<PkiAnswer> {
     const crl = await this.#authority.crl(await repo.listRevoked(this.#db));
     const pem = prefersPem(accept, 'application/pkix-crl');
-    // RFC 7468's label for a CRL (the library writes `CRL`).
-    return { pem, body: pem ? PemConverter.encode(crl.rawData, 'X509 CRL') : new Uint8Array(crl.rawData) };
+    return { pem, body: pem ? crl.pem : crl.der };
   }
 }
