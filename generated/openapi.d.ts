@@ -11308,7 +11308,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "3.0.0",
+         *       "api_version": "3.1.0",
          *       "node_version": "v24.21.0",
          *       "database": "postgresql",
          *       "started_at": "2026-11-21T06:00:00.000Z"
@@ -11327,7 +11327,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 3.0.0
+             * @example 3.1.0
              */
             api_version: string;
             /**
@@ -11443,7 +11443,7 @@ export interface components {
          * @example {
          *       "name": "opsdeck",
          *       "version": "0.1.0",
-         *       "api_version": "3.0.0",
+         *       "api_version": "3.1.0",
          *       "links": {
          *         "docs": "/docs",
          *         "openapi_json": "/openapi.json",
@@ -11471,7 +11471,7 @@ export interface components {
             version: string;
             /**
              * @description The contract's version (the spec's `info.version`).
-             * @example 3.0.0
+             * @example 3.1.0
              */
             api_version: string;
             /** @description Where to go next, as paths on this server. */
