@@ -1420,6 +1420,12 @@ export interface paths {
          * @description A host joins the fleet of the team whose enrollment token it presents, and receives its own agent
          *     key (shown once). A host that enrols again under the same hostname gets a new key for the same agent.
          *
+         *     With a `csr` (PKCS#10, PEM), the answer also carries a client certificate bound to the agent (`certificate`)
+         *     and the CA chain (`ca_chain`), for mutual TLS (`agentCertificate`); see the Certificates tag. Enrolling again
+         *     revokes the agent's earlier certificates (`superseded`), as it ends its earlier key. A CSR that is not one,
+         *     does not verify or has a key that is not accepted is `422` (`VAL_INVALID_CSR`, `VAL_CSR_KEY_REFUSED`), and
+         *     nothing is enrolled.
+         *
          *     Limited per enrollment token (the `enrollment` limiter of `x-rate-limits`), not per client address: the
          *     hosts of an autoscaling group booting behind one NAT gateway enrol in a burst. A malformed or refused token
          *     also spends from the client address's `anonymous` bucket.
@@ -3013,6 +3019,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/config/certificates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List agent certificates
+         * @description The certificates the Opsdeck CA issued to the agents of the caller's teams, newest first unless `sort` says
+         *     otherwise; `agent_id` and `status` filter them. `status` is computed when asked: `expired` once `not_after` has
+         *     passed, `revoked` once revoked. Offset mode by default; send `cursor` (empty for the first page) for cursor mode.
+         */
+        get: operations["listCertificates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/certificates/ca": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The CA certificate
+         * @description The Opsdeck CA's certificate, which issues the agents' certificates and signs the CRL: DER
+         *     (`application/pkix-cert`, the default) or PEM (`application/x-pem-file`) as `Accept` prefers. Public: an
+         *     agent needs it before it has any credential, and a TLS peer to check an agent's certificate. Any other
+         *     `Accept` is answered DER.
+         */
+        get: operations["getCaCertificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/certificates/revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The certificate revocation list
+         * @description The X.509 CRL (version 2) of the Opsdeck CA, signed by it at each request: every revoked agent certificate
+         *     that has not expired, by serial number, with its revocation time and reason code; `nextUpdate` is
+         *     `x-certificates.crl_lifetime_hours` later. DER (`application/pkix-crl`, the default) or PEM
+         *     (`application/x-pem-file`) as `Accept` prefers (any other `Accept`: DER). Public, like the CA certificate.
+         */
+        get: operations["getCertificateRevocationList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/certificates/{certificate_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The certificate's id.
+                 * @example 0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+                 */
+                certificate_id: components["parameters"]["CertificateId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an agent certificate
+         * @description One certificate of an agent of the caller's teams, with its PEM and its state. Another team's is `404`.
+         */
+        get: operations["getCertificate"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an agent certificate
+         * @description Revokes the certificate (with `reason`, default `unspecified`). It stays readable, `status: revoked`, and is
+         *     listed in the CRL until it expires. A request presenting it over mutual TLS is refused (`401`) from the answer
+         *     on by this process and within a second by every other. Revoking a revoked certificate is `204` again and keeps
+         *     the first revocation's time and reason. Another team's is `404`.
+         */
+        delete: operations["revokeCertificate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agent/certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a certificate for the agent
+         * @description The calling agent sends a CSR for its key pair (a new one, to renew before `not_after`) and receives a
+         *     certificate bound to its own id, valid `x-certificates.lifetime_days`, with the CA chain. It authenticates with
+         *     its agent key or with a certificate it already has (mutual TLS). Its earlier certificates stay valid until they
+         *     expire, except that an agent keeps at most `x-certificates.max_active_per_agent` active ones: the oldest beyond
+         *     that are revoked (`superseded`). A CSR that is not one, whose signature does not verify, or whose key is not
+         *     accepted is `422` (`VAL_INVALID_CSR`, `VAL_CSR_KEY_REFUSED`).
+         */
+        post: operations["renewAgentCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "task.created": {
@@ -3479,7 +3611,7 @@ export interface components {
          *     (`x-http-status`); its meaning never changes once published. Clients branch on the code, not on the message.
          * @example RES_NOT_FOUND
          */
-        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "AUTH_PROVIDER_NOT_CONFIGURED" | "AUTH_OAUTH_STATE_INVALID" | "AUTH_OAUTH_CODE_INVALID" | "AUTH_OAUTH_DENIED" | "AUTH_EMAIL_UNVERIFIED" | "VAL_REDIRECT_URI_NOT_ALLOWED" | "EXT_IDENTITY_PROVIDER_UNAVAILABLE" | "AUTH_MFA_REQUIRED" | "AUTH_MFA_INVALID_CODE" | "AUTH_MFA_ENROLMENT_REQUIRED");
+        ErrorCode: string & ("AUTH_REQUIRED" | "AUTH_INVALID_TOKEN" | "AUTH_EXPIRED_TOKEN" | "AUTH_INVALID_CREDENTIALS" | "PERM_DENIED" | "VAL_MALFORMED_REQUEST" | "VAL_INVALID_PARAMETER" | "VAL_ERROR" | "VAL_MULTIPLE_ERRORS" | "VAL_REQUIRED_FIELD" | "VAL_INVALID_FORMAT" | "VAL_PAYLOAD_TOO_LARGE" | "VAL_UNSUPPORTED_MEDIA_TYPE" | "VAL_RANGE_NOT_SATISFIABLE" | "RES_NOT_FOUND" | "RES_METHOD_NOT_ALLOWED" | "RES_ALREADY_EXISTS" | "RES_CONFLICT" | "RES_IDEMPOTENCY_IN_FLIGHT" | "VAL_IDEMPOTENCY_KEY_REUSED" | "RES_PRECONDITION_FAILED" | "RES_GONE" | "BIZ_AGENT_OFFLINE" | "BIZ_TASK_ALREADY_RUNNING" | "BIZ_TASK_FINISHED" | "BIZ_TASK_NOT_RETRYABLE" | "BIZ_TASK_ARTIFACT_LIMIT" | "BIZ_AGENT_NOT_IN_TEAM" | "BIZ_FLEET_TARGET_EMPTY" | "BIZ_FLEET_TARGET_TOO_LARGE" | "BIZ_FLEET_TASK_NOT_RETRYABLE" | "BIZ_POLICY_VIOLATION" | "BIZ_DEPLOYMENT_INVALID_TRANSITION" | "BIZ_DEPLOYMENT_NOT_ROLLBACKABLE" | "BIZ_ROLLBACK_IN_PROGRESS" | "BIZ_PIPELINE_NOT_ACTIVE" | "BIZ_PIPELINE_RUN_INVALID_TRANSITION" | "BIZ_ALERT_ALREADY_ACKNOWLEDGED" | "BIZ_ALERT_RESOLVED" | "VAL_WEBHOOK_TARGET_FORBIDDEN" | "BIZ_WEBHOOK_DISABLED" | "VAL_INVALID_SCHEMA" | "VAL_QUERY_TOO_LARGE" | "BIZ_NOTIFICATION_CHANNEL_DISABLED" | "BIZ_SMTP_NOT_CONFIGURED" | "VAL_INVALID_CSR" | "VAL_CSR_KEY_REFUSED" | "RATE_LIMIT_EXCEEDED" | "RATE_TOO_MANY_STREAMS" | "SYS_INTERNAL_ERROR" | "EXT_DATABASE_ERROR" | "EXT_SERVICE_UNAVAILABLE" | "AUTH_PROVIDER_NOT_CONFIGURED" | "AUTH_OAUTH_STATE_INVALID" | "AUTH_OAUTH_CODE_INVALID" | "AUTH_OAUTH_DENIED" | "AUTH_EMAIL_UNVERIFIED" | "VAL_REDIRECT_URI_NOT_ALLOWED" | "EXT_IDENTITY_PROVIDER_UNAVAILABLE" | "AUTH_MFA_REQUIRED" | "AUTH_MFA_INVALID_CODE" | "AUTH_MFA_ENROLMENT_REQUIRED");
         /**
          * ErrorDetail
          * @description One problem with the request, tied to the field or parameter that caused it.
@@ -4003,7 +4135,7 @@ export interface components {
          * @example agents:read
          * @enum {string}
          */
-        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe" | "admin:advisories" | "config:read" | "config:write" | "config:policies";
+        Permission: "agents:read" | "agents:write" | "teams:read" | "teams:write" | "profile:read" | "profile:write" | "apikeys:read" | "apikeys:write" | "admin:users" | "admin:teams" | "admin:audit" | "tasks:read" | "tasks:execute" | "tasks:templates" | "agent:self" | "deployments:read" | "deployments:write" | "pipelines:read" | "pipelines:write" | "alerts:read" | "alerts:write" | "webhooks:read" | "webhooks:write" | "events:subscribe" | "admin:advisories" | "config:read" | "config:write" | "config:policies" | "certificates:read" | "certificates:write";
         /**
          * ApiKey
          * @description An API key for a machine client. Its secret is never shown again after creation.
@@ -7116,6 +7248,18 @@ export interface components {
             meta: components["schemas"]["Meta"];
         };
         /**
+         * CertificateSigningRequest
+         * @description A PKCS#10 certificate signing request, PEM (`-----BEGIN CERTIFICATE REQUEST-----`). Its signature must verify
+         *     and its public key must be one of `x-certificates.key_algorithms` (ECDSA P-256 or P-384, RSA of
+         *     `rsa_min_bits` to `rsa_max_bits` bits); otherwise `422 VAL_INVALID_CSR` or `VAL_CSR_KEY_REFUSED`. Its subject and
+         *     extensions are ignored: the certificate names the agent the request is authenticated as.
+         * @example -----BEGIN CERTIFICATE REQUEST-----
+         *     MIHrMIGSAgEAMDAxLjAsBgNVBAMMJTAxOTJmMGMxLTdjMWUtN2QzYS05YjdlLTNm
+         *     MWMyYTRiNWM2ZDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHxk2v3lXoQ8Yb3j
+         *     -----END CERTIFICATE REQUEST-----
+         */
+        CertificateSigningRequest: string;
+        /**
          * EnrollRequest
          * @description A host asking to join its team's fleet, with what it knows about itself.
          * @example {
@@ -7138,6 +7282,140 @@ export interface components {
             platform: components["schemas"]["Platform"];
             os_version?: components["schemas"]["OsVersion"];
             agent_version?: components["schemas"]["AgentVersion"];
+            csr?: components["schemas"]["CertificateSigningRequest"];
+        };
+        /**
+         * CertificateStatus
+         * @description `active`: valid now and not revoked; `revoked`: revoked (listed in the CRL until it expires); `expired`: past its `not_after`.
+         * @example active
+         * @enum {string}
+         */
+        CertificateStatus: "active" | "revoked" | "expired";
+        /**
+         * RevocationReason
+         * @description Why a certificate was revoked (RFC 5280 reason codes, snake_case). `superseded` is what Opsdeck records when a host enrols again.
+         * @example key_compromise
+         * @enum {string}
+         */
+        RevocationReason: "unspecified" | "key_compromise" | "affiliation_changed" | "superseded" | "cessation_of_operation";
+        /**
+         * PemCertificate
+         * @description An X.509 certificate, PEM (`-----BEGIN CERTIFICATE-----`).
+         * @example -----BEGIN CERTIFICATE-----
+         *     MIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w
+         *     -----END CERTIFICATE-----
+         */
+        PemCertificate: string;
+        /**
+         * AgentCertificate
+         * @description An X.509 client certificate the Opsdeck CA issued to an agent. It names the agent twice: its subject's common
+         *     name is the agent's id, and its subject alternative name is the URI `urn:opsdeck:agent:<agent id>` (the one
+         *     mutual TLS reads). Its serial number is 16 random bytes.
+         * @example {
+         *       "id": "0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b",
+         *       "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *       "serial_number": "0192f1a03c4d7e5f8a6b07318d9e0f1a",
+         *       "subject": "CN=0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d, O=Opsdeck agents",
+         *       "subject_alt_uri": "urn:opsdeck:agent:0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *       "fingerprint_sha256": "5e1a9c2f7d4b8e3a6c0f1d2b3a4c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+         *       "key_algorithm": "ecdsa-p256",
+         *       "key_bits": 256,
+         *       "status": "active",
+         *       "not_before": "2026-11-21T10:29:00.000Z",
+         *       "not_after": "2026-12-21T10:30:00.000Z",
+         *       "revoked_at": null,
+         *       "revocation_reason": null,
+         *       "pem": "-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w\n-----END CERTIFICATE-----\n",
+         *       "created_at": "2026-11-21T10:30:00.000Z",
+         *       "updated_at": "2026-11-21T10:30:00.000Z"
+         *     }
+         */
+        AgentCertificate: {
+            /**
+             * Format: uuid
+             * @description The certificate's id.
+             * @example 0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+             */
+            readonly id: string;
+            /**
+             * Format: uuid
+             * @description The agent it is bound to.
+             * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            agent_id: string;
+            /**
+             * Format: uuid
+             * @description The agent's team.
+             * @example 0192f0a0-0000-7000-8000-00000000000a
+             */
+            team_id: string;
+            /**
+             * @description The serial number, lowercase hexadecimal (as the CRL lists it).
+             * @example 0192f1a03c4d7e5f8a6b07318d9e0f1a
+             */
+            serial_number: string;
+            /**
+             * @description The subject's distinguished name.
+             * @example CN=0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d, O=Opsdeck agents
+             */
+            subject: string;
+            /**
+             * @description The subject alternative name that binds it to its agent.
+             * @example urn:opsdeck:agent:0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+             */
+            subject_alt_uri: string;
+            /**
+             * @description The SHA-256 of the certificate's DER, lowercase hexadecimal.
+             * @example 5e1a9c2f7d4b8e3a6c0f1d2b3a4c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d
+             */
+            fingerprint_sha256: string;
+            /**
+             * @description The certified public key's algorithm and size.
+             * @example ecdsa-p256
+             * @enum {string}
+             */
+            key_algorithm: "ecdsa-p256" | "ecdsa-p384" | "rsa";
+            /**
+             * Format: int32
+             * @description The key's size in bits (the curve's for ECDSA, the modulus's for RSA).
+             * @example 256
+             */
+            key_bits?: number;
+            status: components["schemas"]["CertificateStatus"];
+            /**
+             * Format: date-time
+             * @description Valid from (RFC 3339, UTC).
+             * @example 2026-11-21T10:29:00.000Z
+             */
+            not_before: string;
+            /**
+             * Format: date-time
+             * @description Valid until (RFC 3339, UTC); `x-certificates.lifetime_days` after issuance.
+             * @example 2026-12-21T10:30:00.000Z
+             */
+            not_after: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, `null` while it is not.
+             * @example null
+             */
+            revoked_at: string | null;
+            /** @description Why it was revoked, `null` while it is not. */
+            revocation_reason: components["schemas"]["RevocationReason"] | null;
+            pem: components["schemas"]["PemCertificate"];
+            /**
+             * Format: date-time
+             * @description When it was issued (RFC 3339, UTC).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed (issued or revoked).
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            readonly updated_at: string;
         };
         /**
          * Enrollment
@@ -7167,6 +7445,9 @@ export interface components {
              * @example oak_Lm3Qx9Ta_Zr4pQ8vN1tY6wK3mB0cX5dF2gH9jL7sA
              */
             agent_key: string;
+            certificate?: components["schemas"]["AgentCertificate"];
+            /** @description With `certificate`, the chain to trust it by (the Opsdeck CA's certificate, PEM). */
+            ca_chain?: components["schemas"]["PemCertificate"][];
         };
         /**
          * EnrollmentEnvelope
@@ -12645,6 +12926,90 @@ export interface components {
             data: components["schemas"]["ApiIndex"];
             meta: components["schemas"]["Meta"];
         };
+        /**
+         * AgentCertificateListEnvelope
+         * @description A page of agent certificates, in the success envelope.
+         */
+        AgentCertificateListEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            /** @description The certificates of this page. */
+            data: components["schemas"]["AgentCertificate"][];
+            meta: components["schemas"]["Meta"];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * AgentCertificateEnvelope
+         * @description A certificate, in the success envelope.
+         */
+        AgentCertificateEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["AgentCertificate"];
+            meta: components["schemas"]["Meta"];
+        };
+        /**
+         * CertificateRenewRequest
+         * @description An agent asking for a (new) certificate for its own key pair.
+         * @example {
+         *       "csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIHrMIGSAgEAMDAxLjAsBgNVBAMMJTAxOTJmMGMxLTdjMWUtN2QzYS05YjdlLTNm\n-----END CERTIFICATE REQUEST-----\n"
+         *     }
+         */
+        CertificateRenewRequest: {
+            csr: components["schemas"]["CertificateSigningRequest"];
+        };
+        /**
+         * IssuedCertificate
+         * @description A certificate just issued to the calling agent, with the chain to trust it by (the Opsdeck CA).
+         * @example {
+         *       "certificate": {
+         *         "id": "0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b",
+         *         "agent_id": "0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "team_id": "0192f0a0-0000-7000-8000-00000000000a",
+         *         "serial_number": "0192f1a03c4d7e5f8a6b07318d9e0f1a",
+         *         "subject": "CN=0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d, O=Opsdeck agents",
+         *         "subject_alt_uri": "urn:opsdeck:agent:0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d",
+         *         "fingerprint_sha256": "5e1a9c2f7d4b8e3a6c0f1d2b3a4c5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+         *         "key_algorithm": "ecdsa-p256",
+         *         "key_bits": 256,
+         *         "status": "active",
+         *         "not_before": "2026-11-21T10:29:00.000Z",
+         *         "not_after": "2026-12-21T10:30:00.000Z",
+         *         "revoked_at": null,
+         *         "revocation_reason": null,
+         *         "pem": "-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w\n-----END CERTIFICATE-----\n",
+         *         "created_at": "2026-11-21T10:30:00.000Z",
+         *         "updated_at": "2026-11-21T10:30:00.000Z"
+         *       },
+         *       "ca_chain": [
+         *         "-----BEGIN CERTIFICATE-----\nMIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w\n-----END CERTIFICATE-----\n"
+         *       ]
+         *     }
+         */
+        IssuedCertificate: {
+            certificate: components["schemas"]["AgentCertificate"];
+            /** @description The issuing CA's certificate (PEM), then any above it; today the CA is its own root, so one. */
+            ca_chain: components["schemas"]["PemCertificate"][];
+        };
+        /**
+         * IssuedCertificateEnvelope
+         * @description A certificate, in the success envelope.
+         */
+        IssuedCertificateEnvelope: {
+            /**
+             * @description Always `true` on success.
+             * @constant
+             */
+            success: true;
+            data: components["schemas"]["IssuedCertificate"];
+            meta: components["schemas"]["Meta"];
+        };
     };
     responses: {
         /** @description The request is malformed: a parameter is unknown or invalid, or the body is not valid JSON. */
@@ -13712,6 +14077,31 @@ export interface components {
          */
         PolicyId: string;
         /**
+         * @description Order: comma-separated `field:direction` pairs over `created_at`, `not_after`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+         * @example not_after:asc
+         */
+        CertificateSort: string;
+        /**
+         * @description Only the certificates of this agent.
+         * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+         */
+        CertificateAgentIdFilter: string;
+        /**
+         * @description Only certificates in this state.
+         * @example active
+         */
+        CertificateStatusFilter: components["schemas"]["CertificateStatus"];
+        /**
+         * @description The certificate's id.
+         * @example 0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+         */
+        CertificateId: string;
+        /**
+         * @description Why the certificate is revoked; the CRL carries it as the entry's reason code. Default `unspecified`.
+         * @example key_compromise
+         */
+        RevocationReasonQuery: components["schemas"]["RevocationReason"];
+        /**
          * @description The event type, as in the body's `event`.
          * @example alert.triggered
          */
@@ -14034,6 +14424,11 @@ export interface components {
          * @example /docs
          */
         LocationDocs: string;
+        /**
+         * @description The path of the certificate that was issued.
+         * @example /api/v1/config/certificates/0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+         */
+        LocationCertificate: string;
     };
     pathItems: never;
 }
@@ -23999,6 +24394,302 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    listCertificates: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items a page holds.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip (offset mode). Not allowed together with `cursor`.
+                 * @example 100
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description Switches the list to cursor mode. Send an empty value for the first page, then the previous page's
+                 *     `pagination.next_cursor`. A cursor is only valid with the `sort` and filters it was made with.
+                 * @example eyJrIjpbIjIwMjYtMTEtMDJUMDg6MTU6MDAuMDAwWiJdLCJpZCI6IjAxOTJmMGMxIn0
+                 */
+                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Order: comma-separated `field:direction` pairs over `created_at`, `not_after`; ties broken by `id`. Default `created_at:desc`. Each field may appear once; a repeated field is refused with 400.
+                 * @example not_after:asc
+                 */
+                sort?: components["parameters"]["CertificateSort"];
+                /**
+                 * @description Only the certificates of this agent.
+                 * @example 0192f0c1-7c1e-7d3a-9b7e-3f1c2a4b5c6d
+                 */
+                agent_id?: components["parameters"]["CertificateAgentIdFilter"];
+                /**
+                 * @description Only certificates in this state.
+                 * @example active
+                 */
+                status?: components["parameters"]["CertificateStatusFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of certificates. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentCertificateListEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCaCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CA certificate, as `Accept` asks. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    Vary: components["headers"]["Vary"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example 0Å */
+                    "application/pkix-cert": string;
+                    /**
+                     * @example -----BEGIN CERTIFICATE-----
+                     *     MIIBxTCCAWugAwIBAgIQAZLxoDxNfl+KawcxjZ4PGjAKBggqhkjOPQQDAjAgMR4w
+                     *     -----END CERTIFICATE-----
+                     */
+                    "application/x-pem-file": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCertificateRevocationList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate revocation list, as `Accept` asks. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    Vary: components["headers"]["Vary"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example 0Å */
+                    "application/pkix-crl": string;
+                    /**
+                     * @example -----BEGIN X509 CRL-----
+                     *     MIIBCzCBsgIBATAKBggqhkjOPQQDAjAgMR4wHAYDVQQDDBVPcHNkZWNrIEFnZW50
+                     *     -----END X509 CRL-----
+                     */
+                    "application/x-pem-file": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCertificate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of a representation you hold; the answer is `304 Not Modified` (no body) while it is current.
+                 * @example "x3mY9qLr0Zt1b8VwKc2PjA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The certificate's id.
+                 * @example 0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+                 */
+                certificate_id: components["parameters"]["CertificateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentCertificateEnvelope"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeCertificate: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Why the certificate is revoked; the CRL carries it as the entry's reason code. Default `unspecified`.
+                 * @example key_compromise
+                 */
+                reason?: components["parameters"]["RevocationReasonQuery"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The certificate's id.
+                 * @example 0192f5a0-3c4d-7e5f-8a6b-7c8d9e0f1a2b
+                 */
+                certificate_id: components["parameters"]["CertificateId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The certificate is revoked. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    renewAgentCertificate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key you choose (a UUID is a good one) to make a retry safe: the same key with the same request replays
+                 *     the first answer (with `Idempotent-Replayed: true`) instead of doing the work again. Keys are scoped to the
+                 *     caller and kept 24 hours. The same key with a different request is `422`; while the first is still in
+                 *     flight, `409`.
+                 * @example 5f0c2b1e-8a7d-4c3b-9e21-7d6a5b4c3d2e
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The CSR. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CertificateRenewRequest"];
+            };
+        };
+        responses: {
+            /** @description The certificate and the CA chain. */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["XRequestId"];
+                    "Access-Control-Allow-Origin": components["headers"]["AccessControlAllowOrigin"];
+                    "X-RateLimit-Limit": components["headers"]["XRateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["XRateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["XRateLimitReset"];
+                    "X-RateLimit-Bucket": components["headers"]["XRateLimitBucket"];
+                    Location: components["headers"]["LocationCertificate"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedCertificateEnvelope"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     onTaskCreated: {

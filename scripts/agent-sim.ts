@@ -14,9 +14,12 @@
 //   --busy-agents N (default 0): the first N agents report a busy CPU (`cpu_usage` 92–99 %), to fire CPU alert rules
 //   --execute: run each claimed task (a progress report, then `succeeded`), as hosts do; the summary's `report`
 //   counts the reports and the tasks run (`executed`). Without it, claimed tasks are left running.
+//   --mtls: each agent makes a key pair and a CSR, enrols with it (its certificate from the Opsdeck CA), and then
+//   heartbeats over mutual TLS on the server's TLS listener (--tls-url https://127.0.0.1:8443, trusting --tls-ca <PEM
+//   file> for the listener's own certificate), presenting its certificate instead of its key; at most 1,000 agents.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';
+import { createAgentKeyMaterial, createOpsdeckClient, mutualTlsFetch, unwrap } from '@opsdeck/sdk';
 import { driveFleet, enrolFleet, FleetClient, newTally, reportInventories, summarise, type Activity, type EnrolledAgent, type Tally } from './sim/fleet.ts';
 
 const { values } = parseArgs({
@@ -40,6 +43,9 @@ const { values } = parseArgs({
     'agents-file': { type: 'string' },
     execute: { type: 'boolean', default: false },
     'busy-agents': { type: 'string', default: '0' },
+    mtls: { type: 'boolean', default: false },
+    'tls-url': { type: 'string', default: 'https://127.0.0.1:8443' },
+    'tls-ca': { type: 'string' },
   },
 });
 
@@ -66,6 +72,44 @@ async function enrollmentTokens(): Promise<string[]> {
   }
   log('enrollment tokens made', { team_id: teamId, tokens: tokens.length });
   return tokens;
+}
+
+/** `--mtls`: agents enrolled with CSRs, heartbeating over mutual TLS with their certificates (through the SDK). */
+async function mutualTlsFleet(): Promise<void> {
+  const agents = Math.min(count, 1000);
+  const [token] = await enrollmentTokens();
+  const ca = values['tls-ca'] ? readFileSync(values['tls-ca'], 'utf8') : undefined;
+  const anonymous = createOpsdeckClient({ baseUrl: values.url!, retries: false });
+  const fleet = [];
+  for (let i = 0; i < agents; i++) {
+    const material = await createAgentKeyMaterial();
+    const body = { enrollment_token: token!, hostname: `${values.prefix}-mtls-${i}.sim.example.com`, ip_address: `10.250.${(i >> 8) & 255}.${i & 255}`, platform: 'linux' as const, csr: material.csr };
+    const enrolled = await unwrap(anonymous.POST('/api/v1/agent/enroll', { body }));
+    const fetch = mutualTlsFetch({ cert: enrolled.certificate!.pem, key: material.privateKeyPem, ...(ca ? { ca } : {}) });
+    fleet.push({ id: enrolled.agent.id, client: createOpsdeckClient({ baseUrl: values['tls-url']!, retries: false, fetch }) });
+  }
+  log(`${fleet.length} agents enrolled with certificates; heartbeating over mutual TLS (Ctrl-C stops)`, { tls_url: values['tls-url'] });
+  const tally = { sent: 0, acknowledged: 0, errors: 0 };
+  const ends = values.duration ? Date.now() + positive('duration', 31 * 86_400) * 1000 : Number.POSITIVE_INFINITY;
+  let stopped = false;
+  process.once('SIGINT', () => (stopped = true));
+  while (!stopped && Date.now() < ends) {
+    await Promise.all(
+      fleet.map(async (agent) => {
+        tally.sent += 1;
+        const beat = await agent.client.POST('/api/v1/agent/heartbeat').catch(() => undefined);
+        if (beat?.data?.data.agent_id === agent.id) tally.acknowledged += 1;
+        else tally.errors += 1;
+      }),
+    );
+    log('progress', tally);
+    await new Promise((resolve) => setTimeout(resolve, positive('heartbeat-s', 86_400) * 1000));
+  }
+  process.stdout.write(`${JSON.stringify({ agents: fleet.length, mtls: true, heartbeat: tally })}\n`);
+}
+if (values.mtls) {
+  await mutualTlsFleet();
+  process.exit(0);
 }
 
 const line = (what: string, t: Tally) => `${what} ${t.acknowledged}/${t.sent}${t.errors ? ` (${t.errors} errors)` : ''}`;

@@ -17,6 +17,7 @@ import { StaticTokens } from './http/static-token.ts';
 import type { Logger } from './logger.ts';
 import { findAgentKeys } from './modules/agent-protocol/agent-protocol.repository.ts';
 import { Batcher } from './db/batcher.ts';
+import { findCertificateForAuth } from './modules/certificates/certificates.repository.ts';
 import { findKeyForAuth, touchApiKey } from './modules/api-keys/api-keys.repository.ts';
 import { auditSink } from './modules/audit/audit-recorder.ts';
 import { findCaller } from './modules/users/users.repository.ts';
@@ -40,6 +41,7 @@ export function callerDirectory(db: Kysely<Database>, feed: ChangeFeedFollower):
     findUser: (id) => findCaller(db, id),
     findApiKey: (prefix) => findKeyForAuth(db, prefix),
     findAgentKey: (prefix) => agentKeys.add(prefix),
+    findAgentCertificate: (serialNumber) => findCertificateForAuth(db, serialNumber),
     touchApiKey: (id) => touchApiKey(db, id),
   };
   return new CachedCallerDirectory(repositories, feed);

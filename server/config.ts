@@ -1,5 +1,6 @@
 // Configuration, read once from the environment, validated and frozen. A bad value stops start-up
 // with a message that names the variable.
+import { readFileSync } from 'node:fs';
 export interface Config {
   readonly env: 'development' | 'test' | 'production';
   readonly host: string;
@@ -78,6 +79,11 @@ export interface Config {
   readonly tracing: TracingConfig | undefined;
   /** Sign-in through GitHub and OpenID Connect (server/modules/identity-providers/); a provider left unset is off. */
   readonly oauth: OAuthConfig;
+  /**
+   * TLS_CERT, TLS_KEY, TLS_PORT: the optional TLS listener beside the plain one (same app), where agents may
+   * authenticate by mutual TLS with a certificate of the Opsdeck CA; undefined: no TLS listener.
+   */
+  readonly tls: TlsConfig | undefined;
 }
 
 /** A provider's group (GitHub `org` or `org/team`, an OIDC group) → the Opsdeck team (id or name) and role it grants. */
@@ -110,6 +116,14 @@ export interface OidcProviderConfig {
   readonly scopes: string;
   readonly groupsClaim: string;
   readonly teamMap: TeamMap;
+}
+
+export interface TlsConfig {
+  /** The server's certificate chain and key, PEM. */
+  readonly cert: string;
+  readonly key: string;
+  /** 0: any free port. */
+  readonly port: number;
 }
 
 /** How spans are exported (observability/tracing.ts). */
@@ -166,6 +180,31 @@ function secretsKey(env: Env, mode: Config['env']): Buffer | undefined {
   const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
   if (key.length !== 32) throw new ConfigError('SECRETS_KEY', 'SECRETS_KEY must be 32 bytes, as 64 hex digits or base64');
   return key;
+}
+
+/** A PEM given inline (`-----BEGIN …`) or as the path of a file holding it. */
+function pem(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let text: string;
+  try {
+    text = raw.startsWith('-----BEGIN') ? raw.replace(/\\n/g, '\n') : readFileSync(raw, 'utf8');
+  } catch {
+    throw new ConfigError(name, `${name} must be PEM or the path of a readable PEM file, got "${raw.slice(0, 80)}"`);
+  }
+  if (!text.includes('-----BEGIN')) throw new ConfigError(name, `${name} holds no PEM block`);
+  return text;
+}
+
+function tls(env: Env): TlsConfig | undefined {
+  const cert = pem(env, 'TLS_CERT');
+  const key = pem(env, 'TLS_KEY');
+  if (cert === undefined && key === undefined) {
+    if (env.TLS_PORT) throw new ConfigError('TLS_PORT', 'TLS_PORT is set but TLS_CERT and TLS_KEY are not');
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new ConfigError(cert === undefined ? 'TLS_CERT' : 'TLS_KEY', 'TLS_CERT and TLS_KEY are set together');
+  return { cert, key, port: integer(env, 'TLS_PORT', 8443, 0, 65535) };
 }
 
 function nodeEnv(raw: string | undefined): Config['env'] {
@@ -352,6 +391,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: metricsToken(env),
     tracing: tracing(env),
     oauth: oauth(env),
+    tls: tls(env),
     demoAgents: integer(env, 'OPSDECK_DEMO_AGENTS', flag(env, 'OPSDECK_DEMO_DATA', !env.DATABASE_URL) ? 3 : 0, 0, 100),
   });
 }

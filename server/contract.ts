@@ -48,6 +48,7 @@ export interface RootExtensions {
   'x-event-stream': Record<string, unknown> & { description: string };
   'x-metrics': { description: string } & MetricsPolicy;
   'x-artifacts': Record<string, unknown> & { description: string };
+  'x-certificates': Record<string, unknown> & { description: string };
   'x-settings': { description: string; keys: Record<string, SettingDeclaration> };
 }
 
@@ -126,7 +127,7 @@ export function schemaProperty(schemaName: string, property: string): OpenAPIV3_
 export const errorStatus: ReadonlyMap<ErrorCode, number> = constantsExtension<ErrorCode, number>('ErrorCode', 'x-http-status');
 
 /** A policy object of the spec's root (`x-webhook-delivery`, `x-event-stream`, `x-metrics`, `x-artifacts`), without its description. */
-export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-metrics' | 'x-artifacts'): T {
+export function policy<T>(name: 'x-webhook-delivery' | 'x-event-stream' | 'x-metrics' | 'x-artifacts' | 'x-certificates'): T {
   const { description: _description, ...values } = rootExtensions[name] as Record<string, unknown>;
   return values as T;
 }

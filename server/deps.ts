@@ -18,6 +18,7 @@ import type { SignsOfLife } from './modules/agent-protocol/agent-protocol.sign-o
 import type { AlertRuleNudger } from './modules/alert-rules/alert-rules.nudger.ts';
 import type { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import type { Metrics } from './observability/metrics.ts';
+import type { CertificateAuthority } from './modules/certificates/certificates.authority.ts';
 
 export interface AppDeps {
   config: Config;
@@ -49,4 +50,6 @@ export interface AppDeps {
   signs: SignsOfLife;
   /** Makes alert rules due soon when metric samples of theirs are committed (alert-rules.nudger.ts). */
   alertNudger: Pick<AlertRuleNudger, 'nudge'>;
+  /** The certificate authority for agents (its key opened with the secret box). */
+  authority: CertificateAuthority;
 }

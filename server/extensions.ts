@@ -220,6 +220,32 @@ export const EXTENSIONS: readonly ExtensionDefinition[] = [
     }),
   },
   {
+    name: 'x-certificates',
+    on: 'Root',
+    meaning:
+      'The certificate authority for agents: how long an agent certificate, the CA and a CRL are valid, which CSR keys are certified (`ecdsa-p256`, `ecdsa-p384`, `rsa` within `rsa_min_bits`..`rsa_max_bits`), and how many active certificates an agent keeps.',
+    example: {
+      description: 'Client certificates for agents.',
+      lifetime_days: 30,
+      ca_lifetime_days: 3650,
+      crl_lifetime_hours: 24,
+      key_algorithms: ['ecdsa-p256', 'ecdsa-p384', 'rsa'],
+      rsa_min_bits: 2048,
+      rsa_max_bits: 8192,
+      max_active_per_agent: 3,
+    },
+    schema: policy({
+      lifetime_days: { type: 'integer', minimum: 1, maximum: 825 },
+      ca_lifetime_days: { type: 'integer', minimum: 30, maximum: 36500 },
+      crl_lifetime_hours: { type: 'integer', minimum: 1, maximum: 720 },
+      key_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['ecdsa-p256', 'ecdsa-p384', 'rsa'] } },
+      // Below 2048 bits RSA is not a key worth certifying.
+      rsa_min_bits: { type: 'integer', minimum: 2048, maximum: 16384 },
+      rsa_max_bits: { type: 'integer', minimum: 2048, maximum: 16384 },
+      max_active_per_agent: count,
+    }),
+  },
+  {
     name: 'x-generated',
     on: 'Root',
     meaning: 'The "do not edit" banner `npm run generate` puts on the bundled contract in generated/; never written in spec/.',

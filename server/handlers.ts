@@ -61,6 +61,8 @@ import { PolicyService } from './modules/policies/policies.service.ts';
 import { identityProviderHandlers } from './modules/identity-providers/identity-providers.handlers.ts';
 import { IdentityProviderService } from './modules/identity-providers/identity-providers.service.ts';
 import type { AppDeps } from './deps.ts';
+import { certificateHandlers } from './modules/certificates/certificates.handlers.ts';
+import { CertificateService } from './modules/certificates/certificates.service.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 
 /** How many agents a process keeps as `getAgent` answered them (~1 KB each). */
@@ -72,6 +74,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
   const metricQueries = new MetricQueryService(db);
   const totp: TotpService = new TotpService(db, deps.secretBox, deps.loginThrottle, (user) => auth.issueTokens(user));
   const auth = new AuthService(db, deps.tokens, deps.loginThrottle, totp);
+  const certificates = new CertificateService(db, deps.authority);
   const agents = new AgentService(db, deps.edge.cache, new CachedRows<Agent>('agent_row', deps.feed, (agent) => agent.team_id, AGENT_CACHE_ENTRIES));
   return {
     ...authHandlers(auth),
@@ -104,7 +107,7 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
         onDeliveryQueued: () => deps.webhookDeliverer.wake(),
       }),
     ),
-    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs)),
+    ...agentProtocolHandlers(new AgentProtocolService(db, deps.edge.cache, deps.signs, certificates)),
     ...inventoryHandlers(new InventoryService(db, deps.edge.cache, deps.signs, deps.alertNudger)),
     ...metricQueryHandlers(metricQueries),
     ...dashboardHandlers(new DashboardService(db, metricQueries)),
@@ -115,5 +118,6 @@ export function createHandlers(deps: AppDeps, authenticator: Authenticator): Han
     ...frontDoorHandlers(),
     ...metricsHandlers(deps.metrics),
     ...totpHandlers(totp),
+    ...certificateHandlers(certificates),
   } satisfies HandlerMap;
 }

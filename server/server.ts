@@ -1,6 +1,7 @@
 // Starts Opsdeck from a config: database (PostgreSQL or embedded PGlite), migrations, optional Redis,
 // the HTTP server, and a graceful stop. main.ts runs it; tests and benchmarks start it in-process.
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { callerDirectory, createApp } from './app.ts';
 import { OpenStreams } from './http/event-stream.ts';
@@ -27,6 +28,7 @@ import { retentionOf, startWorkers } from './workers.ts';
 import { Metrics } from './observability/metrics.ts';
 import { operationTable } from './http/operation-table.ts';
 import { openSecretBox } from './auth/secret-box.ts';
+import { openCertificateAuthority } from './modules/certificates/certificates.authority.ts';
 import { ChannelSender } from './modules/notifications/notifications.sender.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
@@ -35,6 +37,9 @@ import { AlertRuleNudger } from './modules/alert-rules/alert-rules.nudger.ts';
 export interface RunningServer {
   readonly url: string;
   readonly server: Server;
+  /** The TLS listener (TLS_CERT, TLS_KEY, TLS_PORT), `https://host:port`; undefined without one. */
+  readonly tlsUrl: string | undefined;
+  readonly tlsServer: TlsServer | undefined;
   readonly database: DatabaseHandle;
   readonly redis: RedisClient | undefined;
   /** Readiness fails first, in-flight requests finish (up to the grace period), then pools close. */
@@ -71,6 +76,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
   const loginThrottle = new LoginThrottle(redis, config.redisKeyPrefix, log);
   const secretBox = await openSecretBox(database.db, config.secretsKey, log);
+  const authority = await openCertificateAuthority(database.db, secretBox, log);
   const edge = createEdge(config, redis, log, secretBox);
   const bus = !redis ? localEventBus(log) : isCluster(redis) ? clusterEventBus(redis, config.redisKeyPrefix, log) : redisEventBus(redis, config.redisKeyPrefix, log);
   await bus.ready();
@@ -97,7 +103,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const callers = callerDirectory(database.db, feed);
   const signs = new SignsOfLife(database.db, edge.cache, feed, log);
   const alertNudger = new AlertRuleNudger(database.db, log);
-  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs, alertNudger });
+  const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs, alertNudger, authority });
 
   const server = createServer(app);
   server.on('clientError', parserRefusal(log));
@@ -107,13 +113,33 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  // The TLS listener, the same app: agents may present a certificate of the Opsdeck CA (mutual TLS). The handshake
+  // asks for one but lets a connection without one (or with a bad one) through, so that keys and tokens work there
+  // too; the pipeline authenticates a verified certificate as its agent and refuses a bad one (401).
+  let tlsServer: TlsServer | undefined;
+  if (config.tls) {
+    tlsServer = createTlsServer({ cert: config.tls.cert, key: config.tls.key, ca: [authority.pem], requestCert: true, rejectUnauthorized: false }, app);
+    tlsServer.on('clientError', parserRefusal(log));
+    tlsServer.on('upgrade', upgradeThrough(app));
+    tlsServer.keepAliveTimeout = 5_000;
+    const listening = tlsServer;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(config.tls!.port, config.host, () => resolve());
+    }).catch(async (err: unknown) => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw err;
+    });
+  }
   // The background workers start once the server listens: their first runs (a sweep, a dispatch, on the embedded
   // database's one connection) do not hold up readiness, and a server that cannot listen starts none.
   const workers = config.backgroundWorkers
     ? startWorkers({ db: database.db, bus, cache: edge.cache, deliverer: webhookDeliverer, log, alertNudger, onRun: (worker, ok) => metrics.workerRun(worker, ok) }, config, retentionOf(delivery.retention_days))
     : undefined;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = `http://${host}:${port}`;
+  const tlsUrl = tlsServer ? `https://${host}:${(tlsServer.address() as AddressInfo).port}` : undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -126,12 +152,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       // Live event streams and WebSockets never finish by themselves: they end now (their clients resume elsewhere
       // with Last-Event-ID; a WebSocket closes with 1001), so their connections are idle when the listener closes instead of holding up the stop.
       await streams.closeAll();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all([server, ...(tlsServer ? [tlsServer] : [])].map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
       server.closeIdleConnections();
+      tlsServer?.closeIdleConnections();
       const graceEnds = Date.now() + config.shutdownGraceMs;
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([closed, grace]);
       server.closeAllConnections();
+      tlsServer?.closeAllConnections();
       // Signs of life answered before their batch was written (agent-protocol.sign-of-life.ts) are written now.
       // They share the grace period (with a second at least, which a healthy database needs far less of).
       await signs.drain(Math.max(graceEnds, Date.now() + 1000));
@@ -143,5 +171,5 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log.info('stopped');
     })());
 
-  return { url, server, database, redis, stop };
+  return { url, server, tlsUrl, tlsServer, database, redis, stop };
 }

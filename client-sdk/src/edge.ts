@@ -178,6 +178,7 @@ export const IDEMPOTENT_POST_PATHS = [
   '/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver',
   '/api/v1/inventory/packages/vulnerabilities/advisories',
   '/api/v1/config/policies',
+  '/api/v1/agent/certificate',
 ] as const satisfies readonly IdempotentPostPath[];
 
 const IDEMPOTENT_POSTS = IDEMPOTENT_POST_PATHS.map(

@@ -9,7 +9,7 @@
 // (read less than TRUST_MS, 1 s, ago), so staleness is never more than that, whatever fails. Why this and not
 // claims in the token: the feed covers API keys and agent keys too, which a token's claims could not.
 import type { Change, ChangeFeedFollower, ChangeListener } from '../db/change-feed.ts';
-import type { AgentKeyIdentity, ApiKeyIdentity, CallerDirectory, UserIdentity } from './authenticate.ts';
+import type { AgentCertificateIdentity, AgentKeyIdentity, ApiKeyIdentity, CallerDirectory, UserIdentity } from './authenticate.ts';
 
 /**
  * Per kind (users, API keys, agent keys): a fleet of 100,000 agents is 100,000 agent keys, each used every
@@ -35,6 +35,7 @@ export class CachedCallerDirectory implements CallerDirectory, ChangeListener {
   readonly #users = new Map<string, Entry<UserIdentity>>();
   readonly #apiKeys = new Map<string, Entry<ApiKeyIdentity>>();
   readonly #agentKeys = new Map<string, Entry<AgentKeyIdentity>>();
+  readonly #agentCertificates = new Map<string, Entry<AgentCertificateIdentity>>();
   readonly #touched = new Map<string, number>();
   /** Bumped whenever entries are dropped: a lookup that began before it must not store what it read. */
   #generation = 0;
@@ -52,7 +53,11 @@ export class CachedCallerDirectory implements CallerDirectory, ChangeListener {
     if (change.kind === 'user' || change.kind === 'membership') this.#users.delete(change.subject);
     else if (change.kind === 'api_key') this.#apiKeys.delete(change.subject);
     else if (change.kind === 'agent_key') this.#agentKeys.delete(change.subject);
-    else for (const [prefix, entry] of this.#agentKeys) if (entry.value?.agent_id === change.subject) this.#agentKeys.delete(prefix);
+    else if (change.kind === 'agent_cert') this.#agentCertificates.delete(change.subject);
+    else {
+      for (const [prefix, entry] of this.#agentKeys) if (entry.value?.agent_id === change.subject) this.#agentKeys.delete(prefix);
+      for (const [serial, entry] of this.#agentCertificates) if (entry.value?.agent_id === change.subject) this.#agentCertificates.delete(serial);
+    }
   }
 
   dropAll(): void {
@@ -60,6 +65,7 @@ export class CachedCallerDirectory implements CallerDirectory, ChangeListener {
     this.#users.clear();
     this.#apiKeys.clear();
     this.#agentKeys.clear();
+    this.#agentCertificates.clear();
   }
 
   async #lookup<T>(map: Map<string, Entry<T>>, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
@@ -88,6 +94,10 @@ export class CachedCallerDirectory implements CallerDirectory, ChangeListener {
 
   findAgentKey(prefix: string): Promise<AgentKeyIdentity | undefined> {
     return this.#lookup(this.#agentKeys, prefix, () => this.#inner.findAgentKey(prefix));
+  }
+
+  findAgentCertificate(serialNumber: string): Promise<AgentCertificateIdentity | undefined> {
+    return this.#lookup(this.#agentCertificates, serialNumber, () => this.#inner.findAgentCertificate(serialNumber));
   }
 
   /** `last_used_at` has a minute's grain: a key used again within the minute is not written again. */

@@ -72,6 +72,8 @@ export interface Database {
   user_recovery_codes: UserRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
   auth_policy: AuthPolicyTable;
+  certificate_authorities: CertificateAuthoritiesTable;
+  agent_certificates: AgentCertificatesTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -657,7 +659,7 @@ export interface InstanceKeysTable {
  */
 export interface ChangeFeedTable {
   id: ColumnType<string, never, never>;
-  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row' | 'agent_work';
+  kind: 'user' | 'membership' | 'api_key' | 'agent_key' | 'agent' | 'agent_row' | 'agent_work' | 'agent_cert';
   subject: string;
   changed_at: ColumnType<Date, never, never>;
 }
@@ -735,4 +737,30 @@ export interface AuthPolicyTable {
   id: number;
   require_totp_for_roles: ColumnType<Schemas['RoleName'][], Schemas['RoleName'][] | undefined, Schemas['RoleName'][]>;
   updated_at: CreatedAt;
+}
+
+/** The certificate authority for agents (one row, `agents`); its private key sealed with the secret box. */
+export interface CertificateAuthoritiesTable {
+  name: string;
+  certificate_pem: string;
+  private_key_sealed: string;
+  created_at: ColumnType<Date, never, never>;
+}
+
+export interface AgentCertificatesTable {
+  id: string;
+  agent_id: string;
+  /** Lowercase hexadecimal, as the CRL lists it. */
+  serial_number: string;
+  fingerprint_sha256: string;
+  subject: string;
+  key_algorithm: 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
+  key_bits: number;
+  not_before: Date;
+  not_after: Date;
+  pem: string;
+  revoked_at: Date | null;
+  revocation_reason: 'unspecified' | 'key_compromise' | 'affiliation_changed' | 'superseded' | 'cessation_of_operation' | null;
+  created_at: ColumnType<Date, never, never>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
 }

@@ -86,8 +86,11 @@ type HandlerHeaders<R> = R extends { headers: infer H }
 /** A success body without `success` and `meta`, which the envelope adds. */
 type Payload<B> = B extends { meta: unknown } ? Omit<B, 'success' | 'meta'> : B;
 
-/** An answer in a text media type the operation declares (`text/plain; version=0.0.4`), sent as it is, without the envelope. */
-type TextAnswer<C> = { mediaType: keyof C & `text/${string}`; body: string };
+/**
+ * An answer in a non-JSON media type the operation declares (`text/plain; version=0.0.4`, `application/pkix-cert`),
+ * sent as it is, without the envelope: text, or bytes.
+ */
+type TextAnswer<C> = { mediaType: keyof C & string; body: string | Uint8Array };
 
 /**
  * A `text/event-stream` answer is a stream (server/http/event-stream.ts), never a body; a file

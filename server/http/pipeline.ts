@@ -13,7 +13,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import typeis from 'type-is';
-import type { Authenticator } from '../auth/authenticate.ts';
+import type { TLSSocket } from 'node:tls';
+import type { Authenticator, Credentials } from '../auth/authenticate.ts';
 import type { Caller } from '../auth/caller.ts';
 import { ENROLLMENT_TOKEN_PREFIX } from '../auth/secrets.ts';
 import type { ChangeFeedFollower } from '../db/change-feed.ts';
@@ -86,8 +87,8 @@ interface Result {
   stream?: EventStream;
   /** `101`: the WebSocket session that takes over the connection. */
   socket?: SocketSession;
-  /** An answer in a declared text media type, sent as it is (the metrics). */
-  text?: { mediaType: string; body: string };
+  /** An answer in a declared non-JSON media type, sent as it is (the metrics; a certificate, DER or PEM). */
+  text?: { mediaType: string; body: string | Uint8Array };
   /** A file, streamed (file-answer.ts). */
   file?: FileAnswer;
   /** The envelope already made for this answer (kept for its Idempotency-Key, so a replay is the same to the byte). */
@@ -239,7 +240,7 @@ async function authenticate(op: OperationEntry, ctx: RequestContext, req: Reques
     if (op.tokenScheme) deps.staticTokens.check(op.tokenScheme, header(req, 'authorization'));
     return null;
   }
-  const credentials = { authorization: header(req, 'authorization'), apiKey: header(req, 'x-api-key') };
+  const credentials = { authorization: header(req, 'authorization'), apiKey: header(req, 'x-api-key'), clientCertificate: clientCertificate(req) };
   ctx.reauthenticate = () => deps.authenticator.authenticate(credentials);
   let caller: Caller | null;
   try {
@@ -417,7 +418,11 @@ async function answer(op: OperationEntry, ctx: RequestContext, req: Request, res
   setHeaders(res, result.headers ?? {});
   if (result.stream) return answerWithStream(ctx, res, result.stream, deps.streams);
   if (result.socket) return answerWithSocket(ctx, req, res, result.socket, deps.streams);
-  if (result.text) return void res.status(result.status).type(result.text.mediaType).send(result.text.body);
+  if (result.text) {
+    if (op.cacheControl && !res.hasHeader('Cache-Control')) res.setHeader('Cache-Control', op.cacheControl);
+    const body = typeof result.text.body === 'string' ? result.text.body : Buffer.from(result.text.body);
+    return void res.status(result.status).type(result.text.mediaType).send(body);
+  }
   if (result.file) return answerWithFile(req, res, result.file, op.cacheControl);
   if (op.method === 'get' && result.status === 200) {
     const etag = etagOf(result.body);
@@ -485,6 +490,28 @@ function audit(op: OperationEntry, ctx: RequestContext, req: Request, res: Respo
 }
 
 // ── helpers of the steps ───────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The client certificate of a request on the TLS listener (mutual TLS; server.ts asks for one and trusts the Opsdeck
+ * CA only): its serial number and SHA-256 fingerprint when the handshake verified it, `'refused'` when one was
+ * presented that did not verify (another issuer, expired), `undefined` on plain HTTP or without one. Read once per
+ * connection.
+ */
+const peerCertificates = new WeakMap<TLSSocket, Credentials['clientCertificate']>();
+function clientCertificate(req: Request): Credentials['clientCertificate'] {
+  const socket = req.socket as TLSSocket;
+  if (!socket.encrypted) return undefined;
+  if (peerCertificates.has(socket)) return peerCertificates.get(socket);
+  const peer = socket.getPeerCertificate();
+  const presented = peer !== null && typeof peer === 'object' && typeof peer.serialNumber === 'string' && peer.serialNumber.length > 0;
+  const value: Credentials['clientCertificate'] = !presented
+    ? undefined
+    : socket.authorized
+      ? { serialNumber: peer.serialNumber.toLowerCase(), fingerprint256: peer.fingerprint256.replace(/:/g, '').toLowerCase() }
+      : 'refused';
+  peerCertificates.set(socket, value);
+  return value;
+}
 
 function header(req: Request, name: string): string | undefined {
   const value = req.headers[name];

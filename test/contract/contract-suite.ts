@@ -3,7 +3,7 @@
 // fails the scenario. Where an outcome depends on state (404, 409), the request carries
 // `Prefer: code=…`, which Prism honours and the server ignores, so both targets are asked the same thing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOpsdeckClient, OpsdeckError, paginate, pages, subscribeEvents, unwrap, type OpsdeckClient, type StreamEvent } from '@opsdeck/sdk';
+import { createAgentKeyMaterial, createOpsdeckClient, OpsdeckError, paginate, pages, subscribeEvents, unwrap, type OpsdeckClient, type StreamEvent } from '@opsdeck/sdk';
 import { ContractChecker } from './contract-checker.ts';
 import { linkedPath } from './links.ts';
 import { operationsById, spec } from '../../server/contract.ts';
@@ -1184,6 +1184,58 @@ export function defineContractSuite(name: string, start: () => Promise<ContractT
         if (options.stateful) {
           expect(policy.require_totp_for_roles).toEqual([]);
           expect(replaced.require_totp_for_roles).toEqual([]);
+        }
+      });
+    });
+
+    describe('certificates', () => {
+      it('issues an agent certificate for a CSR, lists, reads and revokes it, and serves the CA certificate and the CRL', async () => {
+        const [team] = await unwrap(client.GET('/api/v1/teams'));
+        const token = await unwrap(client.POST('/api/v1/teams/{team_id}/enrollment-tokens', { params: { path: { team_id: team!.id } }, body: { name: 'contract-certificates' } }));
+        const material = await createAgentKeyMaterial();
+        const enrolled = await unwrap(
+          clientWith(undefined).POST('/api/v1/agent/enroll', { body: { enrollment_token: token.secret, hostname: uniqueHost(), ip_address: '10.92.0.1', platform: 'linux', csr: material.csr } }),
+        );
+        const asAgent = createOpsdeckClient({ baseUrl: target.url, retries: false, apiKey: enrolled.agent_key });
+        asAgent.use(checker.middleware);
+        const renewed = await asAgent.POST('/api/v1/agent/certificate', { body: { csr: (await createAgentKeyMaterial()).csr } });
+        expect(renewed.response.status).toBe(201);
+        const issued = renewed.data!.data;
+        expect(renewed.response.headers.get('location')).toBe(`/api/v1/config/certificates/${issued.certificate.id}`);
+        expect(linkedPath('renewAgentCertificate', '201', 'GetCertificate', { body: renewed.data })).toBe(`/api/v1/config/certificates/${issued.certificate.id}`);
+        await expectError(unwrap(asAgent.POST('/api/v1/agent/certificate', { body: { csr: 'not a CSR' }, ...prefer(422) })), 422, options.stateful ? ['VAL_INVALID_CSR'] : ['VAL_MULTIPLE_ERRORS']);
+
+        const path = { certificate_id: issued.certificate.id };
+        const listed = await unwrap(client.GET('/api/v1/config/certificates', { params: { query: { agent_id: enrolled.agent.id, status: 'active', sort: 'created_at:desc' } } }));
+        const fetched = await unwrap(client.GET('/api/v1/config/certificates/{certificate_id}', { params: { path } }));
+        const revoked = await client.DELETE('/api/v1/config/certificates/{certificate_id}', { params: { path, query: { reason: 'superseded' } } });
+        expect(revoked.response.status).toBe(204);
+        await expectError(
+          unwrap(client.GET('/api/v1/config/certificates/{certificate_id}', { params: { path: { certificate_id: '0192f5a0-0000-7000-8000-000000000000' } }, ...prefer(404) })),
+          404,
+          ['RES_NOT_FOUND'],
+        );
+
+        const anonymous = clientWith(undefined);
+        const caPem = await anonymous.GET('/api/v1/config/certificates/ca', { parseAs: 'text', headers: { Accept: 'application/x-pem-file' } });
+        expect(caPem.response.status).toBe(200);
+        expect(caPem.response.headers.get('content-type')).toMatch(/^application\/x-pem-file/);
+        expect(caPem.data).toContain('-----BEGIN CERTIFICATE-----');
+        const caDer = await anonymous.GET('/api/v1/config/certificates/ca', { parseAs: 'arrayBuffer', headers: { Accept: 'application/pkix-cert' } });
+        expect(caDer.response.headers.get('content-type')).toMatch(/^application\/pkix-cert/);
+        const crlPem = await anonymous.GET('/api/v1/config/certificates/revoked', { parseAs: 'text', headers: { Accept: 'application/x-pem-file' } });
+        expect(crlPem.response.status).toBe(200);
+        expect(crlPem.data).toContain('-----BEGIN X509 CRL-----');
+        const crlDer = await anonymous.GET('/api/v1/config/certificates/revoked', { parseAs: 'arrayBuffer', headers: { Accept: 'application/pkix-crl' } });
+        expect(crlDer.response.headers.get('content-type')).toMatch(/^application\/pkix-crl/);
+        if (options.stateful) {
+          expect(enrolled.certificate).toMatchObject({ agent_id: enrolled.agent.id, status: 'active', subject_alt_uri: `urn:opsdeck:agent:${enrolled.agent.id}` });
+          expect(enrolled.ca_chain).toEqual([caPem.data]);
+          expect(issued.ca_chain).toEqual([caPem.data]);
+          expect(listed.map((c) => c.id)).toEqual([issued.certificate.id, enrolled.certificate!.id]);
+          expect(fetched).toEqual(issued.certificate);
+          const after = await unwrap(client.GET('/api/v1/config/certificates/{certificate_id}', { params: { path } }));
+          expect(after).toMatchObject({ status: 'revoked', revocation_reason: 'superseded' });
         }
       });
     });

@@ -74,8 +74,8 @@ describe('links and Location examples', () => {
     const location = locationExample(a);
     expect(templateOf(location), location).toBeDefined();
     const data = (bodyExample(a) as { data: Record<string, unknown> }).data;
-    // The last id of the path is the body's own id (a membership's user, an enrolment's agent, a task's id).
-    const own = data.status_url ?? data.id ?? data.user_id ?? (data.agent as { id?: string } | undefined)?.id ?? data.task_id ?? data.key;
+    // The last id of the path is the body's own id (a membership's user, an enrolment's agent, an issued certificate, a task's id).
+    const own = data.status_url ?? data.id ?? data.user_id ?? (data.agent as { id?: string } | undefined)?.id ?? (data.certificate as { id?: string } | undefined)?.id ?? data.task_id ?? data.key;
     if (typeof own === 'string' && own.startsWith('/')) expect(location).toBe(own);
     else expect(idOf(location)).toBe(own);
     // Where the body says its team or parent, the path agrees.

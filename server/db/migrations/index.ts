@@ -28,6 +28,7 @@ import * as alerting from './2026-12-04T1400-alerting.ts';
 import * as configSettingsPolicies from './2026-12-04T1000-config-settings-policies.ts';
 import * as identityProviders from './2026-12-04T1200-identity-providers.ts';
 import * as totp from './2026-12-04T1300-totp.ts';
+import * as agentCertificates from './2026-12-04T1100-agent-certificates.ts';
 
 export const migrations: Record<string, Migration> = {
   '2026-11-21T0700-agents': agents,
@@ -58,4 +59,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-04T1000-config-settings-policies': configSettingsPolicies,
   '2026-12-04T1200-identity-providers': identityProviders,
   '2026-12-04T1300-totp': totp,
+  '2026-12-04T1100-agent-certificates': agentCertificates,
 };

@@ -24,6 +24,7 @@ import { isFinished, recordTaskEnds } from '../tasks/tasks.lifecycle.ts';
 import { toTask } from '../tasks/tasks.mapper.ts';
 import * as tasks from '../tasks/tasks.repository.ts';
 import * as repo from './agent-protocol.repository.ts';
+import type { CertificateService } from '../certificates/certificates.service.ts';
 
 type Schemas = components['schemas'];
 
@@ -50,11 +51,13 @@ export class AgentProtocolService {
   readonly #db: Kysely<Database>;
   readonly #cache: TaggedCache;
   readonly #signs: SignsOfLife;
+  readonly #certificates: CertificateService;
 
-  constructor(db: Kysely<Database>, cache: TaggedCache, signs: SignsOfLife) {
+  constructor(db: Kysely<Database>, cache: TaggedCache, signs: SignsOfLife, certificates: CertificateService) {
     this.#db = db;
     this.#cache = cache;
     this.#signs = signs;
+    this.#certificates = certificates;
   }
 
   async #team(caller: Caller, teamId: string): Promise<void> {
@@ -102,6 +105,9 @@ export class AgentProtocolService {
     const agentKey = `${keyPrefix}_${randomToken(32)}`;
     const token = await repo.findTokenByPrefix(this.#db, match[1]!);
     if (!token || !sameDigest(sha256(input.enrollment_token), token.secret_hash)) throw refused();
+    // A CSR is checked before anything is written: a bad one enrols nothing (422).
+    const csr = input.csr === undefined ? undefined : await this.#certificates.check(input.csr);
+    let issued: Schemas['IssuedCertificate'] | undefined;
     const agent = await this.#db.transaction().execute(async (trx) => {
       const enrolled = await repo.upsertEnrolledAgent(trx, {
         id: uuidv7(),
@@ -113,6 +119,9 @@ export class AgentProtocolService {
         agent_version: input.agent_version ?? null,
       });
       await repo.replaceAgentKey(trx, { id: uuidv7(), agent_id: enrolled.id, prefix: keyPrefix, secret_hash: sha256(agentKey) });
+      // Its earlier certificates end with its earlier key; a CSR gets it a new one.
+      await this.#certificates.supersedeAll(trx, enrolled.id);
+      if (csr) issued = await this.#certificates.issue(trx, enrolled.id, csr);
       await recordEvent(trx, 'agent.enrolled', enrolled.team_id, toAgent(enrolled));
       // Last: the token's row stays locked only from here to the commit, so the enrolments of one token (a
       // fleet booting) overlap all but this step. Whether it is still usable is decided here, under that lock.
@@ -120,7 +129,7 @@ export class AgentProtocolService {
       return enrolled;
     });
     await this.#cache.invalidate([teamTag(agent.team_id)]);
-    return { agent: toAgent(agent), agent_key: agentKey };
+    return { agent: toAgent(agent), agent_key: agentKey, ...(issued ? { certificate: issued.certificate, ca_chain: issued.ca_chain } : {}) };
   }
 
   /** A sign of life, written with other agents' in one batch (agent-protocol.sign-of-life.ts). */
