@@ -4,6 +4,7 @@
 // for another team's resource, exactly as for one that does not exist, and changes nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgentKeyMaterial } from '@opsdeck/sdk';
 import { operationTable } from '../../server/http/operation-table.ts';
 import { operationsById } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -16,7 +17,11 @@ import { beforeSunset } from '../support/sunset.ts';
  * The operations meant to need no credentials; anything else public is a mistake. The live WebSocket's upgrade
  * (`openEventSocket`) is one: its credential comes in its first message (test/api/events-websocket.test.ts).
  */
-const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion', 'enrollAgent', 'getIndex', 'openEventSocket'];
+const DELIBERATELY_PUBLIC = ['login', 'refreshToken', 'logout', 'getLiveness', 'getReadiness', 'getSystemVersion', 'enrollAgent', 'getIndex', 'openEventSocket',
+  // Sign-in through an identity provider, and its second factor: they are how a caller gets credentials.
+  'startOAuthSignIn', 'completeOAuthSignIn', 'exchangeOAuthCode', 'loginMfa',
+  // What an agent needs to trust the CA and check revocations, before it has a certificate.
+  'getCaCertificate', 'getCertificateRevocationList'];
 /** Operations that need no caller but may be closed by a configured token instead (`{}` beside the scheme): the metrics. */
 const STATIC_TOKEN_ONLY: Record<string, string> = { getMetrics: 'metricsToken' };
 
@@ -123,7 +128,12 @@ describe('tenant isolation walk', () => {
     const rule = (await server.call('POST', '/api/v1/metrics/alerts/rules', { json: { name: 'Insiders only', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info' } })).body.data;
     const channel = (await server.call('POST', '/api/v1/metrics/alerts/notifications', { json: { name: 'Insiders only', kind: 'webhook', webhook_id: webhook.id } })).body.data;
     const silence = (await server.call('POST', '/api/v1/metrics/alerts/silences', { json: { ends_at: new Date(Date.now() + 3_600_000).toISOString(), matchers: { service: 'insiders' }, comment: 'Insiders only' } })).body.data;
-    const ids = { rule_id: rule.id, channel_id: channel.id, silence_id: silence.id, schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id, dashboard_id: dashboard.id };
+    const policy = (await server.call('POST', '/api/v1/config/policies', { json: { name: 'Insiders only', rules: { kind: 'allowed_commands', commands: ['uptime'] } } })).body.data;
+    const certified = await http(server.url, 'POST', '/api/v1/agent/certificate', { headers: { 'x-api-key': worker.agent_key }, json: { csr: (await createAgentKeyMaterial()).csr } });
+    expect(certified.status).toBe(201);
+    const certificate = certified.body.data.certificate;
+    expect((await server.call('PUT', `/api/v1/config/settings/heartbeat_interval_seconds?scope=team&team_id=${server.teamId}`, { json: { value: 20 } })).status).toBe(201);
+    const ids = { policy_id: policy.id, certificate_id: certificate.id, key: 'heartbeat_interval_seconds', rule_id: rule.id, channel_id: channel.id, silence_id: silence.id, schedule_id: schedule.id, webhook_id: webhook.id, delivery_id: webhookDelivery.id, alert_id: alert.id, deployment_id: deployment.id, pipeline_id: pipeline.id, run_id: pipelineRun.id, agent_id: agent.id, team_id: server.teamId, api_key_id: key.id, user_id: member.id, task_id: task.task_id, artifact_id: artifact.id, token_id: token.id, group_id: group.id, template_id: template.id, dashboard_id: dashboard.id };
     // An agent of the outsiders' team, to try the agent protocol on the insiders' task.
     const outsiderTeam = (await http(server.url, 'GET', '/api/v1/teams', { headers: bearer(outsider.token) })).body.data[0].id;
     const outsiderToken = (await http(server.url, 'POST', `/api/v1/teams/${outsiderTeam}/enrollment-tokens`, { headers: bearer(outsider.token), json: { name: 'outsiders' } })).body.data.secret;
@@ -131,7 +141,19 @@ describe('tenant isolation walk', () => {
     const replacement = { ...newAgent(), os_version: null, agent_version: null, status: 'online', tags: [] };
 
     // How the outsider tries each operation on the insiders' resources.
-    const attempts: Record<string, { body?: unknown; asAgent?: boolean; query?: string }> = {
+    // `sameIds`: the resource is named by the query (a setting's scope), so the missing case keeps the path and asks
+    // for a team that does not exist.
+    const insidersScope = `?scope=team&team_id=${server.teamId}`;
+    const noSuchScope = `?scope=team&team_id=${randomUUID()}`;
+    const attempts: Record<string, { body?: unknown; asAgent?: boolean; query?: string; sameIds?: { query: string } }> = {
+      getSetting: { query: insidersScope, sameIds: { query: noSuchScope } },
+      replaceSetting: { body: { value: 5 }, query: insidersScope, sameIds: { query: noSuchScope } },
+      deleteSetting: { query: insidersScope, sameIds: { query: noSuchScope } },
+      getPolicy: {},
+      getAgentEffectiveConfig: {},
+      getAgentCompliance: {},
+      getCertificate: {},
+      revokeCertificate: {},
       rebootAgent: { body: {} },
       shutdownAgent: { body: {} },
       updateAgentSoftware: { body: { version: '9.9.9' } },
@@ -216,9 +238,13 @@ describe('tenant isolation walk', () => {
     };
     // Users are not owned by a team: only administrators (`admin:users`) reach them at all.
     const notTeamOwned = ['getUser', 'updateUser', 'deleteUser'];
+    // Security policies are written by administrators only (`config:policies`): an operator of another team is refused first.
+    const adminOnly = ['updatePolicy', 'deletePolicy'];
+    // Sign-in through an identity provider: `{provider}` names no resource of anyone's.
+    const notResources = ['startOAuthSignIn', 'completeOAuthSignIn'];
 
-    const withIds = [...operationsById.values()].filter((info) => info.path.includes('{'));
-    expect(withIds.map((o) => o.operationId).sort()).toEqual([...Object.keys(attempts), ...notTeamOwned].sort());
+    const withIds = [...operationsById.values()].filter((info) => info.path.includes('{') && !notResources.includes(info.operationId));
+    expect(withIds.map((o) => o.operationId).sort()).toEqual([...Object.keys(attempts), ...notTeamOwned, ...adminOnly].sort());
 
     for (const info of withIds) {
       const attempt = attempts[info.operationId];
@@ -234,7 +260,7 @@ describe('tenant isolation walk', () => {
       expect(theirs.status, `${info.operationId} on another team's resource`).toBe(404);
       expect(theirs.body.error.code).toBe('RES_NOT_FOUND');
       // Indistinguishable from an id that does not exist.
-      const missing = await http(server.url, method, pathOf(info.path, {}) + (attempt.query ?? ''), { headers, json });
+      const missing = await http(server.url, method, attempt.sameIds ? pathOf(info.path, ids) + attempt.sameIds.query : pathOf(info.path, {}) + (attempt.query ?? ''), { headers, json });
       expect(missing.status, `${info.operationId} on a missing resource`).toBe(404);
       expect(missing.body.error.message.replace(/[0-9a-f-]{36}/g, 'ID')).toBe(theirs.body.error.message.replace(/[0-9a-f-]{36}/g, 'ID'));
     }
@@ -264,6 +290,9 @@ describe('tenant isolation walk', () => {
     expect((await server.call('GET', `/api/v1/metrics/alerts/rules/${rule.id}`)).body.data).toEqual(rule);
     expect((await server.call('GET', `/api/v1/metrics/alerts/notifications/${channel.id}`)).body.data).toEqual(channel);
     expect((await server.call('GET', `/api/v1/metrics/alerts/silences/${silence.id}`)).body.data).toEqual(silence);
+    expect((await server.call('GET', `/api/v1/config/policies/${policy.id}`)).body.data).toEqual(policy);
+    expect((await server.call('GET', `/api/v1/config/certificates/${certificate.id}`)).body.data).toMatchObject({ id: certificate.id, status: 'active' });
+    expect((await server.call('GET', `/api/v1/config/settings/heartbeat_interval_seconds${insidersScope}`)).body.data).toMatchObject({ value: 20 });
     // It walks every operation that takes an id, twice; on a busy 2-core machine that outlasts the default 30 s.
   }, 120_000);
 
