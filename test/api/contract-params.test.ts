@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgentKeyMaterial } from '@opsdeck/sdk';
 import { operationsById, resolveRef, type OperationInfo } from '../../server/contract.ts';
 import { newAgent } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -145,6 +146,14 @@ describe('If-Modified-Since', () => {
     const upload = await fetch(`${server.url}/api/v1/agent/tasks/${task_id}/artifacts?name=ims.log`, { method: 'POST', headers: { 'x-api-key': enrolled.agent_key, 'content-type': 'text/plain' }, body: 'ims\n' });
     expect(upload.status).toBe(201);
     const artifact = ((await upload.json()) as { data: { id: string; created_at: string } }).data;
+    // A certificate the enrolled agent asked for with its own key.
+    const certified = await fetch(`${server.url}/api/v1/agent/certificate`, {
+      method: 'POST',
+      headers: { 'x-api-key': enrolled.agent_key, 'content-type': 'application/json' },
+      body: JSON.stringify({ csr: (await createAgentKeyMaterial()).csr }),
+    });
+    expect(certified.status).toBe(201);
+    const { certificate } = ((await certified.json()) as { data: { certificate: { id: string } } }).data;
     const ids: Record<string, string> = {
       team_id: server.teamId,
       user_id: (await created('/api/v1/admin/users', { email: 'ims@test.example.com', name: 'If Modified', role: 'viewer' })).id,
@@ -161,6 +170,8 @@ describe('If-Modified-Since', () => {
       schedule_id: (await created('/api/v1/tasks/schedules', { name: 'ims', cron: '0 3 * * SUN', timezone: 'UTC', team_id, run: { action: { type: 'reboot' }, target: { agent_ids: [agent.id] } } })).id,
       rule_id: (await created('/api/v1/metrics/alerts/rules', { name: 'ims', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info', team_id })).id,
       channel_id: (await created('/api/v1/metrics/alerts/notifications', { name: 'ims', kind: 'slack', slack_url: 'http://127.0.0.1:9/ims', team_id })).id,
+      policy_id: (await created('/api/v1/config/policies', { name: 'ims', team_id, rules: { kind: 'max_task_concurrency', max: 2 } })).id,
+      certificate_id: certificate.id,
       silence_id: (await created('/api/v1/metrics/alerts/silences', { ends_at: new Date(Date.now() + 60_000).toISOString(), matchers: { service: 'ims' }, comment: 'ims', team_id })).id,
     };
     for (const info of declared) {
