@@ -30,7 +30,7 @@ describe('JSON merge patch', () => {
   it('every PATCH described as a merge patch declares application/merge-patch+json, with the schema of application/json', () => {
     const operations = mergePatchOperations();
     expect(operations.map((o) => o.operationId).sort()).toEqual(
-      ['updateAgent', 'updateAgentGroup', 'updateAlertRule', 'updateAlertSilence', 'updateDashboard', 'updateDeployment', 'updateNotificationChannel', 'updatePipeline', 'updatePipelineRun', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
+      ['updateAgent', 'updateAgentGroup', 'updateAlertRule', 'updateAlertSilence', 'updateDashboard', 'updateDeployment', 'updateNotificationChannel', 'updatePipeline', 'updatePipelineRun', 'updatePolicy', 'updateTaskSchedule', 'updateTaskTemplate', 'updateTeam', 'updateUser', 'updateWebhook'].sort(),
     );
     for (const info of operations) {
       const content = (resolveRef(info.operation.requestBody) as { content: Record<string, { schema: unknown }> }).content;
@@ -53,6 +53,7 @@ describe('JSON merge patch', () => {
     const rule = (await server.call('POST', '/api/v1/metrics/alerts/rules', { json: { name: 'patched', metric: 'cpu_usage', condition: { aggregation: 'avg', window_seconds: 60, operator: '>', threshold: 90 }, severity: 'info' } })).body.data;
     const channel = (await server.call('POST', '/api/v1/metrics/alerts/notifications', { json: { name: 'patched', kind: 'webhook', webhook_id: webhook.id } })).body.data;
     const silence = (await server.call('POST', '/api/v1/metrics/alerts/silences', { json: { ends_at: new Date(Date.now() + 60_000).toISOString(), matchers: { service: 'patched' }, comment: 'patched' } })).body.data;
+    const policy = (await server.call('POST', '/api/v1/config/policies', { json: { name: 'Patched', rules: { kind: 'max_task_concurrency', max: 2 } } })).body.data;
 
     // Each patch twice: as merge-patch+json, then with a charset parameter; the answer shows the change.
     const patches: Record<string, [string, Record<string, unknown>]> = {
@@ -70,6 +71,7 @@ describe('JSON merge patch', () => {
       updateAlertRule: [`/api/v1/metrics/alerts/rules/${rule.id}`, { severity: 'warning' }],
       updateNotificationChannel: [`/api/v1/metrics/alerts/notifications/${channel.id}`, { name: 'Merge patched' }],
       updateAlertSilence: [`/api/v1/metrics/alerts/silences/${silence.id}`, { comment: 'Merge patched' }],
+      updatePolicy: [`/api/v1/config/policies/${policy.id}`, { description: 'Merge patched' }],
     };
     expect(Object.keys(patches).sort()).toEqual(mergePatchOperations().map((o) => o.operationId).sort());
     for (const [operationId, [path, patch]] of Object.entries(patches)) {

@@ -95,7 +95,14 @@ describe('security headers', () => {
 describe('Cache-Control: no-store', () => {
   it('is declared by exactly the operations whose answers carry secrets (read from the contract)', () => {
     const noStore = [...operationTable.values()].filter((op) => op.noStore).map((op) => op.operationId);
-    expect(noStore.sort()).toEqual(['createApiKey', 'createEnrollmentToken', 'createWebhook', 'enrollAgent', 'getMetrics', 'login', 'refreshToken'].sort());
+    expect(noStore.sort()).toEqual(
+      [
+        ...['createApiKey', 'createEnrollmentToken', 'createWebhook', 'enrollAgent', 'getMetrics', 'login', 'refreshToken'],
+        // Sign-in through an identity provider (its state, its one-time code, the token pair) and the second factor
+        // (the TOTP secret, recovery codes, the token pair after the code).
+        ...['startOAuthSignIn', 'completeOAuthSignIn', 'exchangeOAuthCode', 'enrolTotp', 'confirmTotp', 'regenerateRecoveryCodes', 'loginMfa'],
+      ].sort(),
+    );
   });
 
   it('is on their answers, refusals included, and on no other', async () => {
