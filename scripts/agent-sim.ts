@@ -19,7 +19,8 @@
 //   file> for the listener's own certificate), presenting its certificate instead of its key; at most 1,000 agents.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createAgentKeyMaterial, createOpsdeckClient, mutualTlsFetch, unwrap } from '@opsdeck/sdk';
+import { createOpsdeckClient, unwrap } from '@opsdeck/sdk';
+import { createAgentKeyMaterial, mutualTlsFetch } from '@opsdeck/sdk/certificates';
 import { driveFleet, enrolFleet, FleetClient, newTally, reportInventories, summarise, type Activity, type EnrolledAgent, type Tally } from './sim/fleet.ts';
 
 const { values } = parseArgs({

@@ -1,5 +1,4 @@
 export { createOpsdeckClient, type OpsdeckClient, type OpsdeckClientOptions } from './client.ts';
-export { createAgentKeyMaterial, mutualTlsFetch, type AgentKeyMaterial, type MutualTlsOptions } from './certificates.ts';
 export { isPreconditionFailed, OpsdeckError, unwrap, type PreconditionFailed, type Unwrapped } from './errors.ts';
 export {
   etagOf,

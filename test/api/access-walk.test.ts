@@ -4,7 +4,7 @@
 // for another team's resource, exactly as for one that does not exist, and changes nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentKeyMaterial } from '@opsdeck/sdk';
+import { createAgentKeyMaterial } from '@opsdeck/sdk/certificates';
 import { operationTable } from '../../server/http/operation-table.ts';
 import { operationsById } from '../../server/contract.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';

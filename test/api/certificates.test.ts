@@ -8,7 +8,7 @@ import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentKeyMaterial, mutualTlsFetch, type AgentKeyMaterial } from '../../client-sdk/src/index.ts';
+import { createAgentKeyMaterial, mutualTlsFetch, type AgentKeyMaterial } from '@opsdeck/sdk/certificates';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { http, newAgent } from '../support/http.ts';
 import { bearer, createOutsider, type TestUser } from '../support/identity.ts';

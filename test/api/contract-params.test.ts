@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentKeyMaterial } from '@opsdeck/sdk';
+import { createAgentKeyMaterial } from '@opsdeck/sdk/certificates';
 import { operationsById, resolveRef, type OperationInfo } from '../../server/contract.ts';
 import { newAgent } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';

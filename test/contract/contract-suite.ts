@@ -3,7 +3,7 @@
 // fails the scenario. Where an outcome depends on state (404, 409), the request carries
 // `Prefer: code=…`, which Prism honours and the server ignores, so both targets are asked the same thing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentKeyMaterial, createOpsdeckClient, OpsdeckError, paginate, pages, subscribeEvents, unwrap, type OpsdeckClient, type StreamEvent } from '@opsdeck/sdk';
+import { createOpsdeckClient, OpsdeckError, paginate, pages, subscribeEvents, unwrap, type OpsdeckClient, type StreamEvent } from '@opsdeck/sdk';
 import { ContractChecker } from './contract-checker.ts';
 import { linkedPath } from './links.ts';
 import { operationsById, spec } from '../../server/contract.ts';
@@ -11,6 +11,7 @@ import { beforeSunset } from '../support/sunset.ts';
 import { TestSocket } from '../support/websocket.ts';
 import { schemaChecker } from '../../server/http/schema-check.ts';
 import { Secret, TOTP } from 'otpauth';
+import { createAgentKeyMaterial } from '@opsdeck/sdk/certificates';
 
 const serverMessageProblem = schemaChecker('EventSocketServerMessage');
 
