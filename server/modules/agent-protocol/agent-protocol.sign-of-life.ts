@@ -4,7 +4,7 @@
 //
 // What a sign of life answers (the agent's status, its pending tasks) rarely changes between two of them, so an
 // agent this process has written before is answered from what its last write returned, at once, while this
-// write joins the next batch ("write-behind"); a claim, which must see every task claimable now, waits for its
+// write joins a batch (after GATHER_MS: "write-behind"); a claim, which must see every task claimable now, waits for its
 // write (still in a shared batch, so an idle fleet's claims cost what its heartbeats do). The heartbeat's latency is then the server's own, not a batch
 // statement's: PostgreSQL's slow moments (a checkpoint, a vacuum) delay `last_seen`, not the fleet's answers.
 // What keeps those answers true:
@@ -40,6 +40,12 @@ const CONCURRENCY = 1;
 const MAX_BEHIND = 5_000;
 /** How soon a failed write is tried again. */
 const RETRY_MS = 1_000;
+/**
+ * How long signs answered at once gather before they join a batch. Nobody waits for them, so there is no reason
+ * to write each on its own: on a quiet server every heartbeat was a statement of its own (the batcher writes at
+ * once when idle), and a statement's round trip costs the server more than its row.
+ */
+const GATHER_MS = 25;
 
 type Answer = Omit<SeenAgent, 'id' | 'previous'>;
 
@@ -57,6 +63,9 @@ export class SignsOfLife implements ChangeListener {
   /** Failed writes to try again, the newest sign per agent. */
   readonly #retry = new Map<string, SignOfLife>();
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Signs answered at once, gathering for their batch (the newest per agent). */
+  #gathering = new Map<string, SignOfLife>();
+  #gatherTimer: NodeJS.Timeout | undefined;
 
   constructor(db: Kysely<Database>, cache: TaggedCache, feed: ChangeFeedFollower, log: Logger) {
     this.#cache = cache;
@@ -107,8 +116,9 @@ export class SignsOfLife implements ChangeListener {
   async seen(agentId: string, { exact = false } = {}): Promise<Answer> {
     const sign = { id: agentId, at: new Date() };
     const known = exact || !this.#feed.trusted ? undefined : this.#known.get(agentId);
-    if (known && this.#batcher.backlog < MAX_BEHIND) {
-      this.#writeBehind(sign);
+    if (known && this.#batcher.backlog + this.#gathering.size < MAX_BEHIND) {
+      this.#gathering.set(agentId, sign);
+      this.#gatherTimer ??= setTimeout(() => this.#flushGathered(), GATHER_MS);
       return known;
     }
     const seen = await this.#batcher.add(sign);
@@ -118,6 +128,7 @@ export class SignsOfLife implements ChangeListener {
 
   /** Writes everything acknowledged and not yet written (a graceful stop, before the pool closes); gives up at `deadline`. */
   async drain(deadline: number): Promise<void> {
+    this.#flushGathered();
     while (Date.now() < deadline) {
       if (this.#retry.size > 0) this.#flushRetries();
       await this.#batcher.idle();
@@ -125,6 +136,14 @@ export class SignsOfLife implements ChangeListener {
       await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, Math.max(0, deadline - Date.now()))));
     }
     if (this.#retry.size > 0) this.#log.error({ signs: this.#retry.size }, 'signs of life: stopped before these could be written');
+  }
+
+  #flushGathered(): void {
+    clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = undefined;
+    const signs = this.#gathering;
+    this.#gathering = new Map();
+    for (const sign of signs.values()) this.#writeBehind(sign);
   }
 
   #writeBehind(sign: SignOfLife): void {
