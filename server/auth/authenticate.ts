@@ -92,6 +92,21 @@ function identity(user: UserIdentity): Pick<Caller, 'userId' | 'agentId' | 'emai
 
 const AGENT_PERMISSIONS: ReadonlySet<Permission> = new Set(['agent:self']);
 
+/** An enrolled agent acting as itself (by its key or its certificate): that agent, and nothing else. */
+function agentCaller(agent: { agent_id: string; team_id: string; hostname: string }, expiresAt: Date | null): Caller {
+  return {
+    userId: agent.agent_id,
+    agentId: agent.agent_id,
+    email: `agent:${agent.hostname}`,
+    role: 'viewer',
+    permissions: AGENT_PERMISSIONS,
+    teamIds: [agent.team_id],
+    apiKeyId: null,
+    tier: 'authenticated',
+    expiresAt,
+  };
+}
+
 const invalid = (what: string) => new ApiError('AUTH_INVALID_TOKEN', `The ${what} is not valid`);
 
 export class Authenticator {
@@ -122,17 +137,7 @@ export class Authenticator {
     if (!row || row.fingerprint_sha256 !== presented.fingerprint256 || row.revoked_at !== null || row.not_after.getTime() <= Date.now()) {
       throw invalid('client certificate');
     }
-    return {
-      userId: row.agent_id,
-      agentId: row.agent_id,
-      email: `agent:${row.hostname}`,
-      role: 'viewer',
-      permissions: AGENT_PERMISSIONS,
-      teamIds: [row.team_id],
-      apiKeyId: null,
-      tier: 'authenticated',
-      expiresAt: row.not_after,
-    };
+    return agentCaller(row, row.not_after);
   }
 
   async #bearer(header: string): Promise<Caller> {
@@ -168,16 +173,6 @@ export class Authenticator {
     if (!match) throw invalid('agent key');
     const row = await this.#directory.findAgentKey(match[1]!);
     if (!row || !sameDigest(sha256(key), row.secret_hash) || row.revoked_at !== null) throw invalid('agent key');
-    return {
-      userId: row.agent_id,
-      agentId: row.agent_id,
-      email: `agent:${row.hostname}`,
-      role: 'viewer',
-      permissions: AGENT_PERMISSIONS,
-      teamIds: [row.team_id],
-      apiKeyId: null,
-      tier: 'authenticated',
-      expiresAt: null,
-    };
+    return agentCaller(row, null);
   }
 }

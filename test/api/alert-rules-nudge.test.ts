@@ -10,10 +10,11 @@ import { createLogger } from '../../server/logger.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { claimDueRule, nudgeRules } from '../../server/modules/alert-rules/alert-rules.repository.ts';
 import { NUDGE_GAP_MS } from '../../server/modules/alert-rules/alert-rules.nudger.ts';
-import { http, newAgent } from '../support/http.ts';
+import { http } from '../support/http.ts';
 import { TEST_ADMIN } from '../support/identity.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { eventually, sleep } from '../support/webhook-receiver.ts';
+import { enrolAgent } from '../support/agents.ts';
 
 const INTERVAL_MS = 60_000;
 const RULES = '/api/v1/metrics/alerts/rules';
@@ -43,12 +44,7 @@ afterAll(async () => {
   await b?.close();
 });
 
-async function enrol() {
-  const token = (await b.call('POST', `/api/v1/teams/${b.teamId}/enrollment-tokens`, { json: { name: 'nudge tests' } })).body.data.secret;
-  const res = await http(b.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } });
-  expect(res.status, res.text).toBe(201);
-  return { agent: res.body.data.agent as { id: string }, key: res.body.data.agent_key as string };
-}
+const enrol = () => enrolAgent(b, 'nudge tests');
 const cpuRule = (agentId: string) => ({
   name: 'CPU above 90%',
   metric: 'cpu_usage',

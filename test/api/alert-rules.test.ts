@@ -4,10 +4,11 @@
 // resolves that same alert; turning a rule off resolves its firing alerts; no data fires when asked to.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, newAgent } from '../support/http.ts';
+import { http } from '../support/http.ts';
 import { bearer, createOutsider, type TestUser } from '../support/identity.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { eventually, sleep } from '../support/webhook-receiver.ts';
+import { enrolAgent } from '../support/agents.ts';
 
 const INTERVAL_MS = 200;
 const RULES = '/api/v1/metrics/alerts/rules';
@@ -22,12 +23,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function enrol() {
-  const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'alert rule tests' } })).body.data.secret;
-  const res = await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } });
-  expect(res.status, res.text).toBe(201);
-  return { agent: res.body.data.agent as { id: string; hostname: string }, key: res.body.data.agent_key as string };
-}
+const enrol = () => enrolAgent(server, 'alert rule tests');
 const report = async (key: string, value: number) => {
   const res = await http(server.url, 'POST', '/api/v1/agent/metrics', { headers: { 'x-api-key': key }, json: { samples: [{ name: 'cpu_usage', at: new Date().toISOString(), value }] } });
   expect(res.status, res.text).toBeLessThan(300);

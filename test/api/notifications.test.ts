@@ -6,10 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { startMailSink, type MailSink } from '../support/smtp-server.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, newAgent } from '../support/http.ts';
+import { http } from '../support/http.ts';
 import { bearer, createOutsider, type TestUser } from '../support/identity.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { eventually, sleep, startReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { enrolAgent } from '../support/agents.ts';
 
 const CHANNELS = '/api/v1/metrics/alerts/notifications';
 const SILENCES = '/api/v1/metrics/alerts/silences';
@@ -40,12 +41,7 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-async function enrol() {
-  const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'notification tests' } })).body.data.secret;
-  const res = await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } });
-  expect(res.status, res.text).toBe(201);
-  return { agent: res.body.data.agent as { id: string; hostname: string }, key: res.body.data.agent_key as string };
-}
+const enrol = () => enrolAgent(server, 'notification tests');
 const report = async (key: string, value: number) => {
   const res = await http(server.url, 'POST', '/api/v1/agent/metrics', { headers: { 'x-api-key': key }, json: { samples: [{ name: 'cpu_usage', at: new Date().toISOString(), value }] } });
   expect(res.status, res.text).toBeLessThan(300);

@@ -10,7 +10,8 @@ import { localEventBus } from '../../server/events/event-bus.ts';
 import { createLogger } from '../../server/logger.ts';
 import { applyRetention, retentionOf } from '../../server/workers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { http, newAgent } from '../support/http.ts';
+import { http } from '../support/http.ts';
+import { enrolAgent } from '../support/agents.ts';
 
 const DAY_MS = 86_400_000;
 const log = createLogger('silent');
@@ -24,12 +25,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function enrol() {
-  const token = (await server.call('POST', `/api/v1/teams/${server.teamId}/enrollment-tokens`, { json: { name: 'retention' } })).body.data.secret;
-  const res = await http(server.url, 'POST', '/api/v1/agent/enroll', { json: { enrollment_token: token, ...newAgent() } });
-  expect(res.status).toBe(201);
-  return { agent: res.body.data.agent as { id: string }, key: res.body.data.agent_key as string };
-}
+const enrol = () => enrolAgent(server, 'retention');
 
 describe('retention', () => {
   it('takes its periods from the spec', () => {
