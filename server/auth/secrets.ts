@@ -1,14 +1,15 @@
 // Opaque secrets (refresh tokens, API keys) are high-entropy random strings, so a SHA-256 digest is
 // enough to store them safely and to look them up by equality; passwords, which are guessable,
 // use argon2id instead (passwords.ts).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** One-shot (crypto.hash): every request with an API or agent key pays for it, and a Hash object per call cost more than the digest. */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  return hash('sha256', value, 'hex');
 }
 
 export function sameDigest(a: string, b: string): boolean {

@@ -4,6 +4,7 @@
 // process's memory when no Redis is configured. While Redis does not
 // answer, the policy of `when_redis_fails` applies (allow, and log).
 import type { RedisClient } from '../redis/client.ts';
+import { isCluster } from '../redis/cluster.ts';
 import { rootExtensions } from '../contract.ts';
 import type { OperationEntry } from '../http/operation-table.ts';
 import type { Logger } from '../logger.ts';
@@ -34,29 +35,39 @@ export interface RateLimiter {
   take(key: string, bucket: Bucket): Promise<Verdict | null>;
 }
 
-// Token bucket: the hash holds tokens and the time they were counted. Time comes from Redis itself,
-// so processes with skewed clocks still agree. ARGV[3] tokens are asked for (a lease, see below) and
-// ARGV[4] tokens of an earlier lease come back unspent. Returns the tokens granted (0: refused), tokens
-// left (floored), ms until full, ms until the next token, and Redis's time.
-const TOKEN_BUCKET = `
-local rate = tonumber(ARGV[1]) / 60000
-local capacity = tonumber(ARGV[2])
-local want = tonumber(ARGV[3])
+// Token buckets: each hash holds tokens and the time they were counted. Time comes from Redis itself, so
+// processes with skewed clocks still agree. One call serves several buckets (the asks of one turn of the event
+// loop, see `#ask`): per key, ARGV holds its rate per minute, its burst, the tokens asked for (a lease, see below)
+// and the tokens of an earlier lease that come back unspent. Answers, per key, the tokens granted (0: refused),
+// tokens left (floored), ms until full, ms until the next token, and Redis's time.
+const TOKEN_BUCKETS = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate + tonumber(ARGV[4]))
-local granted = math.min(want, math.floor(tokens))
-if granted < 0 then granted = 0 end
-tokens = tokens - granted
-local full_in = math.ceil((capacity - tokens) / rate)
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], full_in + 1000)
-local next_in = 0
-if tokens < 1 then next_in = math.ceil((1 - tokens) / rate) end
-return { granted, math.floor(tokens), full_in, next_in, now }
+local out = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 4
+  local rate = tonumber(ARGV[a + 1]) / 60000
+  local capacity = tonumber(ARGV[a + 2])
+  local want = tonumber(ARGV[a + 3])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate + tonumber(ARGV[a + 4]))
+  local granted = math.min(want, math.floor(tokens))
+  if granted < 0 then granted = 0 end
+  tokens = tokens - granted
+  local full_in = math.ceil((capacity - tokens) / rate)
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens), 'at', now)
+  redis.call('PEXPIRE', KEYS[i], full_in + 1000)
+  local next_in = 0
+  if tokens < 1 then next_in = math.ceil((1 - tokens) / rate) end
+  out[#out + 1] = granted
+  out[#out + 1] = math.floor(tokens)
+  out[#out + 1] = full_in
+  out[#out + 1] = next_in
+  out[#out + 1] = now
+end
+return out
 `;
 
 function verdict(bucket: Bucket, allowed: boolean, tokens: number, fullInMs: number, nextInMs: number, nowMs: number): Verdict {
@@ -81,6 +92,8 @@ function verdict(bucket: Bucket, allowed: boolean, tokens: number, fullInMs: num
  */
 const LEASE_MS = 100;
 const MAX_LEASES = 100_000;
+/** How long a lease that is over is kept (for its size, and the tokens it gives back), after LEASE_MS. */
+const FORGET_MS = 1_000;
 const LEASE_SHARE = 0.01;
 
 interface Lease {
@@ -93,15 +106,37 @@ interface Lease {
   refill: Promise<Verdict | null | undefined> | undefined;
 }
 
+/** One bucket's part of a script call: what it asks, and where its answer goes. */
+interface Ask {
+  key: string;
+  bucket: Bucket;
+  want: number;
+  giveBack: number;
+  resolve: (answer: number[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Buckets per script call at most (a busy turn of the event loop asks for more in several calls). */
+const MAX_KEYS_PER_CALL = 200;
+
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: RedisClient & { opsdeckTokenBucket?: (key: string, rate: number, burst: number, want: number, giveBack: number) => Promise<number[]> };
+  readonly #redis: RedisClient & {
+    opsdeckTokenBuckets?: (...keysThenArgs: (string | number)[]) => Promise<number[]>;
+    opsdeckTokenBucket?: (key: string, rate: number, burst: number, want: number, giveBack: number) => Promise<number[]>;
+  };
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #timeoutMs: number;
   readonly #leases = new Map<string, Lease>();
+  #nextSweep = 0;
+  /** The asks of this turn of the event loop, sent together when it ends. */
+  #asks: Ask[] = [];
 
   constructor(redis: RedisClient, prefix: string, log: Logger, timeoutMs: number) {
-    redis.defineCommand('opsdeckTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET });
+    redis.defineCommand('opsdeckTokenBuckets', { lua: TOKEN_BUCKETS });
+    // The same script for one bucket, its key count declared: a cluster client routes (and pipelines) a command by
+    // its keys, which it cannot read from a script whose key count is an argument.
+    redis.defineCommand('opsdeckTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKETS });
     this.#redis = redis;
     this.#prefix = `${prefix}rl:`;
     this.#log = log;
@@ -124,19 +159,22 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   #open(key: string): Lease {
-    if (this.#leases.size >= MAX_LEASES) this.#evict();
+    const now = performance.now();
+    if (now >= this.#nextSweep || this.#leases.size >= MAX_LEASES) this.#sweep(now);
     const lease: Lease = { tokens: 0, granted: 0, until: 0, verdict: { allowed: false, limit: 0, remaining: 0, reset: 0, retryAfter: 1 }, refill: undefined };
     this.#leases.set(key, lease);
     return lease;
   }
 
   /**
-   * Past MAX_LEASES keys (a fleet's agents each have their own bucket), the leases that have run out are
-   * forgotten, not every lease: a key seen once every half minute gains nothing from its old lease but its size.
+   * Forgets the leases over for FORGET_MS (their unspent tokens, a few at most, are not given back: the bucket
+   * is short of them until it refills, never over). A fleet's agents each have a bucket of their own, used once
+   * every half minute: keeping all their leases (100,000 of them) gained nothing, and made every full garbage
+   * collection mark them. Past MAX_LEASES all are dropped (a flood of distinct keys).
    */
-  #evict(): void {
-    const now = performance.now();
-    for (const [key, lease] of this.#leases) if (lease.refill === undefined && (lease.tokens === 0 || lease.until < now)) this.#leases.delete(key);
+  #sweep(now: number): void {
+    this.#nextSweep = now + FORGET_MS;
+    for (const [key, lease] of this.#leases) if (lease.refill === undefined && lease.until + FORGET_MS < now) this.#leases.delete(key);
     if (this.#leases.size >= MAX_LEASES) this.#leases.clear();
   }
 
@@ -148,8 +186,7 @@ export class RedisRateLimiter implements RateLimiter {
     lease.tokens = 0;
     lease.granted = 0;
     try {
-      const run = this.#redis.opsdeckTokenBucket!(`${this.#prefix}${key}`, bucket.requests_per_minute, bucket.burst, want, giveBack);
-      const [granted, tokens, fullIn, nextIn, now] = await withTimeout(run, this.#timeoutMs, `rate limiter: redis did not answer within ${this.#timeoutMs} ms`);
+      const [granted, tokens, fullIn, nextIn, now] = await this.#ask(key, bucket, want, giveBack);
       const answer = verdict(bucket, granted! > 0, tokens!, fullIn!, nextIn!, now!);
       if (granted === 0) return answer;
       Object.assign(lease, { tokens: granted!, granted: granted!, until: performance.now() + LEASE_MS, verdict: answer });
@@ -157,6 +194,37 @@ export class RedisRateLimiter implements RateLimiter {
     } catch (err) {
       this.#log.warn({ err: (err as Error).message, key }, 'rate limiter: redis failed, request allowed');
       return null;
+    }
+  }
+
+  /**
+   * One bucket's tokens, asked for with the other asks of this turn of the event loop in one script call: a
+   * fleet's agents each have a bucket of their own, so their requests (thousands a second) could not share a
+   * lease, and a call per request (a command, its timers and its answer) was most of the limiter's cost. On a
+   * Redis Cluster the buckets of one call would have to share a hash slot, which different callers' keys do not:
+   * there each bucket is its own call.
+   */
+  #ask(key: string, bucket: Bucket, want: number, giveBack: number): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      this.#asks.push({ key, bucket, want, giveBack, resolve, reject });
+      if (this.#asks.length === 1) setImmediate(() => this.#send());
+    });
+  }
+
+  #send(): void {
+    const asks = this.#asks;
+    this.#asks = [];
+    const cluster = isCluster(this.#redis);
+    const perCall = cluster ? 1 : MAX_KEYS_PER_CALL;
+    for (let from = 0; from < asks.length; from += perCall) {
+      const call = asks.slice(from, from + perCall);
+      const keys = call.map((ask) => `${this.#prefix}${ask.key}`);
+      const args = call.flatMap((ask) => [ask.bucket.requests_per_minute, ask.bucket.burst, ask.want, ask.giveBack]);
+      const run = cluster ? this.#redis.opsdeckTokenBucket!(keys[0]!, ...(args as [number, number, number, number])) : this.#redis.opsdeckTokenBuckets!(keys.length, ...keys, ...args);
+      withTimeout(run, this.#timeoutMs, `rate limiter: redis did not answer within ${this.#timeoutMs} ms`).then(
+        (answer) => call.forEach((ask, i) => ask.resolve(answer.slice(i * 5, i * 5 + 5))),
+        (err: unknown) => call.forEach((ask) => ask.reject(err)),
+      );
     }
   }
 }

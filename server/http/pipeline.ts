@@ -137,7 +137,7 @@ export function operationRoutes(deps: PipelineDeps): Router {
     // checks) has its own.
     for (const op of ops) {
       const budgetMs = deps.databaseTimeoutMs * op.databaseBudget;
-      const run = (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), () => res.headersSent, budgetMs);
+      const run = (req: Request, res: Response) => withDatabaseDeadline(() => runOperation(op, req, res, deps, parser), answeredOf(res), budgetMs);
       // Traced (observability/tracing.ts), the request is a server span named by its operationId, active while it runs.
       router[op.method](path, (req: Request, res: Response) => (tracingOn ? traceRequest(op, req, res, () => run(req, res)) : run(req, res)));
     }
@@ -149,6 +149,20 @@ export function operationRoutes(deps: PipelineDeps): Router {
     });
   }
   return router;
+}
+
+/**
+ * Whether the request has answered, for its database deadline's scope, without keeping the response once it is
+ * over. The scope lives as long as the request's async context, and that outlives the request: Node makes the
+ * socket's keep-alive timer as the answer ends, inside this context, and the timer keeps it until the
+ * connection's next request. A scope whose check held the response kept each connection's last request and
+ * response (tens of kilobytes) alive that long, through the young generation's collections and into the old one.
+ * Its own function, so that its closure shares no context with one that holds the request.
+ */
+function answeredOf(res: Response): () => boolean {
+  let open: Response | undefined = res;
+  res.once('close', () => (open = undefined));
+  return () => open === undefined || open.headersSent;
 }
 
 /** The answer to a request that matches no operation, and to what fails before any route (a malformed path). */

@@ -45,7 +45,7 @@ describe('Idempotency-Key', () => {
     const k = key();
     const answers = await Promise.all(Array.from({ length: 50 }, () => server.call('POST', '/api/v1/agents', { json: body, headers: { 'idempotency-key': k } })));
     const statuses = answers.map((a) => a.status);
-    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    expect(statuses.every((s) => s === 201 || s === 409), JSON.stringify(answers.filter((a) => a.status !== 201 && a.status !== 409).map((a) => a.body))).toBe(true);
     const created = answers.filter((a) => a.status === 201);
     expect(new Set(created.map((a) => a.body.data.id)).size).toBe(1);
     for (const inFlight of answers.filter((a) => a.status === 409)) {

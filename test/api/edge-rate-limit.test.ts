@@ -13,6 +13,8 @@ import { isClusterUrl } from '../../server/redis/cluster.ts';
 import { http } from '../support/http.ts';
 import { bearer, login, TEST_ADMIN } from '../support/identity.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { enrolAgent } from '../support/agents.ts';
+import { redisServerAvailable, startPrivateRedis } from '../support/redis-server.ts';
 
 const JWT_SECRET = 'rate-limit-tests-share-this-secret-0123456789';
 const tight = (burst: number, perMinute = 60) => ({ requests_per_minute: perMinute, burst });
@@ -269,4 +271,39 @@ describe('stopping while Redis does not answer', () => {
       await hung.close();
     }
   }, 30_000);
+});
+
+describe('the buckets of many callers at once', () => {
+  it('are spent together in a few script calls, and each bucket still counts on its own', async (ctx) => {
+    if (!(await redisServerAvailable())) return ctx.skip("needs redis-server, for a Redis of the test's own whose commands it counts");
+    const redis = await startPrivateRedis();
+    // Agents (tier authenticated) have a bucket of 2 each; the administrator who enrols them is not limited.
+    const server = await startTestServer({ REDIS_URL: redis.url, RATE_LIMITS: limits({ authenticated: tight(2, 1), admin: tight(100_000, 600_000) }) });
+    try {
+      const agents = await Promise.all(Array.from({ length: 20 }, (_, i) => enrolAgent(server, `batched ${i}`)));
+      const heartbeat = (key: string) => http(server.url, 'POST', '/api/v1/agent/heartbeat', { headers: { 'x-api-key': key } });
+      const scriptCalls = async () => {
+        const stats = await redis.admin.info('commandstats');
+        return ['evalsha', 'eval'].reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+      };
+
+      // One heartbeat from each of 20 agents at once: 20 buckets, spent in far fewer calls than 20.
+      const before = await scriptCalls();
+      const first = await Promise.all(agents.map((a) => heartbeat(a.key)));
+      expect(first.map((r) => r.status)).toEqual(agents.map(() => 200));
+      const calls = (await scriptCalls()) - before;
+      expect(calls).toBeGreaterThanOrEqual(1);
+      expect(calls).toBeLessThan(agents.length / 2);
+      for (const r of first) expect(r.headers.get('x-ratelimit-bucket')).toMatch(/^agent:[0-9a-f-]{36}\/authenticated$/);
+
+      // Each bucket counts on its own: two more heartbeats of every agent at once, and one token left in each.
+      const second = await Promise.all(agents.flatMap((a) => [heartbeat(a.key), heartbeat(a.key)]));
+      for (let i = 0; i < agents.length; i += 1) {
+        expect([second[2 * i]!.status, second[2 * i + 1]!.status].sort()).toEqual([200, 429]);
+      }
+    } finally {
+      await server.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });
