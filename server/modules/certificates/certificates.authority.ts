@@ -4,9 +4,7 @@
 // checks CSRs (format, signature, key type and size), issues agent certificates bound to the agent's id (CN and
 // SAN URI `urn:opsdeck:agent:<id>`), and signs CRLs.
 import { createHash, createPublicKey, randomBytes, type webcrypto } from 'node:crypto';
-// @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata API first.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import type { SecretBox } from '../../auth/secret-box.ts';
 import { policy } from '../../contract.ts';
 import type { Executor } from '../../db/executor.ts';
@@ -15,7 +13,20 @@ import { ApiError } from '../../http/errors.ts';
 import type { Logger } from '../../logger.ts';
 import * as repo from './certificates.repository.ts';
 
-x509.cryptoProvider.set(globalThis.crypto);
+/**
+ * @peculiar/x509, loaded when the CA first parses or signs something: with the Reflect metadata API its dependency
+ * injection (tsyringe) needs first, it is some 20 MB of memory, which a server that no agent asks a certificate of
+ * never holds (its CA certificate is served and trusted as the PEM it was stored as).
+ */
+let x509Library: Promise<typeof X509> | undefined;
+function loadX509(): Promise<typeof X509> {
+  return (x509Library ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(globalThis.crypto);
+    return x509;
+  })());
+}
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -50,7 +61,7 @@ function randomSerial(): string {
 }
 
 export interface CheckedCsr {
-  request: x509.Pkcs10CertificateRequest;
+  request: X509.Pkcs10CertificateRequest;
   keyAlgorithm: AgentCertificatesTable['key_algorithm'];
   keyBits: number;
 }
@@ -75,19 +86,24 @@ const CURVES: Record<string, { algorithm: 'ecdsa-p256' | 'ecdsa-p384'; bits: num
 };
 
 export class CertificateAuthority {
-  readonly certificate: x509.X509Certificate;
+  #certificate: X509.X509Certificate | undefined;
   readonly #key: CryptoKey;
   readonly #policy: CertificatePolicy;
   /** The CA certificate, PEM and DER (what `getCaCertificate` answers and TLS trusts). */
   readonly pem: string;
   readonly der: Uint8Array;
 
-  constructor(certificate: x509.X509Certificate, key: CryptoKey, certificatePolicy: CertificatePolicy) {
-    this.certificate = certificate;
+  constructor(pem: string, key: CryptoKey, certificatePolicy: CertificatePolicy) {
     this.#key = key;
     this.#policy = certificatePolicy;
-    this.pem = certificate.toString('pem');
-    this.der = new Uint8Array(certificate.rawData);
+    this.pem = pem;
+    this.der = new Uint8Array(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64'));
+  }
+
+  /** The library, and the CA certificate parsed by it (once). */
+  async #x509(): Promise<{ x509: typeof X509; certificate: X509.X509Certificate }> {
+    const x509 = await loadX509();
+    return { x509, certificate: (this.#certificate ??= new x509.X509Certificate(this.pem)) };
   }
 
   get policy(): CertificatePolicy {
@@ -96,7 +112,8 @@ export class CertificateAuthority {
 
   /** A CSR the CA will sign: PEM PKCS#10, its signature verified, its key one of `key_algorithms`; else 422. */
   async check(pem: string): Promise<CheckedCsr> {
-    let request: x509.Pkcs10CertificateRequest;
+    const x509 = await loadX509();
+    let request: X509.Pkcs10CertificateRequest;
     try {
       if (!/-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(pem)) throw new Error('no PEM block');
       request = new x509.Pkcs10CertificateRequest(pem.trim());
@@ -140,10 +157,11 @@ export class CertificateAuthority {
     const notBefore = new Date(now.getTime() - BACKDATE_MS);
     const notAfter = new Date(now.getTime() + this.#policy.lifetime_days * 86_400_000);
     const subject = `CN=${agentId}, O=Opsdeck agents`;
+    const { x509, certificate: ca } = await this.#x509();
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject,
-      issuer: this.certificate.subject,
+      issuer: ca.subject,
       notBefore,
       notAfter,
       publicKey: csr.request.publicKey,
@@ -154,7 +172,7 @@ export class CertificateAuthority {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: agentUri(agentId) }]),
-        await x509.AuthorityKeyIdentifierExtension.create(this.certificate),
+        await x509.AuthorityKeyIdentifierExtension.create(ca),
         await x509.SubjectKeyIdentifierExtension.create(csr.request.publicKey),
       ],
     });
@@ -172,30 +190,31 @@ export class CertificateAuthority {
 
   /** The CRL of these revocations, signed now, valid `crl_lifetime_hours`: DER, and PEM (RFC 7468's `X509 CRL`). */
   async crl(revoked: ReadonlyArray<{ serial_number: string; revoked_at: Date | null; revocation_reason: string | null }>, now = new Date()): Promise<{ der: Uint8Array; pem: string }> {
+    const { x509, certificate: ca } = await this.#x509();
+    const reasons: Record<string, X509.X509CrlReason> = {
+      unspecified: x509.X509CrlReason.unspecified,
+      key_compromise: x509.X509CrlReason.keyCompromise,
+      affiliation_changed: x509.X509CrlReason.affiliationChanged,
+      superseded: x509.X509CrlReason.superseded,
+      cessation_of_operation: x509.X509CrlReason.cessationOfOperation,
+    };
     const crl = await x509.X509CrlGenerator.create({
-      issuer: this.certificate.subject,
+      issuer: ca.subject,
       thisUpdate: now,
       nextUpdate: new Date(now.getTime() + this.#policy.crl_lifetime_hours * 3_600_000),
       signingKey: this.#key,
       signingAlgorithm: SIGNING,
-      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.certificate)],
-      entries: revoked.map((r) => ({ serialNumber: r.serial_number, revocationDate: r.revoked_at ?? now, reason: CRL_REASONS[r.revocation_reason ?? 'unspecified'] ?? x509.X509CrlReason.unspecified })),
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca)],
+      entries: revoked.map((r) => ({ serialNumber: r.serial_number, revocationDate: r.revoked_at ?? now, reason: reasons[r.revocation_reason ?? 'unspecified'] ?? x509.X509CrlReason.unspecified })),
     });
     // The library labels it `CRL`; RFC 7468 (and OpenSSL) say `X509 CRL`.
     return { der: new Uint8Array(crl.rawData), pem: x509.PemConverter.encode(crl.rawData, 'X509 CRL') };
   }
 }
 
-const CRL_REASONS: Record<string, x509.X509CrlReason> = {
-  unspecified: x509.X509CrlReason.unspecified,
-  key_compromise: x509.X509CrlReason.keyCompromise,
-  affiliation_changed: x509.X509CrlReason.affiliationChanged,
-  superseded: x509.X509CrlReason.superseded,
-  cessation_of_operation: x509.X509CrlReason.cessationOfOperation,
-};
-
 /** A new CA: key pair and self-signed certificate, the private key sealed. */
 async function newAuthority(box: SecretBox, lifetimeDays: number): Promise<{ certificate_pem: string; private_key_sealed: string }> {
+  const x509 = await loadX509();
   const keys = (await crypto.subtle.generateKey(KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
@@ -227,8 +246,7 @@ export async function openCertificateAuthority(db: Executor, box: SecretBox, log
     if (!row) throw new Error('the certificate authority could not be stored');
     log.info('certificate authority for agents created');
   }
-  const certificate = new x509.X509Certificate(row.certificate_pem);
   const pkcs8 = Buffer.from(box.open(row.private_key_sealed, `certificate_authorities:${CA_NAME}`), 'base64');
   const key = await crypto.subtle.importKey('pkcs8', pkcs8, KEY, false, ['sign']);
-  return new CertificateAuthority(certificate, key, certificatePolicyValue);
+  return new CertificateAuthority(row.certificate_pem, key, certificatePolicyValue);
 }
