@@ -13,7 +13,7 @@
 //   OPSDECK_AUTH_POLICY_RESET=true at start empties the policy (resetAuthPolicy).
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { Secret, TOTP } from 'otpauth';
+import type * as Otp from 'otpauth';
 import { v7 as uuidv7 } from 'uuid';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { Caller } from '../../auth/caller.ts';
@@ -27,6 +27,10 @@ import type { Executor } from '../../db/executor.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import type { Logger } from '../../logger.ts';
 import * as users from '../users/users.repository.ts';
+
+/** `otpauth`, loaded on the first second-factor operation: a server whose users have none does not hold it (some 4 MB). */
+let otpLibrary: Promise<typeof Otp> | undefined;
+const loadOtp = (): Promise<typeof Otp> => (otpLibrary ??= import('otpauth'));
 import * as repo from './totp.repository.ts';
 
 type Schemas = components['schemas'];
@@ -81,12 +85,13 @@ export class TotpService implements SecondFactorGate {
     this.#issue = issue;
   }
 
-  #totp(secret: Secret, account: string): TOTP {
+  #totp({ TOTP }: typeof Otp, secret: Otp.Secret, account: string): Otp.TOTP {
     return new TOTP({ issuer: TOTP_ISSUER, label: account, secret, algorithm: 'SHA1', digits: DIGITS, period: PERIOD });
   }
 
   /** The step a code was made at, when it is one of the secret's within the window; else null. */
-  #stepOf(sealed: string, userId: string, code: string): number | null {
+  async #stepOf(sealed: string, userId: string, code: string): Promise<number | null> {
+    const { Secret, TOTP } = await loadOtp();
     const secret = Secret.fromBase32(this.#box.open(sealed, secretContext(userId)));
     const now = Date.now();
     const delta = TOTP.validate({ token: code, secret, algorithm: 'SHA1', digits: DIGITS, period: PERIOD, timestamp: now, window: WINDOW });
@@ -95,7 +100,7 @@ export class TotpService implements SecondFactorGate {
 
   /** Whether `code` is a current, unused code of the user's confirmed secret; spends it when it is. */
   async #spendCode(db: Executor, row: { user_id: string; secret_ciphertext: string }, code: string): Promise<boolean> {
-    const step = this.#stepOf(row.secret_ciphertext, row.user_id, code);
+    const step = await this.#stepOf(row.secret_ciphertext, row.user_id, code);
     return step !== null && (await repo.spendStep(db, row.user_id, step));
   }
 
@@ -117,12 +122,13 @@ export class TotpService implements SecondFactorGate {
   }
 
   async enrol(caller: Caller): Promise<Schemas['TotpEnrolment']> {
-    const secret = new Secret({ size: 20 });
+    const otp = await loadOtp();
+    const secret = new otp.Secret({ size: 20 });
     const stored = await repo.upsertPendingTotp(this.#db, caller.userId, this.#box.seal(secret.base32, secretContext(caller.userId)));
     if (!stored) throw new ApiError('RES_CONFLICT', 'The second factor is already enabled; turn it off (disableTotp) before enrolling again');
     return {
       secret: secret.base32,
-      otpauth_uri: this.#totp(secret, caller.email).toString(),
+      otpauth_uri: this.#totp(otp, secret, caller.email).toString(),
       algorithm: 'SHA1',
       digits: DIGITS,
       period: PERIOD,
@@ -135,7 +141,7 @@ export class TotpService implements SecondFactorGate {
     const row = await repo.findTotp(this.#db, caller.userId);
     if (!row) throw new ApiError('RES_CONFLICT', 'No enrolment is pending; start one with enrolTotp');
     if (row.confirmed_at !== null) throw new ApiError('RES_CONFLICT', 'The second factor is already enabled');
-    const step = this.#stepOf(row.secret_ciphertext, caller.userId, code);
+    const step = await this.#stepOf(row.secret_ciphertext, caller.userId, code);
     if (step === null) throw invalidCode();
     const codes = await this.#db.transaction().execute(async (trx) => {
       if (!(await repo.confirmTotp(trx, caller.userId, step))) return undefined;
@@ -165,7 +171,7 @@ export class TotpService implements SecondFactorGate {
       const stored = await users.findPasswordHash(this.#db, caller.userId);
       proven = stored !== undefined && (await verifyPassword(stored, proof.password));
     } else if (proof.code !== undefined) {
-      proven = row.confirmed_at === null ? this.#stepOf(row.secret_ciphertext, caller.userId, proof.code) !== null : await this.#spendCode(this.#db, row, proof.code);
+      proven = row.confirmed_at === null ? (await this.#stepOf(row.secret_ciphertext, caller.userId, proof.code)) !== null : await this.#spendCode(this.#db, row, proof.code);
     } else proven = false;
     if (!proven) {
       await this.#throttle.recordFailure(caller.email, client);
