@@ -2,11 +2,19 @@
 // GitHub Enterprise server or a test's fake works alike; the user, verified emails, organisations and teams
 // come from GitHub's REST API) and a generic OpenID Connect issuer (discovery; the ID token is validated by
 // openid-client, nonce included). Each answers who signed in; the service decides what that means in Opsdeck.
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { GithubProviderConfig, OidcProviderConfig } from '../../config.ts';
 import { ApiError } from '../../http/errors.ts';
 
 export type ProviderName = 'github' | 'oidc';
+
+/** openid-client, loaded on the first sign-in through a provider: a server without one does not hold it (some 6 MB). */
+let oidcLibrary: Promise<typeof Oidc> | undefined;
+/** The library once loaded: only its calls throw its errors, so `providerFailure` needs it only after a load. */
+let oidcLoaded: typeof Oidc | undefined;
+export function loadOidc(): Promise<typeof Oidc> {
+  return (oidcLibrary ??= import('openid-client').then((library) => (oidcLoaded = library)));
+}
 
 /** Who the provider says signed in. */
 export interface ProviderIdentity {
@@ -51,10 +59,10 @@ function isNetworkFailure(err: unknown): boolean {
 export function providerFailure(provider: ProviderName, err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (isNetworkFailure(err)) return unavailable(provider, 'it did not answer in time');
-  if (err instanceof oidc.AuthorizationResponseError) {
+  if (oidcLoaded && err instanceof oidcLoaded.AuthorizationResponseError) {
     return new ApiError('AUTH_OAUTH_DENIED', `The identity provider refused the sign-in (${err.error.slice(0, 64)})`);
   }
-  if (err instanceof oidc.ResponseBodyError) {
+  if (oidcLoaded && err instanceof oidcLoaded.ResponseBodyError) {
     if (err.status >= 500) return unavailable(provider, `it answered ${err.status}`);
     return new ApiError('AUTH_OAUTH_CODE_INVALID', `The identity provider refused the authorization code (${err.error.slice(0, 64)})`);
   }
@@ -64,9 +72,10 @@ export function providerFailure(provider: ProviderName, err: unknown): ApiError 
 }
 
 /** http is allowed to loopback providers only (config.ts refuses it elsewhere). */
-const insecureIfHttp = (url: string): Array<(config: oidc.Configuration) => void> => (new URL(url).protocol === 'http:' ? [oidc.allowInsecureRequests] : []);
+const insecureIfHttp = (oidc: typeof Oidc, url: string): Array<(config: Oidc.Configuration) => void> => (new URL(url).protocol === 'http:' ? [oidc.allowInsecureRequests] : []);
 
 async function pkceParameters(checks: SignInChecks): Promise<Record<string, string>> {
+  const oidc = await loadOidc();
   return { state: checks.state, code_challenge: await oidc.calculatePKCECodeChallenge(checks.codeVerifier), code_challenge_method: 'S256' };
 }
 
@@ -74,29 +83,36 @@ export class GithubClient implements IdentityProviderClient {
   readonly name = 'github' as const;
   readonly #settings: GithubProviderConfig;
   readonly #timeoutMs: number;
-  readonly #config: oidc.Configuration;
+  #config: Oidc.Configuration | undefined;
 
   constructor(settings: GithubProviderConfig, timeoutMs: number) {
     this.#settings = settings;
     this.#timeoutMs = timeoutMs;
-    // GitHub is OAuth2 without discovery: its metadata is the configured endpoints.
-    this.#config = new oidc.Configuration(
-      { issuer: new URL(settings.authorizeUrl).origin, authorization_endpoint: settings.authorizeUrl, token_endpoint: settings.tokenUrl },
-      settings.clientId,
-      settings.clientSecret,
-    );
-    this.#config.timeout = Math.max(1, Math.ceil(timeoutMs / 1000));
-    for (const apply of insecureIfHttp(settings.tokenUrl)) apply(this.#config);
+  }
+
+  /** The library, and GitHub's configuration (OAuth2 without discovery: its metadata is the configured endpoints). */
+  async #client(): Promise<{ oidc: typeof Oidc; config: Oidc.Configuration }> {
+    const oidc = await loadOidc();
+    if (!this.#config) {
+      const { authorizeUrl, tokenUrl, clientId, clientSecret } = this.#settings;
+      const config = new oidc.Configuration({ issuer: new URL(authorizeUrl).origin, authorization_endpoint: authorizeUrl, token_endpoint: tokenUrl }, clientId, clientSecret);
+      config.timeout = Math.max(1, Math.ceil(this.#timeoutMs / 1000));
+      for (const apply of insecureIfHttp(oidc, tokenUrl)) apply(config);
+      this.#config = config;
+    }
+    return { oidc, config: this.#config };
   }
 
   async authorizationUrl(callbackUrl: string, checks: SignInChecks): Promise<URL> {
-    return oidc.buildAuthorizationUrl(this.#config, { redirect_uri: callbackUrl, scope: 'read:user user:email read:org', allow_signup: 'false', ...(await pkceParameters(checks)) });
+    const { oidc, config } = await this.#client();
+    return oidc.buildAuthorizationUrl(config, { redirect_uri: callbackUrl, scope: 'read:user user:email read:org', allow_signup: 'false', ...(await pkceParameters(checks)) });
   }
 
   async complete(callback: URL, checks: SignInChecks): Promise<ProviderIdentity> {
     let accessToken: string;
+    const { oidc, config } = await this.#client();
     try {
-      const tokens = await oidc.authorizationCodeGrant(this.#config, callback, { pkceCodeVerifier: checks.codeVerifier, expectedState: checks.state });
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: checks.codeVerifier, expectedState: checks.state });
       accessToken = tokens.access_token;
     } catch (err) {
       throw providerFailure(this.name, err);
@@ -145,21 +161,23 @@ export class OidcClient implements IdentityProviderClient {
   readonly #settings: OidcProviderConfig;
   readonly #timeoutMs: number;
   /** The discovered configuration, once discovery succeeded (a failure is tried again by the next sign-in). */
-  #config: Promise<oidc.Configuration> | undefined;
+  #config: Promise<Oidc.Configuration> | undefined;
 
   constructor(settings: OidcProviderConfig, timeoutMs: number) {
     this.#settings = settings;
     this.#timeoutMs = timeoutMs;
   }
 
-  #discover(): Promise<oidc.Configuration> {
-    this.#config ??= oidc
-      .discovery(
-        new URL(this.#settings.issuer),
-        this.#settings.clientId,
-        this.#settings.clientSecret,
-        this.#settings.clientSecret === undefined ? oidc.None() : undefined,
-        { execute: insecureIfHttp(this.#settings.issuer), timeout: Math.max(1, Math.ceil(this.#timeoutMs / 1000)) },
+  #discover(): Promise<Oidc.Configuration> {
+    this.#config ??= loadOidc()
+      .then((oidc) =>
+        oidc.discovery(
+          new URL(this.#settings.issuer),
+          this.#settings.clientId,
+          this.#settings.clientSecret,
+          this.#settings.clientSecret === undefined ? oidc.None() : undefined,
+          { execute: insecureIfHttp(oidc, this.#settings.issuer), timeout: Math.max(1, Math.ceil(this.#timeoutMs / 1000)) },
+        ),
       )
       .catch((err: unknown) => {
         this.#config = undefined;
@@ -170,11 +188,13 @@ export class OidcClient implements IdentityProviderClient {
 
   async authorizationUrl(callbackUrl: string, checks: SignInChecks): Promise<URL> {
     const config = await this.#discover();
+    const oidc = await loadOidc();
     return oidc.buildAuthorizationUrl(config, { redirect_uri: callbackUrl, scope: this.#settings.scopes, nonce: checks.nonce!, ...(await pkceParameters(checks)) });
   }
 
   async complete(callback: URL, checks: SignInChecks): Promise<ProviderIdentity> {
     const config = await this.#discover();
+    const oidc = await loadOidc();
     try {
       const tokens = await oidc.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: checks.codeVerifier,

@@ -3,7 +3,6 @@
 // email, the team map applied, a one-time Opsdeck code made), and the exchange of that code for the same
 // token pair as a password login.
 import type { Kysely } from 'kysely';
-import * as oidc from 'openid-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { components } from '../../../generated/openapi.d.ts';
 import type { RoleName } from '../../auth/permissions.ts';
@@ -12,7 +11,7 @@ import type { OAuthConfig, TeamMap } from '../../config.ts';
 import type { Database } from '../../db/schema.ts';
 import { ApiError } from '../../http/errors.ts';
 import type { Logger } from '../../logger.ts';
-import { GithubClient, OidcClient, type IdentityProviderClient, type ProviderName, type SignInChecks } from './identity-providers.clients.ts';
+import { GithubClient, loadOidc, OidcClient, type IdentityProviderClient, type ProviderName, type SignInChecks } from './identity-providers.clients.ts';
 import * as repo from './identity-providers.repository.ts';
 
 type TokenPair = components['schemas']['TokenPair'];
@@ -85,6 +84,7 @@ export class IdentityProviderService {
         details: [{ field: 'redirect_uri', message: 'not one of the allowed redirect URIs' }],
       });
     }
+    const oidc = await loadOidc();
     const checks: SignInChecks = { state: oidc.randomState(), codeVerifier: oidc.randomPKCECodeVerifier(), nonce: provider === 'oidc' ? oidc.randomNonce() : undefined };
     const callbackUrl = `${this.#publicUrl}/api/v1/auth/oauth/${provider}/callback`;
     const url = await client.authorizationUrl(callbackUrl, checks);
