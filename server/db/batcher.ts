@@ -4,13 +4,12 @@
 // tiny writes; one `UPDATE … FROM` over a few hundred rows costs PostgreSQL far less than as many statements, so a
 // process that writes row by row spends its database on round trips and per-statement overhead instead.
 //
-// Batches form on their own ("natural batching"): with no write under way, an item is written at once, alone
-// (or after `gatherMs`, with those that came meanwhile), so a quiet server adds no latency; while `concurrency`
+// Batches form on their own ("natural batching"): with no write under way, an item is written at once, alone,
+// so a quiet server adds no latency (with `gatherMs`, it waits that long for others first); while `concurrency`
 // writes are under way, new items wait and go together in the next one, so the busier the server, the larger (and
-// cheaper per item) the batches. Nothing is
-// acknowledged before it is committed: a request's promise settles with its batch, and a batch that fails
-// fails every request in it (the pipeline answers each with the usual 503). A graceful stop waits for the requests
-// under way, so for their batches too; a crash loses nothing that was answered.
+// cheaper per item) the batches. Nothing is acknowledged before it is committed: a request's promise settles with
+// its batch, and a batch that fails fails every request in it (the pipeline answers each with the usual 503). A
+// graceful stop waits for the requests under way, so for their batches too; a crash loses nothing that was answered.
 //
 // Why not a library: the pieces on npm (dataloader and the like) batch per tick for reads and cache by key;
 // this needs write batches that grow while the database is busy, a bound on their size, and retry of a whole
