@@ -28,7 +28,7 @@ import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import type { Logger } from '../../logger.ts';
 import * as users from '../users/users.repository.ts';
 
-/** `otpauth`, loaded on the first second-factor operation: a server whose users have none does not hold it (some 4 MB). */
+/** `otpauth`, loaded on the first second-factor operation: a server whose users have none does not hold it (4 MB when loaded alone). */
 let otpLibrary: Promise<typeof Otp> | undefined;
 const loadOtp = (): Promise<typeof Otp> => (otpLibrary ??= import('otpauth'));
 import * as repo from './totp.repository.ts';

@@ -8,7 +8,7 @@ import { ApiError } from '../../http/errors.ts';
 
 export type ProviderName = 'github' | 'oidc';
 
-/** openid-client, loaded on the first sign-in through a provider: a server without one does not hold it (some 6 MB). */
+/** openid-client, loaded on the first sign-in through a provider: a server without one does not hold it (6 MB when loaded alone). */
 let oidcLibrary: Promise<typeof Oidc> | undefined;
 /** The library once loaded: only its calls throw its errors, so `providerFailure` needs it only after a load. */
 let oidcLoaded: typeof Oidc | undefined;
