@@ -1,6 +1,6 @@
 // Starts Opsdeck from a config: database (PostgreSQL or embedded PGlite), migrations, optional Redis,
 // the HTTP server, and a graceful stop. main.ts runs it; tests and benchmarks start it in-process.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { callerDirectory, createApp } from './app.ts';
@@ -33,6 +33,7 @@ import { ChannelSender } from './modules/notifications/notifications.sender.ts';
 import { WebhookDeliverer } from './modules/webhooks/webhooks.deliverer.ts';
 import { deliveryPolicy } from './modules/webhooks/webhooks.policy.ts';
 import { AlertRuleNudger } from './modules/alert-rules/alert-rules.nudger.ts';
+import { http } from './http/node-http.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -105,7 +106,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const alertNudger = new AlertRuleNudger(database.db, log);
   const app = createApp({ config, log, database, redis, health, startedAt: new Date(), tokens, feed, callers, loginThrottle, eventStream, edge, bus, secretBox, webhookDeliverer, streams, metrics, signs, alertNudger, authority });
 
-  const server = createServer(app);
+  const server = http.createServer(app);
   server.on('clientError', parserRefusal(log));
   server.on('upgrade', upgradeThrough(app));
   server.keepAliveTimeout = 5_000;

@@ -5,14 +5,14 @@
 // `{ status: 101, socket }` (operation-types.ts), and the binder switches protocols here (`answerWithSocket`):
 // the 101 carries the headers the pipeline set, and the session runs among the server's open streams, so a
 // graceful stop closes it with 1001 (going away) as it ends Server-Sent Events streams.
-import type { IncomingMessage } from 'node:http';
-import { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { outsideRequest } from '../db/database.ts';
 import { ApiError } from './errors.ts';
+import { http } from './node-http.ts';
 import type { OpenStreams } from './event-stream.ts';
 import type { RequestContext } from './request-context.ts';
 
@@ -42,7 +42,7 @@ export function upgradeThrough(app: (req: IncomingMessage, res: ServerResponse) 
   return (req, socket, head) => {
     upgrades.set(req, { socket, head });
     socket.on('error', () => socket.destroy());
-    const res = new ServerResponse(req);
+    const res = new http.ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
     res.once('finish', () => socket.end());

@@ -10,7 +10,7 @@
 // delivery, failures in a row, turned off after too many). Every number comes from the `x-webhook-delivery`
 // policy (webhooks.policy.ts).
 import { createHmac } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { sql, type Kysely } from 'kysely';
 import type { SecretBox } from '../../auth/secret-box.ts';
@@ -22,6 +22,7 @@ import { version } from '../../version.ts';
 import { backoffSeconds, type DeliveryPolicy } from './webhooks.policy.ts';
 import { channelAttemptTarget } from '../notifications/notifications.repository.ts';
 import type { ChannelSender } from '../notifications/notifications.sender.ts';
+import { http } from '../../http/node-http.ts';
 import * as repo from './webhooks.repository.ts';
 import { checkBeforeConnect, pinnedLookup, TargetRefused } from './webhooks.target-check.ts';
 
@@ -110,7 +111,7 @@ export function postOnce(
       const succeeded = statusCode !== null && statusCode >= 200 && statusCode < 300;
       finish({ statusCode, excerpt: excerptOf(chunks), error: null, succeeded });
     };
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const send = url.protocol === 'https:' ? httpsRequest : http.request;
     const req = send(
       url,
       {
