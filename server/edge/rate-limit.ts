@@ -119,6 +119,9 @@ interface Ask {
 /** Buckets per script call at most (a busy turn of the event loop asks for more in several calls). */
 const MAX_KEYS_PER_CALL = 200;
 
+/** An ask's ARGV in the script: rate per minute, burst, tokens asked for, tokens given back. */
+const argsOf = (ask: Ask) => [ask.bucket.requests_per_minute, ask.bucket.burst, ask.want, ask.giveBack] as const;
+
 export class RedisRateLimiter implements RateLimiter {
   readonly #redis: RedisClient & {
     opsdeckTokenBuckets?: (...keysThenArgs: (string | number)[]) => Promise<number[]>;
@@ -219,8 +222,7 @@ export class RedisRateLimiter implements RateLimiter {
     for (let from = 0; from < asks.length; from += perCall) {
       const call = asks.slice(from, from + perCall);
       const keys = call.map((ask) => `${this.#prefix}${ask.key}`);
-      const args = call.flatMap((ask) => [ask.bucket.requests_per_minute, ask.bucket.burst, ask.want, ask.giveBack]);
-      const run = cluster ? this.#redis.opsdeckTokenBucket!(keys[0]!, ...(args as [number, number, number, number])) : this.#redis.opsdeckTokenBuckets!(keys.length, ...keys, ...args);
+      const run = cluster ? this.#redis.opsdeckTokenBucket!(keys[0]!, ...argsOf(call[0]!)) : this.#redis.opsdeckTokenBuckets!(keys.length, ...keys, ...call.flatMap(argsOf));
       withTimeout(run, this.#timeoutMs, `rate limiter: redis did not answer within ${this.#timeoutMs} ms`).then(
         (answer) => call.forEach((ask, i) => ask.resolve(answer.slice(i * 5, i * 5 + 5))),
         (err: unknown) => call.forEach((ask) => ask.reject(err)),

@@ -27,10 +27,6 @@ import type { Executor } from '../../db/executor.ts';
 import { ApiError, movedOn, notFound } from '../../http/errors.ts';
 import type { Logger } from '../../logger.ts';
 import * as users from '../users/users.repository.ts';
-
-/** `otpauth`, loaded on the first second-factor operation: a server whose users have none does not hold it (4 MB when loaded alone). */
-let otpLibrary: Promise<typeof Otp> | undefined;
-const loadOtp = (): Promise<typeof Otp> => (otpLibrary ??= import('otpauth'));
 import * as repo from './totp.repository.ts';
 
 type Schemas = components['schemas'];
@@ -91,7 +87,8 @@ export class TotpService implements SecondFactorGate {
 
   /** The step a code was made at, when it is one of the secret's within the window; else null. */
   async #stepOf(sealed: string, userId: string, code: string): Promise<number | null> {
-    const { Secret, TOTP } = await loadOtp();
+    // Loaded on the first second-factor operation: a server whose users have none does not hold it.
+    const { Secret, TOTP } = await import('otpauth');
     const secret = Secret.fromBase32(this.#box.open(sealed, secretContext(userId)));
     const now = Date.now();
     const delta = TOTP.validate({ token: code, secret, algorithm: 'SHA1', digits: DIGITS, period: PERIOD, timestamp: now, window: WINDOW });
@@ -122,7 +119,7 @@ export class TotpService implements SecondFactorGate {
   }
 
   async enrol(caller: Caller): Promise<Schemas['TotpEnrolment']> {
-    const otp = await loadOtp();
+    const otp = await import('otpauth');
     const secret = new otp.Secret({ size: 20 });
     const stored = await repo.upsertPendingTotp(this.#db, caller.userId, this.#box.seal(secret.base32, secretContext(caller.userId)));
     if (!stored) throw new ApiError('RES_CONFLICT', 'The second factor is already enabled; turn it off (disableTotp) before enrolling again');

@@ -3,7 +3,7 @@
 // by the secret box (SECRETS_KEY); processes starting together insert if absent and all use the stored one. It
 // checks CSRs (format, signature, key type and size), issues agent certificates bound to the agent's id (CN and
 // SAN URI `urn:opsdeck:agent:<id>`), and signs CRLs.
-import { createHash, createPublicKey, randomBytes, type webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, X509Certificate, type webcrypto } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
 import type { SecretBox } from '../../auth/secret-box.ts';
 import { policy } from '../../contract.ts';
@@ -98,7 +98,7 @@ export class CertificateAuthority {
     this.#key = key;
     this.#policy = certificatePolicy;
     this.pem = pem;
-    this.der = new Uint8Array(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64'));
+    this.der = new Uint8Array(new X509Certificate(pem).raw);
   }
 
   /** The library, and the CA certificate parsed by it (once). */
